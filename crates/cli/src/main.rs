@@ -1,0 +1,92 @@
+//! `minutely`: the command line of the Minutely charging engine.
+
+mod catalogue;
+mod demo;
+mod generate;
+mod ingest;
+mod offline;
+mod output;
+mod report;
+mod tenants;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Billing and real-time charging for pay-per-minute audio conferencing.
+#[derive(Parser)]
+#[command(name = "minutely", version, about, long_about = None)]
+struct Cli {
+    /// The embedded store (a SQLite file, created when missing).
+    #[arg(
+        long,
+        global = true,
+        env = "MINUTELY_DB",
+        default_value = "minutely.db"
+    )]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rate cards: import, export, look up a number.
+    #[command(subcommand)]
+    Rates(catalogue::RatesCommand),
+    /// The country table: export it, or import an edited one.
+    #[command(subcommand)]
+    Countries(catalogue::CountriesCommand),
+    /// Create or update a tenant from a declarative file.
+    ///
+    /// Example: minutely apply -f examples/tenant.toml
+    Apply {
+        /// The tenant file (TOML; see README.md for the format).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// The Communications Credits wallet: show, fund, ledger.
+    #[command(subcommand)]
+    Wallet(tenants::WalletCommand),
+    /// Rate and persist a CSV file of call records, idempotently.
+    ///
+    /// Example: minutely ingest calls.csv --tenant contoso
+    Ingest(ingest::IngestArgs),
+    /// Rate call records offline, without a store, replaying the wallet in memory; writes the
+    /// PSTN usage export to stdout.
+    ///
+    /// Example: minutely rate --rates rates.csv --currency EUR --tenant-file tenant.toml --calls calls.csv --refused refused.csv > usage.csv
+    Rate(offline::RateArgs),
+    /// Reports from the store.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// Generate sample data: call records or a sample rate card.
+    #[command(subcommand)]
+    Gen(generate::GenCommand),
+    /// An offline demonstration on generated data (no store is touched).
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rates(c) => catalogue::rates(&cli.db, c),
+        Command::Countries(c) => catalogue::countries(&cli.db, c),
+        Command::Apply { file } => tenants::apply(&cli.db, &file),
+        Command::Wallet(c) => tenants::wallet(&cli.db, c),
+        Command::Ingest(args) => ingest::run(&cli.db, args),
+        Command::Rate(args) => offline::run(args),
+        Command::Report(c) => report::run(&cli.db, c),
+        Command::Gen(c) => generate::run(c),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error of ours.
+        Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

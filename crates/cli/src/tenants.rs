@@ -1,0 +1,239 @@
+//! `minutely apply` and `minutely wallet ...`.
+
+use crate::output::{load_book, open_store, read_file};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use minutely_core::directory::AmountRules;
+use minutely_core::ledger::{EntryKind, LotSource};
+use minutely_core::money::parse_amount;
+use minutely_formats::instant;
+use minutely_formats::tenant_file::{TenantFile, apply as apply_file};
+use minutely_store::Commit;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Subcommand)]
+pub enum WalletCommand {
+    /// Balance, debt, live lots with their expiry, auto-recharge settings and totals.
+    ///
+    /// Example: minutely wallet show --tenant contoso
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Fund the wallet (as the operator): a new lot that expires 12 months later.
+    ///
+    /// Example: minutely wallet fund --tenant contoso --amount 100 --reference PO-7
+    Fund {
+        #[arg(long)]
+        tenant: String,
+        /// Whole currency units, at least the minimum (50).
+        #[arg(long)]
+        amount: String,
+        /// The payment's reference; a reference is funded once.
+        #[arg(long)]
+        reference: Option<String>,
+        /// The funding instant (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Every journal entry with its running balance.
+    ///
+    /// Example: minutely wallet ledger --tenant contoso
+    Ledger {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+pub fn apply(db: &Path, path: &Path) -> Result<()> {
+    let text = String::from_utf8(read_file(path)?)
+        .with_context(|| format!("{} is not UTF-8", path.display()))?;
+    let file = TenantFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut store = open_store(db)?;
+    let existing = store.load_book(file.tenant_id())?;
+    let refs: BTreeSet<String> = store.funding_refs(file.tenant_id())?.into_iter().collect();
+    let countries = store.countries()?;
+    let applied = apply_file(
+        &file,
+        existing.as_ref(),
+        &countries,
+        &AmountRules::default(),
+        &refs,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e} (nothing was changed)", path.display()))?;
+    if applied.changes.is_empty() {
+        println!("tenant {}: no changes", file.tenant_id());
+        return Ok(());
+    }
+    let commit = Commit {
+        entries: applied.effects.entries,
+        events: applied.effects.events,
+        funding_refs: applied.funding_refs,
+        ..Commit::default()
+    };
+    store.save(&applied.book, &commit)?;
+    println!(
+        "tenant {}: {} change{}",
+        file.tenant_id(),
+        applied.changes.len(),
+        if applied.changes.len() == 1 { "" } else { "s" }
+    );
+    for change in &applied.changes {
+        println!("  {change}");
+    }
+    Ok(())
+}
+
+pub fn wallet(db: &Path, command: WalletCommand) -> Result<()> {
+    match command {
+        WalletCommand::Show { tenant } => show(db, &tenant),
+        WalletCommand::Fund {
+            tenant,
+            amount,
+            reference,
+            at,
+        } => fund(db, &tenant, &amount, reference, at),
+        WalletCommand::Ledger { tenant } => ledger(db, &tenant),
+    }
+}
+
+fn show(db: &Path, tenant: &str) -> Result<()> {
+    let store = open_store(db)?;
+    let book = load_book(&store, tenant)?;
+    let currency = book.tenant.currency;
+    let Some(settings) = book.tenant.wallet() else {
+        bail!("credits_not_set_up: tenant {tenant} has no wallet set up");
+    };
+    let now = jiff::Timestamp::now();
+    let (funded, debited, forfeited) = book.wallet.totals();
+    println!("tenant:    {} ({})", book.tenant.id, book.tenant.name);
+    println!(
+        "balance:   {} {currency}",
+        currency.format(book.wallet.balance())
+    );
+    println!(
+        "debt:      {} {currency}",
+        currency.format(book.wallet.debt())
+    );
+    println!(
+        "funded {} - debited {} - forfeited {} (C24)",
+        currency.format(funded),
+        currency.format(debited),
+        currency.format(forfeited)
+    );
+    match settings.auto_recharge {
+        Some(r) if r.enabled => println!(
+            "auto-recharge: {} {currency} when the balance falls below {} {currency}{}",
+            currency.format(r.amount),
+            currency.format(r.trigger),
+            if r.payment_accepted {
+                ""
+            } else {
+                " (payment method declined)"
+            }
+        ),
+        _ => println!("auto-recharge: off"),
+    }
+    for funding in &book.scheduled {
+        println!(
+            "declared funding {} {currency} ({}) dated {}: made when the ledger reaches that instant",
+            currency.format(funding.amount),
+            funding.reference,
+            instant::format(funding.at)
+        );
+    }
+    println!("lots (oldest first, drained first):");
+    for lot in book.wallet.lots() {
+        let source = match &lot.source {
+            LotSource::Manual { reference } => format!("funding {reference}"),
+            LotSource::AutoRecharge { call_id } => format!("auto-recharge after {call_id}"),
+        };
+        let note = if lot.expires_at <= now {
+            "  (expired; forfeited at the next operation)"
+        } else {
+            ""
+        };
+        println!(
+            "  lot {:>4}  {:>12} of {:>12} {currency}  funded {}  expires {}  {source}{note}",
+            lot.id,
+            currency.format(lot.remaining),
+            currency.format(lot.amount),
+            instant::format(lot.funded_at),
+            instant::format(lot.expires_at)
+        );
+    }
+    Ok(())
+}
+
+fn fund(
+    db: &Path,
+    tenant: &str,
+    amount: &str,
+    reference: Option<String>,
+    at: Option<String>,
+) -> Result<()> {
+    let amount = parse_amount(amount)?;
+    let at = match at {
+        Some(text) => instant::parse(&text).map_err(anyhow::Error::msg)?,
+        None => jiff::Timestamp::now(),
+    };
+    let mut store = open_store(db)?;
+    let mut book = load_book(&store, tenant)?;
+    let reference = reference.unwrap_or_else(|| format!("manual-{}", instant::format(at)));
+    if store.funding_refs(tenant)?.contains(&reference) {
+        println!("funding {reference} was already applied; nothing changed");
+        return Ok(());
+    }
+    let (lot, effects) = book
+        .fund(amount, at, &reference, true, &AmountRules::default())
+        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    let commit = Commit {
+        entries: effects.entries,
+        events: effects.events,
+        funding_refs: vec![reference.clone()],
+        ..Commit::default()
+    };
+    store.save(&book, &commit)?;
+    let currency = book.tenant.currency;
+    println!(
+        "funded {} {currency} as lot {lot} ({reference}); balance {} {currency}",
+        currency.format(amount),
+        currency.format(book.wallet.balance())
+    );
+    Ok(())
+}
+
+fn ledger(db: &Path, tenant: &str) -> Result<()> {
+    let store = open_store(db)?;
+    let book = load_book(&store, tenant)?;
+    let currency = book.tenant.currency;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>6}  {:<20}  {:<8}  {:>12}  {:>12}  detail",
+        "seq", "at", "kind", "amount", "balance"
+    )?;
+    for entry in store.journal(tenant)? {
+        let sign = match entry.kind {
+            EntryKind::Funding | EntryKind::Recharge => "+",
+            EntryKind::Debit | EntryKind::Forfeit => "-",
+        };
+        let detail = entry
+            .call_id
+            .clone()
+            .or(entry.reference.clone())
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:>6}  {:<20}  {:<8}  {:>12}  {:>12}  {detail}",
+            entry.seq,
+            instant::format(entry.at),
+            entry.kind.as_str(),
+            format!("{sign}{}", currency.format(entry.amount)),
+            currency.format(entry.balance_after)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,522 @@
+//! Black-box tests of the `minutely` binary on real files and a real SQLite store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh working directory with its own store.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    /// Runs `minutely` with the workspace's store.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_minutely"))
+            .args(args)
+            .env("MINUTELY_DB", self.path("minutely.db"))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run minutely")
+    }
+
+    /// Runs and requires success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "minutely {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs and requires failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "minutely {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).expect("UTF-8 errors")
+    }
+}
+
+fn example_tenant() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml"),
+    )
+    .expect("the example tenant")
+}
+
+const RATES: &str = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+dial_out,+33,,France,FR,false,0.0240,0,60,60,2025-01-01T00:00:00Z
+dial_out,+336,,France mobile,FR,false,0.1100,0.05,60,60,2025-01-01T00:00:00Z
+dial_out,+81,,Japan,JP,false,0.0300,0,30,6,2025-01-01T00:00:00Z
+dial_out,+44,,\"United Kingdom, fixed\",GB,false,0.0200,0,60,60,2025-01-01T00:00:00Z
+dial_in_toll,FR,,France toll,FR,false,0.0300,0,60,60,2025-01-01T00:00:00Z
+dial_in_toll,US,,United States toll,US,false,0.0200,0,60,60,2025-01-01T00:00:00Z
+dial_in_toll_free,FR,*,France toll-free,FR,false,0.0600,0,60,60,2025-01-01T00:00:00Z
+dial_in_toll_free,US,*,United States toll-free,US,false,0.0400,0,60,60,2025-01-01T00:00:00Z
+dial_in_toll_free,US,CA,US toll-free from Canada,US,false,0.0550,0,60,60,2025-01-01T00:00:00Z
+";
+
+const CALLS: &str = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
+c1,m1,chloe.bernard@contoso.example,dial_in,+33 805 98 00 00,+1 416 555 0100,,2026-01-05T10:00:00Z,2026-01-05T10:02:05Z
+c2,m1,Bruno.Martin@contoso.example,dial_out,,,+44 20 7946 0018,2026-01-05T10:01:00Z,2026-01-05T10:02:01Z
+c3,m2,chloe.bernard@contoso.example,dial_out,,,+33 6 12 34 56 78,2026-01-05T11:00:00Z,2026-01-05T11:00:00Z
+c4,m2,david.roux@contoso.example,dial_out,,,+81 3 1234 5678,2026-01-05T11:30:00Z,2026-01-05T11:31:00Z
+c5,m3,bruno.martin@contoso.example,dial_in,+33 1 86 95 00 00,,,2026-01-06T08:00:00Z,2026-01-06T09:00:00Z
+c6,m3,chloe.bernard@contoso.example,dial_in,+1 800 555 0199,+1 416 555 0100,,2026-01-06T08:00:00Z,2026-01-06T08:00:30Z
+c7,m3,nobody@contoso.example,dial_in,+33 1 86 95 00 00,,,2026-01-06T08:00:00Z,2026-01-06T08:01:00Z
+c8,m4,chloe.bernard@contoso.example,dial_out,,,+33 6 12 34 56 78,2026-01-07T08:00:00Z,2026-01-07T07:59:00Z
+";
+
+#[test]
+fn apply_is_declarative_and_idempotent() {
+    let ws = Workspace::new();
+    let file = ws.write("tenant.toml", &example_tenant());
+    let first = ws.ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(first.contains("created tenant contoso"), "{first}");
+    assert!(
+        first.contains("assigned MCOMEETACPEA to chloe.bernard@contoso.example"),
+        "{first}"
+    );
+    assert!(
+        first.contains("declared funding 200.00 EUR (PO-2026-001) dated 2026-01-02T09:00:00Z"),
+        "{first}"
+    );
+    let second = ws.ok(&["apply", "-f", file.to_str().unwrap()]);
+    assert_eq!(second.trim(), "tenant contoso: no changes");
+    // Declared fundings are history: made when the ledger reaches their instants.
+    let wallet = ws.ok(&["wallet", "show", "--tenant", "contoso"]);
+    assert!(wallet.contains("balance:   0.00 EUR"), "{wallet}");
+    assert!(
+        wallet.contains("declared funding 150.00 EUR (PO-2026-002) dated 2026-02-15T09:00:00Z"),
+        "{wallet}"
+    );
+    let funded = ws.ok(&[
+        "wallet",
+        "fund",
+        "--tenant",
+        "contoso",
+        "--amount",
+        "100",
+        "--reference",
+        "PO-7",
+        "--at",
+        "2026-03-01T00:00:00Z",
+    ]);
+    assert!(
+        funded.contains("balance 450.00 EUR"),
+        "the declared fundings come first: {funded}"
+    );
+    let again = ws.ok(&[
+        "wallet",
+        "fund",
+        "--tenant",
+        "contoso",
+        "--amount",
+        "100",
+        "--reference",
+        "PO-7",
+    ]);
+    assert!(again.contains("already applied"), "{again}");
+    let err = ws.fails(&["wallet", "fund", "--tenant", "contoso", "--amount", "50.5"]);
+    assert!(err.contains("amount_not_whole"), "C11: {err}");
+    let ledger = ws.ok(&["wallet", "ledger", "--tenant", "contoso"]);
+    assert_eq!(
+        ledger.lines().count(),
+        4,
+        "three fundings and a header: {ledger}"
+    );
+}
+
+#[test]
+fn a_refused_tenant_file_names_the_place_and_changes_nothing() {
+    let ws = Workspace::new();
+    // C1: pay-per-minute needs a volume licensing agreement.
+    let bad = example_tenant().replace(
+        "agreement = \"volume_licensing\"",
+        "agreement = \"online_subscription\"",
+    );
+    let file = ws.write("bad.toml", &bad);
+    let err = ws.fails(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(err.contains("ppm_requires_volume_licensing"), "{err}");
+    assert!(err.contains("licenses.MCOMEETACPEA"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    let show = ws.fails(&["wallet", "show", "--tenant", "contoso"]);
+    assert!(show.contains("unknown_tenant"), "{show}");
+    // Money is never a float.
+    let float = example_tenant().replace("amount = 200", "amount = 200.5");
+    let err = ws.fails(&[
+        "apply",
+        "-f",
+        ws.write("float.toml", &float).to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("wallet.fundings[0].amount") && err.contains("never as a float"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rate_card_with_bad_rows_is_refused_whole_listing_each() {
+    let ws = Workspace::new();
+    let bad = format!(
+        "{RATES}dial_out,+49,,Germany,DE,false,-1,0,60,60,2025-01-01T00:00:00Z\ndial_out,+33,,France again,FR,false,0.02,0,60,60,2025-01-01T00:00:00Z\n"
+    );
+    let err = ws.fails(&[
+        "rates",
+        "import",
+        ws.write("bad.csv", &bad).to_str().unwrap(),
+        "--currency",
+        "EUR",
+    ]);
+    assert!(err.contains("2 bad rows"), "{err}");
+    assert!(err.contains("line 11, column rate_per_minute"), "{err}");
+    assert!(
+        err.contains("line 12, column key: duplicate dial_out key +33"),
+        "{err}"
+    );
+    assert_eq!(
+        ws.ok(&["rates", "export", "--currency", "EUR"])
+            .lines()
+            .count(),
+        1,
+        "nothing was imported"
+    );
+    let good = ws.write("rates.csv", RATES);
+    assert!(
+        ws.ok(&[
+            "rates",
+            "import",
+            good.to_str().unwrap(),
+            "--currency",
+            "EUR"
+        ])
+        .contains("added EUR version")
+    );
+    assert!(
+        ws.ok(&[
+            "rates",
+            "import",
+            good.to_str().unwrap(),
+            "--currency",
+            "EUR"
+        ])
+        .contains("unchanged EUR version")
+    );
+    let err = ws.fails(&[
+        "rates",
+        "import",
+        good.to_str().unwrap(),
+        "--currency",
+        "XYZ",
+    ]);
+    assert!(err.contains("unknown currency code"), "{err}");
+}
+
+#[test]
+fn rates_lookup_prints_every_fact_and_the_cost() {
+    let ws = Workspace::new();
+    let rates = ws.write("rates.csv", RATES);
+    let out = ws.ok(&[
+        "rates",
+        "lookup",
+        "+81 3 1234 5678",
+        "--currency",
+        "EUR",
+        "--duration",
+        "125s",
+        "--rates",
+        rates.to_str().unwrap(),
+    ]);
+    assert!(out.contains("destination:    Japan"), "{out}");
+    assert!(out.contains("zone:           Zone A"), "{out}");
+    assert!(out.contains("premium:        false"), "{out}");
+    assert!(
+        out.contains("increments:     30s first block, then 6s"),
+        "{out}"
+    );
+    // C6: 30 + ceil(95/6)*6 = 126 s; C7: 0.03 * 126 / 60 = 0.063 -> 0.06.
+    assert!(
+        out.contains("cost of 125s:   0.06 EUR (126 billable seconds)"),
+        "{out}"
+    );
+    let out = ws.ok(&[
+        "rates",
+        "lookup",
+        "+1 800 555 0199",
+        "--kind",
+        "dial_in_toll_free",
+        "--caller",
+        "+1 416 555 0100",
+        "--currency",
+        "EUR",
+        "--rates",
+        rates.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("US toll-free from Canada"),
+        "C35 origin-specific rate: {out}"
+    );
+    let err = ws.fails(&[
+        "rates",
+        "lookup",
+        "+33 1",
+        "--currency",
+        "EUR",
+        "--rates",
+        rates.to_str().unwrap(),
+    ]);
+    assert!(err.contains("invalid_number"), "{err}");
+}
+
+/// Sets up a store with the example tenant and the test rate card.
+fn ready() -> Workspace {
+    let ws = Workspace::new();
+    let tenant = ws.write("tenant.toml", &example_tenant());
+    ws.ok(&["apply", "-f", tenant.to_str().unwrap()]);
+    ws.ok(&[
+        "rates",
+        "import",
+        ws.write("rates.csv", RATES).to_str().unwrap(),
+        "--currency",
+        "EUR",
+    ]);
+    ws
+}
+
+#[test]
+fn ingest_charges_once_and_the_export_has_the_twenty_columns() {
+    let ws = ready();
+    let calls = ws.write("calls.csv", CALLS);
+    let first = ws.run(&["ingest", calls.to_str().unwrap(), "--tenant", "contoso"]);
+    assert!(first.status.success());
+    let summary = String::from_utf8_lossy(&first.stderr);
+    assert!(summary.contains("records:    8"), "{summary}");
+    assert!(
+        summary.contains("organizer_not_enabled             1"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("invalid_record                    1"),
+        "{summary}"
+    );
+    let wallet_before = ws.ok(&["wallet", "show", "--tenant", "contoso"]);
+    let again = ws.run(&["ingest", calls.to_str().unwrap(), "--tenant", "contoso"]);
+    let summary = String::from_utf8_lossy(&again.stderr);
+    assert!(summary.contains("duplicates: 8"), "C23: {summary}");
+    assert!(summary.contains("nothing was charged twice"), "{summary}");
+    assert_eq!(
+        ws.ok(&["wallet", "show", "--tenant", "contoso"]),
+        wallet_before
+    );
+    // C23: the same id with other content is refused and changes nothing.
+    let changed = CALLS.replace("2026-01-05T10:02:05Z", "2026-01-05T10:09:05Z");
+    let reused = ws.run(&[
+        "ingest",
+        ws.write("changed.csv", &changed).to_str().unwrap(),
+        "--tenant",
+        "contoso",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&reused.stderr).contains("call_id_reused                    1")
+    );
+    assert_eq!(
+        ws.ok(&["wallet", "show", "--tenant", "contoso"]),
+        wallet_before
+    );
+
+    let export = ws.ok(&[
+        "report",
+        "pstn-usage",
+        "--tenant",
+        "contoso",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+    ]);
+    let mut reader = csv::ReaderBuilder::new().from_reader(export.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        header.join(","),
+        "UsageId,Call ID,Conference ID,User Location,AAD ObjectId,UPN,User Display Name,Caller ID,Call Type,Number Type,Domestic/International,Destination Dialed,Destination Number,Start Time,End Time,Duration Seconds,Connection Fee,Charge,Currency,Capability"
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| &r[1]).collect();
+    assert_eq!(
+        ids,
+        ["c1", "c2", "c3", "c5", "c6"],
+        "charged calls, canonical order (C22)"
+    );
+    let c1 = &rows[0];
+    // C35: a Canadian caller to the French toll-free number: no FR/CA rate, so `*` at 0.06;
+    // 125 s -> 180 billable s -> 0.18. Pay-per-minute organizer: MCOMEETACPEA.
+    assert_eq!(
+        (&c1[8], &c1[9], &c1[10], &c1[16], &c1[17], &c1[19]),
+        (
+            "conf_in",
+            "toll_free",
+            "International",
+            "0.00",
+            "0.18",
+            "MCOMEETACPEA"
+        )
+    );
+    assert_eq!(
+        (&c1[13], &c1[14], &c1[15]),
+        ("2026-01-05T10:00:00Z", "2026-01-05T10:02:05Z", "125")
+    );
+    let c2 = &rows[1];
+    // A name with a comma is quoted (RFC 4180) and reads back whole.
+    assert_eq!(&c2[11], "United Kingdom, fixed");
+    assert_eq!(&c2[5], "bruno.martin@contoso.example");
+    let c6 = &rows[4];
+    assert_eq!(
+        &c6[17], "0.06",
+        "C35: US toll-free from Canada at 0.055: 60 s -> 0.055 -> 0.06"
+    );
+    let extended = ws.ok(&[
+        "report",
+        "pstn-usage",
+        "--tenant",
+        "contoso",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--extended",
+    ]);
+    assert!(
+        extended
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("Capability,Funding,Pool Minutes,Credit Amount,Balance After,Rule")
+    );
+}
+
+#[test]
+fn offline_rating_agrees_with_the_store() {
+    let ws = ready();
+    let calls = ws.write("calls.csv", CALLS);
+    ws.ok(&["ingest", calls.to_str().unwrap(), "--tenant", "contoso"]);
+    let stored = ws.ok(&[
+        "report",
+        "pstn-usage",
+        "--tenant",
+        "contoso",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-02-01",
+        "--extended",
+    ]);
+    let refused = ws.path("refused.csv");
+    let offline = ws.ok(&[
+        "rate",
+        "--rates",
+        ws.path("rates.csv").to_str().unwrap(),
+        "--currency",
+        "EUR",
+        "--tenant-file",
+        ws.path("tenant.toml").to_str().unwrap(),
+        "--calls",
+        calls.to_str().unwrap(),
+        "--extended",
+        "--refused",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        offline, stored,
+        "the offline run and the store rate every call alike"
+    );
+    let refused = std::fs::read_to_string(refused).unwrap();
+    let reasons: Vec<&str> = refused
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "policy_domestic_only",
+            "organizer_not_enabled",
+            "invalid_record"
+        ]
+    );
+}
+
+#[test]
+fn generated_calls_are_deterministic_and_rate_cleanly() {
+    let ws = Workspace::new();
+    let tenant = ws.write("tenant.toml", &example_tenant());
+    let args = [
+        "gen",
+        "calls",
+        "--tenant-file",
+        tenant.to_str().unwrap(),
+        "--count",
+        "3000",
+        "--seed",
+        "42",
+    ];
+    let one = ws.ok(&args);
+    assert_eq!(one, ws.ok(&args), "same seed, same bytes");
+    assert_eq!(one.lines().count(), 3001);
+    let rates = ws.ok(&["gen", "rates", "--currency", "EUR"]);
+    assert!(rates.starts_with("# SAMPLE PRICES"));
+    ws.write("rates.csv", &rates);
+    ws.write("calls.csv", &one);
+    let out = ws.run(&[
+        "rate",
+        "--rates",
+        "rates.csv",
+        "--currency",
+        "EUR",
+        "--tenant-file",
+        "tenant.toml",
+        "--calls",
+        "calls.csv",
+    ]);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(summary.contains("records:    3000"), "{summary}");
+    assert!(
+        !summary.contains("no_rate") && !summary.contains("invalid_number"),
+        "the sample card covers the generated traffic: {summary}"
+    );
+}
+
+#[test]
+fn the_demo_runs() {
+    let ws = Workspace::new();
+    let out = ws.ok(&["demo", "--count", "2000"]);
+    assert!(
+        out.contains("SAMPLE prices") && out.contains("Summary:") && out.contains("Who paid:"),
+        "{out}"
+    );
+}

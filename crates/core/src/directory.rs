@@ -1,0 +1,784 @@
+//! Tenants, users, licenses, service numbers and dial-out policies, with the eligibility rules
+//! of section 1 and 2 (C1 to C4, C11, C40 to C42). Every change is checked before it is made:
+//! a refused change leaves the tenant as it was.
+
+use crate::catalogue::{Conferencing, CountryTable};
+use crate::money::Currency;
+use crate::numbers::{Country, E164, NumberPlan, PlanAnswer};
+use crate::reason::Reason;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The tenant's commercial agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Agreement {
+    VolumeLicensing,
+    OnlineSubscription,
+    PostUsage,
+    Reseller,
+}
+
+impl Agreement {
+    pub const ALL: [Agreement; 4] = [
+        Agreement::VolumeLicensing,
+        Agreement::OnlineSubscription,
+        Agreement::PostUsage,
+        Agreement::Reseller,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agreement::VolumeLicensing => "volume_licensing",
+            Agreement::OnlineSubscription => "online_subscription",
+            Agreement::PostUsage => "post_usage",
+            Agreement::Reseller => "reseller",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Agreement> {
+        Agreement::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// License product codes, as written in usage exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sku {
+    /// `MCOMEETADD`: the per-user subscription.
+    Subscription,
+    /// `MCOMEETACPEA`: pay-per-minute.
+    PayPerMinute,
+    /// `MCOPSTNPP`: Communications Credits for non-pay-per-minute usage.
+    Credits,
+    /// `MCOMEETADD_DIALOUT_US`: unlimited dial-out to the US and Canada.
+    DialOutUs,
+}
+
+impl Sku {
+    pub const ALL: [Sku; 4] = [
+        Sku::Subscription,
+        Sku::PayPerMinute,
+        Sku::Credits,
+        Sku::DialOutUs,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Sku::Subscription => "MCOMEETADD",
+            Sku::PayPerMinute => "MCOMEETACPEA",
+            Sku::Credits => "MCOPSTNPP",
+            Sku::DialOutUs => "MCOMEETADD_DIALOUT_US",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Sku> {
+        Sku::ALL
+            .into_iter()
+            .find(|s| s.code().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// The two audio-conferencing licenses a user holds at most one of.
+    fn is_conferencing(self) -> bool {
+        matches!(self, Sku::Subscription | Sku::PayPerMinute)
+    }
+}
+
+/// The conferencing half of a dial-out policy (C16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialOutScope {
+    Any,
+    Domestic,
+    ZoneA,
+    Disabled,
+}
+
+impl DialOutScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialOutScope::Any => "any",
+            DialOutScope::Domestic => "domestic",
+            DialOutScope::ZoneA => "zone_a",
+            DialOutScope::Disabled => "disabled",
+        }
+    }
+}
+
+/// C16: the fixed policy instances, with the scope of their conferencing half.
+pub const POLICY_NAMES: [(&str, DialOutScope); 13] = [
+    ("Global", DialOutScope::Any),
+    ("DialoutCPCandPSTNInternational", DialOutScope::Any),
+    ("DialoutCPCInternationalPSTNDomestic", DialOutScope::Any),
+    ("DialoutCPCInternationalPSTNDisabled", DialOutScope::Any),
+    (
+        "DialoutCPCDomesticPSTNInternational",
+        DialOutScope::Domestic,
+    ),
+    ("DialoutCPCandPSTNDomestic", DialOutScope::Domestic),
+    ("DialoutCPCDomesticPSTNDisabled", DialOutScope::Domestic),
+    ("DialoutCPCZoneAPSTNInternational", DialOutScope::ZoneA),
+    ("DialoutCPCZoneAPSTNDomestic", DialOutScope::ZoneA),
+    ("DialoutCPCZoneAPSTNDisabled", DialOutScope::ZoneA),
+    (
+        "DialoutCPCDisabledPSTNInternational",
+        DialOutScope::Disabled,
+    ),
+    ("DialoutCPCDisabledPSTNDomestic", DialOutScope::Disabled),
+    ("DialoutCPCandPSTNDisabled", DialOutScope::Disabled),
+];
+
+/// A named dial-out policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    /// The canonical name (one of `POLICY_NAMES`, or a bare scope name).
+    pub name: &'static str,
+    pub scope: DialOutScope,
+}
+
+impl Policy {
+    /// The default policy, `Global` (any destination).
+    pub const GLOBAL: Policy = Policy {
+        name: "Global",
+        scope: DialOutScope::Any,
+    };
+
+    /// C41: names are case-insensitive and may carry a `tag:` prefix. The bare scope names
+    /// (`any`, `domestic`, `zone_a`, `disabled`) are accepted too.
+    pub fn parse(text: &str) -> Result<Policy, Reason> {
+        let trimmed = text.trim();
+        let name = match trimmed.get(..4) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("tag:") => &trimmed[4..],
+            _ => trimmed,
+        };
+        let fixed = POLICY_NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(n, scope)| Policy {
+                name: n,
+                scope: *scope,
+            });
+        let bare = [
+            DialOutScope::Any,
+            DialOutScope::Domestic,
+            DialOutScope::ZoneA,
+            DialOutScope::Disabled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        .map(|scope| Policy {
+            name: scope.as_str(),
+            scope,
+        });
+        fixed.or(bare).ok_or(Reason::InvalidPolicy)
+    }
+}
+
+/// A user principal name, compared case-insensitively (kept as given for display).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upn {
+    /// As written when the user was created.
+    pub display: String,
+    /// Lower case: the identity.
+    pub key: String,
+}
+
+impl Upn {
+    pub fn new(text: &str) -> Upn {
+        let display = text.trim().to_string();
+        Upn {
+            key: display.to_lowercase(),
+            display,
+        }
+    }
+}
+
+/// A tenant's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The stable object id (the "AAD ObjectId" column of the usage export).
+    pub object_id: String,
+    pub upn: Upn,
+    pub display_name: String,
+    /// Defaults to the tenant country.
+    pub usage_location: Country,
+    pub licenses: BTreeSet<Sku>,
+    /// `None` follows the tenant default.
+    pub policy: Option<Policy>,
+    pub toll_free_dial_in: bool,
+}
+
+/// Toll or toll-free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberKind {
+    Toll,
+    TollFree,
+}
+
+impl NumberKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::Toll => "toll",
+            NumberKind::TollFree => "toll_free",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NumberKind> {
+        match text {
+            "toll" => Some(NumberKind::Toll),
+            "toll_free" => Some(NumberKind::TollFree),
+            _ => None,
+        }
+    }
+}
+
+/// One of the tenant's conference-bridge numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNumber {
+    pub number: E164,
+    pub kind: NumberKind,
+    /// Shared with other tenants (true) or dedicated.
+    pub shared: bool,
+    /// From the numbering plan.
+    pub country: Country,
+    /// The bridge default (one toll number).
+    pub bridge_default: bool,
+}
+
+/// Auto-recharge settings (C12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoRecharge {
+    pub enabled: bool,
+    /// Recharge after a debit leaves the balance strictly below this.
+    pub trigger: Decimal,
+    /// The amount of each recharge.
+    pub amount: Decimal,
+    /// Whether the payment method on file is accepted. Payments are made outside the core;
+    /// offline runs and tests use this to say how they go (C12: a failed payment is recorded,
+    /// notified and retried no sooner than an hour later).
+    pub payment_accepted: bool,
+}
+
+/// The wallet's settings; its presence means the wallet is set up (C3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalletSettings {
+    pub auto_recharge: Option<AutoRecharge>,
+    /// Low-balance notification thresholds (C15), highest first.
+    pub low_balance_thresholds: [Option<Decimal>; 2],
+}
+
+/// Operator settings that bound amounts (C11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmountRules {
+    /// Smallest funding, recharge amount and trigger (default 50).
+    pub minimum: Decimal,
+}
+
+impl Default for AmountRules {
+    fn default() -> Self {
+        AmountRules {
+            minimum: Decimal::from(50),
+        }
+    }
+}
+
+impl AmountRules {
+    /// C11/C40: `amount_below_minimum` is checked before `amount_not_whole`.
+    pub fn check(&self, amount: Decimal) -> Result<(), Reason> {
+        if amount < self.minimum {
+            return Err(Reason::AmountBelowMinimum);
+        }
+        if !amount.fract().is_zero() {
+            return Err(Reason::AmountNotWhole);
+        }
+        Ok(())
+    }
+}
+
+/// Purchased license counts over time (the pool uses the count in force at a call's start, C32).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purchases {
+    /// (from, sku) -> count; a count holds until the next change of the same sku.
+    changes: BTreeMap<(Sku, Timestamp), u32>,
+}
+
+impl Purchases {
+    /// The count of `sku` in force at `at`.
+    pub fn count_at(&self, sku: Sku, at: Timestamp) -> u32 {
+        self.changes
+            .range((sku, Timestamp::MIN)..=(sku, at))
+            .next_back()
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The latest count of `sku` (what assignment is checked against).
+    pub fn current(&self, sku: Sku) -> u32 {
+        self.count_at(sku, Timestamp::MAX)
+    }
+
+    /// Every change, by sku then instant.
+    pub fn changes(&self) -> impl Iterator<Item = (Sku, Timestamp, u32)> + '_ {
+        self.changes.iter().map(|((s, t), n)| (*s, *t, *n))
+    }
+}
+
+/// A tenant and its directory.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub country: Country,
+    pub currency: Currency,
+    /// IANA name of `timezone`.
+    pub timezone_name: String,
+    pub timezone: TimeZone,
+    pub agreement: Agreement,
+    pub default_policy: Policy,
+    purchases: Purchases,
+    wallet: Option<WalletSettings>,
+    /// Users by lower-case UPN.
+    users: BTreeMap<String, User>,
+    /// Service numbers by number.
+    numbers: BTreeMap<E164, ServiceNumber>,
+}
+
+/// What a tenant is created from.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    pub id: String,
+    pub name: String,
+    pub country: Country,
+    pub currency: Currency,
+    pub timezone: String,
+    pub agreement: Agreement,
+}
+
+/// A change refused, with the reason and a sentence naming what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {detail}")]
+pub struct Refusal {
+    pub reason: Reason,
+    pub detail: String,
+}
+
+impl Refusal {
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Refusal {
+        Refusal {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A user as asked for, before the rules are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub object_id: Option<String>,
+    pub upn: String,
+    pub display_name: String,
+    pub usage_location: Option<Country>,
+    pub policy: Option<Policy>,
+    pub toll_free_dial_in: bool,
+}
+
+impl Tenant {
+    /// A new tenant with no users, numbers, licenses or wallet.
+    pub fn new(spec: TenantSpec) -> Result<Tenant, String> {
+        let timezone = TimeZone::get(&spec.timezone).map_err(|_| {
+            format!(
+                "unknown time zone {:?} (expected an IANA name such as Europe/Paris)",
+                spec.timezone
+            )
+        })?;
+        if spec.id.trim().is_empty() || spec.id.len() > 64 {
+            return Err("a tenant id has 1 to 64 characters".into());
+        }
+        Ok(Tenant {
+            id: spec.id,
+            name: spec.name,
+            country: spec.country,
+            currency: spec.currency,
+            timezone_name: spec.timezone,
+            timezone,
+            agreement: spec.agreement,
+            default_policy: Policy::GLOBAL,
+            purchases: Purchases::default(),
+            wallet: None,
+            users: BTreeMap::new(),
+            numbers: BTreeMap::new(),
+        })
+    }
+
+    /// C1 then C2, for buying or assigning `sku`.
+    fn check_sku_allowed(&self, sku: Sku, countries: &CountryTable) -> Result<(), Refusal> {
+        if sku == Sku::PayPerMinute && self.agreement != Agreement::VolumeLicensing {
+            return Err(Refusal::new(
+                Reason::PpmRequiresVolumeLicensing,
+                format!(
+                    "{} needs a volume_licensing agreement; tenant {} has {}",
+                    sku.code(),
+                    self.id,
+                    self.agreement.as_str()
+                ),
+            ));
+        }
+        if sku.is_conferencing() {
+            let conferencing = countries
+                .get(self.country)
+                .map_or(Conferencing::No, |c| c.conferencing);
+            match conferencing {
+                Conferencing::No => {
+                    return Err(Refusal::new(
+                        Reason::CountryNotSupported,
+                        format!("audio conferencing is not sold in {}", self.country),
+                    ));
+                }
+                Conferencing::PpmOnly if sku == Sku::Subscription => {
+                    return Err(Refusal::new(
+                        Reason::CountryPpmOnly,
+                        format!(
+                            "only pay-per-minute is sold in {}; MCOMEETADD is refused",
+                            self.country
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// How many users hold `sku`.
+    pub fn assigned(&self, sku: Sku) -> u32 {
+        self.users
+            .values()
+            .filter(|u| u.licenses.contains(&sku))
+            .count() as u32
+    }
+
+    /// Sets the purchased count of `sku` from instant `from` (C42: C1 -> C2 -> count). A count
+    /// below what is assigned is refused (`license_limit_exceeded`).
+    pub fn set_purchased(
+        &mut self,
+        sku: Sku,
+        count: u32,
+        from: Timestamp,
+        countries: &CountryTable,
+    ) -> Result<bool, Refusal> {
+        if count > 0 {
+            self.check_sku_allowed(sku, countries)?;
+        }
+        if count < self.assigned(sku) && from >= self.latest_purchase_instant(sku) {
+            return Err(Refusal::new(
+                Reason::LicenseLimitExceeded,
+                format!(
+                    "{} of {} are assigned; cannot reduce the purchase to {}",
+                    self.assigned(sku),
+                    sku.code(),
+                    count
+                ),
+            ));
+        }
+        let previous = self.purchases.changes.insert((sku, from), count);
+        Ok(previous != Some(count))
+    }
+
+    fn latest_purchase_instant(&self, sku: Sku) -> Timestamp {
+        self.purchases
+            .changes
+            .range((sku, Timestamp::MIN)..=(sku, Timestamp::MAX))
+            .next_back()
+            .map_or(Timestamp::MIN, |((_, t), _)| *t)
+    }
+
+    pub fn purchases(&self) -> &Purchases {
+        &self.purchases
+    }
+
+    /// Adds or updates a user (`upn_not_unique` when another object id holds the UPN).
+    pub fn upsert_user(&mut self, spec: UserSpec) -> Result<bool, Refusal> {
+        let upn = Upn::new(&spec.upn);
+        if upn.key.is_empty() || upn.key.len() > 256 {
+            return Err(Refusal::new(
+                Reason::InvalidRecord,
+                "a UPN has 1 to 256 characters",
+            ));
+        }
+        let object_id = spec
+            .object_id
+            .clone()
+            .unwrap_or_else(|| stable_object_id(&self.id, &upn.key));
+        if let Some(other) = self
+            .users
+            .values()
+            .find(|u| u.object_id == object_id && u.upn.key != upn.key)
+        {
+            return Err(Refusal::new(
+                Reason::UpnNotUnique,
+                format!(
+                    "object id {object_id} already belongs to {}",
+                    other.upn.display
+                ),
+            ));
+        }
+        if let Some(existing) = self.users.get(&upn.key)
+            && spec.object_id.is_some()
+            && existing.object_id != object_id
+        {
+            return Err(Refusal::new(
+                Reason::UpnNotUnique,
+                format!("UPN {} is already used by another user", upn.display),
+            ));
+        }
+        let licenses = self
+            .users
+            .get(&upn.key)
+            .map(|u| u.licenses.clone())
+            .unwrap_or_default();
+        let user = User {
+            object_id,
+            display_name: spec.display_name,
+            usage_location: spec.usage_location.unwrap_or(self.country),
+            licenses,
+            policy: spec.policy,
+            toll_free_dial_in: spec.toll_free_dial_in,
+            upn: upn.clone(),
+        };
+        let changed = self.users.get(&upn.key) != Some(&user);
+        self.users.insert(upn.key, user);
+        Ok(changed)
+    }
+
+    /// C42: C1 -> C2 -> conflicting licenses -> purchased count. Holding it already changes
+    /// nothing.
+    pub fn assign(
+        &mut self,
+        upn: &str,
+        sku: Sku,
+        countries: &CountryTable,
+    ) -> Result<bool, Refusal> {
+        let key = Upn::new(upn).key;
+        let user = self.users.get(&key).ok_or_else(|| {
+            Refusal::new(
+                Reason::UnknownUser,
+                format!("no user {upn} in tenant {}", self.id),
+            )
+        })?;
+        self.check_sku_allowed(sku, countries)?;
+        if user.licenses.contains(&sku) {
+            return Ok(false);
+        }
+        if sku.is_conferencing() && user.licenses.iter().any(|s| s.is_conferencing()) {
+            return Err(Refusal::new(
+                Reason::ConflictingConferencingLicenses,
+                format!(
+                    "{upn} already holds a conferencing license; a user holds at most one of MCOMEETADD and MCOMEETACPEA"
+                ),
+            ));
+        }
+        let purchased = self.purchases.current(sku);
+        if self.assigned(sku) >= purchased {
+            return Err(Refusal::new(
+                Reason::LicenseLimitExceeded,
+                format!(
+                    "all {purchased} purchased {} licenses are assigned",
+                    sku.code()
+                ),
+            ));
+        }
+        self.users
+            .get_mut(&key)
+            .expect("checked above")
+            .licenses
+            .insert(sku);
+        Ok(true)
+    }
+
+    /// Removes a license from a user; not holding it changes nothing.
+    pub fn unassign(&mut self, upn: &str, sku: Sku) -> Result<bool, Refusal> {
+        let key = Upn::new(upn).key;
+        let user = self
+            .users
+            .get_mut(&key)
+            .ok_or_else(|| Refusal::new(Reason::UnknownUser, format!("no user {upn}")))?;
+        Ok(user.licenses.remove(&sku))
+    }
+
+    /// C3: sets up (or updates) the wallet.
+    pub fn setup_wallet(
+        &mut self,
+        settings: WalletSettings,
+        countries: &CountryTable,
+        rules: &AmountRules,
+    ) -> Result<bool, Refusal> {
+        if !countries
+            .get(self.country)
+            .is_some_and(|c| c.communications_credits)
+        {
+            return Err(Refusal::new(
+                Reason::CreditsUnavailableInCountry,
+                format!(
+                    "Communications Credits are not available in {}",
+                    self.country
+                ),
+            ));
+        }
+        if self.agreement == Agreement::PostUsage {
+            return Err(Refusal::new(
+                Reason::CreditsUnavailableForAgreement,
+                "Communications Credits are not available for a post_usage agreement",
+            ));
+        }
+        if let Some(recharge) = settings.auto_recharge {
+            check_amount(rules, recharge.trigger, "auto-recharge trigger")?;
+            check_amount(rules, recharge.amount, "auto-recharge amount")?;
+        }
+        let changed = self.wallet != Some(settings);
+        self.wallet = Some(settings);
+        Ok(changed)
+    }
+
+    /// C40: changing auto-recharge needs a wallet.
+    pub fn set_auto_recharge(
+        &mut self,
+        recharge: Option<AutoRecharge>,
+        countries: &CountryTable,
+        rules: &AmountRules,
+    ) -> Result<bool, Refusal> {
+        let mut settings = self
+            .wallet
+            .ok_or_else(|| Refusal::new(Reason::CreditsNotSetUp, "set up the wallet first"))?;
+        settings.auto_recharge = recharge;
+        self.setup_wallet(settings, countries, rules)
+    }
+
+    pub fn wallet(&self) -> Option<&WalletSettings> {
+        self.wallet.as_ref()
+    }
+
+    /// C4: adds a service number (or updates its flags).
+    pub fn add_number(
+        &mut self,
+        number: E164,
+        kind: NumberKind,
+        shared: bool,
+        bridge_default: bool,
+        countries: &CountryTable,
+    ) -> Result<bool, Refusal> {
+        let country = match NumberPlan::global().classify(number) {
+            PlanAnswer::Country(c) => c,
+            _ => {
+                return Err(Refusal::new(
+                    Reason::InvalidNumber,
+                    format!("{number} is not a valid geographic E.164 number"),
+                ));
+            }
+        };
+        if kind == NumberKind::TollFree && self.wallet.is_none() {
+            return Err(Refusal::new(
+                Reason::CreditsNotSetUp,
+                format!("toll-free number {number} needs the wallet to be set up first"),
+            ));
+        }
+        let available = countries.get(country).is_some_and(|c| match kind {
+            NumberKind::Toll => c.toll_dial_in.is_available(),
+            NumberKind::TollFree => c.toll_free_dial_in.is_available(),
+        });
+        if !available {
+            return Err(Refusal::new(
+                Reason::NumberKindUnavailable,
+                format!(
+                    "{} numbers are not available in {country} ({number})",
+                    kind.as_str()
+                ),
+            ));
+        }
+        let entry = ServiceNumber {
+            number,
+            kind,
+            shared,
+            country,
+            bridge_default: bridge_default && kind == NumberKind::Toll,
+        };
+        let changed = self.numbers.get(&number) != Some(&entry);
+        if entry.bridge_default {
+            for other in self.numbers.values_mut() {
+                other.bridge_default = false;
+            }
+        }
+        self.numbers.insert(number, entry);
+        Ok(changed)
+    }
+
+    pub fn set_default_policy(&mut self, policy: Policy) -> bool {
+        let changed = self.default_policy != policy;
+        self.default_policy = policy;
+        changed
+    }
+
+    /// The user with this UPN (case-insensitive).
+    pub fn user(&self, upn: &str) -> Option<&User> {
+        if upn.chars().any(char::is_uppercase) || upn.trim().len() != upn.len() {
+            self.users.get(&Upn::new(upn).key)
+        } else {
+            self.users.get(upn)
+        }
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    pub fn number(&self, number: E164) -> Option<&ServiceNumber> {
+        self.numbers.get(&number)
+    }
+
+    pub fn numbers(&self) -> impl Iterator<Item = &ServiceNumber> {
+        self.numbers.values()
+    }
+
+    /// The policy a user follows (their own, else the tenant default).
+    pub fn policy_of(&self, user: &User) -> Policy {
+        user.policy.unwrap_or(self.default_policy)
+    }
+}
+
+fn check_amount(rules: &AmountRules, amount: Decimal, what: &str) -> Result<(), Refusal> {
+    rules.check(amount).map_err(|reason| {
+        Refusal::new(
+            reason,
+            format!(
+                "{what} {amount}: amounts are whole currency units of at least {}",
+                rules.minimum
+            ),
+        )
+    })
+}
+
+/// A deterministic object id for users created without one: a UUID-shaped digest of the tenant
+/// and UPN, so the same file always gives the same ids.
+pub fn stable_object_id(tenant: &str, upn_key: &str) -> String {
+    let mut d = crate::digest::Digest::default();
+    d.field(tenant.as_bytes());
+    d.field(upn_key.as_bytes());
+    crate::digest::uuid_text(d.finish())
+}
+
+/// Rebuilding a tenant from durable state that was checked when it was first written: these
+/// skip the eligibility rules on purpose and are meant for the store only.
+impl Tenant {
+    pub fn restore_purchase(&mut self, sku: Sku, from: Timestamp, count: u32) {
+        self.purchases.changes.insert((sku, from), count);
+    }
+
+    pub fn restore_wallet(&mut self, settings: Option<WalletSettings>) {
+        self.wallet = settings;
+    }
+
+    pub fn restore_user(&mut self, user: User) {
+        self.users.insert(user.upn.key.clone(), user);
+    }
+
+    pub fn restore_number(&mut self, number: ServiceNumber) {
+        self.numbers.insert(number.number, number);
+    }
+}

@@ -1,0 +1,535 @@
+//! The per-tenant state machine: a tenant's directory, wallet, dial-out pool and idempotency
+//! keys, and the commands that change them (C10 to C15, C18 to C24, C28 to C34). Time is always
+//! an input; nothing here reads a clock or does IO.
+
+use crate::directory::{AmountRules, Refusal, Sku, Tenant};
+use crate::ledger::{Effects, Event, LotId, LotSource, Wallet};
+use crate::rating::{Assessment, CallRecord, Category, Payer, Rater};
+use crate::reason::Reason;
+use jiff::Timestamp;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+
+/// Who pays a charged call, as reported in the extended export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Funding {
+    /// Included in the subscription (toll dial-in).
+    Included,
+    /// The US/Canada add-on.
+    AddOn,
+    /// The dial-out minute pool alone.
+    Pool,
+    /// The pool for its remaining minutes, credits for the rest (C32).
+    PoolAndCredits,
+    /// Credits at the rate.
+    Credits,
+}
+
+impl Funding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Funding::Included => "included",
+            Funding::AddOn => "add_on",
+            Funding::Pool => "pool",
+            Funding::PoolAndCredits => "pool_and_credits",
+            Funding::Credits => "credits",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Funding> {
+        [
+            Funding::Included,
+            Funding::AddOn,
+            Funding::Pool,
+            Funding::PoolAndCredits,
+            Funding::Credits,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == text)
+    }
+}
+
+/// The rate a call was charged at, copied out of the card for reports and "explain".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRate {
+    pub name: String,
+    pub country: String,
+    pub premium: bool,
+    pub rate_per_minute: Decimal,
+    pub first_block_s: u32,
+    pub increment_s: u32,
+    pub effective_from: Timestamp,
+}
+
+/// A call that was accepted: everything reports and "explain" need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub category: Category,
+    pub funding: Funding,
+    /// The license that paid (section 6).
+    pub capability: Sku,
+    /// The rule that decided who pays.
+    pub rule: &'static str,
+    pub duration_s: u64,
+    /// Billable seconds under the rate's increments (0 without a rate).
+    pub billable_s: u64,
+    pub rate: Option<AppliedRate>,
+    /// The connection fee included in `amount` (0 when none applies).
+    pub connection_fee: Decimal,
+    /// What the wallet is debited, rounded once (C7).
+    pub amount: Decimal,
+    /// Pool minutes used (C21, C32).
+    pub pool_minutes: u32,
+    /// The other party's country and whether it is domestic (C39).
+    pub other_country: Option<String>,
+    pub domestic: Option<bool>,
+    /// Lots drained, in order (empty when nothing was debited).
+    pub lots: Vec<(LotId, Decimal)>,
+    /// Balance after the debit (before any recharge it caused); `None` when no debit was made.
+    pub balance_after: Option<Decimal>,
+    /// The lot an auto-recharge created after this debit.
+    pub recharge_lot: Option<LotId>,
+}
+
+/// The result of a call submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Charged(Box<Charge>),
+    Refused(Reason),
+}
+
+impl Outcome {
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Outcome::Refused(r) => Some(*r),
+            Outcome::Charged(_) => None,
+        }
+    }
+}
+
+/// What processing one call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    pub outcome: Outcome,
+    /// True when this `call_id` was seen before with the same content: `outcome` is the first
+    /// result and nothing was changed (C23).
+    pub replay: bool,
+    pub effects: Effects,
+}
+
+/// How the call reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Records of calls that already happened: never refused for `insufficient_credits` (C29).
+    Bulk,
+    /// A call about to connect: C14 applies.
+    RealTime,
+}
+
+/// A calendar month in the tenant's time zone, as `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Month {
+    pub year: i16,
+    pub month: i8,
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// What a stored call id answers to a later submission (C23, C37).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub fingerprint: u128,
+    pub outcome: Outcome,
+}
+
+/// One tenant's state.
+#[derive(Debug, Clone)]
+pub struct TenantBook {
+    pub tenant: Tenant,
+    pub wallet: Wallet,
+    /// Pool minutes used per month (C20, C21).
+    pub pool_used: BTreeMap<Month, u32>,
+    /// Call ids already submitted. In a store-backed run only the ids of the batch at hand are
+    /// loaded; offline runs keep them all.
+    pub seen: HashMap<String, Seen>,
+    /// Fundings dated later than the wallet's clock, oldest first: each is made when the
+    /// ledger reaches its instant, so that a declared history replays in time order with the
+    /// calls (a tenant file's past fundings).
+    pub scheduled: Vec<ScheduledFunding>,
+}
+
+/// A funding made when the ledger reaches its instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledFunding {
+    pub reference: String,
+    pub amount: Decimal,
+    pub at: Timestamp,
+}
+
+impl TenantBook {
+    pub fn new(tenant: Tenant) -> TenantBook {
+        TenantBook {
+            tenant,
+            wallet: Wallet::default(),
+            pool_used: BTreeMap::new(),
+            seen: HashMap::new(),
+            scheduled: Vec::new(),
+        }
+    }
+
+    /// The tenant-local month of an instant.
+    pub fn month_of(&self, at: Timestamp) -> Month {
+        let local = at.to_zoned_datetime(self.tenant.timezone.clone());
+        Month {
+            year: local.year(),
+            month: local.month(),
+        }
+    }
+
+    /// C20: the pool size in minutes at `at`, from the purchased `MCOMEETADD` count then.
+    pub fn pool_size(&self, at: Timestamp) -> u32 {
+        60 * self.tenant.purchases().count_at(Sku::Subscription, at)
+    }
+
+    /// Minutes left in the pool of the month of `at`.
+    pub fn pool_remaining(&self, at: Timestamp) -> u32 {
+        let used = self.pool_used.get(&self.month_of(at)).copied().unwrap_or(0);
+        self.pool_size(at).saturating_sub(used)
+    }
+
+    /// C3, C11, C40: the checks of a funding by the operator (`by_operator`) or the tenant's
+    /// own admin.
+    fn check_funding(
+        &self,
+        amount: Decimal,
+        by_operator: bool,
+        rules: &AmountRules,
+    ) -> Result<(), Refusal> {
+        if self.tenant.wallet().is_none() {
+            return Err(Refusal::new(
+                Reason::CreditsNotSetUp,
+                format!("tenant {} has no wallet set up", self.tenant.id),
+            ));
+        }
+        if self.tenant.agreement == crate::directory::Agreement::Reseller && !by_operator {
+            return Err(Refusal::new(
+                Reason::FundingNotPermitted,
+                "only the operator may fund a reseller tenant's wallet",
+            ));
+        }
+        rules.check(amount).map_err(|reason| {
+            Refusal::new(
+                reason,
+                format!(
+                    "funding {amount}: amounts are whole currency units of at least {}",
+                    rules.minimum
+                ),
+            )
+        })
+    }
+
+    /// A manual funding at `at` (scheduled fundings due by then are made first).
+    pub fn fund(
+        &mut self,
+        amount: Decimal,
+        at: Timestamp,
+        reference: &str,
+        by_operator: bool,
+        rules: &AmountRules,
+    ) -> Result<(LotId, Effects), Refusal> {
+        self.check_funding(amount, by_operator, rules)?;
+        let mut effects = Effects::default();
+        self.settle(at, &mut effects);
+        let lot = self.make_funding(amount, at, reference, &mut effects);
+        Ok((lot, effects))
+    }
+
+    fn make_funding(
+        &mut self,
+        amount: Decimal,
+        at: Timestamp,
+        reference: &str,
+        effects: &mut Effects,
+    ) -> LotId {
+        let tz = self.tenant.timezone.clone();
+        let source = LotSource::Manual {
+            reference: reference.to_string(),
+        };
+        self.wallet.fund(amount, at, &tz, source, effects)
+    }
+
+    /// Checks a funding now and makes it when the ledger reaches `at` (at once when it already
+    /// has).
+    pub fn schedule_funding(
+        &mut self,
+        amount: Decimal,
+        at: Timestamp,
+        reference: &str,
+        by_operator: bool,
+        rules: &AmountRules,
+    ) -> Result<Effects, Refusal> {
+        self.check_funding(amount, by_operator, rules)?;
+        let funding = ScheduledFunding {
+            reference: reference.to_string(),
+            amount,
+            at,
+        };
+        let place = self
+            .scheduled
+            .partition_point(|f| (f.at, &f.reference) <= (at, &funding.reference));
+        self.scheduled.insert(place, funding);
+        let mut effects = Effects::default();
+        let clock = self.wallet.clock();
+        self.settle(clock, &mut effects);
+        Ok(effects)
+    }
+
+    /// Makes every scheduled funding dated at or before `until`, in time order.
+    pub fn settle(&mut self, until: Timestamp, effects: &mut Effects) {
+        let due = self.scheduled.partition_point(|f| f.at <= until);
+        for funding in self.scheduled.drain(..due).collect::<Vec<_>>() {
+            self.make_funding(funding.amount, funding.at, &funding.reference, effects);
+        }
+    }
+
+    /// Brings the ledger to `at`: makes the scheduled fundings due, forfeits lots that expired,
+    /// raises expiry warnings.
+    pub fn advance(&mut self, at: Timestamp) -> Effects {
+        let mut effects = Effects::default();
+        self.settle(at, &mut effects);
+        self.wallet.advance(at, &mut effects);
+        effects
+    }
+
+    /// Rates and, when accepted, charges one call (C22 order is the caller's: submit calls in
+    /// canonical order). A duplicate returns the first result; a reused id is refused.
+    pub fn process_call(
+        &mut self,
+        rater: &mut Rater<'_>,
+        call: &CallRecord,
+        mode: Mode,
+    ) -> Processed {
+        let fingerprint = call.fingerprint();
+        if let Some(seen) = self.seen.get(&call.call_id) {
+            if seen.fingerprint == fingerprint {
+                return Processed {
+                    outcome: seen.outcome.clone(),
+                    replay: true,
+                    effects: Effects::default(),
+                };
+            }
+            return Processed {
+                outcome: Outcome::Refused(Reason::CallIdReused),
+                replay: false,
+                effects: Effects::default(),
+            };
+        }
+        let (outcome, effects) = self.process_new(rater, call, mode);
+        self.seen.insert(
+            call.call_id.clone(),
+            Seen {
+                fingerprint,
+                outcome: outcome.clone(),
+            },
+        );
+        Processed {
+            outcome,
+            replay: false,
+            effects,
+        }
+    }
+
+    /// Rates and charges a call whose `call_id` the caller has already found to be new. For
+    /// callers that keep their own, more compact, record of seen ids (offline runs over
+    /// millions of records); everyone else uses `process_call`.
+    pub fn process_new(
+        &mut self,
+        rater: &mut Rater<'_>,
+        call: &CallRecord,
+        mode: Mode,
+    ) -> (Outcome, Effects) {
+        let mut effects = Effects::default();
+        // C28: a call is dated at its start in bulk and at its end in real time.
+        let dated = match mode {
+            Mode::Bulk => call.start,
+            Mode::RealTime => call.end,
+        };
+        self.settle(dated, &mut effects);
+        let outcome = match self.charge(rater, call, mode, &mut effects) {
+            Ok(charge) => Outcome::Charged(Box::new(charge)),
+            Err(reason) => Outcome::Refused(reason),
+        };
+        (outcome, effects)
+    }
+
+    fn charge(
+        &mut self,
+        rater: &mut Rater<'_>,
+        call: &CallRecord,
+        mode: Mode,
+        effects: &mut Effects,
+    ) -> Result<Charge, Reason> {
+        let assessment = rater.assess(&self.tenant, call)?;
+        let plan = self.plan_funding(&assessment, call.start)?;
+        let needs_credit = plan.amount > Decimal::ZERO
+            || matches!(plan.funding, Funding::Credits | Funding::PoolAndCredits);
+        // C14/C29: only a call about to connect is refused for a balance that is not positive.
+        if mode == Mode::RealTime && needs_credit && self.wallet.balance() <= Decimal::ZERO {
+            return Err(Reason::InsufficientCredits);
+        }
+        let mut charge = plan;
+        if charge.pool_minutes > 0 {
+            self.use_pool(call.start, charge.pool_minutes, effects);
+        }
+        if charge.amount > Decimal::ZERO {
+            // C28: in bulk a call is dated at its start; in real time the debit happens at its
+            // end (the caller passes the record as it ends, so `end` is the commit instant).
+            let at = match mode {
+                Mode::Bulk => call.start,
+                Mode::RealTime => call.end,
+            };
+            let settings = self
+                .tenant
+                .wallet()
+                .copied()
+                .expect("a credit charge has a wallet");
+            let tz = self.tenant.timezone.clone();
+            let policy = crate::ledger::DebitPolicy {
+                tz: &tz,
+                auto_recharge: settings.auto_recharge.as_ref(),
+                low_thresholds: &settings.low_balance_thresholds,
+            };
+            let debit = self
+                .wallet
+                .debit(charge.amount, at, &call.call_id, &policy, effects);
+            charge.lots = debit.lots;
+            charge.balance_after = Some(debit.balance_after);
+            charge.recharge_lot = debit.recharge_lot;
+        }
+        Ok(charge)
+    }
+
+    /// C18, C19, C32: who pays, and how much, given the pool left and the wallet set-up.
+    fn plan_funding(&self, a: &Assessment<'_>, start: Timestamp) -> Result<Charge, Reason> {
+        let subscription_capability = Sku::Subscription;
+        let credit_capability = if a.pay_per_minute {
+            Sku::PayPerMinute
+        } else {
+            Sku::Credits
+        };
+        let mut charge = Charge {
+            category: a.category,
+            funding: Funding::Included,
+            capability: subscription_capability,
+            rule: "C18",
+            duration_s: a.duration_s,
+            billable_s: a.rate.map_or(0, |r| r.billable_seconds(a.duration_s)),
+            rate: a.rate.map(|r| AppliedRate {
+                name: r.name.clone(),
+                country: r.country.to_string(),
+                premium: r.premium,
+                rate_per_minute: r.rate_per_minute,
+                first_block_s: r.first_block_s,
+                increment_s: r.increment_s,
+                effective_from: r.effective_from,
+            }),
+            connection_fee: Decimal::ZERO,
+            amount: Decimal::ZERO,
+            pool_minutes: 0,
+            other_country: a.other_country.map(|c| c.to_string()),
+            domestic: a.domestic,
+            lots: Vec::new(),
+            balance_after: None,
+            recharge_lot: None,
+        };
+        match a.payer {
+            Payer::Included => Ok(charge),
+            Payer::AddOn => Ok(Charge {
+                funding: Funding::AddOn,
+                capability: Sku::DialOutUs,
+                rule: "C33",
+                ..charge
+            }),
+            Payer::Pool if self.pool_remaining(start) > 0 => {
+                let remaining = self.pool_remaining(start);
+                let minutes = a.duration_s.div_ceil(60);
+                charge.rule = "C32";
+                if minutes <= u64::from(remaining) {
+                    charge.funding = Funding::Pool;
+                    charge.pool_minutes = minutes as u32;
+                    return Ok(charge);
+                }
+                // C32: the pool pays its remaining whole minutes; credits pay the rest of the
+                // billable seconds at the rate, rounded once, without connection fee. If the
+                // credit part cannot be funded the whole call is refused.
+                self.check_credit_funding(a)?;
+                let rate = a.rate.expect("a pool-eligible call has a rate");
+                let credit_s = charge.billable_s - 60 * u64::from(remaining);
+                charge.funding = Funding::PoolAndCredits;
+                charge.pool_minutes = remaining;
+                charge.amount = self
+                    .tenant
+                    .currency
+                    .round(rate.rate_per_minute * Decimal::from(credit_s) / Decimal::from(60));
+                Ok(charge)
+            }
+            Payer::Pool | Payer::Credits => {
+                self.check_credit_funding(a)?;
+                let rate = a.rate.expect("a credit-funded call has a rate");
+                charge.funding = Funding::Credits;
+                charge.capability = credit_capability;
+                charge.rule = if a.pay_per_minute { "C18" } else { "C19" };
+                charge.amount = rate.cost(a.duration_s, self.tenant.currency);
+                if a.duration_s > 0 {
+                    charge.connection_fee = rate.connection_fee;
+                }
+                Ok(charge)
+            }
+        }
+    }
+
+    /// C30's tail: `credits_not_set_up` then `credits_license_missing` (C19).
+    fn check_credit_funding(&self, a: &Assessment<'_>) -> Result<(), Reason> {
+        if self.tenant.wallet().is_none() {
+            return Err(Reason::CreditsNotSetUp);
+        }
+        if !a.pay_per_minute && !a.organizer.licenses.contains(&Sku::Credits) {
+            return Err(Reason::CreditsLicenseMissing);
+        }
+        Ok(())
+    }
+
+    /// C21: counts pool minutes against the month the call started in; C15 at 80% and 100%.
+    fn use_pool(&mut self, start: Timestamp, minutes: u32, effects: &mut Effects) {
+        let month = self.month_of(start);
+        let size = self.pool_size(start);
+        let used = self.pool_used.entry(month).or_insert(0);
+        let before = *used;
+        *used += minutes;
+        let after = *used;
+        assert!(after <= size, "the pool never pays more than it has");
+        for percent in [80u8, 100u8] {
+            let mark = u64::from(size) * u64::from(percent);
+            if u64::from(before) * 100 < mark && u64::from(after) * 100 >= mark {
+                effects.events.push(Event::PoolThreshold {
+                    at: start,
+                    month: month.to_string(),
+                    percent,
+                    used_minutes: after,
+                    size_minutes: size,
+                });
+            }
+        }
+    }
+}
+
+/// C22: the canonical order of calls: start instant, then `call_id`.
+pub fn canonical_order(calls: &mut [CallRecord]) {
+    if !calls.is_sorted_by(|a, b| (a.start, &a.call_id) <= (b.start, &b.call_id)) {
+        calls.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+    }
+}

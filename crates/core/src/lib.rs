@@ -1,0 +1,14 @@
+//! Minutely's charging core. Pure and deterministic: no IO, no clock (time is an input), no
+//! async, no serialization formats. Everything that decides money lives here.
+
+pub mod money;
+pub mod numbers;
+pub mod reason;
+
+pub use reason::Reason;
+pub mod catalogue;
+pub mod digest;
+pub mod directory;
+pub mod engine;
+pub mod ledger;
+pub mod rating;

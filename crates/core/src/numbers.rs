@@ -1,0 +1,470 @@
+//! Countries and telephone numbers: E.164 parsing (C8), the numbering-plan country of a number
+//! (from the libphonenumber data, compiled once into plain regexes), and the digit trie used for
+//! longest-prefix rate lookup on the hot path.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Country([u8; 2]);
+
+/// Text that is not two ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an ISO 3166-1 alpha-2 country code (two letters, such as FR)")]
+pub struct BadCountry(pub String);
+
+impl Country {
+    /// Parses two ASCII letters, case-insensitively.
+    pub fn parse(text: &str) -> Result<Country, BadCountry> {
+        let bytes = text.trim().as_bytes();
+        if bytes.len() != 2 || !bytes.iter().all(u8::is_ascii_alphabetic) {
+            return Err(BadCountry(text.to_string()));
+        }
+        Ok(Country([
+            bytes[0].to_ascii_uppercase(),
+            bytes[1].to_ascii_uppercase(),
+        ]))
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("country codes are ASCII")
+    }
+}
+
+impl fmt::Display for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Country({})", self.as_str())
+    }
+}
+
+/// The most digits an E.164 number may have (country code included).
+pub const E164_MAX_DIGITS: usize = 15;
+
+/// A syntactically valid E.164 number: `+`, then 2 to 15 digits, the first not 0. Stored as
+/// the integer of its digits (unique, since the first digit is never 0) and the digit count.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164 {
+    /// The digits read as one integer.
+    value: u64,
+    /// How many digits.
+    len: u8,
+}
+
+impl E164 {
+    /// C8: strips spaces, dashes and dots, then requires `+` and 2..=15 digits. This checks the
+    /// form only; `NumberPlan::country_of` checks the number against the numbering plan.
+    pub fn parse(text: &str) -> Option<E164> {
+        let mut bytes = text
+            .trim()
+            .bytes()
+            .filter(|b| !matches!(b, b' ' | b'-' | b'.'));
+        if bytes.next() != Some(b'+') {
+            return None;
+        }
+        let mut value: u64 = 0;
+        let mut len = 0usize;
+        for b in bytes {
+            if !b.is_ascii_digit() || (len == 0 && b == b'0') {
+                return None;
+            }
+            len += 1;
+            if len > E164_MAX_DIGITS {
+                return None;
+            }
+            value = value * 10 + u64::from(b - b'0');
+        }
+        (len >= 2).then_some(E164 {
+            value,
+            len: len as u8,
+        })
+    }
+
+    /// The digits, most significant first.
+    pub fn digits(&self) -> impl Iterator<Item = u8> + '_ {
+        let len = u32::from(self.len);
+        (0..len).map(move |i| ((self.value / 10u64.pow(len - 1 - i)) % 10) as u8)
+    }
+
+    /// The number of digits.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Never true: an E.164 number has at least two digits.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The digits as text, without `+`.
+    pub fn digit_string(&self) -> String {
+        self.value.to_string()
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{}", self.value)
+    }
+}
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164(+{})", self.value)
+    }
+}
+
+/// What the numbering plan says of a number that has the E.164 form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanAnswer {
+    /// A valid number of this country.
+    Country(Country),
+    /// A valid non-geographic number (such as +800 international freephone).
+    NonGeographic,
+    /// Not a valid number of any region (`invalid_number`).
+    Invalid,
+}
+
+/// One region of the numbering plan, with its patterns compiled as whole-string matches.
+struct Region {
+    /// `None` for non-geographic entities ("001").
+    country: Option<Country>,
+    /// Leading digits that pick this region among those sharing a country code.
+    leading_digits: Option<regex::Regex>,
+    /// General pattern and lengths of a national significant number.
+    general: Pattern,
+    /// The patterns of each number type (fixed line, mobile, toll free, ...).
+    types: Vec<Pattern>,
+}
+
+/// A national-number pattern with its possible lengths.
+struct Pattern {
+    regex: regex::Regex,
+    lengths: Vec<u16>,
+}
+
+impl Pattern {
+    fn matches(&self, national: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
+            && self.regex.is_match(national)
+    }
+}
+
+/// The numbering plan: for every country calling code, its regions in the libphonenumber data.
+/// A code's patterns are compiled the first time a number of that code is seen (compiling them
+/// all takes about a second); lookups need no lock once compiled.
+pub struct NumberPlan {
+    by_code: HashMap<u16, OnceLock<Vec<Region>>>,
+}
+
+/// The metadata writes patterns over several indented lines; like libphonenumber's own build,
+/// drop that white space before compiling.
+fn squeeze(pattern: &str) -> String {
+    pattern.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn whole(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&format!("^(?:{})$", squeeze(pattern)))
+        .expect("numbering-plan patterns compile")
+}
+
+fn pattern(desc: &phonenumber::metadata::Descriptor) -> Pattern {
+    Pattern {
+        regex: whole(desc.national_number().as_str()),
+        lengths: desc.possible_length().to_vec(),
+    }
+}
+
+impl NumberPlan {
+    /// The process-wide plan, compiled on first use.
+    pub fn global() -> &'static NumberPlan {
+        static PLAN: OnceLock<NumberPlan> = OnceLock::new();
+        PLAN.get_or_init(NumberPlan::compile)
+    }
+
+    fn compile() -> NumberPlan {
+        use phonenumber::metadata::DATABASE;
+        // Country calling codes have one to three digits; non-geographic entities share the
+        // id "001", so the codes are enumerated rather than read off the ids.
+        let by_code = (1u16..=999)
+            .filter(|code| DATABASE.region(code).is_some())
+            .map(|code| (code, OnceLock::new()))
+            .collect();
+        NumberPlan { by_code }
+    }
+
+    /// The regions of a calling code, compiled on first use.
+    fn regions(code: u16, slot: &OnceLock<Vec<Region>>) -> &[Region] {
+        slot.get_or_init(|| {
+            use phonenumber::metadata::DATABASE;
+            // The database lists the regions of a code with the main country first, which is
+            // the order in which libphonenumber tries them.
+            let ids = DATABASE.region(&code).unwrap_or_default();
+            let mut metas = DATABASE.by_code(&code).unwrap_or_default();
+            metas.sort_by_key(|meta| ids.iter().position(|id| *id == meta.id()));
+            metas.into_iter().map(compile_region).collect()
+        })
+    }
+
+    /// C8: the numbering-plan answer for a number of the E.164 form.
+    pub fn classify(&self, number: E164) -> PlanAnswer {
+        let digits = number.digit_string();
+        for cc_len in 1..=3.min(digits.len() - 1) {
+            let code: u16 = digits[..cc_len].parse().expect("digits");
+            if let Some(slot) = self.by_code.get(&code) {
+                return Self::classify_national(Self::regions(code, slot), &digits[cc_len..]);
+            }
+        }
+        PlanAnswer::Invalid
+    }
+
+    fn classify_national(regions: &[Region], national: &str) -> PlanAnswer {
+        let valid_in = |region: &Region| {
+            region.general.matches(national) && region.types.iter().any(|t| t.matches(national))
+        };
+        let chosen = if regions.len() == 1 {
+            regions.first()
+        } else {
+            regions.iter().find(|region| match &region.leading_digits {
+                Some(leading) => leading.is_match(national),
+                None => valid_in(region),
+            })
+        };
+        match chosen {
+            Some(region) if valid_in(region) => match region.country {
+                Some(country) => PlanAnswer::Country(country),
+                None => PlanAnswer::NonGeographic,
+            },
+            _ => PlanAnswer::Invalid,
+        }
+    }
+}
+
+fn compile_region(meta: &phonenumber::metadata::Metadata) -> Region {
+    let d = meta.descriptors();
+    let types = [
+        d.premium_rate(),
+        d.toll_free(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+        d.fixed_line(),
+        d.mobile(),
+    ];
+    Region {
+        country: Country::parse(meta.id()).ok(),
+        leading_digits: meta.leading_digits().map(|r| {
+            regex::Regex::new(&format!("^(?:{})", squeeze(r.as_str())))
+                .expect("leading-digit patterns compile")
+        }),
+        general: pattern(d.general()),
+        types: types.into_iter().flatten().map(pattern).collect(),
+    }
+}
+
+/// A memo of numbering-plan answers, for loops that see the same numbers again and again
+/// (bulk rating). Bounded: when full it is cleared, so memory stays flat on any input.
+pub struct PlanCache {
+    plan: &'static NumberPlan,
+    answers: HashMap<u64, PlanAnswer>,
+    capacity: usize,
+}
+
+impl PlanCache {
+    /// A cache over the global plan holding at most `capacity` answers.
+    pub fn new(capacity: usize) -> PlanCache {
+        PlanCache {
+            plan: NumberPlan::global(),
+            answers: HashMap::with_capacity(capacity.min(1 << 16)),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The plan's answer for `number`, from the memo when it was seen before.
+    pub fn classify(&mut self, number: E164) -> PlanAnswer {
+        if let Some(answer) = self.answers.get(&number.value) {
+            return *answer;
+        }
+        let answer = self.plan.classify(number);
+        if self.answers.len() >= self.capacity {
+            self.answers.clear();
+        }
+        self.answers.insert(number.value, answer);
+        answer
+    }
+}
+
+/// A trie over decimal digits for longest-prefix match (C-level rate lookup for dial-out).
+#[derive(Debug, Clone)]
+pub struct DigitTrie<T> {
+    /// Node 0 is the root; each node has ten child slots (0 = none) and an optional value.
+    nodes: Vec<([u32; 10], Option<T>)>,
+}
+
+impl<T> Default for DigitTrie<T> {
+    fn default() -> Self {
+        DigitTrie {
+            nodes: vec![([0; 10], None)],
+        }
+    }
+}
+
+impl<T> DigitTrie<T> {
+    /// Inserts `value` at the digit path `prefix`; returns the previous value there.
+    pub fn insert(&mut self, prefix: impl IntoIterator<Item = u8>, value: T) -> Option<T> {
+        let mut node = 0usize;
+        for digit in prefix {
+            let slot = usize::from(digit);
+            let child = self.nodes[node].0[slot];
+            node = if child == 0 {
+                self.nodes.push(([0; 10], None));
+                let index = self.nodes.len() - 1;
+                self.nodes[node].0[slot] = index as u32;
+                index
+            } else {
+                child as usize
+            };
+        }
+        self.nodes[node].1.replace(value)
+    }
+
+    /// The value at the longest prefix of `digits` that has one.
+    pub fn longest_match(&self, digits: impl IntoIterator<Item = u8>) -> Option<&T> {
+        let mut node = 0usize;
+        let mut best = self.nodes[0].1.as_ref();
+        for digit in digits {
+            let child = self.nodes[node].0[usize::from(digit)];
+            if child == 0 {
+                break;
+            }
+            node = child as usize;
+            if let Some(value) = self.nodes[node].1.as_ref() {
+                best = Some(value);
+            }
+        }
+        best
+    }
+
+    /// Every stored value.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.nodes.iter().filter_map(|(_, v)| v.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(text: &str) -> PlanAnswer {
+        NumberPlan::global().classify(E164::parse(text).expect("E.164 form"))
+    }
+
+    fn country(code: &str) -> PlanAnswer {
+        PlanAnswer::Country(Country::parse(code).unwrap())
+    }
+
+    #[test]
+    fn c8_separators_are_stripped_and_form_is_checked() {
+        assert_eq!(
+            E164::parse("+33 1-23.45 67 89").unwrap().to_string(),
+            "+33123456789"
+        );
+        for bad in [
+            "33123456789",
+            "+0331234",
+            "+",
+            "+1",
+            "+33 12a456",
+            "+1234567890123456",
+            "",
+        ] {
+            assert!(E164::parse(bad).is_none(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn c8_country_comes_from_the_numbering_plan() {
+        assert_eq!(classify("+33 1 42 68 53 00"), country("FR"));
+        assert_eq!(classify("+33 6 12 34 56 78"), country("FR"));
+        assert_eq!(classify("+1 212 555 0100"), country("US"));
+        assert_eq!(classify("+1 416 555 0100"), country("CA"));
+        assert_eq!(classify("+1 787 555 0100"), country("PR"));
+        assert_eq!(classify("+1 876 555 0100"), country("JM"));
+        assert_eq!(classify("+81 3 1234 5678"), country("JP"));
+        assert_eq!(classify("+44 20 7946 0018"), country("GB"));
+        assert_eq!(classify("+39 06 1234 5678"), country("IT"));
+        assert_eq!(classify("+800 1234 5678"), PlanAnswer::NonGeographic);
+    }
+
+    #[test]
+    fn c8_numbers_outside_the_plan_are_invalid() {
+        assert_eq!(classify("+33 1"), PlanAnswer::Invalid);
+        assert_eq!(classify("+1 212 555"), PlanAnswer::Invalid);
+        assert_eq!(classify("+999 1234 5678"), PlanAnswer::Invalid);
+        assert_eq!(classify("+1 011 555 0100"), PlanAnswer::Invalid);
+    }
+
+    #[test]
+    fn cache_answers_like_the_plan() {
+        let mut cache = PlanCache::new(2);
+        for text in [
+            "+33142685300",
+            "+12125550100",
+            "+33142685300",
+            "+4412",
+            "+81312345678",
+        ] {
+            let number = E164::parse(text).unwrap();
+            assert_eq!(
+                cache.classify(number),
+                NumberPlan::global().classify(number)
+            );
+        }
+        assert!(cache.answers.len() <= 2);
+    }
+
+    #[test]
+    fn trie_finds_the_longest_prefix() {
+        let mut trie = DigitTrie::default();
+        trie.insert([3, 3], "France");
+        trie.insert([3, 3, 6], "France mobile");
+        let number = E164::parse("+33612345678").unwrap();
+        assert_eq!(trie.longest_match(number.digits()), Some(&"France mobile"));
+        let number = E164::parse("+33142685300").unwrap();
+        assert_eq!(trie.longest_match(number.digits()), Some(&"France"));
+        let number = E164::parse("+4420").unwrap();
+        assert_eq!(trie.longest_match(number.digits()), None);
+    }
+}
+
+/// What the numbering plan says of a region, for generating sample data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionFacts {
+    pub calling_code: u16,
+    /// An example national number of a fixed line.
+    pub fixed_example: Option<String>,
+    /// An example national number of a mobile.
+    pub mobile_example: Option<String>,
+}
+
+/// The calling code and example numbers of a country, when the plan knows it.
+pub fn region_facts(country: Country) -> Option<RegionFacts> {
+    let meta = phonenumber::metadata::DATABASE.by_id(country.as_str())?;
+    let d = meta.descriptors();
+    Some(RegionFacts {
+        calling_code: meta.country_code(),
+        fixed_example: d.fixed_line().and_then(|x| x.example()).map(str::to_string),
+        mobile_example: d.mobile().and_then(|x| x.example()).map(str::to_string),
+    })
+}

@@ -1,0 +1,372 @@
+//! Call records CSV (`call_id,conference_id,organizer,direction,service_number,caller_number,
+//! destination_number,start,end`), read into a compact arena so that millions of records fit in
+//! memory and can be put in canonical order (C22) before rating.
+
+use crate::{ErrorList, FileErrors, instant};
+use jiff::Timestamp;
+use minutely_core::rating::{CallRecord, Direction};
+use std::io::Read;
+
+/// The columns (a file may order them freely and add others, which are ignored).
+pub const HEADER: [&str; 9] = [
+    "call_id",
+    "conference_id",
+    "organizer",
+    "direction",
+    "service_number",
+    "caller_number",
+    "destination_number",
+    "start",
+    "end",
+];
+
+/// Longest call or conference id, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Longest UPN, in bytes.
+pub const MAX_UPN_BYTES: usize = 256;
+/// Longest number as written (separators included), in bytes.
+pub const MAX_NUMBER_BYTES: usize = 64;
+/// The most records one file may hold.
+pub const MAX_RECORDS: usize = 100_000_000;
+
+/// The text fields kept per record, in arena order.
+const TEXT_FIELDS: [usize; 6] = [0, 1, 2, 4, 5, 6];
+
+/// One record: its instants and where its text lives in the arena.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    start_ns: i64,
+    end_ns: i64,
+    /// Offset of the first text field in the arena.
+    base: u64,
+    /// Lengths of call_id, conference_id, organizer, service, caller, destination.
+    lens: [u16; 6],
+    line: u32,
+    direction: Direction,
+}
+
+/// A whole file of call records.
+#[derive(Debug, Default)]
+pub struct CallFile {
+    arena: Vec<u8>,
+    rows: Vec<Row>,
+}
+
+fn to_ns(at: Timestamp) -> Option<i64> {
+    i64::try_from(at.as_nanosecond()).ok()
+}
+
+fn from_ns(ns: i64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(ns)).expect("stored instants are valid")
+}
+
+impl CallFile {
+    /// Reads a call-record file; any bad row refuses it whole, with every bad row listed.
+    /// `progress` is told the bytes read so far, now and then.
+    pub fn read(input: impl Read, mut progress: impl FnMut(u64)) -> Result<CallFile, FileErrors> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(input);
+        let mut errors = ErrorList::default();
+        let columns = match reader.byte_headers() {
+            Ok(h) => HEADER.map(|name| h.iter().position(|c| c == name.as_bytes())),
+            Err(e) => {
+                errors.push(1, "", e.to_string());
+                return errors.finish("call records", CallFile::default());
+            }
+        };
+        let missing: Vec<&str> = HEADER
+            .iter()
+            .zip(columns)
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            errors.push(
+                1,
+                "",
+                format!(
+                    "the header lacks {}; it needs {}",
+                    missing.join(", "),
+                    HEADER.join(",")
+                ),
+            );
+            return errors.finish("call records", CallFile::default());
+        }
+        let columns = columns.map(|c| c.expect("checked above"));
+        let mut file = CallFile::default();
+        let mut record = csv::ByteRecord::new();
+        let mut line = 1usize;
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    errors.push(line + 1, "", e.to_string());
+                    break;
+                }
+            }
+            line = record.position().map_or(line + 1, |p| p.line() as usize);
+            if file.rows.len() >= MAX_RECORDS {
+                errors.push(
+                    line,
+                    "",
+                    format!("a file holds at most {MAX_RECORDS} records"),
+                );
+                break;
+            }
+            file.push(&record, &columns, line, &mut errors);
+            if file.rows.len() % 65536 == 0 {
+                progress(reader.position().byte());
+            }
+        }
+        progress(reader.position().byte());
+        errors.finish("call records", file)
+    }
+
+    fn push(
+        &mut self,
+        record: &csv::ByteRecord,
+        columns: &[usize; 9],
+        line: usize,
+        errors: &mut ErrorList,
+    ) {
+        let field = |i: usize| record.get(columns[i]).unwrap_or(b"");
+        let count_before = errors.len();
+        let limits = [
+            MAX_ID_BYTES,
+            MAX_ID_BYTES,
+            MAX_UPN_BYTES,
+            0,
+            MAX_NUMBER_BYTES,
+            MAX_NUMBER_BYTES,
+            MAX_NUMBER_BYTES,
+        ];
+        for &i in &TEXT_FIELDS {
+            let value = field(i);
+            if std::str::from_utf8(value).is_err() {
+                errors.push(line, HEADER[i], "not valid UTF-8");
+            } else if value.len() > limits[i] {
+                errors.push(line, HEADER[i], format!("longer than {} bytes", limits[i]));
+            }
+        }
+        for i in [0usize, 2] {
+            if field(i).iter().all(u8::is_ascii_whitespace) {
+                errors.push(line, HEADER[i], "must not be empty");
+            }
+        }
+        let direction = match field(3) {
+            b"dial_in" => Some(Direction::DialIn),
+            b"dial_out" => Some(Direction::DialOut),
+            other => {
+                errors.push(
+                    line,
+                    "direction",
+                    format!(
+                        "{:?} is not dial_in or dial_out",
+                        String::from_utf8_lossy(other)
+                    ),
+                );
+                None
+            }
+        };
+        let mut when = |i: usize| {
+            let text = String::from_utf8_lossy(field(i));
+            match instant::parse(&text).map(to_ns) {
+                Ok(Some(ns)) => Some(ns),
+                Ok(None) => {
+                    errors.push(line, HEADER[i], "out of the supported range of instants");
+                    None
+                }
+                Err(e) => {
+                    errors.push(line, HEADER[i], e);
+                    None
+                }
+            }
+        };
+        let (start_ns, end_ns) = (when(7), when(8));
+        if errors.len() != count_before {
+            return;
+        }
+        let base = self.arena.len() as u64;
+        let mut lens = [0u16; 6];
+        for (slot, &i) in TEXT_FIELDS.iter().enumerate() {
+            let value = field(i);
+            lens[slot] = value.len() as u16;
+            self.arena.extend_from_slice(value);
+        }
+        self.rows.push(Row {
+            start_ns: start_ns.expect("checked"),
+            end_ns: end_ns.expect("checked"),
+            base,
+            lens,
+            line: line as u32,
+            direction: direction.expect("checked"),
+        });
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn call_id(&self, row: &Row) -> &[u8] {
+        let start = row.base as usize;
+        &self.arena[start..start + usize::from(row.lens[0])]
+    }
+
+    /// C22: puts the records in canonical order (start, then call_id); records with the same
+    /// start and call_id keep their file order (the first is the first submission, C37).
+    pub fn sort_canonical(&mut self) {
+        let key_order = |a: &Row, b: &Row| {
+            a.start_ns
+                .cmp(&b.start_ns)
+                .then_with(|| self.call_id(a).cmp(self.call_id(b)))
+        };
+        if self.rows.is_sorted_by(|a, b| key_order(a, b).is_le()) {
+            return;
+        }
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_by(|a, b| {
+            a.start_ns
+                .cmp(&b.start_ns)
+                .then_with(|| self.call_id(a).cmp(self.call_id(b)))
+        });
+        self.rows = rows;
+    }
+
+    /// The file line of record `index`.
+    pub fn line(&self, index: usize) -> usize {
+        self.rows[index].line as usize
+    }
+
+    /// Copies record `index` into `out`, reusing its strings' memory.
+    pub fn fill(&self, index: usize, out: &mut CallRecord) {
+        let row = &self.rows[index];
+        let mut offset = row.base as usize;
+        let targets: [&mut String; 6] = [
+            &mut out.call_id,
+            &mut out.conference_id,
+            &mut out.organizer,
+            &mut out.service_number,
+            &mut out.caller_number,
+            &mut out.destination_number,
+        ];
+        for (target, len) in targets.into_iter().zip(row.lens) {
+            let end = offset + usize::from(len);
+            target.clear();
+            target.push_str(
+                std::str::from_utf8(&self.arena[offset..end]).expect("checked UTF-8 on read"),
+            );
+            offset = end;
+        }
+        out.direction = row.direction;
+        out.start = from_ns(row.start_ns);
+        out.end = from_ns(row.end_ns);
+    }
+
+    /// Record `index` as a new value.
+    pub fn get(&self, index: usize) -> CallRecord {
+        let mut record = empty_record();
+        self.fill(index, &mut record);
+        record
+    }
+}
+
+/// A record with empty fields, to be filled.
+pub fn empty_record() -> CallRecord {
+    CallRecord {
+        call_id: String::new(),
+        conference_id: String::new(),
+        organizer: String::new(),
+        direction: Direction::DialIn,
+        service_number: String::new(),
+        caller_number: String::new(),
+        destination_number: String::new(),
+        start: Timestamp::UNIX_EPOCH,
+        end: Timestamp::UNIX_EPOCH,
+    }
+}
+
+/// Appends one record as a CSV line.
+pub fn write_record(out: &mut Vec<u8>, r: &CallRecord) {
+    for text in [&r.call_id, &r.conference_id, &r.organizer] {
+        crate::write_field(out, text);
+        out.push(b',');
+    }
+    out.extend_from_slice(r.direction.as_str().as_bytes());
+    for text in [&r.service_number, &r.caller_number, &r.destination_number] {
+        out.push(b',');
+        crate::write_field(out, text);
+    }
+    out.push(b',');
+    instant::write(out, r.start);
+    out.push(b',');
+    instant::write(out, r.end);
+    out.push(b'\n');
+}
+
+/// The header line.
+pub fn header_line() -> String {
+    format!("{}\n", HEADER.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sorts_canonically_and_round_trips() {
+        let input = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
+b,conf,Ana@X.com,dial_out,,,+33 1 42 68 53 00,2026-01-05T10:00:00Z,2026-01-05T10:01:01Z
+a,conf,ana@x.com,dial_in,+33142685300,\"+1 212 555 0100\",,2026-01-05T10:00:00Z,2026-01-05T10:00:30Z
+c,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T09:00:00Z,2026-01-05T09:00:30Z
+";
+        let mut file = CallFile::read(input.as_bytes(), |_| {}).unwrap();
+        file.sort_canonical();
+        let ids: Vec<String> = (0..file.len()).map(|i| file.get(i).call_id).collect();
+        assert_eq!(ids, ["c", "a", "b"]);
+        assert_eq!(file.line(0), 4);
+        let mut out = header_line().into_bytes();
+        for i in 0..file.len() {
+            write_record(&mut out, &file.get(i));
+        }
+        let again = CallFile::read(&out[..], |_| {}).unwrap();
+        assert_eq!(
+            (0..3).map(|i| again.get(i)).collect::<Vec<_>>(),
+            (0..3).map(|i| file.get(i)).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn every_bad_row_is_listed() {
+        let input = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
+,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05T10:01:00Z
+x,conf,ana@x.com,sideways,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05T10:01:00Z
+y,conf,ana@x.com,dial_in,+33142685300,,,soon,2026-01-05T10:01:00Z
+z,conf,,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05T10:01:00Z
+";
+        let err = CallFile::read(input.as_bytes(), |_| {}).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (2, "call_id"),
+                (3, "direction"),
+                (4, "start"),
+                (5, "organizer")
+            ]
+        );
+        let missing = CallFile::read("call_id,start\n".as_bytes(), |_| {}).unwrap_err();
+        assert!(missing.errors[0].reason.contains("conference_id"));
+    }
+}

@@ -1,0 +1,575 @@
+//! The declarative tenant file (`minutely apply -f tenant.toml`): a tenant, its licenses, wallet
+//! settings and past fundings, service numbers and users, kept as code. Applying a file makes
+//! the tenant match it and lists what changed; applying it again changes nothing.
+
+use jiff::Timestamp;
+use minutely_core::catalogue::CountryTable;
+use minutely_core::directory::{
+    Agreement, AmountRules, AutoRecharge, NumberKind, Policy, Refusal, Sku, Tenant, TenantSpec,
+    UserSpec, WalletSettings,
+};
+use minutely_core::engine::TenantBook;
+use minutely_core::ledger::Effects;
+use minutely_core::money::{Currency, parse_amount};
+use minutely_core::numbers::{Country, E164};
+use minutely_core::reason::Reason;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The most users, numbers or fundings one file may declare.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// A count since always, or its history.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum LicenseCount {
+    Count(u32),
+    History(Vec<CountFrom>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountFrom {
+    count: u32,
+    from: String,
+}
+
+/// Money as an integer or a decimal string; a TOML float is refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Money {
+    Whole(i64),
+    Text(String),
+    Float(#[allow(dead_code, reason = "only its presence matters: floats are refused")] f64),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RechargeFile {
+    #[serde(default = "yes")]
+    enabled: bool,
+    trigger: Money,
+    amount: Money,
+    #[serde(default = "yes")]
+    payment_accepted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FundingFile {
+    reference: String,
+    amount: Money,
+    at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalletFile {
+    #[serde(default)]
+    low_balance_thresholds: Vec<Money>,
+    auto_recharge: Option<RechargeFile>,
+    #[serde(default)]
+    fundings: Vec<FundingFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NumberFile {
+    number: String,
+    kind: String,
+    #[serde(default)]
+    shared: bool,
+    #[serde(default)]
+    bridge_default: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    upn: String,
+    display_name: String,
+    object_id: Option<String>,
+    usage_location: Option<String>,
+    #[serde(default)]
+    licenses: Vec<String>,
+    dial_out_policy: Option<String>,
+    #[serde(default = "yes")]
+    toll_free_dial_in: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFileRaw {
+    id: String,
+    name: String,
+    country: String,
+    currency: String,
+    #[serde(default = "utc")]
+    timezone: String,
+    agreement: String,
+    default_dial_out_policy: Option<String>,
+    #[serde(default)]
+    licenses: BTreeMap<String, LicenseCount>,
+    wallet: Option<WalletFile>,
+    #[serde(default)]
+    numbers: Vec<NumberFile>,
+    #[serde(default)]
+    users: Vec<UserFile>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// What is wrong with a tenant file: where, and why (with the reason code when a charging rule
+/// refused it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct FileError {
+    /// A path into the file, such as `users[2].licenses[0]`.
+    pub location: String,
+    pub reason: Option<Reason>,
+    pub message: String,
+}
+
+fn err(location: impl Into<String>, message: impl Into<String>) -> FileError {
+    FileError {
+        location: location.into(),
+        reason: None,
+        message: message.into(),
+    }
+}
+
+fn refused(location: impl Into<String>, refusal: Refusal) -> FileError {
+    FileError {
+        location: location.into(),
+        reason: Some(refusal.reason),
+        message: refusal.to_string(),
+    }
+}
+
+/// The moment a count declared without history takes effect: since always.
+pub const SINCE_ALWAYS: Timestamp = Timestamp::UNIX_EPOCH;
+
+/// A user as declared.
+#[derive(Debug, Clone)]
+struct UserDecl {
+    spec: UserSpec,
+    licenses: BTreeSet<Sku>,
+}
+
+/// A past funding declared in the file, applied once (by reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredFunding {
+    pub reference: String,
+    pub amount: Decimal,
+    pub at: Timestamp,
+}
+
+/// A checked tenant file.
+#[derive(Debug, Clone)]
+pub struct TenantFile {
+    spec: TenantSpec,
+    default_policy: Option<Policy>,
+    purchases: Vec<(Sku, Timestamp, u32)>,
+    wallet: Option<WalletSettings>,
+    fundings: Vec<DeclaredFunding>,
+    numbers: Vec<(E164, NumberKind, bool, bool)>,
+    users: Vec<UserDecl>,
+}
+
+fn money(location: &str, value: &Money) -> Result<Decimal, FileError> {
+    match value {
+        Money::Whole(n) => Ok(Decimal::from(*n)),
+        Money::Text(text) => parse_amount(text).map_err(|e| err(location, e.to_string())),
+        Money::Float(_) => Err(err(
+            location,
+            "write money as an integer or a decimal string (\"12.50\"), never as a float",
+        )),
+    }
+}
+
+fn instant(location: &str, text: &str) -> Result<Timestamp, FileError> {
+    crate::instant::parse(text).map_err(|e| err(location, e))
+}
+
+fn sku(location: &str, text: &str) -> Result<Sku, FileError> {
+    Sku::parse(text).ok_or_else(|| err(location, format!("{text:?} is not a license (MCOMEETADD, MCOMEETACPEA, MCOPSTNPP, MCOMEETADD_DIALOUT_US)")))
+}
+
+fn policy(location: &str, text: &str) -> Result<Policy, FileError> {
+    Policy::parse(text).map_err(|reason| FileError {
+        location: location.into(),
+        reason: Some(reason),
+        message: format!("{reason}: {text:?} is not a dial-out policy name"),
+    })
+}
+
+fn country(location: &str, text: &str) -> Result<Country, FileError> {
+    Country::parse(text).map_err(|e| err(location, e.to_string()))
+}
+
+impl TenantFile {
+    /// Reads and checks a tenant file's text.
+    pub fn parse(text: &str) -> Result<TenantFile, FileError> {
+        let raw: TenantFileRaw = toml::from_str(text).map_err(|e| {
+            let location = e.span().map_or_else(
+                || "file".to_string(),
+                |s| format!("line {}", line_of(text, s.start)),
+            );
+            err(location, e.message().to_string())
+        })?;
+        Self::check(raw)
+    }
+
+    fn check(raw: TenantFileRaw) -> Result<TenantFile, FileError> {
+        if raw.users.len() > MAX_ITEMS || raw.numbers.len() > MAX_ITEMS {
+            return Err(err(
+                "file",
+                format!("at most {MAX_ITEMS} users and {MAX_ITEMS} numbers"),
+            ));
+        }
+        let spec = TenantSpec {
+            id: raw.id.clone(),
+            name: raw.name.clone(),
+            country: country("country", &raw.country)?,
+            currency: Currency::parse(&raw.currency).map_err(|e| err("currency", e.to_string()))?,
+            timezone: raw.timezone.clone(),
+            agreement: Agreement::parse(&raw.agreement).ok_or_else(|| {
+                err("agreement", format!("{:?} is not one of volume_licensing, online_subscription, post_usage, reseller", raw.agreement))
+            })?,
+        };
+        Tenant::new(spec.clone()).map_err(|m| err("timezone", m))?;
+        let default_policy = raw
+            .default_dial_out_policy
+            .as_deref()
+            .map(|p| policy("default_dial_out_policy", p))
+            .transpose()?;
+        let mut purchases = Vec::new();
+        for (name, count) in &raw.licenses {
+            let location = format!("licenses.{name}");
+            let sku = sku(&location, name)?;
+            match count {
+                LicenseCount::Count(n) => purchases.push((sku, SINCE_ALWAYS, *n)),
+                LicenseCount::History(list) => {
+                    for (i, c) in list.iter().enumerate() {
+                        purchases.push((
+                            sku,
+                            instant(&format!("{location}[{i}].from"), &c.from)?,
+                            c.count,
+                        ));
+                    }
+                }
+            }
+        }
+        let (wallet, fundings) = match &raw.wallet {
+            Some(w) => {
+                let (settings, fundings) = Self::check_wallet(w)?;
+                (Some(settings), fundings)
+            }
+            None => (None, Vec::new()),
+        };
+        let mut numbers = Vec::new();
+        for (i, n) in raw.numbers.iter().enumerate() {
+            let location = format!("numbers[{i}]");
+            let number = E164::parse(&n.number).ok_or_else(|| FileError {
+                location: format!("{location}.number"),
+                reason: Some(Reason::InvalidNumber),
+                message: format!(
+                    "invalid_number: {:?} is not an E.164 number (+ then digits)",
+                    n.number
+                ),
+            })?;
+            let kind = NumberKind::parse(&n.kind).ok_or_else(|| {
+                err(
+                    format!("{location}.kind"),
+                    format!("{:?} is not toll or toll_free", n.kind),
+                )
+            })?;
+            numbers.push((number, kind, n.shared, n.bridge_default));
+        }
+        let users = raw
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| Self::check_user(i, u))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TenantFile {
+            spec,
+            default_policy,
+            purchases,
+            wallet,
+            fundings,
+            numbers,
+            users,
+        })
+    }
+
+    fn check_wallet(w: &WalletFile) -> Result<(WalletSettings, Vec<DeclaredFunding>), FileError> {
+        if w.low_balance_thresholds.len() > 2 {
+            return Err(err(
+                "wallet.low_balance_thresholds",
+                "at most two thresholds",
+            ));
+        }
+        let mut thresholds = [None, None];
+        for (i, t) in w.low_balance_thresholds.iter().enumerate() {
+            thresholds[i] = Some(money(&format!("wallet.low_balance_thresholds[{i}]"), t)?);
+        }
+        thresholds.sort_by(|a, b| b.cmp(a));
+        let auto_recharge = match &w.auto_recharge {
+            Some(r) => Some(AutoRecharge {
+                enabled: r.enabled,
+                trigger: money("wallet.auto_recharge.trigger", &r.trigger)?,
+                amount: money("wallet.auto_recharge.amount", &r.amount)?,
+                payment_accepted: r.payment_accepted,
+            }),
+            None => None,
+        };
+        let mut fundings = Vec::new();
+        let mut references = BTreeSet::new();
+        for (i, f) in w.fundings.iter().enumerate() {
+            let location = format!("wallet.fundings[{i}]");
+            if f.reference.trim().is_empty() || !references.insert(f.reference.clone()) {
+                return Err(err(
+                    format!("{location}.reference"),
+                    "each funding needs its own non-empty reference",
+                ));
+            }
+            fundings.push(DeclaredFunding {
+                reference: f.reference.clone(),
+                amount: money(&format!("{location}.amount"), &f.amount)?,
+                at: instant(&format!("{location}.at"), &f.at)?,
+            });
+        }
+        fundings.sort_by_key(|f| f.at);
+        let settings = WalletSettings {
+            auto_recharge,
+            low_balance_thresholds: thresholds,
+        };
+        Ok((settings, fundings))
+    }
+
+    fn check_user(i: usize, u: &UserFile) -> Result<UserDecl, FileError> {
+        let location = format!("users[{i}]");
+        let licenses = u
+            .licenses
+            .iter()
+            .enumerate()
+            .map(|(j, l)| sku(&format!("{location}.licenses[{j}]"), l))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(UserDecl {
+            spec: UserSpec {
+                object_id: u.object_id.clone(),
+                upn: u.upn.clone(),
+                display_name: u.display_name.clone(),
+                usage_location: u
+                    .usage_location
+                    .as_deref()
+                    .map(|c| country(&format!("{location}.usage_location"), c))
+                    .transpose()?,
+                policy: u
+                    .dial_out_policy
+                    .as_deref()
+                    .map(|p| policy(&format!("{location}.dial_out_policy"), p))
+                    .transpose()?,
+                toll_free_dial_in: u.toll_free_dial_in,
+            },
+            licenses,
+        })
+    }
+
+    /// The tenant id the file declares.
+    pub fn tenant_id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The declared fundings (reference, amount, instant), oldest first.
+    pub fn fundings(&self) -> &[DeclaredFunding] {
+        &self.fundings
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// What applying a file did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub book: TenantBook,
+    /// One sentence per change, in the order made; empty when nothing changed.
+    pub changes: Vec<String>,
+    /// Journal entries and events of the fundings made at once.
+    pub effects: Effects,
+    /// References of the fundings declared now.
+    pub funding_refs: Vec<String>,
+}
+
+/// Applies `file` to `existing` (or creates the tenant). `applied_refs` are the references of
+/// fundings already declared. Declared fundings are scheduled: made when the ledger reaches their
+/// instants. A refusal changes nothing and names where in the file it comes from.
+pub fn apply(
+    file: &TenantFile,
+    existing: Option<&TenantBook>,
+    countries: &CountryTable,
+    rules: &AmountRules,
+    applied_refs: &BTreeSet<String>,
+) -> Result<Applied, FileError> {
+    let mut changes = Vec::new();
+    let mut book = match existing {
+        Some(book) => {
+            let mut book = book.clone();
+            update_tenant(&mut book.tenant, &file.spec, &mut changes)?;
+            book
+        }
+        None => {
+            changes.push(format!("created tenant {}", file.spec.id));
+            TenantBook::new(Tenant::new(file.spec.clone()).map_err(|m| err("timezone", m))?)
+        }
+    };
+    let tenant = &mut book.tenant;
+    if let Some(p) = file.default_policy
+        && tenant.set_default_policy(p)
+    {
+        changes.push(format!("set the default dial-out policy to {}", p.name));
+    }
+    for (i, decl) in file.users.iter().enumerate() {
+        let location = format!("users[{i}]");
+        if tenant
+            .upsert_user(decl.spec.clone())
+            .map_err(|r| refused(&location, r))?
+        {
+            changes.push(format!("saved user {}", decl.spec.upn.trim()));
+        }
+        let held: Vec<Sku> = tenant
+            .user(&decl.spec.upn)
+            .map(|u| u.licenses.iter().copied().collect())
+            .unwrap_or_default();
+        for sku in held.into_iter().filter(|s| !decl.licenses.contains(s)) {
+            if tenant
+                .unassign(&decl.spec.upn, sku)
+                .map_err(|r| refused(&location, r))?
+            {
+                changes.push(format!(
+                    "unassigned {} from {}",
+                    sku.code(),
+                    decl.spec.upn.trim()
+                ));
+            }
+        }
+    }
+    for (sku, from, count) in &file.purchases {
+        let location = format!("licenses.{}", sku.code());
+        if tenant
+            .set_purchased(*sku, *count, *from, countries)
+            .map_err(|r| refused(&location, r))?
+        {
+            changes.push(format!(
+                "set purchased {} to {count} from {}",
+                sku.code(),
+                crate::instant::format(*from)
+            ));
+        }
+    }
+    if let Some(settings) = file.wallet
+        && tenant
+            .setup_wallet(settings, countries, rules)
+            .map_err(|r| refused("wallet", r))?
+    {
+        changes.push("set up the wallet settings".to_string());
+    }
+    for (i, (number, kind, shared, default)) in file.numbers.iter().enumerate() {
+        if tenant
+            .add_number(*number, *kind, *shared, *default, countries)
+            .map_err(|r| refused(format!("numbers[{i}]"), r))?
+        {
+            changes.push(format!("saved {} number {number}", kind.as_str()));
+        }
+    }
+    for (i, decl) in file.users.iter().enumerate() {
+        for (j, sku) in decl.licenses.iter().enumerate() {
+            if tenant
+                .assign(&decl.spec.upn, *sku, countries)
+                .map_err(|r| refused(format!("users[{i}].licenses[{j}]"), r))?
+            {
+                changes.push(format!(
+                    "assigned {} to {}",
+                    sku.code(),
+                    decl.spec.upn.trim()
+                ));
+            }
+        }
+    }
+    let mut effects = Effects::default();
+    let mut funding_refs = Vec::new();
+    // Declared fundings are history: each is made when the ledger reaches its instant, in time
+    // order with the calls (at once when the ledger is already past it).
+    for (i, f) in file.fundings.iter().enumerate() {
+        if applied_refs.contains(&f.reference) {
+            continue;
+        }
+        let e = book
+            .schedule_funding(f.amount, f.at, &f.reference, true, rules)
+            .map_err(|r| refused(format!("wallet.fundings[{i}]"), r))?;
+        effects.entries.extend(e.entries);
+        effects.events.extend(e.events);
+        funding_refs.push(f.reference.clone());
+        changes.push(format!(
+            "declared funding {} {} ({}) dated {}",
+            book.tenant.currency.format(f.amount),
+            book.tenant.currency,
+            f.reference,
+            crate::instant::format(f.at)
+        ));
+    }
+    Ok(Applied {
+        book,
+        changes,
+        effects,
+        funding_refs,
+    })
+}
+
+fn update_tenant(
+    tenant: &mut Tenant,
+    spec: &TenantSpec,
+    changes: &mut Vec<String>,
+) -> Result<(), FileError> {
+    if tenant.country != spec.country || tenant.currency != spec.currency {
+        return Err(err(
+            "country",
+            format!(
+                "tenant {} exists with country {} and currency {}; these cannot be changed",
+                tenant.id, tenant.country, tenant.currency
+            ),
+        ));
+    }
+    if tenant.name != spec.name {
+        tenant.name = spec.name.clone();
+        changes.push(format!("renamed the tenant to {}", spec.name));
+    }
+    if tenant.agreement != spec.agreement {
+        tenant.agreement = spec.agreement;
+        changes.push(format!("set the agreement to {}", spec.agreement.as_str()));
+    }
+    if tenant.timezone_name != spec.timezone {
+        let fresh = Tenant::new(spec.clone()).map_err(|m| err("timezone", m))?;
+        tenant.timezone = fresh.timezone;
+        tenant.timezone_name = spec.timezone.clone();
+        changes.push(format!("set the time zone to {}", spec.timezone));
+    }
+    Ok(())
+}
+
+/// A complete example, also used by the README and the tests.
+pub const EXAMPLE: &str = include_str!("../../../examples/tenant.toml");

@@ -1,0 +1,279 @@
+//! The schema and its versioned migrations (`PRAGMA user_version` counts those applied).
+//!
+//! Money and rates are TEXT decimals, instants RFC 3339 TEXT (see `codec`), fingerprints 16-byte
+//! BLOBs. Tables are STRICT so that nothing (a REAL in particular) can slip in with another type.
+
+use crate::{Result, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
+use std::time::Duration;
+
+/// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
+/// one that has shipped; append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this program writes.
+pub(crate) fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The durability settings: WAL so readers never block the writer, `synchronous=FULL` so a
+/// commit survives power loss (C24 must hold after any crash), foreign keys enforced.
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // SQLite answers with the mode it kept: a file system without shared memory keeps the
+    // rollback journal, which is just as durable, so that is not an error.
+    let _mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Applies the missing migrations in one transaction; a new file (version 0) is also seeded by
+/// `seed` in that transaction, so no crash can leave a migrated but unseeded file.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    seed: impl FnOnce(&Connection) -> Result<()>,
+) -> Result<()> {
+    // IMMEDIATE: two processes opening a new file at once must not both run the migrations.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = known_version();
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    if found == known {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    if found == 0 {
+        seed(&tx)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+const V1: &str = r#"
+CREATE TABLE countries (
+    iso2 TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    zone_a INTEGER NOT NULL CHECK (zone_a IN (0, 1)),
+    conferencing TEXT NOT NULL,
+    toll_dial_in TEXT NOT NULL,
+    toll_free_dial_in TEXT NOT NULL,
+    communications_credits INTEGER NOT NULL CHECK (communications_credits IN (0, 1))
+) STRICT;
+
+CREATE TABLE rate_versions (
+    id INTEGER PRIMARY KEY,
+    currency TEXT NOT NULL,
+    effective_from TEXT NOT NULL,
+    UNIQUE (currency, effective_from)
+) STRICT;
+
+CREATE TABLE rate_entries (
+    version_id INTEGER NOT NULL REFERENCES rate_versions (id),
+    line INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    origin TEXT,
+    name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    premium INTEGER NOT NULL CHECK (premium IN (0, 1)),
+    rate_per_minute TEXT NOT NULL,
+    connection_fee TEXT NOT NULL,
+    first_block_s INTEGER NOT NULL,
+    increment_s INTEGER NOT NULL,
+    PRIMARY KEY (version_id, line)
+) STRICT;
+
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    agreement TEXT NOT NULL,
+    default_policy TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE purchases (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    sku TEXT NOT NULL,
+    from_at TEXT NOT NULL,
+    count INTEGER NOT NULL CHECK (count >= 0),
+    PRIMARY KEY (tenant, sku, from_at)
+) STRICT;
+
+-- A row means the wallet is set up (C3); the recharge columns are all NULL without auto-recharge.
+CREATE TABLE wallet_settings (
+    tenant TEXT PRIMARY KEY REFERENCES tenants (id),
+    recharge_enabled INTEGER CHECK (recharge_enabled IN (0, 1)),
+    recharge_trigger TEXT,
+    recharge_amount TEXT,
+    recharge_payment_accepted INTEGER CHECK (recharge_payment_accepted IN (0, 1)),
+    low_balance_1 TEXT,
+    low_balance_2 TEXT,
+    CHECK ((recharge_enabled IS NULL) = (recharge_trigger IS NULL)
+       AND (recharge_enabled IS NULL) = (recharge_amount IS NULL)
+       AND (recharge_enabled IS NULL) = (recharge_payment_accepted IS NULL))
+) STRICT;
+
+CREATE TABLE users (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    upn_key TEXT NOT NULL,
+    upn_display TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    usage_location TEXT NOT NULL,
+    policy TEXT,
+    toll_free_dial_in INTEGER NOT NULL CHECK (toll_free_dial_in IN (0, 1)),
+    PRIMARY KEY (tenant, upn_key)
+) STRICT;
+
+CREATE TABLE user_licenses (
+    tenant TEXT NOT NULL,
+    upn_key TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    PRIMARY KEY (tenant, upn_key, sku),
+    FOREIGN KEY (tenant, upn_key) REFERENCES users (tenant, upn_key) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE service_numbers (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    number TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    shared INTEGER NOT NULL CHECK (shared IN (0, 1)),
+    country TEXT NOT NULL,
+    bridge_default INTEGER NOT NULL CHECK (bridge_default IN (0, 1)),
+    PRIMARY KEY (tenant, number)
+) STRICT;
+
+CREATE TABLE wallet_state (
+    tenant TEXT PRIMARY KEY REFERENCES tenants (id),
+    debt TEXT NOT NULL,
+    next_lot INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    clock TEXT NOT NULL,
+    retry_after TEXT,
+    funded TEXT NOT NULL,
+    debited TEXT NOT NULL,
+    forfeited TEXT NOT NULL
+) STRICT;
+
+-- The live lots of the wallet snapshot (expired ones live on in the journal only).
+CREATE TABLE lots (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    id INTEGER NOT NULL,
+    funded_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    remaining TEXT NOT NULL,
+    source_kind TEXT NOT NULL CHECK (source_kind IN ('manual', 'auto_recharge')),
+    source_ref TEXT NOT NULL,
+    warned INTEGER NOT NULL CHECK (warned IN (0, 1)),
+    PRIMARY KEY (tenant, id)
+) STRICT;
+
+CREATE TABLE journal_entries (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    call_id TEXT,
+    reference TEXT,
+    balance_after TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) STRICT;
+
+CREATE TABLE postings (
+    tenant TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    leg INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq, leg),
+    FOREIGN KEY (tenant, seq) REFERENCES journal_entries (tenant, seq)
+) STRICT;
+
+-- One row per call id (C23): the record, its fingerprint and its first outcome. A refused call
+-- has its reason and NULL charge columns; a charged call has no reason.
+CREATE TABLE calls (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    seq INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    conference_id TEXT NOT NULL,
+    organizer TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    service_number TEXT NOT NULL,
+    caller_number TEXT NOT NULL,
+    destination_number TEXT NOT NULL,
+    start_at TEXT NOT NULL,
+    end_at TEXT NOT NULL,
+    fingerprint BLOB NOT NULL CHECK (length(fingerprint) = 16),
+    reason TEXT,
+    category TEXT,
+    funding TEXT,
+    capability TEXT,
+    rule TEXT,
+    duration_s INTEGER,
+    billable_s INTEGER,
+    rate_name TEXT,
+    rate_country TEXT,
+    rate_premium INTEGER,
+    rate_per_minute TEXT,
+    rate_first_block_s INTEGER,
+    rate_increment_s INTEGER,
+    rate_effective_from TEXT,
+    connection_fee TEXT,
+    amount TEXT,
+    pool_minutes INTEGER,
+    other_country TEXT,
+    domestic INTEGER CHECK (domestic IN (0, 1)),
+    lots TEXT,
+    balance_after TEXT,
+    recharge_lot INTEGER,
+    PRIMARY KEY (tenant, seq),
+    UNIQUE (tenant, call_id),
+    CHECK ((reason IS NULL) = (category IS NOT NULL))
+) STRICT;
+
+CREATE INDEX calls_by_start ON calls (tenant, start_at, call_id);
+
+CREATE TABLE pool_usage (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    month TEXT NOT NULL,
+    minutes INTEGER NOT NULL CHECK (minutes >= 0),
+    PRIMARY KEY (tenant, month)
+) STRICT;
+
+CREATE TABLE events (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) STRICT;
+
+CREATE TABLE scheduled_fundings (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    reference TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (tenant, reference)
+) STRICT;
+
+CREATE TABLE funding_refs (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    reference TEXT NOT NULL,
+    PRIMARY KEY (tenant, reference)
+) STRICT;
+"#;
