@@ -359,6 +359,8 @@ impl TenantBook {
             Mode::RealTime => call.end,
         };
         self.settle(dated, &mut effects);
+        // C14/C28: what is available is what the wallet holds at the call's instant.
+        self.wallet.advance(dated, &mut effects);
         let outcome = match self.charge(rater, call, mode, &mut effects) {
             Ok(charge) => Outcome::Charged(Box::new(charge)),
             Err(reason) => Outcome::Refused(reason),
@@ -531,5 +533,32 @@ impl TenantBook {
 pub fn canonical_order(calls: &mut [CallRecord]) {
     if !calls.is_sorted_by(|a, b| (a.start, &a.call_id) <= (b.start, &b.call_id)) {
         calls.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+    }
+}
+
+/// The tenants of one shard, each with its state machine (C41: an id it does not hold is
+/// `unknown_tenant`).
+#[derive(Debug, Clone, Default)]
+pub struct Shard {
+    books: BTreeMap<String, TenantBook>,
+}
+
+impl Shard {
+    /// Adds or replaces a tenant's book.
+    pub fn insert(&mut self, book: TenantBook) {
+        self.books.insert(book.tenant.id.clone(), book);
+    }
+
+    pub fn get(&self, tenant_id: &str) -> Result<&TenantBook, Reason> {
+        self.books.get(tenant_id).ok_or(Reason::UnknownTenant)
+    }
+
+    pub fn get_mut(&mut self, tenant_id: &str) -> Result<&mut TenantBook, Reason> {
+        self.books.get_mut(tenant_id).ok_or(Reason::UnknownTenant)
+    }
+
+    /// Tenant ids, sorted.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.books.keys().map(String::as_str)
     }
 }

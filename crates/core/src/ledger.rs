@@ -382,49 +382,58 @@ impl Wallet {
             return;
         }
         self.clock = at;
-        // Lots are in purchase order, so (for one time zone) in expiry order too: the expired
-        // ones are at the front.
-        while let Some(lot) = self.lots.front().filter(|l| l.expires_at <= at).cloned() {
-            self.lots.pop_front();
-            self.live -= lot.remaining;
-            self.forfeited += lot.remaining;
-            let postings = vec![
-                Posting {
-                    account: Account::Lot(lot.id),
-                    amount: -lot.remaining,
-                },
-                Posting {
-                    account: Account::Forfeits,
-                    amount: lot.remaining,
-                },
-            ];
-            self.push_entry(
-                effects,
-                draft(
-                    lot.expires_at,
-                    EntryKind::Forfeit,
-                    lot.remaining,
-                    None,
-                    Some(format!("lot {}", lot.id)),
-                    postings,
-                ),
-            );
+        // Expiry order need not be purchase order (29 February clamps back to the 28th; a
+        // time-zone change shifts later lots), so every live lot is looked at. Emptied lots
+        // have left, so there are few.
+        if self.lots.iter().any(|l| l.expires_at <= at) {
+            let mut expired: Vec<Lot> = self
+                .lots
+                .iter()
+                .filter(|l| l.expires_at <= at)
+                .cloned()
+                .collect();
+            self.lots.retain(|l| l.expires_at > at);
+            expired.sort_by_key(|l| (l.expires_at, l.id));
+            for lot in expired {
+                self.live -= lot.remaining;
+                self.forfeited += lot.remaining;
+                let postings = vec![
+                    Posting {
+                        account: Account::Lot(lot.id),
+                        amount: -lot.remaining,
+                    },
+                    Posting {
+                        account: Account::Forfeits,
+                        amount: lot.remaining,
+                    },
+                ];
+                let reference = Some(format!("lot {}", lot.id));
+                self.push_entry(
+                    effects,
+                    draft(
+                        lot.expires_at,
+                        EntryKind::Forfeit,
+                        lot.remaining,
+                        None,
+                        reference,
+                        postings,
+                    ),
+                );
+            }
         }
         let warn_from = at + (EXPIRY_WARNING_DAYS * 24).hours();
         for lot in self
             .lots
             .iter_mut()
-            .take_while(|l| l.expires_at <= warn_from)
+            .filter(|l| !l.warned && l.expires_at <= warn_from)
         {
-            if !lot.warned {
-                lot.warned = true;
-                effects.events.push(Event::LotExpiringSoon {
-                    at,
-                    lot: lot.id,
-                    expires_at: lot.expires_at,
-                    remaining: lot.remaining,
-                });
-            }
+            lot.warned = true;
+            effects.events.push(Event::LotExpiringSoon {
+                at,
+                lot: lot.id,
+                expires_at: lot.expires_at,
+                remaining: lot.remaining,
+            });
         }
     }
 

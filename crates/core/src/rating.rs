@@ -227,9 +227,12 @@ impl<'a> Rater<'a> {
         let (primary, primary_country) =
             check_number(&mut self.plan, required)?.expect("checked non-empty");
         let caller = check_number(&mut self.plan, other)?;
-        if call.direction == Direction::DialOut {
-            check_number(&mut self.plan, &call.service_number)?;
-        }
+        // C30: any number on the record, including one the direction does not use.
+        let unused = match call.direction {
+            Direction::DialIn => &call.destination_number,
+            Direction::DialOut => &call.service_number,
+        };
+        check_number(&mut self.plan, unused)?;
         let organizer = tenant
             .user(&call.organizer)
             .ok_or(Reason::OrganizerNotEnabled)?;

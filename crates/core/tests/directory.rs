@@ -1,6 +1,7 @@
 //! Tenant configuration (C1 to C4, C16, C41, C42): purchases, assignments, the wallet set-up,
 //! service numbers, policy names, users. Each table case names its rule.
 
+#[allow(dead_code)]
 mod common;
 
 use common::*;
@@ -20,7 +21,10 @@ fn tenant(ctry: &str, agreement: Agreement) -> Tenant {
 
 /// Checks one purchase per case on a fresh tenant: the result, and that a refusal records
 /// nothing.
-fn check_purchases(cases: &[(&str, &str, Agreement, Sku, Result<(), Reason>)]) {
+/// (name, tenant country, agreement, sku, expected)
+type Purchase<'a> = (&'a str, &'a str, Agreement, Sku, Result<(), Reason>);
+
+fn check_purchases(cases: &[Purchase<'_>]) {
     for (name, ctry, agreement, sku, want) in cases {
         let mut t = tenant(ctry, *agreement);
         let got = t.set_purchased(*sku, 3, ts(FROM), countries());
@@ -404,7 +408,8 @@ fn c3_wallet_set_up() {
 fn c4_service_numbers() {
     use Reason::*;
     // (name, wallet set up, number, kind, expected)
-    let cases: &[(&str, bool, &str, NumberKind, Result<(), Reason>)] = &[
+    type Case<'a> = (&'a str, bool, &'a str, NumberKind, Result<(), Reason>);
+    let cases: &[Case<'_>] = &[
         (
             "C4 a toll number needs no wallet",
             false,

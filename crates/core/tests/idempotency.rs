@@ -1,6 +1,7 @@
 //! Idempotency and order (C22, C23, C37): a resubmitted record returns the first result and
 //! changes nothing; the same `call_id` with other content is refused and changes nothing.
 
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! The dial-out minute pool (C18, C20, C21, C28, C32, C15 thresholds), as sequences of calls on
 //! one tenant: each step names its rule, what it should give, and the month's pool use after it.
 
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -820,8 +820,8 @@ fn c22_calls_are_numbered_in_commit_order_and_listed_in_canonical_order() {
     );
     let all = store.calls("acme", Timestamp::MIN, Timestamp::MAX).unwrap();
     assert_eq!(all.len(), 4, "the widest range jiff allows still works");
-    // The wallet was never used: its clock is still `Timestamp::MIN`, which reads back too.
-    assert_eq!(book.wallet.clock(), Timestamp::MIN);
+    // Every call, refused or not, brings the wallet to its instant (C28).
+    assert_eq!(book.wallet.clock(), at("2025-04-01T00:00:00Z"));
     assert_eq!(
         store.load_book("acme").unwrap().unwrap().wallet,
         book.wallet

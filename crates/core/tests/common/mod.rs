@@ -5,8 +5,8 @@
 //!
 //! Every helper panics with a message naming what went wrong when a *fixture* step is refused:
 //! a test that wants to see a refusal calls the core directly.
-
-#![allow(dead_code)]
+//!
+//! Each test binary uses only part of it: declare it as `#[allow(dead_code)] mod common;`.
 
 use jiff::{SignedDuration, Timestamp};
 use minutely_core::Reason;
