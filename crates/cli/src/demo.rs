@@ -77,7 +77,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         println!("  {:<30} {n} calls", funding_label(funding));
     }
     println!("\nSummary:");
-    summary.print(currency, &inputs.book);
+    print!("{}", summary.render(currency, &inputs.book));
     println!("\nWallet lots now (FIFO; each expires 12 months after purchase):");
     for lot in inputs.book.wallet.lots() {
         println!(

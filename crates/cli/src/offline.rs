@@ -105,32 +105,42 @@ impl Summary {
     }
 
     /// Prints the summary to stderr.
-    pub fn print(&self, currency: Currency, book: &TenantBook) {
+    /// The summary as text (one fact a line).
+    pub fn render(&self, currency: Currency, book: &TenantBook) -> String {
+        let mut text = format!("records:    {}\n", self.records);
         let refused: u64 = self.refused.values().sum();
-        eprintln!("records:    {}", self.records);
-        eprintln!(
-            "charged:    {} ({} {currency})",
+        text += &format!(
+            "charged:    {} ({} {currency})\n",
             self.charged,
             currency.format(self.charged_amount)
         );
         for (funding, n) in &self.by_funding {
-            eprintln!("  {funding:<17} {n}");
+            text += &format!("  {funding:<17} {n}\n");
         }
-        eprintln!("pool:       {} minutes", self.pool_minutes);
-        eprintln!("duplicates: {} (charged once; C23)", self.duplicates);
-        eprintln!("refused:    {refused}");
+        text += &format!("pool:       {} minutes\n", self.pool_minutes);
+        text += &format!("duplicates: {} (charged once; C23)\n", self.duplicates);
+        text += &format!("refused:    {refused}\n");
         for (reason, n) in &self.refused {
-            eprintln!("  {:<33} {n}", reason.code());
+            text += &format!("  {:<33} {n}\n", reason.code());
         }
-        eprintln!(
-            "recharges:  {} ({} failed payments)",
+        text += &format!(
+            "recharges:  {} ({} failed payments)\n",
             self.recharges, self.recharge_failures
         );
-        eprintln!("forfeited:  {} {currency}", currency.format(self.forfeited));
-        eprintln!(
-            "balance:    {} {currency}",
+        text += &format!(
+            "forfeited:  {} {currency}\n",
+            currency.format(self.forfeited)
+        );
+        text += &format!(
+            "balance:    {} {currency}\n",
             currency.format(book.wallet.balance())
         );
+        text
+    }
+
+    /// Prints the summary to stderr (stdout may carry the export).
+    pub fn print(&self, currency: Currency, book: &TenantBook) {
+        eprint!("{}", self.render(currency, book));
     }
 }
 

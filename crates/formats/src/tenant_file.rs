@@ -474,11 +474,12 @@ pub fn apply(
             .set_purchased(*sku, *count, *from, countries)
             .map_err(|r| refused(&location, r))?
         {
-            changes.push(format!(
-                "set purchased {} to {count} from {}",
-                sku.code(),
-                crate::instant::format(*from)
-            ));
+            let since = if *from == SINCE_ALWAYS {
+                String::new()
+            } else {
+                format!(" from {}", crate::instant::format(*from))
+            };
+            changes.push(format!("set purchased {} to {count}{since}", sku.code()));
         }
     }
     if let Some(settings) = file.wallet
@@ -573,3 +574,105 @@ fn update_tenant(
 
 /// A complete example, also used by the README and the tests.
 pub const EXAMPLE: &str = include_str!("../../../examples/tenant.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply_text(text: &str, existing: Option<&TenantBook>) -> Result<Applied, FileError> {
+        let file = TenantFile::parse(text)?;
+        let countries = crate::countries::shipped();
+        apply(
+            &file,
+            existing,
+            &countries,
+            &AmountRules::default(),
+            &BTreeSet::new(),
+        )
+    }
+
+    #[test]
+    fn the_example_applies_and_a_second_apply_changes_nothing() {
+        let first = apply_text(EXAMPLE, None).unwrap();
+        assert!(
+            first
+                .changes
+                .iter()
+                .any(|c| c == "set purchased MCOPSTNPP to 3")
+        );
+        assert_eq!(
+            first.book.scheduled.len(),
+            2,
+            "both declared fundings wait for the ledger"
+        );
+        let refs: BTreeSet<String> = first.funding_refs.iter().cloned().collect();
+        let file = TenantFile::parse(EXAMPLE).unwrap();
+        let countries = crate::countries::shipped();
+        let second = apply(
+            &file,
+            Some(&first.book),
+            &countries,
+            &AmountRules::default(),
+            &refs,
+        )
+        .unwrap();
+        assert!(second.changes.is_empty(), "{:?}", second.changes);
+    }
+
+    #[test]
+    fn errors_name_the_place_in_the_file() {
+        let cases = [
+            (
+                EXAMPLE.replace("country = \"FR\"", "country = \"France\""),
+                "country",
+                None,
+            ),
+            (
+                EXAMPLE.replace("trigger = 50", "trigger = 50.0"),
+                "wallet.auto_recharge.trigger",
+                None,
+            ),
+            (
+                EXAMPLE.replace(
+                    "\"MCOMEETADD\", \"MCOPSTNPP\", \"MCOMEETADD_DIALOUT_US\"",
+                    "\"MCOMEETADD\", \"GOLD\"",
+                ),
+                "users[0].licenses[1]",
+                None,
+            ),
+            (
+                EXAMPLE.replace("DialoutCPCZoneAPSTNDomestic", "Everywhere"),
+                "users[0].dial_out_policy",
+                Some(Reason::InvalidPolicy),
+            ),
+            (
+                EXAMPLE.replace("MCOPSTNPP = 3", "MCOPSTNPP = 1"),
+                "users[1].licenses[1]",
+                Some(Reason::LicenseLimitExceeded),
+            ),
+            (
+                EXAMPLE.replace("trigger = 50", "trigger = 20"),
+                "wallet",
+                Some(Reason::AmountBelowMinimum),
+            ),
+            (
+                EXAMPLE.replace("+33 805 98 00 00", "+33 805"),
+                "numbers[1]",
+                Some(Reason::InvalidNumber),
+            ),
+            (
+                EXAMPLE.replace("timezone = \"Europe/Paris\"", "timezone = \"Mars/Olympus\""),
+                "timezone",
+                None,
+            ),
+        ];
+        for (text, location, reason) in cases {
+            let error = apply_text(&text, None).expect_err(location);
+            assert_eq!(
+                (error.location.as_str(), error.reason),
+                (location, reason),
+                "{error}"
+            );
+        }
+    }
+}
