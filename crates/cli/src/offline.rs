@@ -154,6 +154,31 @@ fn id_digest(id: &str) -> u128 {
     hash
 }
 
+/// Hashes keys that are already uniform digests by folding them, instead of hashing them again.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = (value as u64) ^ ((value >> 64) as u64);
+    }
+}
+
+/// Call-id digest -> fingerprint of its first submission.
+type SeenDigests = HashMap<u128, u128, std::hash::BuildHasherDefault<DigestHasher>>;
+
 /// Everything one offline run reads.
 pub struct Inputs {
     pub countries: CountryTable,
@@ -179,7 +204,7 @@ pub fn rate_all(
     calls.sort_canonical();
     let mut rater = Rater::new(countries, card);
     let mut summary = Summary::default();
-    let mut seen: HashMap<u128, u128> = HashMap::with_capacity(calls.len());
+    let mut seen = SeenDigests::with_capacity_and_hasher(calls.len(), Default::default());
     let mut record = empty_record();
     let mut buffer = Vec::with_capacity(1 << 20);
     let mut refused_buffer = Vec::new();

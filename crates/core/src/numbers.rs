@@ -89,9 +89,15 @@ impl E164 {
     }
 
     /// The digits, most significant first.
-    pub fn digits(&self) -> impl Iterator<Item = u8> + '_ {
-        let len = u32::from(self.len);
-        (0..len).map(move |i| ((self.value / 10u64.pow(len - 1 - i)) % 10) as u8)
+    pub fn digits(&self) -> impl Iterator<Item = u8> + use<> {
+        let mut digits = [0u8; E164_MAX_DIGITS];
+        let len = usize::from(self.len);
+        let mut value = self.value;
+        for slot in digits[..len].iter_mut().rev() {
+            *slot = (value % 10) as u8;
+            value /= 10;
+        }
+        digits.into_iter().take(len)
     }
 
     /// The number of digits.
@@ -171,9 +177,14 @@ fn squeeze(pattern: &str) -> String {
     pattern.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// Numbers are ASCII digits: without Unicode classes (`\d` is then [0-9]) the patterns compile
+/// and match several times faster, with the same answers on digit strings.
+fn ascii_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).unicode(false).build()
+}
+
 fn whole(pattern: &str) -> regex::Regex {
-    regex::Regex::new(&format!("^(?:{})$", squeeze(pattern)))
-        .expect("numbering-plan patterns compile")
+    ascii_regex(&format!("^(?:{})$", squeeze(pattern))).expect("numbering-plan patterns compile")
 }
 
 fn pattern(desc: &phonenumber::metadata::Descriptor) -> Pattern {
@@ -265,7 +276,7 @@ fn compile_region(meta: &phonenumber::metadata::Metadata) -> Region {
     Region {
         country: Country::parse(meta.id()).ok(),
         leading_digits: meta.leading_digits().map(|r| {
-            regex::Regex::new(&format!("^(?:{})", squeeze(r.as_str())))
+            ascii_regex(&format!("^(?:{})", squeeze(r.as_str())))
                 .expect("leading-digit patterns compile")
         }),
         general: pattern(d.general()),

@@ -48,7 +48,8 @@ struct Row {
 /// A whole file of call records.
 #[derive(Debug, Default)]
 pub struct CallFile {
-    arena: Vec<u8>,
+    /// The text fields of every record, one after another (checked UTF-8 once, on read).
+    arena: String,
     rows: Vec<Row>,
 }
 
@@ -194,7 +195,8 @@ impl CallFile {
         for (slot, &i) in TEXT_FIELDS.iter().enumerate() {
             let value = field(i);
             lens[slot] = value.len() as u16;
-            self.arena.extend_from_slice(value);
+            self.arena
+                .push_str(std::str::from_utf8(value).expect("checked UTF-8 above"));
         }
         self.rows.push(Row {
             start_ns: start_ns.expect("checked"),
@@ -217,7 +219,7 @@ impl CallFile {
 
     fn call_id(&self, row: &Row) -> &[u8] {
         let start = row.base as usize;
-        &self.arena[start..start + usize::from(row.lens[0])]
+        &self.arena.as_bytes()[start..start + usize::from(row.lens[0])]
     }
 
     /// C22: puts the records in canonical order (start, then call_id); records with the same
@@ -260,9 +262,7 @@ impl CallFile {
         for (target, len) in targets.into_iter().zip(row.lens) {
             let end = offset + usize::from(len);
             target.clear();
-            target.push_str(
-                std::str::from_utf8(&self.arena[offset..end]).expect("checked UTF-8 on read"),
-            );
+            target.push_str(&self.arena[offset..end]);
             offset = end;
         }
         out.direction = row.direction;

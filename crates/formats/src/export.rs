@@ -57,8 +57,8 @@ pub fn header(extended: bool) -> String {
 fn write_number(out: &mut Vec<u8>, text: &str) {
     match E164::parse(text) {
         Some(number) => {
-            use std::io::Write;
-            write!(out, "{number}").expect("writing to memory");
+            out.push(b'+');
+            out.extend(number.digits().map(|d| b'0' + d));
         }
         None => {
             let stripped: String = text
