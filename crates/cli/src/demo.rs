@@ -21,7 +21,7 @@ pub struct DemoArgs {
 
 pub fn run(args: DemoArgs) -> Result<()> {
     let table = countries::shipped();
-    let book = load_tenant(EXAMPLE, &table)?;
+    let book = load_tenant(EXAMPLE, &table, &Default::default())?;
     let currency = book.tenant.currency;
     let start = instant::parse("2026-01-05T00:00:00Z").map_err(anyhow::Error::msg)?;
     let card_text = sample_rates(

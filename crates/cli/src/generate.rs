@@ -181,7 +181,7 @@ pub struct CallSpec {
 /// Writes `spec.count` call records for the tenant of `tenant_text`, in start order.
 pub fn generate_calls(tenant_text: &str, spec: &CallSpec, out: &mut dyn Write) -> Result<()> {
     let table = countries::shipped();
-    let book = load_tenant(tenant_text, &table)?;
+    let book = load_tenant(tenant_text, &table, &Default::default())?;
     let tenant = &book.tenant;
     let organizers: Vec<String> = tenant
         .users()

@@ -63,6 +63,9 @@ enum Command {
     /// Generate sample data: call records or a sample rate card.
     #[command(subcommand)]
     Gen(generate::GenCommand),
+    /// Operator settings kept in the store.
+    #[command(subcommand)]
+    Settings(tenants::SettingsCommand),
     /// An offline demonstration on generated data (no store is touched).
     Demo(demo::DemoArgs),
 }
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(&cli.db, c),
         Command::Gen(c) => generate::run(c),
+        Command::Settings(c) => tenants::settings(&cli.db, c),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -41,6 +41,9 @@ pub struct RateArgs {
     /// Write the refused calls, with their reason codes, to this file.
     #[arg(long)]
     pub refused: Option<PathBuf>,
+    /// C11: the smallest funding, recharge amount and trigger, in whole currency units.
+    #[arg(long, default_value = "50")]
+    pub minimum_amount: String,
     /// A country table to use instead of the shipped one.
     #[arg(long)]
     pub countries: Option<PathBuf>,
@@ -275,16 +278,14 @@ pub fn rate_all(
 
 /// Builds the in-memory tenant from its file; its declared fundings are scheduled, to be made
 /// in time order with the calls.
-pub fn load_tenant(text: &str, countries: &CountryTable) -> Result<TenantBook> {
+pub fn load_tenant(
+    text: &str,
+    countries: &CountryTable,
+    rules: &AmountRules,
+) -> Result<TenantBook> {
     let file = TenantFile::parse(text).map_err(|e| anyhow::anyhow!("tenant file: {e}"))?;
-    let applied = apply(
-        &file,
-        None,
-        countries,
-        &AmountRules::default(),
-        &BTreeSet::new(),
-    )
-    .map_err(|e| anyhow::anyhow!("tenant file: {e}"))?;
+    let applied = apply(&file, None, countries, rules, &BTreeSet::new())
+        .map_err(|e| anyhow::anyhow!("tenant file: {e}"))?;
     Ok(applied.book)
 }
 
@@ -299,7 +300,9 @@ pub fn run(args: RateArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.rates.display()))?;
     let text =
         String::from_utf8(read_file(&args.tenant_file)?).context("the tenant file is not UTF-8")?;
-    let book = load_tenant(&text, &countries)?;
+    let minimum = minutely_core::money::parse_amount(&args.minimum_amount)?;
+    let rules = AmountRules::new(minimum).map_err(anyhow::Error::msg)?;
+    let book = load_tenant(&text, &countries, &rules)?;
     if book.tenant.currency != currency {
         bail!(
             "the rate card is in {currency} but tenant {} pays in {}",

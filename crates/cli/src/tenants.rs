@@ -47,6 +47,30 @@ pub enum WalletCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum SettingsCommand {
+    /// Print the settings.
+    Show,
+    /// Change settings.
+    ///
+    /// Example: minutely settings set --minimum-amount 100
+    Set {
+        /// C11: the smallest funding, auto-recharge amount and trigger, in whole currency units.
+        #[arg(long)]
+        minimum_amount: String,
+    },
+}
+
+pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
+    let mut store = open_store(db)?;
+    if let SettingsCommand::Set { minimum_amount } = command {
+        let rules = AmountRules::new(parse_amount(&minimum_amount)?).map_err(anyhow::Error::msg)?;
+        store.set_amount_rules(&rules)?;
+    }
+    println!("minimum amount: {}", store.amount_rules()?.minimum);
+    Ok(())
+}
+
 pub fn apply(db: &Path, path: &Path) -> Result<()> {
     let text = String::from_utf8(read_file(path)?)
         .with_context(|| format!("{} is not UTF-8", path.display()))?;
@@ -59,7 +83,7 @@ pub fn apply(db: &Path, path: &Path) -> Result<()> {
         &file,
         existing.as_ref(),
         &countries,
-        &AmountRules::default(),
+        &store.amount_rules()?,
         &refs,
     )
     .map_err(|e| anyhow::anyhow!("{}: {e} (nothing was changed)", path.display()))?;
@@ -187,7 +211,7 @@ fn fund(
         return Ok(());
     }
     let (lot, effects) = book
-        .fund(amount, at, &reference, true, &AmountRules::default())
+        .fund(amount, at, &reference, true, &store.amount_rules()?)
         .map_err(|r| anyhow::anyhow!("{r}"))?;
     let commit = Commit {
         entries: effects.entries,

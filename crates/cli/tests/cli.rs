@@ -520,3 +520,72 @@ fn the_demo_runs() {
         "{out}"
     );
 }
+
+#[test]
+fn the_operator_sets_the_minimum_amount() {
+    let ws = Workspace::new();
+    // C11: the operator may configure the minimum (default 50).
+    assert_eq!(ws.ok(&["settings", "show"]).trim(), "minimum amount: 50");
+    assert_eq!(
+        ws.ok(&["settings", "set", "--minimum-amount", "100"])
+            .trim(),
+        "minimum amount: 100"
+    );
+    let err = ws.fails(&["settings", "set", "--minimum-amount", "10.5"]);
+    assert!(err.contains("positive whole number"), "{err}");
+    let tenant = ws.write("tenant.toml", &example_tenant());
+    let err = ws.fails(&["apply", "-f", tenant.to_str().unwrap()]);
+    assert!(
+        err.contains("wallet: amount_below_minimum"),
+        "the trigger of 50 is now too small: {err}"
+    );
+    let lower = example_tenant()
+        .replace("trigger = 50", "trigger = 100")
+        .replace("amount = 100", "amount = 150");
+    let lower = lower
+        .replace("amount = 200", "amount = 250")
+        .replace("amount = \"150\"", "amount = \"300\"");
+    ws.ok(&["apply", "-f", ws.write("ok.toml", &lower).to_str().unwrap()]);
+    let err = ws.fails(&["wallet", "fund", "--tenant", "contoso", "--amount", "80"]);
+    assert!(err.contains("amount_below_minimum"), "{err}");
+}
+
+#[test]
+fn the_country_table_is_exported_and_an_edited_one_imported() {
+    let ws = Workspace::new();
+    let table = ws.ok(&["countries", "export"]);
+    assert_eq!(
+        table,
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/countries.csv")
+        )
+        .unwrap()
+    );
+    let edited = table.replace(
+        "KR,South Korea,true,yes,yes,yes,no",
+        "KR,South Korea,true,yes,yes,yes,yes",
+    );
+    assert!(
+        ws.ok(&[
+            "countries",
+            "import",
+            ws.write("edited.csv", &edited).to_str().unwrap()
+        ])
+        .contains("115 countries")
+    );
+    assert!(
+        ws.ok(&["countries", "export"])
+            .contains("KR,South Korea,true,yes,yes,yes,yes")
+    );
+    let bad = edited.replace("FR,France,true", "FR,France,perhaps");
+    let err = ws.fails(&[
+        "countries",
+        "import",
+        ws.write("bad.csv", &bad).to_str().unwrap(),
+    ]);
+    assert!(err.contains("column zone_a"), "{err}");
+    assert!(
+        ws.ok(&["countries", "export"]).contains("FR,France,true"),
+        "a refused file changes nothing"
+    );
+}

@@ -282,6 +282,16 @@ impl Default for AmountRules {
 }
 
 impl AmountRules {
+    /// Rules with this minimum, which must be a positive whole number of currency units.
+    pub fn new(minimum: Decimal) -> Result<AmountRules, String> {
+        if minimum <= Decimal::ZERO || !minimum.fract().is_zero() {
+            return Err(format!(
+                "the minimum amount must be a positive whole number, not {minimum}"
+            ));
+        }
+        Ok(AmountRules { minimum })
+    }
+
     /// C11/C40: `amount_below_minimum` is checked before `amount_not_whole`.
     pub fn check(&self, amount: Decimal) -> Result<(), Reason> {
         if amount < self.minimum {

@@ -14,11 +14,13 @@ mod schema;
 
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
+use minutely_core::directory::AmountRules;
 use minutely_core::engine::{Month, Outcome, Seen, TenantBook};
 use minutely_core::ledger::{Entry, Event, Wallet};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
-use rusqlite::TransactionBehavior;
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -127,6 +129,37 @@ impl Store {
     /// The operator's country table.
     pub fn countries(&self) -> Result<CountryTable> {
         catalogue::read_countries(&self.conn)
+    }
+
+    /// The operator's amount rules (C11: the minimum funding, recharge amount and trigger).
+    pub fn amount_rules(&self) -> Result<AmountRules> {
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'minimum_amount'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match stored {
+            None => Ok(AmountRules::default()),
+            Some(text) => text
+                .parse::<Decimal>()
+                .map(|minimum| AmountRules { minimum })
+                .map_err(|_| codec::corrupt("settings", "value", &text)),
+        }
+    }
+
+    /// Sets the operator's amount rules.
+    pub fn set_amount_rules(&mut self, rules: &AmountRules) -> Result<()> {
+        let tx = self.write()?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('minimum_amount', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [codec::dec(rules.minimum)],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Replaces the country table (operator edit).

@@ -271,6 +271,11 @@ CREATE TABLE scheduled_fundings (
     PRIMARY KEY (tenant, reference)
 ) STRICT;
 
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
 CREATE TABLE funding_refs (
     tenant TEXT NOT NULL REFERENCES tenants (id),
     reference TEXT NOT NULL,
