@@ -417,6 +417,12 @@ fn ingest_charges_once_and_the_export_has_the_twenty_columns() {
             .unwrap()
             .ends_with("Capability,Funding,Pool Minutes,Credit Amount,Balance After,Rule")
     );
+    // A call that debits nothing still reports the balance as it stands (199.82 after c1).
+    let c5 = extended
+        .lines()
+        .find(|l| l.contains(",c5,"))
+        .expect("c5 is exported");
+    assert!(c5.ends_with(",included,0,0.00,199.82,C18"), "{c5}");
 }
 
 #[test]

@@ -85,7 +85,9 @@ pub struct Charge {
     pub domestic: Option<bool>,
     /// Lots drained, in order (empty when nothing was debited).
     pub lots: Vec<(LotId, Decimal)>,
-    /// Balance after the debit (before any recharge it caused); `None` when no debit was made.
+    /// The wallet balance right after this call: after its debit and before any recharge the
+    /// debit caused; for a call that debits nothing, the balance as it stands. `None` when the
+    /// tenant has no wallet.
     pub balance_after: Option<Decimal>,
     /// The lot an auto-recharge created after this debit.
     pub recharge_lot: Option<LotId>,
@@ -411,6 +413,8 @@ impl TenantBook {
             charge.lots = debit.lots;
             charge.balance_after = Some(debit.balance_after);
             charge.recharge_lot = debit.recharge_lot;
+        } else if self.tenant.wallet().is_some() {
+            charge.balance_after = Some(self.wallet.balance());
         }
         Ok(charge)
     }
