@@ -292,6 +292,9 @@ impl TenantBook {
 
     /// Makes every scheduled funding dated at or before `until`, in time order.
     pub fn settle(&mut self, until: Timestamp, effects: &mut Effects) {
+        if self.scheduled.first().is_none_or(|f| f.at > until) {
+            return;
+        }
         let due = self.scheduled.partition_point(|f| f.at <= until);
         for funding in self.scheduled.drain(..due).collect::<Vec<_>>() {
             self.make_funding(funding.amount, funding.at, &funding.reference, effects);

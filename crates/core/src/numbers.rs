@@ -284,11 +284,35 @@ fn compile_region(meta: &phonenumber::metadata::Metadata) -> Region {
     }
 }
 
+/// A multiplicative hash for the integer keys of `PlanCache`: the keys are phone numbers we were
+/// given, not chosen by an adversary against this process's memory, and SipHash costs more than
+/// the lookup it guards.
+#[derive(Default)]
+pub struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (value ^ (value >> 29))
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            .rotate_left(31);
+    }
+}
+
 /// A memo of numbering-plan answers, for loops that see the same numbers again and again
 /// (bulk rating). Bounded: when full it is cleared, so memory stays flat on any input.
 pub struct PlanCache {
     plan: &'static NumberPlan,
-    answers: HashMap<u64, PlanAnswer>,
+    answers: HashMap<u64, PlanAnswer, std::hash::BuildHasherDefault<NumberHasher>>,
     capacity: usize,
 }
 
@@ -297,7 +321,7 @@ impl PlanCache {
     pub fn new(capacity: usize) -> PlanCache {
         PlanCache {
             plan: NumberPlan::global(),
-            answers: HashMap::with_capacity(capacity.min(1 << 16)),
+            answers: HashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
             capacity: capacity.max(1),
         }
     }
