@@ -147,16 +147,6 @@ impl Summary {
     }
 }
 
-/// A 128-bit digest of a call id (FNV-1a), for the offline de-duplication map.
-fn id_digest(id: &str) -> u128 {
-    let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
-    for byte in id.bytes() {
-        hash ^= u128::from(byte);
-        hash = hash.wrapping_mul(0x0000000001000000000000000000013B);
-    }
-    hash
-}
-
 /// Hashes keys that are already uniform digests by folding them, instead of hashing them again.
 #[derive(Default)]
 struct DigestHasher(u64);
@@ -218,7 +208,8 @@ pub fn rate_all(
     for index in 0..calls.len() {
         calls.fill(index, &mut record);
         let fingerprint = record.fingerprint();
-        let (outcome, replay, effects) = match seen.get(&id_digest(&record.call_id)) {
+        let (outcome, replay, effects) = match seen.get(&minutely_core::digest::of(&record.call_id))
+        {
             Some(first) if *first == fingerprint => (
                 Outcome::Refused(Reason::CallIdReused),
                 true,
@@ -230,7 +221,7 @@ pub fn rate_all(
                 Default::default(),
             ),
             None => {
-                seen.insert(id_digest(&record.call_id), fingerprint);
+                seen.insert(minutely_core::digest::of(&record.call_id), fingerprint);
                 let (outcome, effects) = book.process_new(&mut rater, &record, Mode::Bulk);
                 (outcome, false, effects)
             }

@@ -52,14 +52,19 @@ impl Currency {
         amount.round_dp_with_strategy(self.minor_units(), RoundingStrategy::MidpointAwayFromZero)
     }
 
-    /// Formats an amount with exactly the minor-unit digits (amounts with more digits, such as
+    /// Formats an amount with at least the minor-unit digits (amounts with more digits, such as
     /// rates, keep them all).
     pub fn format(&self, amount: Decimal) -> String {
+        self.display(amount).to_string()
+    }
+
+    /// `format` without the allocation, for writers.
+    pub fn display(&self, amount: Decimal) -> impl fmt::Display + use<> {
         let mut value = amount.normalize();
         if value.scale() < self.minor_units() {
             value.rescale(self.minor_units());
         }
-        value.to_string()
+        value
     }
 
     /// True when the amount has no digits below the minor unit.

@@ -49,44 +49,10 @@ pub struct CallRecord {
     pub end: Timestamp,
 }
 
-/// C37: a record with numbers stripped of separators and the UPN in lower case, for comparing
-/// two submissions of one `call_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct NormalizedCall {
-    pub conference_id: String,
-    pub organizer: String,
-    pub direction: Direction,
-    pub service_number: String,
-    pub caller_number: String,
-    pub destination_number: String,
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-fn strip_separators(number: &str) -> String {
-    number
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.'))
-        .collect()
-}
-
 impl CallRecord {
-    /// C37's normal form.
-    pub fn normalized(&self) -> NormalizedCall {
-        NormalizedCall {
-            conference_id: self.conference_id.clone(),
-            organizer: self.organizer.trim().to_lowercase(),
-            direction: self.direction,
-            service_number: strip_separators(&self.service_number),
-            caller_number: strip_separators(&self.caller_number),
-            destination_number: strip_separators(&self.destination_number),
-            start: self.start,
-            end: self.end,
-        }
-    }
-
-    /// A 128-bit digest of C37's normal form, computed without allocating (for duplicate
-    /// detection over millions of records, and stored with each call).
+    /// A 128-bit digest of C37's normal form (numbers without spaces, dashes and dots; the UPN
+    /// in lower case; instants as UTC), computed without allocating: two submissions of a
+    /// `call_id` are the same call when their fingerprints are equal. Stored with each call.
     pub fn fingerprint(&self) -> u128 {
         let mut d = Digest::default();
         d.field(self.conference_id.as_bytes());

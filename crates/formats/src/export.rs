@@ -186,8 +186,8 @@ fn write_money_tail(out: &mut Vec<u8>, currency: Currency, charge: &Charge, exte
         out,
         ",{},{},{},{},{}",
         charge.duration_s,
-        Money(currency, charge.connection_fee),
-        Money(currency, charge.amount),
+        currency.display(charge.connection_fee),
+        currency.display(charge.amount),
         currency.code(),
         charge.capability.code()
     );
@@ -197,27 +197,14 @@ fn write_money_tail(out: &mut Vec<u8>, currency: Currency, charge: &Charge, exte
             ",{},{},{},",
             charge.funding.as_str(),
             charge.pool_minutes,
-            Money(currency, charge.amount)
+            currency.display(charge.amount)
         );
         if let Some(balance) = charge.balance_after {
-            let _ = write!(out, "{}", Money(currency, balance));
+            let _ = write!(out, "{}", currency.display(balance));
         }
         let _ = write!(out, ",{}", charge.rule);
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// An amount shown with the currency's minor-unit digits.
-struct Money(Currency, rust_decimal::Decimal);
-
-impl std::fmt::Display for Money {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut value = self.1.normalize();
-        if value.scale() < self.0.minor_units() {
-            value.rescale(self.0.minor_units());
-        }
-        std::fmt::Display::fmt(&value, f)
-    }
 }
 
 /// The refused-calls file: the call record's columns, then `reason` and `rule`.
