@@ -15,7 +15,11 @@ use std::process::ExitCode;
 
 /// Billing and real-time charging for pay-per-minute audio conferencing.
 #[derive(Parser)]
-#[command(name = "minutely", version, about, long_about = None)]
+#[command(
+    name = "minutely",
+    version,
+    about = "Billing and real-time charging for pay-per-minute audio conferencing."
+)]
 struct Cli {
     /// The embedded store (a SQLite file, created when missing).
     #[arg(
