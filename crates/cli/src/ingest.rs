@@ -29,6 +29,12 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
     let mut book = load_book(&store, &args.tenant)?;
     let countries = store.countries()?;
     let card = store.rate_card(book.tenant.currency)?;
+    if card.versions().is_empty() {
+        eprintln!(
+            "warning: the store has no {} rate card; calls that need a rate will be refused with no_rate (import one with `minutely rates import FILE --currency {}`)",
+            book.tenant.currency, book.tenant.currency
+        );
+    }
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let bar = progress(file.metadata().map(|m| m.len()).unwrap_or(0), "reading");

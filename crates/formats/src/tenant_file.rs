@@ -299,6 +299,21 @@ impl TenantFile {
             .enumerate()
             .map(|(i, u)| Self::check_user(i, u))
             .collect::<Result<Vec<_>, _>>()?;
+        // C41: UPNs are unique in a tenant, case-insensitively.
+        let mut upns = BTreeSet::new();
+        for (i, user) in users.iter().enumerate() {
+            let key = minutely_core::directory::Upn::new(&user.spec.upn).key;
+            if !upns.insert(key) {
+                return Err(FileError {
+                    location: format!("users[{i}].upn"),
+                    reason: Some(Reason::UpnNotUnique),
+                    message: format!(
+                        "upn_not_unique: {} is listed twice (UPNs compare case-insensitively)",
+                        user.spec.upn
+                    ),
+                });
+            }
+        }
         Ok(TenantFile {
             spec,
             default_policy,
@@ -664,6 +679,14 @@ mod tests {
                 EXAMPLE.replace("timezone = \"Europe/Paris\"", "timezone = \"Mars/Olympus\""),
                 "timezone",
                 None,
+            ),
+            (
+                EXAMPLE.replace(
+                    "upn = \"emma.petit@contoso.example\"",
+                    "upn = \"Ana.Silva@contoso.example\"",
+                ),
+                "users[4].upn",
+                Some(Reason::UpnNotUnique),
             ),
         ];
         for (text, location, reason) in cases {
