@@ -340,7 +340,7 @@ impl PlanCache {
     }
 }
 
-/// A trie over decimal digits for longest-prefix match (C-level rate lookup for dial-out).
+/// A trie over decimal digits for longest-prefix match: the dial-out rate lookup of the hot path.
 #[derive(Debug, Clone)]
 pub struct DigitTrie<T> {
     /// Node 0 is the root; each node has ten child slots (0 = none) and an optional value.
