@@ -390,11 +390,6 @@ impl<T> DigitTrie<T> {
         }
         best
     }
-
-    /// Every stored value.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.nodes.iter().filter_map(|(_, v)| v.as_ref())
-    }
 }
 
 #[cfg(test)]

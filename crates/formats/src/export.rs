@@ -3,7 +3,7 @@
 
 use crate::{instant, write_field};
 use minutely_core::catalogue::CountryTable;
-use minutely_core::digest::{Digest, uuid_text};
+use minutely_core::digest::Digest;
 use minutely_core::directory::{NumberKind, Tenant};
 use minutely_core::engine::Charge;
 use minutely_core::money::Currency;
@@ -77,11 +77,6 @@ fn usage_digest(tenant: &str, call_id: &str) -> u128 {
     d.field(b"call");
     d.field(call_id.as_bytes());
     d.finish()
-}
-
-/// The usage id of a call: stable, so that re-exporting gives the same ids.
-pub fn usage_id(tenant: &str, call_id: &str) -> String {
-    uuid_text(usage_digest(tenant, call_id))
 }
 
 /// Writes a UUID-shaped id without allocating.
