@@ -1,6 +1,6 @@
 //! `minutely rates ...` and `minutely countries ...`.
 
-use crate::output::{emit, open_store, parse_duration_s, read_file};
+use crate::output::{emit, open_store, open_store_to_change, parse_duration_s, read_file};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use minutely_core::catalogue::{RateEntry, RateVersion};
@@ -75,7 +75,7 @@ pub fn rates(db: &Path, command: RatesCommand) -> Result<()> {
             let currency = currency(&code)?;
             let card = ratecard::parse(&read_file(&file)?, currency)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut store = open_store(db)?;
+            let (_lock, mut store) = open_store_to_change(db)?;
             let summary = store.import_rate_card(&card)?;
             for at in &summary.added {
                 println!(
@@ -208,7 +208,7 @@ pub fn countries(db: &Path, command: CountriesCommand) -> Result<()> {
         CountriesCommand::Import { file } => {
             let table = countries::parse(&read_file(&file)?).map_err(|e| anyhow::anyhow!("{e}"))?;
             let count = table.rows().count();
-            open_store(db)?.replace_countries(&table)?;
+            open_store_to_change(db)?.1.replace_countries(&table)?;
             println!("replaced the country table ({count} countries)");
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! canonical order (C22), idempotently (C23), committing one transaction per batch.
 
 use crate::offline::Summary;
-use crate::output::{count_progress, load_book, open_store, progress};
+use crate::output::{count_progress, load_book, open_store_to_change, progress};
 use anyhow::{Context, Result};
 use clap::Args;
 use minutely_core::engine::{Mode, Outcome};
@@ -25,7 +25,7 @@ pub struct IngestArgs {
 }
 
 pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
-    let mut store = open_store(db)?;
+    let (_lock, mut store) = open_store_to_change(db)?;
     let mut book = load_book(&store, &args.tenant)?;
     let countries = store.countries()?;
     let card = store.rate_card(book.tenant.currency)?;

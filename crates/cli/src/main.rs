@@ -4,9 +4,12 @@ mod catalogue;
 mod demo;
 mod generate;
 mod ingest;
+mod keys;
+mod load;
 mod offline;
 mod output;
 mod report;
+mod serve;
 mod tenants;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +75,18 @@ enum Command {
     Settings(tenants::SettingsCommand),
     /// An offline demonstration on generated data (no store is touched).
     Demo(demo::DemoArgs),
+    /// Run the HTTP API (and, with --demo, a live demonstration) on the embedded store.
+    ///
+    /// Example: minutely serve --demo
+    Serve(serve::ServeArgs),
+    /// Drive authorize + end pairs against a running server and report throughput and latency.
+    ///
+    /// Example: minutely load --url http://127.0.0.1:8080 --key mk_... --pairs 20000
+    Load(load::LoadArgs),
+    /// API keys: create (shown once), list, revoke. A running server sees the change within a
+    /// second.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +102,9 @@ fn main() -> ExitCode {
         Command::Gen(c) => generate::run(c),
         Command::Settings(c) => tenants::settings(&cli.db, c),
         Command::Demo(args) => demo::run(args),
+        Command::Keys(c) => keys::run(&cli.db, c),
+        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Load(args) => load::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

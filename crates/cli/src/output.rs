@@ -14,6 +14,13 @@ pub fn open_store(path: &Path) -> Result<Store> {
         .with_context(|| format!("cannot open the store {}", path.display()))
 }
 
+/// Opens the store to change it: refused while a server owns it (its memory would overwrite
+/// the change); the lock is held until the returned guard is dropped.
+pub fn open_store_to_change(path: &Path) -> Result<(minutely_store::OwnerLock, Store)> {
+    let lock = minutely_store::claim(path)?;
+    Ok((lock, open_store(path)?))
+}
+
 /// Reads a whole file, naming it on failure.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))

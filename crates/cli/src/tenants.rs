@@ -1,6 +1,6 @@
 //! `minutely apply` and `minutely wallet ...`.
 
-use crate::output::{load_book, open_store, read_file};
+use crate::output::{load_book, open_store, open_store_to_change, read_file};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use minutely_core::directory::AmountRules;
@@ -8,7 +8,7 @@ use minutely_core::ledger::{EntryKind, LotSource};
 use minutely_core::money::parse_amount;
 use minutely_formats::instant;
 use minutely_formats::tenant_file::{TenantFile, apply as apply_file};
-use minutely_store::Commit;
+use minutely_store::{Commit, Store};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
@@ -62,7 +62,7 @@ pub enum SettingsCommand {
 }
 
 pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
-    let mut store = open_store(db)?;
+    let (_lock, mut store) = open_store_to_change(db)?;
     if let SettingsCommand::Set { minimum_amount } = command {
         let rules = AmountRules::new(parse_amount(&minimum_amount)?).map_err(anyhow::Error::msg)?;
         store.set_amount_rules(&rules)?;
@@ -74,8 +74,32 @@ pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
 pub fn apply(db: &Path, path: &Path) -> Result<()> {
     let text = String::from_utf8(read_file(path)?)
         .with_context(|| format!("{} is not UTF-8", path.display()))?;
-    let file = TenantFile::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let mut store = open_store(db)?;
+    let (_lock, mut store) = open_store_to_change(db)?;
+    let (id, changes) = apply_text(&mut store, &text, &path.display().to_string())?;
+    report_changes(&id, &changes);
+    Ok(())
+}
+
+/// Prints what applying a tenant file changed.
+pub fn report_changes(id: &str, changes: &[String]) {
+    if changes.is_empty() {
+        println!("tenant {id}: no changes");
+        return;
+    }
+    println!(
+        "tenant {id}: {} change{}",
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    );
+    for change in changes {
+        println!("  {change}");
+    }
+}
+
+/// Applies a tenant file's text (`origin` names it in errors) and saves the result; returns the
+/// tenant id and the changes made (none when the file matches the store).
+pub fn apply_text(store: &mut Store, text: &str, origin: &str) -> Result<(String, Vec<String>)> {
+    let file = TenantFile::parse(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     let existing = store.load_book(file.tenant_id())?;
     let refs: BTreeSet<String> = store.funding_refs(file.tenant_id())?.into_iter().collect();
     let countries = store.countries()?;
@@ -86,10 +110,10 @@ pub fn apply(db: &Path, path: &Path) -> Result<()> {
         &store.amount_rules()?,
         &refs,
     )
-    .map_err(|e| anyhow::anyhow!("{}: {e} (nothing was changed)", path.display()))?;
+    .map_err(|e| anyhow::anyhow!("{origin}: {e} (nothing was changed)"))?;
+    let id = file.tenant_id().to_string();
     if applied.changes.is_empty() {
-        println!("tenant {}: no changes", file.tenant_id());
-        return Ok(());
+        return Ok((id, Vec::new()));
     }
     let commit = Commit {
         entries: applied.effects.entries,
@@ -98,16 +122,7 @@ pub fn apply(db: &Path, path: &Path) -> Result<()> {
         ..Commit::default()
     };
     store.save(&applied.book, &commit)?;
-    println!(
-        "tenant {}: {} change{}",
-        file.tenant_id(),
-        applied.changes.len(),
-        if applied.changes.len() == 1 { "" } else { "s" }
-    );
-    for change in &applied.changes {
-        println!("  {change}");
-    }
-    Ok(())
+    Ok((id, applied.changes))
 }
 
 pub fn wallet(db: &Path, command: WalletCommand) -> Result<()> {
@@ -203,7 +218,7 @@ fn fund(
         Some(text) => instant::parse(&text).map_err(anyhow::Error::msg)?,
         None => jiff::Timestamp::now(),
     };
-    let mut store = open_store(db)?;
+    let (_lock, mut store) = open_store_to_change(db)?;
     let mut book = load_book(&store, tenant)?;
     let reference = reference.unwrap_or_else(|| format!("manual-{}", instant::format(at)));
     if store.funding_refs(tenant)?.contains(&reference) {

@@ -126,6 +126,9 @@ pub enum Mode {
     Bulk,
     /// A call about to connect: C14 applies.
     RealTime,
+    /// A call that ended under call control (C27): dated at its end (C28) and never refused
+    /// for credits, since it already happened (C13).
+    Ended,
 }
 
 /// A calendar month in the tenant's time zone, as `YYYY-MM`.
@@ -162,6 +165,11 @@ pub struct TenantBook {
     /// ledger reaches its instant, so that a declared history replays in time order with the
     /// calls (a tenant file's past fundings).
     pub scheduled: Vec<ScheduledFunding>,
+    /// Calls authorized and not yet ended, by call id (C25 to C27).
+    pub reservations: HashMap<String, crate::control::Reservation>,
+    /// What the live reservations hold, kept in step with `reservations` (see
+    /// `recount_holds`).
+    pub holds: crate::control::Holds,
 }
 
 /// A funding made when the ledger reaches its instant.
@@ -180,6 +188,8 @@ impl TenantBook {
             pool_used: BTreeMap::new(),
             seen: HashMap::new(),
             scheduled: Vec::new(),
+            reservations: HashMap::new(),
+            holds: crate::control::Holds::default(),
         }
     }
 
@@ -197,10 +207,12 @@ impl TenantBook {
         60 * self.tenant.purchases().count_at(Sku::Subscription, at)
     }
 
-    /// Minutes left in the pool of the month of `at`.
+    /// Minutes left in the pool of the month of `at`, less what live calls hold (C25).
     pub fn pool_remaining(&self, at: Timestamp) -> u32 {
-        let used = self.pool_used.get(&self.month_of(at)).copied().unwrap_or(0);
-        self.pool_size(at).saturating_sub(used)
+        let month = self.month_of(at);
+        let used = self.pool_used.get(&month).copied().unwrap_or(0);
+        let held = self.holds.pool.get(&month).copied().unwrap_or(0);
+        self.pool_size(at).saturating_sub(used).saturating_sub(held)
     }
 
     /// C3, C11, C40: the checks of a funding by the operator (`by_operator`) or the tenant's
@@ -361,7 +373,7 @@ impl TenantBook {
         // C28: a call is dated at its start in bulk and at its end in real time.
         let dated = match mode {
             Mode::Bulk => call.start,
-            Mode::RealTime => call.end,
+            Mode::RealTime | Mode::Ended => call.end,
         };
         self.settle(dated, &mut effects);
         // C14/C28: what is available is what the wallet holds at the call's instant.
@@ -381,11 +393,11 @@ impl TenantBook {
         effects: &mut Effects,
     ) -> Result<Charge, Reason> {
         let assessment = rater.assess(&self.tenant, call)?;
-        let plan = self.plan_funding(&assessment, call.start)?;
+        let plan = self.plan_funding(&assessment, self.pool_remaining(call.start))?;
         let needs_credit = plan.amount > Decimal::ZERO
             || matches!(plan.funding, Funding::Credits | Funding::PoolAndCredits);
         // C14/C29: only a call about to connect is refused for a balance that is not positive.
-        if mode == Mode::RealTime && needs_credit && self.wallet.balance() <= Decimal::ZERO {
+        if mode == Mode::RealTime && needs_credit && self.available() <= Decimal::ZERO {
             return Err(Reason::InsufficientCredits);
         }
         let mut charge = plan;
@@ -397,7 +409,7 @@ impl TenantBook {
             // end (the caller passes the record as it ends, so `end` is the commit instant).
             let at = match mode {
                 Mode::Bulk => call.start,
-                Mode::RealTime => call.end,
+                Mode::RealTime | Mode::Ended => call.end,
             };
             let settings = self
                 .tenant
@@ -422,8 +434,13 @@ impl TenantBook {
         Ok(charge)
     }
 
-    /// C18, C19, C32: who pays, and how much, given the pool left and the wallet set-up.
-    fn plan_funding(&self, a: &Assessment<'_>, start: Timestamp) -> Result<Charge, Reason> {
+    /// C18, C19, C32: who pays, and how much, given the pool minutes left (`pool_left`) and
+    /// the wallet set-up.
+    pub(crate) fn plan_funding(
+        &self,
+        a: &Assessment<'_>,
+        pool_left: u32,
+    ) -> Result<Charge, Reason> {
         let subscription_capability = Sku::Subscription;
         let credit_capability = if a.pay_per_minute {
             Sku::PayPerMinute
@@ -463,8 +480,8 @@ impl TenantBook {
                 rule: "C33",
                 ..charge
             }),
-            Payer::Pool if self.pool_remaining(start) > 0 => {
-                let remaining = self.pool_remaining(start);
+            Payer::Pool if pool_left > 0 => {
+                let remaining = pool_left;
                 let minutes = a.duration_s.div_ceil(60);
                 charge.rule = "C32";
                 if minutes <= u64::from(remaining) {
@@ -502,7 +519,7 @@ impl TenantBook {
     }
 
     /// C30's tail: `credits_not_set_up` then `credits_license_missing` (C19).
-    fn check_credit_funding(&self, a: &Assessment<'_>) -> Result<(), Reason> {
+    pub(crate) fn check_credit_funding(&self, a: &Assessment<'_>) -> Result<(), Reason> {
         if self.tenant.wallet().is_none() {
             return Err(Reason::CreditsNotSetUp);
         }

@@ -101,7 +101,7 @@ fn run(book: &mut TenantBook, card: &RateCard, steps: Vec<Step>) -> Journal {
                 if let (Some(lot), Some(entry)) = (c.recharge_lot, recharge) {
                     let debit_at = match mode {
                         Mode::Bulk => call.start,
-                        Mode::RealTime => call.end,
+                        Mode::RealTime | Mode::Ended => call.end,
                     };
                     assert_eq!(
                         entry.at, debit_at,

@@ -9,8 +9,9 @@ use minutely_core::directory::Sku;
 use minutely_core::engine::{AppliedRate, Charge, Funding, Outcome, Seen};
 use minutely_core::rating::{CallRecord, Direction};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 const RECORD_COLUMNS: &str =
     "call_id, conference_id, organizer, direction, service_number, caller_number,
@@ -27,6 +28,14 @@ const CHARGE_VALUES: usize = 21;
 /// How many call ids one `IN (...)` lookup carries (well under SQLite's variable limit).
 const LOOKUP_CHUNK: usize = 500;
 
+/// The insert of one call: tenant, seq, fingerprint, the record, the outcome.
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let marks = vec!["?"; 3 + 9 + 1 + CHARGE_VALUES].join(", ");
+    format!(
+        "INSERT INTO calls (tenant, seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS}) VALUES ({marks})"
+    )
+});
+
 /// Inserts newly processed calls after the tenant's last one, keeping their processing order
 /// (C22: the commit order is authoritative). A call id already stored fails the commit.
 pub(crate) fn insert(
@@ -34,15 +43,13 @@ pub(crate) fn insert(
     tenant: &str,
     calls: &[(CallRecord, u128, Outcome)],
 ) -> Result<()> {
-    let last: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM calls WHERE tenant = ?1",
-        [tenant],
-        |row| row.get(0),
-    )?;
-    let marks = vec!["?"; 3 + 9 + 1 + CHARGE_VALUES].join(", ");
-    let mut stmt = conn.prepare(&format!(
-        "INSERT INTO calls (tenant, seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS}) VALUES ({marks})"
-    ))?;
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let last: u64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM calls WHERE tenant = ?1")?
+        .query_row([tenant], |row| row.get(0))?;
+    let mut stmt = conn.prepare_cached(&INSERT)?;
     for (seq, (record, print, outcome)) in (last + 1..).zip(calls) {
         let mut values = vec![
             Value::Text(tenant.to_string()),
@@ -163,7 +170,52 @@ pub(crate) fn in_range(
         "SELECT seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS} FROM calls
          WHERE tenant = ?1 AND start_at >= ?2 AND start_at < ?3 ORDER BY start_at, call_id"
     ))?;
-    let mut rows = stmt.query([tenant, &ts(from), &ts(to)])?;
+    let rows = stmt.query([tenant, &ts(from), &ts(to)])?;
+    read_calls(rows)
+}
+
+/// The stored call with this id.
+pub(crate) fn one(conn: &Connection, tenant: &str, call_id: &str) -> Result<Option<StoredCall>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS} FROM calls
+         WHERE tenant = ?1 AND call_id = ?2"
+    ))?;
+    let rows = stmt.query([tenant, call_id])?;
+    Ok(read_calls(rows)?.pop())
+}
+
+/// Up to `limit` calls that started in `[from, to)` and come after the cursor `(start,
+/// call_id)` in canonical order (C22), refused ones only when `refused_only`.
+pub(crate) fn page(
+    conn: &Connection,
+    tenant: &str,
+    range: (Timestamp, Timestamp),
+    after: Option<(Timestamp, &str)>,
+    limit: usize,
+    refused_only: bool,
+) -> Result<Vec<StoredCall>> {
+    // Without a cursor (or with one before `from`) the page starts at `from` itself: no call id
+    // sorts before `''`, so `>=` takes every call of that instant.
+    let (cursor, after_id, cmp) = match after {
+        Some((start, id)) if start >= range.0 => (start, id, ">"),
+        _ => (range.0, "", ">="),
+    };
+    let refused = if refused_only {
+        "AND reason IS NOT NULL"
+    } else {
+        ""
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS} FROM calls
+         WHERE tenant = ?1 AND (start_at, call_id) {cmp} (?2, ?3) AND start_at < ?4 {refused}
+         ORDER BY start_at, call_id LIMIT ?5"
+    ))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query(params![tenant, ts(cursor), after_id, ts(range.1), limit])?;
+    read_calls(rows)
+}
+
+fn read_calls(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredCall>> {
     let mut calls = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {

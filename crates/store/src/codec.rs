@@ -132,6 +132,15 @@ impl Cells<'_, '_> {
         }
     }
 
+    /// A 32-byte BLOB (key digests).
+    pub fn blob32(&self, column: &str) -> Result<[u8; 32]> {
+        let bytes: Vec<u8> = self.row.get(column)?;
+        bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt(self.table, column, format!("{} bytes", bytes.len())))
+    }
+
     pub fn fingerprint(&self, column: &str) -> Result<u128> {
         let bytes: Vec<u8> = self.row.get(column)?;
         let array: [u8; 16] = bytes
@@ -284,6 +293,22 @@ pub(crate) fn event_payload(event: &Event) -> String {
     }
 }
 
+/// The fields of a stored payload, in written order. Exact for every payload `event_payload`
+/// writes: keys are identifiers, and no value holds a `;` or a `=` (decimals, integers, lot ids,
+/// `YYYY-MM` months and instants in the fixed-width RFC 3339 form above, whose `-`, `:`, `.`,
+/// `T` and `Z` are no separators). `None` for a part without `=` or with an empty key.
+pub(crate) fn parse_payload(text: &str) -> Option<Vec<(String, String)>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(';')
+        .map(|part| {
+            let (key, value) = part.split_once('=')?;
+            (!key.is_empty()).then(|| (key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +355,112 @@ mod tests {
         for bad in ["2026-13", "2026-00", "2026", "2026--1", "x-01"] {
             assert_eq!(parse_month(bad), None, "{bad}");
         }
+    }
+
+    /// One event of every kind the engine raises, with extreme values where they could matter
+    /// (negative and high-scale decimals, the widest instants, the largest ids).
+    fn every_event() -> Vec<(Event, Vec<(&'static str, String)>)> {
+        let at = Timestamp::UNIX_EPOCH;
+        let late = Timestamp::MAX;
+        let amount: Decimal = "-1234.5678".parse().unwrap();
+        let small: Decimal = "0.0000000001".parse().unwrap();
+        vec![
+            (
+                Event::RechargeSucceeded {
+                    at,
+                    amount,
+                    lot: u64::MAX,
+                },
+                vec![
+                    ("amount", "-1234.5678".into()),
+                    ("lot", u64::MAX.to_string()),
+                ],
+            ),
+            (
+                Event::RechargeFailed {
+                    at,
+                    amount: small,
+                    retry_after: late,
+                },
+                vec![
+                    ("amount", "0.0000000001".into()),
+                    ("retry_after", ts(Timestamp::MAX)),
+                ],
+            ),
+            (
+                Event::BalanceDepleted {
+                    at,
+                    balance: amount,
+                },
+                vec![("balance", "-1234.5678".into())],
+            ),
+            (
+                Event::LowBalance {
+                    at,
+                    threshold: "20".parse().unwrap(),
+                    balance: "19.99".parse().unwrap(),
+                },
+                vec![("threshold", "20".into()), ("balance", "19.99".into())],
+            ),
+            (
+                Event::LotExpiringSoon {
+                    at,
+                    lot: 7,
+                    expires_at: Timestamp::MIN,
+                    remaining: small,
+                },
+                vec![
+                    ("lot", "7".into()),
+                    ("expires_at", ts(Timestamp::MIN)),
+                    ("remaining", "0.0000000001".into()),
+                ],
+            ),
+            (
+                Event::PoolThreshold {
+                    at,
+                    month: Month {
+                        year: 2026,
+                        month: 2,
+                    }
+                    .to_string(),
+                    percent: 100,
+                    used_minutes: u32::MAX,
+                    size_minutes: u32::MAX,
+                },
+                vec![
+                    ("month", "2026-02".into()),
+                    ("percent", "100".into()),
+                    ("used_minutes", u32::MAX.to_string()),
+                    ("size_minutes", u32::MAX.to_string()),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_event_payload_parses_back_into_its_fields() {
+        for (event, expected) in every_event() {
+            let payload = event_payload(&event);
+            let fields = parse_payload(&payload).expect(&payload);
+            let expected: Vec<(String, String)> = expected
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            assert_eq!(fields, expected, "{}", event.kind());
+            for (_, value) in &fields {
+                assert!(!value.contains([';', '=']), "{value}");
+            }
+        }
+        let kinds: std::collections::BTreeSet<_> =
+            every_event().iter().map(|(e, _)| e.kind()).collect();
+        assert_eq!(kinds.len(), 6, "every kind of event: {kinds:?}");
+        assert_eq!(parse_payload(""), Some(vec![]));
+        assert_eq!(parse_payload("a=1;b"), None);
+        assert_eq!(parse_payload("=1"), None);
+        assert_eq!(
+            parse_payload("a=;b=x=y"),
+            Some(vec![("a".into(), "".into()), ("b".into(), "x=y".into())])
+        );
     }
 
     #[test]

@@ -16,28 +16,30 @@ use std::collections::BTreeSet;
 /// Writes the tenant and replaces its directory rows. The tenant row is upserted, never
 /// deleted and re-inserted, since the journal and calls reference it.
 pub(crate) fn write(conn: &Connection, tenant: &Tenant) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO tenants (id, name, country, currency, timezone, agreement, default_policy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country,
              currency = excluded.currency, timezone = excluded.timezone,
              agreement = excluded.agreement, default_policy = excluded.default_policy",
-        params![
-            tenant.id,
-            tenant.name,
-            tenant.country.as_str(),
-            tenant.currency.code(),
-            tenant.timezone_name,
-            tenant.agreement.as_str(),
-            tenant.default_policy.name,
-        ],
-    )?;
-    for table in ["purchases", "wallet_settings", "users", "service_numbers"] {
-        // `users` cascades to `user_licenses`.
-        conn.execute(
-            &format!("DELETE FROM {table} WHERE tenant = ?1"),
-            [&tenant.id],
-        )?;
+    )?
+    .execute(params![
+        tenant.id,
+        tenant.name,
+        tenant.country.as_str(),
+        tenant.currency.code(),
+        tenant.timezone_name,
+        tenant.agreement.as_str(),
+        tenant.default_policy.name,
+    ])?;
+    // `users` cascades to `user_licenses`.
+    for delete in [
+        "DELETE FROM purchases WHERE tenant = ?1",
+        "DELETE FROM wallet_settings WHERE tenant = ?1",
+        "DELETE FROM users WHERE tenant = ?1",
+        "DELETE FROM service_numbers WHERE tenant = ?1",
+    ] {
+        conn.prepare_cached(delete)?.execute([&tenant.id])?;
     }
     write_purchases(conn, tenant)?;
     write_wallet_settings(conn, tenant)?;
@@ -46,8 +48,9 @@ pub(crate) fn write(conn: &Connection, tenant: &Tenant) -> Result<()> {
 }
 
 fn write_purchases(conn: &Connection, tenant: &Tenant) -> Result<()> {
-    let mut stmt = conn
-        .prepare("INSERT INTO purchases (tenant, sku, from_at, count) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO purchases (tenant, sku, from_at, count) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for (sku, from, count) in tenant.purchases().changes() {
         stmt.execute(params![tenant.id, sku.code(), ts(from), count])?;
     }
@@ -60,30 +63,30 @@ fn write_wallet_settings(conn: &Connection, tenant: &Tenant) -> Result<()> {
     };
     let recharge = settings.auto_recharge;
     let [low_1, low_2] = settings.low_balance_thresholds;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO wallet_settings (tenant, recharge_enabled, recharge_trigger, recharge_amount,
              recharge_payment_accepted, low_balance_1, low_balance_2)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            tenant.id,
-            recharge.map(|r| r.enabled),
-            recharge.map(|r| dec(r.trigger)),
-            recharge.map(|r| dec(r.amount)),
-            recharge.map(|r| r.payment_accepted),
-            opt_dec(low_1),
-            opt_dec(low_2),
-        ],
-    )?;
+    )?
+    .execute(params![
+        tenant.id,
+        recharge.map(|r| r.enabled),
+        recharge.map(|r| dec(r.trigger)),
+        recharge.map(|r| dec(r.amount)),
+        recharge.map(|r| r.payment_accepted),
+        opt_dec(low_1),
+        opt_dec(low_2),
+    ])?;
     Ok(())
 }
 
 fn write_users(conn: &Connection, tenant: &Tenant) -> Result<()> {
-    let mut user_stmt = conn.prepare(
+    let mut user_stmt = conn.prepare_cached(
         "INSERT INTO users (tenant, upn_key, upn_display, object_id, display_name, usage_location, policy, toll_free_dial_in)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let mut license_stmt =
-        conn.prepare("INSERT INTO user_licenses (tenant, upn_key, sku) VALUES (?1, ?2, ?3)")?;
+    let mut license_stmt = conn
+        .prepare_cached("INSERT INTO user_licenses (tenant, upn_key, sku) VALUES (?1, ?2, ?3)")?;
     for user in tenant.users() {
         user_stmt.execute(params![
             tenant.id,
@@ -103,7 +106,7 @@ fn write_users(conn: &Connection, tenant: &Tenant) -> Result<()> {
 }
 
 fn write_numbers(conn: &Connection, tenant: &Tenant) -> Result<()> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO service_numbers (tenant, number, kind, shared, country, bridge_default)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;

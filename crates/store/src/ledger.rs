@@ -13,26 +13,27 @@ use std::collections::BTreeMap;
 
 /// Replaces the tenant's wallet state and live lots with the snapshot.
 pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) -> Result<()> {
-    conn.execute(
+    let mut state = conn.prepare_cached(
         "INSERT INTO wallet_state (tenant, debt, next_lot, next_seq, clock, retry_after, funded, debited, forfeited)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant) DO UPDATE SET debt = excluded.debt, next_lot = excluded.next_lot,
              next_seq = excluded.next_seq, clock = excluded.clock, retry_after = excluded.retry_after,
              funded = excluded.funded, debited = excluded.debited, forfeited = excluded.forfeited",
-        params![
-            tenant,
-            dec(s.debt),
-            s.next_lot,
-            s.next_seq,
-            ts(s.clock),
-            opt_ts(s.retry_after),
-            dec(s.funded),
-            dec(s.debited),
-            dec(s.forfeited),
-        ],
     )?;
-    conn.execute("DELETE FROM lots WHERE tenant = ?1", [tenant])?;
-    let mut stmt = conn.prepare(
+    state.execute(params![
+        tenant,
+        dec(s.debt),
+        s.next_lot,
+        s.next_seq,
+        ts(s.clock),
+        opt_ts(s.retry_after),
+        dec(s.funded),
+        dec(s.debited),
+        dec(s.forfeited),
+    ])?;
+    conn.prepare_cached("DELETE FROM lots WHERE tenant = ?1")?
+        .execute([tenant])?;
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO lots (tenant, id, funded_at, expires_at, amount, remaining, source_kind, source_ref, warned)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
@@ -115,16 +116,17 @@ fn read_lots(conn: &Connection, tenant: &str) -> Result<Vec<Lot>> {
 /// Appends entries with their postings. They must continue the stored journal without a gap
 /// (C24: every movement is an entry, so a missing one would leave a balance unexplained).
 pub(crate) fn append_entries(conn: &Connection, tenant: &str, entries: &[Entry]) -> Result<()> {
-    let last: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM journal_entries WHERE tenant = ?1",
-        [tenant],
-        |row| row.get(0),
-    )?;
-    let mut entry_stmt = conn.prepare(
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let last: u64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM journal_entries WHERE tenant = ?1")?
+        .query_row([tenant], |row| row.get(0))?;
+    let mut entry_stmt = conn.prepare_cached(
         "INSERT INTO journal_entries (tenant, seq, at, kind, amount, call_id, reference, balance_after)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let mut posting_stmt = conn.prepare(
+    let mut posting_stmt = conn.prepare_cached(
         "INSERT INTO postings (tenant, seq, leg, account, amount) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (expected, e) in (last + 1..).zip(entries) {
@@ -163,10 +165,34 @@ pub(crate) fn append_entries(conn: &Connection, tenant: &str, entries: &[Entry])
 
 /// The whole journal, by `seq`, each entry with its postings in their written order.
 pub(crate) fn read_journal(conn: &Connection, tenant: &str) -> Result<Vec<Entry>> {
-    let mut entries = read_entry_rows(conn, tenant)?;
-    let mut stmt = conn
-        .prepare("SELECT seq, account, amount FROM postings WHERE tenant = ?1 ORDER BY seq, leg")?;
-    let mut rows = stmt.query([tenant])?;
+    read_journal_page(conn, tenant, 0, None)
+}
+
+/// Up to `limit` entries (all with `None`) after `after_seq`, by `seq`, each with its postings
+/// in their written order. Entries and postings are two queries: call this inside a read
+/// transaction so that they come from one snapshot.
+pub(crate) fn read_journal_page(
+    conn: &Connection,
+    tenant: &str,
+    after_seq: u64,
+    limit: Option<usize>,
+) -> Result<Vec<Entry>> {
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    // SQLite reads a negative LIMIT as no limit.
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let mut entries = read_entry_rows(conn, tenant, after, limit)?;
+    let Some(through) = entries.last().map(|e| e.seq) else {
+        return Ok(entries);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, account, amount FROM postings WHERE tenant = ?1 AND seq > ?2 AND seq <= ?3
+         ORDER BY seq, leg",
+    )?;
+    let mut rows = stmt.query(params![
+        tenant,
+        after,
+        i64::try_from(through).unwrap_or(i64::MAX)
+    ])?;
     let index: BTreeMap<u64, usize> = entries
         .iter()
         .enumerate()
@@ -190,12 +216,17 @@ pub(crate) fn read_journal(conn: &Connection, tenant: &str) -> Result<Vec<Entry>
     Ok(entries)
 }
 
-fn read_entry_rows(conn: &Connection, tenant: &str) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare(
+fn read_entry_rows(
+    conn: &Connection,
+    tenant: &str,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT seq, at, kind, amount, call_id, reference, balance_after
-         FROM journal_entries WHERE tenant = ?1 ORDER BY seq",
+         FROM journal_entries WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let mut rows = stmt.query([tenant])?;
+    let mut rows = stmt.query(params![tenant, after_seq, limit])?;
     let mut entries = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
@@ -321,8 +352,9 @@ pub(crate) fn write_scheduled(
     tenant: &str,
     scheduled: &[ScheduledFunding],
 ) -> Result<()> {
-    conn.execute("DELETE FROM scheduled_fundings WHERE tenant = ?1", [tenant])?;
-    let mut stmt = conn.prepare(
+    conn.prepare_cached("DELETE FROM scheduled_fundings WHERE tenant = ?1")?
+        .execute([tenant])?;
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO scheduled_fundings (tenant, reference, amount, at) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for f in scheduled {

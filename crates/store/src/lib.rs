@@ -4,25 +4,66 @@
 //! Nothing is reported as done before the transaction that holds it has committed: every
 //! writing method here returns only after `COMMIT` succeeded.
 
+mod access;
 mod calls;
 mod catalogue;
 mod codec;
 mod directory;
 mod ledger;
 mod outbox;
+mod reservations;
 mod schema;
+mod webhooks;
+
+pub use access::ApiKey;
+
+/// Held by the one process whose memory holds a store's tenants (the server), and briefly by
+/// each command that changes them: while a server runs, the command line cannot change what the
+/// server would overwrite. An advisory lock on `<db>.lock`, released when dropped or when the
+/// process dies.
+#[derive(Debug)]
+pub struct OwnerLock {
+    _file: std::fs::File,
+}
+
+/// Takes the owner lock of the store at `db`, without waiting.
+pub fn claim(db: &Path) -> Result<OwnerLock> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(|e| {
+            StoreError::Lock(format!(
+                "cannot open the lock file of {}: {e}",
+                db.display()
+            ))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(OwnerLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(db.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Lock(format!(
+            "cannot lock {}: {e}",
+            db.display()
+        ))),
+    }
+}
+pub use webhooks::{Delivery, StoredEvent, WebhookEndpoint};
 
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
-use minutely_core::directory::AmountRules;
-use minutely_core::engine::{Month, Outcome, Seen, TenantBook};
-use minutely_core::ledger::{Entry, Event, Wallet};
+use minutely_core::control::Reservation;
+use minutely_core::directory::{AmountRules, Tenant};
+use minutely_core::engine::{Month, Outcome, ScheduledFunding, Seen, TenantBook};
+use minutely_core::ledger::{Entry, Event, Wallet, WalletSnapshot};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A store failure: the operation changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +75,25 @@ pub enum StoreError {
         "the database schema version {found} is newer than this program knows ({known}); upgrade minutely"
     )]
     TooNew { found: i64, known: i64 },
+    /// A read-only open found a file its writer has not migrated yet (a reader cannot migrate).
+    #[error(
+        "the database schema version {found} is older than this program's ({known}); open it once read-write (start the server or run any command) to migrate it"
+    )]
+    NotMigrated { found: i64, known: i64 },
+    /// A read-only open of a file that does not exist.
+    #[error("no database at {0}: a read-only open never creates one")]
+    Missing(PathBuf),
+    /// The OS random source failed (making the server's key).
+    #[error("the OS random source failed: {0}")]
+    Random(String),
+    /// The owner lock could not be taken for a reason other than another owner.
+    #[error("{0}")]
+    Lock(String),
+    /// Another process owns the store's state (a running server).
+    #[error(
+        "{0} is in use by a running minutely server; stop it, or make the change through its API"
+    )]
+    InUse(PathBuf),
     /// A rate-card version with this `effective_from` already exists with other content.
     #[error(
         "the {currency} rate card already has a version effective from {effective_from} with different content; versions are immutable, import the fix as a new version"
@@ -48,6 +108,19 @@ pub enum StoreError {
     /// C24 does not hold for a tenant read back from disk.
     #[error("ledger invariant (C24) broken for tenant {tenant}: {detail}")]
     Invariant { tenant: String, detail: String },
+}
+
+impl StoreError {
+    /// True when SQLite refused the write for a constraint: a duplicate id or reference, an
+    /// unknown tenant, a value a CHECK refuses. For callers that answer "conflict" rather than
+    /// "failure".
+    pub fn is_constraint(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation
+        )
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -84,6 +157,29 @@ pub struct Commit {
     pub funding_refs: Vec<String>,
 }
 
+/// Everything one batch changed for one tenant (see `Store::commit_batch`).
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    pub tenant_id: String,
+    /// The whole directory, when it changed (or the tenant is new): rewritten like `save` does.
+    pub directory: Option<Tenant>,
+    /// The wallet snapshot, when the wallet changed (wallet_state row and the tenant's lots
+    /// rewritten). Required when `commit.entries` is not empty.
+    pub wallet: Option<WalletSnapshot>,
+    /// The scheduled fundings, when they changed (replaced).
+    pub scheduled: Option<Vec<ScheduledFunding>>,
+    /// Pool counters of the months that changed (upserted; other months are left as stored).
+    pub pool: BTreeMap<Month, u32>,
+    /// Calls, journal entries, events and funding references, as in `Commit`.
+    pub commit: Commit,
+    /// Reservations created or changed (upserted by call id). Each record's `end` must equal
+    /// its `start`.
+    pub reservations_put: Vec<Reservation>,
+    /// Reservations to delete, by call id (applied after `reservations_put`, so an id in both is
+    /// deleted; unknown ids are ignored).
+    pub reservations_drop: Vec<String>,
+}
+
 /// The store.
 pub struct Store {
     conn: rusqlite::Connection,
@@ -96,6 +192,27 @@ impl Store {
         let mut conn = rusqlite::Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn, |tx| catalogue::write_countries(tx, countries))?;
+        Ok(Store { conn })
+    }
+
+    /// Opens an existing database for reading only, for the server's readers while one writer
+    /// (a `Store::open` connection, possibly in another process) commits: in WAL mode they see
+    /// the last committed state and never block it. Refuses a missing file (`Missing`; nothing
+    /// is created), a newer schema (`TooNew`) and a file not yet migrated to this program's
+    /// schema (`NotMigrated`). Every writing method of the store fails on it.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing(path.to_path_buf()));
+            }
+            _ => {}
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+        schema::configure_read_only(&conn)?;
         Ok(Store { conn })
     }
 
@@ -195,8 +312,8 @@ impl Store {
         directory::tenant_ids(&self.conn)
     }
 
-    /// A tenant's directory, wallet and pool (with an empty `seen` map), checking C24 against
-    /// the journal totals; `None` for an unknown tenant.
+    /// A tenant's directory, wallet, pool, scheduled fundings and reservations (with an empty
+    /// `seen` map), checking C24 against the journal totals; `None` for an unknown tenant.
     pub fn load_book(&self, tenant_id: &str) -> Result<Option<TenantBook>> {
         // One read transaction: the directory, wallet and journal come from the same commit
         // even while another process writes.
@@ -217,13 +334,14 @@ impl Store {
         book.wallet = wallet;
         book.pool_used = outbox::read_pool(&tx, tenant_id)?;
         book.scheduled = ledger::read_scheduled(&tx, tenant_id)?;
+        book.reservations = reservations::read(&tx, tenant_id)?;
         Ok(Some(book))
     }
 
     /// Writes the whole directory of `book.tenant` (tenant row, purchases, wallet settings,
     /// users with licenses and policies, numbers), the wallet snapshot, scheduled fundings and
-    /// pool counters, and
-    /// `commit`, in one transaction.
+    /// pool counters, and `commit`, in one transaction. Reservations are not written (the
+    /// server keeps them through `commit_batch`), so a save never drops a live call's hold.
     pub fn save(&mut self, book: &TenantBook, commit: &Commit) -> Result<()> {
         let id = book.tenant.id.as_str();
         let tx = self.write()?;
@@ -237,6 +355,154 @@ impl Store {
         outbox::insert_funding_refs(&tx, id, &commit.funding_refs)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Commits what one batch changed for many tenants in ONE transaction: all of it, or (on any
+    /// error) nothing. For each tenant in order: the directory first (so that a new tenant's
+    /// rows satisfy their foreign keys), then the wallet, scheduled fundings, pool counters,
+    /// calls, journal entries, events, funding references and reservations. A tenant may
+    /// appear more than once; its parts are applied in order. Calls, entries and events
+    /// continue the tenant's stored sequences (one `MAX(seq)` lookup each per tenant).
+    pub fn commit_batch(&mut self, changes: &[TenantChanges]) -> Result<()> {
+        let tx = self.write()?;
+        for change in changes {
+            // On an error `tx` is dropped, which rolls back the tenants already written.
+            write_changes(&tx, change)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds an API key; an id already used, a kind other than `operator`, `tenant_admin` and
+    /// `bridge`, a tenant on an operator key (or none on another) or an unknown tenant is
+    /// refused (`StoreError::is_constraint`).
+    pub fn insert_key(&mut self, key: &ApiKey) -> Result<()> {
+        let tx = self.write()?;
+        access::insert(&tx, key)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every API key, revoked ones included, by `created_at` then `id`.
+    pub fn keys(&self) -> Result<Vec<ApiKey>> {
+        access::list(&self.conn)
+    }
+
+    /// Revokes a key at `at`; false when the id is unknown or the key already revoked (its
+    /// first revocation instant is kept).
+    pub fn revoke_key(&mut self, id: &str, at: Timestamp) -> Result<bool> {
+        let tx = self.write()?;
+        let revoked = access::revoke(&tx, id, at)?;
+        tx.commit()?;
+        Ok(revoked)
+    }
+
+    /// The server's 32-byte HMAC key for API key digests: made from the OS random source on
+    /// the first call and kept in `settings` (as hex), the same for every later call and
+    /// process. Two processes asking at once agree: the key is made under the write lock.
+    pub fn key_secret(&mut self) -> Result<[u8; 32]> {
+        if let Some(secret) = access::read_secret(&self.conn)? {
+            return Ok(secret);
+        }
+        let tx = self.write()?;
+        // Another process may have made it between the read above and the lock.
+        let secret = match access::read_secret(&tx)? {
+            Some(secret) => secret,
+            None => access::create_secret(&tx)?,
+        };
+        tx.commit()?;
+        Ok(secret)
+    }
+
+    /// Adds a webhook endpoint. Its `delivered_through` starts at the tenant's last event
+    /// `seq` at the time of the insert (0 without events), whatever `e.delivered_through`
+    /// says: a new endpoint receives only the events raised after it was registered. An id
+    /// already used or an unknown tenant is refused (`StoreError::is_constraint`).
+    pub fn insert_endpoint(&mut self, e: &WebhookEndpoint) -> Result<()> {
+        let tx = self.write()?;
+        webhooks::insert_endpoint(&tx, e)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The webhook endpoints of a tenant (of every tenant with `None`), disabled ones included,
+    /// by `created_at` then `id`.
+    pub fn endpoints(&self, tenant: Option<&str>) -> Result<Vec<WebhookEndpoint>> {
+        webhooks::endpoints(&self.conn, tenant)
+    }
+
+    /// Disables an endpoint at `at`; false when the id is unknown or the endpoint already
+    /// disabled.
+    pub fn disable_endpoint(&mut self, id: &str, at: Timestamp) -> Result<bool> {
+        let tx = self.write()?;
+        let disabled = webhooks::disable_endpoint(&tx, id, at)?;
+        tx.commit()?;
+        Ok(disabled)
+    }
+
+    /// Up to `limit` events of the tenant's outbox after `after_seq`, oldest first, with their
+    /// fields parsed (for delivery: pass the endpoint's `delivered_through`).
+    pub fn events_after(
+        &self,
+        tenant: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        webhooks::events_after(&self.conn, tenant, after_seq, limit)
+    }
+
+    /// Logs a delivery attempt and, with `done_through: Some(seq)`, moves the endpoint's
+    /// `delivered_through` to `seq` (never back), in one transaction. An unknown endpoint or
+    /// an attempt already logged is refused (`StoreError::is_constraint`).
+    pub fn record_delivery(&mut self, d: &Delivery, done_through: Option<u64>) -> Result<()> {
+        let tx = self.write()?;
+        webhooks::record_delivery(&tx, d, done_through)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Up to `limit` delivery attempts of the endpoint, newest first (by `at`, then event and
+    /// attempt).
+    pub fn deliveries(&self, endpoint: &str, limit: usize) -> Result<Vec<Delivery>> {
+        webhooks::deliveries(&self.conn, endpoint, limit)
+    }
+
+    /// Up to `limit` journal entries of the tenant after `after_seq`, by `seq`, with their
+    /// postings.
+    pub fn journal_page(&self, tenant: &str, after_seq: u64, limit: usize) -> Result<Vec<Entry>> {
+        let tx = self.conn.unchecked_transaction()?;
+        ledger::read_journal_page(&tx, tenant, after_seq, Some(limit))
+    }
+
+    /// The stored call with this id (C23: one per id), or `None`.
+    pub fn call(&self, tenant: &str, call_id: &str) -> Result<Option<StoredCall>> {
+        calls::one(&self.conn, tenant, call_id)
+    }
+
+    /// Calls that started in `[from, to)` after the cursor `(start, call_id)` exclusive (the
+    /// last call of the previous page), canonical order (C22), at most `limit`;
+    /// `refused_only` keeps calls with a reason.
+    pub fn calls_page(
+        &self,
+        tenant: &str,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<(Timestamp, &str)>,
+        limit: usize,
+        refused_only: bool,
+    ) -> Result<Vec<StoredCall>> {
+        calls::page(&self.conn, tenant, (from, to), after, limit, refused_only)
+    }
+
+    /// Up to `limit` events of the tenant's outbox after `after_seq`, oldest first, with their
+    /// fields parsed.
+    pub fn events_page(
+        &self,
+        tenant: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        webhooks::events_after(&self.conn, tenant, after_seq, limit)
     }
 
     /// The stored outcomes of these call ids (C23).
@@ -275,4 +541,54 @@ impl Store {
     pub fn pool(&self, tenant_id: &str) -> Result<BTreeMap<Month, u32>> {
         outbox::read_pool(&self.conn, tenant_id)
     }
+}
+
+/// Writes one tenant's part of a batch (see `Store::commit_batch`).
+fn write_changes(conn: &rusqlite::Connection, c: &TenantChanges) -> Result<()> {
+    let id = c.tenant_id.as_str();
+    let broken = |detail: String| StoreError::Invariant {
+        tenant: id.to_string(),
+        detail,
+    };
+    if let Some(tenant) = &c.directory {
+        if tenant.id != id {
+            return Err(broken(format!(
+                "the changes of tenant {id} carry the directory of tenant {}",
+                tenant.id
+            )));
+        }
+        directory::write(conn, tenant)?;
+    }
+    // C24: entries move the wallet, so they come with the snapshot that follows them.
+    if let Some(last) = c.commit.entries.last() {
+        match &c.wallet {
+            None => {
+                return Err(broken(format!(
+                    "journal entries up to {} come without the wallet they change",
+                    last.seq
+                )));
+            }
+            Some(w) if w.next_seq != last.seq + 1 => {
+                return Err(broken(format!(
+                    "the last journal entry is {} but the wallet expects {} next",
+                    last.seq, w.next_seq
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(wallet) = &c.wallet {
+        ledger::write_wallet(conn, id, wallet)?;
+    }
+    if let Some(scheduled) = &c.scheduled {
+        ledger::write_scheduled(conn, id, scheduled)?;
+    }
+    outbox::write_pool(conn, id, &c.pool)?;
+    calls::insert(conn, id, &c.commit.calls)?;
+    ledger::append_entries(conn, id, &c.commit.entries)?;
+    outbox::append_events(conn, id, &c.commit.events)?;
+    outbox::insert_funding_refs(conn, id, &c.commit.funding_refs)?;
+    reservations::put(conn, id, &c.reservations_put)?;
+    reservations::delete(conn, id, &c.reservations_drop)?;
+    Ok(())
 }

@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 
 /// Appends events after the tenant's last one, in the order given.
 pub(crate) fn append_events(conn: &Connection, tenant: &str, events: &[Event]) -> Result<()> {
-    let last: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant = ?1",
-        [tenant],
-        |row| row.get(0),
-    )?;
-    let mut stmt = conn.prepare(
+    if events.is_empty() {
+        return Ok(());
+    }
+    let last: u64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant = ?1")?
+        .query_row([tenant], |row| row.get(0))?;
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO events (tenant, seq, kind, at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (seq, event) in (last + 1..).zip(events) {
@@ -56,7 +57,11 @@ pub(crate) fn insert_funding_refs(
     tenant: &str,
     references: &[String],
 ) -> Result<()> {
-    let mut stmt = conn.prepare("INSERT INTO funding_refs (tenant, reference) VALUES (?1, ?2)")?;
+    if references.is_empty() {
+        return Ok(());
+    }
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO funding_refs (tenant, reference) VALUES (?1, ?2)")?;
     for reference in references {
         stmt.execute([tenant, reference])?;
     }
@@ -78,7 +83,10 @@ pub(crate) fn write_pool(
     tenant: &str,
     pool: &BTreeMap<Month, u32>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare(
+    if pool.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO pool_usage (tenant, month, minutes) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant, month) DO UPDATE SET minutes = excluded.minutes",
     )?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -19,16 +19,38 @@ pub(crate) fn known_version() -> i64 {
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Prepared statements kept per connection: a batch commit cycles through a few dozen distinct
+/// ones (rusqlite keeps 16 by default, which would re-prepare them for every tenant).
+const STATEMENT_CACHE: usize = 64;
+
 /// The durability settings: WAL so readers never block the writer, `synchronous=FULL` so a
 /// commit survives power loss (C24 must hold after any crash), foreign keys enforced.
 pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // SQLite answers with the mode it kept: a file system without shared memory keeps the
     // rollback journal, which is just as durable, so that is not an error.
     let _mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// A reader's settings and checks: the busy timeout (a reader waits while a checkpoint or a
+/// recovery holds the file) and a schema version that is exactly the one this program knows. A
+/// reader cannot migrate, so an older file is refused as well as a newer one.
+pub(crate) fn configure_read_only(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = known_version();
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    if found < known {
+        return Err(StoreError::NotMigrated { found, known });
+    }
     Ok(())
 }
 
@@ -281,4 +303,72 @@ CREATE TABLE funding_refs (
     reference TEXT NOT NULL,
     PRIMARY KEY (tenant, reference)
 ) STRICT;
+"#;
+
+/// V2: what the HTTP server keeps besides the books: live calls (C25 to C27), API keys and
+/// webhook endpoints with their delivery log (C15).
+const V2: &str = r#"
+-- Calls authorized and not yet ended (C25 to C27), one row per call id. The record's `end` is
+-- its `start` (the instant the call was authorized for), so only `start_at` is stored. A NULL
+-- `granted_s` is a call that holds nothing and is never cut.
+CREATE TABLE reservations (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    call_id TEXT NOT NULL,
+    conference_id TEXT NOT NULL,
+    organizer TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    service_number TEXT NOT NULL,
+    caller_number TEXT NOT NULL,
+    destination_number TEXT NOT NULL,
+    start_at TEXT NOT NULL,
+    granted_s INTEGER CHECK (granted_s >= 0),
+    credit TEXT NOT NULL,
+    pool_minutes INTEGER NOT NULL CHECK (pool_minutes >= 0),
+    expires_at TEXT NOT NULL,
+    live INTEGER NOT NULL CHECK (live IN (0, 1)),
+    funding TEXT NOT NULL,
+    PRIMARY KEY (tenant, call_id)
+) STRICT;
+
+-- API keys: only the HMAC-SHA256 digest of the secret is kept. An operator key belongs to no
+-- tenant; a tenant admin or bridge key belongs to exactly one.
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('operator', 'tenant_admin', 'bridge')),
+    tenant TEXT REFERENCES tenants (id),
+    label TEXT NOT NULL,
+    digest BLOB NOT NULL CHECK (length(digest) = 32),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    CHECK ((kind = 'operator') = (tenant IS NULL))
+) STRICT;
+
+-- `delivered_through` is the last event `seq` of the tenant that is done for this endpoint
+-- (delivered or given up): delivery resumes after it.
+CREATE TABLE webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    disabled_at TEXT,
+    delivered_through INTEGER NOT NULL DEFAULT 0 CHECK (delivered_through >= 0)
+) STRICT;
+
+CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints (tenant, created_at, id);
+
+-- One row per delivery attempt of one event (`events.seq` of the endpoint's tenant) to one
+-- endpoint.
+CREATE TABLE webhook_deliveries (
+    endpoint TEXT NOT NULL REFERENCES webhook_endpoints (id),
+    event_seq INTEGER NOT NULL CHECK (event_seq >= 1),
+    attempt INTEGER NOT NULL CHECK (attempt >= 0),
+    at TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed', 'gave_up')),
+    http_status INTEGER CHECK (http_status BETWEEN 0 AND 65535),
+    error TEXT,
+    PRIMARY KEY (endpoint, event_seq, attempt)
+) STRICT;
+
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (endpoint, at);
 "#;

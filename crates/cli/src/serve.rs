@@ -1,0 +1,340 @@
+//! `minutely serve`: the HTTP API on the embedded store. With `--demo` it also loads a sample
+//! rate card and the example tenant, prints a tenant-admin key, and drives simulated conference
+//! traffic through the real call-control API so that balances, the pool and the reports move.
+
+use crate::generate::{CallSpec, generate_calls, sample_rates};
+use crate::output::open_store_to_change;
+use crate::tenants::{apply_text, report_changes};
+use anyhow::{Context, Result};
+use clap::Args;
+use minutely_core::rating::{CallRecord, Direction};
+use minutely_formats::calls::CallFile;
+use minutely_formats::tenant_file::EXAMPLE;
+use minutely_formats::{instant, ratecard};
+use minutely_server::auth::{self, KeyKind};
+use minutely_server::{Config, Server};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MINUTELY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Load a sample rate card and a demo tenant, and drive simulated traffic.
+    #[arg(long)]
+    demo: bool,
+    /// Demo traffic: calls started per second.
+    #[arg(long, default_value_t = 4.0)]
+    demo_rate: f64,
+    /// Demo traffic: longest simulated call, in seconds of real time.
+    #[arg(long, default_value_t = 40)]
+    demo_max_call_s: u64,
+    /// Seconds granted per authorization or extension.
+    #[arg(long, default_value_t = 300)]
+    window_s: u64,
+    /// Seconds after a grant ends before an unextended reservation lapses.
+    #[arg(long, default_value_t = 60)]
+    grace_s: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_body: usize,
+    /// Largest number of call records in one ingestion request.
+    #[arg(long, default_value_t = 10_000)]
+    max_batch_records: usize,
+    /// Requests handled at once.
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+    /// Connections held open at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Commands committed together at most (group commit).
+    #[arg(long, default_value_t = 2048)]
+    max_batch: usize,
+}
+
+/// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
+/// `RUST_LOG` filters (default `info`). Stdout carries only the banner.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::io::stderr().is_terminal() {
+        builder.try_init()
+    } else {
+        builder.json().flatten_event(true).try_init()
+    };
+}
+
+pub fn run(db: &Path, args: ServeArgs) -> Result<()> {
+    init_logs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(db.to_path_buf(), args))
+}
+
+async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
+    let demo = if args.demo {
+        let db = db.clone();
+        Some(tokio::task::spawn_blocking(move || prepare_demo(&db)).await??)
+    } else {
+        None
+    };
+    let mut config = Config::new(db, args.listen);
+    config.writer.control.window_s = args.window_s;
+    config.writer.control.grace_s = args.grace_s;
+    config.writer.max_batch = args.max_batch.max(1);
+    config.max_body = args.max_body;
+    config.max_batch_records = args.max_batch_records;
+    config.max_in_flight = args.max_in_flight.max(1);
+    config.max_connections = args.max_connections.max(1);
+    let server = Server::start(config).await?;
+    let url = server.url();
+    println!("Minutely is serving {url} (API under /v1, OpenAPI at {url}/openapi.json)");
+    let traffic = match demo {
+        Some(demo) => {
+            println!(
+                "Demo tenant: {} (SAMPLE prices, not a real tariff)",
+                demo.tenant
+            );
+            println!("  tenant-admin key (shown once): {}", demo.admin_key);
+            println!(
+                "  try: curl -H 'Authorization: Bearer {}' {url}/v1/tenants/{}/wallet",
+                demo.admin_key, demo.tenant
+            );
+            println!(
+                "  simulated traffic: {} calls/s through the call-control API",
+                args.demo_rate
+            );
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let driver = tokio::spawn(drive(
+                url.clone(),
+                demo,
+                args.demo_rate,
+                args.demo_max_call_s.max(1),
+                stop_rx,
+            ));
+            Some((stop_tx, driver))
+        }
+        None => None,
+    };
+    let result = match traffic {
+        Some((stop_tx, driver)) => {
+            wait_for_signal().await;
+            let _ = stop_tx.send(true);
+            let _ = driver.await;
+            server.shutdown().await
+        }
+        None => server.run_until_signal().await,
+    };
+    result?;
+    println!("Minutely stopped: everything acknowledged is committed.");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// What the demo traffic needs.
+struct Demo {
+    tenant: String,
+    admin_key: String,
+    bridge_key: String,
+    calls: Vec<CallRecord>,
+}
+
+/// Imports the sample rate card (once), applies the example tenant (a no-op when already
+/// there), creates fresh demo keys, and generates call templates.
+fn prepare_demo(db: &Path) -> Result<Demo> {
+    let (_lock, mut store) = open_store_to_change(db)?;
+    let countries = store.countries()?;
+    let text = String::from(EXAMPLE);
+    let (tenant, changes) = apply_text(&mut store, &text, "the demo tenant")?;
+    report_changes(&tenant, &changes);
+    let book = store
+        .load_book(&tenant)?
+        .context("the demo tenant was just applied")?;
+    let currency = book.tenant.currency;
+    if store.rate_card(currency)?.entries().next().is_none() {
+        let card_text = sample_rates(
+            &countries,
+            currency,
+            1,
+            0,
+            instant::parse("2025-01-01T00:00:00Z").map_err(anyhow::Error::msg)?,
+        );
+        let card = ratecard::parse(card_text.as_bytes(), currency)
+            .map_err(|e| anyhow::anyhow!("the sample rate card: {e}"))?;
+        store.import_rate_card(&card)?;
+        println!(
+            "Imported a SAMPLE {currency} rate card covering every country of the country table"
+        );
+    }
+    let secret = store.key_secret()?;
+    let now = jiff::Timestamp::now();
+    let (admin, admin_key) = auth::new_key(
+        &secret,
+        KeyKind::TenantAdmin,
+        Some(&tenant),
+        "demo admin",
+        now,
+    );
+    let (bridge, bridge_key) =
+        auth::new_key(&secret, KeyKind::Bridge, Some(&tenant), "demo bridge", now);
+    store.insert_key(&admin)?;
+    store.insert_key(&bridge)?;
+    let spec = CallSpec {
+        count: 2000,
+        seed: now.as_second() as u64,
+        start: now,
+        days: 1,
+        population: 500,
+    };
+    let mut generated = Vec::new();
+    generate_calls(EXAMPLE, &spec, &mut generated)?;
+    let file = CallFile::read(&generated[..], |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let calls = (0..file.len()).map(|i| file.get(i)).collect();
+    Ok(Demo {
+        tenant,
+        admin_key,
+        bridge_key,
+        calls,
+    })
+}
+
+/// Starts `rate` calls per second, each authorized, held for a random real duration (extended
+/// when it outlives its grant, cut when the credit runs out) and ended, all over HTTP.
+async fn drive(
+    url: String,
+    demo: Demo,
+    rate: f64,
+    max_call_s: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let client = reqwest::Client::new();
+    let demo = std::sync::Arc::new(demo);
+    let every = Duration::from_secs_f64(1.0 / rate.clamp(0.01, 1000.0));
+    let mut tick = tokio::time::interval(every);
+    let mut n: u64 = 0;
+    let live = std::sync::Arc::new(tokio::sync::Semaphore::new(512));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let Ok(permit) = live.clone().try_acquire_owned() else {
+            continue;
+        };
+        let template = demo.calls[(n as usize) % demo.calls.len()].clone();
+        let call_id = format!("demo-{}-{n}", std::process::id());
+        let seconds = 1 + (n.wrapping_mul(2_654_435_761) % max_call_s);
+        n += 1;
+        let (client, url, demo, stop) = (client.clone(), url.clone(), demo.clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(error) =
+                one_call(&client, &url, &demo, template, &call_id, seconds, stop).await
+            {
+                tracing::warn!(%error, call_id, "demo call failed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn one_call(
+    client: &reqwest::Client,
+    url: &str,
+    demo: &Demo,
+    template: CallRecord,
+    call_id: &str,
+    seconds: u64,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let base = format!("{url}/v1/tenants/{}/calls/{call_id}", demo.tenant);
+    let key = &demo.bridge_key;
+    let toll_dial_in = template.direction == Direction::DialIn
+        && !template.service_number.is_empty()
+        && template.caller_number.is_empty();
+    if !toll_dial_in {
+        let body = serde_json::json!({
+            "conference_id": template.conference_id,
+            "organizer": template.organizer,
+            "direction": template.direction.as_str(),
+            "service_number": template.service_number,
+            "caller_number": template.caller_number,
+            "destination_number": template.destination_number,
+        });
+        let answer: serde_json::Value = client
+            .post(format!("{base}/authorize"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if answer["decision"] != "allow" {
+            return Ok(());
+        }
+        let mut granted = answer["max_duration_s"].as_u64();
+        let mut elapsed = 0;
+        while elapsed < seconds && !*stop.borrow() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            elapsed += 1;
+            if granted.is_some_and(|g| elapsed + 5 >= g) {
+                let ext: serde_json::Value = client
+                    .post(format!("{base}/extend"))
+                    .bearer_auth(key)
+                    .json(&serde_json::json!({"granted_s": granted}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                if ext["extended"] != true {
+                    break;
+                }
+                granted = ext["max_duration_s"].as_u64();
+            }
+        }
+        client
+            .post(format!("{base}/end"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"duration_s": elapsed}))
+            .send()
+            .await?
+            .error_for_status()?;
+    } else {
+        tokio::time::sleep(Duration::from_secs(seconds.min(5))).await;
+        let now = jiff::Timestamp::now();
+        let record = serde_json::json!({
+            "call_id": call_id,
+            "conference_id": template.conference_id,
+            "organizer": template.organizer,
+            "direction": "dial_in",
+            "service_number": template.service_number,
+            "caller_number": template.caller_number,
+            "destination_number": template.destination_number,
+            "start": instant::format(now - jiff::SignedDuration::from_secs(seconds as i64)),
+            "end": instant::format(now),
+        });
+        client
+            .post(format!("{base}/end"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"record": record}))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}

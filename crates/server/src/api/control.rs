@@ -1,0 +1,582 @@
+//! Real-time call control (C25 to C27) and call-record ingestion (C23, C29): the bridge's
+//! routes.
+
+use crate::api::types::{
+    CallRecordJson, OutcomeJson, bounded, instant, money, parse_direction, parse_instant,
+};
+use crate::app::{AppState, Caller, Json, JsonOrEmpty, Path};
+use crate::auth::Access;
+use crate::error::{ApiError, ApiResult};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use minutely_core::control::{ControlError, Decision, Extension, Grant};
+use minutely_core::engine::{Mode, canonical_order};
+use minutely_core::money::Currency;
+use minutely_core::rating::CallRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(authorize, extend, end, ingest),
+    components(schemas(
+        AuthorizeRequest,
+        AuthorizeResponse,
+        ExtendRequest,
+        ExtendResponse,
+        EndRequest,
+        IngestRequest,
+        IngestResponse,
+        CallRecordJson,
+        OutcomeJson
+    ))
+)]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/tenants/{tenant}/calls/{call_id}/authorize",
+            post(authorize),
+        )
+        .route("/v1/tenants/{tenant}/calls/{call_id}/extend", post(extend))
+        .route("/v1/tenants/{tenant}/calls/{call_id}/end", post(end))
+        .route("/v1/tenants/{tenant}/calls", post(ingest))
+}
+
+/// A call about to connect.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub conference_id: String,
+    /// The meeting organizer's UPN.
+    pub organizer: String,
+    /// `dial_in` or `dial_out`.
+    pub direction: String,
+    #[serde(default)]
+    pub service_number: String,
+    #[serde(default)]
+    pub caller_number: String,
+    #[serde(default)]
+    pub destination_number: String,
+    /// When the call connects (RFC 3339); the server's clock when absent. Send it so that a
+    /// retried request is recognised as the same call.
+    pub start: Option<String>,
+}
+
+/// Allow or deny.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeResponse {
+    pub call_id: String,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// The reason code of a denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Seconds from `start` the call may last; `null` for a call that is never cut (included
+    /// dial-in, add-on).
+    pub max_duration_s: Option<u64>,
+    /// Who pays: `included`, `add_on`, `pool`, `pool_and_credits` or `credits`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funding: Option<String>,
+    /// Credit held for the grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_pool_minutes: Option<u32>,
+    pub currency: String,
+    /// The instant the call was authorized for.
+    pub start: String,
+    /// When the hold lapses unless extended or ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// True when this repeats the answer to an earlier identical request.
+    pub replay: bool,
+}
+
+/// Ask for the next window.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// The `max_duration_s` the bridge holds now; a request that repeats an extension already
+    /// made gets the current grant back.
+    pub granted_s: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtendResponse {
+    pub call_id: String,
+    /// False: no more credit, end the call at `max_duration_s` (C26).
+    pub extended: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub max_duration_s: Option<u64>,
+    pub funding: String,
+    pub reserved: String,
+    pub reserved_pool_minutes: u32,
+    pub currency: String,
+    pub expires_at: String,
+    pub replay: bool,
+}
+
+/// The call ended.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndRequest {
+    /// When the call ended (RFC 3339); the server's clock when neither this nor
+    /// `duration_s` is given.
+    pub end: Option<String>,
+    /// The real duration in seconds, from the authorized start.
+    pub duration_s: Option<u64>,
+    /// The whole record: required for a call that was not authorized (a toll dial-in), and
+    /// checked against the authorization otherwise.
+    pub record: Option<CallRecordJson>,
+}
+
+/// How far an authorization's `start` may be from the server's clock, in seconds.
+pub const MAX_START_SKEW_S: i64 = 3600;
+
+fn currency_of(ctx: &mut crate::writer::Ctx<'_>, tenant: &str) -> ApiResult<Currency> {
+    Ok(ctx.book(tenant)?.tenant.currency)
+}
+
+fn grant_fields(g: &Grant, currency: Currency) -> (Option<String>, String, u32, String) {
+    (
+        g.max_duration_s.map(|s| s.to_string()),
+        money(currency, g.credit),
+        g.pool_minutes,
+        instant(g.expires_at),
+    )
+}
+
+fn control_error(e: ControlError, call_id: &str) -> ApiError {
+    match e {
+        ControlError::CallNotFound => ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "call_not_found",
+            format!(
+                "no authorized call {call_id:?}; an end report of an unauthorized call must carry its record"
+            ),
+        ),
+        ControlError::CallAlreadyEnded => ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "call_already_ended",
+            format!("call {call_id:?} has already ended"),
+        ),
+        ControlError::Refused(reason) => {
+            ApiError::reason(reason, format!("call {call_id:?}: {}", reason.describe()))
+        }
+    }
+}
+
+/// C25: allow or deny a call about to connect.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/calls/{call_id}/authorize",
+    params(("tenant" = String, Path), ("call_id" = String, Path)),
+    request_body = AuthorizeRequest,
+    responses(
+        (status = 200, description = "Allowed or denied with a reason code", body = AuthorizeResponse),
+        (status = 400, description = "Malformed request", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "call control",
+    security(("key" = []))
+)]
+pub async fn authorize(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, call_id)): Path<(String, String)>,
+    Json(body): Json<AuthorizeRequest>,
+) -> ApiResult<Json<AuthorizeResponse>> {
+    caller.check(&tenant, Access::Bridge)?;
+    bounded("call_id", &call_id)?;
+    for (name, value) in [
+        ("conference_id", &body.conference_id),
+        ("organizer", &body.organizer),
+        ("service_number", &body.service_number),
+        ("caller_number", &body.caller_number),
+        ("destination_number", &body.destination_number),
+    ] {
+        bounded(name, value)?;
+    }
+    let direction = parse_direction("direction", &body.direction)?;
+    let start = match &body.start {
+        Some(text) => Some(parse_instant("start", text)?),
+        None => None,
+    };
+    let id = call_id.clone();
+    let (decision, currency, start) = state
+        .writer
+        .run(move |ctx| {
+            let now = ctx.now;
+            let start = start.unwrap_or(now);
+            // A grant runs from the start: one far from the server's clock would lapse at once
+            // or hold credit for a call that has not begun.
+            let skew = (start.as_second() - now.as_second()).abs();
+            if skew > MAX_START_SKEW_S {
+                return Err(ApiError::invalid(format!(
+                    "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
+                    instant(start),
+                    instant(now)
+                )));
+            }
+            let call = CallRecord {
+                call_id: call_id.clone(),
+                conference_id: body.conference_id,
+                organizer: body.organizer,
+                direction,
+                service_number: body.service_number,
+                caller_number: body.caller_number,
+                destination_number: body.destination_number,
+                start,
+                end: start,
+            };
+            let currency = currency_of(ctx, &tenant)?;
+            ctx.load_seen(&tenant, &[call_id.as_str()])?;
+            let policy = ctx.control;
+            let book = ctx.books.get_mut(&tenant).expect("checked above");
+            let known =
+                book.seen.contains_key(&call_id) || book.reservations.contains_key(&call_id);
+            let (decision, effects, holds) = ctx
+                .catalogue
+                .with_rater(currency, |rater| book.authorize(rater, &call, now, &policy));
+            ctx.effects(&tenant, effects);
+            ctx.holds(&tenant, holds);
+            ctx.touched(&tenant);
+            if let Decision::Deny(reason) = &decision {
+                // A new denial is recorded like a refused record (refused-calls report, and
+                // the same answer when asked again); a repeated one is already there.
+                if !known {
+                    ctx.call(
+                        &tenant,
+                        call,
+                        minutely_core::engine::Outcome::Refused(*reason),
+                    );
+                }
+            }
+            Ok((decision, currency, start))
+        })
+        .await?;
+    Ok(Json(match decision {
+        Decision::Allow(g) => {
+            let (_, reserved, pool, expires) = grant_fields(&g, currency);
+            AuthorizeResponse {
+                call_id: id,
+                decision: "allow".into(),
+                reason: None,
+                rule: None,
+                max_duration_s: g.max_duration_s,
+                funding: Some(g.funding.as_str().to_string()),
+                reserved: Some(reserved),
+                reserved_pool_minutes: Some(pool),
+                currency: currency.code().to_string(),
+                start: instant(start),
+                expires_at: Some(expires),
+                replay: g.replay,
+            }
+        }
+        Decision::Deny(reason) => AuthorizeResponse {
+            call_id: id,
+            decision: "deny".into(),
+            reason: Some(reason.code().to_string()),
+            rule: Some(reason.rule().to_string()),
+            max_duration_s: Some(0),
+            funding: None,
+            reserved: None,
+            reserved_pool_minutes: None,
+            currency: currency.code().to_string(),
+            start: instant(start),
+            expires_at: None,
+            replay: false,
+        },
+    }))
+}
+
+/// C26: the next window of a live call.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/calls/{call_id}/extend",
+    params(("tenant" = String, Path), ("call_id" = String, Path)),
+    request_body = ExtendRequest,
+    responses(
+        (status = 200, description = "Extended, or no more credit", body = ExtendResponse),
+        (status = 404, description = "Unknown tenant or call", body = crate::app::ErrorBody),
+        (status = 409, description = "The call has ended", body = crate::app::ErrorBody)
+    ),
+    tag = "call control",
+    security(("key" = []))
+)]
+pub async fn extend(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, call_id)): Path<(String, String)>,
+    JsonOrEmpty(body): JsonOrEmpty<ExtendRequest>,
+) -> ApiResult<Json<ExtendResponse>> {
+    caller.check(&tenant, Access::Bridge)?;
+    bounded("call_id", &call_id)?;
+    let known_s = body.granted_s;
+    let id = call_id.clone();
+    let (answer, currency) = state
+        .writer
+        .run(move |ctx| {
+            let now = ctx.now;
+            let currency = currency_of(ctx, &tenant)?;
+            ctx.load_seen(&tenant, &[call_id.as_str()])?;
+            let policy = ctx.control;
+            let book = ctx.books.get_mut(&tenant).expect("checked above");
+            let (answer, effects, holds) = ctx.catalogue.with_rater(currency, |rater| {
+                book.extend(rater, &call_id, known_s, now, &policy)
+            });
+            ctx.effects(&tenant, effects);
+            ctx.holds(&tenant, holds);
+            ctx.touched(&tenant);
+            Ok((answer.map_err(|e| control_error(e, &call_id))?, currency))
+        })
+        .await?;
+    let (extended, grant) = match answer {
+        Extension::Extended(g) => (true, g),
+        Extension::Exhausted(g) => (false, g),
+    };
+    let (_, reserved, pool, expires) = grant_fields(&grant, currency);
+    Ok(Json(ExtendResponse {
+        call_id: id,
+        extended,
+        reason: (!extended).then(|| "no_more_credit".to_string()),
+        max_duration_s: grant.max_duration_s,
+        funding: grant.funding.as_str().to_string(),
+        reserved,
+        reserved_pool_minutes: pool,
+        currency: currency.code().to_string(),
+        expires_at: expires,
+        replay: grant.replay,
+    }))
+}
+
+/// C27: the call ended: rate, release and debit in one atomic step.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/calls/{call_id}/end",
+    params(("tenant" = String, Path), ("call_id" = String, Path)),
+    request_body = EndRequest,
+    responses(
+        (status = 200, description = "Charged or refused (a refusal carries its reason)", body = OutcomeJson),
+        (status = 404, description = "Unknown tenant, or an unauthorized call without its record", body = crate::app::ErrorBody),
+        (status = 409, description = "The call id was used for another call", body = crate::app::ErrorBody)
+    ),
+    tag = "call control",
+    security(("key" = []))
+)]
+pub async fn end(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, call_id)): Path<(String, String)>,
+    JsonOrEmpty(body): JsonOrEmpty<EndRequest>,
+) -> ApiResult<Json<OutcomeJson>> {
+    caller.check(&tenant, Access::Bridge)?;
+    bounded("call_id", &call_id)?;
+    if body.end.is_some() && body.duration_s.is_some() {
+        return Err(ApiError::invalid("give end or duration_s, not both"));
+    }
+    let end_at = match &body.end {
+        Some(text) => Some(parse_instant("end", text)?),
+        None => None,
+    };
+    let record = match &body.record {
+        Some(r) => {
+            let record = r.to_record("record")?;
+            if record.call_id != call_id {
+                return Err(ApiError::invalid(format!(
+                    "record.call_id {:?} is not the call id of the path {call_id:?}",
+                    record.call_id
+                )));
+            }
+            Some(record)
+        }
+        None => None,
+    };
+    let duration_s = body.duration_s;
+    if duration_s.is_some_and(|d| d > 366 * 24 * 3600) {
+        return Err(ApiError::invalid("duration_s is longer than a year"));
+    }
+    state
+        .writer
+        .run(move |ctx| {
+            let now = ctx.now;
+            let currency = currency_of(ctx, &tenant)?;
+            ctx.load_seen(&tenant, &[call_id.as_str()])?;
+            let book = ctx.books.get_mut(&tenant).expect("checked above");
+            // The end instant: given, or start + duration, or the record's, or now.
+            let start = book
+                .reservations
+                .get(&call_id)
+                .map(|r| r.call.start)
+                .or(record.as_ref().map(|r| r.start));
+            let end = match (end_at, duration_s, start, &record) {
+                (Some(end), _, _, _) => end,
+                (None, Some(d), Some(start), _) => {
+                    start + jiff::SignedDuration::from_secs(d as i64)
+                }
+                (None, None, _, Some(r)) => r.end,
+                _ => now,
+            };
+            let record = record.map(|r| CallRecord { end, ..r });
+            let (result, holds) = ctx.catalogue.with_rater(currency, |rater| {
+                book.end_call(rater, &call_id, end, record.as_ref(), now)
+            });
+            ctx.holds(&tenant, holds);
+            ctx.touched(&tenant);
+            let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
+            let outcome =
+                OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
+            // A first result is stored (C23); a replay or a reused id changes nothing.
+            if let Some(call) = call
+                .filter(|_| processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused))
+            {
+                ctx.call(&tenant, call, processed.outcome);
+            }
+            ctx.effects(&tenant, processed.effects);
+            Ok(outcome)
+        })
+        .await
+        .map(Json)
+}
+
+/// A batch of call records that already happened.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    pub calls: Vec<CallRecordJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestResponse {
+    /// One result per record, in the order sent.
+    pub results: Vec<OutcomeJson>,
+    pub charged: usize,
+    pub refused: usize,
+    /// Records already processed with the same content (nothing changed, C23).
+    pub replayed: usize,
+}
+
+/// C23, C29: idempotent ingestion of call records in bulk, rated like real time but never
+/// refused for credits (the calls already happened). A batch with any malformed record is
+/// refused whole, naming every bad record.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/calls",
+    params(("tenant" = String, Path)),
+    request_body = IngestRequest,
+    responses(
+        (status = 200, description = "Each record charged or refused", body = IngestResponse),
+        (status = 400, description = "Malformed records (nothing was processed)", body = crate::app::ErrorBody),
+        (status = 413, description = "Too many records or too large a body", body = crate::app::ErrorBody)
+    ),
+    tag = "call records",
+    security(("key" = []))
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Json(body): Json<IngestRequest>,
+) -> ApiResult<Json<IngestResponse>> {
+    caller.check(&tenant, Access::Bridge)?;
+    let max = state.config.max_batch_records;
+    if body.calls.len() > max {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} records in one batch; the limit is {max}",
+                body.calls.len()
+            ),
+        ));
+    }
+    let mut records = Vec::with_capacity(body.calls.len());
+    let mut problems = Vec::new();
+    for (i, call) in body.calls.iter().enumerate() {
+        match call.to_record(&format!("calls[{i}]")) {
+            Ok(r) => records.push(r),
+            Err(e) => problems.push(e.detail),
+        }
+    }
+    if !problems.is_empty() {
+        let shown: Vec<String> = problems.iter().take(50).cloned().collect();
+        let more = problems.len().saturating_sub(shown.len());
+        let mut detail = shown.join("; ");
+        if more > 0 {
+            detail.push_str(&format!("; and {more} more"));
+        }
+        return Err(ApiError::invalid(detail));
+    }
+    let results = state
+        .writer
+        .run(move |ctx| {
+            let currency = currency_of(ctx, &tenant)?;
+            let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
+            ctx.load_seen(&tenant, &ids)?;
+            // C37: within one batch, the first record in canonical order is the first
+            // submission.
+            let mut order: Vec<usize> = (0..records.len()).collect();
+            order.sort_by(|&a, &b| {
+                (records[a].start, &records[a].call_id)
+                    .cmp(&(records[b].start, &records[b].call_id))
+            });
+            let mut sorted: Vec<CallRecord> = order.iter().map(|&i| records[i].clone()).collect();
+            canonical_order(&mut sorted);
+            let mut results: Vec<Option<OutcomeJson>> = vec![None; records.len()];
+            for (&i, call) in order.iter().zip(&sorted) {
+                let book = ctx.books.get_mut(&tenant).expect("checked above");
+                let processed = if book.reservations.contains_key(&call.call_id) {
+                    // A live call's id belongs to call control until it ends.
+                    minutely_core::engine::Processed {
+                        outcome: minutely_core::engine::Outcome::Refused(
+                            minutely_core::Reason::CallIdReused,
+                        ),
+                        replay: false,
+                        effects: Default::default(),
+                    }
+                } else {
+                    ctx.catalogue
+                        .with_rater(currency, |rater| book.process_call(rater, call, Mode::Bulk))
+                };
+                results[i] = Some(OutcomeJson::new(
+                    &call.call_id,
+                    &processed.outcome,
+                    processed.replay,
+                    currency,
+                ));
+                if !processed.replay
+                    && processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused)
+                {
+                    ctx.call(&tenant, call.clone(), processed.outcome);
+                }
+                ctx.effects(&tenant, processed.effects);
+            }
+            ctx.touched(&tenant);
+            Ok(results
+                .into_iter()
+                .map(|r| r.expect("every record has a result"))
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    let charged = results
+        .iter()
+        .filter(|r| r.status == "charged" && !r.replay)
+        .count();
+    let replayed = results.iter().filter(|r| r.replay).count();
+    let refused = results
+        .iter()
+        .filter(|r| r.status == "refused" && !r.replay)
+        .count();
+    Ok(Json(IngestResponse {
+        results,
+        charged,
+        refused,
+        replayed,
+    }))
+}

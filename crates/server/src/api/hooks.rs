@@ -1,0 +1,365 @@
+//! Webhook endpoints (C15): a tenant admin registers the URLs its events are sent to, lists and
+//! disables them, and reads the delivery log. The delivery itself and the signature scheme are
+//! in `crate::webhooks`.
+
+use crate::api::types::{PageParams, instant};
+use crate::app::{AppState, Caller, Json, Path, Query};
+use crate::auth::{Access, random_bytes};
+use crate::error::{ApiError, ApiResult};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use minutely_store::{Delivery, WebhookEndpoint};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, disable, deliveries),
+    components(schemas(
+        CreateEndpointRequest,
+        EndpointJson,
+        CreatedEndpointJson,
+        EndpointList,
+        DeliveryJson,
+        DeliveryList
+    ))
+)]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tenants/{tenant}/webhooks", get(list).post(create))
+        .route(
+            "/v1/tenants/{tenant}/webhooks/{id}",
+            axum::routing::delete(disable),
+        )
+        .route(
+            "/v1/tenants/{tenant}/webhooks/{id}/deliveries",
+            get(deliveries),
+        )
+}
+
+/// The longest URL accepted.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Enabled endpoints one tenant may have at once.
+pub const MAX_ENDPOINTS: usize = 20;
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpointRequest {
+    /// Where events are POSTed: an `http` or `https` URL with a host, at most 2048 bytes.
+    pub url: String,
+}
+
+/// An endpoint (its secret is never shown again after creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointJson {
+    pub id: String,
+    pub tenant: String,
+    pub url: String,
+    pub created_at: String,
+    /// False once disabled: nothing more is sent to it.
+    pub enabled: bool,
+    pub disabled_at: Option<String>,
+    /// The last event sequence of the tenant done for this endpoint (delivered or given up).
+    pub delivered_through: u64,
+}
+
+impl EndpointJson {
+    fn new(e: &WebhookEndpoint) -> EndpointJson {
+        EndpointJson {
+            id: e.id.clone(),
+            tenant: e.tenant.clone(),
+            url: e.url.clone(),
+            created_at: instant(e.created_at),
+            enabled: e.disabled_at.is_none(),
+            disabled_at: e.disabled_at.map(instant),
+            delivered_through: e.delivered_through,
+        }
+    }
+}
+
+/// A new endpoint with its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedEndpointJson {
+    pub id: String,
+    pub tenant: String,
+    pub url: String,
+    pub created_at: String,
+    pub enabled: bool,
+    /// The HMAC-SHA256 key of the `minutely-signature` header (its ASCII bytes are the key).
+    /// Shown only in this answer: keep it now.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointList {
+    pub endpoints: Vec<EndpointJson>,
+    /// The cursor of the next page (`after`), or null on the last page.
+    pub next: Option<String>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryJson {
+    /// The `id` of the event as sent.
+    pub event_id: String,
+    pub event_sequence: u64,
+    /// From 1.
+    pub attempt: u32,
+    pub at: String,
+    /// `delivered`, `failed` (retried later) or `gave_up` (the last attempt failed).
+    pub outcome: String,
+    /// The endpoint's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    /// What went wrong, when something did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub deliveries: Vec<DeliveryJson>,
+}
+
+/// `?limit=` of the delivery log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LimitParams {
+    /// Attempts to show (default 100, at most the server's page limit, 1000 by default).
+    pub limit: Option<usize>,
+}
+
+/// Checks a webhook URL, naming what is wrong with it.
+pub fn check_url(text: &str) -> ApiResult<String> {
+    if text.len() > MAX_URL_BYTES {
+        return Err(ApiError::invalid(format!(
+            "url is {} bytes long; the limit is {MAX_URL_BYTES}",
+            text.len()
+        )));
+    }
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| ApiError::invalid(format!("url {text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ApiError::invalid(format!(
+            "url {text:?}: the scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ApiError::invalid(format!("url {text:?} has no host")));
+    }
+    Ok(text.to_string())
+}
+
+/// The tenant exists (404 `unknown_tenant` otherwise, as for a tenant the caller may not see).
+async fn known_tenant(state: &AppState, tenant: &str) -> ApiResult<()> {
+    let tenant = tenant.to_string();
+    state
+        .writer
+        .run(move |ctx| ctx.book(&tenant).map(|_| ()))
+        .await
+}
+
+/// The tenant's endpoint `id`, disabled or not; 404 for an id of another tenant.
+async fn endpoint_of(state: &AppState, tenant: &str, id: &str) -> ApiResult<WebhookEndpoint> {
+    let (tenant, id) = (tenant.to_string(), id.to_string());
+    let missing = ApiError::not_found(format!("no webhook endpoint {id:?} for tenant {tenant:?}"));
+    state
+        .read(move |store| Ok(store.endpoints(Some(&tenant))?))
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or(missing)
+}
+
+/// Registers an endpoint: the tenant's events raised from now on are POSTed to it, signed with
+/// the secret returned (once) in the answer.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/webhooks",
+    params(("tenant" = String, Path)),
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 201, description = "Created; the secret is shown only now", body = CreatedEndpointJson),
+        (status = 400, description = "Bad URL", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
+        (status = 409, description = "Too many enabled endpoints", body = crate::app::ErrorBody)
+    ),
+    tag = "webhooks",
+    security(("key" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Json(body): Json<CreateEndpointRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedEndpointJson>)> {
+    caller.check(&tenant, Access::Admin)?;
+    let url = check_url(&body.url)?;
+    let endpoint = WebhookEndpoint {
+        id: format!("wh_{}", hex::encode(random_bytes::<8>())),
+        tenant: tenant.clone(),
+        url,
+        secret: hex::encode(random_bytes::<32>()),
+        created_at: state.now(),
+        disabled_at: None,
+        delivered_through: 0,
+    };
+    let stored = endpoint.clone();
+    state
+        .writer
+        .run(move |ctx| {
+            ctx.book(&tenant)?;
+            let enabled = ctx
+                .store
+                .endpoints(Some(&tenant))?
+                .iter()
+                .filter(|e| e.disabled_at.is_none())
+                .count();
+            if enabled >= MAX_ENDPOINTS {
+                return Err(ApiError::conflict(format!(
+                    "tenant {tenant:?} already has {enabled} enabled webhook endpoints (the \
+                     limit is {MAX_ENDPOINTS}); disable one first"
+                )));
+            }
+            ctx.store.insert_endpoint(&stored)?;
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedEndpointJson {
+            id: endpoint.id,
+            tenant: endpoint.tenant,
+            url: endpoint.url,
+            created_at: instant(endpoint.created_at),
+            enabled: true,
+            secret: endpoint.secret,
+        }),
+    ))
+}
+
+/// The tenant's endpoints, disabled ones included, oldest first; secrets are never shown.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/webhooks",
+    params(("tenant" = String, Path), PageParams),
+    responses(
+        (status = 200, description = "Endpoints", body = EndpointList),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "webhooks",
+    security(("key" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<EndpointList>> {
+    caller.check(&tenant, Access::Admin)?;
+    let limit = page.limit(state.config.max_page)?;
+    known_tenant(&state, &tenant).await?;
+    let all = state
+        .read(move |store| Ok(store.endpoints(Some(&tenant))?))
+        .await?;
+    let start = match &page.after {
+        None => 0,
+        Some(after) => {
+            all.iter().position(|e| &e.id == after).ok_or_else(|| {
+                ApiError::invalid(format!("after: {after:?} is not an endpoint of this list"))
+            })? + 1
+        }
+    };
+    let rest = &all[start.min(all.len())..];
+    let shown: Vec<EndpointJson> = rest.iter().take(limit).map(EndpointJson::new).collect();
+    let next = (rest.len() > limit)
+        .then(|| shown.last().map(|e| e.id.clone()))
+        .flatten();
+    Ok(Json(EndpointList {
+        endpoints: shown,
+        next,
+    }))
+}
+
+/// Disables an endpoint: nothing more is sent to it (an attempt in flight finishes). Disabling
+/// a disabled endpoint changes nothing.
+#[utoipa::path(
+    delete,
+    path = "/v1/tenants/{tenant}/webhooks/{id}",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses(
+        (status = 200, description = "Disabled", body = EndpointJson),
+        (status = 404, description = "Unknown tenant or endpoint", body = crate::app::ErrorBody)
+    ),
+    tag = "webhooks",
+    security(("key" = []))
+)]
+pub async fn disable(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointJson>> {
+    caller.check(&tenant, Access::Admin)?;
+    known_tenant(&state, &tenant).await?;
+    let endpoint = endpoint_of(&state, &tenant, &id).await?;
+    if endpoint.disabled_at.is_some() {
+        return Ok(Json(EndpointJson::new(&endpoint)));
+    }
+    let at = state.now();
+    state
+        .writer
+        .run(move |ctx| Ok(ctx.store.disable_endpoint(&id, at)?))
+        .await?;
+    let endpoint = endpoint_of(&state, &tenant, &endpoint.id).await?;
+    Ok(Json(EndpointJson::new(&endpoint)))
+}
+
+/// The delivery log of an endpoint: every attempt, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/webhooks/{id}/deliveries",
+    params(("tenant" = String, Path), ("id" = String, Path), LimitParams),
+    responses(
+        (status = 200, description = "Attempts, newest first", body = DeliveryList),
+        (status = 404, description = "Unknown tenant or endpoint", body = crate::app::ErrorBody)
+    ),
+    tag = "webhooks",
+    security(("key" = []))
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(params): Query<LimitParams>,
+) -> ApiResult<Json<DeliveryList>> {
+    caller.check(&tenant, Access::Admin)?;
+    let limit = PageParams {
+        limit: params.limit,
+        after: None,
+    }
+    .limit(state.config.max_page)?;
+    known_tenant(&state, &tenant).await?;
+    let endpoint = endpoint_of(&state, &tenant, &id).await?;
+    let rows = state
+        .read(move |store| Ok(store.deliveries(&endpoint.id, limit)?))
+        .await?;
+    Ok(Json(DeliveryList {
+        deliveries: rows
+            .iter()
+            .map(|d: &Delivery| DeliveryJson {
+                event_id: crate::webhooks::event_id(&tenant, d.event_seq),
+                event_sequence: d.event_seq,
+                attempt: d.attempt,
+                at: instant(d.at),
+                outcome: d.outcome.clone(),
+                http_status: d.http_status,
+                error: d.error.clone(),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,68 @@
+//! Operations: health, readiness, Prometheus metrics and the OpenAPI document.
+
+use crate::app::{AppState, Caller};
+use crate::error::ApiResult;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::atomic::Ordering;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(healthz, readyz))]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive")), tag = "operations")]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The server has loaded and verified every tenant and is not shutting down.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "Ready"),
+        (status = 503, description = "Starting or shutting down")
+    ),
+    tag = "operations"
+)]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+/// Prometheus text format. Operator key only: it names tenants and their balances.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<impl IntoResponse> {
+    caller.operator()?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    ))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::api::openapi()
+            .to_pretty_json()
+            .expect("the document serializes"),
+    )
+}

@@ -1,0 +1,1373 @@
+//! Reports (capability 6): the PSTN usage export, dial-out usage by organizer, the minute-pool
+//! report, refused calls, and the per-call "explain". Everything is read from committed
+//! history on read-only connections, except what only memory knows (live reservations, pool
+//! counters, the directory), which comes through the writer.
+//!
+//! Ranges: `from` and `to` are each a date (`2026-01-31`: from the start of that day in the
+//! tenant's time zone; for `to`, up to the end of that day) or an RFC 3339 instant (`to`
+//! exclusive), exactly as `minutely report pstn-usage` reads them; a range covers at most
+//! 366 days. Calls belong to the range their **start** falls in (C21, C22).
+
+use crate::api::types::{CallRecordJson, ChargeJson, PageParams, bounded, instant, money};
+use crate::app::{AppState, Caller, Json, Path, Query};
+use crate::auth::Access;
+use crate::error::{ApiError, ApiResult};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use minutely_core::catalogue::{Origin, RateCard, key_text};
+use minutely_core::control::Reservation;
+use minutely_core::directory::{Tenant, Upn};
+use minutely_core::engine::{Charge, Funding, Month, Outcome};
+use minutely_core::money::Currency;
+use minutely_core::numbers::{Country, E164};
+use minutely_core::rating::{CallRecord, Category};
+use minutely_formats::export;
+use minutely_store::{Store, StoredCall};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(pstn_usage, dial_out_usage, pool, refused, explain),
+    components(schemas(
+        DialOutUsageResponse,
+        OrganizerUsage,
+        CountryUsage,
+        UsageTotals,
+        PoolResponse,
+        PoolOrganizer,
+        RefusedResponse,
+        RefusedCall,
+        ExplainResponse,
+        ExplainStep,
+        RateKeyJson,
+        ReservationJson,
+        CallRecordJson,
+        ChargeJson,
+        crate::api::types::RateJson,
+        crate::api::types::LotTakeJson
+    ))
+)]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tenants/{tenant}/reports/pstn-usage", get(pstn_usage))
+        .route(
+            "/v1/tenants/{tenant}/reports/dial-out-usage",
+            get(dial_out_usage),
+        )
+        .route("/v1/tenants/{tenant}/reports/pool", get(pool))
+        .route("/v1/tenants/{tenant}/reports/refused", get(refused))
+        .route("/v1/tenants/{tenant}/calls/{call_id}/explain", get(explain))
+}
+
+/// The longest range a report covers, in days (tenant calendar).
+pub const MAX_RANGE_DAYS: i64 = 366;
+
+/// The PSTN usage export is built in memory: at most this many rows (charged calls). A larger
+/// range is refused, naming `from`/`to`; export it in parts, or with `minutely report
+/// pstn-usage`, which streams.
+pub const MAX_EXPORT_ROWS: usize = 100_000;
+
+/// The aggregate reports (dial-out usage, pool) read at most this many calls of their range.
+pub const MAX_SCAN_ROWS: usize = 1_000_000;
+
+/// Calls read per query while scanning a range.
+const SCAN_PAGE: usize = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Ranges, cursors, shared reads
+// ---------------------------------------------------------------------------------------------
+
+/// A date means the tenant-local day (`to`: up to its end); an instant means itself. The same
+/// reading as `minutely report pstn-usage`.
+fn bound(field: &str, text: &str, tz: &TimeZone, end_of_day: bool) -> ApiResult<Timestamp> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "{field}: {text:?} is neither a date (2026-01-31) nor an RFC 3339 instant \
+             (2026-01-31T12:00:00Z)"
+        ))
+    };
+    if let Ok(date) = text.trim().parse::<Date>() {
+        let day = if end_of_day {
+            date.tomorrow().map_err(|_| bad())?
+        } else {
+            date
+        };
+        return day
+            .to_zoned_datetime(tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(|_| bad());
+    }
+    minutely_formats::instant::parse(text).map_err(|_| bad())
+}
+
+/// `[from, to)` from the query, checked: both given, `to` not before `from`, at most
+/// `MAX_RANGE_DAYS` days.
+fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Timestamp, Timestamp)> {
+    let from_text = from.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        ApiError::invalid("from is required (a date such as 2026-01-01, or an RFC 3339 instant)")
+    })?;
+    let to_text = to.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        ApiError::invalid("to is required (a date such as 2026-01-31, or an RFC 3339 instant)")
+    })?;
+    let from = bound("from", from_text, tz, false)?;
+    let to = bound("to", to_text, tz, true)?;
+    if to < from {
+        return Err(ApiError::invalid(format!(
+            "to ({}) is before from ({})",
+            instant(to),
+            instant(from)
+        )));
+    }
+    let limit = from
+        .to_zoned_datetime(tz.clone())
+        .checked_add(MAX_RANGE_DAYS.days())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::MAX);
+    if to > limit {
+        return Err(ApiError::invalid(format!(
+            "from/to: {} to {} is longer than {MAX_RANGE_DAYS} days; ask for a shorter range",
+            instant(from),
+            instant(to)
+        )));
+    }
+    Ok((from, to))
+}
+
+/// The tenant's directory as the writer holds it (the committed one: a job's answer comes
+/// after its batch commits). 404 for an unknown tenant.
+async fn directory(state: &AppState, tenant: &str) -> ApiResult<Tenant> {
+    let id = tenant.to_string();
+    state
+        .writer
+        .run(move |ctx| Ok(ctx.book(&id)?.tenant.clone()))
+        .await
+}
+
+/// Runs `f` over every call that started in `[from, to)`, in canonical order (C22), page by
+/// page; refuses a range holding more than `MAX_SCAN_ROWS` calls.
+fn scan_calls(
+    store: &Store,
+    tenant: &str,
+    (from, to): (Timestamp, Timestamp),
+    mut f: impl FnMut(&StoredCall) -> ApiResult<()>,
+) -> ApiResult<()> {
+    let mut cursor: Option<(Timestamp, String)> = None;
+    let mut scanned = 0usize;
+    loop {
+        let after = cursor.as_ref().map(|(at, id)| (*at, id.as_str()));
+        let page = store.calls_page(tenant, from, to, after, SCAN_PAGE, false)?;
+        scanned += page.len();
+        if scanned > MAX_SCAN_ROWS {
+            return Err(ApiError::invalid(format!(
+                "from/to: the range holds more than {MAX_SCAN_ROWS} calls; ask for a shorter range"
+            )));
+        }
+        for call in &page {
+            f(call)?;
+        }
+        match page.last() {
+            Some(last) if page.len() == SCAN_PAGE => {
+                cursor = Some((last.record.start, last.record.call_id.clone()));
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// A call's place in canonical order as an opaque, URL-safe cursor.
+fn call_cursor(start: Timestamp, call_id: &str) -> String {
+    format!("{}_{}", start.as_nanosecond(), hex::encode(call_id))
+}
+
+fn parse_call_cursor(text: &str) -> ApiResult<(Timestamp, String)> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "after: {text:?} is not a cursor (the `next` value of a previous page)"
+        ))
+    };
+    let (nanos, id) = text.split_once('_').ok_or_else(bad)?;
+    let nanos: i128 = nanos.parse().map_err(|_| bad())?;
+    let start = Timestamp::from_nanosecond(nanos).map_err(|_| bad())?;
+    let id = String::from_utf8(hex::decode(id).map_err(|_| bad())?).map_err(|_| bad())?;
+    Ok((start, id))
+}
+
+/// Who an organizer is, by the directory when it knows the UPN.
+fn organizer_names(tenant: &Tenant, organizer: &str) -> (String, String, bool) {
+    match tenant.user(organizer) {
+        Some(user) => (user.upn.display.clone(), user.display_name.clone(), true),
+        None => (organizer.trim().to_string(), String::new(), false),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /reports/pstn-usage
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// A date (from its start, tenant time zone) or an RFC 3339 instant.
+    pub from: Option<String>,
+    /// A date (up to the end of that day, tenant time zone) or an RFC 3339 instant
+    /// (exclusive).
+    pub to: Option<String>,
+    /// PSTN usage export only: add Funding, Pool Minutes, Credit Amount, Balance After and
+    /// Rule.
+    pub extended: Option<bool>,
+}
+
+/// Builds the export exactly as `minutely report pstn-usage` writes it: header, then one row
+/// per charged call in canonical order.
+fn export_csv(
+    store: &Store,
+    tenant: &Tenant,
+    (from, to): (Timestamp, Timestamp),
+    extended: bool,
+) -> ApiResult<Vec<u8>> {
+    let countries = store.countries()?;
+    let mut out = Vec::with_capacity(64 << 10);
+    out.extend_from_slice(export::header(extended).as_bytes());
+    let mut rows = 0usize;
+    scan_calls(store, &tenant.id, (from, to), |call| {
+        if let Outcome::Charged(charge) = &call.outcome {
+            rows += 1;
+            if rows > MAX_EXPORT_ROWS {
+                return Err(ApiError::invalid(format!(
+                    "from/to: the range holds more than {MAX_EXPORT_ROWS} charged calls; export \
+                     it in parts (or with `minutely report pstn-usage`)"
+                )));
+            }
+            export::write_row(&mut out, tenant, &countries, &call.record, charge, extended);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A file name made of safe characters only.
+fn file_name(tenant: &str, from: Timestamp) -> String {
+    let safe: String = tenant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("pstn-usage-{safe}-{}.csv", from.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+/// The PSTN usage export (product.md): RFC 4180 CSV with a header row and the twenty columns
+/// (twenty-five with `extended=true`), one row per charged call that started in the range, in
+/// canonical order; byte for byte what `minutely report pstn-usage` writes for the same store
+/// and range. At most 100,000 rows per request (built in memory): a range holding more is
+/// refused, naming `from`/`to`.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/reports/pstn-usage",
+    params(("tenant" = String, Path), UsageQuery),
+    responses(
+        (status = 200, description = "The CSV file (at most 100,000 rows)", content_type = "text/csv", body = String),
+        (status = 400, description = "Bad or missing from/to, a range over 366 days or over 100,000 rows", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn pstn_usage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<UsageQuery>,
+) -> ApiResult<Response> {
+    caller.check(&tenant, Access::Admin)?;
+    let directory = directory(&state, &tenant).await?;
+    let (from, to) = range(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        &directory.timezone,
+    )?;
+    let extended = query.extended.unwrap_or(false);
+    let csv = state
+        .read(move |store| export_csv(store, &directory, (from, to), extended))
+        .await?;
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        file_name(&tenant, from)
+    ))
+    .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /reports/dial-out-usage
+// ---------------------------------------------------------------------------------------------
+
+/// Sums over a set of charged dial-out calls.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct UsageTotals {
+    pub calls: u64,
+    /// Connected seconds.
+    pub duration_s: u64,
+    /// Whole minutes, each call rounded up (the 60/60 count the pool uses, C21).
+    pub minutes: u64,
+    /// Minutes the dial-out pool paid (C32).
+    pub pool_minutes: u64,
+    /// What credits paid.
+    pub credit_amount: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    calls: u64,
+    duration_s: u64,
+    minutes: u64,
+    pool_minutes: u64,
+    credit: Decimal,
+}
+
+impl Tally {
+    fn add(&mut self, c: &Charge) {
+        self.calls += 1;
+        self.duration_s += c.duration_s;
+        self.minutes += c.duration_s.div_ceil(60);
+        self.pool_minutes += u64::from(c.pool_minutes);
+        self.credit += c.amount;
+    }
+
+    fn totals(&self, currency: Currency) -> UsageTotals {
+        UsageTotals {
+            calls: self.calls,
+            duration_s: self.duration_s,
+            minutes: self.minutes,
+            pool_minutes: self.pool_minutes,
+            credit_amount: money(currency, self.credit),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountryUsage {
+    /// The destination's numbering-plan country (ISO 3166-1 alpha-2).
+    pub country: String,
+    pub country_name: String,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizerUsage {
+    /// The organizer's UPN as the directory writes it.
+    pub upn: String,
+    pub display_name: String,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+    /// By destination country, sorted by country code.
+    pub countries: Vec<CountryUsage>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DialOutUsageResponse {
+    pub tenant: String,
+    pub currency: String,
+    pub from: String,
+    pub to: String,
+    /// Organizers with at least one charged dial-out call, sorted by UPN.
+    pub organizers: Vec<OrganizerUsage>,
+    pub totals: UsageTotals,
+}
+
+#[derive(Default)]
+struct OrganizerTally {
+    upn: String,
+    display_name: String,
+    all: Tally,
+    by_country: BTreeMap<String, Tally>,
+}
+
+/// Capability 6: charged dial-out calls that started in the range, per organizer (C5: usage
+/// attaches to the organizer), with calls, minutes, pool minutes and credit amount, in total
+/// and by destination country. Refused calls are in the refused-calls report.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/reports/dial-out-usage",
+    params(("tenant" = String, Path), UsageQuery),
+    responses(
+        (status = 200, description = "Dial-out usage by organizer", body = DialOutUsageResponse),
+        (status = 400, description = "Bad or missing from/to, or a range too long", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn dial_out_usage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<UsageQuery>,
+) -> ApiResult<Json<DialOutUsageResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    let directory = directory(&state, &tenant).await?;
+    let (from, to) = range(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        &directory.timezone,
+    )?;
+    let currency = directory.currency;
+    let (organizers, all) = state
+        .read(move |store| {
+            let countries = store.countries()?;
+            let mut by_organizer: BTreeMap<String, OrganizerTally> = BTreeMap::new();
+            let mut all = Tally::default();
+            scan_calls(store, &directory.id, (from, to), |call| {
+                let Outcome::Charged(charge) = &call.outcome else {
+                    return Ok(());
+                };
+                if charge.category != Category::DialOut {
+                    return Ok(());
+                }
+                let key = Upn::new(&call.record.organizer).key;
+                let entry = by_organizer.entry(key).or_insert_with(|| {
+                    let (upn, display_name, _) =
+                        organizer_names(&directory, &call.record.organizer);
+                    OrganizerTally {
+                        upn,
+                        display_name,
+                        ..OrganizerTally::default()
+                    }
+                });
+                let country = charge
+                    .other_country
+                    .clone()
+                    .or_else(|| charge.rate.as_ref().map(|r| r.country.clone()))
+                    .unwrap_or_default();
+                entry.all.add(charge);
+                entry.by_country.entry(country).or_default().add(charge);
+                all.add(charge);
+                Ok(())
+            })?;
+            // Keyed by the lower-case UPN: sorted by UPN already.
+            let organizers: Vec<OrganizerUsage> = by_organizer
+                .into_values()
+                .map(|o| OrganizerUsage {
+                    upn: o.upn,
+                    display_name: o.display_name,
+                    totals: o.all.totals(currency),
+                    countries: o
+                        .by_country
+                        .iter()
+                        .map(|(code, tally)| CountryUsage {
+                            country: code.clone(),
+                            country_name: Country::parse(code)
+                                .map(|c| countries.name(c))
+                                .unwrap_or_default(),
+                            totals: tally.totals(currency),
+                        })
+                        .collect(),
+                })
+                .collect();
+            Ok((organizers, all))
+        })
+        .await?;
+    Ok(Json(DialOutUsageResponse {
+        tenant,
+        currency: currency.code().to_string(),
+        from: instant(from),
+        to: instant(to),
+        organizers,
+        totals: all.totals(currency),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /reports/pool
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PoolQuery {
+    /// `YYYY-MM`, a calendar month in the tenant's time zone; the current month by default.
+    pub month: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolOrganizer {
+    pub upn: String,
+    pub display_name: String,
+    /// Calls the pool paid for, wholly or in part.
+    pub calls: u64,
+    pub minutes: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolResponse {
+    pub tenant: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub time_zone: String,
+    /// The month's first instant and the next month's first instant (tenant time zone).
+    pub from: String,
+    pub to: String,
+    /// Purchased `MCOMEETADD` licenses in force at `size_at`.
+    pub purchased_subscriptions: u32,
+    /// C20: 60 minutes × purchased `MCOMEETADD`, in force at `size_at`.
+    pub size_minutes: u32,
+    /// The instant the size is taken at: now for the current month, the month's last
+    /// instant for a past month, its first for a future one.
+    pub size_at: String,
+    /// Minutes used by calls that started in the month (C21).
+    pub used_minutes: u32,
+    /// Minutes held by live reservations of calls that started in the month (C25).
+    pub held_minutes: u32,
+    /// `size − used − held`, never below 0.
+    pub remaining_minutes: u32,
+    /// `floor(100 × used / size)`; null when the size is 0.
+    pub used_percent: Option<u32>,
+    /// Pool use per organizer in the month, sorted by UPN (from the calls).
+    pub organizers: Vec<PoolOrganizer>,
+}
+
+fn parse_month(text: &str) -> ApiResult<Month> {
+    let bad = || {
+        ApiError::invalid(format!(
+            "month: {text:?} is not a month (YYYY-MM, such as 2026-03)"
+        ))
+    };
+    let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
+    if year.len() != 4 || month.len() != 2 {
+        return Err(bad());
+    }
+    let year: i16 = year.parse().map_err(|_| bad())?;
+    let month: i8 = month.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&month) || !(1900..=9998).contains(&year) {
+        return Err(bad());
+    }
+    Ok(Month { year, month })
+}
+
+/// The first instant of `month` and of the month after, in `tz`.
+fn month_bounds(month: Month, tz: &TimeZone) -> ApiResult<(Timestamp, Timestamp)> {
+    let first = Date::new(month.year, month.month, 1).map_err(ApiError::internal)?;
+    let next = first.checked_add(1.month()).map_err(ApiError::internal)?;
+    let at = |d: Date| {
+        d.to_zoned_datetime(tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(ApiError::internal)
+    };
+    Ok((at(first)?, at(next)?))
+}
+
+struct PoolState {
+    month: Month,
+    tz_name: String,
+    from: Timestamp,
+    to: Timestamp,
+    size_at: Timestamp,
+    size: u32,
+    used: u32,
+    held: u32,
+    remaining: u32,
+    directory: Tenant,
+}
+
+/// C20, C21, C25: the dial-out minute pool of one month (tenant time zone): its size (60 ×
+/// purchased `MCOMEETADD`), minutes used, minutes held by live calls, what remains, and each
+/// organizer's use that month.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/reports/pool",
+    params(("tenant" = String, Path), PoolQuery),
+    responses(
+        (status = 200, description = "The pool of the month", body = PoolResponse),
+        (status = 400, description = "Bad month", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn pool(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<PoolQuery>,
+) -> ApiResult<Json<PoolResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    let asked = match query.month.as_deref() {
+        Some(text) if !text.trim().is_empty() => Some(parse_month(text)?),
+        _ => None,
+    };
+    let id = tenant.clone();
+    let p = state
+        .writer
+        .run(move |ctx| {
+            let now = ctx.now;
+            let book = ctx.book(&id)?;
+            let month = asked.unwrap_or_else(|| book.month_of(now));
+            let (from, to) = month_bounds(month, &book.tenant.timezone)?;
+            let size_at = now.clamp(from, to - SignedDuration::from_nanos(1));
+            let size = book.pool_size(size_at);
+            let used = book.pool_used.get(&month).copied().unwrap_or(0);
+            let held = book.holds.pool.get(&month).copied().unwrap_or(0);
+            Ok(PoolState {
+                month,
+                tz_name: book.tenant.timezone_name.clone(),
+                from,
+                to,
+                size_at,
+                size,
+                used,
+                held,
+                remaining: size.saturating_sub(used).saturating_sub(held),
+                directory: book.tenant.clone(),
+            })
+        })
+        .await?;
+    let (directory, from, to) = (p.directory, p.from, p.to);
+    let organizers = state
+        .read(move |store| {
+            let mut by_organizer: BTreeMap<String, PoolOrganizer> = BTreeMap::new();
+            scan_calls(store, &directory.id, (from, to), |call| {
+                let Outcome::Charged(charge) = &call.outcome else {
+                    return Ok(());
+                };
+                if charge.pool_minutes == 0 {
+                    return Ok(());
+                }
+                let key = Upn::new(&call.record.organizer).key;
+                let entry = by_organizer.entry(key).or_insert_with(|| {
+                    let (upn, display_name, _) =
+                        organizer_names(&directory, &call.record.organizer);
+                    PoolOrganizer {
+                        upn,
+                        display_name,
+                        calls: 0,
+                        minutes: 0,
+                    }
+                });
+                entry.calls += 1;
+                entry.minutes += u64::from(charge.pool_minutes);
+                Ok(())
+            })?;
+            Ok(by_organizer.into_values().collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(PoolResponse {
+        tenant,
+        month: p.month.to_string(),
+        time_zone: p.tz_name,
+        from: instant(from),
+        to: instant(to),
+        purchased_subscriptions: p.size / 60,
+        size_minutes: p.size,
+        size_at: instant(p.size_at),
+        used_minutes: p.used,
+        held_minutes: p.held,
+        remaining_minutes: p.remaining,
+        used_percent: (p.size > 0).then(|| (u64::from(p.used) * 100 / u64::from(p.size)) as u32),
+        organizers,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /reports/refused
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RefusedQuery {
+    /// A date (from its start, tenant time zone) or an RFC 3339 instant.
+    pub from: Option<String>,
+    /// A date (up to the end of that day, tenant time zone) or an RFC 3339 instant
+    /// (exclusive).
+    pub to: Option<String>,
+    /// Items per page (default 100, at most the server's page limit, 1000 by default).
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedCall {
+    /// The call as submitted (a denied authorization has `end` equal to `start`).
+    pub record: CallRecordJson,
+    /// The reason code (charging rules).
+    pub reason: String,
+    /// The rule behind the reason.
+    pub rule: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedResponse {
+    pub tenant: String,
+    pub from: String,
+    pub to: String,
+    pub calls: Vec<RefusedCall>,
+    /// The cursor of the next page (pass it as `after`), or null at the end.
+    pub next: Option<String>,
+}
+
+/// Capability 6: every refused call that started in the range, denied authorizations
+/// included, with its reason code and rule, in canonical order (C22), paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/reports/refused",
+    params(("tenant" = String, Path), RefusedQuery),
+    responses(
+        (status = 200, description = "A page of refused calls", body = RefusedResponse),
+        (status = 400, description = "Bad from/to, limit or cursor", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn refused(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<RefusedQuery>,
+) -> ApiResult<Json<RefusedResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    let limit = PageParams {
+        limit: query.limit,
+        after: None,
+    }
+    .limit(state.config.max_page)?;
+    let after = match query.after.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(parse_call_cursor(text)?),
+    };
+    let directory = directory(&state, &tenant).await?;
+    let (from, to) = range(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        &directory.timezone,
+    )?;
+    let id = tenant.clone();
+    let mut calls = state
+        .read(move |store| {
+            let cursor = after.as_ref().map(|(at, call)| (*at, call.as_str()));
+            Ok(store.calls_page(&id, from, to, cursor, limit + 1, true)?)
+        })
+        .await?;
+    let more = calls.len() > limit;
+    calls.truncate(limit);
+    let next = more
+        .then(|| {
+            calls
+                .last()
+                .map(|c| call_cursor(c.record.start, &c.record.call_id))
+        })
+        .flatten();
+    let calls = calls
+        .iter()
+        .filter_map(|c| {
+            let reason = c.outcome.reason()?;
+            Some(RefusedCall {
+                record: CallRecordJson::from_record(&c.record),
+                reason: reason.code().to_string(),
+                rule: reason.rule().to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(RefusedResponse {
+        tenant,
+        from: instant(from),
+        to: instant(to),
+        calls,
+        next,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /calls/{call_id}/explain
+// ---------------------------------------------------------------------------------------------
+
+/// One line of an explanation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainStep {
+    /// The charging rule applied.
+    pub rule: String,
+    pub text: String,
+}
+
+/// Where the applied rate sits in the rate card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateKeyJson {
+    /// `dial_out`, `dial_in_toll` or `dial_in_toll_free`.
+    pub kind: String,
+    /// The E.164 prefix (`+336`) of a dial-out rate, the service-number country of a dial-in
+    /// rate.
+    pub key: String,
+    /// The caller origin of a toll-free rate (a country or `*`).
+    pub origin: Option<String>,
+    /// The entry's connection fee (charged only on a connected credit call, C7).
+    pub connection_fee: String,
+}
+
+/// What a live (or lapsed, not yet ended) call holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationJson {
+    /// The instant the call was authorized for.
+    pub start: String,
+    /// `included`, `add_on`, `pool`, `pool_and_credits` or `credits`.
+    pub funding: String,
+    /// Seconds from `start` granted so far; null for a call that is never cut.
+    pub granted_s: Option<u64>,
+    pub reserved: String,
+    pub reserved_pool_minutes: u32,
+    pub expires_at: String,
+    /// False once the hold has lapsed (C27): nothing is held, but a late end report is still
+    /// rated.
+    pub live: bool,
+    /// The tenant's balance and available balance now (C14).
+    pub balance: String,
+    pub available: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    pub tenant: String,
+    pub call_id: String,
+    /// `charged`, `refused`, `live` (authorized, not ended) or `lapsed` (its hold expired
+    /// before an end report).
+    pub status: String,
+    pub record: CallRecordJson,
+    pub currency: String,
+    /// The reason code of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The rule that decided: the refusal's, or the one that decided who pays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The charge as stored (rate, billable seconds, lots drained, balance after).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charge: Option<ChargeJson>,
+    /// The rate-card entry the charge used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_key: Option<RateKeyJson>,
+    /// A live call's reservation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<ReservationJson>,
+    /// The decision and the arithmetic, step by step.
+    pub steps: Vec<ExplainStep>,
+}
+
+/// What the writer adds to a stored call, or the live call it knows instead.
+enum Known {
+    Stored {
+        currency: Currency,
+        key: Option<RateKeyJson>,
+    },
+    Live {
+        currency: Currency,
+        reservation: Box<Reservation>,
+        balance: Decimal,
+        available: Decimal,
+    },
+    Unknown,
+}
+
+fn step(rule: &str, text: String) -> ExplainStep {
+    ExplainStep {
+        rule: rule.to_string(),
+        text,
+    }
+}
+
+/// An exact decimal for display: all its digits, or ten after the point and an ellipsis.
+fn exact(d: Decimal) -> String {
+    let n = d.normalize();
+    if n.scale() > 10 {
+        format!(
+            "{}…",
+            n.round_dp_with_strategy(10, RoundingStrategy::ToZero)
+        )
+    } else {
+        n.to_string()
+    }
+}
+
+/// The rate-card entry behind an applied rate: the version it came from, the longest prefix
+/// for a dial-out, else the entry of that kind with the same name and price.
+fn rate_key(
+    card: Option<&RateCard>,
+    record: &CallRecord,
+    charge: &Charge,
+    currency: Currency,
+) -> Option<RateKeyJson> {
+    let rate = charge.rate.as_ref()?;
+    let version = card?
+        .versions()
+        .iter()
+        .find(|v| v.effective_from == rate.effective_from)?;
+    let kind = charge.category.as_str();
+    let same = |e: &&minutely_core::catalogue::RateEntry| {
+        e.kind.as_str() == kind
+            && e.name == rate.name
+            && e.rate_per_minute == rate.rate_per_minute
+            && e.country.as_str() == rate.country
+    };
+    let entry = E164::parse(&record.destination_number)
+        .filter(|_| charge.category == Category::DialOut)
+        .and_then(|n| version.dial_out(n))
+        .filter(same)
+        .or_else(|| version.entries().iter().find(same))?;
+    Some(RateKeyJson {
+        kind: kind.to_string(),
+        key: key_text(entry),
+        origin: entry.origin.map(|o| match o {
+            Origin::Any => "*".to_string(),
+            Origin::Country(c) => c.to_string(),
+        }),
+        connection_fee: money(currency, entry.connection_fee),
+    })
+}
+
+/// Who paid, in words.
+fn funding_step(c: &Charge, d: u64) -> ExplainStep {
+    let category = c.category.as_str();
+    match c.funding {
+        Funding::Included => step(
+            "C18",
+            "the organizer holds MCOMEETADD: a toll dial-in is included in the subscription; \
+             charge 0"
+                .to_string(),
+        ),
+        Funding::AddOn => step(
+            "C33",
+            format!(
+                "the organizer holds MCOMEETADD_DIALOUT_US and the destination country is {}: \
+                 the add-on pays; charge 0, no pool use",
+                c.other_country.as_deref().unwrap_or("US/CA")
+            ),
+        ),
+        Funding::Pool => step(
+            "C32",
+            format!(
+                "the dial-out minute pool pays: ceil({d} / 60) = {} min (C21), within what the \
+                 pool had left; charge 0",
+                c.pool_minutes
+            ),
+        ),
+        Funding::PoolAndCredits => step(
+            "C32",
+            format!(
+                "the pool had {r} min left, fewer than ceil({d} / 60) = {m} min: it pays its {r} \
+                 min and credits pay the rest at the {category} rate (capability {cap})",
+                r = c.pool_minutes,
+                m = d.div_ceil(60),
+                cap = c.capability.code()
+            ),
+        ),
+        Funding::Credits if c.rule == "C19" => step(
+            "C19",
+            format!(
+                "the organizer holds MCOMEETADD and MCOPSTNPP: credits pay at the {category} \
+                 rate (capability {})",
+                c.capability.code()
+            ),
+        ),
+        Funding::Credits => step(
+            c.rule,
+            format!(
+                "the organizer pays per minute (MCOMEETACPEA): the tenant's credits pay at the \
+                 {category} rate (capability {})",
+                c.capability.code()
+            ),
+        ),
+    }
+}
+
+/// C6 and C7 (C32 for a split call), with the numbers.
+fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec<ExplainStep> {
+    let Some(rate) = &c.rate else {
+        return Vec::new();
+    };
+    let d = c.duration_s;
+    let (f, i) = (rate.first_block_s, rate.increment_s);
+    let mut steps = Vec::new();
+    if d == 0 {
+        steps.push(step(
+            "C31",
+            "d = 0: 0 s billable (C6); a call of duration 0 costs nothing and makes no ledger \
+             entry"
+                .to_string(),
+        ));
+        return steps;
+    }
+    let b = c.billable_s;
+    let billable = if d <= u64::from(f) {
+        format!("d = {d} ≤ {f}: {b} s billable")
+    } else {
+        format!("{f} + ceil(({d} − {f}) / {i}) × {i} = {b} s billable")
+    };
+    steps.push(step("C6", billable));
+    let rpm = rate.rate_per_minute;
+    match c.funding {
+        Funding::Credits => {
+            let fee = c.connection_fee;
+            let value = fee + rpm * Decimal::from(b) / Decimal::from(60);
+            let fee_text = if fee.is_zero() {
+                String::new()
+            } else {
+                format!("{fee} + ")
+            };
+            steps.push(step(
+                "C7",
+                format!(
+                    "{fee_text}{rpm} × {b} / 60 = {} → {} (exact, rounded once to the minor unit, \
+                     half away from zero)",
+                    exact(value),
+                    money(currency, currency.round(value))
+                ),
+            ));
+        }
+        Funding::PoolAndCredits => {
+            let pool_s = 60 * u64::from(c.pool_minutes);
+            let s = b.saturating_sub(pool_s);
+            let value = rpm * Decimal::from(s) / Decimal::from(60);
+            let no_fee = if fee.is_some_and(|f| !f.is_zero()) {
+                ", no connection fee"
+            } else {
+                ""
+            };
+            steps.push(step(
+                "C32",
+                format!(
+                    "credits pay {b} − 60 × {} = {s} s{no_fee}: {rpm} × {s} / 60 = {} → {} \
+                     (rounded once, C7)",
+                    c.pool_minutes,
+                    exact(value),
+                    money(currency, currency.round(value))
+                ),
+            ));
+        }
+        _ => {}
+    }
+    steps
+}
+
+/// Lots drained, debt, balance after, recharge.
+fn wallet_steps(c: &Charge, currency: Currency) -> Vec<ExplainStep> {
+    let mut steps = Vec::new();
+    if c.amount.is_zero() {
+        steps.push(step("C24", "nothing was debited".to_string()));
+    } else {
+        let lots: Vec<String> = c
+            .lots
+            .iter()
+            .map(|(lot, amount)| format!("lot {lot}: {}", money(currency, *amount)))
+            .collect();
+        if !lots.is_empty() {
+            steps.push(step(
+                "C10",
+                format!(
+                    "{} debited, oldest lot first: {}",
+                    money(currency, c.amount),
+                    lots.join(", ")
+                ),
+            ));
+        }
+        let from_lots: Decimal = c.lots.iter().map(|(_, a)| *a).sum();
+        if from_lots < c.amount {
+            steps.push(step(
+                "C13",
+                format!(
+                    "{} went to debt (the call had already happened)",
+                    money(currency, c.amount - from_lots)
+                ),
+            ));
+        }
+    }
+    if let Some(balance) = c.balance_after {
+        steps.push(step(
+            "C24",
+            format!("balance after this call: {}", money(currency, balance)),
+        ));
+    }
+    if let Some(lot) = c.recharge_lot {
+        steps.push(step(
+            "C34",
+            format!("the balance fell below the auto-recharge trigger: lot {lot} was funded"),
+        ));
+    }
+    steps
+}
+
+fn explain_charged(
+    record: &CallRecord,
+    c: &Charge,
+    currency: Currency,
+    key: Option<&RateKeyJson>,
+) -> Vec<ExplainStep> {
+    let d = c.duration_s;
+    let mut steps = vec![step(
+        "C38",
+        format!(
+            "duration = {} − {} = {d} s (whole seconds, rounded down)",
+            instant(record.end),
+            instant(record.start)
+        ),
+    )];
+    steps.push(funding_step(c, d));
+    if let Some(rate) = &c.rate {
+        let place = key.map_or(String::new(), |k| {
+            let origin = k
+                .origin
+                .as_ref()
+                .map_or(String::new(), |o| format!(" from {o}"));
+            format!(" ({} {}{origin})", k.kind, k.key)
+        });
+        steps.push(step(
+            "C36",
+            format!(
+                "rate {:?}{place}, {}{}: {} per minute, increments {}/{} s, version effective \
+                 from {}",
+                rate.name,
+                rate.country,
+                if rate.premium { ", premium" } else { "" },
+                rate.rate_per_minute,
+                rate.first_block_s,
+                rate.increment_s,
+                instant(rate.effective_from)
+            ),
+        ));
+    }
+    if matches!(c.funding, Funding::Credits | Funding::PoolAndCredits) {
+        let fee = key.and_then(|k| k.connection_fee.parse().ok());
+        steps.extend(arithmetic_steps(c, currency, fee));
+    }
+    steps.extend(wallet_steps(c, currency));
+    steps
+}
+
+fn explain_live(
+    r: &Reservation,
+    currency: Currency,
+    balance: Decimal,
+    available: Decimal,
+) -> Vec<ExplainStep> {
+    let mut steps = vec![step(
+        "C25",
+        format!(
+            "authorized for {}: funding {}; {} and {} pool min held for {}",
+            instant(r.call.start),
+            r.funding.as_str(),
+            money(currency, r.credit),
+            r.pool_minutes,
+            r.granted_s
+                .map_or("an unlimited time".to_string(), |s| format!(
+                    "{s} s from the start"
+                ))
+        ),
+    )];
+    if r.live {
+        steps.push(step(
+            "C14",
+            format!(
+                "available now = balance {} − reservations = {}",
+                money(currency, balance),
+                money(currency, available)
+            ),
+        ));
+        steps.push(step(
+            "C27",
+            format!(
+                "the hold lapses at {} unless the call is extended or ended; the end report \
+                 rates the call and debits it",
+                instant(r.expires_at)
+            ),
+        ));
+    } else {
+        steps.push(step(
+            "C27",
+            "the hold lapsed without an end report; its funds returned, and a late end report \
+             is still rated and debited (C13)"
+                .to_string(),
+        ));
+    }
+    steps
+}
+
+/// Capability 6, "why was this charged?": the record, the outcome, the rule that decided who
+/// pays, the rate applied (name, prefix or country, price, increments, version), the C6/C7
+/// arithmetic with the numbers, the lots drained and the balance after. A call authorized and
+/// not yet ended shows its reservation instead. An unknown call id is 404 `not_found`.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/calls/{call_id}/explain",
+    params(("tenant" = String, Path), ("call_id" = String, Path)),
+    responses(
+        (status = 200, description = "The explanation", body = ExplainResponse),
+        (status = 404, description = "Unknown tenant or call", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn explain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<ExplainResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    bounded("call_id", &call_id)?;
+    let mut stored = read_call(&state, &tenant, &call_id).await?;
+    let mut known = ask_writer(&state, &tenant, &call_id, stored.clone()).await?;
+    if matches!(known, Known::Unknown) {
+        // The call may have ended between the two reads: look once more.
+        stored = read_call(&state, &tenant, &call_id).await?;
+        if stored.is_some() {
+            known = ask_writer(&state, &tenant, &call_id, stored.clone()).await?;
+        }
+    }
+    let mut answer = ExplainResponse {
+        tenant,
+        call_id: call_id.clone(),
+        status: String::new(),
+        record: CallRecordJson {
+            call_id: call_id.clone(),
+            conference_id: String::new(),
+            organizer: String::new(),
+            direction: String::new(),
+            service_number: String::new(),
+            caller_number: String::new(),
+            destination_number: String::new(),
+            start: String::new(),
+            end: String::new(),
+        },
+        currency: String::new(),
+        reason: None,
+        rule: None,
+        charge: None,
+        rate_key: None,
+        reservation: None,
+        steps: Vec::new(),
+    };
+    match (known, stored) {
+        (
+            Known::Live {
+                currency,
+                reservation: r,
+                balance,
+                available,
+            },
+            _,
+        ) => {
+            answer.status = if r.live { "live" } else { "lapsed" }.to_string();
+            answer.record = CallRecordJson::from_record(&r.call);
+            answer.currency = currency.code().to_string();
+            answer.steps = explain_live(&r, currency, balance, available);
+            answer.reservation = Some(ReservationJson {
+                start: instant(r.call.start),
+                funding: r.funding.as_str().to_string(),
+                granted_s: r.granted_s,
+                reserved: money(currency, r.credit),
+                reserved_pool_minutes: r.pool_minutes,
+                expires_at: instant(r.expires_at),
+                live: r.live,
+                balance: money(currency, balance),
+                available: money(currency, available),
+            });
+        }
+        (Known::Stored { currency, key }, Some(call)) => {
+            answer.record = CallRecordJson::from_record(&call.record);
+            answer.currency = currency.code().to_string();
+            match &call.outcome {
+                Outcome::Refused(reason) => {
+                    answer.status = "refused".to_string();
+                    answer.reason = Some(reason.code().to_string());
+                    answer.rule = Some(reason.rule().to_string());
+                    answer.steps = vec![step(
+                        reason.rule(),
+                        format!("refused, {}: {}", reason.code(), reason.describe()),
+                    )];
+                }
+                Outcome::Charged(c) => {
+                    answer.status = "charged".to_string();
+                    answer.rule = Some(c.rule.to_string());
+                    answer.steps = explain_charged(&call.record, c, currency, key.as_ref());
+                    answer.charge = Some(ChargeJson::new(c, currency));
+                    answer.rate_key = key;
+                }
+            }
+        }
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no call {call_id:?} for tenant {}",
+                answer.tenant
+            )));
+        }
+    }
+    Ok(Json(answer))
+}
+
+async fn read_call(state: &AppState, tenant: &str, call_id: &str) -> ApiResult<Option<StoredCall>> {
+    let (tenant, call_id) = (tenant.to_string(), call_id.to_string());
+    state
+        .read(move |store| Ok(store.call(&tenant, &call_id)?))
+        .await
+}
+
+/// The writer's part: the tenant (404 when unknown), a live reservation, or the rate-card
+/// entry behind a stored charge.
+async fn ask_writer(
+    state: &AppState,
+    tenant: &str,
+    call_id: &str,
+    stored: Option<StoredCall>,
+) -> ApiResult<Known> {
+    let (tenant, call_id) = (tenant.to_string(), call_id.to_string());
+    state
+        .writer
+        .run(move |ctx| {
+            let currency = ctx.book(&tenant)?.tenant.currency;
+            if let Some(call) = stored {
+                let key = match &call.outcome {
+                    Outcome::Charged(c) => rate_key(
+                        ctx.catalogue.cards.get(&currency),
+                        &call.record,
+                        c,
+                        currency,
+                    ),
+                    Outcome::Refused(_) => None,
+                };
+                return Ok(Known::Stored { currency, key });
+            }
+            let book = ctx.book(&tenant)?;
+            Ok(match book.reservations.get(&call_id) {
+                Some(r) => Known::Live {
+                    currency,
+                    reservation: Box::new(r.clone()),
+                    balance: book.wallet.balance(),
+                    available: book.available(),
+                },
+                None => Known::Unknown,
+            })
+        })
+        .await
+}

@@ -1,0 +1,598 @@
+//! The HTTP server: shared state, the router, the layers every request goes through
+//! (request id, limits, metrics, localized errors), start-up and graceful shutdown.
+
+use crate::auth::{Keys, Principal};
+use crate::clock::Clock;
+use crate::error::{ApiError, ApiResult, ErrorMark};
+use crate::i18n::{self, Lang};
+use crate::writer::{self, Writer, WriterConfig};
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use minutely_core::catalogue::CountryTable;
+use minutely_store::Store;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    pub writer: WriterConfig,
+    /// Largest request body accepted (bytes).
+    pub max_body: usize,
+    /// Largest number of call records in one ingestion request.
+    pub max_batch_records: usize,
+    /// Requests handled at once; more wait in the accept queue.
+    pub max_in_flight: usize,
+    /// Connections held open at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Largest page any listing returns.
+    pub max_page: usize,
+    /// Graceful shutdown: how long requests in flight may take to finish.
+    pub drain_timeout: Duration,
+    /// Webhook delivery: attempts before giving up on one event.
+    pub webhook_attempts: u32,
+    /// Webhook delivery: the pause after the first failed attempt (it doubles after each).
+    pub webhook_first_backoff: Duration,
+    pub clock: Clock,
+}
+
+impl Config {
+    pub fn new(db: PathBuf, listen: SocketAddr) -> Config {
+        Config {
+            db,
+            listen,
+            writer: WriterConfig::default(),
+            max_body: 4 << 20,
+            max_batch_records: 10_000,
+            max_in_flight: 4_096,
+            max_connections: 10_000,
+            max_page: 1_000,
+            drain_timeout: Duration::from_secs(10),
+            webhook_attempts: 12,
+            webhook_first_backoff: Duration::from_secs(1),
+            clock: Clock::System,
+        }
+    }
+}
+
+/// Read-only connections to the store, for reports and listings (WAL lets them read while
+/// the writer commits).
+pub struct Readers {
+    db: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl Readers {
+    fn take(&self) -> ApiResult<Store> {
+        if let Some(store) = self.idle.lock().expect("never poisoned").pop() {
+            return Ok(store);
+        }
+        Store::open_read_only(&self.db).map_err(ApiError::from)
+    }
+
+    fn give_back(&self, store: Store) {
+        let mut idle = self.idle.lock().expect("never poisoned");
+        if idle.len() < 8 {
+            idle.push(store);
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub writer: Writer,
+    pub keys: Keys,
+    pub readers: Arc<Readers>,
+    pub config: Arc<Config>,
+    pub ready: Arc<AtomicBool>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Wakes the webhook deliverer after a commit.
+    pub committed: tokio::sync::watch::Receiver<u64>,
+}
+
+impl AppState {
+    /// Runs `f` on a read-only connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> ApiResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = readers.take()?;
+            let out = f(&store);
+            readers.give_back(store);
+            out
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.config.clock.now()
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        state.keys.authenticate(header).map(Caller)
+    }
+}
+
+/// JSON body extractor whose rejections are our errors (code `invalid_request`, naming the
+/// problem), not plain text.
+pub struct Json<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Json<T>> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "invalid_request",
+                };
+                let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    status
+                };
+                Err(ApiError::new(status, code, rejection.body_text()))
+            }
+        }
+    }
+}
+
+/// A JSON body that may be left out (its default is used then).
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonOrEmpty<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<JsonOrEmpty<T>> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (req.headers().get(header::CONTENT_TYPE).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Ok(JsonOrEmpty(T::default()));
+        }
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| JsonOrEmpty(v))
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Query extractor with our errors.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Query<T>> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|r| ApiError::invalid(r.body_text()))
+    }
+}
+
+/// Path extractor with our errors.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Path<T>> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|r| ApiError::invalid(r.body_text()))
+    }
+}
+
+/// The error body every API error has.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code: a reason code of the charging rules or an API code.
+    pub code: String,
+    /// Human message in the language negotiated from `Accept-Language`.
+    pub message: String,
+    /// The language of `message` (en, ja, zh-CN, fr, de).
+    pub lang: String,
+    /// What exactly was wrong, in English, naming the input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The charging rule behind a reason code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub request_id: String,
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn request_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| hex::encode(crate::auth::random_bytes::<4>()))
+}
+
+/// Request id, metrics, structured log line and localized error bodies, for every request.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{}-{:08x}",
+                request_prefix(),
+                REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+    let lang = Lang::negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let mut response = next.run(request).await;
+    if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
+        response = render_error(&error, lang, &request_id);
+    } else if response.status() == StatusCode::NOT_FOUND
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        response = render_error(&ApiError::not_found("no such route"), lang, &request_id);
+    } else if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let error = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this method is not allowed on this route",
+        );
+        response = render_error(&error, lang, &request_id);
+    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let error = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {} bytes", state.config.max_body),
+        );
+        response = render_error(&error, lang, &request_id);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics::counter!("minutely_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("minutely_http_request_seconds", "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        status,
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+fn render_error(error: &ApiError, lang: Lang, request_id: &str) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: error.code.to_string(),
+            message: i18n::message(error.code, lang).to_string(),
+            lang: lang.tag().to_string(),
+            detail: (!error.detail.is_empty()).then(|| error.detail.clone()),
+            rule: error.rule.map(str::to_string),
+            request_id: request_id.to_string(),
+        },
+    };
+    let mut response = (error.status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(lang.tag()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+    response
+}
+
+/// Routes anyone may call without a key.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+}
+
+/// The bridge's routes: call control and call-record ingestion.
+pub fn is_bridge_route(method: &axum::http::Method, path: &str) -> bool {
+    path.ends_with("/authorize")
+        || path.ends_with("/extend")
+        || path.ends_with("/end")
+        || (method == axum::http::Method::POST && path == "/v1/tenants/{tenant}/calls")
+}
+
+/// Routes outside a tenant that every key may use: the operator's catalogue (read only) and
+/// the caller's own list of tenants.
+fn is_shared_read(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::GET
+        && (path == "/v1/countries"
+            || path.starts_with("/v1/rate-cards")
+            || path == "/v1/rate-lookup"
+            || path == "/v1/policies"
+            || path == "/v1/tenants")
+}
+
+/// Authentication and the tenant boundary, before any handler reads a body: no key is 401,
+/// another tenant's id is 404, a bridge key off the bridge's routes or a tenant key on an
+/// operator route is 403. Handlers check again for finer rules (operator-only changes inside a
+/// tenant).
+async fn gate(
+    State(state): State<AppState>,
+    matched: axum::extract::MatchedPath,
+    axum::extract::Path(params): axum::extract::Path<std::collections::HashMap<String, String>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = matched.as_str().to_string();
+    if is_public(&path) {
+        return next.run(request).await;
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = match state.keys.authenticate(header) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let method = request.method().clone();
+    let verdict = match params.get("tenant") {
+        Some(tenant) => {
+            let access = if is_bridge_route(&method, &path) {
+                crate::auth::Access::Bridge
+            } else {
+                crate::auth::Access::Admin
+            };
+            principal.check(tenant, access)
+        }
+        None if is_shared_read(&method, &path) => Ok(()),
+        None => principal.operator(),
+    };
+    match verdict {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The whole router with its layers.
+pub fn router(state: AppState) -> Router {
+    let api = crate::api::routes().route_layer(middleware::from_fn_with_state(state.clone(), gate));
+    api.layer(middleware::from_fn_with_state(state.clone(), edge))
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.config.max_in_flight,
+        ))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// The Prometheus recorder (one per process).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5,
+                ])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests): ours still renders its own.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl Server {
+    /// Opens the store, loads every tenant (checking C24), starts the writer, the webhook
+    /// deliverer and the listener. Returns once the server accepts connections.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let countries: CountryTable = minutely_formats::countries::shipped();
+        let db = config.db.clone();
+        let (lock, state_loaded, secret, keys) = tokio::task::spawn_blocking(move || {
+            // This process's memory becomes the tenants' state: no other may change them now.
+            let lock = minutely_store::claim(&db)?;
+            let mut store = Store::open(&db, &countries)?;
+            let secret = store.key_secret()?;
+            let keys = store.keys()?;
+            let loaded = writer::State::load(store)?;
+            anyhow::Ok((lock, loaded, secret, keys))
+        })
+        .await??;
+        let tenants = state_loaded.books.len();
+        let (committed_tx, committed_rx) = tokio::sync::watch::channel(0u64);
+        let (writer, writer_thread) = writer::start(
+            state_loaded,
+            config.writer,
+            config.clock.clone(),
+            Some(committed_tx),
+        );
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let listener = crate::listener::Limited::new(listener, config.max_connections);
+        let state = AppState {
+            writer,
+            keys: Keys::new(secret, keys),
+            readers: Arc::new(Readers {
+                db: config.db.clone(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            config: Arc::new(config),
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics: metrics_handle(),
+            committed: committed_rx,
+        };
+        tracing::info!(%addr, tenants, "serving");
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let background = crate::background::start(state.clone());
+        let app = router(state.clone());
+        let ready = state.ready.clone();
+        let writer_handle = state.writer.clone();
+        let drain_timeout = state.config.drain_timeout;
+        let task = tokio::spawn(async move {
+            let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.await;
+                    ready.store(false, Ordering::SeqCst);
+                    let _ = draining_tx.send(());
+                })
+                .into_future();
+            // A client that stalls half-way through a request must not hold the shutdown
+            // forever: after the drain deadline the remaining connections are left behind.
+            // Nothing is lost: a request is acknowledged only after its commit, and one that
+            // reaches the writer after it stopped is answered `unavailable`.
+            tokio::select! {
+                served = serve => served?,
+                _ = async {
+                    if draining_rx.await.is_ok() {
+                        tokio::time::sleep(drain_timeout).await;
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                } => {
+                    tracing::warn!(
+                        seconds = drain_timeout.as_secs_f64(),
+                        "connections still open after the drain deadline; stopping without them"
+                    );
+                }
+            }
+            // Every request has been answered; the writer commits what is queued and stops.
+            background.stop().await;
+            writer_handle.stop().await;
+            tokio::task::spawn_blocking(move || writer_thread.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+            drop(lock);
+            tracing::info!("stopped: everything acknowledged is committed");
+            anyhow::Ok(())
+        });
+        Ok(Server {
+            addr,
+            state,
+            shutdown: Some(shutdown_tx),
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown: stop accepting, finish the requests in flight and the batch being
+    /// committed, then stop.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        drop(self.state);
+        self.task.await?
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        self.shutdown().await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM can be handled");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How long the reservation sweeper waits between sweeps.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);

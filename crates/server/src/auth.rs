@@ -1,0 +1,237 @@
+//! Credentials. A key is `mk_<id>_<secret>`: the id finds the stored key, the secret is checked
+//! against its HMAC-SHA256 digest (keyed by the server's own secret), in constant time. The
+//! secret itself is shown once, at creation, and never stored.
+//!
+//! Three kinds: operator (everything), tenant admin (its tenant only), bridge (call control and
+//! ingestion for its tenant only). A key that may not see a tenant gets 404 for it, exactly as if
+//! the tenant did not exist.
+
+use crate::error::ApiError;
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use minutely_store::ApiKey;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    Operator,
+    TenantAdmin,
+    Bridge,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Operator => "operator",
+            KeyKind::TenantAdmin => "tenant_admin",
+            KeyKind::Bridge => "bridge",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<KeyKind> {
+        [KeyKind::Operator, KeyKind::TenantAdmin, KeyKind::Bridge]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Operator { key: String },
+    TenantAdmin { key: String, tenant: String },
+    Bridge { key: String, tenant: String },
+}
+
+/// What a route needs of the caller for one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Operator or the tenant's admin.
+    Admin,
+    /// Operator, the tenant's admin or the tenant's bridge (call control, ingestion).
+    Bridge,
+    /// Operator, or the tenant's admin for everything except what C3 reserves to the operator
+    /// (checked by the core).
+    Operator,
+}
+
+impl Principal {
+    pub fn key_id(&self) -> &str {
+        match self {
+            Principal::Operator { key }
+            | Principal::TenantAdmin { key, .. }
+            | Principal::Bridge { key, .. } => key,
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator { .. })
+    }
+
+    /// The tenant a non-operator key belongs to.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Principal::Operator { .. } => None,
+            Principal::TenantAdmin { tenant, .. } | Principal::Bridge { tenant, .. } => {
+                Some(tenant)
+            }
+        }
+    }
+
+    /// Checks access to `tenant`: another tenant's id is 404 (never a hint that it exists); the
+    /// right tenant with the wrong kind of key is 403.
+    pub fn check(&self, tenant: &str, access: Access) -> Result<(), ApiError> {
+        match self {
+            Principal::Operator { .. } => Ok(()),
+            Principal::TenantAdmin { tenant: own, .. } | Principal::Bridge { tenant: own, .. }
+                if own != tenant =>
+            {
+                Err(crate::writer::unknown_tenant(tenant))
+            }
+            Principal::TenantAdmin { .. } => match access {
+                Access::Admin | Access::Bridge => Ok(()),
+                Access::Operator => Err(ApiError::forbidden("only an operator key may do this")),
+            },
+            Principal::Bridge { .. } => match access {
+                Access::Bridge => Ok(()),
+                _ => Err(ApiError::forbidden(
+                    "a bridge key may only use call control and call ingestion",
+                )),
+            },
+        }
+    }
+
+    /// Operator-only routes.
+    pub fn operator(&self) -> Result<(), ApiError> {
+        if self.is_operator() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only an operator key may do this"))
+        }
+    }
+}
+
+/// The digest stored for a secret.
+pub fn digest(server_secret: &[u8; 32], secret: &str) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(server_secret).expect("HMAC takes any key size");
+    mac.update(secret.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    bytes
+}
+
+/// A new key: the record to store and the full key text to show once.
+pub fn new_key(
+    server_secret: &[u8; 32],
+    kind: KeyKind,
+    tenant: Option<&str>,
+    label: &str,
+    now: Timestamp,
+) -> (ApiKey, String) {
+    let id = hex::encode(random_bytes::<6>());
+    let secret = hex::encode(random_bytes::<24>());
+    let record = ApiKey {
+        id: id.clone(),
+        kind: kind.as_str().to_string(),
+        tenant: tenant.map(str::to_string),
+        label: label.to_string(),
+        digest: digest(server_secret, &secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    (record, format!("mk_{id}_{secret}"))
+}
+
+/// The keys known to the server, refreshed from the store.
+#[derive(Clone)]
+pub struct Keys {
+    secret: [u8; 32],
+    keys: Arc<RwLock<HashMap<String, ApiKey>>>,
+}
+
+impl Keys {
+    pub fn new(secret: [u8; 32], keys: Vec<ApiKey>) -> Keys {
+        let k = Keys {
+            secret,
+            keys: Arc::default(),
+        };
+        k.replace(keys);
+        k
+    }
+
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    /// Replaces the cache with what the store holds now.
+    pub fn replace(&self, keys: Vec<ApiKey>) {
+        let map = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+        *self
+            .keys
+            .write()
+            .expect("the key cache lock is never poisoned") = map;
+    }
+
+    /// Adds or updates one key (after a create or revoke through the API).
+    pub fn upsert(&self, key: ApiKey) {
+        self.keys
+            .write()
+            .expect("the key cache lock is never poisoned")
+            .insert(key.id.clone(), key);
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+        let Some(value) = header else {
+            return Err(ApiError::unauthorized(
+                "no API key: send `Authorization: Bearer <key>`",
+            ));
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        let unknown = || ApiError::unauthorized("the API key is not valid");
+        let rest = token.strip_prefix("mk_").ok_or_else(unknown)?;
+        let (id, secret) = rest.split_once('_').ok_or_else(unknown)?;
+        let keys = self
+            .keys
+            .read()
+            .expect("the key cache lock is never poisoned");
+        let key = keys.get(id).ok_or_else(unknown)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key size");
+        mac.update(secret.as_bytes());
+        mac.verify_slice(&key.digest).map_err(|_| unknown())?;
+        if key.revoked_at.is_some() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "key_revoked",
+                "the API key has been revoked",
+            ));
+        }
+        let kind = KeyKind::parse(&key.kind).ok_or_else(unknown)?;
+        let key_id = key.id.clone();
+        match (kind, key.tenant.clone()) {
+            (KeyKind::Operator, _) => Ok(Principal::Operator { key: key_id }),
+            (KeyKind::TenantAdmin, Some(tenant)) => Ok(Principal::TenantAdmin {
+                key: key_id,
+                tenant,
+            }),
+            (KeyKind::Bridge, Some(tenant)) => Ok(Principal::Bridge {
+                key: key_id,
+                tenant,
+            }),
+            _ => Err(unknown()),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Minutely's server: the `/v1` HTTP API over the charging core, real-time call control with
+//! reservations, a single writer per shard with group commit, credentials, localized errors,
+//! webhooks, metrics.
+//!
+//! Only this crate knows HTTP and JSON; the core stays pure and the store is reached through
+//! the writer (changes) or read-only connections (reports).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+mod background;
+pub mod clock;
+pub mod error;
+pub mod i18n;
+mod listener;
+pub mod webhooks;
+pub mod writer;
+
+pub use app::{Config, Server};
