@@ -185,9 +185,20 @@ impl Ctx<'_> {
 
     /// The tenant's book, or `unknown_tenant` (404).
     pub fn book(&mut self, tenant: &str) -> Result<&mut TenantBook, ApiError> {
-        self.books
+        Ok(self.book_and_catalogue(tenant)?.0)
+    }
+
+    /// The tenant's book and the catalogue at once (to rate, or to check a change against the
+    /// country table and amount rules), or `unknown_tenant` (404).
+    pub fn book_and_catalogue(
+        &mut self,
+        tenant: &str,
+    ) -> Result<(&mut TenantBook, &mut Catalogue), ApiError> {
+        let book = self
+            .books
             .get_mut(tenant)
-            .ok_or_else(|| unknown_tenant(tenant))
+            .ok_or_else(|| unknown_tenant(tenant))?;
+        Ok((book, &mut *self.catalogue))
     }
 
     /// Makes sure `book.seen` knows these call ids' first results (C23): the ids of a batch at
@@ -267,6 +278,17 @@ impl Writer {
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         rx.await
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?
+    }
+
+    /// Runs `f` on the tenant's book in the writer, to read it; `unknown_tenant` (404) when
+    /// there is no such tenant.
+    pub async fn with_book<T, F>(&self, tenant: &str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TenantBook) -> Result<T, ApiError> + Send + 'static,
+    {
+        let tenant = tenant.to_string();
+        self.run(move |ctx| f(ctx.book(&tenant)?)).await
     }
 
     /// Asks the writer to lapse the reservations that are due.

@@ -235,12 +235,19 @@ impl Store {
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
 
-    /// A write transaction. IMMEDIATE takes the write lock up front, so a concurrent writer
-    /// waits (busy timeout) instead of failing half-way through.
-    fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self
+    /// Runs `f` in a write transaction and commits it. IMMEDIATE takes the write lock up front,
+    /// so a concurrent writer waits (busy timeout) instead of failing half-way through. When
+    /// `f` fails, the transaction is dropped, which rolls back everything `f` wrote.
+    fn in_write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// The operator's country table.
@@ -269,32 +276,26 @@ impl Store {
 
     /// Sets the operator's amount rules.
     pub fn set_amount_rules(&mut self, rules: &AmountRules) -> Result<()> {
-        let tx = self.write()?;
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('minimum_amount', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [codec::dec(rules.minimum)],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('minimum_amount', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [codec::dec(rules.minimum)],
+            )?;
+            Ok(())
+        })
     }
 
     /// Replaces the country table (operator edit).
     pub fn replace_countries(&mut self, countries: &CountryTable) -> Result<()> {
-        let tx = self.write()?;
-        catalogue::write_countries(&tx, countries)?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| catalogue::write_countries(tx, countries))
     }
 
     /// Adds the versions of `card`; identical versions are left as they are; a version with the
     /// same `effective_from` and other content refuses the whole import.
     pub fn import_rate_card(&mut self, card: &RateCard) -> Result<ImportSummary> {
-        let tx = self.write()?;
-        // On a conflict `tx` is dropped, which rolls back the versions already added.
-        let summary = catalogue::import(&tx, card)?;
-        tx.commit()?;
-        Ok(summary)
+        // On a conflict the versions already added are rolled back.
+        self.in_write(|tx| catalogue::import(tx, card))
     }
 
     /// Every version of the currency's card (an empty card when none was imported).
@@ -344,17 +345,16 @@ impl Store {
     /// server keeps them through `commit_batch`), so a save never drops a live call's hold.
     pub fn save(&mut self, book: &TenantBook, commit: &Commit) -> Result<()> {
         let id = book.tenant.id.as_str();
-        let tx = self.write()?;
-        directory::write(&tx, &book.tenant)?;
-        ledger::write_wallet(&tx, id, &book.wallet.snapshot())?;
-        ledger::write_scheduled(&tx, id, &book.scheduled)?;
-        outbox::write_pool(&tx, id, &book.pool_used)?;
-        calls::insert(&tx, id, &commit.calls)?;
-        ledger::append_entries(&tx, id, &commit.entries)?;
-        outbox::append_events(&tx, id, &commit.events)?;
-        outbox::insert_funding_refs(&tx, id, &commit.funding_refs)?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| {
+            directory::write(tx, &book.tenant)?;
+            ledger::write_wallet(tx, id, &book.wallet.snapshot())?;
+            ledger::write_scheduled(tx, id, &book.scheduled)?;
+            outbox::write_pool(tx, id, &book.pool_used)?;
+            calls::insert(tx, id, &commit.calls)?;
+            ledger::append_entries(tx, id, &commit.entries)?;
+            outbox::append_events(tx, id, &commit.events)?;
+            outbox::insert_funding_refs(tx, id, &commit.funding_refs)
+        })
     }
 
     /// Commits what one batch changed for many tenants in ONE transaction: all of it, or (on any
@@ -364,23 +364,20 @@ impl Store {
     /// appear more than once; its parts are applied in order. Calls, entries and events
     /// continue the tenant's stored sequences (one `MAX(seq)` lookup each per tenant).
     pub fn commit_batch(&mut self, changes: &[TenantChanges]) -> Result<()> {
-        let tx = self.write()?;
-        for change in changes {
-            // On an error `tx` is dropped, which rolls back the tenants already written.
-            write_changes(&tx, change)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| {
+            for change in changes {
+                // On an error the tenants already written are rolled back.
+                write_changes(tx, change)?;
+            }
+            Ok(())
+        })
     }
 
     /// Adds an API key; an id already used, a kind other than `operator`, `tenant_admin` and
     /// `bridge`, a tenant on an operator key (or none on another) or an unknown tenant is
     /// refused (`StoreError::is_constraint`).
     pub fn insert_key(&mut self, key: &ApiKey) -> Result<()> {
-        let tx = self.write()?;
-        access::insert(&tx, key)?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| access::insert(tx, key))
     }
 
     /// Every API key, revoked ones included, by `created_at` then `id`.
@@ -391,10 +388,7 @@ impl Store {
     /// Revokes a key at `at`; false when the id is unknown or the key already revoked (its
     /// first revocation instant is kept).
     pub fn revoke_key(&mut self, id: &str, at: Timestamp) -> Result<bool> {
-        let tx = self.write()?;
-        let revoked = access::revoke(&tx, id, at)?;
-        tx.commit()?;
-        Ok(revoked)
+        self.in_write(|tx| access::revoke(tx, id, at))
     }
 
     /// The server's 32-byte HMAC key for API key digests: made from the OS random source on
@@ -404,14 +398,13 @@ impl Store {
         if let Some(secret) = access::read_secret(&self.conn)? {
             return Ok(secret);
         }
-        let tx = self.write()?;
-        // Another process may have made it between the read above and the lock.
-        let secret = match access::read_secret(&tx)? {
-            Some(secret) => secret,
-            None => access::create_secret(&tx)?,
-        };
-        tx.commit()?;
-        Ok(secret)
+        self.in_write(|tx| {
+            // Another process may have made it between the read above and the lock.
+            match access::read_secret(tx)? {
+                Some(secret) => Ok(secret),
+                None => access::create_secret(tx),
+            }
+        })
     }
 
     /// Adds a webhook endpoint. Its `delivered_through` starts at the tenant's last event
@@ -419,10 +412,7 @@ impl Store {
     /// says: a new endpoint receives only the events raised after it was registered. An id
     /// already used or an unknown tenant is refused (`StoreError::is_constraint`).
     pub fn insert_endpoint(&mut self, e: &WebhookEndpoint) -> Result<()> {
-        let tx = self.write()?;
-        webhooks::insert_endpoint(&tx, e)?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| webhooks::insert_endpoint(tx, e))
     }
 
     /// The webhook endpoints of a tenant (of every tenant with `None`), disabled ones included,
@@ -434,10 +424,7 @@ impl Store {
     /// Disables an endpoint at `at`; false when the id is unknown or the endpoint already
     /// disabled.
     pub fn disable_endpoint(&mut self, id: &str, at: Timestamp) -> Result<bool> {
-        let tx = self.write()?;
-        let disabled = webhooks::disable_endpoint(&tx, id, at)?;
-        tx.commit()?;
-        Ok(disabled)
+        self.in_write(|tx| webhooks::disable_endpoint(tx, id, at))
     }
 
     /// Up to `limit` events of the tenant's outbox after `after_seq`, oldest first, with their
@@ -455,10 +442,7 @@ impl Store {
     /// `delivered_through` to `seq` (never back), in one transaction. An unknown endpoint or
     /// an attempt already logged is refused (`StoreError::is_constraint`).
     pub fn record_delivery(&mut self, d: &Delivery, done_through: Option<u64>) -> Result<()> {
-        let tx = self.write()?;
-        webhooks::record_delivery(&tx, d, done_through)?;
-        tx.commit()?;
-        Ok(())
+        self.in_write(|tx| webhooks::record_delivery(tx, d, done_through))
     }
 
     /// Up to `limit` delivery attempts of the endpoint, newest first (by `at`, then event and

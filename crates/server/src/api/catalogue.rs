@@ -8,7 +8,7 @@
 //! Catalogue changes are made by the writer in their own store transaction, then applied to the
 //! writer's in-memory catalogue, so that rating sees them from the next job on.
 
-use crate::api::types::{bounded, instant, money, parse_instant};
+use crate::api::types::{bounded, instant, money, origin_text, parse_optional_instant};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
 use axum::Router;
@@ -21,7 +21,7 @@ use axum::routing::get;
 use jiff::Timestamp;
 use minutely_core::Reason;
 use minutely_core::catalogue::{
-    Availability, Conferencing, CountryFacts, Origin, RateEntry, RateKind, key_text,
+    Availability, Conferencing, CountryFacts, RateEntry, RateKind, key_text,
 };
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
@@ -573,10 +573,7 @@ fn check_lookup(q: RateLookupQuery, now: Timestamp) -> ApiResult<Lookup> {
             ))
         })?,
     };
-    let at = match q.at.as_deref() {
-        Some(text) => parse_instant("at", text)?,
-        None => now,
-    };
+    let at = parse_optional_instant("at", q.at.as_deref())?.unwrap_or(now);
     let origin = match q.origin.as_deref().map(str::trim) {
         None | Some("") | Some("*") => None,
         Some(_) if kind != RateKind::DialInTollFree => {
@@ -697,10 +694,7 @@ fn entry_json(
     RateEntryJson {
         kind: e.kind.as_str().to_string(),
         key: key_text(e),
-        origin: e.origin.map(|o| match o {
-            Origin::Any => "*".to_string(),
-            Origin::Country(c) => c.to_string(),
-        }),
+        origin: origin_text(e.origin),
         name: e.name.clone(),
         country: e.country.to_string(),
         country_name,

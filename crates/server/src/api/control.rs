@@ -2,18 +2,19 @@
 //! routes.
 
 use crate::api::types::{
-    CallRecordJson, OutcomeJson, bounded, instant, money, parse_direction, parse_instant,
+    CallRecordJson, OutcomeJson, bounded, instant, money, parse_direction, parse_optional_instant,
 };
 use crate::app::{AppState, Caller, Json, JsonOrEmpty, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
+use crate::writer::Ctx;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use minutely_core::control::{ControlError, Decision, Extension, Grant};
-use minutely_core::engine::{Mode, canonical_order};
+use minutely_core::engine::{Mode, TenantBook, canonical_order};
 use minutely_core::money::Currency;
-use minutely_core::rating::CallRecord;
+use minutely_core::rating::{CallRecord, Rater};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -139,13 +140,26 @@ pub struct EndRequest {
 /// How far an authorization's `start` may be from the server's clock, in seconds.
 pub const MAX_START_SKEW_S: i64 = 3600;
 
-fn currency_of(ctx: &mut crate::writer::Ctx<'_>, tenant: &str) -> ApiResult<Currency> {
-    Ok(ctx.book(tenant)?.tenant.currency)
+/// Runs `f` on the tenant's book with a rater over the card of the tenant's currency, once the
+/// book knows the first results of `call_ids` (C23); the wallet and pool are written at commit.
+/// `unknown_tenant` when there is no such tenant.
+fn rate_in_book<T>(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    call_ids: &[&str],
+    f: impl FnOnce(&mut TenantBook, &mut Rater<'_>) -> T,
+) -> ApiResult<(T, Currency)> {
+    ctx.load_seen(tenant, call_ids)?;
+    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
+    let currency = book.tenant.currency;
+    let out = catalogue.with_rater(currency, |rater| f(book, rater));
+    ctx.touched(tenant);
+    Ok((out, currency))
 }
 
-fn grant_fields(g: &Grant, currency: Currency) -> (Option<String>, String, u32, String) {
+/// A grant's credit held, pool minutes held and expiry, as JSON values.
+fn grant_fields(g: &Grant, currency: Currency) -> (String, u32, String) {
     (
-        g.max_duration_s.map(|s| s.to_string()),
         money(currency, g.credit),
         g.pool_minutes,
         instant(g.expires_at),
@@ -204,10 +218,7 @@ pub async fn authorize(
         bounded(name, value)?;
     }
     let direction = parse_direction("direction", &body.direction)?;
-    let start = match &body.start {
-        Some(text) => Some(parse_instant("start", text)?),
-        None => None,
-    };
+    let start = parse_optional_instant("start", body.start.as_deref())?;
     let id = call_id.clone();
     let (decision, currency, start) = state
         .writer
@@ -235,18 +246,15 @@ pub async fn authorize(
                 start,
                 end: start,
             };
-            let currency = currency_of(ctx, &tenant)?;
-            ctx.load_seen(&tenant, &[call_id.as_str()])?;
             let policy = ctx.control;
-            let book = ctx.books.get_mut(&tenant).expect("checked above");
-            let known =
-                book.seen.contains_key(&call_id) || book.reservations.contains_key(&call_id);
-            let (decision, effects, holds) = ctx
-                .catalogue
-                .with_rater(currency, |rater| book.authorize(rater, &call, now, &policy));
+            let ((known, (decision, effects, holds)), currency) =
+                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
+                    let known = book.seen.contains_key(&call_id)
+                        || book.reservations.contains_key(&call_id);
+                    (known, book.authorize(rater, &call, now, &policy))
+                })?;
             ctx.effects(&tenant, effects);
             ctx.holds(&tenant, holds);
-            ctx.touched(&tenant);
             if let Decision::Deny(reason) = &decision {
                 // A new denial is recorded like a refused record (refused-calls report, and
                 // the same answer when asked again); a repeated one is already there.
@@ -263,7 +271,7 @@ pub async fn authorize(
         .await?;
     Ok(Json(match decision {
         Decision::Allow(g) => {
-            let (_, reserved, pool, expires) = grant_fields(&g, currency);
+            let (reserved, pool, expires) = grant_fields(&g, currency);
             AuthorizeResponse {
                 call_id: id,
                 decision: "allow".into(),
@@ -323,17 +331,13 @@ pub async fn extend(
     let (answer, currency) = state
         .writer
         .run(move |ctx| {
-            let now = ctx.now;
-            let currency = currency_of(ctx, &tenant)?;
-            ctx.load_seen(&tenant, &[call_id.as_str()])?;
-            let policy = ctx.control;
-            let book = ctx.books.get_mut(&tenant).expect("checked above");
-            let (answer, effects, holds) = ctx.catalogue.with_rater(currency, |rater| {
-                book.extend(rater, &call_id, known_s, now, &policy)
-            });
+            let (now, policy) = (ctx.now, ctx.control);
+            let ((answer, effects, holds), currency) =
+                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
+                    book.extend(rater, &call_id, known_s, now, &policy)
+                })?;
             ctx.effects(&tenant, effects);
             ctx.holds(&tenant, holds);
-            ctx.touched(&tenant);
             Ok((answer.map_err(|e| control_error(e, &call_id))?, currency))
         })
         .await?;
@@ -341,7 +345,7 @@ pub async fn extend(
         Extension::Extended(g) => (true, g),
         Extension::Exhausted(g) => (false, g),
     };
-    let (_, reserved, pool, expires) = grant_fields(&grant, currency);
+    let (reserved, pool, expires) = grant_fields(&grant, currency);
     Ok(Json(ExtendResponse {
         call_id: id,
         extended,
@@ -381,10 +385,7 @@ pub async fn end(
     if body.end.is_some() && body.duration_s.is_some() {
         return Err(ApiError::invalid("give end or duration_s, not both"));
     }
-    let end_at = match &body.end {
-        Some(text) => Some(parse_instant("end", text)?),
-        None => None,
-    };
+    let end_at = parse_optional_instant("end", body.end.as_deref())?;
     let record = match &body.record {
         Some(r) => {
             let record = r.to_record("record")?;
@@ -406,29 +407,26 @@ pub async fn end(
         .writer
         .run(move |ctx| {
             let now = ctx.now;
-            let currency = currency_of(ctx, &tenant)?;
-            ctx.load_seen(&tenant, &[call_id.as_str()])?;
-            let book = ctx.books.get_mut(&tenant).expect("checked above");
-            // The end instant: given, or start + duration, or the record's, or now.
-            let start = book
-                .reservations
-                .get(&call_id)
-                .map(|r| r.call.start)
-                .or(record.as_ref().map(|r| r.start));
-            let end = match (end_at, duration_s, start, &record) {
-                (Some(end), _, _, _) => end,
-                (None, Some(d), Some(start), _) => {
-                    start + jiff::SignedDuration::from_secs(d as i64)
-                }
-                (None, None, _, Some(r)) => r.end,
-                _ => now,
-            };
-            let record = record.map(|r| CallRecord { end, ..r });
-            let (result, holds) = ctx.catalogue.with_rater(currency, |rater| {
-                book.end_call(rater, &call_id, end, record.as_ref(), now)
-            });
+            let ((result, holds), currency) =
+                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
+                    // The end instant: given, or start + duration, or the record's, or now.
+                    let start = book
+                        .reservations
+                        .get(&call_id)
+                        .map(|r| r.call.start)
+                        .or(record.as_ref().map(|r| r.start));
+                    let end = match (end_at, duration_s, start, &record) {
+                        (Some(end), _, _, _) => end,
+                        (None, Some(d), Some(start), _) => {
+                            start + jiff::SignedDuration::from_secs(d as i64)
+                        }
+                        (None, None, _, Some(r)) => r.end,
+                        _ => now,
+                    };
+                    let record = record.map(|r| CallRecord { end, ..r });
+                    book.end_call(rater, &call_id, end, record.as_ref(), now)
+                })?;
             ctx.holds(&tenant, holds);
-            ctx.touched(&tenant);
             let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
             let outcome =
                 OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
@@ -516,9 +514,6 @@ pub async fn ingest(
     let results = state
         .writer
         .run(move |ctx| {
-            let currency = currency_of(ctx, &tenant)?;
-            let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
-            ctx.load_seen(&tenant, &ids)?;
             // C37: within one batch, the first record in canonical order is the first
             // submission.
             let mut order: Vec<usize> = (0..records.len()).collect();
@@ -528,22 +523,28 @@ pub async fn ingest(
             });
             let mut sorted: Vec<CallRecord> = order.iter().map(|&i| records[i].clone()).collect();
             canonical_order(&mut sorted);
+            let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
+            let (all_processed, currency) = rate_in_book(ctx, &tenant, &ids, |book, rater| {
+                sorted
+                    .iter()
+                    .map(|call| {
+                        if book.reservations.contains_key(&call.call_id) {
+                            // A live call's id belongs to call control until it ends.
+                            minutely_core::engine::Processed {
+                                outcome: minutely_core::engine::Outcome::Refused(
+                                    minutely_core::Reason::CallIdReused,
+                                ),
+                                replay: false,
+                                effects: Default::default(),
+                            }
+                        } else {
+                            book.process_call(rater, call, Mode::Bulk)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })?;
             let mut results: Vec<Option<OutcomeJson>> = vec![None; records.len()];
-            for (&i, call) in order.iter().zip(&sorted) {
-                let book = ctx.books.get_mut(&tenant).expect("checked above");
-                let processed = if book.reservations.contains_key(&call.call_id) {
-                    // A live call's id belongs to call control until it ends.
-                    minutely_core::engine::Processed {
-                        outcome: minutely_core::engine::Outcome::Refused(
-                            minutely_core::Reason::CallIdReused,
-                        ),
-                        replay: false,
-                        effects: Default::default(),
-                    }
-                } else {
-                    ctx.catalogue
-                        .with_rater(currency, |rater| book.process_call(rater, call, Mode::Bulk))
-                };
+            for ((&i, call), processed) in order.iter().zip(&sorted).zip(all_processed) {
                 results[i] = Some(OutcomeJson::new(
                     &call.call_id,
                     &processed.outcome,
@@ -557,7 +558,6 @@ pub async fn ingest(
                 }
                 ctx.effects(&tenant, processed.effects);
             }
-            ctx.touched(&tenant);
             Ok(results
                 .into_iter()
                 .map(|r| r.expect("every record has a result"))

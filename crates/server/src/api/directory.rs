@@ -15,11 +15,14 @@
 //! refused change leaves the tenant exactly as it was.
 
 use crate::api::catalogue::{blocking, raw_body, require_content_type};
-use crate::api::types::{PageParams, bounded, instant, money, parse_instant, parse_money};
+use crate::api::types::{
+    AutoRechargeJson, PageParams, bounded, instant, paged, parse_money, parse_optional_instant,
+    thresholds_json,
+};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use crate::writer::Ctx;
+use crate::writer::{Catalogue, Ctx};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -183,18 +186,20 @@ fn check_new_tenant_id(id: &str) -> ApiResult<()> {
     }
 }
 
-/// Which page: at most `limit` items after `after`.
-fn page_of(state: &AppState, page: &PageParams) -> ApiResult<(usize, Option<String>)> {
-    let limit = page.limit(state.config.max_page)?;
-    if let Some(after) = &page.after {
-        bounded("after", after)?;
+/// Runs `change` on the tenant's directory with the catalogue at hand (`unknown_tenant` when
+/// there is no such tenant). `change` answers whether it changed anything and what to send
+/// back; a changed directory is rewritten at commit.
+fn change_tenant<T>(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    change: impl FnOnce(&mut Tenant, &Catalogue) -> ApiResult<(bool, T)>,
+) -> ApiResult<T> {
+    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
+    let (changed, answer) = change(&mut book.tenant, catalogue)?;
+    if changed {
+        ctx.directory_changed(tenant);
     }
-    Ok((limit, page.after.clone()))
-}
-
-/// Takes the tenant's book; `unknown_tenant` when there is none.
-fn book<'a>(ctx: &'a mut Ctx<'_>, tenant: &str) -> ApiResult<&'a mut TenantBook> {
-    ctx.book(tenant)
+    Ok(answer)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,7 +505,7 @@ pub async fn list_tenants(
     Caller(caller): Caller,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<TenantsPage>> {
-    let (limit, after) = page_of(&state, &page)?;
+    let (limit, after) = page.checked(state.config.max_page)?;
     let own = caller.tenant().map(str::to_string);
     let page = state
         .writer
@@ -522,18 +527,13 @@ pub async fn list_tenants(
                 Some(a) => Bound::Excluded(a.clone()),
                 None => Bound::Unbounded,
             };
-            let mut tenants: Vec<TenantSummaryJson> = ctx
+            let tenants = ctx
                 .books
                 .range((start, Bound::Unbounded))
                 .take(limit + 1)
                 .map(|(_, b)| TenantSummaryJson::new(&b.tenant))
                 .collect();
-            let next = if tenants.len() > limit {
-                tenants.truncate(limit);
-                tenants.last().map(|t| t.id.clone())
-            } else {
-                None
-            };
+            let (tenants, next) = paged(tenants, limit, |t| t.id.clone());
             Ok(TenantsPage { tenants, next })
         })
         .await?;
@@ -561,7 +561,7 @@ pub async fn get_tenant(
     caller.check(&tenant, Access::Admin)?;
     let json = state
         .writer
-        .run(move |ctx| Ok(TenantJson::new(&book(ctx, &tenant)?.tenant)))
+        .with_book(&tenant, |b| Ok(TenantJson::new(&b.tenant)))
         .await?;
     Ok(Json(json))
 }
@@ -766,11 +766,13 @@ pub async fn get_licenses(
     caller.check(&tenant, Access::Admin)?;
     let json = state
         .writer
-        .run(move |ctx| {
-            let t = &book(ctx, &tenant)?.tenant;
+        .with_book(&tenant, |b| {
             Ok(LicensesResponse {
-                tenant: t.id.clone(),
-                licenses: Sku::ALL.iter().map(|&sku| license_json(t, sku)).collect(),
+                tenant: b.tenant.id.clone(),
+                licenses: Sku::ALL
+                    .iter()
+                    .map(|&sku| license_json(&b.tenant, sku))
+                    .collect(),
             })
         })
         .await?;
@@ -822,26 +824,15 @@ pub async fn set_purchased(
             body.count
         )));
     }
-    let from = match &body.from {
-        Some(text) => Some(parse_instant("from", text)?),
-        None => None,
-    };
+    let from = parse_optional_instant("from", body.from.as_deref())?;
     let json = state
         .writer
         .run(move |ctx| {
             let from: Timestamp = from.unwrap_or(ctx.now);
-            let countries = &ctx.catalogue.countries;
-            let t = &mut ctx
-                .books
-                .get_mut(&tenant)
-                .ok_or_else(|| crate::writer::unknown_tenant(&tenant))?
-                .tenant;
-            let changed = t.set_purchased(sku, body.count, from, countries)?;
-            let json = license_json(t, sku);
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, catalogue| {
+                let changed = t.set_purchased(sku, body.count, from, &catalogue.countries)?;
+                Ok((changed, license_json(t, sku)))
+            })
         })
         .await?;
     Ok(Json(json))
@@ -882,30 +873,25 @@ pub async fn list_users(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<UsersPage>> {
     caller.check(&tenant, Access::Admin)?;
-    let (limit, after) = page_of(&state, &page)?;
+    let (limit, after) = page.checked(state.config.max_page)?;
     let after = after.map(|a| a.to_lowercase());
-    let page = state
+    let users = state
         .writer
-        .run(move |ctx| {
-            let t = &book(ctx, &tenant)?.tenant;
-            let mut users: Vec<&User> = t
+        .with_book(&tenant, move |b| {
+            let t = &b.tenant;
+            let users: Vec<&User> = t
                 .users()
                 .filter(|u| after.as_deref().is_none_or(|a| u.upn.key.as_str() > a))
                 .take(limit + 1)
                 .collect();
-            let next = if users.len() > limit {
-                users.truncate(limit);
-                users.last().map(|u| u.upn.key.clone())
-            } else {
-                None
-            };
+            let (users, next) = paged(users, limit, |u| u.upn.key.clone());
             Ok(UsersPage {
                 users: users.into_iter().map(|u| UserJson::new(t, u)).collect(),
                 next,
             })
         })
         .await?;
-    Ok(Json(page))
+    Ok(Json(users))
 }
 
 /// One user: object id, licenses, own and effective policy.
@@ -929,7 +915,7 @@ pub async fn get_user(
     bounded("upn", &upn)?;
     let json = state
         .writer
-        .run(move |ctx| user_json(&book(ctx, &tenant)?.tenant, &upn))
+        .with_book(&tenant, move |b| user_json(&b.tenant, &upn))
         .await?;
     Ok(Json(json))
 }
@@ -991,31 +977,28 @@ pub async fn put_user(
     let (created, json) = state
         .writer
         .run(move |ctx| {
-            let t = &mut book(ctx, &tenant)?.tenant;
-            let existing = t
-                .user(&upn)
-                .map(|u| (u.object_id.clone(), u.upn.display.clone()));
-            let created = existing.is_none();
-            // An existing user keeps its object id (which may come from a tenant file) and its
-            // UPN as written when it was created.
-            let (object_id, display_upn) = match existing {
-                Some((id, display)) => (Some(id), display),
-                None => (None, upn.clone()),
-            };
-            let spec = UserSpec {
-                object_id,
-                upn: display_upn,
-                display_name: body.display_name,
-                usage_location,
-                policy,
-                toll_free_dial_in: body.toll_free_dial_in.unwrap_or(true),
-            };
-            let changed = t.upsert_user(spec)?;
-            let json = user_json(t, &upn)?;
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok((created, json))
+            change_tenant(ctx, &tenant, |t, _| {
+                let existing = t
+                    .user(&upn)
+                    .map(|u| (u.object_id.clone(), u.upn.display.clone()));
+                let created = existing.is_none();
+                // An existing user keeps its object id (which may come from a tenant file) and its
+                // UPN as written when it was created.
+                let (object_id, display_upn) = match existing {
+                    Some((id, display)) => (Some(id), display),
+                    None => (None, upn.clone()),
+                };
+                let spec = UserSpec {
+                    object_id,
+                    upn: display_upn,
+                    display_name: body.display_name,
+                    usage_location,
+                    policy,
+                    toll_free_dial_in: body.toll_free_dial_in.unwrap_or(true),
+                };
+                let changed = t.upsert_user(spec)?;
+                Ok((changed, (created, user_json(t, &upn)?)))
+            })
         })
         .await?;
     let status = if created {
@@ -1064,18 +1047,10 @@ pub async fn assign_license(
     let json = state
         .writer
         .run(move |ctx| {
-            let countries = &ctx.catalogue.countries;
-            let t = &mut ctx
-                .books
-                .get_mut(&tenant)
-                .ok_or_else(|| crate::writer::unknown_tenant(&tenant))?
-                .tenant;
-            let changed = t.assign(&upn, sku, countries)?;
-            let json = user_json(t, &upn)?;
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, catalogue| {
+                let changed = t.assign(&upn, sku, &catalogue.countries)?;
+                Ok((changed, user_json(t, &upn)?))
+            })
         })
         .await?;
     Ok(Json(json))
@@ -1105,19 +1080,16 @@ pub async fn unassign_license(
     let json = state
         .writer
         .run(move |ctx| {
-            let t = &mut book(ctx, &tenant)?.tenant;
-            let changed = t.unassign(&upn, sku).map_err(|r| {
-                if r.reason == Reason::UnknownUser {
-                    unknown_user(&tenant, &upn)
-                } else {
-                    ApiError::from(r)
-                }
-            })?;
-            let json = user_json(t, &upn)?;
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, _| {
+                let changed = t.unassign(&upn, sku).map_err(|r| {
+                    if r.reason == Reason::UnknownUser {
+                        unknown_user(&tenant, &upn)
+                    } else {
+                        ApiError::from(r)
+                    }
+                })?;
+                Ok((changed, user_json(t, &upn)?))
+            })
         })
         .await?;
     Ok(Json(json))
@@ -1158,7 +1130,7 @@ pub async fn list_numbers(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<NumbersPage>> {
     caller.check(&tenant, Access::Admin)?;
-    let (limit, after) = page_of(&state, &page)?;
+    let (limit, after) = page.checked(state.config.max_page)?;
     let after = match after {
         Some(text) => Some(
             E164::parse(&text)
@@ -1166,26 +1138,21 @@ pub async fn list_numbers(
         ),
         None => None,
     };
-    let page = state
+    let numbers = state
         .writer
-        .run(move |ctx| {
-            let t = &book(ctx, &tenant)?.tenant;
-            let mut numbers: Vec<NumberJson> = t
+        .with_book(&tenant, move |b| {
+            let numbers = b
+                .tenant
                 .numbers()
                 .filter(|n| after.is_none_or(|a| n.number > a))
                 .take(limit + 1)
                 .map(NumberJson::new)
                 .collect();
-            let next = if numbers.len() > limit {
-                numbers.truncate(limit);
-                numbers.last().map(|n| n.number.clone())
-            } else {
-                None
-            };
+            let (numbers, next) = paged(numbers, limit, |n| n.number.clone());
             Ok(NumbersPage { numbers, next })
         })
         .await?;
-    Ok(Json(page))
+    Ok(Json(numbers))
 }
 
 /// A service number to add.
@@ -1259,19 +1226,12 @@ pub async fn add_number(
     let (added, json) = state
         .writer
         .run(move |ctx| {
-            let countries = &ctx.catalogue.countries;
-            let t = &mut ctx
-                .books
-                .get_mut(&tenant)
-                .ok_or_else(|| crate::writer::unknown_tenant(&tenant))?
-                .tenant;
-            let added = t.number(number).is_none();
-            let changed = t.add_number(number, kind, shared, default, countries)?;
-            let json = NumberJson::new(t.number(number).expect("just added"));
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok((added, json))
+            change_tenant(ctx, &tenant, |t, catalogue| {
+                let added = t.number(number).is_none();
+                let changed = t.add_number(number, kind, shared, default, &catalogue.countries)?;
+                let json = NumberJson::new(t.number(number).expect("just added"));
+                Ok((changed, (added, json)))
+            })
         })
         .await?;
     let status = if added {
@@ -1361,16 +1321,14 @@ pub async fn set_default_policy(
     let json = state
         .writer
         .run(move |ctx| {
-            let t = &mut book(ctx, &tenant)?.tenant;
-            let changed = t.set_default_policy(policy);
-            let json = DefaultPolicyResponse {
-                tenant: t.id.clone(),
-                default_dial_out_policy: PolicyJson::new(t.default_policy),
-            };
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, _| {
+                let changed = t.set_default_policy(policy);
+                let json = DefaultPolicyResponse {
+                    tenant: t.id.clone(),
+                    default_dial_out_policy: PolicyJson::new(t.default_policy),
+                };
+                Ok((changed, json))
+            })
         })
         .await?;
     Ok(Json(json))
@@ -1403,14 +1361,6 @@ pub struct AutoRechargeRequest {
     pub payment_accepted: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AutoRechargeJson {
-    pub enabled: bool,
-    pub trigger: String,
-    pub amount: String,
-    pub payment_accepted: bool,
-}
-
 /// The wallet's settings (its balance and lots are read through the wallet routes).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WalletSettingsJson {
@@ -1431,18 +1381,10 @@ fn wallet_json(t: &Tenant) -> Option<WalletSettingsJson> {
         tenant: t.id.clone(),
         currency: currency.code().to_string(),
         set_up: true,
-        low_balance_thresholds: settings
-            .low_balance_thresholds
-            .iter()
-            .flatten()
-            .map(|d| money(currency, *d))
-            .collect(),
-        auto_recharge: settings.auto_recharge.map(|r| AutoRechargeJson {
-            enabled: r.enabled,
-            trigger: money(currency, r.trigger),
-            amount: money(currency, r.amount),
-            payment_accepted: r.payment_accepted,
-        }),
+        low_balance_thresholds: thresholds_json(settings, currency),
+        auto_recharge: settings
+            .auto_recharge
+            .map(|r| AutoRechargeJson::new(&r, currency)),
     })
 }
 
@@ -1499,26 +1441,17 @@ pub async fn put_wallet_settings(
     let json = state
         .writer
         .run(move |ctx| {
-            let countries = &ctx.catalogue.countries;
-            let rules = &ctx.catalogue.rules;
-            let t = &mut ctx
-                .books
-                .get_mut(&tenant)
-                .ok_or_else(|| crate::writer::unknown_tenant(&tenant))?
-                .tenant;
-            let mut settings = t.wallet().copied().unwrap_or(WalletSettings {
-                auto_recharge: None,
-                low_balance_thresholds: [None, None],
-            });
-            if let Some(thresholds) = thresholds {
-                settings.low_balance_thresholds = thresholds;
-            }
-            let changed = t.setup_wallet(settings, countries, rules)?;
-            let json = wallet_json(t).expect("the wallet is set up");
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, catalogue| {
+                let mut settings = t.wallet().copied().unwrap_or(WalletSettings {
+                    auto_recharge: None,
+                    low_balance_thresholds: [None, None],
+                });
+                if let Some(thresholds) = thresholds {
+                    settings.low_balance_thresholds = thresholds;
+                }
+                let changed = t.setup_wallet(settings, &catalogue.countries, &catalogue.rules)?;
+                Ok((changed, wallet_json(t).expect("the wallet is set up")))
+            })
         })
         .await?;
     Ok(Json(json))
@@ -1570,19 +1503,11 @@ pub async fn put_auto_recharge(
     let json = state
         .writer
         .run(move |ctx| {
-            let countries = &ctx.catalogue.countries;
-            let rules = &ctx.catalogue.rules;
-            let t = &mut ctx
-                .books
-                .get_mut(&tenant)
-                .ok_or_else(|| crate::writer::unknown_tenant(&tenant))?
-                .tenant;
-            let changed = t.set_auto_recharge(recharge, countries, rules)?;
-            let json = wallet_json(t).expect("the wallet is set up");
-            if changed {
-                ctx.directory_changed(&tenant);
-            }
-            Ok(json)
+            change_tenant(ctx, &tenant, |t, catalogue| {
+                let changed =
+                    t.set_auto_recharge(recharge, &catalogue.countries, &catalogue.rules)?;
+                Ok((changed, wallet_json(t).expect("the wallet is set up")))
+            })
         })
         .await?;
     Ok(Json(json))

@@ -2,7 +2,7 @@
 //! disables them, and reads the delivery log. The delivery itself and the signature scheme are
 //! in `crate::webhooks`.
 
-use crate::api::types::{PageParams, instant};
+use crate::api::types::{PageParams, instant, page_after_id, page_limit};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{Access, random_bytes};
 use crate::error::{ApiError, ApiResult};
@@ -157,11 +157,7 @@ pub fn check_url(text: &str) -> ApiResult<String> {
 
 /// The tenant exists (404 `unknown_tenant` otherwise, as for a tenant the caller may not see).
 async fn known_tenant(state: &AppState, tenant: &str) -> ApiResult<()> {
-    let tenant = tenant.to_string();
-    state
-        .writer
-        .run(move |ctx| ctx.book(&tenant).map(|_| ()))
-        .await
+    state.writer.with_book(tenant, |_| Ok(())).await
 }
 
 /// The tenant's endpoint `id`, disabled or not; 404 for an id of another tenant.
@@ -267,21 +263,10 @@ pub async fn list(
     let all = state
         .read(move |store| Ok(store.endpoints(Some(&tenant))?))
         .await?;
-    let start = match &page.after {
-        None => 0,
-        Some(after) => {
-            all.iter().position(|e| &e.id == after).ok_or_else(|| {
-                ApiError::invalid(format!("after: {after:?} is not an endpoint of this list"))
-            })? + 1
-        }
-    };
-    let rest = &all[start.min(all.len())..];
-    let shown: Vec<EndpointJson> = rest.iter().take(limit).map(EndpointJson::new).collect();
-    let next = (rest.len() > limit)
-        .then(|| shown.last().map(|e| e.id.clone()))
-        .flatten();
+    let (shown, next) =
+        page_after_id(&all, page.after.as_deref(), limit, |e| &e.id, "an endpoint")?;
     Ok(Json(EndpointList {
-        endpoints: shown,
+        endpoints: shown.iter().map(EndpointJson::new).collect(),
         next,
     }))
 }
@@ -338,11 +323,7 @@ pub async fn deliveries(
     Query(params): Query<LimitParams>,
 ) -> ApiResult<Json<DeliveryList>> {
     caller.check(&tenant, Access::Admin)?;
-    let limit = PageParams {
-        limit: params.limit,
-        after: None,
-    }
-    .limit(state.config.max_page)?;
+    let limit = page_limit(params.limit, state.config.max_page)?;
     known_tenant(&state, &tenant).await?;
     let endpoint = endpoint_of(&state, &tenant, &id).await?;
     let rows = state

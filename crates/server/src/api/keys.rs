@@ -3,7 +3,7 @@
 //! once; keys created or revoked from the command line are seen within a second (the key cache
 //! is refreshed from the store every second).
 
-use crate::api::types::{MAX_FIELD, PageParams, bounded, instant};
+use crate::api::types::{MAX_FIELD, PageParams, bounded, instant, page_after_id};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{KeyKind, new_key};
 use crate::error::{ApiError, ApiResult};
@@ -183,25 +183,13 @@ pub async fn list(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<KeyList>> {
     caller.operator()?;
-    let limit = page.limit(state.config.max_page)?;
-    if let Some(after) = &page.after {
-        bounded("after", after)?;
-    }
+    let (limit, after) = page.checked(state.config.max_page)?;
     let all = state.read(|store| Ok(store.keys()?)).await?;
-    let start = match &page.after {
-        None => 0,
-        Some(after) => {
-            all.iter().position(|k| &k.id == after).ok_or_else(|| {
-                ApiError::invalid(format!("after: {after:?} is not a key of this list"))
-            })? + 1
-        }
-    };
-    let rest = &all[start.min(all.len())..];
-    let keys: Vec<KeyJson> = rest.iter().take(limit).map(KeyJson::new).collect();
-    let next = (rest.len() > limit)
-        .then(|| keys.last().map(|k| k.id.clone()))
-        .flatten();
-    Ok(Json(KeyList { keys, next }))
+    let (shown, next) = page_after_id(&all, after.as_deref(), limit, |k| &k.id, "a key")?;
+    Ok(Json(KeyList {
+        keys: shown.iter().map(KeyJson::new).collect(),
+        next,
+    }))
 }
 
 /// Revokes a key: it stops working in this server at once. Revoking a revoked key changes

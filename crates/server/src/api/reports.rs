@@ -8,7 +8,10 @@
 //! exclusive), exactly as `minutely report pstn-usage` reads them; a range covers at most
 //! 366 days. Calls belong to the range their **start** falls in (C21, C22).
 
-use crate::api::types::{CallRecordJson, ChargeJson, PageParams, bounded, instant, money};
+use crate::api::types::{
+    CallRecordJson, ChargeJson, bad_cursor, bounded, instant, money, origin_text, page_limit,
+    paged, split_cursor,
+};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
@@ -20,7 +23,7 @@ use axum::routing::get;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use minutely_core::catalogue::{Origin, RateCard, key_text};
+use minutely_core::catalogue::{RateCard, key_text};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{Tenant, Upn};
 use minutely_core::engine::{Charge, Funding, Month, Outcome};
@@ -145,13 +148,20 @@ fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Time
 }
 
 /// The tenant's directory as the writer holds it (the committed one: a job's answer comes
-/// after its batch commits). 404 for an unknown tenant.
-async fn directory(state: &AppState, tenant: &str) -> ApiResult<Tenant> {
-    let id = tenant.to_string();
-    state
+/// after its batch commits), and the query's `[from, to)` read in its time zone (`range`).
+/// 404 for an unknown tenant.
+async fn directory_and_range(
+    state: &AppState,
+    tenant: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ApiResult<(Tenant, (Timestamp, Timestamp))> {
+    let directory = state
         .writer
-        .run(move |ctx| Ok(ctx.book(&id)?.tenant.clone()))
-        .await
+        .with_book(tenant, |b| Ok(b.tenant.clone()))
+        .await?;
+    let range = range(from, to, &directory.timezone)?;
+    Ok((directory, range))
 }
 
 /// Runs `f` over every call that started in `[from, to)`, in canonical order (C22), page by
@@ -191,24 +201,29 @@ fn call_cursor(start: Timestamp, call_id: &str) -> String {
 }
 
 fn parse_call_cursor(text: &str) -> ApiResult<(Timestamp, String)> {
-    let bad = || {
-        ApiError::invalid(format!(
-            "after: {text:?} is not a cursor (the `next` value of a previous page)"
-        ))
-    };
-    let (nanos, id) = text.split_once('_').ok_or_else(bad)?;
-    let nanos: i128 = nanos.parse().map_err(|_| bad())?;
+    let bad = || bad_cursor(text);
+    let (nanos, id) = split_cursor(text)?;
     let start = Timestamp::from_nanosecond(nanos).map_err(|_| bad())?;
     let id = String::from_utf8(hex::decode(id).map_err(|_| bad())?).map_err(|_| bad())?;
     Ok((start, id))
 }
 
-/// Who an organizer is, by the directory when it knows the UPN.
-fn organizer_names(tenant: &Tenant, organizer: &str) -> (String, String, bool) {
-    match tenant.user(organizer) {
-        Some(user) => (user.upn.display.clone(), user.display_name.clone(), true),
-        None => (organizer.trim().to_string(), String::new(), false),
-    }
+/// The tally of `organizer` in `by_organizer` (keyed by the lower-case UPN), made on first use
+/// by `new` from who the organizer is: its UPN and display name by the directory when it knows
+/// the UPN, else the UPN as sent and no name.
+fn organizer_tally<'a, T>(
+    by_organizer: &'a mut BTreeMap<String, T>,
+    tenant: &Tenant,
+    organizer: &str,
+    new: impl FnOnce(String, String) -> T,
+) -> &'a mut T {
+    let key = Upn::new(organizer).key;
+    by_organizer
+        .entry(key)
+        .or_insert_with(|| match tenant.user(organizer) {
+            Some(user) => new(user.upn.display.clone(), user.display_name.clone()),
+            None => new(organizer.trim().to_string(), String::new()),
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,12 +310,8 @@ pub async fn pstn_usage(
     Query(query): Query<UsageQuery>,
 ) -> ApiResult<Response> {
     caller.check(&tenant, Access::Admin)?;
-    let directory = directory(&state, &tenant).await?;
-    let (from, to) = range(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        &directory.timezone,
-    )?;
+    let (directory, (from, to)) =
+        directory_and_range(&state, &tenant, query.from.as_deref(), query.to.as_deref()).await?;
     let extended = query.extended.unwrap_or(false);
     let csv = state
         .read(move |store| export_csv(store, &directory, (from, to), extended))
@@ -432,12 +443,8 @@ pub async fn dial_out_usage(
     Query(query): Query<UsageQuery>,
 ) -> ApiResult<Json<DialOutUsageResponse>> {
     caller.check(&tenant, Access::Admin)?;
-    let directory = directory(&state, &tenant).await?;
-    let (from, to) = range(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        &directory.timezone,
-    )?;
+    let (directory, (from, to)) =
+        directory_and_range(&state, &tenant, query.from.as_deref(), query.to.as_deref()).await?;
     let currency = directory.currency;
     let (organizers, all) = state
         .read(move |store| {
@@ -451,16 +458,16 @@ pub async fn dial_out_usage(
                 if charge.category != Category::DialOut {
                     return Ok(());
                 }
-                let key = Upn::new(&call.record.organizer).key;
-                let entry = by_organizer.entry(key).or_insert_with(|| {
-                    let (upn, display_name, _) =
-                        organizer_names(&directory, &call.record.organizer);
-                    OrganizerTally {
+                let entry = organizer_tally(
+                    &mut by_organizer,
+                    &directory,
+                    &call.record.organizer,
+                    |upn, display_name| OrganizerTally {
                         upn,
                         display_name,
                         ..OrganizerTally::default()
-                    }
-                });
+                    },
+                );
                 let country = charge
                     .other_country
                     .clone()
@@ -658,17 +665,17 @@ pub async fn pool(
                 if charge.pool_minutes == 0 {
                     return Ok(());
                 }
-                let key = Upn::new(&call.record.organizer).key;
-                let entry = by_organizer.entry(key).or_insert_with(|| {
-                    let (upn, display_name, _) =
-                        organizer_names(&directory, &call.record.organizer);
-                    PoolOrganizer {
+                let entry = organizer_tally(
+                    &mut by_organizer,
+                    &directory,
+                    &call.record.organizer,
+                    |upn, display_name| PoolOrganizer {
                         upn,
                         display_name,
                         calls: 0,
                         minutes: 0,
-                    }
-                });
+                    },
+                );
                 entry.calls += 1;
                 entry.minutes += u64::from(charge.pool_minutes);
                 Ok(())
@@ -752,37 +759,23 @@ pub async fn refused(
     Query(query): Query<RefusedQuery>,
 ) -> ApiResult<Json<RefusedResponse>> {
     caller.check(&tenant, Access::Admin)?;
-    let limit = PageParams {
-        limit: query.limit,
-        after: None,
-    }
-    .limit(state.config.max_page)?;
+    let limit = page_limit(query.limit, state.config.max_page)?;
     let after = match query.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(parse_call_cursor(text)?),
     };
-    let directory = directory(&state, &tenant).await?;
-    let (from, to) = range(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        &directory.timezone,
-    )?;
+    let (_, (from, to)) =
+        directory_and_range(&state, &tenant, query.from.as_deref(), query.to.as_deref()).await?;
     let id = tenant.clone();
-    let mut calls = state
+    let calls = state
         .read(move |store| {
             let cursor = after.as_ref().map(|(at, call)| (*at, call.as_str()));
             Ok(store.calls_page(&id, from, to, cursor, limit + 1, true)?)
         })
         .await?;
-    let more = calls.len() > limit;
-    calls.truncate(limit);
-    let next = more
-        .then(|| {
-            calls
-                .last()
-                .map(|c| call_cursor(c.record.start, &c.record.call_id))
-        })
-        .flatten();
+    let (calls, next) = paged(calls, limit, |c| {
+        call_cursor(c.record.start, &c.record.call_id)
+    });
     let calls = calls
         .iter()
         .filter_map(|c| {
@@ -940,10 +933,7 @@ fn rate_key(
     Some(RateKeyJson {
         kind: kind.to_string(),
         key: key_text(entry),
-        origin: entry.origin.map(|o| match o {
-            Origin::Any => "*".to_string(),
-            Origin::Country(c) => c.to_string(),
-        }),
+        origin: origin_text(entry.origin),
         connection_fee: money(currency, entry.connection_fee),
     })
 }
@@ -1251,14 +1241,7 @@ pub async fn explain(
         status: String::new(),
         record: CallRecordJson {
             call_id: call_id.clone(),
-            conference_id: String::new(),
-            organizer: String::new(),
-            direction: String::new(),
-            service_number: String::new(),
-            caller_number: String::new(),
-            destination_number: String::new(),
-            start: String::new(),
-            end: String::new(),
+            ..CallRecordJson::default()
         },
         currency: String::new(),
         reason: None,
@@ -1345,20 +1328,17 @@ async fn ask_writer(
     state
         .writer
         .run(move |ctx| {
-            let currency = ctx.book(&tenant)?.tenant.currency;
+            let (book, catalogue) = ctx.book_and_catalogue(&tenant)?;
+            let currency = book.tenant.currency;
             if let Some(call) = stored {
                 let key = match &call.outcome {
-                    Outcome::Charged(c) => rate_key(
-                        ctx.catalogue.cards.get(&currency),
-                        &call.record,
-                        c,
-                        currency,
-                    ),
+                    Outcome::Charged(c) => {
+                        rate_key(catalogue.cards.get(&currency), &call.record, c, currency)
+                    }
                     Outcome::Refused(_) => None,
                 };
                 return Ok(Known::Stored { currency, key });
             }
-            let book = ctx.book(&tenant)?;
             Ok(match book.reservations.get(&call_id) {
                 Some(r) => Known::Live {
                     currency,

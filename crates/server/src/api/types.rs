@@ -1,8 +1,11 @@
-//! JSON shapes shared by several routes, and their conversion to and from core types. Money is
-//! always a decimal string; instants are RFC 3339 UTC strings.
+//! JSON shapes shared by several routes, their conversion to and from core types, and the
+//! paging every list shares (limit, cursors, `next`). Money is always a decimal string; instants
+//! are RFC 3339 UTC strings.
 
 use crate::error::{ApiError, ApiResult};
 use jiff::Timestamp;
+use minutely_core::catalogue::Origin;
+use minutely_core::directory::{AutoRecharge, WalletSettings};
 use minutely_core::engine::{Charge, Outcome};
 use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Direction};
@@ -30,6 +33,11 @@ pub fn parse_instant(field: &str, text: &str) -> ApiResult<Timestamp> {
     })
 }
 
+/// Parses an optional RFC 3339 instant from the field `field`.
+pub fn parse_optional_instant(field: &str, text: Option<&str>) -> ApiResult<Option<Timestamp>> {
+    text.map(|text| parse_instant(field, text)).transpose()
+}
+
 /// Parses a decimal amount from the field `field` (a JSON string such as `"100"` or `"12.50"`).
 pub fn parse_money(field: &str, text: &str) -> ApiResult<rust_decimal::Decimal> {
     minutely_core::money::parse_amount(text)
@@ -47,7 +55,7 @@ pub fn bounded<'a>(field: &str, text: &'a str) -> ApiResult<&'a str> {
 }
 
 /// A call record as a bridge reports it (C5).
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallRecordJson {
     pub call_id: String,
@@ -260,13 +268,126 @@ pub struct PageParams {
 impl PageParams {
     /// The limit, checked against the server's maximum.
     pub fn limit(&self, max: usize) -> ApiResult<usize> {
-        match self.limit {
-            None => Ok(100.min(max)),
-            Some(0) => Err(ApiError::invalid("limit must be at least 1")),
-            Some(n) if n > max => Err(ApiError::invalid(format!(
-                "limit {n} is above the maximum page size {max}"
-            ))),
-            Some(n) => Ok(n),
+        page_limit(self.limit, max)
+    }
+
+    /// The limit, checked against the server's maximum, and the cursor, checked for length.
+    pub fn checked(&self, max: usize) -> ApiResult<(usize, Option<String>)> {
+        let limit = self.limit(max)?;
+        if let Some(after) = &self.after {
+            bounded("after", after)?;
+        }
+        Ok((limit, self.after.clone()))
+    }
+}
+
+/// A page's `limit`, checked against the server's maximum `max` (100, or `max` if lower, when
+/// absent).
+pub fn page_limit(limit: Option<usize>, max: usize) -> ApiResult<usize> {
+    match limit {
+        None => Ok(100.min(max)),
+        Some(0) => Err(ApiError::invalid("limit must be at least 1")),
+        Some(n) if n > max => Err(ApiError::invalid(format!(
+            "limit {n} is above the maximum page size {max}"
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Cuts `items`, read up to one beyond `limit`, down to the page: the items shown, and the
+/// `next` cursor (`cursor` of the last item shown) when there were more, else `None`.
+pub fn paged<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor: impl FnOnce(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    (items, next)
+}
+
+/// The page of a whole list `all` that follows the item whose `id` is `after`: the items shown
+/// and the `next` cursor (the id of the last one shown, when more follow). An `after` that is
+/// no id of the list is refused, saying it is not `what` (`a key`) of this list.
+pub fn page_after_id<'a, T>(
+    all: &'a [T],
+    after: Option<&str>,
+    limit: usize,
+    id: impl Fn(&T) -> &str,
+    what: &str,
+) -> ApiResult<(&'a [T], Option<String>)> {
+    let start = match after {
+        None => 0,
+        Some(after) => {
+            all.iter()
+                .position(|item| id(item) == after)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("after: {after:?} is not {what} of this list"))
+                })?
+                + 1
+        }
+    };
+    let rest = &all[start.min(all.len())..];
+    let shown = &rest[..rest.len().min(limit)];
+    let next = (rest.len() > limit)
+        .then(|| shown.last().map(|item| id(item).to_string()))
+        .flatten();
+    Ok((shown, next))
+}
+
+/// `after` is not a cursor of the list.
+pub fn bad_cursor(text: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "after: {text:?} is not a cursor (the `next` value of a previous page)"
+    ))
+}
+
+/// A `<nanoseconds>_<rest>` cursor, split at its first `_` (`bad_cursor` otherwise).
+pub fn split_cursor(text: &str) -> ApiResult<(i128, &str)> {
+    let (nanos, rest) = text.split_once('_').ok_or_else(|| bad_cursor(text))?;
+    Ok((nanos.parse().map_err(|_| bad_cursor(text))?, rest))
+}
+
+/// A rate-card entry's caller origin: a country, `*` for any, or none.
+pub fn origin_text(origin: Option<Origin>) -> Option<String> {
+    origin.map(|o| match o {
+        Origin::Any => "*".to_string(),
+        Origin::Country(c) => c.to_string(),
+    })
+}
+
+// No doc comments on this shape or its fields: they would become descriptions in the committed
+// OpenAPI document. `trigger`: a debit that leaves the balance strictly below it triggers one
+// recharge (C12, C34); `payment_accepted`: whether the payment method on file is accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AutoRechargeJson {
+    pub enabled: bool,
+    pub trigger: String,
+    pub amount: String,
+    pub payment_accepted: bool,
+}
+
+impl AutoRechargeJson {
+    pub fn new(r: &AutoRecharge, currency: Currency) -> AutoRechargeJson {
+        AutoRechargeJson {
+            enabled: r.enabled,
+            trigger: money(currency, r.trigger),
+            amount: money(currency, r.amount),
+            payment_accepted: r.payment_accepted,
         }
     }
+}
+
+/// A wallet's low-balance thresholds (C15) as they are kept: highest first, the unset left out.
+pub fn thresholds_json(settings: &WalletSettings, currency: Currency) -> Vec<String> {
+    settings
+        .low_balance_thresholds
+        .iter()
+        .flatten()
+        .map(|t| money(currency, *t))
+        .collect()
 }

@@ -5,17 +5,19 @@
 //! Changes and reads of in-memory state go through the writer; the journal and the outbox are
 //! read from committed history on read-only connections.
 
-use crate::api::types::{MAX_FIELD, PageParams, instant, money, parse_money};
+use crate::api::types::{
+    AutoRechargeJson, MAX_FIELD, bad_cursor, instant, money, page_limit, paged, parse_money,
+    split_cursor, thresholds_json,
+};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use crate::writer::unknown_tenant;
 use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use minutely_core::ledger::{Account, Entry, EntryKind, LotSource, lot_expiry};
+use minutely_core::ledger::{Account, Entry, EntryKind, Lot, LotSource, lot_expiry};
 use minutely_core::money::Currency;
 use minutely_store::Store;
 use rust_decimal::Decimal;
@@ -85,7 +87,7 @@ pub struct LotJson {
 }
 
 impl LotJson {
-    fn new(lot: &minutely_core::ledger::Lot, currency: Currency) -> LotJson {
+    fn new(lot: &Lot, currency: Currency) -> LotJson {
         let (source, reference, call_id) = match &lot.source {
             LotSource::Manual { reference } => ("manual", Some(reference.clone()), None),
             LotSource::AutoRecharge { call_id } => ("auto_recharge", None, Some(call_id.clone())),
@@ -116,11 +118,7 @@ pub struct SeqPage {
 impl SeqPage {
     /// (after, limit), both checked.
     fn parse(&self, max: usize) -> ApiResult<(u64, usize)> {
-        let limit = PageParams {
-            limit: self.limit,
-            after: None,
-        }
-        .limit(max)?;
+        let limit = page_limit(self.limit, max)?;
         let after = match self.after.as_deref() {
             None | Some("") => 0,
             Some(text) => text.trim().parse::<u64>().map_err(|_| {
@@ -136,10 +134,9 @@ impl SeqPage {
 
 /// The tenant's currency, which also tells that the tenant exists (404 otherwise).
 async fn currency_of(state: &AppState, tenant: &str) -> ApiResult<Currency> {
-    let tenant = tenant.to_string();
     state
         .writer
-        .run(move |ctx| Ok(ctx.book(&tenant)?.tenant.currency))
+        .with_book(tenant, |b| Ok(b.tenant.currency))
         .await
 }
 
@@ -228,9 +225,7 @@ pub async fn fund(
     state
         .writer
         .run(move |ctx| {
-            if !ctx.books.contains_key(&tenant) {
-                return Err(unknown_tenant(&tenant));
-            }
+            ctx.book(&tenant)?;
             // Two identical requests can land in one batch: the first is not in the store yet,
             // and the second would make the whole batch's commit fail on the primary key.
             if ctx.funding_ref_used(&tenant, &reference)? {
@@ -254,16 +249,21 @@ pub async fn fund(
                 tenant: tenant.clone(),
                 reference: reference.clone(),
                 currency: currency.code().to_string(),
-                lot: LotJson {
-                    id: lot_id,
-                    funded_at: instant(now),
-                    expires_at: instant(lot_expiry(now, &book.tenant.timezone)),
-                    amount: money(currency, amount),
-                    remaining: money(currency, remaining),
-                    source: "manual".to_string(),
-                    reference: Some(reference.clone()),
-                    call_id: None,
-                },
+                // The lot as made (it is gone from the wallet when it all went to debt).
+                lot: LotJson::new(
+                    &Lot {
+                        id: lot_id,
+                        funded_at: now,
+                        expires_at: lot_expiry(now, &book.tenant.timezone),
+                        amount,
+                        remaining,
+                        source: LotSource::Manual {
+                            reference: reference.clone(),
+                        },
+                        warned: false,
+                    },
+                    currency,
+                ),
                 paid_debt: money(currency, amount - remaining),
                 balance: money(currency, book.wallet.balance()),
                 available: money(currency, book.available()),
@@ -280,16 +280,6 @@ pub async fn fund(
 // ---------------------------------------------------------------------------------------------
 // GET /wallet
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AutoRechargeJson {
-    pub enabled: bool,
-    /// A debit that leaves the balance strictly below this triggers one recharge (C12, C34).
-    pub trigger: String,
-    pub amount: String,
-    /// Whether the payment method on file is accepted.
-    pub payment_accepted: bool,
-}
 
 /// The wallet as it stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -479,19 +469,10 @@ pub async fn wallet(
                     .collect(),
                 auto_recharge: settings
                     .and_then(|s| s.auto_recharge)
-                    .map(|r| AutoRechargeJson {
-                        enabled: r.enabled,
-                        trigger: money(currency, r.trigger),
-                        amount: money(currency, r.amount),
-                        payment_accepted: r.payment_accepted,
-                    }),
+                    .map(|r| AutoRechargeJson::new(&r, currency)),
                 thresholds: settings
-                    .map(|s| s.low_balance_thresholds)
-                    .unwrap_or_default()
-                    .iter()
-                    .flatten()
-                    .map(|t| money(currency, *t))
-                    .collect(),
+                    .map(|s| thresholds_json(&s, currency))
+                    .unwrap_or_default(),
                 retry_after: snapshot.retry_after,
                 clock: snapshot.clock,
                 last_seq: snapshot.next_seq.saturating_sub(1),
@@ -567,16 +548,8 @@ fn lot_cursor(funded_at: Timestamp, id: u64) -> String {
 }
 
 fn parse_lot_cursor(text: &str) -> ApiResult<(i128, u64)> {
-    let bad = || {
-        ApiError::invalid(format!(
-            "after: {text:?} is not a cursor (the `next` value of a previous page)"
-        ))
-    };
-    let (nanos, id) = text.split_once('_').ok_or_else(bad)?;
-    Ok((
-        nanos.parse().map_err(|_| bad())?,
-        id.parse().map_err(|_| bad())?,
-    ))
+    let (nanos, id) = split_cursor(text)?;
+    Ok((nanos, id.parse().map_err(|_| bad_cursor(text))?))
 }
 
 /// C10: the live lots, in the order debits drain them (oldest purchase first), with what
@@ -600,20 +573,14 @@ pub async fn lots(
     Query(page): Query<SeqPage>,
 ) -> ApiResult<Json<LotsResponse>> {
     caller.check(&tenant, Access::Admin)?;
-    let limit = PageParams {
-        limit: page.limit,
-        after: None,
-    }
-    .limit(state.config.max_page)?;
+    let limit = page_limit(page.limit, state.config.max_page)?;
     let after = match page.after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(parse_lot_cursor(text)?),
     };
-    let id = tenant.clone();
-    let (currency, mut lots, live_total) = state
+    let (currency, lots, live_total) = state
         .writer
-        .run(move |ctx| {
-            let book = ctx.book(&id)?;
+        .with_book(&tenant, move |book| {
             let currency = book.tenant.currency;
             let mut live_total = Decimal::ZERO;
             let mut lots = Vec::new();
@@ -627,12 +594,7 @@ pub async fn lots(
             Ok((currency, lots, live_total))
         })
         .await?;
-    let next = if lots.len() > limit {
-        lots.truncate(limit);
-        lots.last().map(|l| lot_cursor(l.funded_at, l.id))
-    } else {
-        None
-    };
+    let (lots, next) = paged(lots, limit, |l| lot_cursor(l.funded_at, l.id));
     Ok(Json(LotsResponse {
         tenant,
         currency: currency.code().to_string(),
@@ -737,7 +699,7 @@ pub async fn ledger(
     let (after, limit) = page.parse(state.config.max_page)?;
     let currency = currency_of(&state, &tenant).await?;
     let id = tenant.clone();
-    let (entries, more) = state
+    let (entries, next) = state
         .read(move |store| {
             // The entry at the cursor comes along, to check the running balance from it; one
             // more than the page tells whether there is a next page.
@@ -751,15 +713,11 @@ pub async fn ledger(
                 _ if after == 0 => Some(Decimal::ZERO),
                 _ => None,
             };
-            let more = entries.len() > limit;
-            entries.truncate(limit);
+            let (entries, next) = paged(entries, limit, |e| e.seq.to_string());
             check_running_balance(previous, &entries)?;
-            Ok((entries, more))
+            Ok((entries, next))
         })
         .await?;
-    let next = more
-        .then(|| entries.last().map(|e| e.seq.to_string()))
-        .flatten();
     Ok(Json(LedgerResponse {
         tenant,
         currency: currency.code().to_string(),
@@ -843,14 +801,10 @@ pub async fn events(
     let (after, limit) = page.parse(state.config.max_page)?;
     let currency = currency_of(&state, &tenant).await?;
     let id = tenant.clone();
-    let mut stored = state
+    let stored = state
         .read(move |store| Ok(store.events_page(&id, after, limit + 1)?))
         .await?;
-    let more = stored.len() > limit;
-    stored.truncate(limit);
-    let next = more
-        .then(|| stored.last().map(|e| e.seq.to_string()))
-        .flatten();
+    let (stored, next) = paged(stored, limit, |e| e.seq.to_string());
     let events = stored
         .into_iter()
         .map(|e| EventJson {
