@@ -131,6 +131,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
+        // The gate has already authenticated the request: its answer is reused.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Caller(principal.clone()));
+        }
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -419,7 +423,11 @@ async fn gate(
         None => principal.operator(),
     };
     match verdict {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            let mut request = request;
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
         Err(e) => e.into_response(),
     }
 }
