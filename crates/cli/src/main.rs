@@ -1,5 +1,6 @@
 //! `minutely`: the command line of the Minutely charging engine.
 
+mod backup;
 mod catalogue;
 mod demo;
 mod generate;
@@ -87,6 +88,14 @@ enum Command {
     /// second.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Write a verified copy of the store to a file; works while a server runs.
+    ///
+    /// Example: minutely backup --to minutely-2026-11-23.db
+    Backup(backup::BackupArgs),
+    /// Replace the store by a verified backup; refused while a server runs.
+    ///
+    /// Example: minutely restore --from minutely-2026-11-23.db --force
+    Restore(backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +114,8 @@ fn main() -> ExitCode {
         Command::Keys(c) => keys::run(&cli.db, c),
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::Load(args) => load::run(args),
+        Command::Backup(args) => backup::backup(&cli.db, args),
+        Command::Restore(args) => backup::restore(&cli.db, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

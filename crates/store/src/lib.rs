@@ -5,6 +5,7 @@
 //! writing method here returns only after `COMMIT` succeeded.
 
 mod access;
+mod backup;
 mod calls;
 mod catalogue;
 mod codec;
@@ -16,6 +17,7 @@ mod schema;
 mod webhooks;
 
 pub use access::ApiKey;
+pub use backup::{VerifyReport, restore, verify};
 
 /// Held by the one process whose memory holds a store's tenants (the server), and briefly by
 /// each command that changes them: while a server runs, the command line cannot change what the
@@ -105,6 +107,10 @@ pub enum StoreError {
     /// Stored data that does not read back (a corrupted or hand-edited file).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A backup or restore refused before anything changed: an existing destination, a file
+    /// that fails verification (corrupt, unknown schema version, a broken ledger).
+    #[error("{0}")]
+    Backup(String),
     /// C24 does not hold for a tenant read back from disk.
     #[error("ledger invariant (C24) broken for tenant {tenant}: {detail}")]
     Invariant { tenant: String, detail: String },
