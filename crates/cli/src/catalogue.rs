@@ -7,6 +7,7 @@ use minutely_core::catalogue::{RateEntry, RateVersion};
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use minutely_formats::{countries, instant, ratecard};
+use minutely_server::api::audit::{Actor, countries_snapshots, rate_card_snapshot};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -76,7 +77,22 @@ pub fn rates(db: &Path, command: RatesCommand) -> Result<()> {
             let card = ratecard::parse(&read_file(&file)?, currency)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let (_lock, mut store) = open_store_to_change(db)?;
-            let summary = store.import_rate_card(&card)?;
+            let summary = store.atomically(|store| {
+                let before = store.rate_card(currency)?;
+                let summary = store.import_rate_card(&card)?;
+                if !summary.added.is_empty() {
+                    let after = store.rate_card(currency)?;
+                    store.append_audit(&[Actor::cli().entry(
+                        jiff::Timestamp::now(),
+                        None,
+                        "rate_card.import",
+                        currency.code(),
+                        Some(rate_card_snapshot(&before)),
+                        Some(rate_card_snapshot(&after)),
+                    )])?;
+                }
+                Ok::<_, minutely_store::StoreError>(summary)
+            })?;
             for at in &summary.added {
                 println!(
                     "added {currency} version effective from {}",
@@ -208,7 +224,25 @@ pub fn countries(db: &Path, command: CountriesCommand) -> Result<()> {
         CountriesCommand::Import { file } => {
             let table = countries::parse(&read_file(&file)?).map_err(|e| anyhow::anyhow!("{e}"))?;
             let count = table.rows().count();
-            open_store_to_change(db)?.1.replace_countries(&table)?;
+            let (_lock, mut store) = open_store_to_change(db)?;
+            let old = store.countries()?;
+            let (before, after) = countries_snapshots(&old, &table);
+            let entry = Actor::cli().entry(
+                jiff::Timestamp::now(),
+                None,
+                "countries.replace",
+                "countries",
+                Some(before),
+                Some(after),
+            );
+            store.atomically(|store| {
+                store.replace_countries(&table)?;
+                // The same table again changes nothing, and records nothing.
+                if old != table {
+                    store.append_audit(&[entry])?;
+                }
+                Ok::<_, minutely_store::StoreError>(())
+            })?;
             println!("replaced the country table ({count} countries)");
             Ok(())
         }

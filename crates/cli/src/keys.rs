@@ -5,6 +5,7 @@ use crate::output::{emit, open_store};
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
 use minutely_formats::instant;
+use minutely_server::api::audit::{Actor, key_snapshot};
 use minutely_server::auth::{self, KeyKind};
 use std::path::Path;
 
@@ -109,7 +110,18 @@ fn create(db: &Path, kind: KeyKind, tenant: Option<String>, label: &str) -> Resu
         label,
         jiff::Timestamp::now(),
     );
-    store.insert_key(&record)?;
+    let entry = Actor::cli().entry(
+        record.created_at,
+        record.tenant.as_deref(),
+        "key.create",
+        &record.id,
+        None,
+        Some(key_snapshot(&record)),
+    );
+    store.atomically(|store| {
+        store.insert_key(&record)?;
+        store.append_audit(&[entry])
+    })?;
     let whose = match &record.tenant {
         Some(t) => format!(" for tenant {t}"),
         None => String::new(),
@@ -151,7 +163,22 @@ fn revoke(db: &Path, id: &str) -> Result<()> {
         return Ok(());
     }
     let at = jiff::Timestamp::now();
-    store.revoke_key(id, at)?;
+    let revoked = minutely_store::ApiKey {
+        revoked_at: Some(at),
+        ..key.clone()
+    };
+    let entry = Actor::cli().entry(
+        at,
+        key.tenant.as_deref(),
+        "key.revoke",
+        id,
+        Some(key_snapshot(&key)),
+        Some(key_snapshot(&revoked)),
+    );
+    store.atomically(|store| {
+        store.revoke_key(id, at)?;
+        store.append_audit(&[entry])
+    })?;
     emit(&format!(
         "revoked key {id} at {}; a running server refuses it within a second\n",
         instant::format(at)

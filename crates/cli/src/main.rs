@@ -1,5 +1,6 @@
 //! `minutely`: the command line of the Minutely charging engine.
 
+mod audit;
 mod backup;
 mod catalogue;
 mod demo;
@@ -11,6 +12,7 @@ mod offline;
 mod output;
 mod report;
 mod serve;
+mod soak;
 mod tenants;
 
 use clap::{Parser, Subcommand};
@@ -84,10 +86,21 @@ enum Command {
     ///
     /// Example: minutely load --url http://127.0.0.1:8080 --key mk_... --pairs 20000
     Load(load::LoadArgs),
+    /// A bounded run at a steady arrival rate with mixed traffic: prints latency, the server's
+    /// memory and the store's size every interval, then a verdict on growth. The store's file
+    /// sizes are those of --db (the same default as serve) when that file exists.
+    ///
+    /// Example: minutely --db minutely.db soak --key mk_... --rate 800 --duration 600 --pid 4242
+    Soak(soak::SoakArgs),
     /// API keys: create (shown once), list, revoke. A running server sees the change within a
     /// second.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The audit log of administrative changes (who, what, when, before and after), oldest
+    /// first; works while a server runs.
+    ///
+    /// Example: minutely audit --tenant contoso
+    Audit(audit::AuditArgs),
     /// Write a verified copy of the store to a file; works while a server runs.
     ///
     /// Example: minutely backup --to minutely-2026-11-23.db
@@ -114,6 +127,8 @@ fn main() -> ExitCode {
         Command::Keys(c) => keys::run(&cli.db, c),
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::Load(args) => load::run(args),
+        Command::Soak(args) => soak::run(&cli.db, args),
+        Command::Audit(args) => audit::run(&cli.db, args),
         Command::Backup(args) => backup::backup(&cli.db, args),
         Command::Restore(args) => backup::restore(&cli.db, args),
     };

@@ -12,6 +12,7 @@ use minutely_formats::calls::CallFile;
 use minutely_formats::tenant_file::EXAMPLE;
 use minutely_formats::{instant, ratecard};
 use minutely_server::auth::{self, KeyKind};
+use minutely_server::ratelimit::RateLimit;
 use minutely_server::{Config, Server};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -53,6 +54,14 @@ pub struct ServeArgs {
     /// Commands committed together at most (group commit).
     #[arg(long, default_value_t = 2048)]
     max_batch: usize,
+    /// Requests per second each API key may make on average; over it the answer is 429 with
+    /// Retry-After. The default is twice what one bridge sends at 50,000 authorize + end pairs
+    /// per second. 0 turns the limit off.
+    #[arg(long, default_value_t = RateLimit::DEFAULT.per_s)]
+    rate_limit_per_s: u32,
+    /// Requests each API key may make at once after a quiet period (its bucket's size).
+    #[arg(long, default_value_t = RateLimit::DEFAULT.burst, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_burst: u32,
 }
 
 /// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
@@ -79,6 +88,22 @@ pub fn run(db: &Path, args: ServeArgs) -> Result<()> {
     runtime.block_on(serve(db.to_path_buf(), args))
 }
 
+/// A store whose data is damaged or does not add up is not served: the error says which file
+/// and what to do (a `Damaged` error says so itself).
+fn explain_refusal(error: anyhow::Error, db: &Path) -> anyhow::Error {
+    match error.downcast_ref::<minutely_store::StoreError>() {
+        Some(minutely_store::StoreError::Damaged { .. }) => error,
+        Some(e) if e.is_damage() => error.context(format!(
+            "the store {} is not served: its data is damaged or does not add up. Nothing was \
+             changed. Restore the last good backup with `minutely restore --from <backup> --db {} \
+             --force`",
+            db.display(),
+            db.display()
+        )),
+        _ => error,
+    }
+}
+
 async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     let demo = if args.demo {
         let db = db.clone();
@@ -86,7 +111,7 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     } else {
         None
     };
-    let mut config = Config::new(db, args.listen);
+    let mut config = Config::new(db.clone(), args.listen);
     config.writer.control.window_s = args.window_s;
     config.writer.control.grace_s = args.grace_s;
     config.writer.max_batch = args.max_batch.max(1);
@@ -94,7 +119,13 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     config.max_batch_records = args.max_batch_records;
     config.max_in_flight = args.max_in_flight.max(1);
     config.max_connections = args.max_connections.max(1);
-    let server = Server::start(config).await?;
+    config.rate_limit = (args.rate_limit_per_s > 0).then_some(RateLimit {
+        per_s: args.rate_limit_per_s,
+        burst: args.rate_limit_burst,
+    });
+    let server = Server::start(config)
+        .await
+        .map_err(|error| explain_refusal(error, &db))?;
     let url = server.url();
     println!("Minutely is serving {url} (API under /v1, OpenAPI at {url}/openapi.json)");
     let traffic = match demo {

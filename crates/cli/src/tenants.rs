@@ -8,6 +8,8 @@ use minutely_core::ledger::{EntryKind, LotSource};
 use minutely_core::money::parse_amount;
 use minutely_formats::instant;
 use minutely_formats::tenant_file::{TenantFile, apply as apply_file};
+use minutely_server::api::audit::{Actor, funding_snapshots, snapshot};
+use minutely_server::api::directory::apply_snapshots;
 use minutely_store::{Commit, Store};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -65,7 +67,24 @@ pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
     let (_lock, mut store) = open_store_to_change(db)?;
     if let SettingsCommand::Set { minimum_amount } = command {
         let rules = AmountRules::new(parse_amount(&minimum_amount)?).map_err(anyhow::Error::msg)?;
-        store.set_amount_rules(&rules)?;
+        let old = store.amount_rules()?;
+        if old != rules {
+            let picture = |r: &AmountRules| {
+                snapshot(&serde_json::json!({ "minimum_amount": r.minimum.to_string() }))
+            };
+            let entry = Actor::cli().entry(
+                jiff::Timestamp::now(),
+                None,
+                "settings.set",
+                "minimum_amount",
+                Some(picture(&old)),
+                Some(picture(&rules)),
+            );
+            store.atomically(|store| {
+                store.set_amount_rules(&rules)?;
+                store.append_audit(&[entry])
+            })?;
+        }
     }
     println!("minimum amount: {}", store.amount_rules()?.minimum);
     Ok(())
@@ -121,7 +140,23 @@ pub fn apply_text(store: &mut Store, text: &str, origin: &str) -> Result<(String
         funding_refs: applied.funding_refs,
         ..Commit::default()
     };
-    store.save(&applied.book, &commit)?;
+    let (before, after) = apply_snapshots(
+        existing.as_ref().map(|b| &b.tenant),
+        &applied.book.tenant,
+        &applied.changes,
+    );
+    let entry = Actor::cli().entry(
+        jiff::Timestamp::now(),
+        Some(&id),
+        "tenant.apply",
+        &id,
+        before,
+        Some(after),
+    );
+    store.atomically(|store| {
+        store.save(&applied.book, &commit)?;
+        store.append_audit(&[entry])
+    })?;
     Ok((id, applied.changes))
 }
 
@@ -225,6 +260,7 @@ fn fund(
         println!("funding {reference} was already applied; nothing changed");
         return Ok(());
     }
+    let balance_before = book.wallet.balance();
     let (lot, effects) = book
         .fund(amount, at, &reference, true, &store.amount_rules()?)
         .map_err(|r| anyhow::anyhow!("{r}"))?;
@@ -234,8 +270,27 @@ fn fund(
         funding_refs: vec![reference.clone()],
         ..Commit::default()
     };
-    store.save(&book, &commit)?;
     let currency = book.tenant.currency;
+    let (before, after) = funding_snapshots(
+        currency,
+        balance_before,
+        book.wallet.balance(),
+        amount,
+        &reference,
+        lot,
+    );
+    let entry = Actor::cli().entry(
+        jiff::Timestamp::now(),
+        Some(tenant),
+        "wallet.fund",
+        &reference,
+        Some(before),
+        Some(after),
+    );
+    store.atomically(|store| {
+        store.save(&book, &commit)?;
+        store.append_audit(&[entry])
+    })?;
     println!(
         "funded {} {currency} as lot {lot} ({reference}); balance {} {currency}",
         currency.format(amount),

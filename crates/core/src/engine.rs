@@ -330,6 +330,18 @@ impl TenantBook {
         call: &CallRecord,
         mode: Mode,
     ) -> Processed {
+        // C23, C27: the id of an authorized call belongs to call control until the bridge ends
+        // it (or the lapsed hold is forgotten): its end report is the call's one submission. A
+        // record arriving by another path meanwhile is a second submission whose content
+        // differs from the call as authorized, so it is refused and changes nothing; otherwise
+        // the call would be charged at the record's duration and its end refused.
+        if self.reservations.contains_key(&call.call_id) {
+            return Processed {
+                outcome: Outcome::Refused(Reason::CallIdReused),
+                replay: false,
+                effects: Effects::default(),
+            };
+        }
         let fingerprint = call.fingerprint();
         if let Some(seen) = self.seen.get(&call.call_id) {
             if seen.fingerprint == fingerprint {

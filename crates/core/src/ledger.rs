@@ -555,7 +555,12 @@ impl Wallet {
                 .events
                 .push(Event::BalanceDepleted { at, balance: after });
         }
-        for threshold in policy.low_thresholds.iter().flatten() {
+        for (i, threshold) in policy.low_thresholds.iter().enumerate() {
+            let Some(threshold) = threshold else { continue };
+            // Two thresholds set to the same amount are one notification, not two (C15).
+            if policy.low_thresholds[..i].contains(&Some(*threshold)) {
+                continue;
+            }
             if before >= *threshold && after < *threshold {
                 effects.events.push(Event::LowBalance {
                     at,

@@ -2011,8 +2011,9 @@ fn c28_a_real_time_end_debits_lots_usable_at_the_end() {
             d("145"),
             "{name}: lot 1 usable at 08:58"
         );
-        // In bulk the same record would be dated at its start and drained from lot 1.
-        let record = Leg::Out(SUB, AE_NUM).record("a", start, *seconds as u64);
+        // In bulk the same call would be dated at its start and drained from lot 1 (under
+        // another id: the live call's id belongs to call control, C27).
+        let record = Leg::Out(SUB, AE_NUM).record("a-bulk", start, *seconds as u64);
         let mut bulk = rig.book.clone();
         let mut rater = Rater::new(countries(), control_card());
         let b = bulk.process_call(&mut rater, &record, Mode::Bulk);
@@ -2475,4 +2476,53 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
             "the traffic never gave {kind}: {seen:?}"
         );
     }
+}
+
+#[test]
+fn c23_c27_a_bulk_record_with_a_live_calls_id_is_refused_and_the_end_charges_the_call() {
+    let card = std_card();
+    let mut rater = Rater::new(countries(), &card);
+    let mut book = std_fx().book();
+    fund(&mut book, "100", "2026-01-01T00:00:00Z");
+    let start = ts("2026-03-02T09:00:00Z");
+    let policy = ControlPolicy::default();
+    let ask = CallRecord {
+        end: start,
+        ..dial_out("live", PPM, FR_FIXED, "2026-03-02T09:00:00Z", 0)
+    };
+    let (decision, _, _) = book.authorize(&mut rater, &ask, start, &policy);
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    let held = book.available();
+    let balance = book.wallet.balance();
+
+    // The same call as a bulk record (120 s) while it is live: refused, nothing changes.
+    let record = dial_out("live", PPM, FR_FIXED, "2026-03-02T09:00:00Z", 120);
+    let p = book.process_call(&mut rater, &record, Mode::Bulk);
+    assert_eq!(p.outcome, Outcome::Refused(Reason::CallIdReused));
+    assert!(!p.replay);
+    assert!(p.effects.entries.is_empty() && p.effects.events.is_empty());
+    assert_eq!(
+        (book.wallet.balance(), book.available()),
+        (balance, held),
+        "the refused record changes nothing"
+    );
+    assert!(
+        !book.seen.contains_key("live"),
+        "the id stays with call control"
+    );
+
+    // The bridge's end is the call's one charge (C27).
+    let end = plus(start, 60);
+    let (result, _) = book.end(&mut rater, "live", end, None, end);
+    let p = result.expect("the authorized call ends");
+    assert!(!p.replay);
+    let c = charged(&p);
+    assert_eq!(c.duration_s, 60);
+    assert!(c.amount > Decimal::ZERO);
+    assert_eq!(book.wallet.balance(), balance - c.amount);
+
+    // Once ended, the bulk record is an ordinary second submission with other content (C23).
+    let p = book.process_call(&mut rater, &record, Mode::Bulk);
+    assert_eq!(p.outcome, Outcome::Refused(Reason::CallIdReused));
+    assert_eq!(book.wallet.balance(), balance - c.amount);
 }

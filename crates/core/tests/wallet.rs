@@ -1379,3 +1379,36 @@ fn c10_c28_a_later_lot_that_expires_earlier_is_forfeited_at_its_own_expiry() {
         )]
     );
 }
+
+#[test]
+fn c15_two_equal_low_balance_thresholds_notify_once() {
+    // Both thresholds at 40: one crossing is one notification.
+    let card = wallet_card();
+    let settings = WalletSettings {
+        auto_recharge: None,
+        low_balance_thresholds: [Some(d("40")), Some(d("40"))],
+    };
+    let mut book = book_with(settings);
+    let mut rater = Rater::new(countries(), &card);
+    fund(&mut book, "50", "2026-01-10T00:00:00Z");
+    let p = rate(
+        &mut book,
+        &mut rater,
+        &spend("a", 15, "2026-02-01T00:00:00Z"),
+    );
+    assert_eq!(
+        p.effects.events,
+        vec![Event::LowBalance {
+            at: ts("2026-02-01T00:00:00Z"),
+            threshold: d("40"),
+            balance: d("35")
+        }]
+    );
+    // Still below: no second notification for the same crossing.
+    let p = rate(
+        &mut book,
+        &mut rater,
+        &spend("b", 5, "2026-02-02T00:00:00Z"),
+    );
+    assert!(p.effects.events.is_empty(), "{:?}", p.effects.events);
+}

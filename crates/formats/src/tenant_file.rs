@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The most users, numbers or fundings one file may declare.
 pub const MAX_ITEMS: usize = 100_000;
+/// The longest tenant id, in bytes (as `Tenant::new` allows).
+pub const MAX_ID_BYTES: usize = 64;
 
 /// A count since always, or its history.
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +246,16 @@ impl TenantFile {
                 err("agreement", format!("{:?} is not one of volume_licensing, online_subscription, post_usage, reseller", raw.agreement))
             })?,
         };
+        // `Tenant::new` checks the id too; the id is checked first so that its refusal names it.
+        if raw.id.trim().is_empty() || raw.id.len() > MAX_ID_BYTES {
+            return Err(err(
+                "id",
+                format!(
+                    "{:?} is not a tenant id (1 to {MAX_ID_BYTES} characters)",
+                    raw.id
+                ),
+            ));
+        }
         Tenant::new(spec.clone()).map_err(|m| err("timezone", m))?;
         let default_policy = raw
             .default_dial_out_policy
@@ -411,9 +423,10 @@ impl TenantFile {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
+    // Counted on bytes, so an offset inside a multi-byte character cannot split it.
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
         .count()
         + 1
 }
@@ -632,6 +645,18 @@ mod tests {
         )
         .unwrap();
         assert!(second.changes.is_empty(), "{:?}", second.changes);
+    }
+
+    #[test]
+    fn a_bad_id_is_named_as_the_id() {
+        let too_long = format!("id = \"{}\"", "x".repeat(MAX_ID_BYTES + 1));
+        for id in ["id = \"\"", "id = \"   \"", too_long.as_str()] {
+            let text = EXAMPLE.replace("id = \"contoso\"", id);
+            let error = TenantFile::parse(&text).expect_err(id);
+            assert_eq!(error.location, "id", "{error}");
+        }
+        let longest = format!("id = \"{}\"", "x".repeat(MAX_ID_BYTES));
+        TenantFile::parse(&EXAMPLE.replace("id = \"contoso\"", &longest)).unwrap();
     }
 
     #[test]

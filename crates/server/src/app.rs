@@ -1,10 +1,12 @@
 //! The HTTP server: shared state, the router, the layers every request goes through
 //! (request id, limits, metrics, localized errors), start-up and graceful shutdown.
 
-use crate::auth::{Keys, Principal};
+use crate::access::{self, Policy};
+use crate::auth::{Access, Keys, Principal};
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult, ErrorMark};
 use crate::i18n::{self, Lang};
+use crate::ratelimit::{Limiter, RateLimit};
 use crate::writer::{self, Writer, WriterConfig};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -43,6 +45,9 @@ pub struct Config {
     pub webhook_attempts: u32,
     /// Webhook delivery: the pause after the first failed attempt (it doubles after each).
     pub webhook_first_backoff: Duration,
+    /// Requests per API key (`None`: unlimited). Over it, a request is answered 429 with
+    /// `Retry-After` before its body is read.
+    pub rate_limit: Option<RateLimit>,
     pub clock: Clock,
 }
 
@@ -60,6 +65,7 @@ impl Config {
             drain_timeout: Duration::from_secs(10),
             webhook_attempts: 12,
             webhook_first_backoff: Duration::from_secs(1),
+            rate_limit: Some(RateLimit::DEFAULT),
             clock: Clock::System,
         }
     }
@@ -99,6 +105,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Wakes the webhook deliverer after a commit.
     pub committed: tokio::sync::watch::Receiver<u64>,
+    /// The per-key token buckets, when requests are limited.
+    pub limiter: Option<Arc<Limiter>>,
 }
 
 impl AppState {
@@ -123,6 +131,10 @@ impl AppState {
         self.config.clock.now()
     }
 }
+
+/// The request's id (`x-request-id`, given or made by the edge), in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// The authenticated caller of a request.
 pub struct Caller(pub Principal);
@@ -273,6 +285,13 @@ fn request_prefix() -> &'static str {
     PREFIX.get_or_init(|| hex::encode(crate::auth::random_bytes::<4>()))
 }
 
+/// Whether a client's `x-request-id` is used as the request's id. The id is logged, echoed and
+/// recorded in the audit log, so one that may be an API key pasted into the wrong header
+/// (anything containing `mk_`) is replaced by a fresh one rather than written down.
+fn acceptable_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.is_ascii() && !id.contains("mk_")
+}
+
 /// Request id, metrics, structured log line and localized error bodies, for every request.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -280,7 +299,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
+        .filter(|v| acceptable_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| {
             format!(
@@ -289,6 +308,11 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
                 REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
             )
         });
+    // Handlers read it to name the request in what they record (the audit log).
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let lang = Lang::negotiate(
         request
             .headers()
@@ -303,11 +327,20 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .unwrap_or_else(|| "unmatched".to_string());
     let mut response = next.run(request).await;
     if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
         response = render_error(&error, lang, &request_id);
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
     } else if response.status() == StatusCode::NOT_FOUND
         && response.headers().get(header::CONTENT_TYPE).is_none()
     {
         response = render_error(&ApiError::not_found("no such route"), lang, &request_id);
+    } else if response.status() == StatusCode::BAD_REQUEST && !has_json_body(&response) {
+        // The framework's own path extraction (a segment that is not UTF-8) answers in plain
+        // text: the answer gets the error body every other error has, with that text as detail.
+        let detail = plain_text(response).await;
+        response = render_error(&ApiError::invalid(detail), lang, &request_id);
     } else if response.status() == StatusCode::METHOD_NOT_ALLOWED {
         let error = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -342,6 +375,22 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     response
 }
 
+fn has_json_body(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The text of a short plain-text answer (a framework rejection), bounded.
+async fn plain_text(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim().to_string()
+}
+
 fn render_error(error: &ApiError, lang: Lang, request_id: &str) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
@@ -362,34 +411,11 @@ fn render_error(error: &ApiError, lang: Lang, request_id: &str) -> Response {
     response
 }
 
-/// Routes anyone may call without a key.
-fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
-}
-
-/// The bridge's routes: call control and call-record ingestion.
-pub fn is_bridge_route(method: &axum::http::Method, path: &str) -> bool {
-    path.ends_with("/authorize")
-        || path.ends_with("/extend")
-        || path.ends_with("/end")
-        || (method == axum::http::Method::POST && path == "/v1/tenants/{tenant}/calls")
-}
-
-/// Routes outside a tenant that every key may use: the operator's catalogue (read only) and
-/// the caller's own list of tenants.
-fn is_shared_read(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::GET
-        && (path == "/v1/countries"
-            || path.starts_with("/v1/rate-cards")
-            || path == "/v1/rate-lookup"
-            || path == "/v1/policies"
-            || path == "/v1/tenants")
-}
-
-/// Authentication and the tenant boundary, before any handler reads a body: no key is 401,
-/// another tenant's id is 404, a bridge key off the bridge's routes or a tenant key on an
-/// operator route is 403. Handlers check again for finer rules (operator-only changes inside a
-/// tenant).
+/// Authentication, the per-key rate limit and the tenant boundary, before any handler reads a
+/// body. The matched route's class comes from `crate::access`: a route with no entry is refused
+/// to everyone. No key is 401, a key over its rate is 429, another tenant's id is 404, a bridge
+/// key off the bridge's routes or a tenant key on an operator route is 403. Handlers check
+/// again for finer rules.
 async fn gate(
     State(state): State<AppState>,
     matched: axum::extract::MatchedPath,
@@ -397,8 +423,23 @@ async fn gate(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = matched.as_str().to_string();
-    if is_public(&path) {
+    let Some(policy) = access::policy(request.method(), matched.as_str()) else {
+        if access::is_known_route(matched.as_str()) {
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "this method is not allowed on this route",
+            )
+            .into_response();
+        }
+        tracing::error!(
+            method = %request.method(),
+            route = matched.as_str(),
+            "a route without an access policy was refused"
+        );
+        return ApiError::forbidden("this route has no access policy").into_response();
+    };
+    if policy == Policy::Public {
         return next.run(request).await;
     }
     let header = request
@@ -409,20 +450,10 @@ async fn gate(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let method = request.method().clone();
-    let verdict = match params.get("tenant") {
-        Some(tenant) => {
-            let access = if is_bridge_route(&method, &path) {
-                crate::auth::Access::Bridge
-            } else {
-                crate::auth::Access::Admin
-            };
-            principal.check(tenant, access)
-        }
-        None if is_shared_read(&method, &path) => Ok(()),
-        None => principal.operator(),
-    };
-    match verdict {
+    if let Some(refusal) = over_rate_limit(&state, &principal) {
+        return refusal;
+    }
+    match admit(&principal, policy, params.get("tenant").map(String::as_str)) {
         Ok(()) => {
             let mut request = request;
             request.extensions_mut().insert(principal);
@@ -430,6 +461,44 @@ async fn gate(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Whether `principal` may call a route of class `policy` (inside `tenant` for tenant routes).
+fn admit(principal: &Principal, policy: Policy, tenant: Option<&str>) -> ApiResult<()> {
+    let tenant_of_route = || {
+        // A tenant class on a route without `{tenant}` is a mistake in the table: refused.
+        tenant.ok_or_else(|| ApiError::forbidden("this route has no access policy"))
+    };
+    match policy {
+        Policy::Public | Policy::SharedRead => Ok(()),
+        Policy::Operator => principal.operator(),
+        Policy::TenantAdmin => principal.check(tenant_of_route()?, Access::Admin),
+        Policy::Bridge => principal.check(tenant_of_route()?, Access::Bridge),
+        Policy::TenantOperator => {
+            // Another tenant's key gets 404 before the tenant's own admin gets 403.
+            principal.check(tenant_of_route()?, Access::Operator)?;
+            principal.operator()
+        }
+    }
+}
+
+/// Takes a token from the caller's bucket. An empty bucket gives the answer to send instead:
+/// 429 with `Retry-After`.
+fn over_rate_limit(state: &AppState, principal: &Principal) -> Option<Response> {
+    let limiter = state.limiter.as_ref()?;
+    let retry_after_s = limiter.take(principal.key_id()).err()?;
+    metrics::counter!("minutely_rate_limited_total", "key" => principal.key_id().to_string())
+        .increment(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!("this API key is over its rate limit; retry after {retry_after_s} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    Some(response)
 }
 
 /// The whole router with its layers.
@@ -481,7 +550,8 @@ impl Server {
         let (lock, state_loaded, secret, keys) = tokio::task::spawn_blocking(move || {
             // This process's memory becomes the tenants' state: no other may change them now.
             let lock = minutely_store::claim(&db)?;
-            let mut store = Store::open(&db, &countries)?;
+            // Refused when committed transactions are missing or a page is damaged.
+            let mut store = Store::open_checked(&db, &countries)?;
             let secret = store.key_secret()?;
             let keys = store.keys()?;
             let loaded = writer::State::load(store)?;
@@ -499,6 +569,9 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let listener = crate::listener::Limited::new(listener, config.max_connections);
+        let limiter = config
+            .rate_limit
+            .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
         let state = AppState {
             writer,
             keys: Keys::new(secret, keys),
@@ -510,6 +583,7 @@ impl Server {
             ready: Arc::new(AtomicBool::new(true)),
             metrics: metrics_handle(),
             committed: committed_rx,
+            limiter,
         };
         tracing::info!(%addr, tenants, "serving");
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();

@@ -10,6 +10,10 @@ use tokio::task::JoinHandle;
 /// working within this delay (one revoked through the API stops at once).
 pub const KEY_REFRESH: Duration = Duration::from_secs(1);
 
+/// How often histogram samples are folded into their buckets (memory stays bounded between
+/// scrapes of /metrics).
+pub const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 pub struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -54,6 +58,22 @@ pub fn start(state: AppState) -> Background {
                             Err(error) => tracing::warn!(code = error.code, "cannot refresh keys"),
                         }
                     }
+                    _ = stopped.changed() => break,
+                }
+            }
+        }));
+    }
+    {
+        let state = state.clone();
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            // The recorder keeps every histogram sample until it is folded into the buckets;
+            // without a scrape of /metrics nothing would fold them, and memory would grow with
+            // every request.
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => state.metrics.run_upkeep(),
                     _ = stopped.changed() => break,
                 }
             }

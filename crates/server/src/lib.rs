@@ -5,6 +5,7 @@
 //! Only this crate knows HTTP and JSON; the core stays pure and the store is reached through
 //! the writer (changes) or read-only connections (reports).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod error;
 pub mod i18n;
 mod listener;
+pub mod ratelimit;
 pub mod webhooks;
 pub mod writer;
 

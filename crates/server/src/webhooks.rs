@@ -408,7 +408,15 @@ fn describe(error: reqwest::Error) -> String {
     } else {
         "request failed"
     };
+    // The endpoint's URL stays out of the text: it is logged, and a URL may carry the
+    // receiver's token in its query. The endpoint id logged beside it names the endpoint.
+    let error = error.without_url();
     let mut text = format!("{kind}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     if text.len() > MAX_ERROR_BYTES {
         let mut end = MAX_ERROR_BYTES;
         while !text.is_char_boundary(end) {

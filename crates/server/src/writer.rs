@@ -16,7 +16,7 @@ use minutely_core::ledger::Effects;
 use minutely_core::money::Currency;
 use minutely_core::numbers::PlanCache;
 use minutely_core::rating::{CallRecord, Rater};
-use minutely_store::{Store, TenantChanges};
+use minutely_store::{AuditEntry, Store, TenantChanges};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -83,6 +83,8 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     pub control: ControlPolicy,
     changes: &'a mut BTreeMap<String, Pending>,
+    /// Audit rows of the batch's changes, committed in the batch's transaction.
+    audit: &'a mut Vec<AuditEntry>,
     /// Set by a job that changed the catalogue or settings outside the batch transaction.
     pub outside_batch: bool,
 }
@@ -147,6 +149,14 @@ impl Ctx<'_> {
         merged.merge(holds);
         pending.reservations_put = merged.put;
         pending.reservations_drop = merged.dropped;
+    }
+
+    /// The audit row of an administrative change this job made: it is committed with the
+    /// batch, in the same transaction as the change (and rolls back with it). A job calls it
+    /// only once its change is made (a job that fails records nothing). A change written
+    /// outside the batch (`outside_batch`) writes its row itself, in its own transaction.
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
     }
 
     /// A declared funding reference applied.
@@ -402,6 +412,7 @@ fn writer_loop(
 
 fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfig, clock: &Clock) {
     let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
+    let mut audit: Vec<AuditEntry> = Vec::new();
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
     let now = clock.now();
     let mut outside_batch = false;
@@ -413,6 +424,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             now,
             control: config.control,
             changes: &mut changes,
+            audit: &mut audit,
             outside_batch: false,
         };
         for message in batch.drain(..) {
@@ -453,10 +465,10 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             Some(c)
         })
         .collect();
-    let failure = if tenant_changes.is_empty() {
+    let failure = if tenant_changes.is_empty() && audit.is_empty() {
         None
     } else {
-        match state.store.commit_batch(&tenant_changes) {
+        match state.store.commit_batch_audited(&tenant_changes, &audit) {
             Ok(()) => None,
             Err(error) => {
                 tracing::error!(%error, "batch commit failed; reloading the tenants it touched");

@@ -134,3 +134,78 @@ async fn every_route_is_versioned_and_every_v1_operation_declares_its_errors() {
         "operations that declare no 4xx error response: {undeclared:?}"
     );
 }
+
+/// What the shared errors of `api::openapi` promise, checked on the served document: every
+/// `/v1` operation can answer 401, 429 (with `Retry-After`) and 503 with the error body, and every
+/// operation that takes a body can answer 413 and 415.
+#[tokio::test]
+async fn every_v1_operation_declares_the_errors_of_the_gate_the_limits_and_shutdown() {
+    let document = served_document().await;
+    let shared = &document["components"]["responses"];
+    assert!(
+        shared["TooManyRequests"]["headers"]["Retry-After"].is_object(),
+        "{shared}"
+    );
+    for name in [
+        "Unauthorized",
+        "TooManyRequests",
+        "Unavailable",
+        "PayloadTooLarge",
+    ] {
+        assert_eq!(
+            shared[name]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{name}"
+        );
+    }
+    let mut missing = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let mut expected = vec!["401", "429", "503"];
+            if op.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415"]);
+            }
+            if path.contains('{') {
+                expected.extend(["400", "404"]);
+            }
+            for status in expected {
+                if op["responses"].get(status).is_none() {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undeclared: {missing:?}");
+}
+
+/// A path segment that is not UTF-8 is refused by the router before any handler: the answer is
+/// still the declared error body (JSON, `invalid_request`, naming the segment), not plain text.
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_gets_the_json_error_body() {
+    let app = TestApp::start().await;
+    let key = app.operator_key.clone();
+    let r = app.get("/v1/tenants/%FF/wallet", &key).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json")),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.body["error"]["code"], "invalid_request", "{}", r.text);
+    assert!(
+        r.body["error"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("tenant")),
+        "{}",
+        r.text
+    );
+    assert!(r.body["error"]["request_id"].is_string(), "{}", r.text);
+    app.stop().await;
+}

@@ -7,7 +7,7 @@
 //! DELETE`), so it has no `-wal` or `-shm` beside it and can be copied like any file. A restored
 //! store goes back to WAL the first time it is opened read-write.
 
-use crate::{OwnerLock, Result, Store, StoreError, schema};
+use crate::{OwnerLock, Result, Store, StoreError, integrity, schema};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -121,6 +121,10 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
 /// checkpointed (its WAL folded into the main file) so that its `-wal`, `-shm` and `-journal`
 /// files can be removed without losing anything; only then is the copy renamed over `db` and the
 /// directory synced.
+///
+/// The old store's commit watermark (`<db>.commit`) is removed before the rename, since the
+/// backup holds fewer commits than it records, and written again for the restored file after
+/// it: a crash in between leaves no watermark, which only skips one check, never refuses.
 pub fn restore(
     from: &Path,
     db: &Path,
@@ -149,7 +153,17 @@ pub fn restore(
             let _ = old.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
+    let sidecar = integrity::sidecar_path(db);
+    match std::fs::remove_file(&sidecar) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("cannot remove", &sidecar, e)),
+    }
     temp.persist(db)?;
+    let restored = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(StoreError::from)
+        .and_then(|conn| integrity::held(&conn))?;
+    integrity::Publisher::open(db, restored);
     Ok(report)
 }
 

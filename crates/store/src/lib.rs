@@ -5,11 +5,13 @@
 //! writing method here returns only after `COMMIT` succeeded.
 
 mod access;
+mod audit;
 mod backup;
 mod calls;
 mod catalogue;
 mod codec;
 mod directory;
+mod integrity;
 mod ledger;
 mod outbox;
 mod reservations;
@@ -17,7 +19,9 @@ mod schema;
 mod webhooks;
 
 pub use access::ApiKey;
+pub use audit::{ActorKind, AuditEntry, AuditRecord};
 pub use backup::{VerifyReport, restore, verify};
+pub use integrity::{Sidecar, read_sidecar, sidecar_path};
 
 /// Held by the one process whose memory holds a store's tenants (the server), and briefly by
 /// each command that changes them: while a server runs, the command line cannot change what the
@@ -114,9 +118,38 @@ pub enum StoreError {
     /// C24 does not hold for a tenant read back from disk.
     #[error("ledger invariant (C24) broken for tenant {tenant}: {detail}")]
     Invariant { tenant: String, detail: String },
+    /// The store's files are damaged: committed transactions are missing (see `integrity`) or
+    /// pages do not read back. Refused before anything was changed.
+    #[error(
+        "the store {} is damaged: {detail}. Nothing was changed. Stop here and restore the last good backup with `minutely restore --from <backup> --db {} --force` (keep a copy of the damaged files first if you want them examined)",
+        path.display(),
+        path.display()
+    )]
+    Damaged { path: PathBuf, detail: String },
+    /// SQLite can open the database only for reading: a server on it would refuse every change.
+    #[error(
+        "{path} can only be opened read-only: make the file and its directory writable; if they are, the file's header is damaged: restore the last good backup with `minutely restore --from <backup> --db {path} --force`",
+        path = .0.display()
+    )]
+    ReadOnly(PathBuf),
 }
 
 impl StoreError {
+    /// True when stored data is damaged or does not add up (`Damaged`, `Corrupt`, a broken
+    /// C24, or SQLite finding the file corrupt): what restoring a backup answers.
+    pub fn is_damage(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match self {
+            StoreError::Damaged { .. } | StoreError::Corrupt(_) | StoreError::Invariant { .. } => {
+                true
+            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, DatabaseCorrupt | NotADatabase)
+            }
+            _ => false,
+        }
+    }
+
     /// True when SQLite refused the write for a constraint: a duplicate id or reference, an
     /// unknown tenant, a value a CHECK refuses. For callers that answer "conflict" rather than
     /// "failure".
@@ -189,16 +222,52 @@ pub struct TenantChanges {
 /// The store.
 pub struct Store {
     conn: rusqlite::Connection,
+    /// The commit watermark's writer (see `integrity`); `None` on a read-only store.
+    watermark: Option<integrity::Publisher>,
+    /// The commit sequence written by `in_write` inside `atomically`, published once the
+    /// enclosing transaction commits.
+    pending_seq: Option<u64>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`: WAL, `synchronous=FULL`, foreign
     /// keys on, migrations applied. A new database gets `countries` as its country table.
+    ///
+    /// First, without changing anything, the database must hold every commit its sidecar
+    /// `<db>.commit` records (see `integrity`): a store that lost committed transactions (a
+    /// damaged WAL, a truncated, deleted or replaced file) is refused as `Damaged`, as is a file
+    /// SQLite finds corrupt or not a database. Then the sidecar is brought up to the database.
     pub fn open(path: &Path, countries: &CountryTable) -> Result<Store> {
-        let mut conn = rusqlite::Connection::open(path)?;
-        schema::configure(&conn)?;
-        schema::migrate(&mut conn, |tx| catalogue::write_countries(tx, countries))?;
-        Ok(Store { conn })
+        Store::open_after(path, countries, integrity::Pages::Unchecked)
+    }
+
+    /// `open`, after SQLite's `quick_check` has read every page of the file (the b-trees,
+    /// their cells and the free list; not the match of indexes to tables): a damaged page is
+    /// refused as `Damaged` before anything is changed, rather than met later by a request. It
+    /// reads the whole file, so its cost grows with the file's size: for the server's start.
+    pub fn open_checked(path: &Path, countries: &CountryTable) -> Result<Store> {
+        Store::open_after(path, countries, integrity::Pages::Checked)
+    }
+
+    fn open_after(path: &Path, countries: &CountryTable, pages: integrity::Pages) -> Result<Store> {
+        integrity::check(path, pages)?;
+        let open = || -> Result<(rusqlite::Connection, u64)> {
+            let mut conn = rusqlite::Connection::open(path)?;
+            schema::configure(&conn)?;
+            schema::migrate(&mut conn, |tx| catalogue::write_countries(tx, countries))?;
+            // Known only once the header has been read (by the migration).
+            if conn.is_readonly(rusqlite::MAIN_DB)? {
+                return Err(StoreError::ReadOnly(path.to_path_buf()));
+            }
+            let seq = integrity::held(&conn)?;
+            Ok((conn, seq))
+        };
+        let (conn, seq) = open().map_err(|e| integrity::damaged(path, e))?;
+        Ok(Store {
+            conn,
+            watermark: Some(integrity::Publisher::open(path, seq)),
+            pending_seq: None,
+        })
     }
 
     /// Opens an existing database for reading only, for the server's readers while one writer
@@ -219,7 +288,11 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         schema::configure_read_only(&conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            watermark: None,
+            pending_seq: None,
+        })
     }
 
     /// The connection's durability settings as SQLite reports them: (`journal_mode`,
@@ -243,17 +316,83 @@ impl Store {
 
     /// Runs `f` in a write transaction and commits it. IMMEDIATE takes the write lock up front,
     /// so a concurrent writer waits (busy timeout) instead of failing half-way through. When
-    /// `f` fails, the transaction is dropped, which rolls back everything `f` wrote.
-    fn in_write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
+    /// `f` fails, the transaction is dropped, which rolls back everything `f` wrote. Inside
+    /// `atomically`, `f` runs in a savepoint instead: its writes become part of the enclosing
+    /// transaction and commit with it (and are undone alone when `f` fails).
+    fn in_write<T>(&mut self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        // Every write transaction advances the commit sequence, published to the sidecar only
+        // once the commit returned (see `integrity`).
+        if !self.conn.is_autocommit() {
+            let savepoint = self.conn.savepoint()?;
+            let out = f(&savepoint)?;
+            let seq = integrity::advance(&savepoint)?;
+            savepoint.commit()?;
+            self.pending_seq = Some(seq);
+            return Ok(out);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
+        let seq = integrity::advance(&tx)?;
         tx.commit()?;
+        self.published(seq);
         Ok(out)
+    }
+
+    /// Commit `seq` is durable: the sidecar says so (before any caller is answered).
+    fn published(&mut self, seq: u64) {
+        if let Some(watermark) = &mut self.watermark {
+            watermark.publish(seq);
+        }
+    }
+
+    /// Runs `f` in ONE write transaction: every change `f` makes through this store commits
+    /// together when `f` succeeds, and none of them does when `f` fails (or the commit does).
+    /// This is how a change and its audit row are written together (`append_audit`). Not to
+    /// be nested.
+    pub fn atomically<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| E::from(e.into()))?;
+        let out = f(self);
+        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let pending_seq = self.pending_seq.take();
+        if let Err(e) = self.conn.execute_batch(end) {
+            // A failed COMMIT may leave the transaction open: end it so nothing of it stays.
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            if out.is_ok() {
+                return Err(E::from(e.into()));
+            }
+        }
+        if let (Ok(_), Some(seq)) = (&out, pending_seq) {
+            self.published(seq);
+        }
+        out
+    }
+
+    /// Appends rows to the audit log (in the caller's transaction inside `atomically`).
+    pub fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        self.in_write(|tx| audit::append(tx, entries))
+    }
+
+    /// Up to `limit` audit rows after `after_seq`, oldest first: of every tenant and the
+    /// operator-wide ones with `tenant: None`, of that tenant only otherwise.
+    pub fn audit_page(
+        &self,
+        tenant: Option<&str>,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>> {
+        audit::page(&self.conn, tenant, after_seq, limit)
     }
 
     /// The operator's country table.
@@ -370,12 +509,22 @@ impl Store {
     /// appear more than once; its parts are applied in order. Calls, entries and events
     /// continue the tenant's stored sequences (one `MAX(seq)` lookup each per tenant).
     pub fn commit_batch(&mut self, changes: &[TenantChanges]) -> Result<()> {
+        self.commit_batch_audited(changes, &[])
+    }
+
+    /// `commit_batch` with the audit rows of the changes, appended (in order, after every
+    /// tenant's changes) in the same transaction: the rows commit exactly when the changes do.
+    pub fn commit_batch_audited(
+        &mut self,
+        changes: &[TenantChanges],
+        audit: &[AuditEntry],
+    ) -> Result<()> {
         self.in_write(|tx| {
             for change in changes {
                 // On an error the tenants already written are rolled back.
                 write_changes(tx, change)?;
             }
-            Ok(())
+            audit::append(tx, audit)
         })
     }
 

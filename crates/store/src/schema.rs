@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -371,4 +371,25 @@ CREATE TABLE webhook_deliveries (
 ) STRICT;
 
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (endpoint, at);
+"#;
+
+/// V3: the audit log of administrative changes (see `audit`). A NULL tenant is an
+/// operator-wide change; only the command line acts without a key.
+const V3: &str = r#"
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_kind TEXT NOT NULL
+        CHECK (actor_kind IN ('operator', 'tenant_admin', 'bridge', 'cli')),
+    actor_key_id TEXT,
+    tenant TEXT,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    before_json TEXT CHECK (before_json IS NULL OR json_valid(before_json)),
+    after_json TEXT CHECK (after_json IS NULL OR json_valid(after_json)),
+    request_id TEXT,
+    CHECK ((actor_kind = 'cli') = (actor_key_id IS NULL))
+) STRICT;
+
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
 "#;

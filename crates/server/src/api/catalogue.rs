@@ -8,6 +8,7 @@
 //! Catalogue changes are made by the writer in their own store transaction, then applied to the
 //! writer's in-memory catalogue, so that rating sees them from the next job on.
 
+use crate::api::audit::{Actor, countries_snapshots, rate_card_snapshot};
 use crate::api::types::{bounded, instant, money, origin_text, parse_optional_instant};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
@@ -265,6 +266,7 @@ pub struct CountriesReplaced {
 pub async fn put_countries(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<CountriesReplaced>> {
@@ -276,7 +278,24 @@ pub async fn put_countries(
     state
         .writer
         .run(move |ctx| {
-            ctx.store.replace_countries(&table)?;
+            // The same table again changes nothing, and records nothing.
+            let changed = ctx.catalogue.countries != table;
+            let (before, after) = countries_snapshots(&ctx.catalogue.countries, &table);
+            let entry = actor.entry(
+                ctx.now,
+                None,
+                "countries.replace",
+                "countries",
+                Some(before),
+                Some(after),
+            );
+            ctx.store.atomically(|store| {
+                store.replace_countries(&table)?;
+                if changed {
+                    store.append_audit(&[entry])?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
             ctx.outside_batch = true;
             ctx.catalogue.countries = table;
             Ok(())
@@ -418,6 +437,7 @@ pub struct ImportResponse {
 pub async fn import_rate_card(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(currency): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -431,14 +451,31 @@ pub async fn import_rate_card(
     let summary = state
         .writer
         .run(move |ctx| {
-            let summary = ctx.store.import_rate_card(&card).map_err(|e| match e {
-                StoreError::VersionConflict { .. } => ApiError::conflict(e.to_string()),
-                other => ApiError::from(other),
+            let now = ctx.now;
+            let (summary, stored) = ctx.store.atomically(|store| {
+                let before = store.rate_card(currency)?;
+                let summary = store.import_rate_card(&card).map_err(|e| match e {
+                    StoreError::VersionConflict { .. } => ApiError::conflict(e.to_string()),
+                    other => ApiError::from(other),
+                })?;
+                if summary.added.is_empty() {
+                    // Nothing new: no change, no row.
+                    return Ok((summary, None));
+                }
+                let stored = store.rate_card(currency)?;
+                store.append_audit(&[actor.entry(
+                    now,
+                    None,
+                    "rate_card.import",
+                    currency.code(),
+                    Some(rate_card_snapshot(&before)),
+                    Some(rate_card_snapshot(&stored)),
+                )])?;
+                Ok::<_, ApiError>((summary, Some(stored)))
             })?;
             ctx.outside_batch = true;
-            if !summary.added.is_empty() {
+            if let Some(stored) = stored {
                 // The store holds every version now; rating uses the card as stored.
-                let stored = ctx.store.rate_card(currency)?;
                 ctx.catalogue.cards.insert(currency, stored);
             }
             Ok(summary)

@@ -11,10 +11,11 @@ use crate::writer::Ctx;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
+use jiff::Timestamp;
 use minutely_core::control::{ControlError, Decision, Extension, Grant};
 use minutely_core::engine::{Mode, TenantBook, canonical_order};
 use minutely_core::money::Currency;
-use minutely_core::rating::{CallRecord, Rater};
+use minutely_core::rating::{CallRecord, Direction, Rater};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -64,6 +65,25 @@ pub struct AuthorizeRequest {
     /// When the call connects (RFC 3339); the server's clock when absent. Send it so that a
     /// retried request is recognised as the same call.
     pub start: Option<String>,
+}
+
+impl AuthorizeRequest {
+    /// The body's checks, made before any state is touched: every field bounded, the direction
+    /// and the optional start read.
+    pub fn check(&self) -> ApiResult<(Direction, Option<Timestamp>)> {
+        for (name, value) in [
+            ("conference_id", &self.conference_id),
+            ("organizer", &self.organizer),
+            ("service_number", &self.service_number),
+            ("caller_number", &self.caller_number),
+            ("destination_number", &self.destination_number),
+        ] {
+            bounded(name, value)?;
+        }
+        let direction = parse_direction("direction", &self.direction)?;
+        let start = parse_optional_instant("start", self.start.as_deref())?;
+        Ok((direction, start))
+    }
 }
 
 /// Allow or deny.
@@ -137,6 +157,37 @@ pub struct EndRequest {
     pub record: Option<CallRecordJson>,
 }
 
+/// The longest `duration_s` an end report may give: a year.
+pub const MAX_DURATION_S: u64 = 366 * 24 * 3600;
+
+impl EndRequest {
+    /// The body's checks, made before any state is touched: `end` or `duration_s` (not both),
+    /// the duration bounded, and the record read and matched against the path's `call_id`.
+    pub fn check(&self, call_id: &str) -> ApiResult<(Option<Timestamp>, Option<CallRecord>)> {
+        if self.end.is_some() && self.duration_s.is_some() {
+            return Err(ApiError::invalid("give end or duration_s, not both"));
+        }
+        let end_at = parse_optional_instant("end", self.end.as_deref())?;
+        let record = match &self.record {
+            Some(r) => {
+                let record = r.to_record("record")?;
+                if record.call_id != call_id {
+                    return Err(ApiError::invalid(format!(
+                        "record.call_id {:?} is not the call id of the path {call_id:?}",
+                        record.call_id
+                    )));
+                }
+                Some(record)
+            }
+            None => None,
+        };
+        if self.duration_s.is_some_and(|d| d > MAX_DURATION_S) {
+            return Err(ApiError::invalid("duration_s is longer than a year"));
+        }
+        Ok((end_at, record))
+    }
+}
+
 /// How far an authorization's `start` may be from the server's clock, in seconds.
 pub const MAX_START_SKEW_S: i64 = 3600;
 
@@ -208,17 +259,7 @@ pub async fn authorize(
 ) -> ApiResult<Json<AuthorizeResponse>> {
     caller.check(&tenant, Access::Bridge)?;
     bounded("call_id", &call_id)?;
-    for (name, value) in [
-        ("conference_id", &body.conference_id),
-        ("organizer", &body.organizer),
-        ("service_number", &body.service_number),
-        ("caller_number", &body.caller_number),
-        ("destination_number", &body.destination_number),
-    ] {
-        bounded(name, value)?;
-    }
-    let direction = parse_direction("direction", &body.direction)?;
-    let start = parse_optional_instant("start", body.start.as_deref())?;
+    let (direction, start) = body.check()?;
     let id = call_id.clone();
     let (decision, currency, start) = state
         .writer
@@ -309,7 +350,7 @@ pub async fn authorize(
     post,
     path = "/v1/tenants/{tenant}/calls/{call_id}/extend",
     params(("tenant" = String, Path), ("call_id" = String, Path)),
-    request_body = ExtendRequest,
+    request_body = Option<ExtendRequest>,
     responses(
         (status = 200, description = "Extended, or no more credit", body = ExtendResponse),
         (status = 404, description = "Unknown tenant or call", body = crate::app::ErrorBody),
@@ -365,7 +406,7 @@ pub async fn extend(
     post,
     path = "/v1/tenants/{tenant}/calls/{call_id}/end",
     params(("tenant" = String, Path), ("call_id" = String, Path)),
-    request_body = EndRequest,
+    request_body = Option<EndRequest>,
     responses(
         (status = 200, description = "Charged or refused (a refusal carries its reason)", body = OutcomeJson),
         (status = 404, description = "Unknown tenant, or an unauthorized call without its record", body = crate::app::ErrorBody),
@@ -382,27 +423,8 @@ pub async fn end(
 ) -> ApiResult<Json<OutcomeJson>> {
     caller.check(&tenant, Access::Bridge)?;
     bounded("call_id", &call_id)?;
-    if body.end.is_some() && body.duration_s.is_some() {
-        return Err(ApiError::invalid("give end or duration_s, not both"));
-    }
-    let end_at = parse_optional_instant("end", body.end.as_deref())?;
-    let record = match &body.record {
-        Some(r) => {
-            let record = r.to_record("record")?;
-            if record.call_id != call_id {
-                return Err(ApiError::invalid(format!(
-                    "record.call_id {:?} is not the call id of the path {call_id:?}",
-                    record.call_id
-                )));
-            }
-            Some(record)
-        }
-        None => None,
-    };
+    let (end_at, record) = body.check(&call_id)?;
     let duration_s = body.duration_s;
-    if duration_s.is_some_and(|d| d > 366 * 24 * 3600) {
-        return Err(ApiError::invalid("duration_s is longer than a year"));
-    }
     state
         .writer
         .run(move |ctx| {
@@ -450,6 +472,41 @@ pub struct IngestRequest {
     pub calls: Vec<CallRecordJson>,
 }
 
+impl IngestRequest {
+    /// The batch's checks, made before any state is touched: at most `max` records, each one
+    /// well formed; a batch with bad records is refused whole, naming every one (`calls[3]`).
+    pub fn records(&self, max: usize) -> ApiResult<Vec<CallRecord>> {
+        if self.calls.len() > max {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!(
+                    "{} records in one batch; the limit is {max}",
+                    self.calls.len()
+                ),
+            ));
+        }
+        let mut records = Vec::with_capacity(self.calls.len());
+        let mut problems = Vec::new();
+        for (i, call) in self.calls.iter().enumerate() {
+            match call.to_record(&format!("calls[{i}]")) {
+                Ok(r) => records.push(r),
+                Err(e) => problems.push(e.detail),
+            }
+        }
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(50).cloned().collect();
+            let more = problems.len().saturating_sub(shown.len());
+            let mut detail = shown.join("; ");
+            if more > 0 {
+                detail.push_str(&format!("; and {more} more"));
+            }
+            return Err(ApiError::invalid(detail));
+        }
+        Ok(records)
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestResponse {
     /// One result per record, in the order sent.
@@ -483,34 +540,7 @@ pub async fn ingest(
     Json(body): Json<IngestRequest>,
 ) -> ApiResult<Json<IngestResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    let max = state.config.max_batch_records;
-    if body.calls.len() > max {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "{} records in one batch; the limit is {max}",
-                body.calls.len()
-            ),
-        ));
-    }
-    let mut records = Vec::with_capacity(body.calls.len());
-    let mut problems = Vec::new();
-    for (i, call) in body.calls.iter().enumerate() {
-        match call.to_record(&format!("calls[{i}]")) {
-            Ok(r) => records.push(r),
-            Err(e) => problems.push(e.detail),
-        }
-    }
-    if !problems.is_empty() {
-        let shown: Vec<String> = problems.iter().take(50).cloned().collect();
-        let more = problems.len().saturating_sub(shown.len());
-        let mut detail = shown.join("; ");
-        if more > 0 {
-            detail.push_str(&format!("; and {more} more"));
-        }
-        return Err(ApiError::invalid(detail));
-    }
+    let records = body.records(state.config.max_batch_records)?;
     let results = state
         .writer
         .run(move |ctx| {
@@ -525,22 +555,10 @@ pub async fn ingest(
             canonical_order(&mut sorted);
             let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
             let (all_processed, currency) = rate_in_book(ctx, &tenant, &ids, |book, rater| {
+                // The core refuses a record carrying a live call's id (C23, C27).
                 sorted
                     .iter()
-                    .map(|call| {
-                        if book.reservations.contains_key(&call.call_id) {
-                            // A live call's id belongs to call control until it ends.
-                            minutely_core::engine::Processed {
-                                outcome: minutely_core::engine::Outcome::Refused(
-                                    minutely_core::Reason::CallIdReused,
-                                ),
-                                replay: false,
-                                effects: Default::default(),
-                            }
-                        } else {
-                            book.process_call(rater, call, Mode::Bulk)
-                        }
-                    })
+                    .map(|call| book.process_call(rater, call, Mode::Bulk))
                     .collect::<Vec<_>>()
             })?;
             let mut results: Vec<Option<OutcomeJson>> = vec![None; records.len()];

@@ -14,6 +14,7 @@
 //! Every change is checked by the core before anything is changed, and made by the writer: a
 //! refused change leaves the tenant exactly as it was.
 
+use crate::api::audit::{Actor, Audited, snapshot};
 use crate::api::catalogue::{blocking, raw_body, require_content_type};
 use crate::api::types::{
     AutoRechargeJson, PageParams, bounded, instant, paged, parse_money, parse_optional_instant,
@@ -188,18 +189,31 @@ fn check_new_tenant_id(id: &str) -> ApiResult<()> {
 
 /// Runs `change` on the tenant's directory with the catalogue at hand (`unknown_tenant` when
 /// there is no such tenant). `change` answers whether it changed anything and what to send
-/// back; a changed directory is rewritten at commit.
+/// back; a changed directory is rewritten at commit, with the audit row `audited` describes
+/// (the object pictured before and after). A refused change records nothing.
 fn change_tenant<T>(
     ctx: &mut Ctx<'_>,
     tenant: &str,
+    audited: Audited<'_>,
     change: impl FnOnce(&mut Tenant, &Catalogue) -> ApiResult<(bool, T)>,
 ) -> ApiResult<T> {
     let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
+    let before = (audited.snapshot)(&book.tenant);
     let (changed, answer) = change(&mut book.tenant, catalogue)?;
     if changed {
+        let after = (audited.snapshot)(&book.tenant);
         ctx.directory_changed(tenant);
+        let object = audited.object.as_str();
+        audited
+            .actor
+            .record(ctx, Some(tenant), audited.action, object, before, after);
     }
     Ok(answer)
+}
+
+/// A user as its audit rows picture it (`None` when there is no such user).
+fn user_snapshot(t: &Tenant, upn: &str) -> Option<String> {
+    t.user(upn).map(|u| snapshot(&UserJson::new(t, u)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,7 +425,8 @@ pub struct CreateTenantRequest {
     pub default_dial_out_policy: Option<String>,
 }
 
-fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
+/// The tenant a creation request describes, every field checked; nothing is stored yet.
+pub fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
     check_new_tenant_id(&body.id)?;
     bounded("name", &body.name)?;
     if body.name.trim().is_empty() {
@@ -460,6 +475,7 @@ fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
 pub async fn create_tenant(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     body: Result<Json<CreateTenantRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<TenantJson>)> {
     caller.operator()?;
@@ -478,6 +494,14 @@ pub async fn create_tenant(
             let json = TenantJson::new(&tenant);
             ctx.books.insert(id.clone(), TenantBook::new(tenant));
             ctx.directory_changed(&id);
+            actor.record(
+                ctx,
+                Some(&id),
+                "tenant.create",
+                &id,
+                None,
+                Some(snapshot(&json)),
+            );
             Ok(json)
         })
         .await?;
@@ -588,6 +612,13 @@ fn file_error(e: FileError) -> ApiError {
     }
 }
 
+/// A tenant file sent over HTTP, read and checked; nothing is applied yet.
+pub fn parse_tenant_file(body: &[u8]) -> ApiResult<TenantFile> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::invalid("the tenant file is not UTF-8"))?;
+    TenantFile::parse(text).map_err(file_error)
+}
+
 /// The funding references already applied to a tenant: those committed, and those of this
 /// batch not yet committed (scheduled, or made as lots), so a reference is never applied twice.
 fn applied_refs(ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<BTreeSet<String>> {
@@ -612,8 +643,10 @@ fn applied_refs(ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<BTreeSet<String>> 
     put,
     path = "/v1/tenants/{tenant}/file",
     params(("tenant" = String, Path)),
-    request_body(content = String, content_type = "application/toml",
-        description = "A tenant file (see examples/tenant.toml); text/plain is accepted too"),
+    request_body(
+        content((String = "application/toml"), (String = "text/plain")),
+        description = "A tenant file (see examples/tenant.toml)"
+    ),
     responses(
         (status = 200, description = "Applied; the changes made", body = ApplyResponse),
         (status = 400, description = "A bad file (its place named)", body = crate::app::ErrorBody),
@@ -627,6 +660,7 @@ fn applied_refs(ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<BTreeSet<String>> 
 pub async fn apply_file(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -636,12 +670,7 @@ pub async fn apply_file(
     caller.operator()?;
     require_content_type(&headers, &["application/toml", "text/plain"])?;
     let body = raw_body(body)?;
-    let file = blocking(move || {
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| ApiError::invalid("the tenant file is not UTF-8"))?;
-        TenantFile::parse(text).map_err(file_error)
-    })
-    .await?;
+    let file = blocking(move || parse_tenant_file(&body)).await?;
     if file.tenant_id() != tenant {
         return Err(ApiError::invalid(format!(
             "id: the file declares tenant {:?} but the path names {tenant:?}",
@@ -650,12 +679,32 @@ pub async fn apply_file(
     }
     let response = state
         .writer
-        .run(move |ctx| apply_in_writer(ctx, &tenant, &file))
+        .run(move |ctx| apply_in_writer(ctx, &actor, &tenant, &file))
         .await?;
     Ok(Json(response))
 }
 
-fn apply_in_writer(ctx: &mut Ctx<'_>, tenant: &str, file: &TenantFile) -> ApiResult<ApplyResponse> {
+/// The audit row of applying a tenant file: the tenant's figures before (`None` for a new
+/// tenant) and after, with the file's changes (the figures alone would not say what changed).
+pub fn apply_snapshots(
+    before: Option<&Tenant>,
+    after: &Tenant,
+    changes: &[String],
+) -> (Option<String>, String) {
+    let before = before.map(|t| snapshot(&TenantJson::new(t)));
+    let mut after = serde_json::to_value(TenantJson::new(after)).unwrap_or_default();
+    if let Some(fields) = after.as_object_mut() {
+        fields.insert("changes".to_string(), changes.into());
+    }
+    (before, snapshot(&after))
+}
+
+fn apply_in_writer(
+    ctx: &mut Ctx<'_>,
+    actor: &Actor,
+    tenant: &str,
+    file: &TenantFile,
+) -> ApiResult<ApplyResponse> {
     let created = !ctx.books.contains_key(tenant);
     if created {
         check_new_tenant_id(tenant)?;
@@ -677,6 +726,19 @@ fn apply_in_writer(ctx: &mut Ctx<'_>, tenant: &str, file: &TenantFile) -> ApiRes
             summary: "no changes".to_string(),
         });
     }
+    let (before, after) = apply_snapshots(
+        ctx.books.get(tenant).map(|b| &b.tenant),
+        &applied.book.tenant,
+        &applied.changes,
+    );
+    actor.record(
+        ctx,
+        Some(tenant),
+        "tenant.apply",
+        tenant,
+        before,
+        Some(after),
+    );
     let mut new_book = applied.book;
     if let Some(old) = ctx.books.get_mut(tenant) {
         // Live calls keep their holds: the reservations are the writer's, not the file's.
@@ -810,6 +872,7 @@ pub struct SetPurchasedRequest {
 pub async fn set_purchased(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path((tenant, sku)): Path<(String, String)>,
     body: Result<Json<SetPurchasedRequest>, ApiError>,
 ) -> ApiResult<Json<LicenseJson>> {
@@ -829,7 +892,13 @@ pub async fn set_purchased(
         .writer
         .run(move |ctx| {
             let from: Timestamp = from.unwrap_or(ctx.now);
-            change_tenant(ctx, &tenant, |t, catalogue| {
+            let audited = Audited {
+                actor: &actor,
+                action: "license.set_purchased",
+                object: sku.code().to_string(),
+                snapshot: &|t| Some(snapshot(&license_json(t, sku))),
+            };
+            change_tenant(ctx, &tenant, audited, |t, catalogue| {
                 let changed = t.set_purchased(sku, body.count, from, &catalogue.countries)?;
                 Ok((changed, license_json(t, sku)))
             })
@@ -954,6 +1023,7 @@ pub struct PutUserRequest {
 pub async fn put_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path((tenant, upn)): Path<(String, String)>,
     body: Result<Json<PutUserRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<UserJson>)> {
@@ -977,7 +1047,13 @@ pub async fn put_user(
     let (created, json) = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, _| {
+            let audited = Audited {
+                actor: &actor,
+                action: "user.put",
+                object: upn.clone(),
+                snapshot: &|t| user_snapshot(t, &upn),
+            };
+            change_tenant(ctx, &tenant, audited, |t, _| {
                 let existing = t
                     .user(&upn)
                     .map(|u| (u.object_id.clone(), u.upn.display.clone()));
@@ -1037,6 +1113,7 @@ pub struct AssignRequest {
 pub async fn assign_license(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path((tenant, upn)): Path<(String, String)>,
     body: Result<Json<AssignRequest>, ApiError>,
 ) -> ApiResult<Json<UserJson>> {
@@ -1047,7 +1124,13 @@ pub async fn assign_license(
     let json = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, catalogue| {
+            let audited = Audited {
+                actor: &actor,
+                action: "license.assign",
+                object: upn.clone(),
+                snapshot: &|t| user_snapshot(t, &upn),
+            };
+            change_tenant(ctx, &tenant, audited, |t, catalogue| {
                 let changed = t.assign(&upn, sku, &catalogue.countries)?;
                 Ok((changed, user_json(t, &upn)?))
             })
@@ -1072,6 +1155,7 @@ pub async fn assign_license(
 pub async fn unassign_license(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path((tenant, upn, sku)): Path<(String, String, String)>,
 ) -> ApiResult<Json<UserJson>> {
     caller.check(&tenant, Access::Admin)?;
@@ -1080,7 +1164,13 @@ pub async fn unassign_license(
     let json = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, _| {
+            let audited = Audited {
+                actor: &actor,
+                action: "license.unassign",
+                object: upn.clone(),
+                snapshot: &|t| user_snapshot(t, &upn),
+            };
+            change_tenant(ctx, &tenant, audited, |t, _| {
                 let changed = t.unassign(&upn, sku).map_err(|r| {
                     if r.reason == Reason::UnknownUser {
                         unknown_user(&tenant, &upn)
@@ -1192,6 +1282,7 @@ pub struct AddNumberRequest {
 pub async fn add_number(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     body: Result<Json<AddNumberRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<NumberJson>)> {
@@ -1226,7 +1317,13 @@ pub async fn add_number(
     let (added, json) = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, catalogue| {
+            let audited = Audited {
+                actor: &actor,
+                action: "number.put",
+                object: number.to_string(),
+                snapshot: &|t| t.number(number).map(|n| snapshot(&NumberJson::new(n))),
+            };
+            change_tenant(ctx, &tenant, audited, |t, catalogue| {
                 let added = t.number(number).is_none();
                 let changed = t.add_number(number, kind, shared, default, &catalogue.countries)?;
                 let json = NumberJson::new(t.number(number).expect("just added"));
@@ -1312,6 +1409,7 @@ pub struct DefaultPolicyResponse {
 pub async fn set_default_policy(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     body: Result<Json<DefaultPolicyRequest>, ApiError>,
 ) -> ApiResult<Json<DefaultPolicyResponse>> {
@@ -1321,7 +1419,13 @@ pub async fn set_default_policy(
     let json = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, _| {
+            let audited = Audited {
+                actor: &actor,
+                action: "policy.default",
+                object: tenant.clone(),
+                snapshot: &|t| Some(snapshot(&PolicyJson::new(t.default_policy))),
+            };
+            change_tenant(ctx, &tenant, audited, |t, _| {
                 let changed = t.set_default_policy(policy);
                 let json = DefaultPolicyResponse {
                     tenant: t.id.clone(),
@@ -1388,6 +1492,40 @@ fn wallet_json(t: &Tenant) -> Option<WalletSettingsJson> {
     })
 }
 
+impl WalletSettingsRequest {
+    /// The thresholds to set, highest first (`None`: keep those there are), checked before any
+    /// state is touched.
+    pub fn thresholds(&self) -> ApiResult<Option<[Option<Decimal>; 2]>> {
+        self.low_balance_thresholds
+            .as_deref()
+            .map(parse_thresholds)
+            .transpose()
+    }
+}
+
+impl AutoRechargeRequest {
+    /// The settings to set (`None`: auto-recharge off without amounts), read before any state
+    /// is touched; the amounts' rules (minimum, whole units) are the wallet's, checked later.
+    pub fn recharge(&self) -> ApiResult<Option<AutoRecharge>> {
+        match (&self.trigger, &self.amount) {
+            (None, None) if !self.enabled => Ok(None),
+            (Some(trigger), Some(amount)) => {
+                bounded("trigger", trigger)?;
+                bounded("amount", amount)?;
+                Ok(Some(AutoRecharge {
+                    enabled: self.enabled,
+                    trigger: parse_money("trigger", trigger)?,
+                    amount: parse_money("amount", amount)?,
+                    payment_accepted: self.payment_accepted.unwrap_or(true),
+                }))
+            }
+            _ => Err(ApiError::invalid(
+                "give both trigger and amount (they may be left out together only to turn auto-recharge off)",
+            )),
+        }
+    }
+}
+
 fn parse_thresholds(list: &[String]) -> ApiResult<[Option<Decimal>; 2]> {
     if list.len() > 2 {
         return Err(ApiError::invalid(
@@ -1415,7 +1553,7 @@ fn parse_thresholds(list: &[String]) -> ApiResult<[Option<Decimal>; 2]> {
     put,
     path = "/v1/tenants/{tenant}/wallet/settings",
     params(("tenant" = String, Path)),
-    request_body = WalletSettingsRequest,
+    request_body = Option<WalletSettingsRequest>,
     responses(
         (status = 200, description = "The wallet's settings", body = WalletSettingsJson),
         (status = 400, description = "A bad field (named)", body = crate::app::ErrorBody),
@@ -1428,20 +1566,23 @@ fn parse_thresholds(list: &[String]) -> ApiResult<[Option<Decimal>; 2]> {
 pub async fn put_wallet_settings(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     body: Result<crate::app::JsonOrEmpty<WalletSettingsRequest>, ApiError>,
 ) -> ApiResult<Json<WalletSettingsJson>> {
     caller.check(&tenant, Access::Admin)?;
     let crate::app::JsonOrEmpty(body) = body?;
-    let thresholds = body
-        .low_balance_thresholds
-        .as_deref()
-        .map(parse_thresholds)
-        .transpose()?;
+    let thresholds = body.thresholds()?;
     let json = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, catalogue| {
+            let audited = Audited {
+                actor: &actor,
+                action: "wallet.setup",
+                object: tenant.clone(),
+                snapshot: &|t| wallet_json(t).map(|w| snapshot(&w)),
+            };
+            change_tenant(ctx, &tenant, audited, |t, catalogue| {
                 let mut settings = t.wallet().copied().unwrap_or(WalletSettings {
                     auto_recharge: None,
                     low_balance_thresholds: [None, None],
@@ -1477,33 +1618,23 @@ pub async fn put_wallet_settings(
 pub async fn put_auto_recharge(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     body: Result<Json<AutoRechargeRequest>, ApiError>,
 ) -> ApiResult<Json<WalletSettingsJson>> {
     caller.check(&tenant, Access::Admin)?;
     let Json(body) = body?;
-    let recharge = match (&body.trigger, &body.amount) {
-        (None, None) if !body.enabled => None,
-        (Some(trigger), Some(amount)) => {
-            bounded("trigger", trigger)?;
-            bounded("amount", amount)?;
-            Some(AutoRecharge {
-                enabled: body.enabled,
-                trigger: parse_money("trigger", trigger)?,
-                amount: parse_money("amount", amount)?,
-                payment_accepted: body.payment_accepted.unwrap_or(true),
-            })
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "give both trigger and amount (they may be left out together only to turn auto-recharge off)",
-            ));
-        }
-    };
+    let recharge = body.recharge()?;
     let json = state
         .writer
         .run(move |ctx| {
-            change_tenant(ctx, &tenant, |t, catalogue| {
+            let audited = Audited {
+                actor: &actor,
+                action: "wallet.auto_recharge",
+                object: tenant.clone(),
+                snapshot: &|t| wallet_json(t).map(|w| snapshot(&w)),
+            };
+            change_tenant(ctx, &tenant, audited, |t, catalogue| {
                 let changed =
                     t.set_auto_recharge(recharge, &catalogue.countries, &catalogue.rules)?;
                 Ok((changed, wallet_json(t).expect("the wallet is set up")))

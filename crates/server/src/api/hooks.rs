@@ -2,6 +2,7 @@
 //! disables them, and reads the delivery log. The delivery itself and the signature scheme are
 //! in `crate::webhooks`.
 
+use crate::api::audit::{Actor, snapshot};
 use crate::api::types::{PageParams, instant, page_after_id, page_limit};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{Access, random_bytes};
@@ -172,6 +173,18 @@ async fn endpoint_of(state: &AppState, tenant: &str, id: &str) -> ApiResult<Webh
         .ok_or(missing)
 }
 
+/// An endpoint as its audit rows picture it: never its secret, nor the delivery progress
+/// (which moves by itself).
+fn endpoint_snapshot(e: &WebhookEndpoint) -> String {
+    snapshot(&serde_json::json!({
+        "id": e.id,
+        "url": e.url,
+        "created_at": instant(e.created_at),
+        "enabled": e.disabled_at.is_none(),
+        "disabled_at": e.disabled_at.map(instant),
+    }))
+}
+
 /// Registers an endpoint: the tenant's events raised from now on are POSTed to it, signed with
 /// the secret returned (once) in the answer.
 #[utoipa::path(
@@ -191,6 +204,7 @@ async fn endpoint_of(state: &AppState, tenant: &str, id: &str) -> ApiResult<Webh
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(tenant): Path<String>,
     Json(body): Json<CreateEndpointRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpointJson>)> {
@@ -222,7 +236,18 @@ pub async fn create(
                      limit is {MAX_ENDPOINTS}); disable one first"
                 )));
             }
-            ctx.store.insert_endpoint(&stored)?;
+            let entry = actor.entry(
+                ctx.now,
+                Some(&tenant),
+                "webhook.create",
+                &stored.id,
+                None,
+                Some(endpoint_snapshot(&stored)),
+            );
+            ctx.store.atomically(|store| {
+                store.insert_endpoint(&stored)?;
+                store.append_audit(&[entry])
+            })?;
             Ok(())
         })
         .await?;
@@ -287,6 +312,7 @@ pub async fn list(
 pub async fn disable(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointJson>> {
     caller.check(&tenant, Access::Admin)?;
@@ -296,9 +322,30 @@ pub async fn disable(
         return Ok(Json(EndpointJson::new(&endpoint)));
     }
     let at = state.now();
+    let disabled = WebhookEndpoint {
+        disabled_at: Some(at),
+        ..endpoint.clone()
+    };
+    let entry = actor.entry(
+        at,
+        Some(&tenant),
+        "webhook.disable",
+        &id,
+        Some(endpoint_snapshot(&endpoint)),
+        Some(endpoint_snapshot(&disabled)),
+    );
     state
         .writer
-        .run(move |ctx| Ok(ctx.store.disable_endpoint(&id, at)?))
+        .run(move |ctx| {
+            ctx.store.atomically(|store| {
+                // Disabled meanwhile by another request: that one has the row.
+                let done = store.disable_endpoint(&id, at)?;
+                if done {
+                    store.append_audit(&[entry])?;
+                }
+                Ok::<_, ApiError>(done)
+            })
+        })
         .await?;
     let endpoint = endpoint_of(&state, &tenant, &endpoint.id).await?;
     Ok(Json(EndpointJson::new(&endpoint)))

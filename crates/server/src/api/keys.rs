@@ -3,6 +3,7 @@
 //! once; keys created or revoked from the command line are seen within a second (the key cache
 //! is refreshed from the store every second).
 
+use crate::api::audit::{Actor, key_snapshot};
 use crate::api::types::{MAX_FIELD, PageParams, bounded, instant, page_after_id};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{KeyKind, new_key};
@@ -133,6 +134,7 @@ fn parse_request(body: &CreateKeyRequest) -> ApiResult<(KeyKind, Option<String>)
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Json(body): Json<CreateKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedKeyJson>)> {
     caller.operator()?;
@@ -146,7 +148,18 @@ pub async fn create(
                 ctx.book(t)?;
             }
             let (record, text) = new_key(&secret, kind, tenant.as_deref(), &label, ctx.now);
-            ctx.store.insert_key(&record)?;
+            let entry = actor.entry(
+                ctx.now,
+                record.tenant.as_deref(),
+                "key.create",
+                &record.id,
+                None,
+                Some(key_snapshot(&record)),
+            );
+            ctx.store.atomically(|store| {
+                store.insert_key(&record)?;
+                store.append_audit(&[entry])
+            })?;
             Ok((record, text))
         })
         .await?;
@@ -211,6 +224,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyJson>> {
     caller.operator()?;
@@ -237,11 +251,24 @@ pub async fn revoke(
                      before revoking it"
                 )));
             }
-            ctx.store.revoke_key(&id, ctx.now)?;
-            Ok(ApiKey {
-                revoked_at: Some(ctx.now),
+            let at = ctx.now;
+            let revoked = ApiKey {
+                revoked_at: Some(at),
                 ..key.clone()
-            })
+            };
+            let entry = actor.entry(
+                at,
+                key.tenant.as_deref(),
+                "key.revoke",
+                &id,
+                Some(key_snapshot(key)),
+                Some(key_snapshot(&revoked)),
+            );
+            ctx.store.atomically(|store| {
+                store.revoke_key(&id, at)?;
+                store.append_audit(&[entry])
+            })?;
+            Ok(revoked)
         })
         .await?;
     state.keys.upsert(record.clone());

@@ -52,10 +52,28 @@ pub async fn metrics(
     Caller(caller): Caller,
 ) -> ApiResult<impl IntoResponse> {
     caller.operator()?;
+    record_process_gauges();
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     ))
+}
+
+/// The process's resident memory and open file descriptors, read at each scrape (where the
+/// system exposes them under /proc) so that a long run shows whether either grows.
+fn record_process_gauges() {
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    if let Some(kib) = rss_kib {
+        metrics::gauge!("process_resident_memory_bytes").set((kib * 1024) as f64);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("process_open_fds").set(fds.count() as f64);
+    }
 }
 
 pub async fn openapi() -> impl IntoResponse {

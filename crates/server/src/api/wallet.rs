@@ -173,6 +173,16 @@ pub struct FundingResponse {
     pub available: String,
 }
 
+impl FundingRequest {
+    /// The body's checks, made before any state is touched: the amount read and the reference
+    /// checked. The amount's rules (minimum, whole units) are the wallet's, checked later.
+    pub fn check(&self) -> ApiResult<Decimal> {
+        let amount = parse_money("amount", &self.amount)?;
+        check_reference(&self.reference)?;
+        Ok(amount)
+    }
+}
+
 fn check_reference(reference: &str) -> ApiResult<()> {
     if reference.trim().is_empty() {
         return Err(ApiError::invalid("reference is empty"));
@@ -212,15 +222,15 @@ fn check_reference(reference: &str) -> ApiResult<()> {
 pub async fn fund(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    actor: crate::api::audit::Actor,
     Path(tenant): Path<String>,
     request: Request,
 ) -> ApiResult<Json<FundingResponse>> {
     caller.check(&tenant, Access::Admin)?;
     // The body is read only once the caller may see the tenant.
     let Json(body) = Json::<FundingRequest>::from_request(request, &state).await?;
-    let amount = parse_money("amount", &body.amount)?;
+    let amount = body.check()?;
     let reference = body.reference;
-    check_reference(&reference)?;
     let by_operator = caller.is_operator();
     state
         .writer
@@ -237,6 +247,7 @@ pub async fn fund(
             let rules = ctx.catalogue.rules;
             let now = ctx.now;
             let book = ctx.book(&tenant)?;
+            let balance_before = book.wallet.balance();
             // `fund` checks everything before it changes anything.
             let (lot_id, effects) = book.fund(amount, now, &reference, by_operator, &rules)?;
             let currency = book.tenant.currency;
@@ -268,9 +279,25 @@ pub async fn fund(
                 balance: money(currency, book.wallet.balance()),
                 available: money(currency, book.available()),
             };
+            let (before, after) = crate::api::audit::funding_snapshots(
+                currency,
+                balance_before,
+                book.wallet.balance(),
+                amount,
+                &reference,
+                lot_id,
+            );
             ctx.effects(&tenant, effects);
             ctx.touched(&tenant);
             ctx.funding_ref(&tenant, reference.clone());
+            actor.record(
+                ctx,
+                Some(&tenant),
+                "wallet.fund",
+                &reference,
+                Some(before),
+                Some(after),
+            );
             Ok(response)
         })
         .await

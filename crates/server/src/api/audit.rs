@@ -1,0 +1,382 @@
+//! The audit log over HTTP: every administrative change (who, what, when, the object before
+//! and after), for the operator (every tenant and the operator-wide changes) and for a tenant's
+//! admin (its own tenant's changes).
+//!
+//! The rows are written where the changes are made: a writer job queues its row with
+//! `Ctx::audit` and the row commits in the batch's transaction; a change the writer makes in
+//! its own store transaction (keys, webhook endpoints, the catalogue) writes its row in that
+//! transaction (`Store::atomically`). Either way a change that is acknowledged has its row and a
+//! change that fails has none. A request that changes nothing (applying a file that already
+//! matches, revoking a revoked key) records nothing. Snapshots hold ids, kinds, labels and
+//! figures, never a key's secret, a digest or a webhook secret.
+
+use crate::api::types::{bounded, instant, money, page_limit, paged};
+use crate::app::{AppState, Caller, Json, Path, Query, RequestId};
+use crate::auth::{Access, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::writer::Ctx;
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::routing::get;
+use jiff::Timestamp;
+use minutely_core::catalogue::{CountryTable, RateCard};
+use minutely_core::directory::Tenant;
+use minutely_core::ledger::LotId;
+use minutely_core::money::Currency;
+use minutely_core::numbers::Country;
+use minutely_store::{ActorKind, ApiKey, AuditEntry, AuditRecord};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(operator_log, tenant_log),
+    components(schemas(AuditJson, AuditPage))
+)]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit", get(operator_log))
+        .route("/v1/tenants/{tenant}/audit", get(tenant_log))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording
+// ---------------------------------------------------------------------------------------------
+
+/// Who is making a change, and in which request: what every audit row of the request says.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    kind: ActorKind,
+    key_id: Option<String>,
+    request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn new(principal: &Principal, request_id: Option<String>) -> Actor {
+        let kind = match principal {
+            Principal::Operator { .. } => ActorKind::Operator,
+            Principal::TenantAdmin { .. } => ActorKind::TenantAdmin,
+            Principal::Bridge { .. } => ActorKind::Bridge,
+        };
+        Actor {
+            kind,
+            key_id: Some(principal.key_id().to_string()),
+            request_id,
+        }
+    }
+
+    /// The command line, changing the store directly: no key, no request.
+    pub fn cli() -> Actor {
+        Actor {
+            kind: ActorKind::Cli,
+            key_id: None,
+            request_id: None,
+        }
+    }
+
+    /// The row of one change made at `at`.
+    pub fn entry(
+        &self,
+        at: Timestamp,
+        tenant: Option<&str>,
+        action: &str,
+        object: &str,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at,
+            actor_kind: self.kind,
+            actor_key_id: self.key_id.clone(),
+            tenant: tenant.map(str::to_string),
+            action: action.to_string(),
+            object: object.to_string(),
+            before,
+            after,
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// Queues the row of a change made by this writer job (committed with the batch).
+    pub fn record(
+        &self,
+        ctx: &mut Ctx<'_>,
+        tenant: Option<&str>,
+        action: &str,
+        object: &str,
+        before: Option<String>,
+        after: Option<String>,
+    ) {
+        let entry = self.entry(ctx.now, tenant, action, object, before, after);
+        ctx.audit(entry);
+    }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Actor> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        Ok(Actor::new(&principal, request_id))
+    }
+}
+
+/// A value as the JSON text of a snapshot.
+pub fn snapshot<T: Serialize>(value: &T) -> String {
+    // The snapshots are plain structs of strings, numbers and lists, which always serialize;
+    // should one ever fail, the row still says so rather than losing the change.
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        serde_json::json!({ "unrecorded": format!("the snapshot could not be written: {e}") })
+            .to_string()
+    })
+}
+
+/// An API key as its audit rows picture it: as listed, never its secret or digest.
+pub fn key_snapshot(k: &ApiKey) -> String {
+    snapshot(&serde_json::json!({
+        "id": k.id,
+        "kind": k.kind,
+        "tenant": k.tenant,
+        "label": k.label,
+        "created_at": instant(k.created_at),
+        "revoked_at": k.revoked_at.map(instant),
+    }))
+}
+
+/// A funding's row: the balance before, and after with the amount, reference and lot made.
+pub fn funding_snapshots(
+    currency: Currency,
+    balance_before: Decimal,
+    balance_after: Decimal,
+    amount: Decimal,
+    reference: &str,
+    lot: LotId,
+) -> (String, String) {
+    let before = serde_json::json!({ "balance": money(currency, balance_before) });
+    let after = serde_json::json!({
+        "balance": money(currency, balance_after),
+        "amount": money(currency, amount),
+        "reference": reference,
+        "lot": lot,
+    });
+    (snapshot(&before), snapshot(&after))
+}
+
+/// A country table replaced: the row counts, and after, the ISO codes added, removed or
+/// changed (the whole table would be too large for a row).
+pub fn countries_snapshots(old: &CountryTable, new: &CountryTable) -> (String, String) {
+    let codes: BTreeSet<Country> = old.rows().chain(new.rows()).map(|f| f.country).collect();
+    let changed: Vec<String> = codes
+        .into_iter()
+        .filter(|&c| old.get(c) != new.get(c))
+        .map(|c| c.to_string())
+        .collect();
+    let before = serde_json::json!({ "countries": old.rows().count() });
+    let after = serde_json::json!({ "countries": new.rows().count(), "changed": changed });
+    (snapshot(&before), snapshot(&after))
+}
+
+/// A rate card as its audit rows picture it: the `effective_from` of each version.
+pub fn rate_card_snapshot(card: &RateCard) -> String {
+    let versions: Vec<String> = card
+        .versions()
+        .iter()
+        .map(|v| instant(v.effective_from))
+        .collect();
+    snapshot(&serde_json::json!({ "versions": versions }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// One administrative change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditJson {
+    /// The row's place in the log: increasing in commit order (the paging cursor).
+    pub seq: u64,
+    /// When the change was made (RFC 3339, UTC).
+    pub at: String,
+    /// `operator`, `tenant_admin`, `bridge` (keys, through the API) or `cli` (the command line,
+    /// on the store).
+    pub actor_kind: String,
+    /// The id of the key that made the change (the part after `mk_`); null for `cli`.
+    pub actor_key_id: Option<String>,
+    /// The tenant changed; null for an operator-wide change (catalogue, settings, operator
+    /// keys).
+    pub tenant: Option<String>,
+    /// A stable dotted name: `tenant.create`, `tenant.apply`, `license.set_purchased`,
+    /// `license.assign`, `license.unassign`, `user.put`, `number.put`, `policy.default`,
+    /// `wallet.setup`, `wallet.auto_recharge`, `wallet.fund`, `countries.replace`,
+    /// `rate_card.import`, `settings.set`, `key.create`, `key.revoke`, `webhook.create`,
+    /// `webhook.disable`.
+    pub action: String,
+    /// What was acted on: a tenant id, UPN, license code, number, key or endpoint id, currency.
+    pub object: String,
+    /// The object before the change; null when it did not exist.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The object after the change.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    /// The `x-request-id` of the request that made the change; null for `cli`.
+    pub request_id: Option<String>,
+}
+
+impl AuditJson {
+    fn new(r: AuditRecord) -> AuditJson {
+        let e = r.entry;
+        // The schema only accepts JSON in these columns.
+        let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+        AuditJson {
+            seq: r.seq,
+            at: instant(e.at),
+            actor_kind: e.actor_kind.as_str().to_string(),
+            actor_key_id: e.actor_key_id,
+            tenant: e.tenant,
+            action: e.action,
+            object: e.object,
+            before: json(e.before),
+            after: json(e.after),
+            request_id: e.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Oldest first.
+    pub entries: Vec<AuditJson>,
+    /// The cursor of the next page (pass it as `after`), or null at the end.
+    pub next: Option<String>,
+}
+
+/// The operator's view: optionally one tenant's rows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OperatorQuery {
+    /// Only this tenant's rows (operator-wide rows are then left out).
+    pub tenant: Option<String>,
+    /// Items per page (default 100, at most the server's page limit, 1000 by default).
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page (a sequence number; rows after it are listed).
+    pub after: Option<String>,
+}
+
+/// A page of one tenant's rows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantQuery {
+    /// Items per page (default 100, at most the server's page limit, 1000 by default).
+    pub limit: Option<usize>,
+    /// The `next` cursor of the previous page (a sequence number; rows after it are listed).
+    pub after: Option<String>,
+}
+
+fn parse_after(after: Option<&str>) -> ApiResult<u64> {
+    match after {
+        None | Some("") => Ok(0),
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            ApiError::invalid(format!(
+                "after: {text:?} is not a cursor (the `next` value of a previous page, a \
+                 sequence number)"
+            ))
+        }),
+    }
+}
+
+async fn page(
+    state: &AppState,
+    tenant: Option<String>,
+    after: Option<&str>,
+    limit: Option<usize>,
+) -> ApiResult<AuditPage> {
+    let limit = page_limit(limit, state.config.max_page)?;
+    let after = parse_after(after)?;
+    let rows = state
+        .read(move |store| Ok(store.audit_page(tenant.as_deref(), after, limit + 1)?))
+        .await?;
+    let (rows, next) = paged(rows, limit, |r| r.seq.to_string());
+    Ok(AuditPage {
+        entries: rows.into_iter().map(AuditJson::new).collect(),
+        next,
+    })
+}
+
+/// Every administrative change (operator only), oldest first, or one tenant's with `tenant`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    params(OperatorQuery),
+    responses(
+        (status = 200, description = "A page of the audit log", body = AuditPage),
+        (status = 400, description = "Bad limit, cursor or tenant", body = crate::app::ErrorBody),
+        (status = 401, description = "No or bad key", body = crate::app::ErrorBody),
+        (status = 403, description = "Not an operator key", body = crate::app::ErrorBody)
+    ),
+    tag = "audit",
+    security(("key" = []))
+)]
+pub async fn operator_log(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(query): Query<OperatorQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    caller.operator()?;
+    if let Some(tenant) = &query.tenant {
+        bounded("tenant", tenant)?;
+    }
+    let page = page(
+        &state,
+        query.tenant.clone(),
+        query.after.as_deref(),
+        query.limit,
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// The administrative changes of one tenant, oldest first: for the operator and the tenant's
+/// admin (a bridge key is refused).
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/audit",
+    params(("tenant" = String, Path), TenantQuery),
+    responses(
+        (status = 200, description = "A page of the tenant's audit log", body = AuditPage),
+        (status = 400, description = "Bad limit or cursor", body = crate::app::ErrorBody),
+        (status = 401, description = "No or bad key", body = crate::app::ErrorBody),
+        (status = 403, description = "A bridge key", body = crate::app::ErrorBody),
+        (status = 404, description = "unknown_tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "audit",
+    security(("key" = []))
+)]
+pub async fn tenant_log(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<TenantQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    caller.check(&tenant, Access::Admin)?;
+    // The tenant exists (404 otherwise, as for a tenant the caller may not see).
+    state.writer.with_book(&tenant, |_| Ok(())).await?;
+    let page = page(&state, Some(tenant), query.after.as_deref(), query.limit).await?;
+    Ok(Json(page))
+}
+
+/// How a change of one tenant's directory is recorded: by whom, under which action, on which
+/// object, and how to picture the object (taken before and after the change; `None` when the
+/// object does not exist).
+pub struct Audited<'a> {
+    pub actor: &'a Actor,
+    pub action: &'static str,
+    pub object: String,
+    pub snapshot: &'a dyn Fn(&Tenant) -> Option<String>,
+}
