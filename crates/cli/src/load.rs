@@ -6,22 +6,30 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::time::{Duration, Instant};
 
+/// Where the calls go and as whom: shared by `minutely load` and `minutely soak`.
 #[derive(Args)]
-pub struct LoadArgs {
+pub struct Target {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// A bridge or tenant-admin key of the tenant.
+    pub url: String,
+    /// A key of the tenant: a bridge key for `load`; `soak` needs a tenant-admin key (its
+    /// fundings and reads need more than a bridge key).
     #[arg(long, env = "MINUTELY_KEY")]
-    key: String,
+    pub key: String,
     #[arg(long, default_value = "contoso")]
-    tenant: String,
+    pub tenant: String,
     /// The organizer of every call (a pay-per-minute user makes every call credit-funded).
     #[arg(long, default_value = "chloe.bernard@contoso.example")]
-    organizer: String,
+    pub organizer: String,
     /// The dial-out destination of every call.
     #[arg(long, default_value = "+33 1 44 55 66 77")]
-    destination: String,
+    pub destination: String,
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    target: Target,
     /// Authorize + end pairs in all.
     #[arg(long, default_value_t = 20_000)]
     pairs: u64,
@@ -64,13 +72,13 @@ async fn load(args: LoadArgs) -> Result<()> {
         let client = client.clone();
         let base = format!(
             "{}/v1/tenants/{}/calls",
-            args.url.trim_end_matches('/'),
-            args.tenant
+            args.target.url.trim_end_matches('/'),
+            args.target.tenant
         );
         let (key, organizer, destination) = (
-            args.key.clone(),
-            args.organizer.clone(),
-            args.destination.clone(),
+            args.target.key.clone(),
+            args.target.organizer.clone(),
+            args.target.destination.clone(),
         );
         let share = args.pairs / args.concurrency + u64::from(w < args.pairs % args.concurrency);
         let duration_s = args.duration_s;

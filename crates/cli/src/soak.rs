@@ -18,20 +18,8 @@ use tokio::sync::{Semaphore, watch};
 
 #[derive(Args)]
 pub struct SoakArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// A tenant-admin key of the tenant (fundings and reads need more than a bridge key).
-    #[arg(long, env = "MINUTELY_KEY")]
-    key: String,
-    #[arg(long, default_value = "contoso")]
-    tenant: String,
-    /// The organizer of every call (a pay-per-minute user makes every call credit-funded).
-    #[arg(long, default_value = "chloe.bernard@contoso.example")]
-    organizer: String,
-    /// The dial-out destination of every call.
-    #[arg(long, default_value = "+33 1 44 55 66 77")]
-    destination: String,
+    #[command(flatten)]
+    target: crate::load::Target,
     /// Authorize + end pairs started per second, whatever the server answers.
     #[arg(long, default_value_t = 500.0)]
     rate: f64,
@@ -785,15 +773,15 @@ async fn soak(plan: Plan) -> Result<()> {
         .pool_max_idle_per_host(args.max_in_flight)
         .timeout(Duration::from_secs(args.timeout_s.max(1)))
         .build()?;
-    let url = args.url.trim_end_matches('/').to_string();
+    let url = args.target.url.trim_end_matches('/').to_string();
     let (stop_tx, stop) = watch::channel(false);
     let recorder = Arc::new(Recorder::default());
     let traffic = Arc::new(Traffic {
         client: client.clone(),
-        tenant_url: format!("{url}/v1/tenants/{}", args.tenant),
-        key: args.key.clone(),
-        organizer: args.organizer.clone(),
-        destination: args.destination.clone(),
+        tenant_url: format!("{url}/v1/tenants/{}", args.target.tenant),
+        key: args.target.key.clone(),
+        organizer: args.target.organizer.clone(),
+        destination: args.target.destination.clone(),
         run_id: format!(
             "{}-{}",
             std::process::id(),
@@ -894,7 +882,7 @@ fn print_start(plan: &Plan, before: &Footprint) {
     let args = &plan.args;
     let memory = match (args.pid, &args.metrics_key) {
         (Some(pid), _) => format!("/proc/{pid}"),
-        (None, Some(_)) => format!("{}/metrics", args.url),
+        (None, Some(_)) => format!("{}/metrics", args.target.url),
         (None, None) => "not measured (give --pid or --metrics-key)".into(),
     };
     println!(
