@@ -169,17 +169,24 @@ pub fn parse(input: &[u8], currency: Currency) -> Result<RateCard, FileErrors> {
         if raw.trim().is_empty() || raw.trim_start().starts_with('#') {
             continue;
         }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(raw.as_bytes());
-        let record = match reader.records().next() {
-            Some(Ok(r)) => r,
-            _ => {
-                errors.push(line, "", "not a CSV row");
-                continue;
-            }
+        // A line without quotes is split at its commas, which is what a CSV reader makes of
+        // it, without building one per line (most of the time of a large card).
+        let record;
+        let fields: Vec<&str> = if raw.contains('"') {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(raw.as_bytes());
+            record = match reader.records().next() {
+                Some(Ok(r)) => r,
+                _ => {
+                    errors.push(line, "", "not a CSV row");
+                    continue;
+                }
+            };
+            record.iter().collect()
+        } else {
+            raw.split(',').collect()
         };
-        let fields: Vec<&str> = record.iter().collect();
         if !header_seen {
             header_seen = true;
             if fields != HEADER {

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Runs every comparison of BENCHMARKS.md side by side and rewrites its tables.
+
+Called by bench/run, which builds the release binary and prepares the Python that has DuckDB:
+
+    bench/run            # the full run (by hand; rewrites BENCHMARKS.md)
+    bench/run --quick    # small sizes, a couple of minutes (CI); prints the tables only
+
+Each comparison checks that both sides gave the same answers; any disagreement, or a failed
+run, makes the exit status non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import minutely as server_bench  # noqa: E402
+import postgres  # noqa: E402
+import rating  # noqa: E402
+
+DOC = HERE.parent / "BENCHMARKS.md"
+
+# Sizes of the full run and of --quick.
+SIZES = {
+    "full": {
+        "records": 10_000_000,
+        "clients": [1, 64, 512],
+        "tenants": [1, 10_000],
+        "seconds": 15,
+        "warmup": 3,
+        "pg_seconds": 15,
+        "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
+        "curve_tenants": [1, 10, 100, 1000, 10_000],
+        "memory_tenants": 10_000,
+        "memory_reservations": 1_000_000,
+    },
+    "quick": {
+        "records": 100_000,
+        "clients": [1, 64],
+        "tenants": [1, 100],
+        "seconds": 2,
+        "warmup": 0.5,
+        "pg_seconds": 3,
+        "ingest_batches": [1, 64, 1024],
+        "curve_tenants": [1, 100],
+        "memory_tenants": 100,
+        "memory_reservations": 5_000,
+    },
+}
+
+
+def sh(*args: str) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine() -> dict:
+    cpu = "?"
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="ascii") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def fsyncs_per_s(directory: str, seconds: float = 2.0) -> float:
+    """How many 4 KiB write + fdatasync rounds the disk under `directory` takes a second: the
+    ceiling of commits a second for anything that makes each one durable on its own."""
+    fd, path = tempfile.mkstemp(dir=directory)
+    try:
+        block = b"\0" * 4096
+        n, started = 0, time.monotonic()
+        while time.monotonic() - started < seconds:
+            os.pwrite(fd, block, (n % 256) * 4096)
+            os.fdatasync(fd)
+            n += 1
+        return round(n / (time.monotonic() - started))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def rewrite(doc: str, name: str, body: str) -> str:
+    """Replaces what lies between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`."""
+    pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
+    if not pattern.search(doc):
+        raise SystemExit(f"BENCHMARKS.md lacks the markers of the {name!r} table")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), doc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", required=True, help="the release minutely binary")
+    parser.add_argument("--python", required=True, help="a Python that has duckdb")
+    parser.add_argument("--quick", action="store_true", help="small sizes; tables printed only")
+    parser.add_argument("--only", default="rating,control,ingest,memory,curve",
+                        help="comma-separated parts to run")
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
+                                                          "minutely-bench"))
+    args = parser.parse_args()
+    size = SIZES["quick" if args.quick else "full"]
+    parts = set(args.only.split(","))
+    unknown = parts - {"rating", "control", "ingest", "memory", "curve"}
+    if unknown:
+        parser.error(f"--only: unknown parts {sorted(unknown)}")
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o755)  # the PostgreSQL cluster runs as the postgres user
+    bin = str(Path(args.bin).resolve())
+    rates = work / "rates.csv"
+    with open(rates, "w") as f:
+        subprocess.run([bin, "gen", "rates", "--currency", "EUR", "--extra-prefixes", "3000"],
+                       stdout=f, check=True)
+
+    facts = machine()
+    facts["fsyncs_per_s"] = fsyncs_per_s(str(work))
+    versions = {
+        "minutely": sh(bin, "--version"),
+        "rustc": sh("rustc", "--version"),
+        "duckdb": sh(args.python, "-c", "import duckdb; print(duckdb.__version__)"),
+        "postgresql": sh("bash", "-c", "ls /usr/lib/postgresql | sort -V | tail -n 1"),
+    }
+    command = "bench/run" + (" --quick" if args.quick else "")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"machine: {facts}\nversions: {versions}", flush=True)
+    tables: dict[str, str] = {}
+    failures: list[str] = []
+
+
+    if "rating" in parts:
+        print("== offline rating", flush=True)
+        r = rating.run(bin, args.python, str(work / "rating"), size["records"])
+        m, d = r["minutely"], r["duckdb"]
+        tables["rating"] = table(
+            ["side", "records", "wall s", "CPU s", "records/s", "records per CPU-second",
+             "threads"],
+            [["minutely rate", num(r["records"]), num(m["wall_s"], 2), num(m["cpu_s"], 2),
+              num(m["records_per_s"]), num(m["records_per_cpu_s"]), m.get("threads", 1)],
+             [f"DuckDB {d.get('version', versions['duckdb'])}", num(r["records"]),
+              num(d["wall_s"], 2), num(d["cpu_s"], 2), num(d["records_per_s"]),
+              num(d["records_per_cpu_s"]), d.get("threads", "?")]],
+        ) + (f"\n\nRatio (DuckDB wall / minutely wall): **{r['ratio']}**; CPU ratio "
+             f"{r['cpu_ratio']}. Charges agree: **{'yes' if r['agree'] else 'NO'}** "
+             f"({r['mismatches']} mismatches); rate card of {num(r['prefixes'])} rows.")
+        if not (r["agree"] and r["same_job"]):
+            failures.append(f"rating: the exports disagree: {r['first_mismatches']}")
+        print(tables["rating"], flush=True)
+
+    if "control" in parts:
+        print("== real-time call control", flush=True)
+        mine = server_bench.control(bin, str(rates), size["clients"], size["tenants"],
+                                    size["seconds"], size["warmup"])
+        pg = postgres.run(str(rates), str(work), size["clients"], size["tenants"],
+                          size["pg_seconds"])
+        pg_by = {(p["clients"], p["tenants"]): p for p in pg}
+        if pg and pg[0].get("postgresql"):
+            versions["postgresql"] = pg[0]["postgresql"]
+        rows = []
+        for x in mine:
+            p = pg_by.get((x["clients"], x["tenants"]), {})
+            ratio = x["pairs_per_s"] / p["pairs_per_s"] if p.get("pairs_per_s") else 0
+            rows.append([x["clients"], num(x["tenants"]), num(x["pairs_per_s"]),
+                         x["p50_ms"], x["p99_ms"], x["p999_ms"],
+                         num(p.get("pairs_per_s", 0)), p.get("p50_ms", "?"),
+                         p.get("p99_ms", "?"), p.get("p999_ms", "?"), f"{ratio:.1f}x"])
+            if not x["agree"]:
+                failures.append(f"control: Minutely's answers are wrong: {x['problems']}")
+            if x["denied"] or x["failed"]:
+                failures.append(f"control: {x['denied']} denied, {x['failed']} failed at "
+                                f"{x['clients']} clients, {x['tenants']} tenants")
+        for p in pg:
+            if not p.get("agree"):
+                failures.append(f"control: PostgreSQL's answers are wrong: {p.get('problems')}")
+        tables["control"] = table(
+            ["clients", "tenants", "Minutely pairs/s", "p50 ms", "p99 ms", "p999 ms",
+             "PostgreSQL pairs/s", "p50 ms", "p99 ms", "p999 ms", "ratio"], rows)
+        print(tables["control"], flush=True)
+
+    if "ingest" in parts or "curve" in parts:
+        print("== ingestion and batch sizes", flush=True)
+        batches = size["ingest_batches"] if "curve" in parts else [100]
+        ing = server_bench.ingest(bin, str(rates), batches, size["seconds"], 8)
+        tables["ingest"] = table(
+            ["records per request", "records/s", "request p50 ms", "request p99 ms"],
+            [[num(i["batch"]), num(i["records_per_s"]), i["p50_ms"], i["p99_ms"]]
+             for i in ing])
+        failures += [f"ingest: {i['failed']} requests failed" for i in ing if i["failed"]]
+        print(tables["ingest"], flush=True)
+
+    if "curve" in parts:
+        print("== cost curve: tenants", flush=True)
+        curve = server_bench.control(bin, str(rates), [64], size["curve_tenants"],
+                                     size["seconds"], size["warmup"])
+        tables["curve"] = table(
+            ["tenants", "pairs/s (64 clients)", "p50 ms", "p99 ms"],
+            [[num(c["tenants"]), num(c["pairs_per_s"]), c["p50_ms"], c["p99_ms"]]
+             for c in curve])
+        failures += [f"curve: {c['failed']} failed, {c['denied']} denied, answers {c['problems']}"
+                     for c in curve if c["failed"] or c["denied"] or not c["agree"]]
+        print(tables["curve"], flush=True)
+
+    if "memory" in parts:
+        print("== memory", flush=True)
+        mem = server_bench.memory(bin, str(rates), size["memory_tenants"],
+                                  size["memory_reservations"])
+        tables["memory"] = table(["state", "resident MiB", "target"], [
+            ["idle", mem["idle_mib"], "< 50 MB"],
+            [f"{num(mem['tenants'])} tenants", mem["tenants_mib"], ""],
+            [f"{num(mem['reservations'])} live reservations (and the tenants)",
+             mem["reservations_mib"], "< 500 MB at 1,000,000"],
+        ]) + (f"\n\nAbout {num(mem['bytes_per_reservation'])} bytes per live reservation; "
+              f"{num(mem['reservations_per_s'])} authorizations/s while making them.")
+        if mem["reservations_denied"]:
+            failures.append(f"memory: {mem['reservations_denied']} authorizations denied")
+        print(tables["memory"], flush=True)
+
+    tables["machine"] = table(["", ""], [
+        ["when", when], ["command", f"`{command}`"],
+        ["CPU", f"{facts['cpu']}, {facts['cores']} cores"],
+        ["memory", f"{facts['memory_gib']} GiB"], ["kernel", facts["kernel"]],
+        ["disk", f"{num(facts['fsyncs_per_s'])} write + fdatasync rounds a second (4 KiB)"],
+        *[[k, v] for k, v in versions.items()],
+    ])
+
+    results = work / "results.json"
+    results.write_text(json.dumps({"machine": facts, "versions": versions, "tables": tables},
+                                  indent=2))
+    if not args.quick:
+        doc = DOC.read_text()
+        for name, body in tables.items():
+            doc = rewrite(doc, name, body)
+        DOC.write_text(doc)
+        print(f"BENCHMARKS.md rewritten ({', '.join(tables)})")
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    print("every comparison agreed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
