@@ -44,6 +44,9 @@ SIZES = {
         "pg_seconds": 15,
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
+        "control_batch": 256,
+        "curve_control_batches": [1, 4, 16, 64, 256, 1024, 4096],
+        "curve_control_clients": 4,
         "memory_tenants": 10_000,
         "memory_reservations": 1_000_000,
     },
@@ -56,6 +59,9 @@ SIZES = {
         "pg_seconds": 3,
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
+        "control_batch": 64,
+        "curve_control_batches": [1, 64],
+        "curve_control_clients": 4,
         "memory_tenants": 100,
         "memory_reservations": 5_000,
     },
@@ -121,6 +127,17 @@ def rewrite(doc: str, name: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), doc)
 
 
+def control_failures(part: str, x: dict) -> list[str]:
+    """What went wrong in one call-control measurement: wrong charges, denials, failures."""
+    out = []
+    where = f"{x['clients']} clients, {x['tenants']} tenants, {x['batch']} per request"
+    if not x["agree"]:
+        out.append(f"{part}: Minutely's answers are wrong at {where}: {x['problems']}")
+    if x["denied"] or x["failed"]:
+        out.append(f"{part}: {x['denied']} denied, {x['failed']} failed at {where}")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True, help="the release minutely binary")
@@ -181,32 +198,31 @@ def main() -> int:
 
     if "control" in parts:
         print("== real-time call control", flush=True)
-        mine = server_bench.control(bin, str(rates), size["clients"], size["tenants"],
-                                    size["seconds"], size["warmup"])
+        single = server_bench.control(bin, str(rates), size["clients"], size["tenants"],
+                                      size["seconds"], size["warmup"])
+        batched = server_bench.control(bin, str(rates), size["clients"], size["tenants"],
+                                       size["seconds"], size["warmup"], size["control_batch"])
         pg = postgres.run(str(rates), str(work), size["clients"], size["tenants"],
                           size["pg_seconds"])
         pg_by = {(p["clients"], p["tenants"]): p for p in pg}
         if pg and pg[0].get("postgresql"):
             versions["postgresql"] = pg[0]["postgresql"]
         rows = []
-        for x in mine:
+        for x in single + batched:
             p = pg_by.get((x["clients"], x["tenants"]), {})
             ratio = x["pairs_per_s"] / p["pairs_per_s"] if p.get("pairs_per_s") else 0
-            rows.append([x["clients"], num(x["tenants"]), num(x["pairs_per_s"]),
+            route = "single" if x["batch"] == 1 else f"batch of {x['batch']}"
+            rows.append([route, x["clients"], num(x["tenants"]), num(x["pairs_per_s"]),
                          x["p50_ms"], x["p99_ms"], x["p999_ms"],
                          num(p.get("pairs_per_s", 0)), p.get("p50_ms", "?"),
                          p.get("p99_ms", "?"), p.get("p999_ms", "?"), f"{ratio:.1f}x"])
-            if not x["agree"]:
-                failures.append(f"control: Minutely's answers are wrong: {x['problems']}")
-            if x["denied"] or x["failed"]:
-                failures.append(f"control: {x['denied']} denied, {x['failed']} failed at "
-                                f"{x['clients']} clients, {x['tenants']} tenants")
+            failures += control_failures("control", x)
         for p in pg:
             if not p.get("agree"):
                 failures.append(f"control: PostgreSQL's answers are wrong: {p.get('problems')}")
         tables["control"] = table(
-            ["clients", "tenants", "Minutely pairs/s", "p50 ms", "p99 ms", "p999 ms",
-             "PostgreSQL pairs/s", "p50 ms", "p99 ms", "p999 ms", "ratio"], rows)
+            ["Minutely route", "clients", "tenants", "Minutely pairs/s", "p50 ms", "p99 ms",
+             "p999 ms", "PostgreSQL pairs/s", "p50 ms", "p99 ms", "p999 ms", "ratio"], rows)
         print(tables["control"], flush=True)
 
     if "ingest" in parts or "curve" in parts:
@@ -218,6 +234,8 @@ def main() -> int:
             [[num(i["batch"]), num(i["records_per_s"]), i["p50_ms"], i["p99_ms"]]
              for i in ing])
         failures += [f"ingest: {i['failed']} requests failed" for i in ing if i["failed"]]
+        failures += [f"ingest: wrong charges after batches of {i['batch']}: {i['problems']}"
+                     for i in ing if not i["agree"]]
         print(tables["ingest"], flush=True)
 
     if "curve" in parts:
@@ -228,9 +246,23 @@ def main() -> int:
             ["tenants", "pairs/s (64 clients)", "p50 ms", "p99 ms"],
             [[num(c["tenants"]), num(c["pairs_per_s"]), c["p50_ms"], c["p99_ms"]]
              for c in curve])
-        failures += [f"curve: {c['failed']} failed, {c['denied']} denied, answers {c['problems']}"
-                     for c in curve if c["failed"] or c["denied"] or not c["agree"]]
+        for c in curve:
+            failures += control_failures("curve", c)
         print(tables["curve"], flush=True)
+        print("== cost curve: calls per call-control request", flush=True)
+        clients = size["curve_control_clients"]
+        batch_curve = []
+        for b in size["curve_control_batches"]:
+            batch_curve += server_bench.control(bin, str(rates), [clients], [1],
+                                                size["seconds"], size["warmup"], b)
+        tables["curve_batch"] = table(
+            ["calls per request", f"pairs/s ({clients} clients, 1 tenant)", "pair p50 ms",
+             "pair p99 ms"],
+            [[num(c["batch"]), num(c["pairs_per_s"]), c["p50_ms"], c["p99_ms"]]
+             for c in batch_curve])
+        for c in batch_curve:
+            failures += control_failures("curve", c)
+        print(tables["curve_batch"], flush=True)
 
     if "memory" in parts:
         print("== memory", flush=True)

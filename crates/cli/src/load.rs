@@ -1,7 +1,8 @@
 //! `minutely load`: a load generator for the bridge's routes. In `pairs` mode each worker runs
-//! authorize + end pairs back to back over one keep-alive connection; in `ingest` mode it posts
-//! batches of call records that already happened. The report gives throughput and the latency
-//! percentiles of whole pairs (or batches) and of each request.
+//! authorize + end pairs back to back over one keep-alive connection; in `batch` mode it sends
+//! the same pairs through the batched call-control route, many calls per request; in `ingest`
+//! mode it posts batches of call records that already happened. The report gives throughput and
+//! the latency percentiles of whole pairs (or batches) and of each request.
 //!
 //! The client speaks HTTP/1.1 over a plain TCP connection with requests formatted in place: it
 //! shares the machine with the server it measures, so every cycle it spends is one the server
@@ -43,8 +44,12 @@ pub enum Mode {
     /// Batches of call records through the JSON ingestion endpoint.
     Ingest,
     /// Authorizations only: every allowed call stays live, holding its reservation until it
-    /// lapses (to measure the memory of live reservations).
+    /// lapses (to measure the memory of live reservations). With `--batch` above 1 they go
+    /// through the batched call-control route.
     Authorize,
+    /// Authorize + end pairs through the batched call-control route: one request carries the
+    /// authorizations of `--batch` calls, the next their ends.
+    Batch,
 }
 
 #[derive(Args)]
@@ -67,7 +72,7 @@ pub struct LoadArgs {
     /// random for each call; 1 sends every call to `--tenant` itself.
     #[arg(long, default_value_t = 1)]
     tenants: u64,
-    /// Records per request in ingest mode.
+    /// Records per request in ingest mode, calls per request in batch and authorize modes.
     #[arg(long, default_value_t = 100)]
     batch: u64,
     /// The duration each call reports at its end.
@@ -240,7 +245,8 @@ fn mix(x: u64) -> u64 {
 
 #[derive(Default)]
 struct Sample {
-    /// Whole pairs, or whole batches in ingest mode.
+    /// Whole pairs; whole batches in ingest mode; both requests of a batch of pairs in batch
+    /// mode.
     unit: Vec<Duration>,
     authorize: Vec<Duration>,
     end: Vec<Duration>,
@@ -281,6 +287,15 @@ impl Plan {
             self.tenant.clone()
         } else {
             format!("{}-{}", self.tenant, draw % self.tenants)
+        }
+    }
+
+    /// How many calls the next request carries, after `sent` of a worker's `share`.
+    fn next_batch(&self, sent: u64, share: u64) -> u64 {
+        if self.deadline.is_some() {
+            self.batch
+        } else {
+            self.batch.min(share - sent)
         }
     }
 
@@ -351,6 +366,95 @@ async fn pairs_worker(plan: std::sync::Arc<Plan>, w: u64, share: u64) -> Result<
     Ok(s)
 }
 
+async fn batch_worker(plan: std::sync::Arc<Plan>, w: u64, share: u64) -> Result<Sample> {
+    let mut conn = Conn::open(&plan.endpoint.address).await?;
+    let mut s = Sample::default();
+    let organizer = json_string(&plan.organizer);
+    let destination = json_string(&plan.destination);
+    let path = |tenant: &str| format!("{}/v1/tenants/{tenant}/control", plan.endpoint.prefix);
+    let mut sent = 0u64;
+    let mut i = 0u64;
+    while (plan.deadline.is_some() || sent < share) && !plan.over() {
+        let n = plan.next_batch(sent, share);
+        let tenant = plan.tenant(mix(w << 40 | i));
+        // As in pairs mode: the calls started `duration_s` ago, so their ends fall now; calls
+        // left live start now.
+        let ago = if plan.authorize_only {
+            0
+        } else {
+            plan.duration_s
+        };
+        let start =
+            Timestamp::now().round(jiff::Unit::Second)? - SignedDuration::from_secs(ago as i64);
+        let mut authorize = String::with_capacity(256 * n as usize + 16);
+        let mut end = String::with_capacity(96 * n as usize + 16);
+        authorize.push_str("{\"commands\":[");
+        end.push_str("{\"commands\":[");
+        for r in 0..n {
+            if r > 0 {
+                authorize.push(',');
+                end.push(',');
+            }
+            let id = format!("batch-{}-{w}-{i}-{r}", plan.run_id);
+            authorize.push_str(&format!(
+                "{{\"op\":\"authorize\",\"call_id\":\"{id}\",\"body\":{{\"conference_id\":\"load-{w}\",\"organizer\":{organizer},\"direction\":\"dial_out\",\"destination_number\":{destination},\"start\":\"{start}\"}}}}"
+            ));
+            end.push_str(&format!(
+                "{{\"op\":\"end\",\"call_id\":\"{id}\",\"body\":{{\"duration_s\":{}}}}}",
+                plan.duration_s
+            ));
+        }
+        authorize.push_str("]}");
+        end.push_str("]}");
+        i += 1;
+        let t0 = Instant::now();
+        let answer = conn
+            .post(&path(&tenant), &plan.key, authorize.as_bytes())
+            .await?;
+        let t1 = Instant::now();
+        if answer.status != 200 {
+            s.fail(answer.failure("authorize batch"));
+            continue;
+        }
+        s.authorize.push(t1 - t0);
+        let allowed = count(&answer.body, b"\"decision\":\"allow\"") as u64;
+        s.denied += n - allowed;
+        if plan.authorize_only {
+            s.unit.push(t1 - t0);
+            s.done += allowed;
+            sent += n;
+            continue;
+        }
+        let ended = conn.post(&path(&tenant), &plan.key, end.as_bytes()).await?;
+        let t2 = Instant::now();
+        if ended.status != 200 {
+            s.fail(ended.failure("end batch"));
+            continue;
+        }
+        // A denied call's end answers 409 or 404 inside the batch; the others must be charged.
+        let charged = count(&ended.body, b"\"status\":\"charged\"") as u64;
+        if charged != allowed {
+            s.fail(format!(
+                "end batch: {charged} of {allowed} allowed calls charged: {}",
+                String::from_utf8_lossy(&ended.body)
+            ));
+            continue;
+        }
+        s.end.push(t2 - t1);
+        s.unit.push(t2 - t0);
+        s.done += allowed;
+        sent += n;
+    }
+    Ok(s)
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
 async fn ingest_worker(plan: std::sync::Arc<Plan>, w: u64, share: u64) -> Result<Sample> {
     let mut conn = Conn::open(&plan.endpoint.address).await?;
     let mut s = Sample::default();
@@ -359,11 +463,7 @@ async fn ingest_worker(plan: std::sync::Arc<Plan>, w: u64, share: u64) -> Result
     let mut sent = 0u64;
     let mut i = 0u64;
     while (plan.deadline.is_some() || sent < share) && !plan.over() {
-        let n = if plan.deadline.is_some() {
-            plan.batch
-        } else {
-            plan.batch.min(share - sent)
-        };
+        let n = plan.next_batch(sent, share);
         let tenant = plan.tenant(mix(w << 40 | i));
         // Calls that ended a minute ago.
         let end = Timestamp::now().round(jiff::Unit::Second)? - SignedDuration::from_secs(60);
@@ -428,8 +528,10 @@ async fn load(args: LoadArgs) -> Result<()> {
         let plan = plan.clone();
         workers.push(tokio::spawn(async move {
             match args.mode {
+                Mode::Authorize if plan.batch > 1 => batch_worker(plan, w, share).await,
                 Mode::Pairs | Mode::Authorize => pairs_worker(plan, w, share).await,
                 Mode::Ingest => ingest_worker(plan, w, share).await,
+                Mode::Batch => batch_worker(plan, w, share).await,
             }
         }));
     }
@@ -452,9 +554,10 @@ async fn load(args: LoadArgs) -> Result<()> {
         Mode::Pairs => ("pair", "pairs"),
         Mode::Ingest => ("request", "records"),
         Mode::Authorize => ("authorize", "calls"),
+        Mode::Batch => ("batch", "pairs"),
     };
     let mut series = vec![(unit, std::mem::take(&mut all.unit))];
-    if args.mode == Mode::Pairs {
+    if matches!(args.mode, Mode::Pairs | Mode::Batch) {
         series.push(("authorize", std::mem::take(&mut all.authorize)));
         series.push(("end", std::mem::take(&mut all.end)));
     }

@@ -42,7 +42,8 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     max_body: usize,
-    /// Largest number of call records in one ingestion request.
+    /// Largest number of call records in one ingestion request, and of commands in one
+    /// call-control batch.
     #[arg(long, default_value_t = 10_000)]
     max_batch_records: usize,
     /// Requests handled at once.

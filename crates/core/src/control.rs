@@ -33,7 +33,7 @@ use crate::ledger::Effects;
 use crate::rating::{Assessment, Payer, Rater};
 use crate::reason::Reason;
 use jiff::ToSpan;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the live reservations of a tenant hold together, and when each lapses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Holds {
     pub pool: BTreeMap<Month, u32>,
     /// (instant, call id): a live reservation lapses at its instant; a lapsed one is forgotten
     /// at its instant.
-    due: BTreeSet<(Timestamp, String)>,
+    due: BTreeSet<(Timestamp, Box<str>)>,
     /// How many reservations are live.
     pub live: usize,
 }
@@ -116,27 +116,65 @@ pub enum ControlError {
     Refused(Reason),
 }
 
-/// What a call-control command changed, for the store.
+/// What a call-control command changed, for the store: for each call id touched, its last
+/// state (put, or dropped). Read `put` and `dropped`; change them only through the methods,
+/// which keep them free of duplicates in constant time per change (a sweep may lapse a
+/// million holds at once).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HoldChanges {
     /// Reservations created or changed.
     pub put: Vec<Reservation>,
     /// Call ids whose reservation is gone.
     pub dropped: Vec<String>,
+    /// Where each call id of `put` and `dropped` is.
+    index: HashMap<String, Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Put(usize),
+    Dropped(usize),
 }
 
 impl HoldChanges {
+    /// Takes `id` out of `put` or `dropped`, wherever it is.
+    fn forget(&mut self, id: &str) {
+        match self.index.remove(id) {
+            Some(Slot::Put(i)) => {
+                self.put.swap_remove(i);
+                if let Some(moved) = self.put.get(i) {
+                    self.index.insert(moved.call.call_id.clone(), Slot::Put(i));
+                }
+            }
+            Some(Slot::Dropped(i)) => {
+                self.dropped.swap_remove(i);
+                if let Some(moved) = self.dropped.get(i) {
+                    self.index.insert(moved.clone(), Slot::Dropped(i));
+                }
+            }
+            None => {}
+        }
+    }
+
     fn put(&mut self, r: &Reservation) {
-        self.dropped.retain(|id| *id != r.call.call_id);
-        self.put.retain(|p| p.call.call_id != r.call.call_id);
+        if let Some(Slot::Put(i)) = self.index.get(&r.call.call_id) {
+            self.put[*i] = r.clone();
+            return;
+        }
+        self.forget(&r.call.call_id);
+        self.index
+            .insert(r.call.call_id.clone(), Slot::Put(self.put.len()));
         self.put.push(r.clone());
     }
 
     fn drop_id(&mut self, id: &str) {
-        self.put.retain(|p| p.call.call_id != id);
-        if !self.dropped.iter().any(|d| d == id) {
-            self.dropped.push(id.to_string());
+        if let Some(Slot::Dropped(_)) = self.index.get(id) {
+            return;
         }
+        self.forget(id);
+        self.index
+            .insert(id.to_string(), Slot::Dropped(self.dropped.len()));
+        self.dropped.push(id.to_string());
     }
 
     /// Folds later changes in.
@@ -183,18 +221,20 @@ impl TenantBook {
     /// Rebuilds `holds` from `reservations` (after loading a book from the store).
     pub fn recount_holds(&mut self) {
         let mut holds = Holds::default();
-        for r in self.reservations.values() {
+        for r in self.reservations.iter() {
             if r.live {
                 holds.live += 1;
                 holds.credit += r.credit;
                 if r.pool_minutes > 0 {
                     *holds.pool.entry(self.month_of(r.call.start)).or_insert(0) += r.pool_minutes;
                 }
-                holds.due.insert((r.expires_at, r.call.call_id.clone()));
+                holds
+                    .due
+                    .insert((r.expires_at, r.call.call_id.as_str().into()));
             } else {
                 holds
                     .due
-                    .insert((forget_at(r.expires_at), r.call.call_id.clone()));
+                    .insert((forget_at(r.expires_at), r.call.call_id.as_str().into()));
             }
         }
         self.holds = holds;
@@ -210,11 +250,11 @@ impl TenantBook {
             }
             self.holds
                 .due
-                .insert((r.expires_at, r.call.call_id.clone()));
+                .insert((r.expires_at, r.call.call_id.as_str().into()));
         } else {
             self.holds
                 .due
-                .insert((forget_at(r.expires_at), r.call.call_id.clone()));
+                .insert((forget_at(r.expires_at), r.call.call_id.as_str().into()));
         }
     }
 
@@ -232,11 +272,11 @@ impl TenantBook {
             }
             self.holds
                 .due
-                .remove(&(r.expires_at, r.call.call_id.clone()));
+                .remove(&(r.expires_at, r.call.call_id.as_str().into()));
         } else {
             self.holds
                 .due
-                .remove(&(forget_at(r.expires_at), r.call.call_id.clone()));
+                .remove(&(forget_at(r.expires_at), r.call.call_id.as_str().into()));
         }
     }
 
@@ -248,7 +288,10 @@ impl TenantBook {
             if at > now {
                 break;
             }
-            let r = self.reservations[&id].clone();
+            let r = self
+                .reservations
+                .get(&id)
+                .expect("a due reservation is held");
             self.release(&r);
             if r.live {
                 let lapsed = Reservation {
@@ -259,7 +302,7 @@ impl TenantBook {
                 };
                 self.hold(&lapsed);
                 changes.put(&lapsed);
-                self.reservations.insert(id, lapsed);
+                self.reservations.insert(&lapsed);
             } else {
                 self.reservations.remove(&id);
                 changes.drop_id(&id);
@@ -327,7 +370,7 @@ impl TenantBook {
         let fingerprint = call.fingerprint();
         if let Some(r) = self.reservations.get(&call.call_id) {
             let decision = if r.call.fingerprint() == fingerprint {
-                Decision::Allow(grant_of(r, true))
+                Decision::Allow(grant_of(&r, true))
             } else {
                 Decision::Deny(Reason::CallIdReused)
             };
@@ -351,7 +394,7 @@ impl TenantBook {
                 let grant = grant_of(&r, false);
                 self.hold(&r);
                 changes.put(&r);
-                self.reservations.insert(call.call_id.clone(), r);
+                self.reservations.insert(&r);
                 Decision::Allow(grant)
             }
             Err(reason) => {
@@ -462,7 +505,7 @@ impl TenantBook {
     ) -> (Result<Extension, ControlError>, Effects, HoldChanges) {
         let mut changes = self.expire(now);
         let mut effects = Effects::default();
-        let Some(r) = self.reservations.get(call_id).cloned() else {
+        let Some(r) = self.reservations.get(call_id) else {
             let error = if self.seen.contains_key(call_id) {
                 ControlError::CallAlreadyEnded
             } else {
@@ -525,7 +568,7 @@ impl TenantBook {
                 self.hold(&next);
                 changes.put(&next);
                 let grant = grant_of(&next, false);
-                self.reservations.insert(call_id.to_string(), next);
+                self.reservations.insert(&next);
                 Extension::Extended(grant)
             }
             None => {
@@ -612,4 +655,78 @@ impl TenantBook {
 /// When a lapsed reservation that lapsed at `lapsed_at` is forgotten.
 fn forget_at(lapsed_at: Timestamp) -> Timestamp {
     lapsed_at + (LAPSED_RETENTION_DAYS * 24).hours()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rating::Direction;
+
+    fn reservation(id: &str, credit: i64) -> Reservation {
+        let start: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        Reservation {
+            call: CallRecord {
+                call_id: id.into(),
+                conference_id: "c".into(),
+                organizer: "o".into(),
+                direction: Direction::DialOut,
+                service_number: String::new(),
+                caller_number: String::new(),
+                destination_number: "+33 1 44 55 66 77".into(),
+                start,
+                end: start,
+            },
+            granted_s: Some(60),
+            credit: Decimal::new(credit, 2),
+            pool_minutes: 0,
+            expires_at: start,
+            live: true,
+            funding: Funding::Credits,
+        }
+    }
+
+    #[test]
+    fn hold_changes_keep_the_last_state_of_each_call_id() {
+        // Against a plain map of id -> last state, over a long mixed sequence.
+        let mut changes = HoldChanges::default();
+        let mut model: BTreeMap<String, Option<Decimal>> = BTreeMap::new();
+        let mut x: u64 = 7;
+        for step in 0..20_000i64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = format!("call-{}", (x >> 33) % 300);
+            let mut later = HoldChanges::default();
+            if (x >> 20).is_multiple_of(3) {
+                later.drop_id(&id);
+                model.insert(id, None);
+            } else {
+                later.put(&reservation(&id, step));
+                model.insert(id, Some(Decimal::new(step, 2)));
+            }
+            changes.merge(later);
+        }
+        let mut put: BTreeMap<String, Decimal> = BTreeMap::new();
+        for r in &changes.put {
+            assert!(
+                put.insert(r.call.call_id.clone(), r.credit).is_none(),
+                "put twice"
+            );
+        }
+        let dropped: BTreeSet<String> = changes.dropped.iter().cloned().collect();
+        assert_eq!(dropped.len(), changes.dropped.len(), "dropped twice");
+        for (id, last) in &model {
+            match last {
+                Some(credit) => {
+                    assert_eq!(put.get(id), Some(credit), "{id}");
+                    assert!(!dropped.contains(id), "{id}");
+                }
+                None => {
+                    assert!(dropped.contains(id), "{id}");
+                    assert!(!put.contains_key(id), "{id}");
+                }
+            }
+        }
+        assert_eq!(put.len() + dropped.len(), model.len());
+    }
 }

@@ -166,7 +166,7 @@ pub struct TenantBook {
     /// calls (a tenant file's past fundings).
     pub scheduled: Vec<ScheduledFunding>,
     /// Calls authorized and not yet ended, by call id (C25 to C27).
-    pub reservations: HashMap<String, crate::control::Reservation>,
+    pub reservations: crate::reservations::Reservations,
     /// What the live reservations hold, kept in step with `reservations` (see
     /// `recount_holds`).
     pub holds: crate::control::Holds,
@@ -188,7 +188,7 @@ impl TenantBook {
             pool_used: BTreeMap::new(),
             seen: HashMap::new(),
             scheduled: Vec::new(),
-            reservations: HashMap::new(),
+            reservations: crate::reservations::Reservations::new(),
             holds: crate::control::Holds::default(),
         }
     }

@@ -13,3 +13,4 @@ pub mod directory;
 pub mod engine;
 pub mod ledger;
 pub mod rating;
+pub mod reservations;

@@ -451,7 +451,7 @@ impl Rig {
             .book
             .reservations
             .iter()
-            .map(|(id, r)| (id.clone(), r.clone()))
+            .map(|r| (r.call.call_id.clone(), r))
             .collect();
         assert_eq!(
             self.store, book,
@@ -584,7 +584,12 @@ fn c25_balance_of_exactly_k_windows_grants_exactly_k_calls_and_ends_debit_exactl
         let mut total = Decimal::ZERO;
         for (seconds, i) in ends {
             let end = at(seconds as i64);
-            let held = rig.book.reservations[&granted[i].call_id].credit;
+            let held = rig
+                .book
+                .reservations
+                .get(&granted[i].call_id)
+                .unwrap()
+                .credit;
             let p = rig.end_charged(&granted[i].call_id, end, end);
             let want = cost(tariff, seconds);
             assert_eq!(amount(&p), want, "{name}: call {i} of {seconds} s");
@@ -1304,7 +1309,7 @@ fn c14_c30_authorize_answers_every_reason_and_every_grant() {
                     balance,
                     "{name}: nothing debited"
                 );
-                let r = &rig.book.reservations[&call.call_id];
+                let r = &rig.book.reservations.get(&call.call_id).unwrap();
                 assert_eq!(
                     (r.granted_s, r.credit, r.pool_minutes, r.funding, r.live),
                     (max, d(credit), pool, funding, true),
@@ -1759,7 +1764,11 @@ fn c23_c27_an_end_record_that_differs_from_the_authorization_is_call_id_reused()
             "{name}: nothing charged"
         );
         assert_eq!(rig.book.available(), d("45"), "{name}: the hold stays");
-        assert_eq!(rig.book.reservations["a"].credit, g.credit, "{name}");
+        assert_eq!(
+            rig.book.reservations.get("a").unwrap().credit,
+            g.credit,
+            "{name}"
+        );
     }
     // C37: the same content written differently is the same call.
     let written = CallRecord {
@@ -1876,7 +1885,7 @@ fn c27_a_reservation_lapses_at_exactly_its_expiry_and_its_funds_return() {
     let c = Leg::Out(SUB, AE_NUM).ask("c", at(360));
     rig.grant(&c, at(360));
     assert!(
-        !rig.book.reservations["b"].live,
+        !rig.book.reservations.get("b").unwrap().live,
         "b lapsed when c was asked"
     );
     assert_eq!(rig.book.available(), d("95"));
@@ -1922,16 +1931,16 @@ fn c27_a_lapsed_reservation_is_forgotten_after_its_retention() {
     rig.grant(&Leg::Out(SUB, AE_NUM).ask("a", ts(T)), ts(T));
     rig.grant(&Leg::In(SUB, FR_TOLL, FR_MOBILE).ask("free", ts(T)), ts(T));
     rig.expire(at(360));
-    assert!(!rig.book.reservations["a"].live);
+    assert!(!rig.book.reservations.get("a").unwrap().live);
     assert!(
-        rig.book.reservations["free"].live,
+        rig.book.reservations.get("free").unwrap().live,
         "a call that holds nothing lasts a day"
     );
     let day = UNMETERED_HOLD_S as i64;
     assert!(rig.expire(at(day - 1)).is_empty());
     let changes = rig.expire(at(day));
     assert_eq!(changes.put.len(), 1);
-    assert!(!rig.book.reservations["free"].live);
+    assert!(!rig.book.reservations.get("free").unwrap().live);
     assert!(rig.expire(at(360 + retention - 1)).is_empty());
     assert!(
         rig.book.reservations.contains_key("a"),
@@ -2377,7 +2386,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                     let id = calls[i].call.call_id.clone();
                     let known = calls[i].grant;
                     let before = rig.book.available();
-                    let held = rig.book.reservations[&id].credit;
+                    let held = rig.book.reservations.get(&id).unwrap().credit;
                     let answer = rig.extend(&id, known, now).expect("live");
                     let kind = match &answer {
                         Extension::Extended(_) => "extended",
@@ -2409,7 +2418,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                 }
                 Step::End => {
                     let id = calls[i].call.call_id.clone();
-                    let held = rig.book.reservations[&id].credit;
+                    let held = rig.book.reservations.get(&id).unwrap().credit;
                     let p = rig.end_charged(&id, now, now);
                     let c = charged(&p);
                     let seconds = (now_s - start_s) as u64;

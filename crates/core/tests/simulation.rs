@@ -1629,12 +1629,12 @@ impl Sim {
         if book.reservations.len() != m.holds.len()
             || m.holds.keys().any(|id| !book.reservations.contains_key(id))
         {
-            let ids: BTreeSet<&String> = book.reservations.keys().collect();
-            let want: BTreeSet<&String> = m.holds.keys().collect();
+            let ids: BTreeSet<&str> = book.reservations.ids().collect();
+            let want: BTreeSet<&str> = m.holds.keys().map(String::as_str).collect();
             assert_eq!(ids, want, "reservations");
         }
         for (id, h) in &m.holds {
-            let r = &book.reservations[id];
+            let r = book.reservations.get(id).unwrap();
             assert_eq!(
                 (r.live, r.granted_s, r.expires_at),
                 (h.live, h.granted, h.expires_at),

@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
         "/v1/tenants/{tenant}/calls/{call_id}/extend",
         Policy::Bridge,
     ),
+    ("POST", "/v1/tenants/{tenant}/control", Policy::Bridge),
     (
         "PUT",
         "/v1/tenants/{tenant}/default-policy",

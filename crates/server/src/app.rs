@@ -31,7 +31,8 @@ pub struct Config {
     pub writer: WriterConfig,
     /// Largest request body accepted (bytes).
     pub max_body: usize,
-    /// Largest number of call records in one ingestion request.
+    /// Largest number of call records in one ingestion request, and of commands in one
+    /// call-control batch.
     pub max_batch_records: usize,
     /// Requests handled at once; more wait in the accept queue.
     pub max_in_flight: usize,

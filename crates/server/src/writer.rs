@@ -17,7 +17,7 @@ use minutely_core::money::Currency;
 use minutely_core::numbers::PlanCache;
 use minutely_core::rating::{CallRecord, Rater};
 use minutely_store::{AuditEntry, Store, TenantChanges};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -87,6 +87,9 @@ pub struct Ctx<'a> {
     audit: &'a mut Vec<AuditEntry>,
     /// Set by a job that changed the catalogue or settings outside the batch transaction.
     pub outside_batch: bool,
+    /// (tenant, call id) pairs this batch already looked up in the store and did not find:
+    /// whatever happens to them later in the batch is in memory (`seen`, `reservations`).
+    absent: &'a mut HashSet<(String, String)>,
 }
 
 /// What a batch changed for one tenant, gathered until the commit.
@@ -94,6 +97,8 @@ pub struct Ctx<'a> {
 struct Pending {
     directory: bool,
     changes: TenantChanges,
+    /// Reservations put and dropped, the last state of each call id.
+    holds: HoldChanges,
 }
 
 impl Ctx<'_> {
@@ -106,6 +111,7 @@ impl Ctx<'_> {
                     tenant_id: tenant.to_string(),
                     ..TenantChanges::default()
                 },
+                holds: HoldChanges::default(),
             })
     }
 
@@ -141,14 +147,7 @@ impl Ctx<'_> {
         if holds.is_empty() {
             return;
         }
-        let pending = &mut self.pending(tenant).changes;
-        let mut merged = HoldChanges {
-            put: std::mem::take(&mut pending.reservations_put),
-            dropped: std::mem::take(&mut pending.reservations_drop),
-        };
-        merged.merge(holds);
-        pending.reservations_put = merged.put;
-        pending.reservations_drop = merged.dropped;
+        self.pending(tenant).holds.merge(holds);
     }
 
     /// The audit row of an administrative change this job made: it is committed with the
@@ -217,15 +216,25 @@ impl Ctx<'_> {
         let Some(book) = self.books.get_mut(tenant) else {
             return Err(unknown_tenant(tenant));
         };
+        let absent = &*self.absent;
         let missing: Vec<&str> = call_ids
             .iter()
             .copied()
-            .filter(|id| !book.seen.contains_key(*id) && !book.reservations.contains_key(*id))
+            .filter(|id| {
+                !book.seen.contains_key(*id)
+                    && !book.reservations.contains_key(id)
+                    && !absent.contains(&(tenant.to_string(), id.to_string()))
+            })
             .collect();
         if missing.is_empty() {
             return Ok(());
         }
         let found = self.store.seen(tenant, &missing)?;
+        for id in &missing {
+            if !found.contains_key(*id) {
+                self.absent.insert((tenant.to_string(), id.to_string()));
+            }
+        }
         book.seen.extend(found);
         Ok(())
     }
@@ -318,7 +327,12 @@ pub struct State {
     pub books: BTreeMap<String, TenantBook>,
     pub catalogue: Catalogue,
     pub store: Store,
+    /// When the live-reservations gauge was last published.
+    live_gauge_at: Option<Instant>,
 }
+
+/// How often the live-reservations gauge is brought up to date while batches commit.
+const LIVE_GAUGE_EVERY: Duration = Duration::from_millis(200);
 
 impl State {
     /// Loads every tenant from the store, checking C24 for each against its journal (the
@@ -350,6 +364,7 @@ impl State {
                 plan: None,
             },
             store,
+            live_gauge_at: None,
         })
     }
 }
@@ -413,6 +428,7 @@ fn writer_loop(
 fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfig, clock: &Clock) {
     let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
     let mut audit: Vec<AuditEntry> = Vec::new();
+    let mut absent = HashSet::new();
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
     let now = clock.now();
     let mut outside_batch = false;
@@ -426,6 +442,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             changes: &mut changes,
             audit: &mut audit,
             outside_batch: false,
+            absent: &mut absent,
         };
         for message in batch.drain(..) {
             match message {
@@ -456,6 +473,8 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         .filter_map(|(id, pending)| {
             let book = state.books.get(&id)?;
             let mut c = pending.changes;
+            c.reservations_put = pending.holds.put;
+            c.reservations_drop = pending.holds.dropped;
             if pending.directory {
                 c.directory = Some(book.tenant.clone());
             }
@@ -502,8 +521,15 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
     for reply in replies {
         reply(failure.clone());
     }
-    let live: usize = state.books.values().map(|b| b.holds.live).sum();
-    metrics::gauge!("minutely_live_reservations").set(live as f64);
+    // Summing every tenant's holds costs a walk over all tenants: at most every 200 ms.
+    if state
+        .live_gauge_at
+        .is_none_or(|at| at.elapsed() >= LIVE_GAUGE_EVERY)
+    {
+        let live: usize = state.books.values().map(|b| b.holds.live).sum();
+        metrics::gauge!("minutely_live_reservations").set(live as f64);
+        state.live_gauge_at = Some(Instant::now());
+    }
     for c in &tenant_changes {
         if let Some(book) = state.books.get(&c.tenant_id) {
             metrics::gauge!("minutely_wallet_balance", "tenant" => c.tenant_id.clone())

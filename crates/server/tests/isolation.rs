@@ -65,6 +65,7 @@ const TABLE: &[(&str, &str, Class)] = &[
         "/v1/tenants/{tenant}/calls/{call_id}/extend",
         Bridge,
     ),
+    ("post", "/v1/tenants/{tenant}/control", Bridge),
     ("put", "/v1/tenants/{tenant}/default-policy", TenantAdmin),
     ("get", "/v1/tenants/{tenant}/events", TenantAdmin),
     ("put", "/v1/tenants/{tenant}/file", TenantOperator),

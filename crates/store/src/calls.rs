@@ -137,7 +137,8 @@ pub(crate) fn seen(
     let mut found = HashMap::new();
     for chunk in call_ids.chunks(LOOKUP_CHUNK) {
         let marks = vec!["?"; chunk.len()].join(", ");
-        let mut stmt = conn.prepare(&format!(
+        // Cached: the call-control routes ask this for one id per command.
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT call_id, fingerprint, {OUTCOME_COLUMNS} FROM calls WHERE tenant = ? AND call_id IN ({marks})"
         ))?;
         let mut rows = stmt.query(params_from_iter(

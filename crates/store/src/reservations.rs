@@ -6,8 +6,8 @@ use crate::{Result, StoreError};
 use minutely_core::control::Reservation;
 use minutely_core::engine::Funding;
 use minutely_core::rating::{CallRecord, Direction};
+use minutely_core::reservations::Reservations;
 use rusqlite::{Connection, params};
-use std::collections::HashMap;
 
 /// Inserts the reservations, or replaces the stored ones with the same call id. A reservation
 /// whose record has an `end` other than its `start` is refused (only `start` is stored).
@@ -80,7 +80,7 @@ pub(crate) fn delete(conn: &Connection, tenant: &str, call_ids: &[String]) -> Re
 }
 
 /// The tenant's reservations by call id.
-pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<HashMap<String, Reservation>> {
+pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Reservations> {
     let mut stmt = conn.prepare_cached(
         "SELECT call_id, conference_id, organizer, direction, service_number, caller_number,
              destination_number, start_at, granted_s, credit, pool_minutes, expires_at, live,
@@ -88,7 +88,7 @@ pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<HashMap<String, Re
          FROM reservations WHERE tenant = ?1",
     )?;
     let mut rows = stmt.query([tenant])?;
-    let mut found = HashMap::new();
+    let mut found = Reservations::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
             row,
@@ -115,7 +115,7 @@ pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<HashMap<String, Re
             funding: c.parse("funding", Funding::parse)?,
             call,
         };
-        found.insert(reservation.call.call_id.clone(), reservation);
+        found.insert(&reservation);
     }
     Ok(found)
 }

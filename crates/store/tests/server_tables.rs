@@ -305,12 +305,12 @@ fn two_tenants(path: &Path) -> (Store, TenantBook, TenantBook, Commit) {
     process(&mut acme, &calls, &mut a);
     let live = reservation("r1", "2025-03-05T09:00:00Z", Some(600), "2.40");
     let free = reservation("r2", "2025-03-05T09:01:00Z", None, "0");
-    acme.reservations.insert("r1".into(), live.clone());
-    acme.reservations.insert("r2".into(), free.clone());
+    acme.reservations.insert(&live);
+    acme.reservations.insert(&free);
     let mut g = Commit::default();
     fund(&mut globex, "50", "2025-03-01T09:00:00Z", "G-1", &mut g);
     let g_res = reservation("r1", "2025-03-05T09:00:00Z", Some(60), "0.03");
-    globex.reservations.insert("r1".into(), g_res.clone());
+    globex.reservations.insert(&g_res);
     let mut acme_changes = changes(&acme, a.clone());
     acme_changes.reservations_put = vec![live, free];
     let mut globex_changes = changes(&globex, g);
@@ -419,9 +419,9 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
 
     // A later batch: one hold lapses (kept, not live), the other call ends, a directory edit,
     // and nothing at all for globex but an empty part.
-    let mut lapsed = acme.reservations["r1"].clone();
+    let mut lapsed = acme.reservations.get("r1").unwrap().clone();
     lapsed.live = false;
-    acme.reservations.insert("r1".into(), lapsed.clone());
+    acme.reservations.insert(&lapsed);
     acme.reservations.remove("r2");
     acme.tenant
         .set_purchased(
@@ -519,7 +519,7 @@ fn a_batch_whose_second_tenant_fails_writes_nothing_for_the_first() {
     assert_eq!(store.journal("acme").unwrap().len(), saved.0.len() + 2);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_eq!(loaded.wallet, a_book.wallet);
-    let mut held: Vec<&str> = loaded.reservations.keys().map(String::as_str).collect();
+    let mut held: Vec<&str> = loaded.reservations.ids().collect();
     held.sort();
     assert_eq!(held, vec!["r2", "r3"], "r1 dropped, r3 added");
     assert!(store.load_book("initech").unwrap().is_some());
@@ -1213,7 +1213,7 @@ fn one_batch_carries_thousands_of_calls_across_many_tenants() {
             .collect();
         process(book, &calls, &mut commit);
         let held = reservation("live", "2025-03-02T05:00:00Z", Some(60), "0.03");
-        book.reservations.insert("live".into(), held.clone());
+        book.reservations.insert(&held);
         let mut part = changes(book, commit);
         part.reservations_put = vec![held];
         batch.push(part);

@@ -7,6 +7,7 @@ use crate::api::types::{
 use crate::app::{AppState, Caller, Json, JsonOrEmpty, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n;
 use crate::writer::Ctx;
 use axum::Router;
 use axum::extract::State;
@@ -21,13 +22,18 @@ use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(authorize, extend, end, ingest),
+    paths(authorize, extend, end, control_batch, ingest),
     components(schemas(
         AuthorizeRequest,
         AuthorizeResponse,
         ExtendRequest,
         ExtendResponse,
         EndRequest,
+        ControlBatchRequest,
+        ControlCommand,
+        ControlBatchResponse,
+        CommandResult,
+        CommandError,
         IngestRequest,
         IngestResponse,
         CallRecordJson,
@@ -44,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/tenants/{tenant}/calls/{call_id}/extend", post(extend))
         .route("/v1/tenants/{tenant}/calls/{call_id}/end", post(end))
+        .route("/v1/tenants/{tenant}/control", post(control_batch))
         .route("/v1/tenants/{tenant}/calls", post(ingest))
 }
 
@@ -258,91 +265,121 @@ pub async fn authorize(
     Json(body): Json<AuthorizeRequest>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    bounded("call_id", &call_id)?;
-    let (direction, start) = body.check()?;
-    let id = call_id.clone();
-    let (decision, currency, start) = state
+    let command = AuthorizeCommand::new(call_id, body)?;
+    state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            let start = start.unwrap_or(now);
-            // A grant runs from the start: one far from the server's clock would lapse at once
-            // or hold credit for a call that has not begun.
-            let skew = (start.as_second() - now.as_second()).abs();
-            if skew > MAX_START_SKEW_S {
-                return Err(ApiError::invalid(format!(
-                    "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
-                    instant(start),
-                    instant(now)
-                )));
+        .run(move |ctx| command.apply(ctx, &tenant))
+        .await
+        .map(Json)
+}
+
+/// An authorization whose body passed its checks, ready for the writer.
+pub struct AuthorizeCommand {
+    call_id: String,
+    body: AuthorizeRequest,
+    direction: Direction,
+    start: Option<Timestamp>,
+}
+
+impl AuthorizeCommand {
+    pub fn new(call_id: String, body: AuthorizeRequest) -> ApiResult<AuthorizeCommand> {
+        bounded("call_id", &call_id)?;
+        let (direction, start) = body.check()?;
+        Ok(AuthorizeCommand {
+            call_id,
+            body,
+            direction,
+            start,
+        })
+    }
+
+    /// C25, in the writer.
+    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<AuthorizeResponse> {
+        let AuthorizeCommand {
+            call_id,
+            body,
+            direction,
+            start,
+        } = self;
+        let now = ctx.now;
+        let start = start.unwrap_or(now);
+        // A grant runs from the start: one far from the server's clock would lapse at once
+        // or hold credit for a call that has not begun.
+        let skew = (start.as_second() - now.as_second()).abs();
+        if skew > MAX_START_SKEW_S {
+            return Err(ApiError::invalid(format!(
+                "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
+                instant(start),
+                instant(now)
+            )));
+        }
+        let call = CallRecord {
+            call_id,
+            conference_id: body.conference_id,
+            organizer: body.organizer,
+            direction,
+            service_number: body.service_number,
+            caller_number: body.caller_number,
+            destination_number: body.destination_number,
+            start,
+            end: start,
+        };
+        let policy = ctx.control;
+        let ((known, (decision, effects, holds)), currency) =
+            rate_in_book(ctx, tenant, &[call.call_id.as_str()], |book, rater| {
+                let known = book.seen.contains_key(&call.call_id)
+                    || book.reservations.contains_key(&call.call_id);
+                (known, book.authorize(rater, &call, now, &policy))
+            })?;
+        ctx.effects(tenant, effects);
+        ctx.holds(tenant, holds);
+        let currency_code = currency.code().to_string();
+        Ok(match decision {
+            Decision::Allow(g) => {
+                let (reserved, pool, expires) = grant_fields(&g, currency);
+                AuthorizeResponse {
+                    call_id: call.call_id,
+                    decision: "allow".into(),
+                    reason: None,
+                    rule: None,
+                    max_duration_s: g.max_duration_s,
+                    funding: Some(g.funding.as_str().to_string()),
+                    reserved: Some(reserved),
+                    reserved_pool_minutes: Some(pool),
+                    currency: currency_code,
+                    start: instant(start),
+                    expires_at: Some(expires),
+                    replay: g.replay,
+                }
             }
-            let call = CallRecord {
-                call_id: call_id.clone(),
-                conference_id: body.conference_id,
-                organizer: body.organizer,
-                direction,
-                service_number: body.service_number,
-                caller_number: body.caller_number,
-                destination_number: body.destination_number,
-                start,
-                end: start,
-            };
-            let policy = ctx.control;
-            let ((known, (decision, effects, holds)), currency) =
-                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
-                    let known = book.seen.contains_key(&call_id)
-                        || book.reservations.contains_key(&call_id);
-                    (known, book.authorize(rater, &call, now, &policy))
-                })?;
-            ctx.effects(&tenant, effects);
-            ctx.holds(&tenant, holds);
-            if let Decision::Deny(reason) = &decision {
+            Decision::Deny(reason) => {
+                let answer = AuthorizeResponse {
+                    call_id: call.call_id.clone(),
+                    decision: "deny".into(),
+                    reason: Some(reason.code().to_string()),
+                    rule: Some(reason.rule().to_string()),
+                    max_duration_s: Some(0),
+                    funding: None,
+                    reserved: None,
+                    reserved_pool_minutes: None,
+                    currency: currency_code,
+                    start: instant(start),
+                    expires_at: None,
+                    replay: false,
+                };
                 // A new denial is recorded like a refused record (refused-calls report, and
                 // the same answer when asked again); a repeated one is already there.
                 if !known {
                     ctx.call(
-                        &tenant,
+                        tenant,
                         call,
-                        minutely_core::engine::Outcome::Refused(*reason),
+                        minutely_core::engine::Outcome::Refused(reason),
                     );
                 }
+                answer
             }
-            Ok((decision, currency, start))
         })
-        .await?;
-    Ok(Json(match decision {
-        Decision::Allow(g) => {
-            let (reserved, pool, expires) = grant_fields(&g, currency);
-            AuthorizeResponse {
-                call_id: id,
-                decision: "allow".into(),
-                reason: None,
-                rule: None,
-                max_duration_s: g.max_duration_s,
-                funding: Some(g.funding.as_str().to_string()),
-                reserved: Some(reserved),
-                reserved_pool_minutes: Some(pool),
-                currency: currency.code().to_string(),
-                start: instant(start),
-                expires_at: Some(expires),
-                replay: g.replay,
-            }
-        }
-        Decision::Deny(reason) => AuthorizeResponse {
-            call_id: id,
-            decision: "deny".into(),
-            reason: Some(reason.code().to_string()),
-            rule: Some(reason.rule().to_string()),
-            max_duration_s: Some(0),
-            funding: None,
-            reserved: None,
-            reserved_pool_minutes: None,
-            currency: currency.code().to_string(),
-            start: instant(start),
-            expires_at: None,
-            replay: false,
-        },
-    }))
+    }
 }
 
 /// C26: the next window of a live call.
@@ -366,39 +403,57 @@ pub async fn extend(
     JsonOrEmpty(body): JsonOrEmpty<ExtendRequest>,
 ) -> ApiResult<Json<ExtendResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    bounded("call_id", &call_id)?;
-    let known_s = body.granted_s;
-    let id = call_id.clone();
-    let (answer, currency) = state
+    let command = ExtendCommand::new(call_id, body)?;
+    state
         .writer
-        .run(move |ctx| {
-            let (now, policy) = (ctx.now, ctx.control);
-            let ((answer, effects, holds), currency) =
-                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
-                    book.extend(rater, &call_id, known_s, now, &policy)
-                })?;
-            ctx.effects(&tenant, effects);
-            ctx.holds(&tenant, holds);
-            Ok((answer.map_err(|e| control_error(e, &call_id))?, currency))
+        .run(move |ctx| command.apply(ctx, &tenant))
+        .await
+        .map(Json)
+}
+
+/// An extension whose body passed its checks, ready for the writer.
+pub struct ExtendCommand {
+    call_id: String,
+    granted_s: Option<u64>,
+}
+
+impl ExtendCommand {
+    pub fn new(call_id: String, body: ExtendRequest) -> ApiResult<ExtendCommand> {
+        bounded("call_id", &call_id)?;
+        Ok(ExtendCommand {
+            call_id,
+            granted_s: body.granted_s,
         })
-        .await?;
-    let (extended, grant) = match answer {
-        Extension::Extended(g) => (true, g),
-        Extension::Exhausted(g) => (false, g),
-    };
-    let (reserved, pool, expires) = grant_fields(&grant, currency);
-    Ok(Json(ExtendResponse {
-        call_id: id,
-        extended,
-        reason: (!extended).then(|| "no_more_credit".to_string()),
-        max_duration_s: grant.max_duration_s,
-        funding: grant.funding.as_str().to_string(),
-        reserved,
-        reserved_pool_minutes: pool,
-        currency: currency.code().to_string(),
-        expires_at: expires,
-        replay: grant.replay,
-    }))
+    }
+
+    /// C26, in the writer.
+    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<ExtendResponse> {
+        let call_id = self.call_id;
+        let (now, policy) = (ctx.now, ctx.control);
+        let ((answer, effects, holds), currency) =
+            rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
+                book.extend(rater, &call_id, self.granted_s, now, &policy)
+            })?;
+        ctx.effects(tenant, effects);
+        ctx.holds(tenant, holds);
+        let (extended, grant) = match answer.map_err(|e| control_error(e, &call_id))? {
+            Extension::Extended(g) => (true, g),
+            Extension::Exhausted(g) => (false, g),
+        };
+        let (reserved, pool, expires) = grant_fields(&grant, currency);
+        Ok(ExtendResponse {
+            call_id,
+            extended,
+            reason: (!extended).then(|| "no_more_credit".to_string()),
+            max_duration_s: grant.max_duration_s,
+            funding: grant.funding.as_str().to_string(),
+            reserved,
+            reserved_pool_minutes: pool,
+            currency: currency.code().to_string(),
+            expires_at: expires,
+            replay: grant.replay,
+        })
+    }
 }
 
 /// C27: the call ended: rate, release and debit in one atomic step.
@@ -422,47 +477,290 @@ pub async fn end(
     JsonOrEmpty(body): JsonOrEmpty<EndRequest>,
 ) -> ApiResult<Json<OutcomeJson>> {
     caller.check(&tenant, Access::Bridge)?;
-    bounded("call_id", &call_id)?;
-    let (end_at, record) = body.check(&call_id)?;
-    let duration_s = body.duration_s;
+    let command = EndCommand::new(call_id, body)?;
     state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            let ((result, holds), currency) =
-                rate_in_book(ctx, &tenant, &[call_id.as_str()], |book, rater| {
-                    // The end instant: given, or start + duration, or the record's, or now.
-                    let start = book
-                        .reservations
-                        .get(&call_id)
-                        .map(|r| r.call.start)
-                        .or(record.as_ref().map(|r| r.start));
-                    let end = match (end_at, duration_s, start, &record) {
-                        (Some(end), _, _, _) => end,
-                        (None, Some(d), Some(start), _) => {
-                            start + jiff::SignedDuration::from_secs(d as i64)
-                        }
-                        (None, None, _, Some(r)) => r.end,
-                        _ => now,
-                    };
-                    let record = record.map(|r| CallRecord { end, ..r });
-                    book.end_call(rater, &call_id, end, record.as_ref(), now)
-                })?;
-            ctx.holds(&tenant, holds);
-            let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
-            let outcome =
-                OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
-            // A first result is stored (C23); a replay or a reused id changes nothing.
-            if let Some(call) = call
-                .filter(|_| processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused))
-            {
-                ctx.call(&tenant, call, processed.outcome);
-            }
-            ctx.effects(&tenant, processed.effects);
-            Ok(outcome)
-        })
+        .run(move |ctx| command.apply(ctx, &tenant))
         .await
         .map(Json)
+}
+
+/// An end report whose body passed its checks, ready for the writer.
+pub struct EndCommand {
+    call_id: String,
+    end_at: Option<Timestamp>,
+    duration_s: Option<u64>,
+    record: Option<CallRecord>,
+}
+
+impl EndCommand {
+    pub fn new(call_id: String, body: EndRequest) -> ApiResult<EndCommand> {
+        bounded("call_id", &call_id)?;
+        let (end_at, record) = body.check(&call_id)?;
+        Ok(EndCommand {
+            call_id,
+            end_at,
+            duration_s: body.duration_s,
+            record,
+        })
+    }
+
+    /// C27 and C28, in the writer.
+    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<OutcomeJson> {
+        let EndCommand {
+            call_id,
+            end_at,
+            duration_s,
+            record,
+        } = self;
+        let now = ctx.now;
+        let ((result, holds), currency) =
+            rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
+                // The end instant: given, or start + duration, or the record's, or now.
+                let start = book
+                    .reservations
+                    .get(&call_id)
+                    .map(|r| r.call.start)
+                    .or(record.as_ref().map(|r| r.start));
+                let end = match (end_at, duration_s, start, &record) {
+                    (Some(end), _, _, _) => end,
+                    (None, Some(d), Some(start), _) => {
+                        start + jiff::SignedDuration::from_secs(d as i64)
+                    }
+                    (None, None, _, Some(r)) => r.end,
+                    _ => now,
+                };
+                let record = record.map(|r| CallRecord { end, ..r });
+                book.end_call(rater, &call_id, end, record.as_ref(), now)
+            })?;
+        ctx.holds(tenant, holds);
+        let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
+        let outcome = OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
+        // A first result is stored (C23); a replay or a reused id changes nothing.
+        if let Some(call) =
+            call.filter(|_| processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused))
+        {
+            ctx.call(tenant, call, processed.outcome);
+        }
+        ctx.effects(tenant, processed.effects);
+        Ok(outcome)
+    }
+}
+
+/// Many call-control commands in one request: what a bridge sends when it gathers the
+/// authorizations, extensions and ends of many calls. The whole batch joins one commit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlBatchRequest {
+    /// Carried out in this order; at most `--max-batch-records` of them.
+    pub commands: Vec<ControlCommand>,
+}
+
+/// One command of a batch: the body of the single-call route, under `body`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControlCommand {
+    /// As `POST /v1/tenants/{tenant}/calls/{call_id}/authorize`.
+    Authorize {
+        call_id: String,
+        body: AuthorizeRequest,
+    },
+    /// As `POST /v1/tenants/{tenant}/calls/{call_id}/extend`.
+    Extend {
+        call_id: String,
+        #[serde(default)]
+        body: ExtendRequest,
+    },
+    /// As `POST /v1/tenants/{tenant}/calls/{call_id}/end`.
+    End {
+        call_id: String,
+        #[serde(default)]
+        body: EndRequest,
+    },
+}
+
+/// The answers, one per command, in the order sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ControlBatchResponse {
+    pub results: Vec<CommandResult>,
+}
+
+/// The answer to one command: the single-call route's body under the command's name, or the
+/// error that route would have answered (with its HTTP status in `status`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandResult {
+    /// `authorize`, `extend` or `end`.
+    pub op: String,
+    pub call_id: String,
+    /// The status the single-call route would have answered.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize: Option<AuthorizeResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extend: Option<ExtendResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<OutcomeJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<CommandError>,
+}
+
+/// Why one command of a batch was not carried out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandError {
+    /// Stable machine code, as in the error body of the single-call route.
+    pub code: String,
+    /// Human message in the language negotiated from `Accept-Language`.
+    pub message: String,
+    /// The language of `message`.
+    pub lang: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// A batch's command once its body passed its checks.
+enum Prepared {
+    Authorize(AuthorizeCommand),
+    Extend(ExtendCommand),
+    End(EndCommand),
+}
+
+impl ControlCommand {
+    fn prepare(self) -> ApiResult<Prepared> {
+        Ok(match self {
+            ControlCommand::Authorize { call_id, body } => {
+                Prepared::Authorize(AuthorizeCommand::new(call_id, body)?)
+            }
+            ControlCommand::Extend { call_id, body } => {
+                Prepared::Extend(ExtendCommand::new(call_id, body)?)
+            }
+            ControlCommand::End { call_id, body } => Prepared::End(EndCommand::new(call_id, body)?),
+        })
+    }
+}
+
+impl Prepared {
+    fn op_and_id(&self) -> (&'static str, &str) {
+        match self {
+            Prepared::Authorize(c) => ("authorize", &c.call_id),
+            Prepared::Extend(c) => ("extend", &c.call_id),
+            Prepared::End(c) => ("end", &c.call_id),
+        }
+    }
+}
+
+/// C25 to C27 for many calls at once. Each command is carried out as its single-call route
+/// would, in the order sent, and answered on its own (one unknown call does not stop the
+/// others); the batch commits once, and nothing is answered before it is durable. A batch with
+/// a malformed command is refused whole, naming every bad command (`commands[3]`), and nothing
+/// is carried out.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/control",
+    params(("tenant" = String, Path)),
+    request_body = ControlBatchRequest,
+    responses(
+        (status = 200, description = "One answer per command", body = ControlBatchResponse),
+        (status = 400, description = "Malformed commands (nothing was carried out)", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
+        (status = 413, description = "Too many commands or too large a body", body = crate::app::ErrorBody)
+    ),
+    tag = "call control",
+    security(("key" = []))
+)]
+pub async fn control_batch(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<ControlBatchRequest>,
+) -> ApiResult<Json<ControlBatchResponse>> {
+    caller.check(&tenant, Access::Bridge)?;
+    let max = state.config.max_batch_records;
+    if body.commands.len() > max {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} commands in one batch; the limit is {max}",
+                body.commands.len()
+            ),
+        ));
+    }
+    let mut commands = Vec::with_capacity(body.commands.len());
+    let mut problems = Vec::new();
+    for (i, command) in body.commands.into_iter().enumerate() {
+        match command.prepare() {
+            Ok(c) => commands.push(c),
+            Err(e) => problems.push(format!("commands[{i}]: {}", e.detail)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(summarize(&problems)));
+    }
+    let lang = i18n::Lang::negotiate(
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let results = state
+        .writer
+        .run(move |ctx| {
+            // An unknown tenant refuses the whole batch, as it would each command.
+            ctx.book(&tenant)?;
+            // Every call id of the batch is looked up in the store at once (C23).
+            let ids: Vec<&str> = commands.iter().map(|c| c.op_and_id().1).collect();
+            ctx.load_seen(&tenant, &ids)?;
+            Ok(commands
+                .into_iter()
+                .map(|command| {
+                    let (op, call_id) = command.op_and_id();
+                    let mut result = CommandResult {
+                        op: op.to_string(),
+                        call_id: call_id.to_string(),
+                        status: 200,
+                        authorize: None,
+                        extend: None,
+                        end: None,
+                        error: None,
+                    };
+                    let done = match command {
+                        Prepared::Authorize(c) => {
+                            c.apply(ctx, &tenant).map(|a| result.authorize = Some(a))
+                        }
+                        Prepared::Extend(c) => {
+                            c.apply(ctx, &tenant).map(|a| result.extend = Some(a))
+                        }
+                        Prepared::End(c) => c.apply(ctx, &tenant).map(|a| result.end = Some(a)),
+                    };
+                    if let Err(e) = done {
+                        result.status = e.status.as_u16();
+                        result.error = Some(CommandError {
+                            code: e.code.to_string(),
+                            message: i18n::message(e.code, lang).to_string(),
+                            lang: lang.tag().to_string(),
+                            detail: (!e.detail.is_empty()).then_some(e.detail),
+                            rule: e.rule.map(str::to_string),
+                        });
+                    }
+                    result
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(ControlBatchResponse { results }))
+}
+
+/// The problems of a refused batch, the first 50 of them.
+fn summarize(problems: &[String]) -> String {
+    let shown: Vec<String> = problems.iter().take(50).cloned().collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let mut detail = shown.join("; ");
+    if more > 0 {
+        detail.push_str(&format!("; and {more} more"));
+    }
+    detail
 }
 
 /// A batch of call records that already happened.
@@ -495,13 +793,7 @@ impl IngestRequest {
             }
         }
         if !problems.is_empty() {
-            let shown: Vec<String> = problems.iter().take(50).cloned().collect();
-            let more = problems.len().saturating_sub(shown.len());
-            let mut detail = shown.join("; ");
-            if more > 0 {
-                detail.push_str(&format!("; and {more} more"));
-            }
-            return Err(ApiError::invalid(detail));
+            return Err(ApiError::invalid(summarize(&problems)));
         }
         Ok(records)
     }

@@ -1342,7 +1342,7 @@ async fn ask_writer(
             Ok(match book.reservations.get(&call_id) {
                 Some(r) => Known::Live {
                     currency,
-                    reservation: Box::new(r.clone()),
+                    reservation: Box::new(r),
                     balance: book.wallet.balance(),
                     available: book.available(),
                 },
