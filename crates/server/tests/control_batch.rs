@@ -188,6 +188,14 @@ async fn a_malformed_command_refuses_the_whole_batch_naming_it_and_changes_nothi
             json!({"op": "extend", "call_id": "x".repeat(10_000), "body": {}}),
             "commands[1]: call_id",
         ),
+        (
+            json!({"op": "extend", "call_id": "", "body": {"granted_s": 9_223_372_036_854_775_808u64}}),
+            "commands[1]: granted_s is longer than a year",
+        ),
+        (
+            json!({"op": "end", "call_id": "bad", "body": {"duration_s": 31_622_401}}),
+            "commands[1]: duration_s is longer than a year",
+        ),
     ];
     for (bad, named) in cases {
         let r = app

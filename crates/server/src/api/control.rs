@@ -130,7 +130,8 @@ pub struct AuthorizeResponse {
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
     /// The `max_duration_s` the bridge holds now; a request that repeats an extension already
-    /// made gets the current grant back.
+    /// made gets the current grant back. At most a year.
+    #[schema(maximum = 31_622_400)]
     pub granted_s: Option<u64>,
 }
 
@@ -157,7 +158,8 @@ pub struct EndRequest {
     /// When the call ended (RFC 3339); the server's clock when neither this nor
     /// `duration_s` is given.
     pub end: Option<String>,
-    /// The real duration in seconds, from the authorized start.
+    /// The real duration in seconds, from the authorized start. At most a year.
+    #[schema(maximum = 31_622_400)]
     pub duration_s: Option<u64>,
     /// The whole record: required for a call that was not authorized (a toll dial-in), and
     /// checked against the authorization otherwise.
@@ -420,6 +422,9 @@ pub struct ExtendCommand {
 impl ExtendCommand {
     pub fn new(call_id: String, body: ExtendRequest) -> ApiResult<ExtendCommand> {
         bounded("call_id", &call_id)?;
+        if body.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
+            return Err(ApiError::invalid("granted_s is longer than a year"));
+        }
         Ok(ExtendCommand {
             call_id,
             granted_s: body.granted_s,
