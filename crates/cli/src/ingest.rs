@@ -5,11 +5,12 @@ use crate::offline::Summary;
 use crate::output::{count_progress, load_book, open_store_to_change, progress};
 use anyhow::{Context, Result};
 use clap::Args;
-use minutely_core::engine::{Mode, Outcome};
-use minutely_core::rating::Rater;
+use minutely_core::catalogue::{CountryTable, RateCard};
+use minutely_core::engine::{Mode, Outcome, TenantBook};
+use minutely_core::rating::{CallRecord, Rater};
 use minutely_core::reason::Reason;
 use minutely_formats::calls::CallFile;
-use minutely_store::Commit;
+use minutely_store::{Commit, Store};
 use std::path::{Path, PathBuf};
 
 /// Records committed per transaction.
@@ -44,17 +45,45 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     bar.finish_and_clear();
     calls.sort_canonical();
-    let mut rater = Rater::new(&countries, &card);
-    let mut summary = Summary::default();
     let bar = count_progress(calls.len() as u64, "rating");
+    let summary = rate_into_store(
+        &mut store,
+        &mut book,
+        (&countries, &card),
+        (calls.len(), |i| calls.get(i)),
+        |done| bar.set_position(done),
+    )?;
+    bar.finish_and_clear();
+    summary.print(book.tenant.currency, &book);
+    if summary.duplicates > 0 && summary.duplicates == summary.records {
+        eprintln!("every record was already ingested: nothing was charged twice");
+    }
+    Ok(())
+}
+
+/// Rates `count` records (`record(i)`, in canonical order, C22) against the tenant's book and
+/// persists them, one transaction per `BATCH` records, building each batch only when it is
+/// reached; a record already stored is a replay (C23) and charges nothing again. `progress` is
+/// told how many records are done after each batch.
+pub fn rate_into_store(
+    store: &mut Store,
+    book: &mut TenantBook,
+    (countries, card): (&CountryTable, &RateCard),
+    (count, record): (usize, impl Fn(usize) -> CallRecord),
+    mut progress: impl FnMut(u64),
+) -> Result<Summary> {
+    let tenant = book.tenant.id.clone();
+    let mut rater = Rater::new(countries, card);
+    let mut summary = Summary::default();
     let mut start = 0;
-    while start < calls.len() {
-        let end = (start + BATCH).min(calls.len());
-        let records: Vec<_> = (start..end).map(|i| calls.get(i)).collect();
-        let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
-        book.seen = store.seen(&args.tenant, &ids)?;
+    while start < count {
+        let end = (start + BATCH).min(count);
+        let batch: Vec<CallRecord> = (start..end).map(&record).collect();
+        start = end;
+        let ids: Vec<&str> = batch.iter().map(|r| r.call_id.as_str()).collect();
+        book.seen = store.seen(&tenant, &ids)?;
         let mut commit = Commit::default();
-        for record in &records {
+        for record in &batch {
             let processed = book.process_call(&mut rater, record, Mode::Bulk);
             summary.count(
                 &processed.outcome,
@@ -72,14 +101,8 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
             commit.entries.extend(processed.effects.entries);
             commit.events.extend(processed.effects.events);
         }
-        store.save(&book, &commit)?;
-        bar.set_position(end as u64);
-        start = end;
+        store.save(book, &commit)?;
+        progress(end as u64);
     }
-    bar.finish_and_clear();
-    summary.print(book.tenant.currency, &book);
-    if summary.duplicates > 0 && summary.duplicates == summary.records {
-        eprintln!("every record was already ingested: nothing was charged twice");
-    }
-    Ok(())
+    Ok(summary)
 }

@@ -1,5 +1,6 @@
 //! `minutely`: the command line of the Minutely charging engine.
 
+mod advise;
 mod audit;
 mod backup;
 mod catalogue;
@@ -13,6 +14,7 @@ mod output;
 mod report;
 mod serve;
 mod soak;
+mod statement;
 mod tenants;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +72,20 @@ enum Command {
     /// Reports from the store.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// What the tenant's calls of past months would have cost with every organizer
+    /// pay-per-minute, every organizer on the subscription, or the cheapest plan per organizer,
+    /// at the operator's license prices; works while a server runs.
+    ///
+    /// Example: minutely advise --tenant contoso --from 2026-01 --to 2026-03
+    Advise(advise::AdviseArgs),
+    /// The operator's monthly license prices per currency (used by `advise`).
+    #[command(subcommand)]
+    Prices(advise::PricesCommand),
+    /// The monthly statement of a tenant's Communications Credits wallet (HTML, PDF or JSON,
+    /// in en, ja, zh-CN, fr or de); works while a server runs.
+    ///
+    /// Example: minutely statement --tenant contoso --month 2026-03 --lang fr --format pdf -o statement.pdf
+    Statement(statement::StatementArgs),
     /// Generate sample data: call records or a sample rate card.
     #[command(subcommand)]
     Gen(generate::GenCommand),
@@ -121,6 +137,9 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(&cli.db, args),
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(&cli.db, c),
+        Command::Advise(args) => advise::run(&cli.db, args),
+        Command::Prices(c) => advise::prices(&cli.db, c),
+        Command::Statement(args) => statement::run(&cli.db, args),
         Command::Gen(c) => generate::run(c),
         Command::Settings(c) => tenants::settings(&cli.db, c),
         Command::Demo(args) => demo::run(args),

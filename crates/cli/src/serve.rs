@@ -7,6 +7,7 @@ use crate::output::open_store_to_change;
 use crate::tenants::{apply_text, report_changes};
 use anyhow::{Context, Result};
 use clap::Args;
+use minutely_core::directory::Sku;
 use minutely_core::rating::{CallRecord, Direction};
 use minutely_formats::calls::CallFile;
 use minutely_formats::tenant_file::EXAMPLE;
@@ -129,6 +130,7 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
         .map_err(|error| explain_refusal(error, &db))?;
     let url = server.url();
     println!("Minutely is serving {url} (API under /v1, OpenAPI at {url}/openapi.json)");
+    println!("  web console: {url}/console/ (sign in with an API key)");
     let traffic = match demo {
         Some(demo) => {
             println!(
@@ -214,8 +216,24 @@ fn prepare_demo(db: &Path) -> Result<Demo> {
             "Imported a SAMPLE {currency} rate card covering every country of the country table"
         );
     }
-    let secret = store.key_secret()?;
+    if store.license_prices_of(currency)?.iter().next().is_none() {
+        // SAMPLE monthly prices, so that the plan advisor has something to weigh.
+        let mut prices = minutely_core::advisor::LicensePrices::new(currency);
+        for (sku, price) in [
+            (Sku::Subscription, "4.00"),
+            (Sku::PayPerMinute, "0"),
+            (Sku::Credits, "0"),
+            (Sku::DialOutUs, "3.00"),
+        ] {
+            let price = price.parse().context("a sample price")?;
+            prices.set(sku, price).map_err(anyhow::Error::msg)?;
+        }
+        store.set_license_prices(&prices)?;
+        println!("Set SAMPLE {currency} monthly license prices for the plan advisor");
+    }
     let now = jiff::Timestamp::now();
+    demo_history(&mut store, &tenant, now)?;
+    let secret = store.key_secret()?;
     let (admin, admin_key) = auth::new_key(
         &secret,
         KeyKind::TenantAdmin,
@@ -244,6 +262,72 @@ fn prepare_demo(db: &Path) -> Result<Demo> {
         bridge_key,
         calls,
     })
+}
+
+/// The first day of the demo tenant's history: just after the first funding of the example
+/// tenant file (2026-01-02), so that its fundings, recharges and calls replay in time order.
+const HISTORY_FROM: &str = "2026-01-05T00:00:00Z";
+
+/// Calls a day in the demo tenant's history.
+const HISTORY_PER_DAY: u64 = 30;
+
+/// The longest history the demo writes, in days.
+const HISTORY_MAX_DAYS: i64 = 400;
+
+/// Gives the demo tenant a past: `HISTORY_PER_DAY` generated calls a day from `HISTORY_FROM`
+/// to yesterday, rated and stored like `minutely ingest` would, so that its statements, usage
+/// charts, reports and the plan advisor show months of real data at once. Each day's calls
+/// come from their own seed (the date), so a later run over the same store replays the days
+/// it already has (C23) and adds only the new ones.
+fn demo_history(
+    store: &mut minutely_store::Store,
+    tenant: &str,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let from = instant::parse(HISTORY_FROM).map_err(anyhow::Error::msg)?;
+    let days = ((now.as_second() - from.as_second()) / 86_400).clamp(0, HISTORY_MAX_DAYS);
+    if days == 0 {
+        return Ok(());
+    }
+    let mut records = Vec::new();
+    for day in 0..days {
+        let start = from + jiff::SignedDuration::from_hours(24 * day);
+        let date = start.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let spec = CallSpec {
+            count: HISTORY_PER_DAY,
+            seed: (i64::from(date.year()) * 10_000
+                + i64::from(date.month()) * 100
+                + i64::from(date.day())) as u64,
+            start,
+            days: 1,
+            population: 200,
+        };
+        let mut csv = Vec::new();
+        generate_calls(EXAMPLE, &spec, &mut csv)?;
+        let file = CallFile::read(&csv[..], |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+        records.extend((0..file.len()).map(|i| file.get(i)));
+    }
+    minutely_core::engine::canonical_order(&mut records);
+    let mut book = store
+        .load_book(tenant)?
+        .context("the demo tenant was just applied")?;
+    let countries = store.countries()?;
+    let card = store.rate_card(book.tenant.currency)?;
+    let summary = crate::ingest::rate_into_store(
+        store,
+        &mut book,
+        (&countries, &card),
+        (records.len(), |i| records[i].clone()),
+        |_| {},
+    )?;
+    let new = summary.records - summary.duplicates;
+    println!(
+        "Demo history: {} calls from {} to yesterday ({new} new, {} charged)",
+        summary.records,
+        &HISTORY_FROM[..10],
+        summary.charged
+    );
+    Ok(())
 }
 
 /// Starts `rate` calls per second, each authorized, held for a random real duration (extended

@@ -595,3 +595,66 @@ fn the_country_table_is_exported_and_an_edited_one_imported() {
         "a refused file changes nothing"
     );
 }
+
+#[test]
+fn a_statement_is_written_as_json_html_and_pdf_and_agrees_with_the_ledger() {
+    let ws = ready();
+    let calls = ws.write("calls.csv", CALLS);
+    ws.ok(&["ingest", calls.to_str().unwrap(), "--tenant", "contoso"]);
+    let json = ws.ok(&[
+        "statement",
+        "--tenant",
+        "contoso",
+        "--month",
+        "2026-01",
+        "--format",
+        "json",
+    ]);
+    let statement: serde_json::Value = serde_json::from_str(&json).expect("a JSON statement");
+    let dec = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap_or_else(|| panic!("a decimal string, got {v}"))
+            .parse::<rust_decimal::Decimal>()
+            .expect("a decimal")
+    };
+    // The identity of the statement, with the ledger's own amounts (C24).
+    assert_eq!(
+        dec(&statement["opening_balance"]) + dec(&statement["fundings_total"])
+            - dec(&statement["usage_total"]["amount"])
+            - dec(&statement["forfeits_total"]),
+        dec(&statement["closing_balance"]),
+        "{statement}"
+    );
+    assert_eq!(statement["fundings_total"], "200.00", "{statement}");
+    let html = ws.ok(&[
+        "statement",
+        "--tenant",
+        "contoso",
+        "--month",
+        "2026-01",
+        "--lang",
+        "de",
+    ]);
+    assert!(html.contains("<html lang=\"de\""), "{html}");
+    let pdf = ws.path("january.pdf");
+    ws.ok(&[
+        "statement",
+        "--tenant",
+        "contoso",
+        "--month",
+        "2026-01",
+        "--lang",
+        "ja",
+        "--format",
+        "pdf",
+        "-o",
+        pdf.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&pdf).expect("the PDF was written");
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    // Bad input is named and writes nothing.
+    let err = ws.fails(&["statement", "--tenant", "contoso", "--month", "2026-13"]);
+    assert!(err.contains("2026-13"), "{err}");
+    let err = ws.fails(&["statement", "--tenant", "nobody", "--month", "2026-01"]);
+    assert!(err.contains("nobody"), "{err}");
+}

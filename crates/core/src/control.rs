@@ -29,6 +29,9 @@ pub struct Reservation {
 }
 
 use crate::engine::{Charge, Mode, Month, Outcome, Processed, TenantBook};
+
+/// The longest call the policy simulator prices, in seconds (a day).
+pub const MAX_PREVIEW_S: u64 = 86_400;
 use crate::ledger::Effects;
 use crate::rating::{Assessment, Payer, Rater};
 use crate::reason::Reason;
@@ -490,6 +493,35 @@ impl TenantBook {
             live: true,
             funding: need.funding,
         })
+    }
+
+    /// The policy simulator's question ("can this organizer make this call now, and who
+    /// pays?"), answered with nothing changed: the decision `authorize` would make for `call`
+    /// at its start (C25, with C14 and C30: `call.end` must equal `call.start`), and what the
+    /// call would be charged were it to last `duration_s` (the same rating and funding
+    /// waterfall as a call record, C18 to C21, on a copy of the wallet and pool; never refused
+    /// for credit, as the decision already says whether there is any).
+    pub fn preview(
+        &self,
+        rater: &mut Rater<'_>,
+        call: &CallRecord,
+        duration_s: u64,
+        policy: &ControlPolicy,
+    ) -> (Result<Reservation, Reason>, Outcome) {
+        let decision = self.decide(rater, call, policy);
+        let mut copy = TenantBook {
+            tenant: self.tenant.clone(),
+            wallet: self.wallet.clone(),
+            pool_used: self.pool_used.clone(),
+            seen: HashMap::new(),
+            scheduled: self.scheduled.clone(),
+            reservations: crate::reservations::Reservations::new(),
+            holds: self.holds.clone(),
+        };
+        let mut whole = call.clone();
+        whole.end = call.start + (duration_s.min(i64::MAX as u64) as i64).seconds();
+        let (charge, _) = copy.process_new(rater, &whole, Mode::Bulk);
+        (decision, charge)
     }
 
     /// C26: the next window for a live call. `known_s` is the grant the bridge holds: when the

@@ -6,11 +6,13 @@ pub mod numbers;
 pub mod reason;
 
 pub use reason::Reason;
+pub mod advisor;
 pub mod catalogue;
 pub mod control;
 pub mod digest;
 pub mod directory;
 pub mod engine;
+pub mod lang;
 pub mod ledger;
 pub mod rating;
 pub mod reservations;

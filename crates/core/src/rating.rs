@@ -90,7 +90,7 @@ impl CallRecord {
 }
 
 /// What kind of usage a call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     DialInToll,
     DialInTollFree,

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 pub enum Policy {
     /// Anyone, without a key: probes and the API's description.
     Public,
-    /// Any valid key: the operator's catalogue (read only) and the caller's own tenants.
+    /// Any valid key: the operator's catalogue (read only), the caller's own tenants, and the
+    /// caller's own key (`/v1/me`).
     SharedRead,
     /// Operator keys only.
     Operator,
@@ -36,6 +37,10 @@ impl Policy {
 
 /// Every route the server answers, with its access class. Keep sorted by path.
 pub const ROUTES: &[(&str, &str, Policy)] = &[
+    ("GET", "/", Policy::Public),
+    ("GET", "/console", Policy::Public),
+    ("GET", "/console/", Policy::Public),
+    ("GET", "/console/{*path}", Policy::Public),
     ("GET", "/healthz", Policy::Public),
     ("GET", "/metrics", Policy::Operator),
     ("GET", "/openapi.json", Policy::Public),
@@ -46,14 +51,20 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     ("GET", "/v1/keys", Policy::Operator),
     ("POST", "/v1/keys", Policy::Operator),
     ("DELETE", "/v1/keys/{id}", Policy::Operator),
+    ("GET", "/v1/license-prices", Policy::SharedRead),
+    ("PUT", "/v1/license-prices/{currency}", Policy::Operator),
+    ("GET", "/v1/me", Policy::SharedRead),
+    ("PUT", "/v1/me/preferences", Policy::SharedRead),
     ("GET", "/v1/policies", Policy::SharedRead),
     ("GET", "/v1/rate-cards", Policy::SharedRead),
     ("GET", "/v1/rate-cards/{currency}", Policy::SharedRead),
     ("POST", "/v1/rate-cards/{currency}", Policy::Operator),
+    ("GET", "/v1/rate-cards/{currency}/diff", Policy::SharedRead),
     ("GET", "/v1/rate-lookup", Policy::SharedRead),
     ("GET", "/v1/tenants", Policy::SharedRead),
     ("POST", "/v1/tenants", Policy::Operator),
     ("GET", "/v1/tenants/{tenant}", Policy::TenantAdmin),
+    ("GET", "/v1/tenants/{tenant}/advice", Policy::TenantAdmin),
     ("GET", "/v1/tenants/{tenant}/audit", Policy::TenantAdmin),
     ("POST", "/v1/tenants/{tenant}/calls", Policy::Bridge),
     (
@@ -114,6 +125,17 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
     (
         "GET",
         "/v1/tenants/{tenant}/reports/refused",
+        Policy::TenantAdmin,
+    ),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/reports/usage-summary",
+        Policy::TenantAdmin,
+    ),
+    ("POST", "/v1/tenants/{tenant}/simulate", Policy::TenantAdmin),
+    (
+        "GET",
+        "/v1/tenants/{tenant}/statements/{month}",
         Policy::TenantAdmin,
     ),
     ("GET", "/v1/tenants/{tenant}/users", Policy::TenantAdmin),
@@ -179,7 +201,14 @@ pub const ROUTES: &[(&str, &str, Policy)] = &[
 
 /// Routes the server answers that the OpenAPI document does not describe (the document itself
 /// and the Prometheus text).
-pub const UNDOCUMENTED: &[(&str, &str)] = &[("GET", "/metrics"), ("GET", "/openapi.json")];
+pub const UNDOCUMENTED: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/console"),
+    ("GET", "/console/"),
+    ("GET", "/console/{*path}"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
 
 /// The access class of a matched route; `None` when it has no entry (the gate then refuses it).
 /// `HEAD` is answered by the `GET` handler, so it has the `GET` entry's class.

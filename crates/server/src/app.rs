@@ -504,7 +504,9 @@ fn over_rate_limit(state: &AppState, principal: &Principal) -> Option<Response> 
 
 /// The whole router with its layers.
 pub fn router(state: AppState) -> Router {
-    let api = crate::api::routes().route_layer(middleware::from_fn_with_state(state.clone(), gate));
+    let api = crate::api::routes()
+        .merge(crate::console::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), gate));
     api.layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(

@@ -188,6 +188,15 @@ impl Keys {
             .insert(key.id.clone(), key);
     }
 
+    /// The stored record of key `id` (for its label).
+    pub fn get(&self, id: &str) -> Option<ApiKey> {
+        self.keys
+            .read()
+            .expect("the key cache lock is never poisoned")
+            .get(id)
+            .cloned()
+    }
+
     /// Checks an `Authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
         let Some(value) = header else {

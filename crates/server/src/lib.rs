@@ -1,6 +1,6 @@
 //! Minutely's server: the `/v1` HTTP API over the charging core, real-time call control with
 //! reservations, a single writer per shard with group commit, credentials, localized errors,
-//! webhooks, metrics.
+//! webhooks, metrics, and the web console.
 //!
 //! Only this crate knows HTTP and JSON; the core stays pure and the store is reached through
 //! the writer (changes) or read-only connections (reports).
@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 mod background;
 pub mod clock;
+pub mod console;
 pub mod error;
 pub mod i18n;
 mod listener;

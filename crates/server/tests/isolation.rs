@@ -39,14 +39,20 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("get", "/v1/keys", Operator),
     ("post", "/v1/keys", Operator),
     ("delete", "/v1/keys/{id}", Operator),
+    ("get", "/v1/license-prices", SharedRead),
+    ("put", "/v1/license-prices/{currency}", Operator),
+    ("get", "/v1/me", SharedRead),
+    ("put", "/v1/me/preferences", SharedRead),
     ("get", "/v1/policies", SharedRead),
     ("get", "/v1/rate-cards", SharedRead),
     ("get", "/v1/rate-cards/{currency}", SharedRead),
     ("post", "/v1/rate-cards/{currency}", Operator),
+    ("get", "/v1/rate-cards/{currency}/diff", SharedRead),
     ("get", "/v1/rate-lookup", SharedRead),
     ("get", "/v1/tenants", SharedRead),
     ("post", "/v1/tenants", Operator),
     ("get", "/v1/tenants/{tenant}", TenantAdmin),
+    ("get", "/v1/tenants/{tenant}/advice", TenantAdmin),
     ("get", "/v1/tenants/{tenant}/audit", TenantAdmin),
     ("post", "/v1/tenants/{tenant}/calls", Bridge),
     (
@@ -85,6 +91,17 @@ const TABLE: &[(&str, &str, Class)] = &[
         TenantAdmin,
     ),
     ("get", "/v1/tenants/{tenant}/reports/refused", TenantAdmin),
+    (
+        "get",
+        "/v1/tenants/{tenant}/reports/usage-summary",
+        TenantAdmin,
+    ),
+    (
+        "get",
+        "/v1/tenants/{tenant}/statements/{month}",
+        TenantAdmin,
+    ),
+    ("post", "/v1/tenants/{tenant}/simulate", TenantAdmin),
     ("get", "/v1/tenants/{tenant}/users", TenantAdmin),
     ("get", "/v1/tenants/{tenant}/users/{upn}", TenantAdmin),
     ("put", "/v1/tenants/{tenant}/users/{upn}", TenantAdmin),
@@ -120,6 +137,10 @@ const TABLE: &[(&str, &str, Class)] = &[
 
 /// Routes the server answers that the document does not describe; checked the same way.
 const UNDOCUMENTED: &[(&str, &str, Class)] = &[
+    ("get", "/", Public),
+    ("get", "/console", Public),
+    ("get", "/console/", Public),
+    ("get", "/console/{*path}", Public),
     ("get", "/metrics", Operator),
     ("get", "/openapi.json", Public),
 ];
@@ -211,6 +232,8 @@ fn concrete(path: &str) -> String {
         .replace("{currency}", "EUR")
         .replace("{id}", "0123456789ab")
         .replace("{number}", "+33186950000")
+        .replace("{month}", "2026-01")
+        .replace("{*path}", "index.html")
 }
 
 /// The operations of the served document.

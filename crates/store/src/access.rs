@@ -124,6 +124,29 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// The language a key's holder chose, if any.
+pub(crate) fn preferred_lang(conn: &Connection, key_id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT lang FROM key_preferences WHERE key_id = ?1")?
+        .query_row(params![key_id], |row| row.get(0))
+        .optional()?)
+}
+
+/// Keeps a key's language (replacing an earlier choice).
+pub(crate) fn set_preferred_lang(
+    conn: &Connection,
+    key_id: &str,
+    lang: &str,
+    at: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO key_preferences (key_id, lang, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key_id) DO UPDATE SET lang = excluded.lang, updated_at = excluded.updated_at",
+        params![key_id, lang, ts(at)],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ mod directory;
 mod integrity;
 mod ledger;
 mod outbox;
+mod prices;
 mod reservations;
 mod schema;
 mod webhooks;
@@ -431,6 +432,27 @@ impl Store {
         })
     }
 
+    /// The operator's license prices, one entry per currency that has any, by currency code.
+    pub fn license_prices(&self) -> Result<Vec<minutely_core::advisor::LicensePrices>> {
+        prices::read_all(&self.conn)
+    }
+
+    /// The license prices of one currency (none set when it has none).
+    pub fn license_prices_of(
+        &self,
+        currency: Currency,
+    ) -> Result<minutely_core::advisor::LicensePrices> {
+        prices::read(&self.conn, currency)
+    }
+
+    /// Replaces every license price of `prices.currency` with `prices` (operator edit).
+    pub fn set_license_prices(
+        &mut self,
+        prices: &minutely_core::advisor::LicensePrices,
+    ) -> Result<()> {
+        self.in_write(|tx| prices::replace(tx, prices))
+    }
+
     /// Replaces the country table (operator edit).
     pub fn replace_countries(&mut self, countries: &CountryTable) -> Result<()> {
         self.in_write(|tx| catalogue::write_countries(tx, countries))
@@ -533,6 +555,17 @@ impl Store {
     /// refused (`StoreError::is_constraint`).
     pub fn insert_key(&mut self, key: &ApiKey) -> Result<()> {
         self.in_write(|tx| access::insert(tx, key))
+    }
+
+    /// The language the holder of key `key_id` chose (`en`, `ja`, `zh-CN`, `fr`, `de`), if any.
+    pub fn preferred_lang(&self, key_id: &str) -> Result<Option<String>> {
+        access::preferred_lang(&self.conn, key_id)
+    }
+
+    /// Keeps the language of key `key_id`'s holder; an unknown key or a language other than
+    /// the five is refused (`StoreError::is_constraint`).
+    pub fn set_preferred_lang(&mut self, key_id: &str, lang: &str, at: Timestamp) -> Result<()> {
+        self.in_write(|tx| access::set_preferred_lang(tx, key_id, lang, at))
     }
 
     /// Every API key, revoked ones included, by `created_at` then `id`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -392,4 +392,25 @@ CREATE TABLE audit (
 ) STRICT;
 
 CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+"#;
+
+/// Preferences kept per API key (the person or program behind it): the console's language.
+const V4: &str = r#"
+CREATE TABLE key_preferences (
+    key_id TEXT PRIMARY KEY REFERENCES api_keys (id),
+    lang TEXT NOT NULL CHECK (lang IN ('en', 'ja', 'zh-CN', 'fr', 'de')),
+    updated_at TEXT NOT NULL
+) STRICT;
+"#;
+
+/// V5: the operator's monthly price of each license per currency (the plan advisor's prices).
+/// A license without a row has no price set.
+const V5: &str = r#"
+CREATE TABLE license_prices (
+    currency TEXT NOT NULL,
+    sku TEXT NOT NULL
+        CHECK (sku IN ('MCOMEETADD', 'MCOMEETACPEA', 'MCOPSTNPP', 'MCOMEETADD_DIALOUT_US')),
+    price TEXT NOT NULL,
+    PRIMARY KEY (currency, sku)
+) STRICT;
 "#;

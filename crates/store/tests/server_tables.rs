@@ -342,18 +342,18 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     drop(store);
     let conn = raw(&path);
     conn.execute_batch(
-        "DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
+        "DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
          DROP TABLE api_keys; DROP TABLE reservations; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 1, known: 3 }) => {}
+        Err(StoreError::NotMigrated { found: 1, known: 5 }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_same_book(&loaded, &book);
     assert!(loaded.reservations.is_empty());
@@ -1144,7 +1144,7 @@ fn readers_open_read_only_next_to_a_writer() {
     let (mut writer, acme, ..) = two_tenants(&path);
     let reader = Store::open_read_only(&path).unwrap();
     let other_reader = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader.schema_version().unwrap(), 3);
+    assert_eq!(reader.schema_version().unwrap(), 5);
     assert_same_book(&reader.load_book("acme").unwrap().unwrap(), &acme);
 
     // The writer commits while the readers are open; they see each commit once it is made.
@@ -1179,7 +1179,7 @@ fn readers_open_read_only_next_to_a_writer() {
 
     raw(&path).pragma_update(None, "user_version", 7).unwrap();
     match Store::open_read_only(&path) {
-        Err(StoreError::TooNew { found: 7, known: 3 }) => {}
+        Err(StoreError::TooNew { found: 7, known: 5 }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
     drop(dir);

@@ -39,6 +39,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         list_rate_cards,
         export_rate_card,
         import_rate_card,
+        rate_card_diff,
         rate_lookup
     ),
     components(schemas(
@@ -47,6 +48,8 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
         RateCardsResponse,
         RateCardJson,
         RateVersionJson,
+        RateCardDiff,
+        ChangedRate,
         ImportResponse,
         RateLookupResponse,
         RateEntryJson,
@@ -63,6 +66,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/rate-cards/{currency}",
             get(export_rate_card).post(import_rate_card),
         )
+        .route("/v1/rate-cards/{currency}/diff", get(rate_card_diff))
         .route("/v1/rate-lookup", get(rate_lookup))
 }
 
@@ -486,6 +490,159 @@ pub async fn import_rate_card(
         added: summary.added.into_iter().map(instant).collect(),
         unchanged: summary.unchanged.into_iter().map(instant).collect(),
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff between two versions
+// ---------------------------------------------------------------------------------------------
+
+/// Which two versions to compare.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// `effective_from` of the older version (RFC 3339); by default the version before `to`.
+    pub from: Option<String>,
+    /// `effective_from` of the newer version (RFC 3339); by default the latest.
+    pub to: Option<String>,
+}
+
+/// An entry whose key is in both versions with other terms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangedRate {
+    pub before: RateEntryJson,
+    pub after: RateEntryJson,
+}
+
+/// What changed from one version of a card to another. Entries are matched by kind, key and
+/// origin; each list is in the order of the newer version's file (removed: the older's).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateCardDiff {
+    pub currency: String,
+    /// The older version; null when `to` is the first version (everything is added).
+    pub from: Option<String>,
+    pub to: String,
+    pub added: Vec<RateEntryJson>,
+    pub removed: Vec<RateEntryJson>,
+    pub changed: Vec<ChangedRate>,
+    /// Entries with the same terms in both.
+    pub unchanged: usize,
+}
+
+/// What changed between two versions of a currency's card (C36: versions are immutable, so a
+/// price change is a new version).
+#[utoipa::path(
+    get,
+    path = "/v1/rate-cards/{currency}/diff",
+    params(("currency" = String, Path, description = "ISO 4217 code, such as EUR"), DiffQuery),
+    responses(
+        (status = 200, description = "Added, removed and changed entries", body = RateCardDiff),
+        (status = 400, description = "Not a currency code, or not an instant", body = crate::app::ErrorBody),
+        (status = 404, description = "No card, or no version at that instant", body = crate::app::ErrorBody)
+    ),
+    tag = "catalogue",
+    security(("key" = []))
+)]
+pub async fn rate_card_diff(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+    Path(currency): Path<String>,
+    Query(query): Query<DiffQuery>,
+) -> ApiResult<Json<RateCardDiff>> {
+    let currency = parse_currency("currency", &currency)?;
+    let instant_of = |field: &str, text: Option<&str>| -> ApiResult<Option<Timestamp>> {
+        text.filter(|t| !t.trim().is_empty())
+            .map(|t| {
+                minutely_formats::instant::parse(t).map_err(|_| {
+                    let shown: String = t.chars().take(64).collect();
+                    ApiError::invalid(format!(
+                        "{field}: {shown:?} is not an RFC 3339 instant (a version's effective_from)"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let from = instant_of("from", query.from.as_deref())?;
+    let to = instant_of("to", query.to.as_deref())?;
+    state
+        .read(move |store| {
+            let card = store.rate_card(currency)?;
+            let countries = store.countries()?;
+            let versions = card.versions();
+            if versions.is_empty() {
+                return Err(ApiError::not_found(format!("no {currency} rate card")));
+            }
+            let position = |field: &str, at: Timestamp| {
+                versions
+                    .iter()
+                    .position(|v| v.effective_from == at)
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!(
+                            "{field}: the {currency} card has no version effective from {}",
+                            instant(at)
+                        ))
+                    })
+            };
+            let new = match to {
+                Some(at) => position("to", at)?,
+                None => versions.len() - 1,
+            };
+            let old = match from {
+                Some(at) => Some(position("from", at)?),
+                None => new.checked_sub(1),
+            };
+            let json = |e: &RateEntry| {
+                entry_json(
+                    e,
+                    currency,
+                    countries.name(e.country),
+                    countries.is_zone_a(e.country),
+                )
+            };
+            let id = |e: &RateEntry| (e.kind, key_text(e), origin_text(e.origin));
+            let older: Vec<&RateEntry> = old
+                .map(|i| versions[i].entries().iter().collect())
+                .unwrap_or_default();
+            let newer = versions[new].entries();
+            let by_id: std::collections::HashMap<_, &RateEntry> =
+                older.iter().map(|e| (id(e), *e)).collect();
+            let newer_ids: std::collections::HashSet<_> = newer.iter().map(id).collect();
+            let same_terms = |a: &RateEntry, b: &RateEntry| {
+                a.name == b.name
+                    && a.country == b.country
+                    && a.premium == b.premium
+                    && a.rate_per_minute == b.rate_per_minute
+                    && a.connection_fee == b.connection_fee
+                    && a.first_block_s == b.first_block_s
+                    && a.increment_s == b.increment_s
+            };
+            let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
+            for e in newer {
+                match by_id.get(&id(e)) {
+                    None => added.push(json(e)),
+                    Some(before) if same_terms(before, e) => unchanged += 1,
+                    Some(before) => changed.push(ChangedRate {
+                        before: json(before),
+                        after: json(e),
+                    }),
+                }
+            }
+            let removed = older
+                .iter()
+                .filter(|e| !newer_ids.contains(&id(e)))
+                .map(|e| json(e))
+                .collect();
+            Ok(RateCardDiff {
+                currency: currency.code().to_string(),
+                from: old.map(|i| instant(versions[i].effective_from)),
+                to: instant(versions[new].effective_from),
+                added,
+                removed,
+                changed,
+                unchanged,
+            })
+        })
+        .await
+        .map(Json)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,14 +4,18 @@ use crate::app::AppState;
 use axum::Router;
 use utoipa::OpenApi;
 
+pub mod advice;
 pub mod audit;
 pub mod catalogue;
 pub mod control;
 pub mod directory;
 pub mod hooks;
 pub mod keys;
+pub mod me;
 pub mod ops;
 pub mod reports;
+pub mod simulate;
+pub mod statements;
 pub mod types;
 pub mod wallet;
 
@@ -24,8 +28,12 @@ pub fn routes() -> Router<AppState> {
         .merge(directory::routes())
         .merge(wallet::routes())
         .merge(reports::routes())
+        .merge(statements::routes())
         .merge(hooks::routes())
         .merge(keys::routes())
+        .merge(me::routes())
+        .merge(simulate::routes())
+        .merge(advice::routes())
         .merge(audit::routes())
 }
 
@@ -38,8 +46,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         directory::Doc::openapi(),
         wallet::Doc::openapi(),
         reports::Doc::openapi(),
+        statements::Doc::openapi(),
         hooks::Doc::openapi(),
         keys::Doc::openapi(),
+        me::Doc::openapi(),
+        simulate::Doc::openapi(),
+        advice::Doc::openapi(),
         audit::Doc::openapi(),
     ] {
         doc.merge(part);

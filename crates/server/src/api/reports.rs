@@ -39,8 +39,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(pstn_usage, dial_out_usage, pool, refused, explain),
+    paths(pstn_usage, dial_out_usage, usage_summary, pool, refused, explain),
     components(schemas(
+        UsageSummaryResponse,
+        UsageSummaryRow,
         DialOutUsageResponse,
         OrganizerUsage,
         CountryUsage,
@@ -67,6 +69,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/tenants/{tenant}/reports/dial-out-usage",
             get(dial_out_usage),
+        )
+        .route(
+            "/v1/tenants/{tenant}/reports/usage-summary",
+            get(usage_summary),
         )
         .route("/v1/tenants/{tenant}/reports/pool", get(pool))
         .route("/v1/tenants/{tenant}/reports/refused", get(refused))
@@ -508,6 +514,136 @@ pub async fn dial_out_usage(
         to: instant(to),
         organizers,
         totals: all.totals(currency),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /reports/usage-summary
+// ---------------------------------------------------------------------------------------------
+
+/// Charged calls of one category, on one day or to one country.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageSummaryRow {
+    /// The tenant-local day the calls started (`YYYY-MM-DD`): in `days` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The destination's country (dial-out) or the service number's (dial-in), ISO 3166-1
+    /// alpha-2: in `countries` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// `dial_in_toll`, `dial_in_toll_free` or `dial_out`.
+    pub category: String,
+    pub calls: u64,
+    pub duration_s: u64,
+    /// Whole minutes, each call rounded up on its own.
+    pub minutes: u64,
+    /// Minutes the dial-out pool paid (C21).
+    pub pool_minutes: u64,
+    /// What the calls cost the wallet, exactly the sum of their debits.
+    pub amount: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageSummaryResponse {
+    pub tenant: String,
+    pub currency: String,
+    /// The tenant's time zone, that the days are counted in.
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+    /// Per day and category, by date then category; days without calls are left out.
+    pub days: Vec<UsageSummaryRow>,
+    /// Per country and category, by country then category.
+    pub countries: Vec<UsageSummaryRow>,
+    /// Per category over the range.
+    pub totals: Vec<UsageSummaryRow>,
+}
+
+fn summary_rows<K: Ord>(
+    tallies: BTreeMap<(K, Category), Tally>,
+    currency: Currency,
+    place: impl Fn(K) -> (Option<String>, Option<String>),
+) -> Vec<UsageSummaryRow> {
+    tallies
+        .into_iter()
+        .map(|((key, category), t)| {
+            let (date, country) = place(key);
+            UsageSummaryRow {
+                date,
+                country,
+                category: category.as_str().to_string(),
+                calls: t.calls,
+                duration_s: t.duration_s,
+                minutes: t.minutes,
+                pool_minutes: t.pool_minutes,
+                amount: money(currency, t.credit),
+            }
+        })
+        .collect()
+}
+
+/// Capability 6, for charts: charged calls that started in the range, per tenant-local day and
+/// category, per country and category, and per category, with calls, minutes, pool minutes
+/// and the amount debited. Included calls (charge 0) count in calls and minutes.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/reports/usage-summary",
+    params(("tenant" = String, Path), UsageQuery),
+    responses(
+        (status = 200, description = "Usage per day, country and category", body = UsageSummaryResponse),
+        (status = 400, description = "Bad or missing from/to, or a range too long", body = crate::app::ErrorBody),
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+    ),
+    tag = "reports",
+    security(("key" = []))
+)]
+pub async fn usage_summary(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<UsageQuery>,
+) -> ApiResult<Json<UsageSummaryResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    let (directory, (from, to)) =
+        directory_and_range(&state, &tenant, query.from.as_deref(), query.to.as_deref()).await?;
+    let currency = directory.currency;
+    let tz = directory.timezone.clone();
+    let timezone = tz.iana_name().unwrap_or("UTC").to_string();
+    let (days, countries, totals) = state
+        .read(move |store| {
+            let mut days: BTreeMap<(Date, Category), Tally> = BTreeMap::new();
+            let mut countries: BTreeMap<(String, Category), Tally> = BTreeMap::new();
+            let mut totals: BTreeMap<((), Category), Tally> = BTreeMap::new();
+            scan_calls(store, &directory.id, (from, to), |call| {
+                let Outcome::Charged(charge) = &call.outcome else {
+                    return Ok(());
+                };
+                let day = call.record.start.to_zoned_datetime(tz.clone()).date();
+                let country = charge
+                    .other_country
+                    .clone()
+                    .or_else(|| charge.rate.as_ref().map(|r| r.country.clone()))
+                    .unwrap_or_default();
+                days.entry((day, charge.category)).or_default().add(charge);
+                countries
+                    .entry((country, charge.category))
+                    .or_default()
+                    .add(charge);
+                totals.entry(((), charge.category)).or_default().add(charge);
+                Ok(())
+            })?;
+            Ok((days, countries, totals))
+        })
+        .await?;
+    Ok(Json(UsageSummaryResponse {
+        tenant,
+        currency: currency.code().to_string(),
+        timezone,
+        from: instant(from),
+        to: instant(to),
+        days: summary_rows(days, currency, |d: Date| (Some(d.to_string()), None)),
+        countries: summary_rows(countries, currency, |c: String| (None, Some(c))),
+        totals: summary_rows(totals, currency, |()| (None, None)),
     }))
 }
 
