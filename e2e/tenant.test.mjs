@@ -193,3 +193,28 @@ test("a statement opens as a PDF", async () => {
     await b.close();
   }
 });
+
+test("the plan advisor shows each scenario and the saving", async () => {
+  const month = new Date().toISOString().slice(0, 7);
+  const advice = await api(server, keys.admin, "GET", `/v1/tenants/contoso/advice?from=${month}&to=${month}`);
+  const b = await browser();
+  try {
+    const { page } = b;
+    await signIn(page, server, keys.admin);
+    await openPage(page, "reports");
+    const section = page.locator("section", { has: page.locator("#advice-result") });
+    await section.locator('input[type="month"]').nth(0).fill(month);
+    await section.locator('input[type="month"]').nth(1).fill(month);
+    await section.locator("button[type=submit]").click();
+    const result = page.locator("#advice-result");
+    await result.locator(".verdict-line").waitFor();
+    const text = await result.textContent();
+    for (const name of ["Current licenses", "Everyone pay-per-minute", "Everyone on subscription", "Cheapest mix per user"]) {
+      assert.ok(text.includes(name), `${name} in ${text}`);
+    }
+    assert.equal(await result.locator(".verdict-line").textContent(), `Saving with “Cheapest mix per user”: ${eur(advice.saving)}.`);
+    assert.ok(text.includes("Bruno Martin"), text);
+  } finally {
+    await b.close();
+  }
+});

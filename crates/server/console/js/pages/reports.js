@@ -171,65 +171,58 @@ function advisor(ctx) {
 }
 
 const SCENARIOS = {
-  current: () => t("advice.scenario_current"),
-  all_pay_per_minute: () => t("advice.scenario_all_ppm"),
+  actual: () => t("advice.scenario_current"),
   all_ppm: () => t("advice.scenario_all_ppm"),
-  pay_per_minute: () => t("advice.scenario_all_ppm"),
   all_subscription: () => t("advice.scenario_all_subscription"),
-  subscription: () => t("advice.scenario_all_subscription"),
-  cheapest_mix: () => t("advice.scenario_cheapest_mix"),
-  best_mix: () => t("advice.scenario_cheapest_mix"),
-  mix: () => t("advice.scenario_cheapest_mix"),
+  cheapest: () => t("advice.scenario_cheapest_mix"),
 };
 
 function scenarioName(id) {
   return SCENARIOS[id] ? SCENARIOS[id]() : id;
 }
 
-const RECOMMENDATIONS = {
-  subscription: () => t("advice.rec_subscription"),
-  pay_per_minute: () => t("advice.rec_ppm"),
-  ppm: () => t("advice.rec_ppm"),
-  keep: () => t("advice.rec_keep"),
-};
-
-function recommendation(id) {
-  return RECOMMENDATIONS[id] ? RECOMMENDATIONS[id]() : id;
-}
-
-/** The advice: scenarios with their totals, the saving, and a recommendation per user. */
+/** The advice: each scenario's licenses, usage and total, the saving, and each user's best plan. */
 function adviceView(a) {
   const currency = a.currency;
-  const scenarios = Array.isArray(a.scenarios)
-    ? a.scenarios
-    : Object.entries(a.scenarios || {}).map(([id, s]) => ({ id, ...(typeof s === "object" ? s : { total: s }) }));
-  const totalOf = (s) => s.total ?? s.total_cost ?? s.cost ?? s.amount;
-  const users = a.users || a.per_user || [];
+  const scenarios = Object.keys(SCENARIOS)
+    .filter((id) => a.scenarios && a.scenarios[id])
+    .map((id) => ({ id, ...a.scenarios[id] }));
+  const amount = (value) => (value === null || value === undefined ? "—" : money(value, currency));
+  const available = (s, value) => (s.available === false ? "—" : amount(value));
+  const plan = (sku, credits) => (sku ? labels.license(sku) + (credits ? ` + ${labels.license("MCOPSTNPP")}` : "") : "—");
   return h(
     "div",
     { class: "stack" },
     table(
       [
-        { label: t("advice.scenario"), cell: (s) => scenarioName(s.id || s.name || s.scenario) },
-        { label: t("advice.total"), num: true, cell: (s) => money(totalOf(s), currency) },
-        { label: t("advice.saving"), num: true, cell: (s) => (s.saving !== undefined ? money(s.saving, currency) : "") },
+        { label: t("advice.scenario"), cell: (s) => scenarioName(s.id) },
+        { label: t("advice.license_cost"), num: true, cell: (s) => available(s, s.license_cost) },
+        { label: t("advice.usage_cost"), num: true, cell: (s) => available(s, s.usage_cost) },
+        {
+          label: t("advice.total"),
+          num: true,
+          cell: (s) => (s.available === false ? t("advice.unavailable", { reason: labels.reason(s.unavailable_reason) }) : amount(s.total)),
+        },
       ],
       scenarios,
     ),
-    a.saving !== undefined
-      ? h("p", { class: "verdict-line", text: t("advice.best_saving", { amount: money(a.saving, currency), scenario: scenarioName(a.best || a.recommended || "cheapest_mix") }) })
+    h("p", { class: "verdict-line", text: t("advice.best_saving", { amount: amount(a.saving), scenario: scenarioName("cheapest") }) }),
+    a.missing_prices && a.missing_prices.length
+      ? h("div", { class: "alert warn", text: t("advice.missing_prices", { licenses: a.missing_prices.map(labels.license).join(", ") }) })
       : null,
-    users.length
-      ? table(
-          [
-            { label: t("common.organizer"), cell: (u) => u.display_name || u.upn },
-            { label: t("advice.current"), cell: (u) => (u.current ? recommendation(u.current) : (u.licenses || []).map(labels.license).join(", ")) },
-            { label: t("advice.recommendation"), cell: (u) => recommendation(u.recommendation || u.recommended) },
-            { label: t("advice.saving"), num: true, cell: (u) => (u.saving !== undefined ? money(u.saving, currency) : "") },
-          ],
-          users,
-        )
-      : null,
+    table(
+      [
+        { label: t("common.organizer"), cell: (u) => u.display_name || u.upn },
+        { label: t("advice.current"), cell: (u) => plan(u.current, false) },
+        { label: t("advice.recommendation"), cell: (u) => plan(u.recommended, u.credits_license) },
+        { label: t("common.minutes"), num: true, cell: (u) => number(u.minutes) },
+        { label: t("advice.cost_actual"), num: true, cell: (u) => amount(u.actual_usage_cost) },
+        { label: t("advice.scenario_all_ppm"), num: true, cell: (u) => amount(u.cost_ppm) },
+        { label: t("advice.scenario_all_subscription"), num: true, cell: (u) => amount(u.cost_subscription) },
+        { label: t("advice.cost_recommended"), num: true, cell: (u) => amount(u.cost_recommended) },
+      ],
+      a.users || [],
+    ),
   );
 }
 
