@@ -98,6 +98,25 @@ fn run(tenant: &Tenant, calls: &[ChargedCall], p: &LicensePrices, from: &str, to
     })
 }
 
+/// C20, C21: the cheapest plan is never dearer than either uniform plan, and it is the sum of
+/// its users' recommended costs.
+fn assert_cheapest_is_sound(advice: &Advice, price: &str) {
+    assert!(
+        advice.cheapest.total <= advice.all_ppm.total,
+        "price {price}"
+    );
+    assert!(
+        advice.cheapest.total <= advice.all_subscription.total,
+        "price {price}"
+    );
+    let per_user: Decimal = advice
+        .users
+        .iter()
+        .map(|u| u.cost_recommended.unwrap())
+        .sum();
+    assert_eq!(per_user, advice.cheapest.total, "price {price}");
+}
+
 fn user<'a>(advice: &'a Advice, upn: &str) -> &'a minutely_core::advisor::UserAdvice {
     advice
         .users
@@ -206,20 +225,7 @@ fn c20_c21_the_search_never_loses_to_either_uniform_plan() {
     for price in ["0", "1.00", "3.00", "4.50", "6.00", "12.00"] {
         let p = prices(&[(Sku::Subscription, price), (Sku::Credits, "0.50")]);
         let advice = run(&tenant, &calls, &p, "2026-01", "2026-01");
-        assert!(
-            advice.cheapest.total <= advice.all_ppm.total,
-            "price {price}"
-        );
-        assert!(
-            advice.cheapest.total <= advice.all_subscription.total,
-            "price {price}"
-        );
-        let per_user: Decimal = advice
-            .users
-            .iter()
-            .map(|u| u.cost_recommended.unwrap())
-            .sum();
-        assert_eq!(per_user, advice.cheapest.total, "price {price}");
+        assert_cheapest_is_sound(&advice, price);
         // PPM's price is not set: listed, counted as 0.
         assert!(advice.missing_prices.contains(&Sku::PayPerMinute));
     }
@@ -512,20 +518,7 @@ fn c20_c32_many_users_are_searched_locally_and_never_lose_to_a_uniform_plan() {
         ]);
         let advice = run(&tenant, &calls, &p, "2026-05", "2026-05");
         assert_eq!(advice.search, Search::LocalOptimum, "price {price}");
-        assert!(
-            advice.cheapest.total <= advice.all_ppm.total,
-            "price {price}"
-        );
-        assert!(
-            advice.cheapest.total <= advice.all_subscription.total,
-            "price {price}"
-        );
-        let per_user: Decimal = advice
-            .users
-            .iter()
-            .map(|u| u.cost_recommended.unwrap())
-            .sum();
-        assert_eq!(per_user, advice.cheapest.total, "price {price}");
+        assert_cheapest_is_sound(&advice, price);
         assert_eq!(advice.users.len(), 20);
     }
 }
