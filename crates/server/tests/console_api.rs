@@ -13,28 +13,6 @@ use support::*;
 const SUB: &str = "sub@acme.example";
 const PPM: &str = "ppm@acme.example";
 
-fn record(
-    id: &str,
-    organizer: &str,
-    direction: &str,
-    number: &str,
-    start: &str,
-    end: &str,
-) -> Value {
-    let dial_in = direction == "dial_in";
-    json!({
-        "call_id": id,
-        "conference_id": "conf-1",
-        "organizer": organizer,
-        "direction": direction,
-        "service_number": if dial_in { number } else { "" },
-        "caller_number": if dial_in { "+33 6 98 76 54 32" } else { "" },
-        "destination_number": if dial_in { "" } else { number },
-        "start": start,
-        "end": end,
-    })
-}
-
 #[tokio::test]
 async fn me_names_the_key_and_keeps_its_language_across_restarts() {
     let mut app = TestApp::start().await;
@@ -88,7 +66,7 @@ async fn usage_summary_adds_up_to_the_ledger_per_day_country_and_category() {
             "dial_out",
             "+33 6 12 34 56 78",
             "2026-03-02T08:00:00Z",
-            "2026-03-02T08:02:30Z",
+            150,
         ),
         record(
             "b",
@@ -96,7 +74,7 @@ async fn usage_summary_adds_up_to_the_ledger_per_day_country_and_category() {
             "dial_in",
             "+33 1 86 95 00 00",
             "2026-03-02T09:00:00Z",
-            "2026-03-02T09:01:00Z",
+            60,
         ),
         record(
             "c",
@@ -104,7 +82,7 @@ async fn usage_summary_adds_up_to_the_ledger_per_day_country_and_category() {
             "dial_in",
             "+33 1 86 95 00 00",
             "2026-03-02T10:00:00Z",
-            "2026-03-02T10:05:00Z",
+            300,
         ),
         // 23:30 UTC is already the next day in Paris: a German dial-out.
         record(
@@ -113,7 +91,7 @@ async fn usage_summary_adds_up_to_the_ledger_per_day_country_and_category() {
             "dial_out",
             "+49 30 1234567",
             "2026-03-02T23:30:00Z",
-            "2026-03-02T23:31:10Z",
+            70,
         ),
     ];
     let r = app

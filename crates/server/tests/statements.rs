@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use support::record;
 
 fn dec(v: &Value) -> Decimal {
     Decimal::from_str(
@@ -20,33 +21,6 @@ fn dec(v: &Value) -> Decimal {
             .unwrap_or_else(|| panic!("a decimal string, not {v}")),
     )
     .expect("a decimal")
-}
-
-fn record(
-    id: &str,
-    organizer: &str,
-    direction: &str,
-    number: &str,
-    start: &str,
-    secs: i64,
-) -> Value {
-    let (service, destination) = if direction == "dial_in" {
-        (number, "")
-    } else {
-        ("", number)
-    };
-    let end = (ts(start) + jiff::SignedDuration::from_secs(secs)).to_string();
-    json!({
-        "call_id": id,
-        "conference_id": "m1",
-        "organizer": organizer,
-        "direction": direction,
-        "service_number": service,
-        "caller_number": if direction == "dial_in" { "+33 6 98 76 54 32" } else { "" },
-        "destination_number": destination,
-        "start": start,
-        "end": end,
-    })
 }
 
 async fn ingest(app: &TestApp, key: &str, calls: Vec<Value>) {

@@ -303,3 +303,32 @@ pub async fn spend_down_to(
     let after = dec(&wallet(app, tenant, admin).await["balance"]);
     assert_eq!(after, target, "the balance after spending down");
 }
+
+/// A call record (JSON) of `secs` seconds from `start`: the number is the service number of a
+/// dial-in (called from a French mobile) or the destination of a dial-out.
+pub fn record(
+    id: &str,
+    organizer: &str,
+    direction: &str,
+    number: &str,
+    start: &str,
+    secs: i64,
+) -> Value {
+    let (service, destination) = if direction == "dial_in" {
+        (number, "")
+    } else {
+        ("", number)
+    };
+    let end = (crate::common::ts(start) + jiff::SignedDuration::from_secs(secs)).to_string();
+    json!({
+        "call_id": id,
+        "conference_id": "m1",
+        "organizer": organizer,
+        "direction": direction,
+        "service_number": service,
+        "caller_number": if direction == "dial_in" { "+33 6 98 76 54 32" } else { "" },
+        "destination_number": destination,
+        "start": start,
+        "end": end,
+    })
+}
