@@ -116,6 +116,8 @@ class Server:
             [self.bin, "--db", self.db, "serve", "--listen", f"127.0.0.1:{self.port}",
              # One key sends the load of many bridges: no per-key limit.
              "--rate-limit-per-s", "0",
+             # Every load client connects from 127.0.0.1 (up to 512 at once).
+             "--max-connections-per-address", "4096",
              *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

@@ -15,6 +15,7 @@ use minutely_server::api::types::CallRecordJson;
 use minutely_server::api::wallet::FundingRequest;
 use minutely_server::error::ApiError;
 use minutely_server::i18n;
+use minutely_server::webhooks::WebhookAllow;
 use serde::de::DeserializeOwned;
 use std::sync::OnceLock;
 
@@ -37,15 +38,18 @@ fn check_refusal(e: &ApiError, fields: &[&str]) {
     );
 }
 
-/// Reads `body` as `T` as the JSON extractor does; a body that is not a `T` is refused with a
-/// message (the extractor turns it into `invalid_request`).
+/// Reads `body` as `T` exactly as the JSON extractor does (one JSON object, nothing after it);
+/// a body that is not a `T` is refused as `invalid_request`, naming the field or the body.
 fn read<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
-    match serde_json::from_slice::<T>(body) {
+    match minutely_server::body::parse_object::<T>(body) {
         Ok(value) => Some(value),
         Err(e) => {
+            // Named: the field at fault (`amount: ...`) or the body itself; never a Rust type.
+            check_refusal(&e, &[": ", "body"]);
             assert!(
-                !e.to_string().trim().is_empty(),
-                "a JSON error without text"
+                !e.detail.contains("struct "),
+                "a type named: {:?}",
+                e.detail
             );
             None
         }
@@ -213,7 +217,7 @@ fn webhook(body: &[u8]) {
     let Some(request) = read::<CreateEndpointRequest>(body) else {
         return;
     };
-    match check_url(&request.url) {
+    match check_url(&request.url, &WebhookAllow::default()) {
         Ok(url) => {
             assert_eq!(url, request.url);
             assert!(url.len() <= MAX_URL_BYTES);

@@ -14,6 +14,7 @@ use minutely_formats::tenant_file::EXAMPLE;
 use minutely_formats::{instant, ratecard};
 use minutely_server::auth::{self, KeyKind};
 use minutely_server::ratelimit::RateLimit;
+use minutely_server::webhooks::{AllowRule, WebhookAllow};
 use minutely_server::{Config, Server};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -53,6 +54,22 @@ pub struct ServeArgs {
     /// Connections held open at once.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Connections held open at once from one client IP address; more from that address are
+    /// closed at once, without affecting other addresses.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_address: u64,
+    /// Seconds a client has to send a request's head (request line and headers), counted from
+    /// the connection's opening or from its first byte after an idle keep-alive; the connection
+    /// is closed after it (with a 408 answer when part of the head came).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_s: u64,
+    /// Seconds a client has to send a request's body once the server waits for it; after it
+    /// the answer is 408 and nothing is changed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_s: u64,
+    /// Seconds a keep-alive connection may stay without a request before it is closed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_s: u64,
     /// Commands committed together at most (group commit).
     #[arg(long, default_value_t = 2048)]
     max_batch: usize,
@@ -64,6 +81,20 @@ pub struct ServeArgs {
     /// Requests each API key may make at once after a quiet period (its bucket's size).
     #[arg(long, default_value_t = RateLimit::DEFAULT.burst, value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit_burst: u32,
+    /// Internal networks and host names webhooks may reach. By default a webhook goes only to
+    /// public addresses: a URL whose host is or resolves to a loopback, private, shared
+    /// (100.64/10), link-local, unique-local, multicast or reserved address is refused. Each
+    /// entry is a network (10.0.0.0/8, fd00::/8), an address (127.0.0.1), a host name
+    /// (receiver.internal, whatever it resolves to) or `*.` and a domain (every name under it).
+    /// Repeat the flag or separate entries with commas, e.g.
+    /// `--webhook-allow 127.0.0.1/32,receiver.internal`.
+    #[arg(
+        long,
+        env = "MINUTELY_WEBHOOK_ALLOW",
+        value_delimiter = ',',
+        value_name = "NETWORK|HOST"
+    )]
+    webhook_allow: Vec<AllowRule>,
 }
 
 /// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
@@ -121,6 +152,13 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     config.max_batch_records = args.max_batch_records;
     config.max_in_flight = args.max_in_flight.max(1);
     config.max_connections = args.max_connections.max(1);
+    config.max_connections_per_address =
+        usize::try_from(args.max_connections_per_address).unwrap_or(usize::MAX);
+    config.header_timeout = Duration::from_secs(args.header_timeout_s);
+    config.body_timeout = Duration::from_secs(args.body_timeout_s);
+    config.idle_timeout = Duration::from_secs(args.idle_timeout_s);
+    config.webhook_allow = WebhookAllow::new(args.webhook_allow)
+        .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
     config.rate_limit = (args.rate_limit_per_s > 0).then_some(RateLimit {
         per_s: args.rate_limit_per_s,
         burst: args.rate_limit_burst,

@@ -184,6 +184,9 @@ fn serve(db: &Path, dir: &Path) -> Served {
             "20",
             "--demo-max-call-s",
             "2",
+            // The webhook receivers below are on loopback, refused unless allowed.
+            "--webhook-allow",
+            "127.0.0.1/32",
         ])
         .env("MINUTELY_DB", db)
         .stdout(Stdio::piped())

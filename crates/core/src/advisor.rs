@@ -43,6 +43,7 @@ use crate::catalogue::{CountryTable, RateCard};
 use crate::directory::{AmountRules, Sku, Tenant, TenantSpec, User, WalletSettings};
 use crate::engine::{Funding, Month, TenantBook};
 use crate::money::Currency;
+use crate::money::{add, mul};
 use crate::rating::{Assessment, CallRecord, Payer, Rater};
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -149,7 +150,7 @@ pub struct LicensePrices {
 }
 
 /// The largest monthly price of a license (exclusive).
-pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+pub const MAX_PRICE: Decimal = crate::money::MAX_LICENSE_PRICE;
 
 /// A price is money in its currency: at least 0, below `MAX_PRICE`, with no digits below the
 /// currency's minor unit.
@@ -522,7 +523,7 @@ impl Model<'_> {
             users.push((Decimal::ZERO, fixed.amount, fixed.credits));
         }
         // C20, C21, C32: each month's pool, drawn in canonical order.
-        let size = 60 * subscribers;
+        let size = 60u32.saturating_mul(subscribers);
         let mut left = vec![size; self.months];
         let mut pool_used = 0u64;
         self.work += (plans.len() + self.pool_calls.len()) as u64;
@@ -546,7 +547,9 @@ impl Model<'_> {
             left[call.month] -= used;
             pool_used += u64::from(used);
             let entry = &mut users[call.user];
-            entry.1 += amount;
+            // An assignment whose cost cannot be represented is not a plan (never reached
+            // with prices below MAX_LICENSE_PRICE and rates within their bounds).
+            entry.1 = add(entry.1, amount).ok()?;
             entry.2 |= credits;
         }
         let mut license = self.constant_license;
@@ -554,14 +557,14 @@ impl Model<'_> {
         for (u, plan) in plans.iter().enumerate() {
             let mut price = self.prices.of(plan.sku());
             if *plan == Plan::Subscription && users[u].2 {
-                price += self.prices.of(Sku::Credits);
+                price = add(price, self.prices.of(Sku::Credits)).ok()?;
             }
-            users[u].0 = price * months;
-            license += users[u].0;
-            usage += users[u].1;
+            users[u].0 = mul(price, months).ok()?;
+            license = add(license, users[u].0).ok()?;
+            usage = add(usage, users[u].1).ok()?;
         }
         Some(Evaluation {
-            total: license + usage,
+            total: add(license, usage).ok()?,
             license,
             usage,
             pool_used,

@@ -1,7 +1,7 @@
 //! The operator's catalogue: the country table and the rate cards (one per currency, versioned by
 //! `effective_from`), with exact per-call cost (C6, C7, C36).
 
-use crate::money::Currency;
+use crate::money::{Currency, MAX_CONNECTION_FEE, MAX_RATE_PER_MINUTE};
 use crate::numbers::{Country, DigitTrie, E164};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
@@ -170,7 +170,9 @@ pub fn billable_seconds(duration_s: u64, first_s: u32, increment_s: u32) -> u64 
     } else if duration_s <= first {
         first
     } else {
-        first + (duration_s - first).div_ceil(step) * step
+        // Saturates rather than wraps: no representable call comes near u64::MAX seconds.
+        let steps = (duration_s - first).div_ceil(step);
+        first.saturating_add(steps.saturating_mul(step))
     }
 }
 
@@ -182,13 +184,30 @@ impl RateEntry {
 
     /// C7: connection fee (not on a call of duration 0) plus the per-minute rate for the
     /// billable seconds, exact, rounded once to the currency's minor unit.
+    ///
+    /// With a rate and a fee within `MAX_RATE_PER_MINUTE` and `MAX_CONNECTION_FEE` (what every
+    /// rate-card import enforces) the cost of any duration up to `u64::MAX` seconds is below
+    /// 1e26, so this never fails for such an entry; see `checked_cost`.
     pub fn cost(&self, duration_s: u64, currency: Currency) -> Decimal {
+        self.checked_cost(duration_s, currency)
+            .expect("a rate within MAX_RATE_PER_MINUTE prices any duration")
+    }
+
+    /// `cost`, or `None` when the cost cannot be represented (a rate beyond the bounds).
+    pub fn checked_cost(&self, duration_s: u64, currency: Currency) -> Option<Decimal> {
         if duration_s == 0 {
-            return Decimal::ZERO;
+            return Some(Decimal::ZERO);
         }
-        let usage = self.rate_per_minute * Decimal::from(self.billable_seconds(duration_s))
-            / Decimal::from(60);
-        currency.round(self.connection_fee + usage)
+        let billable = Decimal::from(self.billable_seconds(duration_s));
+        let usage = self.rate_per_minute.checked_mul(billable)? / Decimal::from(60);
+        Some(currency.round(self.connection_fee.checked_add(usage)?))
+    }
+
+    /// Whether the rate and the fee are within their bounds (`MAX_RATE_PER_MINUTE`,
+    /// `MAX_CONNECTION_FEE`) and not negative.
+    pub fn is_within_bounds(&self) -> bool {
+        (Decimal::ZERO..=MAX_RATE_PER_MINUTE).contains(&self.rate_per_minute)
+            && (Decimal::ZERO..=MAX_CONNECTION_FEE).contains(&self.connection_fee)
     }
 }
 
@@ -244,6 +263,16 @@ impl RateVersion {
         };
         let mut errors = Vec::new();
         for (line, entry) in rows {
+            if !entry.is_within_bounds() {
+                errors.push(RowError {
+                    line,
+                    column: "rate_per_minute".into(),
+                    reason: format!(
+                        "a rate is from 0 to {MAX_RATE_PER_MINUTE} per minute and a connection fee from 0 to {MAX_CONNECTION_FEE}"
+                    ),
+                });
+                continue;
+            }
             let index = version.entries.len() as u32;
             let duplicate = match (&entry.kind, &entry.key) {
                 (RateKind::DialOut, RateKey::Prefix(digits)) => version

@@ -33,9 +33,9 @@ use crate::engine::{Charge, Mode, Month, Outcome, Processed, TenantBook};
 /// The longest call the policy simulator prices, in seconds (a day).
 pub const MAX_PREVIEW_S: u64 = 86_400;
 use crate::ledger::Effects;
+use crate::money::{add, sub};
 use crate::rating::{Assessment, Payer, Rater};
 use crate::reason::Reason;
-use jiff::ToSpan;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the live reservations of a tenant hold together, and when each lapses.
@@ -216,9 +216,13 @@ struct Need {
 }
 
 impl TenantBook {
-    /// C14: the balance minus what live reservations hold.
+    /// C14: the balance minus what live reservations hold. (A difference too negative to
+    /// represent is the smallest decimal: nothing is available either way.)
     pub fn available(&self) -> Decimal {
-        self.wallet.balance() - self.holds.credit
+        self.wallet
+            .balance()
+            .checked_sub(self.holds.credit)
+            .unwrap_or(Decimal::MIN)
     }
 
     /// Rebuilds `holds` from `reservations` (after loading a book from the store).
@@ -227,7 +231,7 @@ impl TenantBook {
         for r in self.reservations.iter() {
             if r.live {
                 holds.live += 1;
-                holds.credit += r.credit;
+                holds.credit = add_held(holds.credit, r.credit);
                 if r.pool_minutes > 0 {
                     *holds.pool.entry(self.month_of(r.call.start)).or_insert(0) += r.pool_minutes;
                 }
@@ -246,7 +250,7 @@ impl TenantBook {
     fn hold(&mut self, r: &Reservation) {
         if r.live {
             self.holds.live += 1;
-            self.holds.credit += r.credit;
+            self.holds.credit = add_held(self.holds.credit, r.credit);
             if r.pool_minutes > 0 {
                 let month = self.month_of(r.call.start);
                 *self.holds.pool.entry(month).or_insert(0) += r.pool_minutes;
@@ -264,7 +268,8 @@ impl TenantBook {
     fn release(&mut self, r: &Reservation) {
         if r.live {
             self.holds.live -= 1;
-            self.holds.credit -= r.credit;
+            self.holds.credit = sub(self.holds.credit, r.credit)
+                .expect("a released hold is part of the credit held");
             if r.pool_minutes > 0 {
                 let month = self.month_of(r.call.start);
                 let held = self.holds.pool.entry(month).or_insert(0);
@@ -344,14 +349,17 @@ impl TenantBook {
                 .filter(|n| n.credit <= limit)
         };
         let mut best = None;
-        let (mut lo, mut hi) = (floor + 1, target);
+        let (mut lo, mut hi) = (floor.saturating_add(1), target);
         // The credit never decreases with the seconds granted: bisect for the last that fits.
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
             match fits(mid) {
                 Some(n) => {
                     best = Some((mid, n));
-                    lo = mid + 1;
+                    let Some(next) = mid.checked_add(1) else {
+                        break;
+                    };
+                    lo = next;
                 }
                 None => hi = mid - 1,
             }
@@ -433,7 +441,7 @@ impl TenantBook {
             granted_s: None,
             credit: Decimal::ZERO,
             pool_minutes: 0,
-            expires_at: call.start + (UNMETERED_HOLD_S as i64).seconds(),
+            expires_at: later(call.start, UNMETERED_HOLD_S),
             live: true,
             funding,
         };
@@ -489,7 +497,7 @@ impl TenantBook {
             granted_s: Some(seconds),
             credit: need.credit,
             pool_minutes: need.pool_minutes,
-            expires_at: call.start + ((seconds + policy.grace_s) as i64).seconds(),
+            expires_at: later(call.start, seconds.saturating_add(policy.grace_s)),
             live: true,
             funding: need.funding,
         })
@@ -519,7 +527,7 @@ impl TenantBook {
             holds: self.holds.clone(),
         };
         let mut whole = call.clone();
-        whole.end = call.start + (duration_s.min(i64::MAX as u64) as i64).seconds();
+        whole.end = later(call.start, duration_s);
         let (charge, _) = copy.process_new(rater, &whole, Mode::Bulk);
         (decision, charge)
     }
@@ -582,7 +590,7 @@ impl TenantBook {
             }
         };
         let pool_left = self.pool_remaining(r.call.start);
-        let target = granted + policy.window_s.max(1);
+        let target = granted.saturating_add(policy.window_s.max(1));
         let limit = self.available().max(r.credit);
         let grown = self
             .longest_grant(&a, granted, target, pool_left, limit)
@@ -594,7 +602,7 @@ impl TenantBook {
                     credit: need.credit,
                     pool_minutes: need.pool_minutes,
                     funding: need.funding,
-                    expires_at: r.call.start + ((seconds + policy.grace_s) as i64).seconds(),
+                    expires_at: later(r.call.start, seconds.saturating_add(policy.grace_s)),
                     ..r.clone()
                 };
                 self.hold(&next);
@@ -686,7 +694,24 @@ impl TenantBook {
 
 /// When a lapsed reservation that lapsed at `lapsed_at` is forgotten.
 fn forget_at(lapsed_at: Timestamp) -> Timestamp {
-    lapsed_at + (LAPSED_RETENTION_DAYS * 24).hours()
+    later(lapsed_at, LAPSED_RETENTION_DAYS as u64 * 24 * 3600)
+}
+
+/// `at` plus `seconds`, or the latest representable instant when that is beyond it (a call
+/// authorized near the end of the year 9999 holds until the end of time).
+fn later(at: Timestamp, seconds: u64) -> Timestamp {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| at.checked_add(jiff::SignedDuration::from_secs(s)).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// Credit held by live calls plus one more grant. Each grant is at most the available credit
+/// or one first billing block (at most MAX_RATE_PER_MINUTE for an hour plus
+/// MAX_CONNECTION_FEE), and balances are bounded by MAX_BALANCE, so the sum stays far inside
+/// the representable range.
+fn add_held(held: Decimal, credit: Decimal) -> Decimal {
+    add(held, credit).expect("held credit is bounded by MAX_BALANCE and the rate bounds")
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! a refused change leaves the tenant as it was.
 
 use crate::catalogue::{Conferencing, CountryTable};
-use crate::money::Currency;
+use crate::money::{Currency, MAX_AMOUNT, MAX_LICENSE_COUNT};
 use crate::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -282,20 +282,25 @@ impl Default for AmountRules {
 }
 
 impl AmountRules {
-    /// Rules with this minimum, which must be a positive whole number of currency units.
+    /// Rules with this minimum, which must be a positive whole number of currency units of at
+    /// most `MAX_AMOUNT`.
     pub fn new(minimum: Decimal) -> Result<AmountRules, String> {
-        if minimum <= Decimal::ZERO || !minimum.fract().is_zero() {
+        if minimum <= Decimal::ZERO || !minimum.fract().is_zero() || minimum > MAX_AMOUNT {
             return Err(format!(
-                "the minimum amount must be a positive whole number, not {minimum}"
+                "the minimum amount must be a positive whole number of at most {MAX_AMOUNT}, not {minimum}"
             ));
         }
         Ok(AmountRules { minimum })
     }
 
-    /// C11/C40: `amount_below_minimum` is checked before `amount_not_whole`.
+    /// C11/C40: `amount_below_minimum` is checked before `amount_out_of_range` (above
+    /// `MAX_AMOUNT`), then `amount_not_whole`.
     pub fn check(&self, amount: Decimal) -> Result<(), Reason> {
         if amount < self.minimum {
             return Err(Reason::AmountBelowMinimum);
+        }
+        if amount > MAX_AMOUNT {
+            return Err(Reason::AmountOutOfRange);
         }
         if !amount.fract().is_zero() {
             return Err(Reason::AmountNotWhole);
@@ -399,9 +404,7 @@ impl Tenant {
                 spec.timezone
             )
         })?;
-        if spec.id.trim().is_empty() || spec.id.len() > 64 {
-            return Err("a tenant id has 1 to 64 characters".into());
-        }
+        crate::ident::tenant_id("id", &spec.id).map_err(|e| e.to_string())?;
         Ok(Tenant {
             id: spec.id,
             name: spec.name,
@@ -474,6 +477,15 @@ impl Tenant {
         from: Timestamp,
         countries: &CountryTable,
     ) -> Result<bool, Refusal> {
+        if count > MAX_LICENSE_COUNT {
+            return Err(Refusal::new(
+                Reason::AmountOutOfRange,
+                format!(
+                    "{count} {} licenses: a purchased count is at most {MAX_LICENSE_COUNT}",
+                    sku.code()
+                ),
+            ));
+        }
         if count > 0 {
             self.check_sku_allowed(sku, countries)?;
         }
@@ -507,11 +519,8 @@ impl Tenant {
     /// Adds or updates a user (`upn_not_unique` when another object id holds the UPN).
     pub fn upsert_user(&mut self, spec: UserSpec) -> Result<bool, Refusal> {
         let upn = Upn::new(&spec.upn);
-        if upn.key.is_empty() || upn.key.len() > 256 {
-            return Err(Refusal::new(
-                Reason::InvalidRecord,
-                "a UPN has 1 to 256 characters",
-            ));
+        if let Err(e) = crate::ident::upn("upn", spec.upn.trim()) {
+            return Err(Refusal::new(Reason::InvalidRecord, e.to_string()));
         }
         let object_id = spec
             .object_id
@@ -642,6 +651,11 @@ impl Tenant {
             check_amount(rules, recharge.trigger, "auto-recharge trigger")?;
             check_amount(rules, recharge.amount, "auto-recharge amount")?;
         }
+        for (index, threshold) in settings.low_balance_thresholds.iter().enumerate() {
+            if let Some(threshold) = threshold {
+                check_threshold(*threshold, index)?;
+            }
+        }
         let changed = self.wallet != Some(settings);
         self.wallet = Some(settings);
         Ok(changed)
@@ -753,15 +767,32 @@ impl Tenant {
 }
 
 fn check_amount(rules: &AmountRules, amount: Decimal, what: &str) -> Result<(), Refusal> {
-    rules.check(amount).map_err(|reason| {
-        Refusal::new(
-            reason,
-            format!(
-                "{what} {amount}: amounts are whole currency units of at least {}",
-                rules.minimum
-            ),
+    rules
+        .check(amount)
+        .map_err(|reason| Refusal::new(reason, rules.explain(what, amount)))
+}
+
+impl AmountRules {
+    /// The detail of a refused amount: the field, the amount and the bounds.
+    pub fn explain(&self, what: &str, amount: Decimal) -> String {
+        format!(
+            "{what} {amount}: amounts are whole currency units from {} to {MAX_AMOUNT}",
+            self.minimum
         )
-    })
+    }
+}
+
+/// C15: a low-balance threshold is at least 0 and at most `MAX_AMOUNT`.
+fn check_threshold(threshold: Decimal, index: usize) -> Result<(), Refusal> {
+    if threshold < Decimal::ZERO || threshold > MAX_AMOUNT {
+        return Err(Refusal::new(
+            Reason::AmountOutOfRange,
+            format!(
+                "low_balance_thresholds[{index}] {threshold}: a threshold is from 0 to {MAX_AMOUNT}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A deterministic object id for users created without one: a UUID-shaped digest of the tenant

@@ -4,6 +4,7 @@
 
 use crate::directory::{AmountRules, Refusal, Sku, Tenant};
 use crate::ledger::{Effects, Event, LotId, LotSource, Wallet};
+use crate::money::{MAX_BALANCE, Overflow, add, mul, sum};
 use crate::rating::{Assessment, CallRecord, Category, Payer, Rater};
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -204,7 +205,9 @@ impl TenantBook {
 
     /// C20: the pool size in minutes at `at`, from the purchased `MCOMEETADD` count then.
     pub fn pool_size(&self, at: Timestamp) -> u32 {
-        60 * self.tenant.purchases().count_at(Sku::Subscription, at)
+        // Counts are at most MAX_LICENSE_COUNT, so this never saturates for a count the
+        // directory accepted.
+        60u32.saturating_mul(self.tenant.purchases().count_at(Sku::Subscription, at))
     }
 
     /// Minutes left in the pool of the month of `at`, less what live calls hold (C25).
@@ -235,15 +238,23 @@ impl TenantBook {
                 "only the operator may fund a reseller tenant's wallet",
             ));
         }
-        rules.check(amount).map_err(|reason| {
-            Refusal::new(
-                reason,
-                format!(
-                    "funding {amount}: amounts are whole currency units of at least {}",
-                    rules.minimum
-                ),
-            )
-        })
+        rules
+            .check(amount)
+            .map_err(|reason| Refusal::new(reason, rules.explain("amount", amount)))?;
+        // C11: the balance a funding may bring the wallet to, counting the fundings still
+        // scheduled, is bounded.
+        let after = sum(self.scheduled.iter().map(|f| f.amount))
+            .and_then(|scheduled| add(scheduled, self.wallet.balance()))
+            .and_then(|before| add(before, amount));
+        if after.is_ok_and(|after| after <= MAX_BALANCE) {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            Reason::AmountOutOfRange,
+            format!(
+                "amount {amount}: the balance with its scheduled fundings would exceed {MAX_BALANCE}"
+            ),
+        ))
     }
 
     /// A manual funding at `at` (scheduled fundings due by then are made first).
@@ -258,7 +269,14 @@ impl TenantBook {
         self.check_funding(amount, by_operator, rules)?;
         let mut effects = Effects::default();
         self.settle(at, &mut effects);
-        let lot = self.make_funding(amount, at, reference, &mut effects);
+        let lot = self
+            .make_funding(amount, at, reference, &mut effects)
+            .map_err(|_| {
+                Refusal::new(
+                    Reason::AmountOutOfRange,
+                    format!("amount {amount}: the wallet's totals cannot hold it"),
+                )
+            })?;
         Ok((lot, effects))
     }
 
@@ -268,7 +286,7 @@ impl TenantBook {
         at: Timestamp,
         reference: &str,
         effects: &mut Effects,
-    ) -> LotId {
+    ) -> Result<LotId, Overflow> {
         let tz = self.tenant.timezone.clone();
         let source = LotSource::Manual {
             reference: reference.to_string(),
@@ -309,7 +327,9 @@ impl TenantBook {
         }
         let due = self.scheduled.partition_point(|f| f.at <= until);
         for funding in self.scheduled.drain(..due).collect::<Vec<_>>() {
-            self.make_funding(funding.amount, funding.at, &funding.reference, effects);
+            // Checked against MAX_BALANCE when scheduled; a funding no total could hold is
+            // dropped rather than made wrong (it changes nothing).
+            let _ = self.make_funding(funding.amount, funding.at, &funding.reference, effects);
         }
     }
 
@@ -413,6 +433,12 @@ impl TenantBook {
             return Err(Reason::InsufficientCredits);
         }
         let mut charge = plan;
+        // A debit no total could hold is refused before anything changes.
+        if charge.amount > Decimal::ZERO {
+            self.wallet
+                .can_debit(charge.amount)
+                .map_err(|_| Reason::AmountOutOfRange)?;
+        }
         if charge.pool_minutes > 0 {
             self.use_pool(call.start, charge.pool_minutes, effects);
         }
@@ -436,7 +462,8 @@ impl TenantBook {
             };
             let debit = self
                 .wallet
-                .debit(charge.amount, at, &call.call_id, &policy, effects);
+                .debit(charge.amount, at, &call.call_id, &policy, effects)
+                .map_err(|_| Reason::AmountOutOfRange)?;
             charge.lots = debit.lots;
             charge.balance_after = Some(debit.balance_after);
             charge.recharge_lot = debit.recharge_lot;
@@ -509,10 +536,9 @@ impl TenantBook {
                 let credit_s = charge.billable_s - 60 * u64::from(remaining);
                 charge.funding = Funding::PoolAndCredits;
                 charge.pool_minutes = remaining;
-                charge.amount = self
-                    .tenant
-                    .currency
-                    .round(rate.rate_per_minute * Decimal::from(credit_s) / Decimal::from(60));
+                let usage = mul(rate.rate_per_minute, Decimal::from(credit_s))
+                    .map_err(|_| Reason::AmountOutOfRange)?;
+                charge.amount = self.tenant.currency.round(usage / Decimal::from(60));
                 Ok(charge)
             }
             Payer::Pool | Payer::Credits => {
@@ -521,7 +547,9 @@ impl TenantBook {
                 charge.funding = Funding::Credits;
                 charge.capability = credit_capability;
                 charge.rule = if a.pay_per_minute { "C18" } else { "C19" };
-                charge.amount = rate.cost(a.duration_s, self.tenant.currency);
+                charge.amount = rate
+                    .checked_cost(a.duration_s, self.tenant.currency)
+                    .ok_or(Reason::AmountOutOfRange)?;
                 if a.duration_s > 0 {
                     charge.connection_fee = rate.connection_fee;
                 }

@@ -3,6 +3,7 @@
 //! balance can be recomputed.
 
 use crate::directory::AutoRecharge;
+use crate::money::{Overflow, add, sub, sum};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use rust_decimal::Decimal;
@@ -37,12 +38,13 @@ pub struct Lot {
 }
 
 /// C10: the expiry instant of a lot funded at `funded_at`.
+/// A lot funded within twelve months of the end of the representable range never expires
+/// (its expiry is the latest instant).
 pub fn lot_expiry(funded_at: Timestamp, tz: &TimeZone) -> Timestamp {
     funded_at
         .to_zoned_datetime(tz.clone())
         .checked_add(12.months())
-        .expect("twelve months after a funding is representable")
-        .timestamp()
+        .map_or(Timestamp::MAX, |expiry| expiry.timestamp())
 }
 
 /// An account of the double-entry journal.
@@ -127,11 +129,13 @@ pub struct Entry {
 impl Entry {
     /// The change this entry makes to the wallet balance.
     pub fn wallet_delta(&self) -> Decimal {
-        self.postings
+        // An entry's wallet postings share one sign and add up to at most its amount.
+        sum(self
+            .postings
             .iter()
             .filter(|p| p.account.is_wallet())
-            .map(|p| p.amount)
-            .sum()
+            .map(|p| p.amount))
+        .expect("an entry's wallet postings add up to at most its amount")
     }
 }
 
@@ -284,8 +288,10 @@ impl Wallet {
         }
         let mut lots: Vec<Lot> = s.lots;
         lots.sort_by_key(|l| (l.funded_at, l.id));
+        let live = sum(lots.iter().map(|l| l.remaining))
+            .map_err(|_| "the stored lots add up to more than an amount can hold".to_string())?;
         let wallet = Wallet {
-            live: lots.iter().map(|l| l.remaining).sum(),
+            live,
             lots: lots.into(),
             debt: s.debt,
             next_lot: s.next_lot,
@@ -315,9 +321,12 @@ impl Wallet {
         }
     }
 
-    /// Sum of live lots minus debt (may be negative, C13).
+    /// Sum of live lots minus debt (may be negative, C13). Both are between 0 and
+    /// `Decimal::MAX` (`check_invariant`), so the difference is always representable.
     pub fn balance(&self) -> Decimal {
-        self.live - self.debt
+        self.live
+            .checked_sub(self.debt)
+            .expect("two amounts between 0 and the largest decimal have a representable difference")
     }
 
     pub fn lots(&self) -> impl Iterator<Item = &Lot> {
@@ -339,7 +348,12 @@ impl Wallet {
 
     /// C24: funded - debited - forfeited = balance; lots are never negative.
     pub fn check_invariant(&self) -> Result<(), String> {
-        let expected = self.funded - self.debited - self.forfeited;
+        if self.live < Decimal::ZERO || self.debt < Decimal::ZERO {
+            return Err("ledger invariant broken: negative live total or debt".into());
+        }
+        let expected = sub(self.funded, self.forfeited)
+            .and_then(|net| sub(net, self.debited))
+            .map_err(|_| "ledger invariant broken: the totals leave the representable range")?;
         if expected != self.balance() {
             return Err(format!(
                 "ledger invariant broken: funded {} - debited {} - forfeited {} = {} but the balance is {}",
@@ -350,7 +364,7 @@ impl Wallet {
                 self.balance()
             ));
         }
-        if self.live != self.lots.iter().map(|l| l.remaining).sum::<Decimal>() {
+        if Ok(self.live) != sum(self.lots.iter().map(|l| l.remaining)) {
             return Err("ledger invariant broken: the live total disagrees with the lots".into());
         }
         if self.debt < Decimal::ZERO || self.lots.iter().any(|l| l.remaining <= Decimal::ZERO) {
@@ -362,8 +376,8 @@ impl Wallet {
     /// Appends an entry (`seq` and `balance_after` are filled in here).
     fn push_entry(&mut self, effects: &mut Effects, draft: Entry) {
         assert_eq!(
-            draft.postings.iter().map(|p| p.amount).sum::<Decimal>(),
-            Decimal::ZERO,
+            sum(draft.postings.iter().map(|p| p.amount)),
+            Ok(Decimal::ZERO),
             "an entry's postings must balance"
         );
         let entry = Entry {
@@ -395,8 +409,11 @@ impl Wallet {
             self.lots.retain(|l| l.expires_at > at);
             expired.sort_by_key(|l| (l.expires_at, l.id));
             for lot in expired {
-                self.live -= lot.remaining;
-                self.forfeited += lot.remaining;
+                // A lot's remainder is part of `live` and was part of `funded`, and forfeits
+                // never exceed what was funded: neither total can leave the range.
+                self.live = sub(self.live, lot.remaining).expect("a lot is part of the live total");
+                self.forfeited = add(self.forfeited, lot.remaining)
+                    .expect("forfeits are bounded by the fundings, which are representable");
                 let postings = vec![
                     Posting {
                         account: Account::Lot(lot.id),
@@ -421,7 +438,9 @@ impl Wallet {
                 );
             }
         }
-        let warn_from = at + (EXPIRY_WARNING_DAYS * 24).hours();
+        let warn_from = at
+            .checked_add((EXPIRY_WARNING_DAYS * 24).hours())
+            .unwrap_or(Timestamp::MAX);
         for lot in self
             .lots
             .iter_mut()
@@ -437,7 +456,8 @@ impl Wallet {
         }
     }
 
-    /// C10, C13: a new lot of `amount` at `at`; it pays any debt first.
+    /// C10, C13: a new lot of `amount` at `at`; it pays any debt first. A funding whose totals
+    /// would leave the representable range is refused (`Overflow`) and changes nothing.
     pub fn fund(
         &mut self,
         amount: Decimal,
@@ -445,24 +465,27 @@ impl Wallet {
         tz: &TimeZone,
         source: LotSource,
         effects: &mut Effects,
-    ) -> LotId {
+    ) -> Result<LotId, Overflow> {
         assert!(amount > Decimal::ZERO, "a funding is positive");
+        // Checked before anything changes; bringing the wallet to `at` only lowers `live`.
+        let funded = add(self.funded, amount)?;
+        add(self.live, amount)?;
         self.advance(at, effects);
         let id = self.next_lot;
         self.next_lot += 1;
         let to_debt = self.debt.min(amount);
-        self.debt -= to_debt;
+        self.debt = sub(self.debt, to_debt).expect("what pays the debt is at most the debt");
         let lot = Lot {
             id,
             funded_at: at,
             expires_at: lot_expiry(at, tz),
             amount,
-            remaining: amount - to_debt,
+            remaining: sub(amount, to_debt).expect("what pays the debt is at most the amount"),
             source: source.clone(),
             warned: false,
         };
         if lot.remaining > Decimal::ZERO {
-            self.live += lot.remaining;
+            self.live = add(self.live, lot.remaining).expect("checked before the change");
             // Usually the newest purchase; a funding dated before a later one (a late record's
             // recharge) takes its place in purchase order.
             let place = self
@@ -470,7 +493,7 @@ impl Wallet {
                 .partition_point(|l| (l.funded_at, l.id) <= (lot.funded_at, lot.id));
             self.lots.insert(place, lot);
         }
-        self.funded += amount;
+        self.funded = funded;
         let mut postings = vec![
             Posting {
                 account: Account::Payments,
@@ -478,7 +501,7 @@ impl Wallet {
             },
             Posting {
                 account: Account::Lot(id),
-                amount: amount - to_debt,
+                amount: sub(amount, to_debt).expect("what pays the debt is at most the amount"),
             },
         ];
         if !to_debt.is_zero() {
@@ -498,11 +521,20 @@ impl Wallet {
             draft(at, kind, amount, call_id, reference, postings),
         );
         self.assert_invariant();
-        id
+        Ok(id)
+    }
+
+    /// Whether a debit of `amount` keeps every total representable (`debit` refuses it
+    /// otherwise, changing nothing).
+    pub fn can_debit(&self, amount: Decimal) -> Result<(), Overflow> {
+        add(self.debited, amount)?;
+        add(self.debt, amount)?;
+        Ok(())
     }
 
     /// One debit of `amount` for `call_id` at `at` (C10 FIFO, C13 debt), then C34 auto-recharge
-    /// and the C15 balance notifications.
+    /// and the C15 balance notifications. A debit whose totals would leave the representable
+    /// range is refused (`Overflow`) and changes nothing.
     pub fn debit(
         &mut self,
         amount: Decimal,
@@ -510,8 +542,9 @@ impl Wallet {
         call_id: &str,
         policy: &DebitPolicy<'_>,
         effects: &mut Effects,
-    ) -> DebitOutcome {
+    ) -> Result<DebitOutcome, Overflow> {
         assert!(amount > Decimal::ZERO, "a debit is positive");
+        self.can_debit(amount)?;
         self.advance(at, effects);
         let before = self.balance();
         let mut outcome = DebitOutcome::default();
@@ -519,8 +552,8 @@ impl Wallet {
         let mut postings = Vec::new();
         while let Some(lot) = self.lots.front_mut().filter(|_| !left.is_zero()) {
             let take = lot.remaining.min(left);
-            lot.remaining -= take;
-            left -= take;
+            lot.remaining = sub(lot.remaining, take).expect("a take is at most the lot");
+            left = sub(left, take).expect("a take is at most what is left");
             outcome.lots.push((lot.id, take));
             postings.push(Posting {
                 account: Account::Lot(lot.id),
@@ -530,9 +563,10 @@ impl Wallet {
                 self.lots.pop_front();
             }
         }
-        self.live -= amount - left;
+        let taken = sub(amount, left).expect("what is left is at most the amount");
+        self.live = sub(self.live, taken).expect("what the lots gave is part of the live total");
         if !left.is_zero() {
-            self.debt += left;
+            self.debt = add(self.debt, left).expect("checked by can_debit");
             outcome.to_debt = left;
             postings.push(Posting {
                 account: Account::Debt,
@@ -543,7 +577,7 @@ impl Wallet {
             account: Account::Usage,
             amount,
         });
-        self.debited += amount;
+        self.debited = add(self.debited, amount).expect("checked by can_debit");
         self.push_entry(
             effects,
             draft(at, EntryKind::Debit, amount, Some(call_id), None, postings),
@@ -571,7 +605,7 @@ impl Wallet {
         }
         outcome.recharge_lot = self.maybe_recharge(at, call_id, policy, effects);
         self.assert_invariant();
-        outcome
+        Ok(outcome)
     }
 
     /// C12, C34: exactly one recharge per debit that leaves the balance strictly below the
@@ -591,7 +625,9 @@ impl Wallet {
             return None;
         }
         if !recharge.payment_accepted {
-            let retry_after = at + RECHARGE_RETRY_S.seconds();
+            let retry_after = at
+                .checked_add(RECHARGE_RETRY_S.seconds())
+                .unwrap_or(Timestamp::MAX);
             self.retry_after = Some(retry_after);
             effects.events.push(Event::RechargeFailed {
                 at,
@@ -600,16 +636,15 @@ impl Wallet {
             });
             return None;
         }
+        let source = LotSource::AutoRecharge {
+            call_id: call_id.to_string(),
+        };
+        // A recharge that no total could hold is not made (the trigger and the amount are
+        // bounded by MAX_AMOUNT, so only a wallet at the edge of the range gets here).
+        let lot = self
+            .fund(recharge.amount, at, policy.tz, source, effects)
+            .ok()?;
         self.retry_after = None;
-        let lot = self.fund(
-            recharge.amount,
-            at,
-            policy.tz,
-            LotSource::AutoRecharge {
-                call_id: call_id.to_string(),
-            },
-            effects,
-        );
         effects.events.push(Event::RechargeSucceeded {
             at,
             amount: recharge.amount,
@@ -658,17 +693,25 @@ fn draft(
 }
 
 /// C24 from the journal alone: (balance, funded, debited, forfeited) recomputed from entries.
+/// A journal whose totals leave the representable range is one no wallet wrote (every wallet
+/// total is checked as it changes): that broken invariant stops the process.
 pub fn recompute(entries: &[Entry]) -> (Decimal, Decimal, Decimal, Decimal) {
+    try_recompute(entries).expect("a wallet's journal has representable totals")
+}
+
+/// `recompute`, or `None` when a total leaves the representable range.
+pub fn try_recompute(entries: &[Entry]) -> Option<(Decimal, Decimal, Decimal, Decimal)> {
     let mut totals = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for entry in entries {
         for posting in &entry.postings {
+            let amount = posting.amount;
             match posting.account {
-                Account::Lot(_) | Account::Debt => totals.0 += posting.amount,
-                Account::Payments => totals.1 -= posting.amount,
-                Account::Usage => totals.2 += posting.amount,
-                Account::Forfeits => totals.3 += posting.amount,
+                Account::Lot(_) | Account::Debt => totals.0 = totals.0.checked_add(amount)?,
+                Account::Payments => totals.1 = totals.1.checked_sub(amount)?,
+                Account::Usage => totals.2 = totals.2.checked_add(amount)?,
+                Account::Forfeits => totals.3 = totals.3.checked_add(amount)?,
             }
         }
     }
-    totals
+    Some(totals)
 }

@@ -12,6 +12,7 @@ pub mod control;
 pub mod digest;
 pub mod directory;
 pub mod engine;
+pub mod ident;
 pub mod lang;
 pub mod ledger;
 pub mod rating;

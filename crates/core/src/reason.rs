@@ -55,6 +55,7 @@ reasons! {
     NoRate => "no_rate", "C9", "no rate in force for this call";
     AmountBelowMinimum => "amount_below_minimum", "C11", "the amount is below the minimum";
     AmountNotWhole => "amount_not_whole", "C11", "the amount is not a whole number of currency units";
+    AmountOutOfRange => "amount_out_of_range", "C11", "an amount or a count is larger than the bound of its field";
     InsufficientCredits => "insufficient_credits", "C14", "the available balance is not positive";
     OrganizerNotEnabled => "organizer_not_enabled", "C18", "the organizer has no audio conferencing license";
     TollFreeDisabled => "toll_free_disabled", "C18", "toll-free dial-in is disabled for the organizer";
@@ -93,6 +94,6 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(*reason));
         }
-        assert_eq!(Reason::ALL.len(), 28);
+        assert_eq!(Reason::ALL.len(), 29);
     }
 }

@@ -158,6 +158,14 @@ fn scenarios() -> Vec<Scenario> {
             fund_reason(&mut book, "50.5", true)
         }),
         (
+            Reason::AmountOutOfRange,
+            "C11 funding 1000000000001",
+            || {
+                let mut book = TenantFx::new("t", "FR", "EUR").wallet().book();
+                fund_reason(&mut book, "1000000000001", true)
+            },
+        ),
+        (
             Reason::InsufficientCredits,
             "C14 a real-time credit call with balance 0",
             || call_reason(dial_out("c", SUB, AE_NUM, T, 60), Mode::RealTime, false),

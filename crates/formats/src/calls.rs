@@ -157,6 +157,9 @@ impl CallFile {
                 errors.push(line, HEADER[i], "must not be empty");
             }
         }
+        if errors.len() == count_before {
+            check_identifiers(&field, line, errors);
+        }
         let direction = match field(3) {
             b"dial_in" => Some(Direction::DialIn),
             b"dial_out" => Some(Direction::DialOut),
@@ -296,19 +299,36 @@ pub fn empty_record() -> CallRecord {
 /// Appends one record as a CSV line.
 pub fn write_record(out: &mut Vec<u8>, r: &CallRecord) {
     for text in [&r.call_id, &r.conference_id, &r.organizer] {
-        crate::write_field(out, text);
+        crate::write_text(out, text);
         out.push(b',');
     }
     out.extend_from_slice(r.direction.as_str().as_bytes());
     for text in [&r.service_number, &r.caller_number, &r.destination_number] {
         out.push(b',');
-        crate::write_field(out, text);
+        crate::write_number_text(out, text);
     }
     out.push(b',');
     instant::write(out, r.start);
     out.push(b',');
     instant::write(out, r.end);
     out.push(b'\n');
+}
+
+/// The identifier grammars (`minutely_core::ident`) of a record's call id, conference id and
+/// organizer; each field's UTF-8 has been checked.
+fn check_identifiers<'a>(field: &impl Fn(usize) -> &'a [u8], line: usize, errors: &mut ErrorList) {
+    use minutely_core::ident;
+    let text = |i: usize| std::str::from_utf8(field(i)).unwrap_or_default();
+    let checks = [
+        ident::call_id(HEADER[0], text(0)).err(),
+        ident::optional_conference_id(HEADER[1], text(1)).err(),
+        ident::organizer(HEADER[2], text(2)).err(),
+    ];
+    for (bad, i) in checks.into_iter().zip([0usize, 1, 2]) {
+        if let Some(bad) = bad {
+            errors.push(line, HEADER[i], bad.to_string());
+        }
+    }
 }
 
 /// The header line.

@@ -1,7 +1,7 @@
 //! The PSTN usage export (RFC 4180, header row, UTC ISO 8601 instants, the twenty columns of
 //! product.md in order; the extended export adds five), and the refused-calls file.
 
-use crate::{instant, write_field};
+use crate::{instant, write_text};
 use minutely_core::catalogue::CountryTable;
 use minutely_core::digest::Digest;
 use minutely_core::directory::{NumberKind, Tenant};
@@ -65,7 +65,7 @@ fn write_number(out: &mut Vec<u8>, text: &str) {
                 .chars()
                 .filter(|c| !matches!(c, ' ' | '-' | '.'))
                 .collect();
-            write_field(out, &stripped);
+            crate::write_number_text(out, &stripped);
         }
     }
 }
@@ -103,21 +103,21 @@ pub fn write_row(
     let currency = tenant.currency;
     write_uuid(out, usage_digest(&tenant.id, &call.call_id));
     out.push(b',');
-    write_field(out, &call.call_id);
+    write_text(out, &call.call_id);
     out.push(b',');
-    write_field(out, &call.conference_id);
+    write_text(out, &call.conference_id);
     out.push(b',');
     if let Some(user) = organizer {
         out.extend_from_slice(user.usage_location.as_str().as_bytes());
         out.push(b',');
-        write_field(out, &user.object_id);
+        write_text(out, &user.object_id);
         out.push(b',');
-        write_field(out, &user.upn.display);
+        write_text(out, &user.upn.display);
         out.push(b',');
-        write_field(out, &user.display_name);
+        write_text(out, &user.display_name);
     } else {
         out.extend_from_slice(b",,");
-        write_field(out, &call.organizer);
+        write_text(out, &call.organizer);
         out.push(b',');
     }
     out.push(b',');
@@ -136,7 +136,7 @@ pub fn write_row(
             out.extend_from_slice(kind.as_bytes());
             write_domestic(out, charge.domestic);
             if let Some(service) = service {
-                write_field(out, countries.name_ref(service.country));
+                write_text(out, countries.name_ref(service.country));
             }
             out.push(b',');
             write_number(out, &call.service_number);
@@ -146,10 +146,10 @@ pub fn write_row(
             out.extend_from_slice(b",conf_out,");
             write_domestic(out, charge.domestic);
             match (&charge.rate, &charge.other_country) {
-                (Some(rate), _) => write_field(out, &rate.name),
+                (Some(rate), _) => write_text(out, &rate.name),
                 (None, Some(country)) => {
                     if let Ok(c) = Country::parse(country) {
-                        write_field(out, countries.name_ref(c));
+                        write_text(out, countries.name_ref(c));
                     }
                 }
                 (None, None) => {}

@@ -94,6 +94,39 @@ impl ErrorList {
 }
 
 /// Writes one CSV field, quoting it (RFC 4180) only when it needs it.
+/// Writes a free-text CSV field (a name, a label, an id read from elsewhere) so that no
+/// spreadsheet takes it for a formula: a text starting with `=`, `+`, `-`, `@`, a tab or a line
+/// break gets a leading `'`. E.164 numbers and amounts are written with `write_field`, exactly.
+pub fn write_text(out: &mut Vec<u8>, text: &str) {
+    if minutely_core::ident::looks_like_formula(text) {
+        let mut guarded = String::with_capacity(text.len() + 1);
+        guarded.push('\'');
+        guarded.push_str(text);
+        write_field(out, &guarded);
+    } else {
+        write_field(out, text);
+    }
+}
+
+/// Writes a telephone number as given: digits with an optional leading `+` and the usual
+/// separators (space, `-`, `.`, parentheses) are written exactly; anything else is free text
+/// (`write_text`).
+pub fn write_number_text(out: &mut Vec<u8>, text: &str) {
+    let body = text.strip_prefix('+').unwrap_or(text);
+    let numeric = body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')'))
+        && body
+            .bytes()
+            .next()
+            .is_none_or(|b| b.is_ascii_digit() || b == b'(');
+    if numeric {
+        write_field(out, text);
+    } else {
+        write_text(out, text);
+    }
+}
+
 pub fn write_field(out: &mut Vec<u8>, text: &str) {
     if text
         .bytes()

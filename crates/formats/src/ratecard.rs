@@ -5,7 +5,9 @@
 
 use crate::{ErrorList, FileErrors, instant};
 use minutely_core::catalogue::{RateCard, RateEntry, RateKey, RateKind, key_text};
-use minutely_core::money::{Currency, parse_amount};
+use minutely_core::money::{
+    BadAmount, Currency, MAX_CONNECTION_FEE, MAX_RATE_PER_MINUTE, parse_amount,
+};
 use minutely_core::numbers::{Country, E164_MAX_DIGITS};
 use rust_decimal::Decimal;
 
@@ -99,26 +101,48 @@ fn parse_row(fields: &[&str], line: usize, errors: &mut ErrorList) -> Option<Rat
             None
         }
     };
-    let mut money = |column: &str, text: &str, default: Option<Decimal>| -> Option<Decimal> {
-        if text.trim().is_empty()
-            && let Some(d) = default
-        {
-            return Some(d);
-        }
-        match parse_amount(text) {
-            Ok(v) if v >= Decimal::ZERO => Some(v),
-            Ok(_) => {
-                bad(column, format!("{text:?} is negative"));
-                None
+    // Never rounded: more digits than can be held exactly is a bad row, as is a value above
+    // the column's bound.
+    let mut money =
+        |column: &str, text: &str, default: Option<Decimal>, max: Decimal| -> Option<Decimal> {
+            if text.trim().is_empty()
+                && let Some(d) = default
+            {
+                return Some(d);
             }
-            Err(e) => {
-                bad(column, e.to_string());
-                None
+            match parse_amount(text) {
+                Ok(v) if v < Decimal::ZERO => {
+                    bad(column, format!("{text:?} is negative"));
+                    None
+                }
+                Ok(v) if v > max => {
+                    bad(
+                        column,
+                        format!("{text:?} is larger than {max}, the largest {column}"),
+                    );
+                    None
+                }
+                Ok(v) => Some(v),
+                Err(BadAmount::TooLarge(_)) => {
+                    bad(
+                        column,
+                        format!("{text:?} is larger than {max}, the largest {column}"),
+                    );
+                    None
+                }
+                Err(e) => {
+                    bad(column, e.to_string());
+                    None
+                }
             }
-        }
-    };
-    let rate = money("rate_per_minute", fields[6], None);
-    let fee = money("connection_fee", fields[7], Some(Decimal::ZERO));
+        };
+    let rate = money("rate_per_minute", fields[6], None, MAX_RATE_PER_MINUTE);
+    let fee = money(
+        "connection_fee",
+        fields[7],
+        Some(Decimal::ZERO),
+        MAX_CONNECTION_FEE,
+    );
     let mut block = |column: &str, text: &str| -> Option<u32> {
         if text.trim().is_empty() {
             return Some(60);

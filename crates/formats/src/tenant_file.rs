@@ -10,7 +10,7 @@ use minutely_core::directory::{
 };
 use minutely_core::engine::TenantBook;
 use minutely_core::ledger::Effects;
-use minutely_core::money::{Currency, parse_amount};
+use minutely_core::money::{BadAmount, Currency, MAX_AMOUNT, parse_amount};
 use minutely_core::numbers::{Country, E164};
 use minutely_core::reason::Reason;
 use rust_decimal::Decimal;
@@ -185,15 +185,40 @@ pub struct TenantFile {
     users: Vec<UserDecl>,
 }
 
+/// Every amount of a tenant file (fundings, auto-recharge, thresholds) is at most
+/// `MAX_AMOUNT` (`amount_out_of_range`) and is never rounded (`amount_not_whole` for more
+/// digits after the point than can be held exactly).
 fn money(location: &str, value: &Money) -> Result<Decimal, FileError> {
-    match value {
-        Money::Whole(n) => Ok(Decimal::from(*n)),
-        Money::Text(text) => parse_amount(text).map_err(|e| err(location, e.to_string())),
-        Money::Float(_) => Err(err(
-            location,
-            "write money as an integer or a decimal string (\"12.50\"), never as a float",
-        )),
+    let out_of_range = || FileError {
+        location: location.to_string(),
+        reason: Some(Reason::AmountOutOfRange),
+        message: format!("amount_out_of_range: an amount is at most {MAX_AMOUNT}"),
+    };
+    let amount = match value {
+        Money::Whole(n) => Decimal::from(*n),
+        Money::Text(text) => match parse_amount(text) {
+            Ok(amount) => amount,
+            Err(BadAmount::TooLarge(_)) => return Err(out_of_range()),
+            Err(e @ BadAmount::TooPrecise(_)) => {
+                return Err(FileError {
+                    location: location.to_string(),
+                    reason: Some(Reason::AmountNotWhole),
+                    message: format!("amount_not_whole: {e}; it is never rounded"),
+                });
+            }
+            Err(e) => return Err(err(location, e.to_string())),
+        },
+        Money::Float(_) => {
+            return Err(err(
+                location,
+                "write money as an integer or a decimal string (\"12.50\"), never as a float",
+            ));
+        }
+    };
+    if amount > MAX_AMOUNT {
+        return Err(out_of_range());
     }
+    Ok(amount)
 }
 
 fn instant(location: &str, text: &str) -> Result<Timestamp, FileError> {

@@ -16,7 +16,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use minutely_core::catalogue::CountryTable;
 use minutely_store::Store;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +37,16 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Connections held open at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Connections held open at once from one IP address; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// A request head must arrive within this of the connection's opening (or of its first
+    /// byte after an idle keep-alive); otherwise the connection is closed (408 when part of
+    /// the head came).
+    pub header_timeout: Duration,
+    /// A request body must arrive within this once the server waits for it (408 otherwise).
+    pub body_timeout: Duration,
+    /// A keep-alive connection without a request for this long is closed.
+    pub idle_timeout: Duration,
     /// Largest page any listing returns.
     pub max_page: usize,
     /// Graceful shutdown: how long requests in flight may take to finish.
@@ -46,6 +55,10 @@ pub struct Config {
     pub webhook_attempts: u32,
     /// Webhook delivery: the pause after the first failed attempt (it doubles after each).
     pub webhook_first_backoff: Duration,
+    /// Webhook delivery: the networks and host names a webhook may reach although they are
+    /// internal (loopback, private, link-local, ...); empty by default, so webhooks go only to
+    /// public addresses (`crate::webhooks::egress`).
+    pub webhook_allow: crate::webhooks::WebhookAllow,
     /// Requests per API key (`None`: unlimited). Over it, a request is answered 429 with
     /// `Retry-After` before its body is read.
     pub rate_limit: Option<RateLimit>,
@@ -62,10 +75,15 @@ impl Config {
             max_batch_records: 10_000,
             max_in_flight: 4_096,
             max_connections: 10_000,
+            max_connections_per_address: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             max_page: 1_000,
             drain_timeout: Duration::from_secs(10),
             webhook_attempts: 12,
             webhook_first_backoff: Duration::from_secs(1),
+            webhook_allow: crate::webhooks::WebhookAllow::default(),
             rate_limit: Some(RateLimit::DEFAULT),
             clock: Clock::System,
         }
@@ -156,69 +174,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// JSON body extractor whose rejections are our errors (code `invalid_request`, naming the
-/// problem), not plain text.
-pub struct Json<T>(pub T);
-
-impl<T, S> axum::extract::FromRequest<S> for Json<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> ApiResult<Json<T>> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let code = match status {
-                    StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                    _ => "invalid_request",
-                };
-                let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    status
-                };
-                Err(ApiError::new(status, code, rejection.body_text()))
-            }
-        }
-    }
-}
-
-/// A JSON body that may be left out (its default is used then).
-pub struct JsonOrEmpty<T>(pub T);
-
-impl<T, S> axum::extract::FromRequest<S> for JsonOrEmpty<T>
-where
-    T: serde::de::DeserializeOwned + Default,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> ApiResult<JsonOrEmpty<T>> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-            || (req.headers().get(header::CONTENT_TYPE).is_none()
-                && req.headers().get(header::TRANSFER_ENCODING).is_none());
-        if empty {
-            return Ok(JsonOrEmpty(T::default()));
-        }
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| JsonOrEmpty(v))
-    }
-}
-
-impl<T: serde::Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
+pub use crate::body::{Json, JsonOrEmpty};
 
 /// Query extractor with our errors.
 pub struct Query<T>(pub T);
@@ -281,6 +237,15 @@ pub struct ErrorDetail {
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A fresh request id: this process's random prefix and a sequence number.
+pub(crate) fn new_request_id() -> String {
+    format!(
+        "{}-{:08x}",
+        request_prefix(),
+        REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 fn request_prefix() -> &'static str {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PREFIX.get_or_init(|| hex::encode(crate::auth::random_bytes::<4>()))
@@ -302,13 +267,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{}-{:08x}",
-                request_prefix(),
-                REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
-            )
-        });
+        .unwrap_or_else(new_request_id);
     // Handlers read it to name the request in what they record (the audit log).
     let mut request = request;
     request
@@ -326,8 +285,23 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
+    let body_timer = request
+        .extensions()
+        .get::<crate::listener::BodyTimer>()
+        .cloned();
     let mut response = next.run(request).await;
-    if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
+    if body_timer.is_some_and(|timer| timer.expired()) {
+        // However the handler answered a body that stopped coming, the answer is 408.
+        let error = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                state.config.body_timeout.as_secs_f64()
+            ),
+        );
+        response = render_error(&error, lang, &request_id);
+    } else if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
         let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
         response = render_error(&error, lang, &request_id);
         if let Some(value) = retry_after {
@@ -454,6 +428,9 @@ async fn gate(
     if let Some(refusal) = over_rate_limit(&state, &principal) {
         return refusal;
     }
+    if let Err(e) = check_path_identifiers(&params) {
+        return e.into_response();
+    }
     match admit(&principal, policy, params.get("tenant").map(String::as_str)) {
         Ok(()) => {
             let mut request = request;
@@ -462,6 +439,22 @@ async fn gate(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// The identifiers of a route's path follow their grammars (`minutely_core::ident`), so that
+/// no handler sees `..`, a control character or a formula sign in an id.
+fn check_path_identifiers(params: &std::collections::HashMap<String, String>) -> ApiResult<()> {
+    use minutely_core::ident;
+    for (name, value) in params {
+        let checked = match name.as_str() {
+            "tenant" => ident::tenant_id("tenant", value).map(drop),
+            "call_id" => ident::call_id("call_id", value).map(drop),
+            "upn" => ident::upn("upn", value).map(drop),
+            _ => Ok(()),
+        };
+        checked.map_err(|e| ApiError::invalid(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Whether `principal` may call a route of class `policy` (inside `tenant` for tenant routes).
@@ -544,6 +537,36 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
+/// The listening socket with its connection bounds, its address, and each connection's limits.
+async fn listen(
+    config: &Config,
+) -> anyhow::Result<(
+    crate::listener::Listener,
+    SocketAddr,
+    crate::listener::Limits,
+)> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    if config.max_connections_per_address >= config.max_connections {
+        tracing::warn!(
+            max_connections = config.max_connections,
+            max_connections_per_address = config.max_connections_per_address,
+            "one address may hold every connection: set the per-address bound below the total"
+        );
+    }
+    let listener = crate::listener::Listener::new(
+        listener,
+        config.max_connections,
+        config.max_connections_per_address,
+    );
+    let limits = crate::listener::Limits {
+        header_timeout: config.header_timeout,
+        body_timeout: config.body_timeout,
+        idle_timeout: config.idle_timeout,
+    };
+    Ok((listener, addr, limits))
+}
+
 impl Server {
     /// Opens the store, loads every tenant (checking C24), starts the writer, the webhook
     /// deliverer and the listener. Returns once the server accepts connections.
@@ -569,9 +592,7 @@ impl Server {
             config.clock.clone(),
             Some(committed_tx),
         );
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
-        let listener = crate::listener::Limited::new(listener, config.max_connections);
+        let (listener, addr, limits) = listen(&config).await?;
         let limiter = config
             .rate_limit
             .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
@@ -597,19 +618,19 @@ impl Server {
         let drain_timeout = state.config.drain_timeout;
         let task = tokio::spawn(async move {
             let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-            let serve = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.await;
-                    ready.store(false, Ordering::SeqCst);
-                    let _ = draining_tx.send(());
-                })
-                .into_future();
+            // On the signal the listening socket closes, each connection finishes the request
+            // it is answering and closes; `serve` returns once every connection is closed.
+            let serve = crate::listener::serve(listener, app, limits, async move {
+                let _ = shutdown_rx.await;
+                ready.store(false, Ordering::SeqCst);
+                let _ = draining_tx.send(());
+            });
             // A client that stalls half-way through a request must not hold the shutdown
             // forever: after the drain deadline the remaining connections are left behind.
             // Nothing is lost: a request is acknowledged only after its commit, and one that
             // reaches the writer after it stopped is answered `unavailable`.
             tokio::select! {
-                served = serve => served?,
+                () = serve => {}
                 _ = async {
                     if draining_rx.await.is_ok() {
                         tokio::time::sleep(drain_timeout).await;

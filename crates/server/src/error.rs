@@ -50,6 +50,16 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
     }
 
+    /// A well-formed request whose values cannot be used: fields that exclude or need each
+    /// other, an instant too far from the server's clock, a month that has not started (422).
+    pub fn unprocessable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable_request",
+            detail,
+        )
+    }
+
     pub fn not_found(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
@@ -74,6 +84,12 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(detail = %detail, "internal error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "")
+    }
+}
+
+impl From<minutely_core::ident::BadIdentifier> for ApiError {
+    fn from(e: minutely_core::ident::BadIdentifier) -> ApiError {
+        ApiError::invalid(e.to_string())
     }
 }
 

@@ -65,6 +65,11 @@ pub const API_CODES: &[&str] = &[
     "conflict",
     "unsupported_media_type",
     "no_more_credit",
+    "request_timeout",
+    "uri_too_long",
+    "headers_too_large",
+    "webhook_address_refused",
+    "unprocessable_request",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +203,13 @@ catalogue! {
         zh_cn: "金额不是整数个货币单位。",
         fr: "Le montant n’est pas un nombre entier d’unités monétaires.",
         de: "Der Betrag ist keine ganze Zahl von Währungseinheiten.",
+    }
+    "amount_out_of_range" => {
+        en: "The amount or count is larger than the largest value accepted for this field.",
+        ja: "金額または数量が、このフィールドで受け付けられる最大値を超えています。",
+        zh_cn: "金额或数量超过了此字段可接受的最大值。",
+        fr: "Le montant ou la quantité dépasse la plus grande valeur acceptée pour ce champ.",
+        de: "Der Betrag oder die Anzahl ist größer als der größte für dieses Feld zulässige Wert.",
     }
     "insufficient_credits" => {
         en: "The available Communications Credits balance is zero or negative.",
@@ -410,6 +422,41 @@ catalogue! {
         zh_cn: "已没有更多可用的通信点数，请在授权的时长结束时结束呼叫。",
         fr: "Aucun Crédit de Communications supplémentaire n’est disponible, veuillez mettre fin à l’appel à la limite accordée.",
         de: "Es ist kein weiteres Kommunikationsguthaben verfügbar, bitte beenden Sie den Anruf am Ende der gewährten Dauer.",
+    }
+    "request_timeout" => {
+        en: "The request did not arrive in time, so please send it again.",
+        ja: "リクエストが時間内に届かなかったため、もう一度送信してください。",
+        zh_cn: "请求未在规定时间内到达，请重新发送。",
+        fr: "La requête n’est pas arrivée à temps, veuillez la renvoyer.",
+        de: "Die Anforderung ist nicht rechtzeitig eingetroffen, bitte senden Sie sie erneut.",
+    }
+    "uri_too_long" => {
+        en: "The request address is too long.",
+        ja: "リクエストのアドレスが長すぎます。",
+        zh_cn: "请求地址过长。",
+        fr: "L’adresse de la requête est trop longue.",
+        de: "Die Adresse der Anforderung ist zu lang.",
+    }
+    "headers_too_large" => {
+        en: "The request headers are too large.",
+        ja: "リクエスト ヘッダーが大きすぎます。",
+        zh_cn: "请求标头过大。",
+        fr: "Les en-têtes de la requête sont trop volumineux.",
+        de: "Die Header der Anforderung sind zu groß.",
+    }
+    "webhook_address_refused" => {
+        en: "The webhook URL points to an internal or reserved address that webhooks may not reach.",
+        ja: "Webhook の URL が、Webhook から到達できない内部アドレスまたは予約済みアドレスを指しています。",
+        zh_cn: "该 Webhook URL 指向 Webhook 无法访问的内部地址或保留地址。",
+        fr: "L’URL du webhook désigne une adresse interne ou réservée que les webhooks ne peuvent pas atteindre.",
+        de: "Die Webhook-URL verweist auf eine interne oder reservierte Adresse, die Webhooks nicht erreichen dürfen.",
+    }
+    "unprocessable_request" => {
+        en: "The request is well formed, but its values cannot be used together or at this time.",
+        ja: "リクエストの形式は正しいですが、値の組み合わせまたは時点が原因で処理できません。",
+        zh_cn: "请求格式正确，但其中的值无法同时使用或无法在此时使用。",
+        fr: "La requête est bien formée, mais ses valeurs ne peuvent pas être utilisées ensemble ou à ce moment.",
+        de: "Die Anforderung ist korrekt aufgebaut, aber ihre Werte können nicht zusammen oder zu diesem Zeitpunkt verwendet werden.",
     }
 }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 mod background;
+pub mod body;
 pub mod clock;
 pub mod console;
 pub mod error;

@@ -37,6 +37,18 @@
 //! (`GET /v1/tenants/{tenant}/webhooks/{id}/deliveries`): `delivered`, `failed` (to be retried)
 //! or `gave_up` (the last attempt failed).
 //!
+//! # Where webhooks go
+//!
+//! Only to public addresses (see `egress`): a URL whose host is, or resolves at delivery time
+//! to, a loopback, private, shared (100.64.0.0/10), link-local, unique-local, multicast,
+//! unspecified, broadcast, documentation or reserved address (or an IPv4-mapped, NAT64 or 6to4
+//! form of one) is refused when registered (an IP literal, or a `localhost` name) and, at each
+//! delivery, before any connection: the attempt fails with the error `refused address` and
+//! nothing more about the network. Names are resolved at each delivery by a resolver that keeps
+//! only reachable addresses, so the connection goes to an address checked then. Redirects are
+//! not followed and no proxy is used. The operator may allow networks and host names
+//! (`Config::webhook_allow`, `minutely serve --webhook-allow`).
+//!
 //! # How it runs
 //!
 //! One task per enabled endpoint, so one endpoint's failures never hold back another's. A
@@ -47,6 +59,10 @@
 //! Attempts are logged through a write connection of the deliverer's own (WAL: it waits on the
 //! busy timeout while the writer commits), never through the writer thread. On shutdown a POST
 //! in flight finishes and is logged; no new one starts.
+
+pub mod egress;
+
+pub use egress::{AllowRule, WebhookAllow};
 
 use crate::app::AppState;
 use hmac::{Hmac, Mac};
@@ -263,10 +279,17 @@ impl Deliverer {
 
     /// One POST: the status the endpoint answered, or what went wrong.
     async fn post(&self, endpoint: &WebhookEndpoint, id: &str, body: &[u8]) -> Result<u16, String> {
+        let url = reqwest::Url::parse(&endpoint.url).map_err(|_| "the URL does not parse")?;
+        // An IP-literal host is never resolved, so the resolver cannot check it: check it here,
+        // before any connection. A name is checked by the client's resolver.
+        if let Some((_, what)) = egress::check_literal(&url, &self.state.config.webhook_allow) {
+            tracing::warn!(endpoint = %endpoint.id, refused = what, "webhook address refused");
+            return Err(egress::REFUSED_TEXT.to_string());
+        }
         let timestamp = self.state.now().as_second();
         let response = self
             .client
-            .post(&endpoint.url)
+            .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("minutely-event-id", id)
             .header("minutely-timestamp", timestamp.to_string())
@@ -399,6 +422,15 @@ impl Deliverer {
 
 /// A network error in a few words, without the chain of internals.
 fn describe(error: reqwest::Error) -> String {
+    // A refused address says only that: which address, and whether the name resolved to
+    // others, stays out of the log.
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        if inner.is::<egress::RefusedAddress>() {
+            return egress::REFUSED_TEXT.to_string();
+        }
+        cause = inner.source();
+    }
     let kind = if error.is_timeout() {
         "no answer within the timeout"
     } else if error.is_connect() {
@@ -427,12 +459,19 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
-fn client() -> reqwest::Result<reqwest::Client> {
+fn client(allow: &WebhookAllow) -> reqwest::Result<reqwest::Client> {
+    let resolver = egress::GuardedResolver {
+        allow: Arc::new(allow.clone()),
+    };
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(REQUEST_TIMEOUT)
-        // A redirect is a failed attempt: the signed body goes only where the tenant said.
+        // A redirect is a failed attempt: the signed body goes only where the tenant said, and
+        // never to an address the resolver did not check.
         .redirect(reqwest::redirect::Policy::none())
+        // Every name goes through the guard; a proxy would connect on our behalf, unchecked.
+        .dns_resolver(Arc::new(resolver))
+        .no_proxy()
         .user_agent(concat!("minutely-webhooks/", env!("CARGO_PKG_VERSION")))
         .pool_max_idle_per_host(4)
         .build()
@@ -440,7 +479,7 @@ fn client() -> reqwest::Result<reqwest::Client> {
 
 /// The deliverer: runs until `stopped` changes, then lets the POSTs in flight finish.
 pub async fn deliver(state: AppState, mut stopped: watch::Receiver<bool>) {
-    let client = match client() {
+    let client = match client(&state.config.webhook_allow) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "no HTTP client: webhooks are not delivered");

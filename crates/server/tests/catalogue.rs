@@ -159,7 +159,8 @@ async fn a_country_table_with_bad_rows_is_refused_whole_listing_every_row() {
                DE,Germany,true,sometimes,yes,yes,yes\n\
                GB,United Kingdom,true,yes,yes,yes,yes\n";
     let r = put_text(&app, "/v1/countries", &op, "text/csv", bad).await;
-    assert_error(&r, 400, "invalid_request");
+    // A table of the format with bad rows is unprocessable; only a missing header is malformed.
+    assert_error(&r, 422, "unprocessable_request");
     let detail = r.body["error"]["detail"].as_str().unwrap();
     for row in [
         "line 2, column zone_a",
@@ -296,7 +297,7 @@ dial_out,+49,,Germany again,DE,false,0.02,0,60,60,2026-09-01T00:00:00Z
 dial_out,+81,,Japan,JP,false,0.09,0,60,60,2026-09-01T00:00:00Z
 ";
     let r = post_text(&app, "/v1/rate-cards/EUR", &op, "text/csv", bad).await;
-    assert_error(&r, 400, "invalid_request");
+    assert_error(&r, 422, "unprocessable_request");
     let detail = r.body["error"]["detail"].as_str().unwrap();
     assert!(detail.contains("7 bad rows"), "{detail}");
     for row in [

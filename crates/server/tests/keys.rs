@@ -119,22 +119,23 @@ async fn key_requests_are_checked_and_name_the_field() {
     app.seed_tenant("acme", None).await;
     for (body, status, code, says) in [
         (json!({"kind": "root"}), 400, "invalid_request", "kind"),
+        // A kind and a tenant that do not go together: unprocessable.
         (
             json!({"kind": "tenant_admin"}),
-            400,
-            "invalid_request",
+            422,
+            "unprocessable_request",
             "tenant",
         ),
         (
             json!({"kind": "bridge", "label": "sip edge"}),
-            400,
-            "invalid_request",
+            422,
+            "unprocessable_request",
             "tenant",
         ),
         (
             json!({"kind": "operator", "tenant": "acme"}),
-            400,
-            "invalid_request",
+            422,
+            "unprocessable_request",
             "tenant",
         ),
         (

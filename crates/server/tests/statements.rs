@@ -362,8 +362,8 @@ async fn statement_refusals_name_the_input() {
     let (app, admin, beta_admin) = history().await;
     // The clock is at 2027-03-25: April 2027 has not started in Paris.
     let r = app.get("/v1/tenants/acme/statements/2027-04", &admin).await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.body["error"]["code"], "invalid_request");
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "unprocessable_request");
     let detail = r.body["error"]["detail"].as_str().unwrap();
     assert!(
         detail.contains("2027-04") && detail.contains("not started"),

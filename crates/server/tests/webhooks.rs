@@ -1,10 +1,13 @@
 //! C15: events reach the tenant's webhook endpoints, signed, in order, at least once, retried
-//! with the same event id; the endpoints API and its delivery log.
+//! with the same event id; the endpoints API and its delivery log. The receivers are on
+//! loopback, which the server reaches only because the operator's allowance lists it (what is
+//! refused without it: `webhook_egress.rs`).
 
 mod common;
 
 use common::*;
 use hmac::{Hmac, Mac};
+use minutely_server::webhooks::WebhookAllow;
 use minutely_server::{Config, Server};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -66,7 +69,14 @@ impl Receiver {
                     };
                     let (status, delay) = answer(&path, nth);
                     tokio::time::sleep(delay).await;
-                    axum::http::StatusCode::from_u16(status).unwrap()
+                    let status = axum::http::StatusCode::from_u16(status).unwrap();
+                    // A redirect points at `/redirected`, which must never be asked for.
+                    let location = if status.is_redirection() {
+                        "/redirected"
+                    } else {
+                        "/"
+                    };
+                    (status, [(axum::http::header::LOCATION, location)])
                 }
             },
         );
@@ -106,8 +116,8 @@ fn tenant_with_thresholds(id: &str) -> String {
     )
 }
 
-/// Seeds the tenants, then restarts the server with `adjust` applied to its config (the
-/// harness's own restarts use the default config).
+/// Seeds the tenants, then restarts the server with `adjust` applied to its config (kept for the
+/// harness's later restarts); the config allows webhooks to 127.0.0.1, where the receivers are.
 async fn seeded(
     tenants: &[&str],
     adjust: impl FnOnce(&mut Config),
@@ -126,7 +136,9 @@ async fn seeded(
     let mut config = Config::new(app.db.clone(), "127.0.0.1:0".parse().unwrap());
     config.clock = app.clock.clone();
     config.webhook_first_backoff = std::time::Duration::from_millis(200);
+    config.webhook_allow = WebhookAllow::parse("127.0.0.1/32").expect("a valid allowance");
     adjust(&mut config);
+    app.config = config.clone();
     let server = Server::start(config).await.expect("the server starts");
     app.url = server.url();
     app.server = Some(server);
@@ -530,5 +542,86 @@ async fn c15_a_restart_resumes_the_event_in_flight_and_keeps_counting_its_attemp
         (1, 1, "failed".to_string()),
     ];
     assert_eq!(log(&app, "acme", admin, &hook).await, expected);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn c15_the_operator_allowance_admits_what_it_lists_and_nothing_else() {
+    let receiver = Receiver::start(always_ok).await;
+    let (app, keys) = seeded(&["acme"], |_| {}).await;
+    let (admin, bridge) = &keys[0];
+    let port = receiver.url.rsplit(':').next().unwrap().to_string();
+    // 127.0.0.1/32 is allowed; its neighbours and other internal addresses are not.
+    for url in [
+        format!("http://[::1]:{port}/v6"),
+        format!("http://127.0.0.2:{port}/other"),
+        "http://169.254.169.254/latest".to_string(),
+        "http://10.0.0.1/".to_string(),
+    ] {
+        let r = app
+            .post("/v1/tenants/acme/webhooks", admin, json!({"url": url}))
+            .await;
+        assert_eq!(r.status, 400, "{url}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "webhook_address_refused", "{url}");
+    }
+    // By name: `localhost` resolves to 127.0.0.1 (allowed) and perhaps ::1 (dropped).
+    let (by_name, _) = register(
+        &app,
+        "acme",
+        admin,
+        &format!("http://localhost:{port}/by-name"),
+    )
+    .await;
+    let (by_decimal, _) =
+        register(&app, "acme", admin, &format!("http://2130706433:{port}/n")).await;
+    call(&app, "acme", bridge, "c1", 100).await;
+    assert_eq!(receiver.wait_for("/by-name", 1).await.len(), 1);
+    assert_eq!(receiver.wait_for("/n", 1).await.len(), 1);
+    for hook in [&by_name, &by_decimal] {
+        assert_eq!(
+            log(&app, "acme", admin, hook).await,
+            vec![(1, 1, "delivered".to_string())]
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paths: Vec<String> = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn c15_a_redirect_is_a_failed_attempt_and_is_never_followed() {
+    let receiver = Receiver::start(|path, _| match path {
+        "/moved" => (302, Duration::ZERO),
+        _ => (200, Duration::ZERO),
+    })
+    .await;
+    let (app, keys) = seeded(&["acme"], |c| c.webhook_attempts = 2).await;
+    let (admin, bridge) = &keys[0];
+    let (hook, _) = register(&app, "acme", admin, &format!("{}/moved", receiver.url)).await;
+    call(&app, "acme", bridge, "c1", 100).await;
+    receiver.wait_for("/moved", 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        receiver.at("/redirected").is_empty(),
+        "the redirect was followed"
+    );
+    assert_eq!(
+        log(&app, "acme", admin, &hook).await,
+        vec![(1, 2, "gave_up".to_string()), (1, 1, "failed".to_string())]
+    );
+    let r = app
+        .get(
+            &format!("/v1/tenants/acme/webhooks/{hook}/deliveries"),
+            admin,
+        )
+        .await;
+    assert_eq!(r.body["deliveries"][0]["http_status"], 302, "{}", r.text);
     app.stop().await;
 }

@@ -116,6 +116,7 @@ const REASONS = {
   no_rate: () => t("reason.no_rate"),
   amount_below_minimum: () => t("reason.amount_below_minimum"),
   amount_not_whole: () => t("reason.amount_not_whole"),
+  amount_out_of_range: () => t("reason.amount_out_of_range"),
   insufficient_credits: () => t("reason.insufficient_credits"),
   organizer_not_enabled: () => t("reason.organizer_not_enabled"),
   toll_free_disabled: () => t("reason.toll_free_disabled"),

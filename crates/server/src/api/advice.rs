@@ -153,11 +153,22 @@ fn check_prices(currency: Currency, body: &PricesBody) -> ApiResult<LicensePrice
             ))
         })?;
         bounded(&format!("prices.{code}"), text)?;
-        let price = minutely_core::money::parse_amount(text)
-            .map_err(|e| ApiError::invalid(format!("prices.{code}: {e}")))?;
+        let price = minutely_core::money::parse_amount(text).map_err(|e| {
+            ApiError::invalid(format!(
+                "prices.{code}: {e} (a price is from 0 to below {})",
+                minutely_core::money::MAX_LICENSE_PRICE
+            ))
+        })?;
+        let max = minutely_core::advisor::MAX_PRICE;
+        if price.is_sign_negative() || price >= max {
+            return Err(ApiError::invalid(format!(
+                "prices.{code}: the price {price} is not from 0 to below {max}"
+            )));
+        }
+        // Well formed, but with more decimals than the currency has.
         prices
             .set(sku, price)
-            .map_err(|e| ApiError::invalid(format!("prices.{e}")))?;
+            .map_err(|e| ApiError::unprocessable(format!("prices.{e}")))?;
     }
     Ok(prices)
 }
@@ -174,7 +185,8 @@ fn check_prices(currency: Currency, body: &PricesBody) -> ApiResult<LicensePrice
     responses(
         (status = 200, description = "The currency's prices as stored", body = CurrencyPrices),
         (status = 400, description = "An unknown license or currency, or a bad price; nothing changed", body = crate::app::ErrorBody),
-        (status = 403, description = "Not an operator key", body = crate::app::ErrorBody)
+        (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
+        (status = 422, description = "A price with more decimals than the currency has (`unprocessable_request`); nothing changed", body = crate::app::ErrorBody)
     ),
     tag = "catalogue",
     security(("key" = []))
@@ -415,12 +427,14 @@ fn month_param(field: &str, text: Option<&str>) -> ApiResult<Month> {
 pub fn check_period(from: Option<&str>, to: Option<&str>, current: Month) -> ApiResult<Period> {
     let from = month_param("from", from)?;
     let to = month_param("to", to)?;
+    // Well-formed months that make no period: refused as unprocessable (422), not malformed.
+    let refused = ApiError::unprocessable;
     if to > current {
-        return Err(ApiError::invalid(format!(
+        return Err(refused(format!(
             "to: {to} is in the future (the tenant's current month is {current})"
         )));
     }
-    Period::new(from, to).map_err(|e| ApiError::invalid(format!("from/to: {e}")))
+    Period::new(from, to).map_err(|e| refused(format!("from/to: {e}")))
 }
 
 /// The charged calls that started in `[start, end)`, canonical order (C22), at most

@@ -10,7 +10,7 @@
 //! matches, revoking a revoked key) records nothing. Snapshots hold ids, kinds, labels and
 //! figures, never a key's secret, a digest or a webhook secret.
 
-use crate::api::types::{bounded, instant, money, page_limit, paged};
+use crate::api::types::{instant, money, page_limit, paged};
 use crate::app::{AppState, Caller, Json, Path, Query, RequestId};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult};
@@ -282,12 +282,17 @@ pub struct TenantQuery {
 fn parse_after(after: Option<&str>) -> ApiResult<u64> {
     match after {
         None | Some("") => Ok(0),
-        Some(text) => text.trim().parse::<u64>().map_err(|_| {
-            ApiError::invalid(format!(
-                "after: {text:?} is not a cursor (the `next` value of a previous page, a \
-                 sequence number)"
-            ))
-        }),
+        // No sequence number goes past the store's (signed 64-bit): beyond it, nothing follows.
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(|n| n.min(i64::MAX as u64))
+            .map_err(|_| {
+                ApiError::invalid(format!(
+                    "after: {text:?} is not a cursor (the `next` value of a previous page, a \
+                     sequence number)"
+                ))
+            }),
     }
 }
 
@@ -330,7 +335,7 @@ pub async fn operator_log(
 ) -> ApiResult<Json<AuditPage>> {
     caller.operator()?;
     if let Some(tenant) = &query.tenant {
-        bounded("tenant", tenant)?;
+        minutely_core::ident::tenant_id("tenant", tenant)?;
     }
     let page = page(
         &state,

@@ -113,8 +113,14 @@ pub(crate) fn raw_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> 
     })
 }
 
-/// A file refused whole: every bad row (line, column, reason) in the detail.
+/// A file refused whole: every bad row (line, column, reason) in the detail. A file without
+/// its header line is malformed (400); a file of the format whose rows break its rules is
+/// unprocessable (422).
 pub(crate) fn file_refused(e: &FileErrors) -> ApiError {
+    let headerless = e
+        .errors
+        .iter()
+        .any(|row| row.reason.contains("the header must be"));
     let total = e.errors.len() + e.more;
     let rows: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
     let mut detail = format!(
@@ -126,7 +132,11 @@ pub(crate) fn file_refused(e: &FileErrors) -> ApiError {
     if e.more > 0 {
         detail.push_str(&format!("; and {} more", e.more));
     }
-    ApiError::invalid(detail)
+    if headerless {
+        ApiError::invalid(detail)
+    } else {
+        ApiError::unprocessable(detail)
+    }
 }
 
 /// Runs CPU-heavy parsing off the async threads.
@@ -260,9 +270,10 @@ pub struct CountriesReplaced {
         description = "iso2,name,zone_a,conferencing,toll_dial_in,toll_free_dial_in,communications_credits"),
     responses(
         (status = 200, description = "The table was replaced", body = CountriesReplaced),
-        (status = 400, description = "Bad rows (every one listed); nothing changed", body = crate::app::ErrorBody),
+        (status = 400, description = "No header line; nothing changed", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
-        (status = 415, description = "Not text/csv", body = crate::app::ErrorBody)
+        (status = 415, description = "Not text/csv", body = crate::app::ErrorBody),
+        (status = 422, description = "Bad rows (every one listed, `unprocessable_request`); nothing changed", body = crate::app::ErrorBody)
     ),
     tag = "catalogue",
     security(("key" = []))
@@ -430,10 +441,11 @@ pub struct ImportResponse {
         description = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from"),
     responses(
         (status = 200, description = "Versions added and unchanged", body = ImportResponse),
-        (status = 400, description = "Bad rows (every one listed); nothing changed", body = crate::app::ErrorBody),
+        (status = 400, description = "No header line; nothing changed", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
         (status = 409, description = "A version exists with other content; nothing changed", body = crate::app::ErrorBody),
-        (status = 415, description = "Not text/csv", body = crate::app::ErrorBody)
+        (status = 415, description = "Not text/csv", body = crate::app::ErrorBody),
+        (status = 422, description = "Bad rows (every one listed, `unprocessable_request`); nothing changed", body = crate::app::ErrorBody)
     ),
     tag = "catalogue",
     security(("key" = []))
@@ -771,7 +783,7 @@ fn check_lookup(q: RateLookupQuery, now: Timestamp) -> ApiResult<Lookup> {
     let origin = match q.origin.as_deref().map(str::trim) {
         None | Some("") | Some("*") => None,
         Some(_) if kind != RateKind::DialInTollFree => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unprocessable(
                 "origin: only a dial_in_toll_free lookup has an origin",
             ));
         }

@@ -15,6 +15,7 @@ use axum::routing::post;
 use jiff::Timestamp;
 use minutely_core::control::{ControlError, Decision, Extension, Grant};
 use minutely_core::engine::{Mode, TenantBook, canonical_order};
+use minutely_core::ident;
 use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Direction, Rater};
 use serde::{Deserialize, Serialize};
@@ -78,9 +79,11 @@ impl AuthorizeRequest {
     /// The body's checks, made before any state is touched: every field bounded, the direction
     /// and the optional start read.
     pub fn check(&self) -> ApiResult<(Direction, Option<Timestamp>)> {
+        ident::optional_conference_id("conference_id", &self.conference_id)?;
+        if !self.organizer.is_empty() {
+            ident::organizer("organizer", &self.organizer)?;
+        }
         for (name, value) in [
-            ("conference_id", &self.conference_id),
-            ("organizer", &self.organizer),
             ("service_number", &self.service_number),
             ("caller_number", &self.caller_number),
             ("destination_number", &self.destination_number),
@@ -132,6 +135,7 @@ pub struct ExtendRequest {
     /// The `max_duration_s` the bridge holds now; a request that repeats an extension already
     /// made gets the current grant back. At most a year.
     #[schema(maximum = 31_622_400)]
+    #[serde(default, deserialize_with = "crate::api::types::whole_opt")]
     pub granted_s: Option<u64>,
 }
 
@@ -160,6 +164,7 @@ pub struct EndRequest {
     pub end: Option<String>,
     /// The real duration in seconds, from the authorized start. At most a year.
     #[schema(maximum = 31_622_400)]
+    #[serde(default, deserialize_with = "crate::api::types::whole_opt")]
     pub duration_s: Option<u64>,
     /// The whole record: required for a call that was not authorized (a toll dial-in), and
     /// checked against the authorization otherwise.
@@ -174,14 +179,14 @@ impl EndRequest {
     /// the duration bounded, and the record read and matched against the path's `call_id`.
     pub fn check(&self, call_id: &str) -> ApiResult<(Option<Timestamp>, Option<CallRecord>)> {
         if self.end.is_some() && self.duration_s.is_some() {
-            return Err(ApiError::invalid("give end or duration_s, not both"));
+            return Err(ApiError::unprocessable("give end or duration_s, not both"));
         }
         let end_at = parse_optional_instant("end", self.end.as_deref())?;
         let record = match &self.record {
             Some(r) => {
                 let record = r.to_record("record")?;
                 if record.call_id != call_id {
-                    return Err(ApiError::invalid(format!(
+                    return Err(ApiError::unprocessable(format!(
                         "record.call_id {:?} is not the call id of the path {call_id:?}",
                         record.call_id
                     )));
@@ -255,7 +260,8 @@ fn control_error(e: ControlError, call_id: &str) -> ApiError {
     responses(
         (status = 200, description = "Allowed or denied with a reason code", body = AuthorizeResponse),
         (status = 400, description = "Malformed request", body = crate::app::ErrorBody),
-        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
+        (status = 422, description = "`start` more than an hour from the server's clock (`unprocessable_request`)", body = crate::app::ErrorBody)
     ),
     tag = "call control",
     security(("key" = []))
@@ -285,7 +291,7 @@ pub struct AuthorizeCommand {
 
 impl AuthorizeCommand {
     pub fn new(call_id: String, body: AuthorizeRequest) -> ApiResult<AuthorizeCommand> {
-        bounded("call_id", &call_id)?;
+        ident::call_id("call_id", &call_id)?;
         let (direction, start) = body.check()?;
         Ok(AuthorizeCommand {
             call_id,
@@ -309,7 +315,7 @@ impl AuthorizeCommand {
         // or hold credit for a call that has not begun.
         let skew = (start.as_second() - now.as_second()).abs();
         if skew > MAX_START_SKEW_S {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::unprocessable(format!(
                 "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
                 instant(start),
                 instant(now)
@@ -421,7 +427,7 @@ pub struct ExtendCommand {
 
 impl ExtendCommand {
     pub fn new(call_id: String, body: ExtendRequest) -> ApiResult<ExtendCommand> {
-        bounded("call_id", &call_id)?;
+        ident::call_id("call_id", &call_id)?;
         if body.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
             return Err(ApiError::invalid("granted_s is longer than a year"));
         }
@@ -470,7 +476,8 @@ impl ExtendCommand {
     responses(
         (status = 200, description = "Charged or refused (a refusal carries its reason)", body = OutcomeJson),
         (status = 404, description = "Unknown tenant, or an unauthorized call without its record", body = crate::app::ErrorBody),
-        (status = 409, description = "The call id was used for another call", body = crate::app::ErrorBody)
+        (status = 409, description = "The call id was used for another call", body = crate::app::ErrorBody),
+        (status = 422, description = "Both `end` and `duration_s`, or a `record` of another call id (`unprocessable_request`)", body = crate::app::ErrorBody)
     ),
     tag = "call control",
     security(("key" = []))
@@ -500,7 +507,7 @@ pub struct EndCommand {
 
 impl EndCommand {
     pub fn new(call_id: String, body: EndRequest) -> ApiResult<EndCommand> {
-        bounded("call_id", &call_id)?;
+        ident::call_id("call_id", &call_id)?;
         let (end_at, record) = body.check(&call_id)?;
         Ok(EndCommand {
             call_id,
@@ -669,7 +676,8 @@ impl Prepared {
         (status = 200, description = "One answer per command", body = ControlBatchResponse),
         (status = 400, description = "Malformed commands (nothing was carried out)", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
-        (status = 413, description = "Too many commands or too large a body", body = crate::app::ErrorBody)
+        (status = 413, description = "Too many commands or too large a body", body = crate::app::ErrorBody),
+        (status = 422, description = "Well-formed commands whose values cannot be used together, as the single-call route would refuse them (`unprocessable_request`; nothing was carried out)", body = crate::app::ErrorBody)
     ),
     tag = "call control",
     security(("key" = []))
@@ -695,14 +703,24 @@ pub async fn control_batch(
     }
     let mut commands = Vec::with_capacity(body.commands.len());
     let mut problems = Vec::new();
+    let mut malformed = false;
     for (i, command) in body.commands.into_iter().enumerate() {
         match command.prepare() {
             Ok(c) => commands.push(c),
-            Err(e) => problems.push(format!("commands[{i}]: {}", e.detail)),
+            Err(e) => {
+                malformed |= e.status == axum::http::StatusCode::BAD_REQUEST;
+                problems.push(format!("commands[{i}]: {}", e.detail));
+            }
         }
     }
     if !problems.is_empty() {
-        return Err(ApiError::invalid(summarize(&problems)));
+        let detail = summarize(&problems);
+        // Malformed if any command is; else only values that cannot be used together.
+        return Err(if malformed {
+            ApiError::invalid(detail)
+        } else {
+            ApiError::unprocessable(detail)
+        });
     }
     let lang = i18n::Lang::negotiate(
         headers

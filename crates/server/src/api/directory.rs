@@ -17,9 +17,9 @@
 use crate::api::audit::{Actor, Audited, snapshot};
 use crate::api::catalogue::{blocking, raw_body, require_content_type};
 use crate::api::types::{
-    AutoRechargeJson, PageParams, bounded, instant, paged, parse_money, parse_optional_instant,
-    thresholds_json,
+    AutoRechargeJson, PageParams, bounded, instant, paged, parse_optional_instant, thresholds_json,
 };
+use crate::api::wallet::{Units, parse_bounded_money};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
@@ -39,6 +39,7 @@ use minutely_core::directory::{
 use minutely_core::engine::TenantBook;
 use minutely_core::ledger::LotSource;
 use minutely_core::money::Currency;
+use minutely_core::money::{MAX_AMOUNT, MAX_LICENSE_COUNT};
 use minutely_core::numbers::{Country, E164};
 use minutely_formats::tenant_file::{self, FileError, TenantFile};
 use rust_decimal::Decimal;
@@ -141,11 +142,6 @@ pub fn routes() -> Router<AppState> {
 // Parsing helpers: every bad field is named.
 // ---------------------------------------------------------------------------------------------
 
-/// Longest tenant id (as `Tenant::new` allows).
-const MAX_TENANT_ID: usize = 64;
-/// Largest purchased count accepted for one license.
-const MAX_LICENSE_COUNT: u32 = 10_000_000;
-
 fn parse_sku(field: &str, text: &str) -> ApiResult<Sku> {
     bounded(field, text)?;
     Sku::parse(text).ok_or_else(|| {
@@ -173,18 +169,8 @@ fn parse_policy(field: &str, text: &str) -> ApiResult<Policy> {
 
 /// Ids of tenants created through the API are used in paths: letters, digits, `-`, `_`, `.`.
 fn check_new_tenant_id(id: &str) -> ApiResult<()> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_TENANT_ID
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "id: {id:?} is not a tenant id (1 to {MAX_TENANT_ID} letters, digits, '-', '_' or '.')"
-        )))
-    }
+    minutely_core::ident::tenant_id("id", id)?;
+    Ok(())
 }
 
 /// Runs `change` on the tenant's directory with the catalogue at hand (`unknown_tenant` when
@@ -430,7 +416,7 @@ pub fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
     check_new_tenant_id(&body.id)?;
     bounded("name", &body.name)?;
     if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("name is empty"));
+        return Err(ApiError::invalid("name is blank"));
     }
     let timezone = body.timezone.clone().unwrap_or_else(|| "UTC".to_string());
     bounded("timezone", &timezone)?;
@@ -449,7 +435,9 @@ pub fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
             ))
         })?,
     };
-    let mut tenant = Tenant::new(spec).map_err(|e| ApiError::invalid(format!("timezone: {e}")))?;
+    // Which names are IANA time zones is the server's time-zone database's to say.
+    let mut tenant =
+        Tenant::new(spec).map_err(|e| ApiError::unprocessable(format!("timezone: {e}")))?;
     if let Some(text) = &body.default_dial_out_policy {
         tenant.set_default_policy(parse_policy("default_dial_out_policy", text)?);
     }
@@ -603,19 +591,23 @@ pub struct ApplyResponse {
 }
 
 /// A refused tenant file: where in the file, and why (with the reason code when a charging
-/// rule refused it).
+/// rule refused it, else `unprocessable_request`: the body is text, but not a tenant file).
 fn file_error(e: FileError) -> ApiError {
     let detail = format!("{}: {} (nothing was changed)", e.location, e.message);
     match e.reason {
         Some(reason) => ApiError::reason(reason, detail),
-        None => ApiError::invalid(detail),
+        None => ApiError::unprocessable(detail),
     }
 }
 
-/// A tenant file sent over HTTP, read and checked; nothing is applied yet.
+/// A tenant file sent over HTTP, read and checked; nothing is applied yet. An empty body or
+/// one that is not UTF-8 is malformed (400).
 pub fn parse_tenant_file(body: &[u8]) -> ApiResult<TenantFile> {
     let text =
         std::str::from_utf8(body).map_err(|_| ApiError::invalid("the tenant file is not UTF-8"))?;
+    if text.is_empty() {
+        return Err(ApiError::invalid("the tenant file is empty"));
+    }
     TenantFile::parse(text).map_err(file_error)
 }
 
@@ -649,10 +641,10 @@ fn applied_refs(ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<BTreeSet<String>> 
     ),
     responses(
         (status = 200, description = "Applied; the changes made", body = ApplyResponse),
-        (status = 400, description = "A bad file (its place named)", body = crate::app::ErrorBody),
+        (status = 400, description = "An empty body, or one that is not UTF-8", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
         (status = 415, description = "Not TOML", body = crate::app::ErrorBody),
-        (status = 422, description = "A charging rule refused it (its place named)", body = crate::app::ErrorBody)
+        (status = 422, description = "Not a tenant file, one of another tenant, or one a charging rule refused (its place named)", body = crate::app::ErrorBody)
     ),
     tag = "directory",
     security(("key" = []))
@@ -672,7 +664,7 @@ pub async fn apply_file(
     let body = raw_body(body)?;
     let file = blocking(move || parse_tenant_file(&body)).await?;
     if file.tenant_id() != tenant {
-        return Err(ApiError::invalid(format!(
+        return Err(ApiError::unprocessable(format!(
             "id: the file declares tenant {:?} but the path names {tenant:?}",
             file.tenant_id()
         )));
@@ -845,6 +837,7 @@ pub async fn get_licenses(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPurchasedRequest {
+    #[serde(deserialize_with = "crate::api::types::whole")]
     pub count: u32,
     /// When the count takes effect (RFC 3339); the server's clock when absent.
     pub from: Option<String>,
@@ -981,7 +974,7 @@ pub async fn get_user(
     Path((tenant, upn)): Path<(String, String)>,
 ) -> ApiResult<Json<UserJson>> {
     caller.check(&tenant, Access::Admin)?;
-    bounded("upn", &upn)?;
+    minutely_core::ident::upn("upn", &upn)?;
     let json = state
         .writer
         .with_book(&tenant, move |b| user_json(&b.tenant, &upn))
@@ -1029,7 +1022,7 @@ pub async fn put_user(
 ) -> ApiResult<(StatusCode, Json<UserJson>)> {
     caller.check(&tenant, Access::Admin)?;
     let Json(body) = body?;
-    bounded("upn", &upn)?;
+    minutely_core::ident::upn("upn", &upn)?;
     bounded("display_name", &body.display_name)?;
     if upn.trim().is_empty() {
         return Err(ApiError::invalid("upn is empty"));
@@ -1119,7 +1112,7 @@ pub async fn assign_license(
 ) -> ApiResult<Json<UserJson>> {
     caller.check(&tenant, Access::Admin)?;
     let Json(body) = body?;
-    bounded("upn", &upn)?;
+    minutely_core::ident::upn("upn", &upn)?;
     let sku = parse_sku("sku", &body.sku)?;
     let json = state
         .writer
@@ -1159,7 +1152,7 @@ pub async fn unassign_license(
     Path((tenant, upn, sku)): Path<(String, String, String)>,
 ) -> ApiResult<Json<UserJson>> {
     caller.check(&tenant, Access::Admin)?;
-    bounded("upn", &upn)?;
+    minutely_core::ident::upn("upn", &upn)?;
     let sku = parse_sku("sku", &sku)?;
     let json = state
         .writer
@@ -1514,12 +1507,12 @@ impl AutoRechargeRequest {
                 bounded("amount", amount)?;
                 Ok(Some(AutoRecharge {
                     enabled: self.enabled,
-                    trigger: parse_money("trigger", trigger)?,
-                    amount: parse_money("amount", amount)?,
+                    trigger: parse_bounded_money("trigger", trigger, MAX_AMOUNT, Units::Whole)?,
+                    amount: parse_bounded_money("amount", amount, MAX_AMOUNT, Units::Whole)?,
                     payment_accepted: self.payment_accepted.unwrap_or(true),
                 }))
             }
-            _ => Err(ApiError::invalid(
+            _ => Err(ApiError::unprocessable(
                 "give both trigger and amount (they may be left out together only to turn auto-recharge off)",
             )),
         }
@@ -1536,7 +1529,7 @@ fn parse_thresholds(list: &[String]) -> ApiResult<[Option<Decimal>; 2]> {
     for (i, text) in list.iter().enumerate() {
         let field = format!("low_balance_thresholds[{i}]");
         bounded(&field, text)?;
-        let amount = parse_money(&field, text)?;
+        let amount = parse_bounded_money(&field, text, MAX_AMOUNT, Units::Any)?;
         if amount < Decimal::ZERO {
             return Err(ApiError::invalid(format!("{field}: {text:?} is negative")));
         }
@@ -1610,7 +1603,7 @@ pub async fn put_wallet_settings(
         (status = 200, description = "The wallet's settings", body = WalletSettingsJson),
         (status = 400, description = "A bad field (named)", body = crate::app::ErrorBody),
         (status = 404, description = "unknown_tenant", body = crate::app::ErrorBody),
-        (status = 422, description = "credits_not_set_up, amount_below_minimum or amount_not_whole; nothing changed", body = crate::app::ErrorBody)
+        (status = 422, description = "credits_not_set_up, amount_below_minimum or amount_not_whole, or only one of trigger and amount (`unprocessable_request`); nothing changed", body = crate::app::ErrorBody)
     ),
     tag = "directory",
     security(("key" = []))

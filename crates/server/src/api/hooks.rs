@@ -7,12 +7,14 @@ use crate::api::types::{PageParams, instant, page_after_id, page_limit};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{Access, random_bytes};
 use crate::error::{ApiError, ApiResult};
+use crate::webhooks::{WebhookAllow, egress};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use minutely_store::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv6Addr};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -51,7 +53,13 @@ pub const MAX_ENDPOINTS: usize = 20;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointRequest {
-    /// Where events are POSTed: an `http` or `https` URL with a host, at most 2048 bytes.
+    /// Where events are POSTed: an `http` or `https` URL with a host, at most 2048 bytes. The
+    /// host must be public: an IP address (in any spelling) that is loopback, private
+    /// (10/8, 172.16/12, 192.168/16), shared (100.64/10), link-local (169.254/16, fe80::/10),
+    /// unique-local (fc00::/7), multicast, unspecified, broadcast, documentation or reserved,
+    /// or an IPv4-mapped, NAT64 or 6to4 form of one, is refused (`webhook_address_refused`), as
+    /// is `localhost`, unless the operator allows it. A name is checked at each delivery
+    /// against the addresses it resolves to then.
     pub url: String,
 }
 
@@ -134,8 +142,9 @@ pub struct LimitParams {
     pub limit: Option<usize>,
 }
 
-/// Checks a webhook URL, naming what is wrong with it.
-pub fn check_url(text: &str) -> ApiResult<String> {
+/// Checks a webhook URL, naming what is wrong with it; `allow` is the operator's allowance of
+/// internal networks and host names.
+pub fn check_url(text: &str, allow: &WebhookAllow) -> ApiResult<String> {
     if text.len() > MAX_URL_BYTES {
         return Err(ApiError::invalid(format!(
             "url is {} bytes long; the limit is {MAX_URL_BYTES}",
@@ -150,8 +159,33 @@ pub fn check_url(text: &str) -> ApiResult<String> {
             url.scheme()
         )));
     }
-    if url.host_str().is_none_or(str::is_empty) {
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
         return Err(ApiError::invalid(format!("url {text:?} has no host")));
+    };
+    let refused = |ip: &dyn std::fmt::Display, what: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "webhook_address_refused",
+            format!(
+                "url {text:?}: its host is {ip}, {what}; webhooks go only to public addresses \
+                 unless the operator allows the network"
+            ),
+        )
+    };
+    if let Some((ip, what)) = egress::check_literal(&url, allow) {
+        return Err(refused(&ip, what));
+    }
+    // `localhost` names are loopback whatever the DNS says (RFC 6761); any other name is
+    // checked at each delivery against the addresses it resolves to then.
+    let loopback = [
+        IpAddr::from([127, 0, 0, 1]),
+        IpAddr::from(Ipv6Addr::LOCALHOST),
+    ];
+    if egress::is_localhost_name(host)
+        && !allow.permits_host(host)
+        && !loopback.iter().any(|ip| allow.permits_ip(*ip))
+    {
+        return Err(refused(&host, "a loopback name"));
     }
     Ok(text.to_string())
 }
@@ -187,6 +221,15 @@ fn endpoint_snapshot(e: &WebhookEndpoint) -> String {
 
 /// Registers an endpoint: the tenant's events raised from now on are POSTed to it, signed with
 /// the secret returned (once) in the answer.
+///
+/// Accepted URLs: `http` or `https`, at most 2048 bytes, with a public host. A host that is an
+/// IP address in a refused range (loopback, private, shared 100.64/10, link-local including
+/// 169.254.169.254, unique-local, multicast, unspecified, broadcast, documentation or reserved,
+/// in any spelling such as `2130706433` or `[::ffff:127.0.0.1]`), or a `localhost` name, is
+/// refused with 400 `webhook_address_refused` and nothing is saved, unless the operator allows
+/// that network or name. A host name is resolved at each delivery and only its public addresses
+/// are connected to; when it has none, the attempt fails with the error `refused address`.
+/// Redirects are never followed.
 #[utoipa::path(
     post,
     path = "/v1/tenants/{tenant}/webhooks",
@@ -194,7 +237,7 @@ fn endpoint_snapshot(e: &WebhookEndpoint) -> String {
     request_body = CreateEndpointRequest,
     responses(
         (status = 201, description = "Created; the secret is shown only now", body = CreatedEndpointJson),
-        (status = 400, description = "Bad URL", body = crate::app::ErrorBody),
+        (status = 400, description = "Bad URL (`invalid_request`), or a host at an internal or reserved address (`webhook_address_refused`)", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
         (status = 409, description = "Too many enabled endpoints", body = crate::app::ErrorBody)
     ),
@@ -209,7 +252,7 @@ pub async fn create(
     Json(body): Json<CreateEndpointRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpointJson>)> {
     caller.check(&tenant, Access::Admin)?;
-    let url = check_url(&body.url)?;
+    let url = check_url(&body.url, &state.config.webhook_allow)?;
     let endpoint = WebhookEndpoint {
         id: format!("wh_{}", hex::encode(random_bytes::<8>())),
         tenant: tenant.clone(),
@@ -351,7 +394,8 @@ pub async fn disable(
     Ok(Json(EndpointJson::new(&endpoint)))
 }
 
-/// The delivery log of an endpoint: every attempt, newest first.
+/// The delivery log of an endpoint: every attempt, newest first; 404 once the endpoint is
+/// deleted.
 #[utoipa::path(
     get,
     path = "/v1/tenants/{tenant}/webhooks/{id}/deliveries",
@@ -373,6 +417,12 @@ pub async fn deliveries(
     let limit = page_limit(params.limit, state.config.max_page)?;
     known_tenant(&state, &tenant).await?;
     let endpoint = endpoint_of(&state, &tenant, &id).await?;
+    // A deleted (disabled) endpoint is gone, with its log.
+    if endpoint.disabled_at.is_some() {
+        return Err(ApiError::not_found(format!(
+            "webhook endpoint {id:?} of tenant {tenant:?} was deleted"
+        )));
+    }
     let rows = state
         .read(move |store| Ok(store.deliveries(&endpoint.id, limit)?))
         .await?;

@@ -101,18 +101,18 @@ fn parse_request(body: &CreateKeyRequest) -> ApiResult<(KeyKind, Option<String>)
     bounded("label", &body.label)?;
     let tenant = match (kind, &body.tenant) {
         (KeyKind::Operator, Some(t)) => {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::unprocessable(format!(
                 "tenant: an operator key acts for every tenant; leave tenant out (got {t:?})"
             )));
         }
         (KeyKind::Operator, None) => None,
         (_, None) => {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::unprocessable(format!(
                 "tenant: a {} key needs the tenant it acts for",
                 kind.as_str()
             )));
         }
-        (_, Some(t)) => Some(bounded("tenant", t)?.to_string()),
+        (_, Some(t)) => Some(minutely_core::ident::tenant_id("tenant", t)?.to_string()),
     };
     Ok((kind, tenant))
 }
@@ -126,7 +126,8 @@ fn parse_request(body: &CreateKeyRequest) -> ApiResult<(KeyKind, Option<String>)
         (status = 201, description = "Created; the key is shown only now", body = CreatedKeyJson),
         (status = 400, description = "Bad kind, tenant or label", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
-        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody)
+        (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
+        (status = 422, description = "A tenant given for an operator key, or none for a tenant admin or bridge key (`unprocessable_request`)", body = crate::app::ErrorBody)
     ),
     tag = "keys",
     security(("key" = []))

@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod keys;
 pub mod me;
 pub mod ops;
+pub mod refine;
 pub mod reports;
 pub mod simulate;
 pub mod statements;
@@ -69,6 +70,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ),
     );
     declare_shared_errors(&mut doc);
+    let mut document = serde_json::to_value(&doc).expect("the document is JSON");
+    refine::refine(&mut document, refine::DEFAULT_MAX_PAGE);
+    let mut doc: utoipa::openapi::OpenApi =
+        serde_json::from_value(document).expect("the refined document is OpenAPI");
     doc.info.title = "Minutely API".to_string();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc.info.description = Some(
@@ -101,7 +106,7 @@ struct SharedError {
     applies: fn(&Shape) -> bool,
 }
 
-const SHARED_ERRORS: [SharedError; 8] = [
+const SHARED_ERRORS: [SharedError; 9] = [
     SharedError {
         status: "400",
         name: "BadRequest",
@@ -134,6 +139,13 @@ const SHARED_ERRORS: [SharedError; 8] = [
         name: "NotFound",
         description: "No such tenant or item, or another tenant's (`not_found` or a reason code)",
         applies: |s| s.has_path_params,
+    },
+    SharedError {
+        status: "408",
+        name: "RequestTimeout",
+        description: "The body did not arrive within the server's body timeout \
+                      (`request_timeout`); nothing was changed",
+        applies: |s| s.has_body,
     },
     SharedError {
         status: "413",

@@ -9,8 +9,8 @@
 //! 366 days. Calls belong to the range their **start** falls in (C21, C22).
 
 use crate::api::types::{
-    CallRecordJson, ChargeJson, bad_cursor, bounded, instant, money, origin_text, page_limit,
-    paged, split_cursor,
+    CallRecordJson, ChargeJson, bad_cursor, instant, money, origin_text, page_limit, paged,
+    split_cursor,
 };
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
@@ -131,8 +131,10 @@ fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Time
     })?;
     let from = bound("from", from_text, tz, false)?;
     let to = bound("to", to_text, tz, true)?;
+    // Well-formed bounds that make no range: refused as unprocessable (422), not malformed.
+    let refused = ApiError::unprocessable;
     if to < from {
-        return Err(ApiError::invalid(format!(
+        return Err(refused(format!(
             "to ({}) is before from ({})",
             instant(to),
             instant(from)
@@ -144,7 +146,7 @@ fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Time
         .map(|z| z.timestamp())
         .unwrap_or(Timestamp::MAX);
     if to > limit {
-        return Err(ApiError::invalid(format!(
+        return Err(refused(format!(
             "from/to: {} to {} is longer than {MAX_RANGE_DAYS} days; ask for a shorter range",
             instant(from),
             instant(to)
@@ -185,7 +187,7 @@ fn scan_calls(
         let page = store.calls_page(tenant, from, to, after, SCAN_PAGE, false)?;
         scanned += page.len();
         if scanned > MAX_SCAN_ROWS {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::unprocessable(format!(
                 "from/to: the range holds more than {MAX_SCAN_ROWS} calls; ask for a shorter range"
             )));
         }
@@ -1361,7 +1363,7 @@ pub async fn explain(
     Path((tenant, call_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ExplainResponse>> {
     caller.check(&tenant, Access::Admin)?;
-    bounded("call_id", &call_id)?;
+    minutely_core::ident::call_id("call_id", &call_id)?;
     let mut stored = read_call(&state, &tenant, &call_id).await?;
     let mut known = ask_writer(&state, &tenant, &call_id, stored.clone()).await?;
     if matches!(known, Known::Unknown) {

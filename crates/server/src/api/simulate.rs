@@ -45,6 +45,7 @@ pub struct SimulateRequest {
     pub caller_number: String,
     /// How long the call would last, for its cost: 600 s by default, at most a day.
     #[schema(maximum = 86_400)]
+    #[serde(default, deserialize_with = "crate::api::types::whole_opt")]
     pub duration_s: Option<u64>,
 }
 
@@ -103,8 +104,10 @@ pub async fn simulate(
     Json(body): Json<SimulateRequest>,
 ) -> ApiResult<Json<SimulateResponse>> {
     caller.check(&tenant, Access::Admin)?;
+    if !body.organizer.is_empty() {
+        minutely_core::ident::organizer("organizer", &body.organizer)?;
+    }
     for (name, value) in [
-        ("organizer", &body.organizer),
         ("service_number", &body.service_number),
         ("caller_number", &body.caller_number),
         ("destination_number", &body.destination_number),

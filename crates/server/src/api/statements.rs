@@ -164,9 +164,10 @@ impl From<CollectError> for ApiError {
 
 fn statement_error(e: StatementError) -> ApiError {
     match e {
-        StatementError::BadMonth { .. }
-        | StatementError::FutureMonth { .. }
-        | StatementError::TooLarge { .. } => ApiError::invalid(e.to_string()),
+        StatementError::BadMonth { .. } => ApiError::invalid(e.to_string()),
+        StatementError::FutureMonth { .. } | StatementError::TooLarge { .. } => {
+            ApiError::unprocessable(e.to_string())
+        }
         StatementError::Font(_) => ApiError::unavailable(e.to_string()),
         StatementError::Ledger { .. }
         | StatementError::MissingCall { .. }
@@ -421,8 +422,9 @@ fn pdf_slots() -> &'static Semaphore {
                 (String = "text/html"),
                 (Vec<u8> = "application/pdf")
             )),
-        (status = 400, description = "A bad month, a month that has not started, a bad format or lang", body = crate::app::ErrorBody),
+        (status = 400, description = "A bad month, format or lang", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
+        (status = 422, description = "A month that has not started in the tenant's time zone, or one too large to draw (`unprocessable_request`)", body = crate::app::ErrorBody),
         (status = 503, description = "No font for the PDF, or too many PDFs being drawn", body = crate::app::ErrorBody)
     ),
     tag = "statements",

@@ -44,14 +44,49 @@ pub fn parse_money(field: &str, text: &str) -> ApiResult<rust_decimal::Decimal> 
         .map_err(|e| ApiError::invalid(format!("{field}: {text:?} is not an amount: {e}")))
 }
 
-/// Checks the length of an identifier-like field.
+/// Checks the length of an identifier-like field, in characters (as a JSON schema's
+/// `maxLength` counts them).
 pub fn bounded<'a>(field: &str, text: &'a str) -> ApiResult<&'a str> {
-    if text.len() > MAX_FIELD {
+    if text.len() > MAX_FIELD && text.chars().count() > MAX_FIELD {
         return Err(ApiError::invalid(format!(
-            "{field} is longer than {MAX_FIELD} bytes"
+            "{field} is longer than {MAX_FIELD} characters"
         )));
     }
     Ok(text)
+}
+
+/// A whole number of a request body, also when written with a zero fraction (`47.0`, an
+/// integer for JSON Schema); `47.5`, a negative number or one out of range is refused.
+fn whole_number<E: serde::de::Error, T: TryFrom<u64>>(value: serde_json::Number) -> Result<T, E> {
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| E::custom(format!("{value} is not a whole number in range")))
+}
+
+/// `deserialize_with` for a whole-number field (see [`whole_number`]).
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    whole_number(serde_json::Number::deserialize(deserializer)?)
+}
+
+/// `deserialize_with` for an optional whole-number field (with `#[serde(default)]`).
+pub fn whole_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    Option::<serde_json::Number>::deserialize(deserializer)?
+        .map(whole_number)
+        .transpose()
 }
 
 /// A call record as a bridge reports it (C5).
@@ -98,8 +133,13 @@ impl CallRecordJson {
         ] {
             bounded(&format!("{at}.{name}"), value)?;
         }
-        if self.call_id.trim().is_empty() {
-            return Err(ApiError::invalid(format!("{at}.call_id is empty")));
+        minutely_core::ident::call_id(&format!("{at}.call_id"), &self.call_id)?;
+        minutely_core::ident::optional_conference_id(
+            &format!("{at}.conference_id"),
+            &self.conference_id,
+        )?;
+        if !self.organizer.is_empty() {
+            minutely_core::ident::organizer(&format!("{at}.organizer"), &self.organizer)?;
         }
         Ok(CallRecord {
             call_id: self.call_id.clone(),
@@ -312,7 +352,7 @@ pub fn paged<T>(
 
 /// The page of a whole list `all` that follows the item whose `id` is `after`: the items shown
 /// and the `next` cursor (the id of the last one shown, when more follow). An `after` that is
-/// no id of the list is refused, saying it is not `what` (`a key`) of this list.
+/// no id of the list is not found (404), saying it is not `what` (`a key`) of this list.
 pub fn page_after_id<'a, T>(
     all: &'a [T],
     after: Option<&str>,
@@ -326,7 +366,7 @@ pub fn page_after_id<'a, T>(
             all.iter()
                 .position(|item| id(item) == after)
                 .ok_or_else(|| {
-                    ApiError::invalid(format!("after: {after:?} is not {what} of this list"))
+                    ApiError::not_found(format!("after: {after:?} is not {what} of this list"))
                 })?
                 + 1
         }

@@ -6,8 +6,7 @@
 //! read from committed history on read-only connections.
 
 use crate::api::types::{
-    AutoRechargeJson, MAX_FIELD, bad_cursor, instant, money, page_limit, paged, parse_money,
-    split_cursor, thresholds_json,
+    AutoRechargeJson, bad_cursor, instant, money, page_limit, paged, split_cursor, thresholds_json,
 };
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
@@ -17,8 +16,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use minutely_core::Reason;
 use minutely_core::ledger::{Account, Entry, EntryKind, Lot, LotSource, lot_expiry};
-use minutely_core::money::Currency;
+use minutely_core::money::{BadAmount, Currency, MAX_AMOUNT, parse_amount};
 use minutely_store::Store;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,8 @@ impl SeqPage {
                 ))
             })?,
         };
-        Ok((after, limit))
+        // No sequence number goes past the store's (signed 64-bit): beyond it, nothing follows.
+        Ok((after.min(i64::MAX as u64), limit))
     }
 }
 
@@ -174,33 +175,70 @@ pub struct FundingResponse {
 }
 
 impl FundingRequest {
-    /// The body's checks, made before any state is touched: the amount read and the reference
-    /// checked. The amount's rules (minimum, whole units) are the wallet's, checked later.
+    /// The body's checks, made before any state is touched: the amount read (never rounded,
+    /// at most `MAX_AMOUNT`) and the reference checked. The amount's rules (minimum, whole
+    /// units) are the wallet's, checked later.
     pub fn check(&self) -> ApiResult<Decimal> {
-        let amount = parse_money("amount", &self.amount)?;
+        let amount = parse_bounded_money("amount", &self.amount, MAX_AMOUNT, Units::Whole)?;
         check_reference(&self.reference)?;
         Ok(amount)
     }
 }
 
+/// What a money field holds, for the refusal of digits that cannot be held exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// Whole currency units (fundings, recharge amount and trigger, C11): too many digits
+    /// after the point is `amount_not_whole`.
+    Whole,
+    /// Any amount (thresholds): too many digits after the point is `invalid_request`.
+    Any,
+}
+
+/// Reads a money field (a decimal string) and checks it against its bound `max`, never
+/// rounding: malformed text is `invalid_request`; more digits after the point than can be
+/// held exactly is refused (see `Units`); an amount above `max`, or with more digits before
+/// the point than any amount may have, is `amount_out_of_range`, naming the field and the
+/// bound. (A negative amount is left to the field's own rules, such as the minimum.)
+pub fn parse_bounded_money(
+    field: &str,
+    text: &str,
+    max: Decimal,
+    units: Units,
+) -> ApiResult<Decimal> {
+    let out_of_range = || {
+        ApiError::reason(
+            Reason::AmountOutOfRange,
+            format!("{field}: {text:?} is larger than {max}, the largest {field} accepted"),
+        )
+    };
+    let amount = match parse_amount(text) {
+        Ok(amount) => amount,
+        Err(BadAmount::TooLarge(_)) => return Err(out_of_range()),
+        Err(BadAmount::TooPrecise(_)) if units == Units::Whole => {
+            return Err(ApiError::reason(
+                Reason::AmountNotWhole,
+                format!(
+                    "{field}: {text:?} has more digits after the point than can be held exactly; it is never rounded"
+                ),
+            ));
+        }
+        Err(e) => return Err(ApiError::invalid(format!("{field}: {e}"))),
+    };
+    if amount > max {
+        return Err(out_of_range());
+    }
+    Ok(amount)
+}
+
 fn check_reference(reference: &str) -> ApiResult<()> {
-    if reference.trim().is_empty() {
-        return Err(ApiError::invalid("reference is empty"));
-    }
-    if reference.len() > MAX_FIELD {
-        return Err(ApiError::invalid(format!(
-            "reference is longer than {MAX_FIELD} bytes"
-        )));
-    }
-    if reference.chars().any(char::is_control) {
-        return Err(ApiError::invalid("reference holds a control character"));
-    }
+    minutely_core::ident::reference("reference", reference)?;
     Ok(())
 }
 
 /// C10, C11, C13, C40: funds the wallet with a new lot. The operator may fund any tenant; a
 /// reseller tenant's own admin is refused `funding_not_permitted` (C3). Amount checks run
-/// `amount_below_minimum` before `amount_not_whole`. Each reference credits once: a reference
+/// `amount_below_minimum`, then `amount_out_of_range`, then `amount_not_whole`. Each reference credits once: a reference
 /// already used for this tenant (stored, or applied earlier in the same commit batch) is
 /// refused with 409 `conflict` and nothing changes. Manual fundings never trigger an
 /// auto-recharge (C34).
@@ -214,7 +252,7 @@ fn check_reference(reference: &str) -> ApiResult<()> {
         (status = 400, description = "Malformed amount or reference", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
         (status = 409, description = "The reference was already used (`conflict`)", body = crate::app::ErrorBody),
-        (status = 422, description = "`amount_below_minimum`, `amount_not_whole`, `credits_not_set_up` or `funding_not_permitted`", body = crate::app::ErrorBody)
+        (status = 422, description = "`amount_below_minimum`, `amount_out_of_range` (above 1000000000000, or a balance above 1000000000000000 with the scheduled fundings), `amount_not_whole` (also for more digits after the point than can be held exactly: never rounded), `credits_not_set_up` or `funding_not_permitted`", body = crate::app::ErrorBody)
     ),
     tag = "wallet",
     security(("key" = []))
@@ -411,7 +449,8 @@ fn window_debits(
 
 /// The instant the lots run out when `per_window` is spent every `window_s` seconds from
 /// `now`: the oldest lot is drained first, and any lot still holding credit at its expiry is
-/// forfeited then (C10). `None` when nothing is spent or there is nothing to spend.
+/// forfeited then (C10). `None` when nothing is spent or there is nothing to spend, or when
+/// the instant is beyond what can be represented.
 fn depletion_instant(
     lots: &[(Decimal, Timestamp)],
     per_window: Decimal,
@@ -428,13 +467,18 @@ fn depletion_instant(
     let seconds_until = |at: Timestamp| Decimal::from(at.as_second() - now.as_second());
     while !lots.is_empty() {
         // Lots that expire before the spending reaches them are forfeited at their expiry.
-        let front_empty_at = t + lots[0].0 * window / per_window;
+        let front_empty_at =
+            t.checked_add(lots[0].0.checked_mul(window)?.checked_div(per_window)?)?;
         let next_expiry = lots.iter().map(|l| seconds_until(l.1)).min()?;
         if next_expiry < front_empty_at {
             // Spend up to the expiry, then drop every lot expiring then.
-            let spent = (next_expiry - t).max(Decimal::ZERO) * per_window / window;
+            let spent = next_expiry
+                .checked_sub(t)?
+                .max(Decimal::ZERO)
+                .checked_mul(per_window)?
+                .checked_div(window)?;
             let front = lots[0].0;
-            lots[0].0 = front - spent.min(front);
+            lots[0].0 = front.checked_sub(spent.min(front))?;
             t = t.max(next_expiry);
             lots.retain(|l| seconds_until(l.1) > t);
             lots.retain(|l| l.0 > Decimal::ZERO);

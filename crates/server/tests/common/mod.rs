@@ -166,6 +166,7 @@ impl TestApp {
             Some(RequestBody::Text(content_type, text)) => {
                 req.header("content-type", content_type).body(text)
             }
+            Some(RequestBody::Bare(text)) => req.body(text),
             None => req,
         };
         let response = req.send().await.expect("the server answers");
@@ -292,4 +293,6 @@ pub enum RequestBody {
     Json(Value),
     /// (content type, text)
     Text(&'static str, String),
+    /// A body sent without a Content-Type header.
+    Bare(String),
 }
