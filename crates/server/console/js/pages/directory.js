@@ -397,7 +397,10 @@ export async function webhooks(ctx) {
                 h(
                   "div",
                   { class: "inline" },
-                  h("button", { type: "button", class: "link", text: t("hooks.show_log"), onclick: () => deliveries(ctx, e, log, zone) }),
+                  // A deleted endpoint is gone with its log (the API answers 404).
+                  e.enabled
+                    ? h("button", { type: "button", class: "link", text: t("hooks.show_log"), onclick: () => deliveries(ctx, e, log, zone) })
+                    : null,
                   e.enabled
                     ? h("button", {
                         type: "button",
