@@ -190,7 +190,7 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|r| ApiError::invalid(r.body_text()))
+            .map_err(|r| ApiError::invalid(crate::body::without_types(&r.body_text())))
     }
 }
 
@@ -208,7 +208,7 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|r| ApiError::invalid(r.body_text()))
+            .map_err(|r| ApiError::invalid(crate::body::without_types(&r.body_text())))
     }
 }
 

@@ -155,6 +155,9 @@ pub fn new_key(
 pub struct Keys {
     secret: [u8; 32],
     keys: Arc<RwLock<HashMap<String, ApiKey>>>,
+    /// Bumped, under the write lock, by every `upsert`: a refresh read from the store before an
+    /// upsert must not overwrite it with the older list.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Keys {
@@ -162,6 +165,7 @@ impl Keys {
         let k = Keys {
             secret,
             keys: Arc::default(),
+            generation: Arc::default(),
         };
         k.replace(keys);
         k
@@ -182,10 +186,33 @@ impl Keys {
 
     /// Adds or updates one key (after a create or revoke through the API).
     pub fn upsert(&self, key: ApiKey) {
-        self.keys
+        let mut keys = self
+            .keys
             .write()
-            .expect("the key cache lock is never poisoned")
-            .insert(key.id.clone(), key);
+            .expect("the key cache lock is never poisoned");
+        keys.insert(key.id.clone(), key);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The number of upserts so far: taken before a refresh reads the store.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Replaces the cache with `keys`, read from the store after `generation` was taken, unless
+    /// a key was upserted since: that list may predate it (the next refresh brings both).
+    pub fn refresh(&self, keys: Vec<ApiKey>, generation: u64) -> bool {
+        let map = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+        let mut current = self
+            .keys
+            .write()
+            .expect("the key cache lock is never poisoned");
+        if self.generation() != generation {
+            return false;
+        }
+        *current = map;
+        true
     }
 
     /// The stored record of key `id` (for its label).

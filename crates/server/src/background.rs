@@ -53,8 +53,11 @@ pub fn start(state: AppState) -> Background {
             loop {
                 tokio::select! {
                     _ = every.tick() => {
+                        let generation = state.keys.generation();
                         match state.read(|store| Ok(store.keys()?)).await {
-                            Ok(keys) => state.keys.replace(keys),
+                            Ok(keys) => {
+                                state.keys.refresh(keys, generation);
+                            }
                             Err(error) => tracing::warn!(code = error.code, "cannot refresh keys"),
                         }
                     }

@@ -144,9 +144,13 @@ fn json_kind(first: Option<u8>) -> &'static str {
 /// A parse error in the API's words: serde's text without the names of the server's types
 /// ("expected struct EndRequest" becomes "expected an object").
 pub fn describe(error: &serde_json::Error) -> String {
-    let text = error.to_string();
+    without_types(&error.to_string())
+}
+
+/// A deserializer's message without the names of the server's types.
+pub fn without_types(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
+    let mut rest = text;
     while let Some(at) = rest.find("expected ") {
         out.push_str(&rest[..at]);
         let tail = &rest[at + "expected ".len()..];
@@ -175,7 +179,18 @@ fn type_phrase(tail: &str) -> (&'static str, usize) {
             return (phrase, prefix.len() + len);
         }
     }
-    ("", 0)
+    // Primitive types: "expected u64" says what a client must send instead.
+    let word_len = tail
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(tail.len());
+    let phrase = match &tail[..word_len] {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "char" => "a single character",
+        _ => return ("", 0),
+    };
+    (phrase, word_len)
 }
 
 #[cfg(test)]
@@ -222,6 +237,8 @@ mod tests {
         assert!(detail.contains("other"), "{detail}");
         let detail = error_of(r#"{"duration_s":-1}"#);
         assert!(detail.starts_with("duration_s: "), "{detail}");
+        assert!(detail.contains("a whole number, 0 or more"), "{detail}");
+        assert!(!detail.contains("u64"), "{detail}");
         let nested = serde_json::from_str::<Vec<EndRequest>>("[1]").unwrap_err();
         let text = describe(&nested);
         assert!(text.contains("expected an object"), "{text}");
