@@ -70,7 +70,7 @@ pub fn run(db: &Path, args: AdviseArgs) -> Result<()> {
         prices: &prices,
         period,
         calls: &calls,
-    });
+    })?;
     let json = advice_json(&tenant.id, &advice, bounds);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);

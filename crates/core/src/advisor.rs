@@ -43,7 +43,7 @@ use crate::catalogue::{CountryTable, RateCard};
 use crate::directory::{AmountRules, Sku, Tenant, TenantSpec, User, WalletSettings};
 use crate::engine::{Funding, Month, TenantBook};
 use crate::money::Currency;
-use crate::money::{add, mul};
+use crate::money::{Overflow, add, mul, sub, sum};
 use crate::rating::{Assessment, CallRecord, Payer, Rater};
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -560,6 +560,7 @@ impl Model<'_> {
                 price = add(price, self.prices.of(Sku::Credits)).ok()?;
             }
             users[u].0 = mul(price, months).ok()?;
+            add(users[u].0, users[u].1).ok()?;
             license = add(license, users[u].0).ok()?;
             usage = add(usage, users[u].1).ok()?;
         }
@@ -667,8 +668,54 @@ fn peak_purchased(tenant: &Tenant, sku: Sku, start: Timestamp, end: Timestamp) -
         .fold(purchases.count_at(sku, start), u32::max)
 }
 
-/// The advice (see the module's documentation).
-pub fn advise(input: &AdviceInput<'_>) -> Advice {
+/// What the ledger charged and the licenses purchased, over `months`: the cost and the
+/// add-on license-months (C11 bounds prices and counts; an overflow means damaged input).
+fn actual_cost(
+    input: &AdviceInput<'_>,
+    months: &[Month],
+    calls: &[&ChargedCall],
+) -> Result<(ScenarioCost, u64), Overflow> {
+    let (tenant, tz) = (input.tenant, &input.tenant.timezone);
+    let mut license_months: BTreeMap<Sku, u64> = BTreeMap::new();
+    let mut license = Decimal::ZERO;
+    let mut pool_size = 0u64;
+    let mut addon_months = 0u64;
+    for m in months {
+        let (start, end) = (month_start(*m, tz), month_start(next_month(*m), tz));
+        for sku in Sku::ALL {
+            let count = u64::from(peak_purchased(tenant, sku, start, end));
+            if count > 0 {
+                let counted = license_months.entry(sku).or_default();
+                *counted = counted.saturating_add(count);
+                license = add(license, mul(input.prices.of(sku), Decimal::from(count))?)?;
+            }
+            if sku == Sku::Subscription {
+                pool_size = pool_size.saturating_add(60 * count);
+            }
+            if sku == Sku::DialOutUs {
+                addon_months = addon_months.saturating_add(count);
+            }
+        }
+    }
+    let usage = sum(calls.iter().map(|c| c.amount))?;
+    let actual = ScenarioCost {
+        unavailable: None,
+        license_cost: license,
+        usage_cost: usage,
+        pool_minutes_used: calls
+            .iter()
+            .map(|c| u64::from(c.pool_minutes))
+            .fold(0, u64::saturating_add),
+        pool_minutes_size: pool_size,
+        total: add(license, usage)?,
+        license_months,
+    };
+    Ok((actual, addon_months))
+}
+
+/// The advice (see the module's documentation); `Overflow` when the charged calls or the
+/// purchases add up to more than an amount can hold (a damaged store: every input is bounded).
+pub fn advise(input: &AdviceInput<'_>) -> Result<Advice, Overflow> {
     let tenant = input.tenant;
     let currency = tenant.currency;
     let tz = &tenant.timezone;
@@ -706,36 +753,7 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
     };
 
     // Actual: what the ledger charged and the licenses purchased.
-    let mut actual_license_months: BTreeMap<Sku, u64> = BTreeMap::new();
-    let mut actual_license = Decimal::ZERO;
-    let mut actual_pool_size = 0u64;
-    let mut addon_months = 0u64;
-    for m in &months {
-        let (start, end) = (month_start(*m, tz), month_start(next_month(*m), tz));
-        for sku in Sku::ALL {
-            let count = peak_purchased(tenant, sku, start, end);
-            if count > 0 {
-                *actual_license_months.entry(sku).or_default() += u64::from(count);
-                actual_license += input.prices.of(sku) * Decimal::from(count);
-            }
-            if sku == Sku::Subscription {
-                actual_pool_size += 60 * u64::from(count);
-            }
-            if sku == Sku::DialOutUs {
-                addon_months += u64::from(count);
-            }
-        }
-    }
-    let actual_usage: Decimal = calls.iter().map(|c| c.amount).sum();
-    let actual = ScenarioCost {
-        unavailable: None,
-        license_cost: actual_license,
-        usage_cost: actual_usage,
-        pool_minutes_used: calls.iter().map(|c| u64::from(c.pool_minutes)).sum(),
-        pool_minutes_size: actual_pool_size,
-        total: actual_license + actual_usage,
-        license_months: actual_license_months.clone(),
-    };
+    let (actual, addon_months) = actual_cost(input, &months, &calls)?;
 
     // The two scenario directories and the books whose funding rules price the calls.
     let tenants: [Result<Tenant, (Reason, String)>; 2] =
@@ -764,13 +782,13 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
     for call in &calls {
         let Some(u) = index_of(&call.record.organizer) else {
             unrated += 1;
-            constant_usage += call.amount;
+            constant_usage = add(constant_usage, call.amount)?;
             continue;
         };
         let seconds = call.record.duration_s().unwrap_or(0);
-        per_user[u].0 += 1;
-        per_user[u].1 += seconds.div_ceil(60);
-        per_user[u].2 += call.amount;
+        per_user[u].0 = per_user[u].0.saturating_add(1);
+        per_user[u].1 = per_user[u].1.saturating_add(seconds.div_ceil(60));
+        per_user[u].2 = add(per_user[u].2, call.amount)?;
         // Each plan's assessment (only the tenants the plan is allowed for).
         let assessed: [Option<Result<Assessment<'_>, Reason>>; 2] = [0, 1].map(|i| {
             allowed[i]
@@ -780,7 +798,7 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
         let refused_everywhere = assessed.iter().all(|a| !matches!(a, Some(Ok(_))));
         if refused_everywhere {
             unrated += 1;
-            constant_usage += call.amount;
+            constant_usage = add(constant_usage, call.amount)?;
             continue;
         }
         for (i, outcome) in assessed.into_iter().enumerate() {
@@ -822,7 +840,7 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
             }
             match books[i].plan_funding(&a, 0) {
                 Ok(charge) => {
-                    slot.amount += charge.amount;
+                    slot.amount = add(slot.amount, charge.amount)?;
                     slot.credits |=
                         matches!(charge.funding, Funding::Credits | Funding::PoolAndCredits);
                 }
@@ -839,7 +857,7 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
         pool_calls,
         prices: input.prices,
         constant_usage,
-        constant_license: input.prices.of(Sku::DialOutUs) * Decimal::from(addon_months),
+        constant_license: mul(input.prices.of(Sku::DialOutUs), Decimal::from(addon_months))?,
         work: 0,
     };
 
@@ -848,9 +866,11 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
         let mut counts: BTreeMap<Sku, u64> = BTreeMap::new();
         let m = months.len() as u64;
         for (u, plan) in plans.iter().enumerate() {
-            *counts.entry(plan.sku()).or_default() += m;
+            let counted = counts.entry(plan.sku()).or_default();
+            *counted = counted.saturating_add(m);
             if *plan == Plan::Subscription && eval.users[u].2 {
-                *counts.entry(Sku::Credits).or_default() += m;
+                let counted = counts.entry(Sku::Credits).or_default();
+                *counted = counted.saturating_add(m);
             }
         }
         if addon_months > 0 {
@@ -887,8 +907,11 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
     let (all_subscription, eval_sub) = uniform(&mut model, Plan::Subscription);
 
     // (m): each user on the plan that cost them less in (a) and (b), where both are known.
-    let user_cost =
-        |eval: &Option<Evaluation>, u: usize| eval.as_ref().map(|e| e.users[u].0 + e.users[u].1);
+    // `evaluate` made sure each user's cost is representable.
+    let user_cost = |eval: &Option<Evaluation>, u: usize| {
+        eval.as_ref()
+            .and_then(|e| add(e.users[u].0, e.users[u].1).ok())
+    };
     let mixed: Vec<Plan> = (0..n)
         .map(|u| {
             let ppm = user_cost(&eval_ppm, u).or_else(|| {
@@ -959,7 +982,9 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
                 actual_usage_cost: per_user[u].2,
                 cost_ppm: user_cost(&eval_ppm, u),
                 cost_subscription: user_cost(&eval_sub, u),
-                cost_recommended: best.as_ref().map(|(_, e)| e.users[u].0 + e.users[u].1),
+                cost_recommended: best
+                    .as_ref()
+                    .and_then(|(_, e)| add(e.users[u].0, e.users[u].1).ok()),
             }
         })
         .collect();
@@ -979,11 +1004,11 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
     missing_prices.sort();
 
     let saving = if cheapest.is_available() {
-        actual.total - cheapest.total
+        sub(actual.total, cheapest.total)?
     } else {
         Decimal::ZERO
     };
-    Advice {
+    Ok(Advice {
         currency,
         period: input.period,
         actual,
@@ -996,5 +1021,5 @@ pub fn advise(input: &AdviceInput<'_>) -> Advice {
         calls: calls.len() as u64,
         unrated_calls: unrated,
         search,
-    }
+    })
 }

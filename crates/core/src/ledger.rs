@@ -130,12 +130,24 @@ impl Entry {
     /// The change this entry makes to the wallet balance.
     pub fn wallet_delta(&self) -> Decimal {
         // An entry's wallet postings share one sign and add up to at most its amount.
+        self.checked_wallet_delta()
+            .expect("an entry's wallet postings add up to at most its amount")
+    }
+
+    /// `wallet_delta`, or `Overflow` for an entry read back whose wallet postings add up to
+    /// more than an amount can hold (a damaged journal).
+    pub fn checked_wallet_delta(&self) -> Result<Decimal, Overflow> {
         sum(self
             .postings
             .iter()
             .filter(|p| p.account.is_wallet())
             .map(|p| p.amount))
-        .expect("an entry's wallet postings add up to at most its amount")
+    }
+
+    /// The sum of all the entry's postings (zero for an entry that balances, C24), or
+    /// `Overflow` for a damaged journal.
+    pub fn checked_legs(&self) -> Result<Decimal, Overflow> {
+        sum(self.postings.iter().map(|p| p.amount))
     }
 }
 

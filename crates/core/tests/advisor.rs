@@ -96,6 +96,7 @@ fn run(tenant: &Tenant, calls: &[ChargedCall], p: &LicensePrices, from: &str, to
         period,
         calls,
     })
+    .expect("the test's amounts are representable")
 }
 
 /// C20, C21: the cheapest plan is never dearer than either uniform plan, and it is the sum of

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use minutely_core::ledger::{Entry, EntryKind};
-use minutely_core::money::Currency;
+use minutely_core::money::{self, Currency, Overflow};
 use minutely_core::rating::Category;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -209,10 +209,11 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn add(&mut self, minutes: Decimal, amount: Decimal) {
-        self.calls += 1;
-        self.minutes += minutes;
-        self.amount += amount;
+    fn add(&mut self, minutes: Decimal, amount: Decimal) -> Result<(), Overflow> {
+        self.minutes = money::add(self.minutes, minutes)?;
+        self.amount = money::add(self.amount, amount)?;
+        self.calls = self.calls.saturating_add(1);
+        Ok(())
     }
 }
 
@@ -249,9 +250,13 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// `opening + fundings - usage - forfeits == closing`, exactly.
+    /// `opening + fundings - usage - forfeits == closing`, exactly (false when the left side
+    /// cannot be represented).
     pub fn balances(&self) -> bool {
-        self.opening + self.fundings_total - self.usage.amount - self.forfeits_total == self.closing
+        money::add(self.opening, self.fundings_total)
+            .and_then(|a| money::sub(a, self.usage.amount))
+            .and_then(|a| money::sub(a, self.forfeits_total))
+            .is_ok_and(|closing| closing == self.closing)
     }
 }
 
@@ -321,32 +326,18 @@ impl Builder {
         entry: &Entry,
         call: impl FnOnce(&str) -> Result<CallFacts, StatementError>,
     ) -> Result<(), StatementError> {
-        let broken = || StatementError::Ledger { seq: entry.seq };
-        let delta = entry.wallet_delta();
-        let legs: Decimal = entry.postings.iter().map(|p| p.amount).sum();
-        let before = self.last.map_or(Decimal::ZERO, |(_, balance)| balance);
-        let expected_seq = self.last.map_or(1, |(seq, _)| seq + 1);
-        if !legs.is_zero() || entry.seq != expected_seq || before + delta != entry.balance_after {
-            return Err(broken());
-        }
-        // The size of the movement, signed as the entry moves the balance.
-        let signed = match entry.kind {
-            EntryKind::Funding | EntryKind::Recharge => entry.amount,
-            EntryKind::Debit | EntryKind::Forfeit => -entry.amount,
-        };
-        if signed != delta {
-            return Err(broken());
-        }
+        let broken = |_: Overflow| StatementError::Ledger { seq: entry.seq };
+        let delta = self.check(entry)?;
         self.last = Some((entry.seq, entry.balance_after));
         if entry.at < self.period.start {
-            self.opening += delta;
+            self.opening = money::add(self.opening, delta).map_err(broken)?;
             return Ok(());
         }
         if entry.at >= self.period.end {
             return Ok(());
         }
-        self.entries += 1;
-        self.movement += delta;
+        self.entries = self.entries.saturating_add(1);
+        self.movement = money::add(self.movement, delta).map_err(broken)?;
         let date = entry.at.to_zoned_datetime(self.tz.clone()).date();
         match entry.kind {
             EntryKind::Funding | EntryKind::Recharge => {
@@ -357,7 +348,8 @@ impl Builder {
                     .clone()
                     .or_else(|| entry.call_id.clone())
                     .unwrap_or_default();
-                self.fundings_total += entry.amount;
+                self.fundings_total =
+                    money::add(self.fundings_total, entry.amount).map_err(broken)?;
                 self.fundings.push(FundingLine {
                     seq: entry.seq,
                     at: entry.at,
@@ -369,7 +361,8 @@ impl Builder {
             }
             EntryKind::Forfeit => {
                 self.check_lines()?;
-                self.forfeits_total += entry.amount;
+                self.forfeits_total =
+                    money::add(self.forfeits_total, entry.amount).map_err(broken)?;
                 self.forfeits.push(ForfeitLine {
                     seq: entry.seq,
                     at: entry.at,
@@ -378,34 +371,68 @@ impl Builder {
                     amount: entry.amount,
                 });
             }
-            EntryKind::Debit => {
-                let call_id = entry
-                    .call_id
-                    .as_deref()
-                    .ok_or(StatementError::Ledger { seq: entry.seq })?;
-                let facts = call(call_id)?;
-                if !self.by_country.contains_key(&facts.country)
-                    && self.by_country.len() >= MAX_COUNTRIES
-                {
-                    return Err(StatementError::TooLarge {
-                        month: self.period.month,
-                        what: "countries",
-                        limit: MAX_COUNTRIES,
-                    });
-                }
-                self.usage.add(facts.minutes, entry.amount);
-                self.by_category
-                    .entry(facts.category.as_str())
-                    .or_insert_with(|| (facts.category, Usage::default()))
-                    .1
-                    .add(facts.minutes, entry.amount);
-                self.by_country
-                    .entry(facts.country)
-                    .or_default()
-                    .add(facts.minutes, entry.amount);
-            }
+            EntryKind::Debit => self.add_debit(entry, call)?,
         }
         Ok(())
+    }
+
+    /// C24 for one entry read in turn: its postings balance, it follows the previous entry
+    /// without a gap, its running balance follows from the one before by its wallet delta, and
+    /// its amount is that delta's size. The delta.
+    fn check(&self, entry: &Entry) -> Result<Decimal, StatementError> {
+        let broken = || StatementError::Ledger { seq: entry.seq };
+        let delta = entry.checked_wallet_delta().map_err(|_| broken())?;
+        let legs = entry.checked_legs().map_err(|_| broken())?;
+        let before = self.last.map_or(Decimal::ZERO, |(_, balance)| balance);
+        let expected_seq = self.last.map_or(Some(1), |(seq, _)| seq.checked_add(1));
+        let follows = money::add(before, delta).is_ok_and(|after| after == entry.balance_after);
+        if !legs.is_zero() || Some(entry.seq) != expected_seq || !follows {
+            return Err(broken());
+        }
+        // The size of the movement, signed as the entry moves the balance.
+        let signed = match entry.kind {
+            EntryKind::Funding | EntryKind::Recharge => entry.amount,
+            EntryKind::Debit | EntryKind::Forfeit => -entry.amount,
+        };
+        if signed != delta {
+            return Err(broken());
+        }
+        Ok(delta)
+    }
+
+    /// A debit of the month: its call's usage, in total, by category and by country.
+    fn add_debit(
+        &mut self,
+        entry: &Entry,
+        call: impl FnOnce(&str) -> Result<CallFacts, StatementError>,
+    ) -> Result<(), StatementError> {
+        let broken = |_: Overflow| StatementError::Ledger { seq: entry.seq };
+        let call_id = entry
+            .call_id
+            .as_deref()
+            .ok_or(StatementError::Ledger { seq: entry.seq })?;
+        let facts = call(call_id)?;
+        if !self.by_country.contains_key(&facts.country) && self.by_country.len() >= MAX_COUNTRIES {
+            return Err(StatementError::TooLarge {
+                month: self.period.month,
+                what: "countries",
+                limit: MAX_COUNTRIES,
+            });
+        }
+        self.usage
+            .add(facts.minutes, entry.amount)
+            .map_err(broken)?;
+        self.by_category
+            .entry(facts.category.as_str())
+            .or_insert_with(|| (facts.category, Usage::default()))
+            .1
+            .add(facts.minutes, entry.amount)
+            .map_err(broken)?;
+        self.by_country
+            .entry(facts.country)
+            .or_default()
+            .add(facts.minutes, entry.amount)
+            .map_err(broken)
     }
 
     fn check_lines(&self) -> Result<(), StatementError> {
@@ -422,6 +449,9 @@ impl Builder {
     /// The statement. The identity of [`Statement::balances`] holds by construction; it is
     /// checked all the same.
     pub fn finish(self) -> Result<Statement, StatementError> {
+        let last_seq = self.last.map_or(0, |(seq, _)| seq);
+        let closing = money::add(self.opening, self.movement)
+            .map_err(|_| StatementError::Ledger { seq: last_seq })?;
         let by_category = CATEGORIES
             .iter()
             .map(|c| {
@@ -440,7 +470,7 @@ impl Builder {
             timezone: self.timezone_name,
             period: self.period,
             opening: self.opening,
-            closing: self.opening + self.movement,
+            closing,
             fundings: self.fundings,
             fundings_total: self.fundings_total,
             by_category,
@@ -451,9 +481,7 @@ impl Builder {
             entries: self.entries,
         };
         if !statement.balances() {
-            return Err(StatementError::Ledger {
-                seq: self.last.map_or(0, |(seq, _)| seq),
-            });
+            return Err(StatementError::Ledger { seq: last_seq });
         }
         Ok(statement)
     }

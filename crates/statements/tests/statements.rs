@@ -327,6 +327,60 @@ fn a_journal_that_does_not_add_up_is_refused() {
     assert_eq!(result, Err(StatementError::Ledger { seq: 4 }));
 }
 
+/// C24: a journal whose sums leave `Decimal`'s range is a damaged journal: refused as one that
+/// does not add up, never a panic.
+#[test]
+fn a_journal_with_sums_out_of_range_is_refused() {
+    let funding = |seq: u64, wallet: Vec<Decimal>, balance_after: Decimal| {
+        let total = wallet
+            .iter()
+            .fold(Decimal::ZERO, |a, b| a.saturating_add(*b));
+        let mut postings: Vec<Posting> = wallet
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| Posting {
+                account: Account::Lot(i as u64 + 1),
+                amount: *amount,
+            })
+            .collect();
+        postings.extend(wallet.iter().map(|amount| Posting {
+            account: Account::Payments,
+            amount: -*amount,
+        }));
+        Entry {
+            seq,
+            at: ts("2026-03-10T12:00:00Z"),
+            kind: EntryKind::Funding,
+            amount: total,
+            call_id: None,
+            reference: Some(format!("f{seq}")),
+            postings,
+            balance_after,
+        }
+    };
+    let big = Decimal::MAX;
+    let journals = [
+        // The running balance leaves the range at the second entry.
+        vec![funding(1, vec![big], big), funding(2, vec![big], big)],
+        // One entry's wallet postings leave the range.
+        vec![funding(1, vec![big, big], big)],
+    ];
+    for (i, journal) in journals.iter().enumerate() {
+        let period = Period::new(
+            Month::parse("2026-03").unwrap(),
+            &paris(),
+            ts("2026-05-01T00:00:00Z"),
+        )
+        .unwrap();
+        let mut b = Builder::new("acme", "Acme", eur(), "Europe/Paris", paris(), period);
+        let result = journal
+            .iter()
+            .try_for_each(|e| b.add(e, |_| unreachable!("no debits")));
+        let seq = journal.last().unwrap().seq;
+        assert_eq!(result, Err(StatementError::Ledger { seq }), "journal {i}");
+    }
+}
+
 #[test]
 fn amounts_numbers_and_dates_per_language() {
     let cases = [

@@ -5,8 +5,9 @@ use crate::codec::{Cells, account_text, corrupt, dec, opt_ts, parse_account, ts}
 use crate::{Result, StoreError};
 use minutely_core::engine::ScheduledFunding;
 use minutely_core::ledger::{
-    Account, Entry, EntryKind, Lot, LotSource, Posting, Wallet, WalletSnapshot, recompute,
+    Account, Entry, EntryKind, Lot, LotSource, Posting, Wallet, WalletSnapshot, try_recompute,
 };
+use minutely_core::money;
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -270,13 +271,21 @@ fn verify_entries(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(),
                 e.seq
             ));
         }
-        if e.postings.iter().map(|p| p.amount).sum::<Decimal>() != Decimal::ZERO {
+        if e.checked_legs() != Ok(Decimal::ZERO) {
             return Err(format!(
                 "the postings of entry {} do not sum to zero",
                 e.seq
             ));
         }
-        running += e.wallet_delta();
+        running = e
+            .checked_wallet_delta()
+            .and_then(|delta| money::add(running, delta))
+            .map_err(|_| {
+                format!(
+                    "the running balance at entry {} leaves the representable range",
+                    e.seq
+                )
+            })?;
         if running != e.balance_after {
             return Err(format!(
                 "entry {} states a balance of {} but its postings give {running}",
@@ -285,7 +294,7 @@ fn verify_entries(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(),
         }
     }
     let next_seq = wallet.snapshot().next_seq;
-    if next_seq != journal.len() as u64 + 1 {
+    if Some(next_seq) != (journal.len() as u64).checked_add(1) {
         return Err(format!(
             "the wallet expects its next entry to be {next_seq} but the journal has {} entries",
             journal.len()
@@ -295,7 +304,8 @@ fn verify_entries(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(),
 }
 
 fn verify_totals(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(), String> {
-    let (balance, funded, debited, forfeited) = recompute(journal);
+    let (balance, funded, debited, forfeited) = try_recompute(journal)
+        .ok_or_else(|| "the journal's totals leave the representable range".to_string())?;
     if balance != wallet.balance() {
         return Err(format!(
             "the journal gives a balance of {balance} but the wallet holds {}",
@@ -315,7 +325,13 @@ fn verify_totals(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(), 
 fn verify_accounts(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<(), String> {
     let mut sums: BTreeMap<Account, Decimal> = BTreeMap::new();
     for p in journal.iter().flat_map(|e| &e.postings) {
-        *sums.entry(p.account).or_default() += p.amount;
+        let sum = sums.entry(p.account).or_default();
+        *sum = money::add(*sum, p.amount).map_err(|_| {
+            format!(
+                "the postings of {:?} leave the representable range",
+                p.account
+            )
+        })?;
     }
     let mut take = |account| sums.remove(&account).unwrap_or_default();
     for lot in wallet.lots() {

@@ -740,7 +740,7 @@ fn write_changes(conn: &rusqlite::Connection, c: &TenantChanges) -> Result<()> {
                     last.seq
                 )));
             }
-            Some(w) if w.next_seq != last.seq + 1 => {
+            Some(w) if Some(w.next_seq) != last.seq.checked_add(1) => {
                 return Err(broken(format!(
                     "the last journal entry is {} but the wallet expects {} next",
                     last.seq, w.next_seq

@@ -900,6 +900,33 @@ fn c24_a_tampered_lot_is_caught_on_load() {
 }
 
 #[test]
+fn c24_journal_sums_out_of_range_are_caught_on_load() {
+    let (_dir, path) = db();
+    drop(scenario(&path));
+    // Every entry's postings still read back, but their sums leave `Decimal`'s range: a
+    // damaged store, refused like any other, never a panic.
+    let conn = raw(&path);
+    let max = Decimal::MAX.to_string();
+    conn.execute(
+        "UPDATE postings SET amount = ?1 WHERE tenant = 'acme' AND account LIKE 'lot:%'",
+        [&max],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE postings SET amount = ?1 WHERE tenant = 'acme' AND account = 'payments'",
+        [format!("-{max}")],
+    )
+    .unwrap();
+    match Store::open(&path, &countries()).unwrap().load_book("acme") {
+        Err(StoreError::Invariant { tenant, detail }) => assert_eq!(tenant, "acme", "{detail}"),
+        other => panic!(
+            "expected Invariant, got {:?}",
+            other.map(|b| b.map(|b| b.wallet))
+        ),
+    }
+}
+
+#[test]
 fn c24_a_wallet_that_agrees_with_itself_but_not_with_the_journal_is_caught() {
     let (_dir, path) = db();
     drop(scenario(&path));

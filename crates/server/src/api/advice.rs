@@ -524,7 +524,8 @@ pub async fn advice(
                 prices: &prices,
                 period,
                 calls: &calls,
-            });
+            })
+            .map_err(crate::api::reports::out_of_range("plan advice"))?;
             Ok(advice_json(&id, &advice, bounds))
         })
         .await?;

@@ -27,7 +27,7 @@ use minutely_core::catalogue::{RateCard, key_text};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{Tenant, Upn};
 use minutely_core::engine::{Charge, Funding, Month, Outcome};
-use minutely_core::money::Currency;
+use minutely_core::money::{self, Currency, Overflow};
 use minutely_core::numbers::{Country, E164};
 use minutely_core::rating::{CallRecord, Category};
 use minutely_formats::export;
@@ -370,13 +370,19 @@ struct Tally {
     credit: Decimal,
 }
 
+/// A sum of stored amounts out of range: the store is damaged (never a panic).
+pub(crate) fn out_of_range(what: &'static str) -> impl FnOnce(Overflow) -> ApiError {
+    move |e| ApiError::internal(format!("{what}: {e}"))
+}
+
 impl Tally {
-    fn add(&mut self, c: &Charge) {
-        self.calls += 1;
-        self.duration_s += c.duration_s;
-        self.minutes += c.duration_s.div_ceil(60);
-        self.pool_minutes += u64::from(c.pool_minutes);
-        self.credit += c.amount;
+    fn add(&mut self, c: &Charge) -> ApiResult<()> {
+        self.credit = money::add(self.credit, c.amount).map_err(out_of_range("usage total"))?;
+        self.calls = self.calls.saturating_add(1);
+        self.duration_s = self.duration_s.saturating_add(c.duration_s);
+        self.minutes = self.minutes.saturating_add(c.duration_s.div_ceil(60));
+        self.pool_minutes = self.pool_minutes.saturating_add(u64::from(c.pool_minutes));
+        Ok(())
     }
 
     fn totals(&self, currency: Currency) -> UsageTotals {
@@ -481,10 +487,9 @@ pub async fn dial_out_usage(
                     .clone()
                     .or_else(|| charge.rate.as_ref().map(|r| r.country.clone()))
                     .unwrap_or_default();
-                entry.all.add(charge);
-                entry.by_country.entry(country).or_default().add(charge);
-                all.add(charge);
-                Ok(())
+                entry.all.add(charge)?;
+                entry.by_country.entry(country).or_default().add(charge)?;
+                all.add(charge)
             })?;
             // Keyed by the lower-case UPN: sorted by UPN already.
             let organizers: Vec<OrganizerUsage> = by_organizer
@@ -626,13 +631,14 @@ pub async fn usage_summary(
                     .clone()
                     .or_else(|| charge.rate.as_ref().map(|r| r.country.clone()))
                     .unwrap_or_default();
-                days.entry((day, charge.category)).or_default().add(charge);
+                days.entry((day, charge.category))
+                    .or_default()
+                    .add(charge)?;
                 countries
                     .entry((country, charge.category))
                     .or_default()
-                    .add(charge);
-                totals.entry(((), charge.category)).or_default().add(charge);
-                Ok(())
+                    .add(charge)?;
+                totals.entry(((), charge.category)).or_default().add(charge)
             })?;
             Ok((days, countries, totals))
         })
@@ -814,8 +820,8 @@ pub async fn pool(
                         minutes: 0,
                     },
                 );
-                entry.calls += 1;
-                entry.minutes += u64::from(charge.pool_minutes);
+                entry.calls = entry.calls.saturating_add(1);
+                entry.minutes = entry.minutes.saturating_add(u64::from(charge.pool_minutes));
                 Ok(())
             })?;
             Ok(by_organizer.into_values().collect::<Vec<_>>())
@@ -1132,9 +1138,13 @@ fn funding_step(c: &Charge, d: u64) -> ExplainStep {
 }
 
 /// C6 and C7 (C32 for a split call), with the numbers.
-fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec<ExplainStep> {
+fn arithmetic_steps(
+    c: &Charge,
+    currency: Currency,
+    fee: Option<Decimal>,
+) -> ApiResult<Vec<ExplainStep>> {
     let Some(rate) = &c.rate else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let d = c.duration_s;
     let (f, i) = (rate.first_block_s, rate.increment_s);
@@ -1146,7 +1156,7 @@ fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec
              entry"
                 .to_string(),
         ));
-        return steps;
+        return Ok(steps);
     }
     let b = c.billable_s;
     let billable = if d <= u64::from(f) {
@@ -1159,7 +1169,9 @@ fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec
     match c.funding {
         Funding::Credits => {
             let fee = c.connection_fee;
-            let value = fee + rpm * Decimal::from(b) / Decimal::from(60);
+            let value = money::mul(rpm, Decimal::from(b))
+                .and_then(|v| money::add(fee, v / Decimal::from(60)))
+                .map_err(out_of_range("explained charge"))?;
             let fee_text = if fee.is_zero() {
                 String::new()
             } else {
@@ -1178,7 +1190,9 @@ fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec
         Funding::PoolAndCredits => {
             let pool_s = 60 * u64::from(c.pool_minutes);
             let s = b.saturating_sub(pool_s);
-            let value = rpm * Decimal::from(s) / Decimal::from(60);
+            let value = money::mul(rpm, Decimal::from(s))
+                .map_err(out_of_range("explained charge"))?
+                / Decimal::from(60);
             let no_fee = if fee.is_some_and(|f| !f.is_zero()) {
                 ", no connection fee"
             } else {
@@ -1197,11 +1211,11 @@ fn arithmetic_steps(c: &Charge, currency: Currency, fee: Option<Decimal>) -> Vec
         }
         _ => {}
     }
-    steps
+    Ok(steps)
 }
 
 /// Lots drained, debt, balance after, recharge.
-fn wallet_steps(c: &Charge, currency: Currency) -> Vec<ExplainStep> {
+fn wallet_steps(c: &Charge, currency: Currency) -> ApiResult<Vec<ExplainStep>> {
     let mut steps = Vec::new();
     if c.amount.is_zero() {
         steps.push(step("C24", "nothing was debited".to_string()));
@@ -1221,13 +1235,15 @@ fn wallet_steps(c: &Charge, currency: Currency) -> Vec<ExplainStep> {
                 ),
             ));
         }
-        let from_lots: Decimal = c.lots.iter().map(|(_, a)| *a).sum();
+        let from_lots =
+            money::sum(c.lots.iter().map(|(_, a)| *a)).map_err(out_of_range("lots drained"))?;
         if from_lots < c.amount {
+            let to_debt = money::sub(c.amount, from_lots).map_err(out_of_range("debt"))?;
             steps.push(step(
                 "C13",
                 format!(
                     "{} went to debt (the call had already happened)",
-                    money(currency, c.amount - from_lots)
+                    money(currency, to_debt)
                 ),
             ));
         }
@@ -1244,7 +1260,7 @@ fn wallet_steps(c: &Charge, currency: Currency) -> Vec<ExplainStep> {
             format!("the balance fell below the auto-recharge trigger: lot {lot} was funded"),
         ));
     }
-    steps
+    Ok(steps)
 }
 
 fn explain_charged(
@@ -1252,7 +1268,7 @@ fn explain_charged(
     c: &Charge,
     currency: Currency,
     key: Option<&RateKeyJson>,
-) -> Vec<ExplainStep> {
+) -> ApiResult<Vec<ExplainStep>> {
     let d = c.duration_s;
     let mut steps = vec![step(
         "C38",
@@ -1288,10 +1304,10 @@ fn explain_charged(
     }
     if matches!(c.funding, Funding::Credits | Funding::PoolAndCredits) {
         let fee = key.and_then(|k| k.connection_fee.parse().ok());
-        steps.extend(arithmetic_steps(c, currency, fee));
+        steps.extend(arithmetic_steps(c, currency, fee)?);
     }
-    steps.extend(wallet_steps(c, currency));
-    steps
+    steps.extend(wallet_steps(c, currency)?);
+    Ok(steps)
 }
 
 fn explain_live(
@@ -1431,7 +1447,7 @@ pub async fn explain(
                 Outcome::Charged(c) => {
                     answer.status = "charged".to_string();
                     answer.rule = Some(c.rule.to_string());
-                    answer.steps = explain_charged(&call.record, c, currency, key.as_ref());
+                    answer.steps = explain_charged(&call.record, c, currency, key.as_ref())?;
                     answer.charge = Some(ChargeJson::new(c, currency));
                     answer.rate_key = key;
                 }

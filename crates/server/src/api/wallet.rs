@@ -5,6 +5,7 @@
 //! Changes and reads of in-memory state go through the writer; the journal and the outbox are
 //! read from committed history on read-only connections.
 
+use crate::api::reports::out_of_range;
 use crate::api::types::{
     AutoRechargeJson, bad_cursor, instant, money, page_limit, paged, split_cursor, thresholds_json,
 };
@@ -18,7 +19,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use minutely_core::Reason;
 use minutely_core::ledger::{Account, Entry, EntryKind, Lot, LotSource, lot_expiry};
-use minutely_core::money::{BadAmount, Currency, MAX_AMOUNT, parse_amount};
+use minutely_core::money::{self, BadAmount, Currency, MAX_AMOUNT, parse_amount};
 use minutely_store::Store;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -294,7 +295,10 @@ pub async fn fund(
                 .lots()
                 .find(|l| l.id == lot_id)
                 .map_or(Decimal::ZERO, |l| l.remaining);
-            let response = FundingResponse {
+            // Checked, and answered only once the funding is recorded: an error after `fund`
+            // must not leave the book changed without its journal entries.
+            let paid_debt = money::sub(amount, remaining);
+            let mut response = FundingResponse {
                 tenant: tenant.clone(),
                 reference: reference.clone(),
                 currency: currency.code().to_string(),
@@ -313,7 +317,7 @@ pub async fn fund(
                     },
                     currency,
                 ),
-                paid_debt: money(currency, amount - remaining),
+                paid_debt: String::new(),
                 balance: money(currency, book.wallet.balance()),
                 available: money(currency, book.available()),
             };
@@ -336,6 +340,7 @@ pub async fn fund(
                 Some(before),
                 Some(after),
             );
+            response.paid_debt = money(currency, paid_debt.map_err(out_of_range("paid debt"))?);
             Ok(response)
         })
         .await
@@ -436,7 +441,8 @@ fn window_debits(
         for entry in page.iter().filter(|e| e.seq <= high) {
             recent |= entry.at > since;
             if entry.kind == EntryKind::Debit && entry.at > since && entry.at <= until {
-                sum += entry.amount;
+                sum =
+                    money::add(sum, entry.amount).map_err(out_of_range("debits of the window"))?;
             }
         }
         if !recent {
@@ -656,7 +662,8 @@ pub async fn lots(
             let mut live_total = Decimal::ZERO;
             let mut lots = Vec::new();
             for lot in book.wallet.lots() {
-                live_total += lot.remaining;
+                live_total = money::add(live_total, lot.remaining)
+                    .map_err(out_of_range("live lots total"))?;
                 let key = (lot.funded_at.as_nanosecond(), lot.id);
                 if lots.len() <= limit && after.is_none_or(|a| key > a) {
                     lots.push(lot.clone());
@@ -733,9 +740,12 @@ fn account_text(account: Account) -> String {
 fn check_running_balance(previous: Option<Decimal>, entries: &[Entry]) -> ApiResult<()> {
     let mut before = previous;
     for entry in entries {
-        let legs: Decimal = entry.postings.iter().map(|p| p.amount).sum();
-        let follows = before.is_none_or(|b| b + entry.wallet_delta() == entry.balance_after);
-        if !legs.is_zero() || !follows {
+        // Out of range is broken too: `entry_json` then never meets a delta it cannot form.
+        let balanced = entry.checked_legs().is_ok_and(|legs| legs.is_zero());
+        let follows = entry.checked_wallet_delta().is_ok_and(|delta| {
+            before.is_none_or(|b| money::add(b, delta).is_ok_and(|a| a == entry.balance_after))
+        });
+        if !balanced || !follows {
             return Err(ApiError::internal(format!(
                 "ledger invariant (C24) broken at journal entry {}",
                 entry.seq
