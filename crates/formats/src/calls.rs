@@ -133,7 +133,15 @@ impl CallFile {
         line: usize,
         errors: &mut ErrorList,
     ) {
-        let field = |i: usize| record.get(columns[i]).unwrap_or(b"");
+        // Numbers are read back as `write_number_text` guarded them (`'=...` is `=...`).
+        let field = |i: usize| {
+            let value = record.get(columns[i]).unwrap_or(b"");
+            if (4..=6).contains(&i) {
+                crate::unguard(value)
+            } else {
+                value
+            }
+        };
         let count_before = errors.len();
         let limits = [
             MAX_ID_BYTES,

@@ -108,6 +108,22 @@ pub fn write_text(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// A field as written before `write_text` guarded it: a leading `'` in front of what would
+/// read as a formula is taken off again, so that a file Minutely wrote reads back the same.
+pub fn unguard(field: &[u8]) -> &[u8] {
+    match field.split_first() {
+        Some((b'\'', rest))
+            if matches!(
+                rest.first(),
+                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n')
+            ) =>
+        {
+            rest
+        }
+        _ => field,
+    }
+}
+
 /// Writes a telephone number as given: digits with an optional leading `+` and the usual
 /// separators (space, `-`, `.`, parentheses) are written exactly; anything else is free text
 /// (`write_text`).

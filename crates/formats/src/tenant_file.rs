@@ -272,14 +272,8 @@ impl TenantFile {
             })?,
         };
         // `Tenant::new` checks the id too; the id is checked first so that its refusal names it.
-        if raw.id.trim().is_empty() || raw.id.len() > MAX_ID_BYTES {
-            return Err(err(
-                "id",
-                format!(
-                    "{:?} is not a tenant id (1 to {MAX_ID_BYTES} characters)",
-                    raw.id
-                ),
-            ));
+        if let Err(e) = minutely_core::ident::tenant_id("id", &raw.id) {
+            return Err(err("id", e.to_string()));
         }
         Tenant::new(spec.clone()).map_err(|m| err("timezone", m))?;
         let default_policy = raw

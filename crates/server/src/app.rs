@@ -431,6 +431,10 @@ async fn gate(
     if let Err(e) = check_path_identifiers(&params) {
         return e.into_response();
     }
+    if has_body(request.headers()) && !crate::api::takes_body(request.method(), matched.as_str()) {
+        return ApiError::invalid("this operation takes no request body; send none")
+            .into_response();
+    }
     match admit(&principal, policy, params.get("tenant").map(String::as_str)) {
         Ok(()) => {
             let mut request = request;
@@ -439,6 +443,14 @@ async fn gate(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Whether a request carries a body: a non-zero Content-Length, or a chunked one.
+fn has_body(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// The identifiers of a route's path follow their grammars (`minutely_core::ident`), so that

@@ -162,6 +162,43 @@ async fn optional_bodies_are_parsed_or_refused_never_dropped() {
     app.stop().await;
 }
 
+/// A body sent to an operation that takes none (a revocation, a read) is refused, not
+/// ignored: the client meant something by it.
+#[tokio::test]
+async fn a_body_sent_where_none_is_taken_is_refused() {
+    let mut app = TestApp::start().await;
+    let (admin, _) = app.seed_tenant("acme", Some("100")).await;
+    let op = app.operator_key.clone();
+    let json = Some("application/json");
+    let wallet = "/v1/tenants/acme/wallet";
+    let r = raw(
+        &app,
+        reqwest::Method::GET,
+        wallet,
+        &admin,
+        r#"{"x":1}"#,
+        json,
+    )
+    .await;
+    assert_error(&r, 400, "invalid_request");
+    let keys = app.get("/v1/keys", &op).await;
+    let id = keys.body["keys"][0]["id"].as_str().expect("a key id");
+    let path = format!("/v1/keys/{id}");
+    let r = raw(
+        &app,
+        reqwest::Method::DELETE,
+        &path,
+        &op,
+        r#"{"why":"x"}"#,
+        json,
+    )
+    .await;
+    assert_error(&r, 400, "invalid_request");
+    // Nothing was revoked: the key still works.
+    assert_eq!(app.get("/v1/keys", &op).await.status, 200);
+    app.stop().await;
+}
+
 /// A funding body that is a top-level array (`["100","ref"]`) funded the wallet: serde reads a
 /// struct from a sequence. Only a JSON object is a body.
 #[tokio::test]

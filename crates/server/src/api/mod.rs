@@ -38,6 +38,28 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
 }
 
+/// Whether the operation `method path` (a route template such as
+/// `/v1/tenants/{tenant}/wallet`) takes a request body, as the document says. The gate refuses
+/// a body sent to an operation that takes none, so that no body is ever silently ignored.
+pub fn takes_body(method: &axum::http::Method, path: &str) -> bool {
+    static WITH_BODY: std::sync::OnceLock<std::collections::HashSet<(String, String)>> =
+        std::sync::OnceLock::new();
+    WITH_BODY
+        .get_or_init(|| {
+            let doc = serde_json::to_value(openapi()).expect("the document is JSON");
+            let mut out = std::collections::HashSet::new();
+            for (route, item) in doc["paths"].as_object().into_iter().flatten() {
+                for (verb, op) in item.as_object().into_iter().flatten() {
+                    if op.get("requestBody").is_some() {
+                        out.insert((verb.to_ascii_uppercase(), route.clone()));
+                    }
+                }
+            }
+            out
+        })
+        .contains(&(method.as_str().to_string(), path.to_string()))
+}
+
 /// The OpenAPI document of every route, generated from the code.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ops::Doc::openapi();
