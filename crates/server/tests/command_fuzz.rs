@@ -384,6 +384,10 @@ async fn run_seed(seed: u64, steps: u64) -> std::collections::BTreeMap<u16, u64>
         .await
         .expect("a JSON document");
     let ops = operations(&spec);
+    let writes: Vec<&Operation> = ops
+        .iter()
+        .filter(|o| o.method != reqwest::Method::GET)
+        .collect();
     let mut f = Fuzzer {
         rng: Rng::new(seed),
         spec,
@@ -392,10 +396,6 @@ async fn run_seed(seed: u64, steps: u64) -> std::collections::BTreeMap<u16, u64>
     for step in 0..steps {
         // Half the steps are writes: that is where the money is.
         let op = if f.rng.chance(50) {
-            let writes: Vec<&Operation> = ops
-                .iter()
-                .filter(|o| o.method != reqwest::Method::GET)
-                .collect();
             writes[f.rng.range(0, writes.len() as u64 - 1) as usize]
         } else {
             &ops[f.rng.range(0, ops.len() as u64 - 1) as usize]

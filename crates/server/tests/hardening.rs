@@ -3,9 +3,11 @@
 //! pins a defect that a hostile client found, and checks that nothing changed.
 
 mod common;
+mod support;
 
 use common::*;
 use serde_json::{Value, json};
+use support::dial_out;
 
 /// A request whose body is sent with `content_type`, or with no Content-Type header at all.
 async fn raw(
@@ -46,6 +48,21 @@ async fn raw_http(app: &TestApp, path: &str, key: &str) -> (u16, Value) {
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// Sends `body` (with its content type, or none) and checks that it is refused with `status`
+/// and `code`, with the error body.
+async fn refused(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    (body, content_type): (&'static str, Option<&'static str>),
+    (status, code): (u16, &str),
+) -> Resp {
+    let r = raw(app, method, path, key, body, content_type).await;
+    assert_error(&r, status, code);
+    r
+}
+
 /// Every refusal carries the error body: a code, a localized message and a request id.
 fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.text);
@@ -65,8 +82,7 @@ async fn authorize(app: &TestApp, bridge: &str, call_id: &str) {
         .post(
             &format!("/v1/tenants/acme/calls/{call_id}/authorize"),
             bridge,
-            json!({"conference_id": "m1", "organizer": "ppm@acme.example",
-                   "direction": "dial_out", "destination_number": "+33 6 12 34 56 78"}),
+            dial_out("ppm@acme.example", "+33 6 12 34 56 78"),
         )
         .await;
     assert_eq!(r.body["decision"], "allow", "{}", r.text);
@@ -82,26 +98,24 @@ async fn an_end_body_without_content_type_is_refused_not_read_as_empty() {
     authorize(&app, &bridge, "live1").await;
     app.clock.advance(250);
     let path = "/v1/tenants/acme/calls/live1/end";
-    let r = raw(
+    refused(
         &app,
         reqwest::Method::POST,
         path,
         &bridge,
-        r#"{"duration_s":250}"#,
-        None,
+        (r#"{"duration_s":250}"#, None),
+        (415, "unsupported_media_type"),
     )
     .await;
-    assert_error(&r, 415, "unsupported_media_type");
-    let r = raw(
+    refused(
         &app,
         reqwest::Method::POST,
         path,
         &bridge,
-        r#"{"duration_s":250}"#,
-        Some("text/plain"),
+        (r#"{"duration_s":250}"#, Some("text/plain")),
+        (415, "unsupported_media_type"),
     )
     .await;
-    assert_error(&r, 415, "unsupported_media_type");
     // 250 s to a French mobile at 0.11/min in 60 s blocks: 5 minutes, 0.55 (C6, C7).
     let end = app.post(path, &bridge, json!({"duration_s": 250})).await;
     assert_eq!(end.status, 200, "{}", end.text);
@@ -119,21 +133,27 @@ async fn optional_bodies_are_parsed_or_refused_never_dropped() {
     let (admin, bridge) = app.seed_tenant("acme", Some("100")).await;
     authorize(&app, &bridge, "live2").await;
     let extend = "/v1/tenants/acme/calls/live2/extend";
-    let r = raw(
+    refused(
         &app,
         reqwest::Method::POST,
         extend,
         &bridge,
-        r#"{"granted_s":5}"#,
-        None,
+        (r#"{"granted_s":5}"#, None),
+        (415, "unsupported_media_type"),
     )
     .await;
-    assert_error(&r, 415, "unsupported_media_type");
     let settings = "/v1/tenants/acme/wallet/settings";
     let before = app.get("/v1/tenants/acme/wallet", &admin).await;
     let body = r#"{"low_balance_thresholds":["60"]}"#;
-    let r = raw(&app, reqwest::Method::PUT, settings, &admin, body, None).await;
-    assert_error(&r, 415, "unsupported_media_type");
+    refused(
+        &app,
+        reqwest::Method::PUT,
+        settings,
+        &admin,
+        (body, None),
+        (415, "unsupported_media_type"),
+    )
+    .await;
     for bad in [
         "[null]",
         "[]",
@@ -143,16 +163,15 @@ async fn optional_bodies_are_parsed_or_refused_never_dropped() {
         r#"{} {}"#,
         r#"{"x":1} trailing"#,
     ] {
-        let r = raw(
+        refused(
             &app,
             reqwest::Method::PUT,
             settings,
             &admin,
-            bad,
-            Some("application/json"),
+            (bad, Some("application/json")),
+            (400, "invalid_request"),
         )
         .await;
-        assert_error(&r, 400, "invalid_request");
     }
     let after = app.get("/v1/tenants/acme/wallet", &admin).await;
     assert_eq!(before.body, after.body, "nothing changed");
@@ -171,29 +190,27 @@ async fn a_body_sent_where_none_is_taken_is_refused() {
     let op = app.operator_key.clone();
     let json = Some("application/json");
     let wallet = "/v1/tenants/acme/wallet";
-    let r = raw(
+    refused(
         &app,
         reqwest::Method::GET,
         wallet,
         &admin,
-        r#"{"x":1}"#,
-        json,
+        (r#"{"x":1}"#, json),
+        (400, "invalid_request"),
     )
     .await;
-    assert_error(&r, 400, "invalid_request");
     let keys = app.get("/v1/keys", &op).await;
     let id = keys.body["keys"][0]["id"].as_str().expect("a key id");
     let path = format!("/v1/keys/{id}");
-    let r = raw(
+    refused(
         &app,
         reqwest::Method::DELETE,
         &path,
         &op,
-        r#"{"why":"x"}"#,
-        json,
+        (r#"{"why":"x"}"#, json),
+        (400, "invalid_request"),
     )
     .await;
-    assert_error(&r, 400, "invalid_request");
     // Nothing was revoked: the key still works.
     assert_eq!(app.get("/v1/keys", &op).await.status, 200);
     app.stop().await;
@@ -207,16 +224,15 @@ async fn a_top_level_array_does_not_fund_the_wallet() {
     let (admin, _) = app.seed_tenant("acme", Some("100")).await;
     let path = "/v1/tenants/acme/wallet/fundings";
     for bad in [r#"["100","ref"]"#, r#"{"amount":"100","reference":"r"} x"#] {
-        let r = raw(
+        refused(
             &app,
             reqwest::Method::POST,
             path,
             &admin,
-            bad,
-            Some("application/json"),
+            (bad, Some("application/json")),
+            (400, "invalid_request"),
         )
         .await;
-        assert_error(&r, 400, "invalid_request");
     }
     let w = app.get("/v1/tenants/acme/wallet", &admin).await;
     assert_eq!(w.body["balance"], "100.00", "{}", w.text);
@@ -250,16 +266,15 @@ async fn errors_never_name_internal_types() {
         ),
     ];
     for (path, key, body) in cases {
-        let r = raw(
+        let r = refused(
             &app,
             reqwest::Method::POST,
             path,
             key,
-            body,
-            Some("application/json"),
+            (body, Some("application/json")),
+            (400, "invalid_request"),
         )
         .await;
-        assert_error(&r, 400, "invalid_request");
         let detail = r.body["error"]["detail"].as_str().unwrap_or_default();
         for internal in ["struct", "Request", "enum ", "minutely", "serde"] {
             assert!(!detail.contains(internal), "{path} {body}: {detail}");
@@ -283,8 +298,7 @@ async fn identifiers_outside_their_grammar_are_refused_naming_the_field() {
         let detail = body["error"]["detail"].as_str().unwrap_or_default();
         assert!(detail.starts_with("tenant "), "{detail}");
     }
-    let body = json!({"conference_id": "m1", "organizer": "ppm@acme.example",
-                      "direction": "dial_out", "destination_number": "+33 6 12 34 56 78"});
+    let body = dial_out("ppm@acme.example", "+33 6 12 34 56 78");
     for call_id in [
         "a%00b",
         "a%0D%0Ab",

@@ -6,6 +6,7 @@
 //! 1000000000000000; a rate per minute and a connection fee at most 1000000.
 
 mod common;
+mod support;
 
 use common::*;
 use proptest::prelude::*;
@@ -229,7 +230,7 @@ async fn c9_a_rate_card_beyond_the_bounds_is_refused_and_authorize_keeps_working
         .post(
             "/v1/tenants/acme/calls/c1/authorize",
             &bridge,
-            json!({"conference_id": "m1", "organizer": "ppm@acme.example", "direction": "dial_out", "destination_number": "+33 1 44 55 66 77"}),
+            support::dial_out("ppm@acme.example", "+33 1 44 55 66 77"),
         )
         .await;
     assert_eq!(r.body["decision"], "allow", "{}", r.text);
@@ -406,7 +407,7 @@ async fn run(app: &TestApp, keys: &Keys, n: usize, op: &Op) -> Vec<Resp> {
                 .post(
                     &format!("/v1/tenants/acme/calls/{id}/authorize"),
                     &keys.bridge,
-                    json!({"conference_id": "m", "organizer": "ppm@acme.example", "direction": "dial_out", "destination_number": "+33 6 12 34 56 78"}),
+                    support::dial_out("ppm@acme.example", "+33 6 12 34 56 78"),
                 )
                 .await;
             let e = app

@@ -42,22 +42,24 @@ pub fn routes() -> Router<AppState> {
 /// `/v1/tenants/{tenant}/wallet`) takes a request body, as the document says. The gate refuses
 /// a body sent to an operation that takes none, so that no body is ever silently ignored.
 pub fn takes_body(method: &axum::http::Method, path: &str) -> bool {
-    static WITH_BODY: std::sync::OnceLock<std::collections::HashSet<(String, String)>> =
-        std::sync::OnceLock::new();
+    type ByPath = std::collections::HashMap<String, Vec<String>>;
+    static WITH_BODY: std::sync::OnceLock<ByPath> = std::sync::OnceLock::new();
     WITH_BODY
         .get_or_init(|| {
             let doc = serde_json::to_value(openapi()).expect("the document is JSON");
-            let mut out = std::collections::HashSet::new();
+            let mut out = ByPath::new();
             for (route, item) in doc["paths"].as_object().into_iter().flatten() {
                 for (verb, op) in item.as_object().into_iter().flatten() {
                     if op.get("requestBody").is_some() {
-                        out.insert((verb.to_ascii_uppercase(), route.clone()));
+                        let verbs = out.entry(route.clone()).or_default();
+                        verbs.push(verb.to_ascii_uppercase());
                     }
                 }
             }
             out
         })
-        .contains(&(method.as_str().to_string(), path.to_string()))
+        .get(path)
+        .is_some_and(|verbs| verbs.iter().any(|v| v == method.as_str()))
 }
 
 /// The OpenAPI document of every route, generated from the code.
