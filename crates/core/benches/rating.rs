@@ -4,16 +4,12 @@
 //! dial-in and dial-out calls; measures the prefix lookup, the assessment (every refusal check
 //! and the rate) and the whole charge (pool, wallet, journal entry).
 
-#[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
-mod common;
-
-use common::*;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use minutely_core::catalogue::{RateCard, RateEntry, RateKey, RateKind};
 use minutely_core::engine::Mode;
 use minutely_core::numbers::{E164, region_facts};
 use minutely_core::rating::{CallRecord, Rater};
+use minutely_testkit::charging::*;
 use rust_decimal::Decimal;
 use std::hint::black_box;
 

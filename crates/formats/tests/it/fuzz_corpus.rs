@@ -1,0 +1,30 @@
+//! The committed fuzz corpus of the file formats, replayed on stable through the very checks
+//! the fuzz targets run (`fuzz/checks/formats.rs`): parsers never panic, refusals name their
+//! rows, and what is accepted round-trips.
+
+#[path = "../../../../fuzz/checks/formats.rs"]
+mod checks;
+#[path = "../../../../fuzz/checks/replay.rs"]
+mod replay;
+
+const HERE: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn rate_card_corpus() {
+    replay::replay(HERE, "rate_card", checks::rate_card);
+}
+
+#[test]
+fn call_records_csv_corpus() {
+    replay::replay(HERE, "call_records_csv", checks::call_records_csv);
+}
+
+#[test]
+fn tenant_file_corpus() {
+    replay::replay(HERE, "tenant_file", checks::tenant_file);
+}
+
+#[test]
+fn e164_corpus() {
+    replay::replay(HERE, "e164", checks::e164);
+}

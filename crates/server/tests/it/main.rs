@@ -1,0 +1,31 @@
+//! Every integration test of this crate, in one binary (one link, one run): a module per area.
+
+mod advice;
+mod audit;
+mod catalogue;
+mod clock;
+mod command_fuzz;
+mod common;
+mod concurrency;
+mod console_api;
+mod console_i18n;
+mod control_batch;
+mod damaged_sums;
+mod directory;
+mod fuzz_corpus;
+mod hardening;
+mod isolation;
+mod keys;
+mod money_bounds;
+mod openapi;
+mod ratelimit;
+mod reports;
+mod schema_agreement;
+mod shutdown;
+mod slow_clients;
+mod smoke;
+mod statements;
+mod support;
+mod wallet;
+mod webhook_egress;
+mod webhooks;

@@ -1,0 +1,3 @@
+//! Every integration test of this crate, in one binary (one link, one run): a module per area.
+
+mod statements;
