@@ -5,8 +5,8 @@ use crate::output::{load_book, open_store, open_store_to_change};
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use minutely_core::advisor::{AdviceInput, LicensePrices, advise};
+use minutely_core::calendar::Month;
 use minutely_core::directory::Sku;
-use minutely_core::engine::Month;
 use minutely_core::money::{Currency, parse_amount};
 use minutely_server::api::advice::{
     AdviceResponse, ScenarioJson, advice_json, charged_calls, check_period,
@@ -51,11 +51,7 @@ pub fn run(db: &Path, args: AdviseArgs) -> Result<()> {
     let store = open_store(db)?;
     let book = load_book(&store, &args.tenant)?;
     let tenant = book.tenant;
-    let now = jiff::Timestamp::now().to_zoned_datetime(tenant.timezone.clone());
-    let current = Month {
-        year: now.year(),
-        month: now.month(),
-    };
+    let current = Month::of_instant(jiff::Timestamp::now(), &tenant.timezone);
     let period = check_period(Some(&args.from), Some(&args.to), current)
         .map_err(|e| anyhow!("{}", e.detail))?;
     let countries = store.countries()?;

@@ -4,9 +4,9 @@
 use crate::output::{load_book, open_store};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
+use minutely_core::calendar::Month;
 use minutely_core::lang::Lang;
 use minutely_server::api::statements::{StatementJson, collect, parse_lang, pdf_file_name};
-use minutely_statements::Month;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ pub struct StatementArgs {
 }
 
 pub fn run(db: &Path, args: StatementArgs) -> Result<()> {
-    let month = Month::parse(&args.month).map_err(|e| anyhow!("--{e}"))?;
+    let month = Month::parse(&args.month).map_err(|e| anyhow!("--month: {e}"))?;
     let lang: Lang = parse_lang(&args.lang).map_err(|e| anyhow!("--{e}"))?;
     let store = open_store(db)?;
     let book = load_book(&store, &args.tenant)?;

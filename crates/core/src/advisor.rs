@@ -62,44 +62,6 @@ pub struct Period {
     pub to: Month,
 }
 
-/// Reads `YYYY-MM` (a month of the years 1 to 9999).
-pub fn parse_month(text: &str) -> Option<Month> {
-    let text = text.trim();
-    let (year, month) = text.split_once('-')?;
-    if year.len() != 4
-        || month.len() != 2
-        || !(year.bytes().chain(month.bytes())).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let year: i16 = year.parse().ok()?;
-    let month: i8 = month.parse().ok()?;
-    ((1..=12).contains(&month) && year >= 1).then_some(Month { year, month })
-}
-
-/// The month after `m`.
-pub fn next_month(m: Month) -> Month {
-    if m.month == 12 {
-        Month {
-            year: m.year + 1,
-            month: 1,
-        }
-    } else {
-        Month {
-            year: m.year,
-            month: m.month + 1,
-        }
-    }
-}
-
-/// The first instant of month `m` in `tz`.
-pub fn month_start(m: Month, tz: &TimeZone) -> Timestamp {
-    jiff::civil::date(m.year, m.month, 1)
-        .to_zoned_datetime(tz.clone())
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::MAX)
-}
-
 impl Period {
     /// The most months a period covers.
     pub const MAX_MONTHS: u32 = 12;
@@ -123,18 +85,18 @@ impl Period {
     /// Every month of the period, in order (stops at 13 for a period too long).
     pub fn months(&self) -> Vec<Month> {
         let mut months = vec![self.from];
-        while *months.last().expect("not empty") < self.to && months.len() <= 12 {
-            months.push(next_month(*months.last().expect("not empty")));
+        while let Some(next) = months.last().and_then(|m| m.next()) {
+            if next > self.to || months.len() > 12 {
+                break;
+            }
+            months.push(next);
         }
         months
     }
 
     /// `[start of from, start of the month after to)` in `tz`.
     pub fn bounds(&self, tz: &TimeZone) -> (Timestamp, Timestamp) {
-        (
-            month_start(self.from, tz),
-            month_start(next_month(self.to), tz),
-        )
+        (self.from.start(tz), self.to.end(tz))
     }
 }
 
@@ -681,7 +643,7 @@ fn actual_cost(
     let mut pool_size = 0u64;
     let mut addon_months = 0u64;
     for m in months {
-        let (start, end) = (month_start(*m, tz), month_start(next_month(*m), tz));
+        let (start, end) = m.bounds(tz);
         for sku in Sku::ALL {
             let count = u64::from(peak_purchased(tenant, sku, start, end));
             if count > 0 {

@@ -132,18 +132,8 @@ pub enum Mode {
     Ended,
 }
 
-/// A calendar month in the tenant's time zone, as `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Month {
-    pub year: i16,
-    pub month: i8,
-}
-
-impl std::fmt::Display for Month {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
+/// The calendar month (in the tenant's time zone) that pool minutes are counted in.
+pub use crate::calendar::Month;
 
 /// What a stored call id answers to a later submission (C23, C37).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,11 +186,7 @@ impl TenantBook {
 
     /// The tenant-local month of an instant.
     pub fn month_of(&self, at: Timestamp) -> Month {
-        let local = at.to_zoned_datetime(self.tenant.timezone.clone());
-        Month {
-            year: local.year(),
-            month: local.month(),
-        }
+        Month::of_instant(at, &self.tenant.timezone)
     }
 
     /// C20: the pool size in minutes at `at`, from the purchased `MCOMEETADD` count then.

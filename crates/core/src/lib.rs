@@ -7,6 +7,7 @@ pub mod reason;
 
 pub use reason::Reason;
 pub mod advisor;
+pub mod calendar;
 pub mod catalogue;
 pub mod control;
 pub mod digest;

@@ -20,9 +20,9 @@ pub use model::{Builder, CallFacts, Month, Period, Statement};
 /// Why a statement cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatementError {
-    /// The month is not `YYYY-MM`.
-    #[error("month: {input:?} is not a month; write it as YYYY-MM (such as 2026-03)")]
-    BadMonth { input: String },
+    /// The month is not `YYYY-MM` (or is outside 0001-01 to 9999-12).
+    #[error("month: {0}")]
+    BadMonth(#[from] minutely_core::calendar::CalendarError),
     /// The month has not started yet in the tenant's time zone.
     #[error(
         "month: {month} has not started yet (the current month in the tenant's time zone is \

@@ -9,15 +9,14 @@
 //! ledger's own.
 
 use crate::StatementError;
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 use minutely_core::ledger::{Entry, EntryKind};
 use minutely_core::money::{self, Currency, Overflow};
 use minutely_core::rating::Category;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The most funding and forfeit lines one statement lists; a month holding more is refused.
 pub const MAX_LINES: usize = 10_000;
@@ -25,92 +24,8 @@ pub const MAX_LINES: usize = 10_000;
 /// The most distinct countries the usage table holds (there are fewer than 300 countries).
 pub const MAX_COUNTRIES: usize = 400;
 
-/// A calendar month, `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    year: i16,
-    month: i8,
-}
-
-impl Month {
-    /// Parses `YYYY-MM` exactly (four-digit year from 0001, month 01 to 12).
-    pub fn parse(text: &str) -> Result<Month, StatementError> {
-        let bad = || StatementError::BadMonth {
-            input: bounded_echo(text),
-        };
-        let bytes = text.as_bytes();
-        if bytes.len() != 7 || bytes[4] != b'-' {
-            return Err(bad());
-        }
-        let digits = |range: std::ops::Range<usize>| -> Option<i16> {
-            let part = text.get(range)?;
-            if !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            part.parse().ok()
-        };
-        let year = digits(0..4).filter(|y| *y >= 1).ok_or_else(bad)?;
-        let month = digits(5..7)
-            .filter(|m| (1..=12).contains(m))
-            .ok_or_else(bad)?;
-        Ok(Month {
-            year,
-            month: month as i8,
-        })
-    }
-
-    /// The month of a civil date.
-    pub fn of(date: Date) -> Month {
-        Month {
-            year: date.year(),
-            month: date.month(),
-        }
-    }
-
-    pub fn year(self) -> i16 {
-        self.year
-    }
-
-    /// 1 to 12.
-    pub fn month(self) -> i8 {
-        self.month
-    }
-
-    /// The first day of the month.
-    pub fn first_day(self) -> Date {
-        Date::new(self.year, self.month, 1).expect("a parsed month has a first day")
-    }
-
-    /// The month after this one, `None` after 9999-12.
-    pub fn next(self) -> Option<Month> {
-        if self.month == 12 {
-            (self.year < 9999).then_some(Month {
-                year: self.year + 1,
-                month: 1,
-            })
-        } else {
-            Some(Month {
-                year: self.year,
-                month: self.month + 1,
-            })
-        }
-    }
-}
-
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
-/// Input echoed back in an error, cut to a readable length.
-fn bounded_echo(text: &str) -> String {
-    let mut cut: String = text.chars().take(40).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
+/// A calendar month, `YYYY-MM`: the core's, with its one parser and its bounds.
+pub use minutely_core::calendar::Month;
 
 /// The instants a month covers in a time zone, and whether it is still running.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,30 +45,11 @@ impl Period {
     /// The month in the time zone, as seen at `now`. A month that has not started at `now` is
     /// refused, naming it; the current month is provisional.
     pub fn new(month: Month, tz: &TimeZone, now: Timestamp) -> Result<Period, StatementError> {
-        let start_of = |m: Month| -> Result<Timestamp, StatementError> {
-            Ok(m.first_day()
-                .to_zoned_datetime(tz.clone())
-                .map_err(|_| StatementError::BadMonth {
-                    input: m.to_string(),
-                })?
-                .timestamp())
-        };
-        let start = start_of(month)?;
+        let (start, end) = month.bounds(tz);
         if start > now {
-            let current = Month::of(now.to_zoned_datetime(tz.clone()).date());
+            let current = Month::of_instant(now, tz);
             return Err(StatementError::FutureMonth { month, current });
         }
-        let end = match month.next() {
-            Some(next) => start_of(next)?,
-            // 9999-12 ends at the end of its last day.
-            None => month
-                .first_day()
-                .checked_add(30.days())
-                .ok()
-                .and_then(|d| d.tomorrow().ok())
-                .and_then(|d| d.to_zoned_datetime(tz.clone()).ok())
-                .map_or(Timestamp::MAX, |z| z.timestamp()),
-        };
         Ok(Period {
             month,
             start,

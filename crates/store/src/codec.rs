@@ -240,17 +240,10 @@ pub(crate) fn month_text(month: Month) -> String {
     month.to_string()
 }
 
+/// A stored month, read with the core's one parser (so with its bounds, 0001-01 to 9999-12:
+/// every month the engine keeps).
 pub(crate) fn parse_month(text: &str) -> Option<Month> {
-    // `rsplit_once` so that a (theoretical) negative year keeps its sign.
-    let (year, month) = text.rsplit_once('-')?;
-    if month.len() != 2 || !month.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let month: i8 = month.parse().ok()?;
-    (1..=12).contains(&month).then_some(Month {
-        year: year.parse().ok()?,
-        month,
-    })
+    Month::parse(text).ok()
 }
 
 /// An event's fields besides its kind and instant, as `key=value;...` for the outbox.
@@ -347,12 +340,12 @@ mod tests {
         assert_eq!(parse_lots(&lots_text(&lots)), Some(lots));
         assert_eq!(parse_lots(""), Some(vec![]));
         assert_eq!(parse_lots("1:x"), None);
-        let month = Month {
-            year: 2026,
-            month: 2,
-        };
-        assert_eq!(parse_month(&month_text(month)), Some(month));
-        for bad in ["2026-13", "2026-00", "2026", "2026--1", "x-01"] {
+        for month in [Month::MIN, Month::new(2026, 2).unwrap(), Month::MAX] {
+            assert_eq!(parse_month(&month_text(month)), Some(month));
+        }
+        for bad in [
+            "2026-13", "2026-00", "2026", "2026--1", "x-01", "0000-01", "-001-12",
+        ] {
             assert_eq!(parse_month(bad), None, "{bad}");
         }
     }
@@ -418,11 +411,7 @@ mod tests {
             (
                 Event::PoolThreshold {
                     at,
-                    month: Month {
-                        year: 2026,
-                        month: 2,
-                    }
-                    .to_string(),
+                    month: Month::new(2026, 2).unwrap().to_string(),
                     percent: 100,
                     used_minutes: u32::MAX,
                     size_minutes: u32::MAX,

@@ -62,7 +62,7 @@ pub fn policy(name: &str) -> Policy {
 }
 
 pub fn month(year: i16, month: i8) -> Month {
-    Month { year, month }
+    Month::new(year, month).expect("a month within 0001-01 to 9999-12")
 }
 
 // ---------------------------------------------------------------------------------------------

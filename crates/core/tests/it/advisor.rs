@@ -8,8 +8,8 @@ use common::*;
 use minutely_core::Reason;
 use minutely_core::advisor::{
     Advice, AdviceInput, ChargedCall, LicensePrices, Period, Plan, Search, advise, check_price,
-    parse_month,
 };
+use minutely_core::calendar::Month;
 use minutely_core::directory::{Agreement, NumberKind, Sku, Tenant};
 use minutely_core::engine::TenantBook;
 use minutely_core::rating::{CallRecord, Rater};
@@ -86,7 +86,7 @@ fn prices(pairs: &[(Sku, &str)]) -> LicensePrices {
 
 fn run(tenant: &Tenant, calls: &[ChargedCall], p: &LicensePrices, from: &str, to: &str) -> Advice {
     let card = std_card();
-    let period = Period::new(parse_month(from).unwrap(), parse_month(to).unwrap()).unwrap();
+    let period = Period::new(Month::parse(from).unwrap(), Month::parse(to).unwrap()).unwrap();
     advise(&AdviceInput {
         tenant,
         countries: countries(),
@@ -436,7 +436,7 @@ fn prices_are_money_and_periods_are_bounded() {
     assert!(check_price(currency("JPY"), Sku::Credits, d("1.5")).is_err());
     assert!(check_price(eur, Sku::Credits, d("1000000")).is_err());
 
-    assert_eq!(parse_month("2026-01"), Some(month(2026, 1)));
+    assert_eq!(Month::parse("2026-01"), Ok(month(2026, 1)));
     for bad in [
         "2026-13",
         "2026-1",
@@ -446,7 +446,7 @@ fn prices_are_money_and_periods_are_bounded() {
         "2026-00",
         "2026-01-01",
     ] {
-        assert_eq!(parse_month(bad), None, "{bad:?}");
+        assert!(Month::parse(bad).is_err(), "{bad:?}");
     }
     assert!(Period::new(month(2025, 1), month(2025, 12)).is_ok());
     assert!(Period::new(month(2025, 1), month(2026, 1)).is_err());

@@ -887,10 +887,7 @@ impl Model {
 
     fn month(&self, at: Timestamp) -> Month {
         let z = at.to_zoned_datetime(self.tz.clone());
-        Month {
-            year: z.year(),
-            month: z.month(),
-        }
+        Month::new(z.year(), z.month()).expect("a month the engine keeps")
     }
 
     /// C20: 60 minutes per purchased `MCOMEETADD` in force at `at` (C32).

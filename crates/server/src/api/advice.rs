@@ -23,10 +23,10 @@ use axum::routing::{get, put};
 use jiff::Timestamp;
 use minutely_core::advisor::{
     Advice, AdviceInput, ChargedCall, LicensePrices, Period, Plan, ScenarioCost, advise,
-    parse_month,
 };
+use minutely_core::calendar::Month;
 use minutely_core::directory::Sku;
-use minutely_core::engine::{Month, Outcome};
+use minutely_core::engine::Outcome;
 use minutely_core::money::Currency;
 use minutely_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -418,8 +418,8 @@ fn month_param(field: &str, text: Option<&str>) -> ApiResult<Month> {
             ApiError::invalid(format!("{field} is required (a month such as 2026-01)"))
         })?;
     bounded(field, text)?;
-    parse_month(text)
-        .ok_or_else(|| ApiError::invalid(format!("{field}: {text:?} is not a month (YYYY-MM)")))
+    Month::parse(text)
+        .map_err(|_| ApiError::invalid(format!("{field}: {text:?} is not a month (YYYY-MM)")))
 }
 
 /// `from` and `to` checked: months, `to` not before `from`, at most 12 months, `to` not after
@@ -502,11 +502,7 @@ pub async fn advice(
         .writer
         .with_book(&tenant, |b| Ok(b.tenant.clone()))
         .await?;
-    let now = state.now().to_zoned_datetime(directory.timezone.clone());
-    let current = Month {
-        year: now.year(),
-        month: now.month(),
-    };
+    let current = Month::of_instant(state.now(), &directory.timezone);
     let period = check_period(query.from.as_deref(), query.to.as_deref(), current)?;
     let id = tenant.clone();
     let response = state

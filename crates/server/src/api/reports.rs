@@ -22,11 +22,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp, ToSpan};
+use jiff::{SignedDuration, Timestamp};
+use minutely_core::calendar::{Bound, CalendarError, DateRange, Month};
 use minutely_core::catalogue::{RateCard, key_text};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{Tenant, Upn};
-use minutely_core::engine::{Charge, Funding, Month, Outcome};
+use minutely_core::engine::{Charge, Funding, Outcome};
 use minutely_core::money::{self, Currency, Overflow};
 use minutely_core::numbers::{Country, E164};
 use minutely_core::rating::{CallRecord, Category};
@@ -79,9 +80,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/calls/{call_id}/explain", get(explain))
 }
 
-/// The longest range a report covers, in days (tenant calendar).
-pub const MAX_RANGE_DAYS: i64 = 366;
-
 /// The PSTN usage export is built in memory: at most this many rows (charged calls). A larger
 /// range is refused, naming `from`/`to`; export it in parts, or with `minutely report
 /// pstn-usage`, which streams.
@@ -97,31 +95,26 @@ const SCAN_PAGE: usize = 5_000;
 // Ranges, cursors, shared reads
 // ---------------------------------------------------------------------------------------------
 
-/// A date means the tenant-local day (`to`: up to its end); an instant means itself. The same
-/// reading as `minutely report pstn-usage`.
-fn bound(field: &str, text: &str, tz: &TimeZone, end_of_day: bool) -> ApiResult<Timestamp> {
-    let bad = || {
-        ApiError::invalid(format!(
-            "{field}: {text:?} is neither a date (2026-01-31) nor an RFC 3339 instant \
-             (2026-01-31T12:00:00Z)"
-        ))
-    };
+/// A date (`2026-01-31`) or an RFC 3339 instant: the same reading as `minutely report
+/// pstn-usage`.
+fn bound(field: &str, text: &str) -> ApiResult<Bound> {
     if let Ok(date) = text.trim().parse::<Date>() {
-        let day = if end_of_day {
-            date.tomorrow().map_err(|_| bad())?
-        } else {
-            date
-        };
-        return day
-            .to_zoned_datetime(tz.clone())
-            .map(|z| z.timestamp())
-            .map_err(|_| bad());
+        return Ok(Bound::Day(date));
     }
-    minutely_formats::instant::parse(text).map_err(|_| bad())
+    minutely_formats::instant::parse(text)
+        .map(Bound::Instant)
+        .map_err(|_| bad_bound(field, text))
 }
 
-/// `[from, to)` from the query, checked: both given, `to` not before `from`, at most
-/// `MAX_RANGE_DAYS` days.
+fn bad_bound(field: &str, text: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "{field}: {text:?} is neither a date (2026-01-31) nor an RFC 3339 instant \
+         (2026-01-31T12:00:00Z)"
+    ))
+}
+
+/// `[from, to)` from the query, checked by `DateRange`: both given, `to` not before `from`, at
+/// most `DateRange::MAX_DAYS` days.
 fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Timestamp, Timestamp)> {
     let from_text = from.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
         ApiError::invalid("from is required (a date such as 2026-01-01, or an RFC 3339 instant)")
@@ -129,30 +122,29 @@ fn range(from: Option<&str>, to: Option<&str>, tz: &TimeZone) -> ApiResult<(Time
     let to_text = to.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
         ApiError::invalid("to is required (a date such as 2026-01-31, or an RFC 3339 instant)")
     })?;
-    let from = bound("from", from_text, tz, false)?;
-    let to = bound("to", to_text, tz, true)?;
+    let from = bound("from", from_text)?
+        .instant(tz, false)
+        .ok_or_else(|| bad_bound("from", from_text))?;
+    let to = bound("to", to_text)?
+        .instant(tz, true)
+        .ok_or_else(|| bad_bound("to", to_text))?;
     // Well-formed bounds that make no range: refused as unprocessable (422), not malformed.
-    let refused = ApiError::unprocessable;
-    if to < from {
-        return Err(refused(format!(
-            "to ({}) is before from ({})",
-            instant(to),
-            instant(from)
-        )));
-    }
-    let limit = from
-        .to_zoned_datetime(tz.clone())
-        .checked_add(MAX_RANGE_DAYS.days())
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::MAX);
-    if to > limit {
-        return Err(refused(format!(
-            "from/to: {} to {} is longer than {MAX_RANGE_DAYS} days; ask for a shorter range",
-            instant(from),
-            instant(to)
-        )));
-    }
-    Ok((from, to))
+    let range = DateRange::new(from, to, tz).map_err(|e| {
+        ApiError::unprocessable(match e {
+            CalendarError::Reversed { from, to } => {
+                format!("to ({}) is before from ({})", instant(to), instant(from))
+            }
+            CalendarError::TooLong {
+                from, to, max_days, ..
+            } => format!(
+                "from/to: {} to {} is longer than {max_days} days; ask for a shorter range",
+                instant(from),
+                instant(to)
+            ),
+            CalendarError::BadMonth { .. } => e.to_string(),
+        })
+    })?;
+    Ok(range.bounds())
 }
 
 /// The tenant's directory as the writer holds it (the committed one: a job's answer comes
@@ -703,34 +695,13 @@ pub struct PoolResponse {
     pub organizers: Vec<PoolOrganizer>,
 }
 
+/// The `month` parameter (spaces around it allowed), with the core's bounds.
 fn parse_month(text: &str) -> ApiResult<Month> {
-    let bad = || {
+    Month::parse(text.trim()).map_err(|_| {
         ApiError::invalid(format!(
             "month: {text:?} is not a month (YYYY-MM, such as 2026-03)"
         ))
-    };
-    let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
-    if year.len() != 4 || month.len() != 2 {
-        return Err(bad());
-    }
-    let year: i16 = year.parse().map_err(|_| bad())?;
-    let month: i8 = month.parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&month) || !(1900..=9998).contains(&year) {
-        return Err(bad());
-    }
-    Ok(Month { year, month })
-}
-
-/// The first instant of `month` and of the month after, in `tz`.
-fn month_bounds(month: Month, tz: &TimeZone) -> ApiResult<(Timestamp, Timestamp)> {
-    let first = Date::new(month.year, month.month, 1).map_err(ApiError::internal)?;
-    let next = first.checked_add(1.month()).map_err(ApiError::internal)?;
-    let at = |d: Date| {
-        d.to_zoned_datetime(tz.clone())
-            .map(|z| z.timestamp())
-            .map_err(ApiError::internal)
-    };
-    Ok((at(first)?, at(next)?))
+    })
 }
 
 struct PoolState {
@@ -779,7 +750,7 @@ pub async fn pool(
             let now = ctx.now;
             let book = ctx.book(&id)?;
             let month = asked.unwrap_or_else(|| book.month_of(now));
-            let (from, to) = month_bounds(month, &book.tenant.timezone)?;
+            let (from, to) = month.bounds(&book.tenant.timezone);
             let size_at = now.clamp(from, to - SignedDuration::from_nanos(1));
             let size = book.pool_size(size_at);
             let used = book.pool_used.get(&month).copied().unwrap_or(0);

@@ -14,13 +14,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
+use minutely_core::calendar::Month;
 use minutely_core::directory::Tenant;
 use minutely_core::engine::Outcome;
 use minutely_core::lang::Lang;
 use minutely_core::money::Currency;
 use minutely_core::rating::Category;
 use minutely_statements::model::Usage;
-use minutely_statements::{Builder, CallFacts, Month, Period, Statement, StatementError};
+use minutely_statements::{Builder, CallFacts, Period, Statement, StatementError};
 use minutely_store::Store;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,7 @@ impl From<CollectError> for ApiError {
 
 fn statement_error(e: StatementError) -> ApiError {
     match e {
-        StatementError::BadMonth { .. } => ApiError::invalid(e.to_string()),
+        StatementError::BadMonth(_) => ApiError::invalid(e.to_string()),
         StatementError::FutureMonth { .. } | StatementError::TooLarge { .. } => {
             ApiError::unprocessable(e.to_string())
         }
@@ -438,7 +439,7 @@ pub async fn statement(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.check(&tenant, Access::Admin)?;
-    let month = Month::parse(&month).map_err(statement_error)?;
+    let month = Month::parse(&month).map_err(|e| statement_error(e.into()))?;
     let format = Format::parse(query.format.as_deref()).map_err(ApiError::invalid)?;
     let lang = match query.lang.as_deref() {
         Some(tag) if !tag.trim().is_empty() => parse_lang(tag).map_err(ApiError::invalid)?,

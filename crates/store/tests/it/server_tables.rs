@@ -438,20 +438,8 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
         reservations_drop: vec!["r2".into(), "never-held".into()],
         ..TenantChanges::default()
     };
-    edit.pool.insert(
-        Month {
-            year: 2025,
-            month: 4,
-        },
-        0,
-    );
-    acme.pool_used.insert(
-        Month {
-            year: 2025,
-            month: 4,
-        },
-        0,
-    );
+    edit.pool.insert(Month::new(2025, 4).unwrap(), 0);
+    acme.pool_used.insert(Month::new(2025, 4).unwrap(), 0);
     let idle = TenantChanges {
         tenant_id: "globex".into(),
         ..TenantChanges::default()
