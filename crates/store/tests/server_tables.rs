@@ -477,6 +477,45 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
 }
 
 #[test]
+fn a_loaded_book_holds_what_its_stored_reservations_hold() {
+    // C25: the live state of a loaded book is counted from its stored reservations, with no
+    // recount left to the caller; a stored grant that holds more than it allows is refused on
+    // load, naming the call, instead of being held.
+    let (_dir, path) = db();
+    let (store, _acme, _globex, _all) = two_tenants(&path);
+    let loaded = store.load_book("acme").unwrap().unwrap();
+    let holds = loaded.live().holds();
+    assert_eq!((holds.credit(), holds.live()), (d("2.40"), 2));
+    assert_eq!(loaded.live().recount(), *holds);
+    let march = Month {
+        year: 2025,
+        month: 3,
+    };
+    assert_eq!(loaded.pool_held(march), 3);
+    assert_eq!(loaded.available(), loaded.wallet.balance() - d("2.40"));
+    drop(store);
+
+    raw(&path)
+        .execute(
+            "UPDATE reservations SET credit = '1' WHERE tenant = 'acme' AND call_id = 'r2'",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path, &countries()).unwrap();
+    match store.load_book("acme") {
+        Err(StoreError::Invariant { tenant, detail }) => {
+            assert_eq!(tenant, "acme");
+            assert!(
+                detail.contains("call r2: an unlimited grant holds 1"),
+                "{detail}"
+            );
+        }
+        other => panic!("a damaged grant is refused: {other:?}"),
+    }
+    assert!(store.load_book("globex").unwrap().is_some());
+}
+
+#[test]
 fn a_batch_whose_second_tenant_fails_writes_nothing_for_the_first() {
     let (_dir, path) = db();
     let (mut store, acme, globex, _) = two_tenants(&path);
