@@ -1,60 +1,23 @@
 //! Real-time call control (C25 to C27): authorize, extend and end, with reservations that hold
 //! credit and pool minutes so that two live calls can never spend the same money.
+//!
+//! The top of call control's module graph: the commands here decide what to grant and change
+//! the book's live calls only through `LiveCalls` (module `live`), which keeps the holds in
+//! step with the reservations; `engine` and `live` never import this module.
 
-use crate::engine::Funding;
+use crate::engine::{Charge, Funding, Mode, Outcome, Processed, TenantBook};
+use crate::ledger::Effects;
+use crate::live::later;
+pub use crate::live::{HoldChanges, Holds, LAPSED_RETENTION_DAYS};
 use crate::rating::CallRecord;
+use crate::rating::{Assessment, Payer, Rater};
+use crate::reason::Reason;
+pub use crate::reservations::Reservation;
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 
-/// What a live (or expired but not yet ended) call holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reservation {
-    /// The call as authorized: `end` equals `start`, the instant the call was authorized for.
-    pub call: CallRecord,
-    /// Seconds granted from `start` (the bridge's `max_duration_s`); `None` when the call needs
-    /// no credit and no pool (included, add-on): it is never cut.
-    pub granted_s: Option<u64>,
-    /// Credit held for the grant (0 when none).
-    pub credit: Decimal,
-    /// Pool minutes held for the grant, in the month of `call.start`.
-    pub pool_minutes: u32,
-    /// When the hold lapses if the call is neither extended nor ended (C27): the end of the
-    /// grant plus the grace period.
-    pub expires_at: Timestamp,
-    /// False once the hold has lapsed: nothing is held any more, but the call is remembered so
-    /// that a late end report is still rated and debited (C27, C13).
-    pub live: bool,
-    /// Who pays, as decided at authorization.
-    pub funding: Funding,
-}
-
-use crate::engine::{Charge, Mode, Month, Outcome, Processed, TenantBook};
-
 /// The longest call the policy simulator prices, in seconds (a day).
 pub const MAX_PREVIEW_S: u64 = 86_400;
-use crate::ledger::Effects;
-use crate::money::{add, sub};
-use crate::rating::{Assessment, Payer, Rater};
-use crate::reason::Reason;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// What the live reservations of a tenant hold together, and when each lapses.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holds {
-    /// Credit held by live reservations.
-    pub credit: Decimal,
-    /// Pool minutes held by live reservations, per month of their start.
-    pub pool: BTreeMap<Month, u32>,
-    /// (instant, call id): a live reservation lapses at its instant; a lapsed one is forgotten
-    /// at its instant.
-    due: BTreeSet<(Timestamp, Box<str>)>,
-    /// How many reservations are live.
-    pub live: usize,
-}
-
-/// How long a lapsed reservation is remembered so that a late end report can still be rated
-/// from what was authorized.
-pub const LAPSED_RETENTION_DAYS: i64 = 7;
 
 /// How long a call that holds nothing (included, add-on) is remembered before it lapses.
 pub const UNMETERED_HOLD_S: u64 = 24 * 3600;
@@ -119,82 +82,6 @@ pub enum ControlError {
     Refused(Reason),
 }
 
-/// What a call-control command changed, for the store: for each call id touched, its last
-/// state (put, or dropped). Read `put` and `dropped`; change them only through the methods,
-/// which keep them free of duplicates in constant time per change (a sweep may lapse a
-/// million holds at once).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HoldChanges {
-    /// Reservations created or changed.
-    pub put: Vec<Reservation>,
-    /// Call ids whose reservation is gone.
-    pub dropped: Vec<String>,
-    /// Where each call id of `put` and `dropped` is.
-    index: HashMap<String, Slot>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Put(usize),
-    Dropped(usize),
-}
-
-impl HoldChanges {
-    /// Takes `id` out of `put` or `dropped`, wherever it is.
-    fn forget(&mut self, id: &str) {
-        match self.index.remove(id) {
-            Some(Slot::Put(i)) => {
-                self.put.swap_remove(i);
-                if let Some(moved) = self.put.get(i) {
-                    self.index.insert(moved.call.call_id.clone(), Slot::Put(i));
-                }
-            }
-            Some(Slot::Dropped(i)) => {
-                self.dropped.swap_remove(i);
-                if let Some(moved) = self.dropped.get(i) {
-                    self.index.insert(moved.clone(), Slot::Dropped(i));
-                }
-            }
-            None => {}
-        }
-    }
-
-    fn put(&mut self, r: &Reservation) {
-        if let Some(Slot::Put(i)) = self.index.get(&r.call.call_id) {
-            self.put[*i] = r.clone();
-            return;
-        }
-        self.forget(&r.call.call_id);
-        self.index
-            .insert(r.call.call_id.clone(), Slot::Put(self.put.len()));
-        self.put.push(r.clone());
-    }
-
-    fn drop_id(&mut self, id: &str) {
-        if let Some(Slot::Dropped(_)) = self.index.get(id) {
-            return;
-        }
-        self.forget(id);
-        self.index
-            .insert(id.to_string(), Slot::Dropped(self.dropped.len()));
-        self.dropped.push(id.to_string());
-    }
-
-    /// Folds later changes in.
-    pub fn merge(&mut self, later: HoldChanges) {
-        for r in &later.put {
-            self.put(r);
-        }
-        for id in &later.dropped {
-            self.drop_id(id);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.put.is_empty() && self.dropped.is_empty()
-    }
-}
-
 /// A reservation's grant as an answer.
 fn grant_of(r: &Reservation, replay: bool) -> Grant {
     Grant {
@@ -216,107 +103,10 @@ struct Need {
 }
 
 impl TenantBook {
-    /// C14: the balance minus what live reservations hold. (A difference too negative to
-    /// represent is the smallest decimal: nothing is available either way.)
-    pub fn available(&self) -> Decimal {
-        self.wallet
-            .balance()
-            .checked_sub(self.holds.credit)
-            .unwrap_or(Decimal::MIN)
-    }
-
-    /// Rebuilds `holds` from `reservations` (after loading a book from the store).
-    pub fn recount_holds(&mut self) {
-        let mut holds = Holds::default();
-        for r in self.reservations.iter() {
-            if r.live {
-                holds.live += 1;
-                holds.credit = add_held(holds.credit, r.credit);
-                if r.pool_minutes > 0 {
-                    *holds.pool.entry(self.month_of(r.call.start)).or_insert(0) += r.pool_minutes;
-                }
-                holds
-                    .due
-                    .insert((r.expires_at, r.call.call_id.as_str().into()));
-            } else {
-                holds
-                    .due
-                    .insert((forget_at(r.expires_at), r.call.call_id.as_str().into()));
-            }
-        }
-        self.holds = holds;
-    }
-
-    fn hold(&mut self, r: &Reservation) {
-        if r.live {
-            self.holds.live += 1;
-            self.holds.credit = add_held(self.holds.credit, r.credit);
-            if r.pool_minutes > 0 {
-                let month = self.month_of(r.call.start);
-                *self.holds.pool.entry(month).or_insert(0) += r.pool_minutes;
-            }
-            self.holds
-                .due
-                .insert((r.expires_at, r.call.call_id.as_str().into()));
-        } else {
-            self.holds
-                .due
-                .insert((forget_at(r.expires_at), r.call.call_id.as_str().into()));
-        }
-    }
-
-    fn release(&mut self, r: &Reservation) {
-        if r.live {
-            self.holds.live -= 1;
-            self.holds.credit = sub(self.holds.credit, r.credit)
-                .expect("a released hold is part of the credit held");
-            if r.pool_minutes > 0 {
-                let month = self.month_of(r.call.start);
-                let held = self.holds.pool.entry(month).or_insert(0);
-                *held -= r.pool_minutes;
-                if *held == 0 {
-                    self.holds.pool.remove(&month);
-                }
-            }
-            self.holds
-                .due
-                .remove(&(r.expires_at, r.call.call_id.as_str().into()));
-        } else {
-            self.holds
-                .due
-                .remove(&(forget_at(r.expires_at), r.call.call_id.as_str().into()));
-        }
-    }
-
     /// C27: reservations whose grant and grace have passed by `now` lapse and their funds
     /// return; lapsed ones past their retention are forgotten.
     pub fn expire(&mut self, now: Timestamp) -> HoldChanges {
-        let mut changes = HoldChanges::default();
-        while let Some((at, id)) = self.holds.due.first().cloned() {
-            if at > now {
-                break;
-            }
-            let r = self
-                .reservations
-                .get(&id)
-                .expect("a due reservation is held");
-            self.release(&r);
-            if r.live {
-                let lapsed = Reservation {
-                    credit: Decimal::ZERO,
-                    pool_minutes: 0,
-                    live: false,
-                    ..r
-                };
-                self.hold(&lapsed);
-                changes.put(&lapsed);
-                self.reservations.insert(&lapsed);
-            } else {
-                self.reservations.remove(&id);
-                changes.drop_id(&id);
-            }
-        }
-        changes
+        self.live.expire(now, &self.tenant.timezone)
     }
 
     /// What a grant of `seconds` for this assessed call takes, with `pool_left` minutes of pool.
@@ -379,7 +169,7 @@ impl TenantBook {
         let mut changes = self.expire(now);
         let mut effects = Effects::default();
         let fingerprint = call.fingerprint();
-        if let Some(r) = self.reservations.get(&call.call_id) {
+        if let Some(r) = self.live.get(&call.call_id) {
             let decision = if r.call.fingerprint() == fingerprint {
                 Decision::Allow(grant_of(&r, true))
             } else {
@@ -403,9 +193,7 @@ impl TenantBook {
         let decision = match self.decide(rater, call, policy) {
             Ok(r) => {
                 let grant = grant_of(&r, false);
-                self.hold(&r);
-                changes.put(&r);
-                self.reservations.insert(&r);
+                self.live.reserve(r, &self.tenant.timezone, &mut changes);
                 Decision::Allow(grant)
             }
             Err(reason) => {
@@ -517,15 +305,19 @@ impl TenantBook {
         policy: &ControlPolicy,
     ) -> (Result<Reservation, Reason>, Outcome) {
         let decision = self.decide(rater, call, policy);
-        let mut copy = TenantBook {
-            tenant: self.tenant.clone(),
-            wallet: self.wallet.clone(),
-            pool_used: self.pool_used.clone(),
-            seen: HashMap::new(),
-            scheduled: self.scheduled.clone(),
-            reservations: crate::reservations::Reservations::new(),
-            holds: self.holds.clone(),
-        };
+        let mut copy = TenantBook::new(self.tenant.clone());
+        copy.wallet = self.wallet.clone();
+        copy.scheduled = self.scheduled.clone();
+        copy.pool_used = self.pool_used.clone();
+        // The copy has no live calls (copying them would cost a walk over every one): the pool
+        // minutes they hold in the call's month count as used in it instead, which leaves it
+        // the same pool. A bulk charge reads nothing else of them.
+        let month = self.month_of(call.start);
+        let held = self.pool_held(month);
+        if held > 0 {
+            let used = copy.pool_used.entry(month).or_insert(0);
+            *used = used.saturating_add(held);
+        }
         let mut whole = call.clone();
         whole.end = later(call.start, duration_s);
         let (charge, _) = copy.process_new(rater, &whole, Mode::Bulk);
@@ -545,7 +337,7 @@ impl TenantBook {
     ) -> (Result<Extension, ControlError>, Effects, HoldChanges) {
         let mut changes = self.expire(now);
         let mut effects = Effects::default();
-        let Some(r) = self.reservations.get(call_id) else {
+        let Some(r) = self.live.get(call_id) else {
             let error = if self.seen.contains_key(call_id) {
                 ControlError::CallAlreadyEnded
             } else {
@@ -576,25 +368,21 @@ impl TenantBook {
         }
         self.settle(now, &mut effects);
         self.wallet.advance(now, &mut effects);
-        // The call's own hold counts as available to it.
-        self.release(&r);
-        let a = match rater.assess(&self.tenant, &r.call) {
-            Ok(a) => a,
-            Err(_) => {
-                self.hold(&r);
-                return (
-                    Ok(Extension::Exhausted(grant_of(&r, false))),
-                    effects,
-                    changes,
-                );
-            }
+        let Ok(a) = rater.assess(&self.tenant, &r.call) else {
+            return (
+                Ok(Extension::Exhausted(grant_of(&r, false))),
+                effects,
+                changes,
+            );
         };
-        let pool_left = self.pool_remaining(r.call.start);
+        // The call's own hold counts as available to it.
+        let pool_left = self.pool_remaining_besides(r.call.start, Some(&r));
+        let available = self.available_besides(Some(&r));
         let target = granted.saturating_add(policy.window_s.max(1));
-        let limit = self.available().max(r.credit);
+        let limit = available.max(r.credit);
         let grown = self
             .longest_grant(&a, granted, target, pool_left, limit)
-            .filter(|(_, n)| n.credit <= r.credit || self.available() > Decimal::ZERO);
+            .filter(|(_, n)| n.credit <= r.credit || available > Decimal::ZERO);
         let answer = match grown {
             Some((seconds, need)) => {
                 let next = Reservation {
@@ -605,16 +393,11 @@ impl TenantBook {
                     expires_at: later(r.call.start, seconds.saturating_add(policy.grace_s)),
                     ..r.clone()
                 };
-                self.hold(&next);
-                changes.put(&next);
                 let grant = grant_of(&next, false);
-                self.reservations.insert(&next);
+                self.live.regrant(next, &self.tenant.timezone, &mut changes);
                 Extension::Extended(grant)
             }
-            None => {
-                self.hold(&r);
-                Extension::Exhausted(grant_of(&r, false))
-            }
+            None => Extension::Exhausted(grant_of(&r, false)),
         };
         (Ok(answer), effects, changes)
     }
@@ -647,7 +430,7 @@ impl TenantBook {
         HoldChanges,
     ) {
         let mut changes = self.expire(now);
-        let call = match (self.reservations.get(call_id), record) {
+        let call = match (self.live.get(call_id), record) {
             (Some(r), Some(given)) => {
                 let authorized = CallRecord {
                     end: given.end,
@@ -682,108 +465,9 @@ impl TenantBook {
         if call.end < call.start {
             return (Err(ControlError::Refused(Reason::InvalidRecord)), changes);
         }
-        if let Some(r) = self.reservations.remove(call_id) {
-            self.release(&r);
-            changes.drop_id(call_id);
-        }
+        self.live.end(call_id, &self.tenant.timezone, &mut changes);
         let processed = self.process_call(rater, &call, Mode::Ended);
         let record = (!processed.replay).then_some(call);
         (Ok((record, processed)), changes)
-    }
-}
-
-/// When a lapsed reservation that lapsed at `lapsed_at` is forgotten.
-fn forget_at(lapsed_at: Timestamp) -> Timestamp {
-    later(lapsed_at, LAPSED_RETENTION_DAYS as u64 * 24 * 3600)
-}
-
-/// `at` plus `seconds`, or the latest representable instant when that is beyond it (a call
-/// authorized near the end of the year 9999 holds until the end of time).
-fn later(at: Timestamp, seconds: u64) -> Timestamp {
-    i64::try_from(seconds)
-        .ok()
-        .and_then(|s| at.checked_add(jiff::SignedDuration::from_secs(s)).ok())
-        .unwrap_or(Timestamp::MAX)
-}
-
-/// Credit held by live calls plus one more grant. Each grant is at most the available credit
-/// or one first billing block (at most MAX_RATE_PER_MINUTE for an hour plus
-/// MAX_CONNECTION_FEE), and balances are bounded by MAX_BALANCE, so the sum stays far inside
-/// the representable range.
-fn add_held(held: Decimal, credit: Decimal) -> Decimal {
-    add(held, credit).expect("held credit is bounded by MAX_BALANCE and the rate bounds")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rating::Direction;
-
-    fn reservation(id: &str, credit: i64) -> Reservation {
-        let start: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
-        Reservation {
-            call: CallRecord {
-                call_id: id.into(),
-                conference_id: "c".into(),
-                organizer: "o".into(),
-                direction: Direction::DialOut,
-                service_number: String::new(),
-                caller_number: String::new(),
-                destination_number: "+33 1 44 55 66 77".into(),
-                start,
-                end: start,
-            },
-            granted_s: Some(60),
-            credit: Decimal::new(credit, 2),
-            pool_minutes: 0,
-            expires_at: start,
-            live: true,
-            funding: Funding::Credits,
-        }
-    }
-
-    #[test]
-    fn hold_changes_keep_the_last_state_of_each_call_id() {
-        // Against a plain map of id -> last state, over a long mixed sequence.
-        let mut changes = HoldChanges::default();
-        let mut model: BTreeMap<String, Option<Decimal>> = BTreeMap::new();
-        let mut x: u64 = 7;
-        for step in 0..20_000i64 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let id = format!("call-{}", (x >> 33) % 300);
-            let mut later = HoldChanges::default();
-            if (x >> 20).is_multiple_of(3) {
-                later.drop_id(&id);
-                model.insert(id, None);
-            } else {
-                later.put(&reservation(&id, step));
-                model.insert(id, Some(Decimal::new(step, 2)));
-            }
-            changes.merge(later);
-        }
-        let mut put: BTreeMap<String, Decimal> = BTreeMap::new();
-        for r in &changes.put {
-            assert!(
-                put.insert(r.call.call_id.clone(), r.credit).is_none(),
-                "put twice"
-            );
-        }
-        let dropped: BTreeSet<String> = changes.dropped.iter().cloned().collect();
-        assert_eq!(dropped.len(), changes.dropped.len(), "dropped twice");
-        for (id, last) in &model {
-            match last {
-                Some(credit) => {
-                    assert_eq!(put.get(id), Some(credit), "{id}");
-                    assert!(!dropped.contains(id), "{id}");
-                }
-                None => {
-                    assert!(dropped.contains(id), "{id}");
-                    assert!(!put.contains_key(id), "{id}");
-                }
-            }
-        }
-        assert_eq!(put.len() + dropped.len(), model.len());
     }
 }

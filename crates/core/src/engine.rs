@@ -1,54 +1,21 @@
 //! The per-tenant state machine: a tenant's directory, wallet, dial-out pool and idempotency
 //! keys, and the commands that change them (C10 to C15, C18 to C24, C28 to C34). Time is always
 //! an input; nothing here reads a clock or does IO.
+//!
+//! A book's live calls are one `LiveCalls` (module `live`), built from reservations only; the
+//! call-control commands on a book are in `control`, above this module, which never imports it.
 
 use crate::directory::{AmountRules, Refusal, Sku, Tenant};
+pub use crate::funding::Funding;
 use crate::ledger::{Effects, Event, LotId, LotSource, Wallet};
+use crate::live::LiveCalls;
 use crate::money::{MAX_BALANCE, Overflow, add, mul, sum};
 use crate::rating::{Assessment, CallRecord, Category, Payer, Rater};
 use crate::reason::Reason;
+use crate::reservations::{Reservation, Reservations};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
-
-/// Who pays a charged call, as reported in the extended export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Funding {
-    /// Included in the subscription (toll dial-in).
-    Included,
-    /// The US/Canada add-on.
-    AddOn,
-    /// The dial-out minute pool alone.
-    Pool,
-    /// The pool for its remaining minutes, credits for the rest (C32).
-    PoolAndCredits,
-    /// Credits at the rate.
-    Credits,
-}
-
-impl Funding {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Funding::Included => "included",
-            Funding::AddOn => "add_on",
-            Funding::Pool => "pool",
-            Funding::PoolAndCredits => "pool_and_credits",
-            Funding::Credits => "credits",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Funding> {
-        [
-            Funding::Included,
-            Funding::AddOn,
-            Funding::Pool,
-            Funding::PoolAndCredits,
-            Funding::Credits,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == text)
-    }
-}
 
 /// The rate a call was charged at, copied out of the card for reports and "explain".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,11 +123,9 @@ pub struct TenantBook {
     /// ledger reaches its instant, so that a declared history replays in time order with the
     /// calls (a tenant file's past fundings).
     pub scheduled: Vec<ScheduledFunding>,
-    /// Calls authorized and not yet ended, by call id (C25 to C27).
-    pub reservations: crate::reservations::Reservations,
-    /// What the live reservations hold, kept in step with `reservations` (see
-    /// `recount_holds`).
-    pub holds: crate::control::Holds,
+    /// Calls authorized and not yet ended, and what they hold (C25 to C27). Changed only by
+    /// the call-control commands (module `control`), read through `live`.
+    pub(crate) live: LiveCalls,
 }
 
 /// A funding made when the ledger reaches its instant.
@@ -174,14 +139,38 @@ pub struct ScheduledFunding {
 impl TenantBook {
     pub fn new(tenant: Tenant) -> TenantBook {
         TenantBook {
-            tenant,
             wallet: Wallet::default(),
             pool_used: BTreeMap::new(),
             seen: HashMap::new(),
             scheduled: Vec::new(),
-            reservations: crate::reservations::Reservations::new(),
-            holds: crate::control::Holds::default(),
+            live: LiveCalls::new(&tenant.timezone),
+            tenant,
         }
+    }
+
+    /// The calls authorized and not yet ended, and what they hold.
+    pub fn live(&self) -> &LiveCalls {
+        &self.live
+    }
+
+    /// Replaces the live calls with `reservations` (as loaded from the store); what they hold
+    /// is counted from them.
+    pub fn load_reservations(&mut self, reservations: Reservations) {
+        self.live = LiveCalls::from_reservations(reservations, &self.tenant.timezone);
+    }
+
+    /// C14: the balance minus what live reservations hold. (A difference too negative to
+    /// represent is the smallest decimal: nothing is available either way.)
+    pub fn available(&self) -> Decimal {
+        self.available_besides(None)
+    }
+
+    /// `available`, with `own`'s hold counted as available (to the call itself, when extended).
+    pub(crate) fn available_besides(&self, own: Option<&Reservation>) -> Decimal {
+        self.wallet
+            .balance()
+            .checked_sub(self.live.credit_held_besides(own))
+            .unwrap_or(Decimal::MIN)
     }
 
     /// The tenant-local month of an instant.
@@ -198,10 +187,24 @@ impl TenantBook {
 
     /// Minutes left in the pool of the month of `at`, less what live calls hold (C25).
     pub fn pool_remaining(&self, at: Timestamp) -> u32 {
+        self.pool_remaining_besides(at, None)
+    }
+
+    /// `pool_remaining`, with `own`'s hold counted as remaining (to the call itself, when
+    /// extended).
+    pub(crate) fn pool_remaining_besides(&self, at: Timestamp, own: Option<&Reservation>) -> u32 {
         let month = self.month_of(at);
         let used = self.pool_used.get(&month).copied().unwrap_or(0);
-        let held = self.holds.pool.get(&month).copied().unwrap_or(0);
+        let held =
+            self.live
+                .pool_held_besides((month.year, month.month), &self.tenant.timezone, own);
         self.pool_size(at).saturating_sub(used).saturating_sub(held)
+    }
+
+    /// Pool minutes held by live calls in `month` (C25).
+    pub fn pool_held(&self, month: Month) -> u32 {
+        self.live
+            .pool_held((month.year, month.month), &self.tenant.timezone)
     }
 
     /// C3, C11, C40: the checks of a funding by the operator (`by_operator`) or the tenant's
@@ -341,7 +344,7 @@ impl TenantBook {
         // record arriving by another path meanwhile is a second submission whose content
         // differs from the call as authorized, so it is refused and changes nothing; otherwise
         // the call would be charged at the record's duration and its end refused.
-        if self.reservations.contains_key(&call.call_id) {
+        if self.live.contains_key(&call.call_id) {
             return Processed {
                 outcome: Outcome::Refused(Reason::CallIdReused),
                 replay: false,

@@ -1,13 +1,38 @@
-//! The live reservations of a tenant, kept compact: a bridge may hold a million calls at once,
-//! so each reservation is stored as one small block (its fixed fields and one string holding
-//! every text field of the call) behind its call id, and rebuilt as a `Reservation` when read.
+//! The reservations of a tenant (C25 to C27): `Reservation`, what one authorized call holds,
+//! and `Reservations`, all of them kept compact: a bridge may hold a million calls at once, so
+//! each reservation is stored as one small block (its fixed fields and one string holding every
+//! text field of the call) behind its call id, and rebuilt as a `Reservation` when read.
+//!
+//! The bottom of call control's module graph: it knows calls (`rating`) and who pays
+//! (`funding`), and nothing of the tenant's state; `live` builds the holds on top of it.
 
-use crate::control::Reservation;
-use crate::engine::Funding;
+use crate::funding::Funding;
 use crate::rating::{CallRecord, Direction};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+
+/// What a live (or expired but not yet ended) call holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The call as authorized: `end` equals `start`, the instant the call was authorized for.
+    pub call: CallRecord,
+    /// Seconds granted from `start` (the bridge's `max_duration_s`); `None` when the call needs
+    /// no credit and no pool (included, add-on): it is never cut.
+    pub granted_s: Option<u64>,
+    /// Credit held for the grant (0 when none).
+    pub credit: Decimal,
+    /// Pool minutes held for the grant, in the month of `call.start`.
+    pub pool_minutes: u32,
+    /// When the hold lapses if the call is neither extended nor ended (C27): the end of the
+    /// grant plus the grace period.
+    pub expires_at: Timestamp,
+    /// False once the hold has lapsed: nothing is held any more, but the call is remembered so
+    /// that a late end report is still rated and debited (C27, C13).
+    pub live: bool,
+    /// Who pays, as decided at authorization.
+    pub funding: Funding,
+}
 
 /// Calls authorized and not yet ended, by call id (C25 to C27).
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -222,7 +222,7 @@ impl Ctx<'_> {
             .copied()
             .filter(|id| {
                 !book.seen.contains_key(*id)
-                    && !book.reservations.contains_key(id)
+                    && !book.live().contains_key(id)
                     && !absent.contains(&(tenant.to_string(), id.to_string()))
             })
             .collect();
@@ -346,10 +346,9 @@ impl State {
         let rules = store.amount_rules()?;
         let mut books = BTreeMap::new();
         for id in store.tenant_ids()? {
-            let mut book = store
+            let book = store
                 .load_book(&id)?
                 .ok_or_else(|| anyhow::anyhow!("tenant {id} vanished while loading"))?;
-            book.recount_holds();
             book.wallet
                 .check_invariant()
                 .map_err(|e| anyhow::anyhow!("tenant {id}: {e}"))?;
@@ -493,8 +492,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
                 tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
                 for c in &tenant_changes {
                     match state.store.load_book(&c.tenant_id) {
-                        Ok(Some(mut book)) => {
-                            book.recount_holds();
+                        Ok(Some(book)) => {
                             state.books.insert(c.tenant_id.clone(), book);
                         }
                         Ok(None) => {
@@ -526,7 +524,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         .live_gauge_at
         .is_none_or(|at| at.elapsed() >= LIVE_GAUGE_EVERY)
     {
-        let live: usize = state.books.values().map(|b| b.holds.live).sum();
+        let live: usize = state.books.values().map(|b| b.live().holds().live()).sum();
         metrics::gauge!("minutely_live_reservations").set(live as f64);
         state.live_gauge_at = Some(Instant::now());
     }

@@ -65,6 +65,7 @@ use minutely_core::control::Reservation;
 use minutely_core::directory::{AmountRules, Tenant};
 use minutely_core::engine::{Month, Outcome, ScheduledFunding, Seen, TenantBook};
 use minutely_core::ledger::{Entry, Event, Wallet, WalletSnapshot};
+use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use rusqlite::{OptionalExtension, TransactionBehavior};
@@ -502,7 +503,17 @@ impl Store {
         book.wallet = wallet;
         book.pool_used = outbox::read_pool(&tx, tenant_id)?;
         book.scheduled = ledger::read_scheduled(&tx, tenant_id)?;
-        book.reservations = reservations::read(&tx, tenant_id)?;
+        // The live state is built from the stored reservations (what they hold is counted from
+        // them), each checked against its grant first, so a damaged row is refused, not held.
+        let reservations = reservations::read(&tx, tenant_id)?;
+        let damaged = reservations
+            .iter()
+            .filter(|r| r.live)
+            .find_map(|r| check_grant(&r).err());
+        if let Some(detail) = damaged {
+            return Err(invariant(detail));
+        }
+        book.load_reservations(reservations);
         Ok(Some(book))
     }
 

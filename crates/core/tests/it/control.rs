@@ -16,8 +16,9 @@ use minutely_core::control::{
     Reservation, UNMETERED_HOLD_S,
 };
 use minutely_core::directory::{AmountRules, Sku};
-use minutely_core::engine::{Funding, Mode, Outcome, Processed, TenantBook};
+use minutely_core::engine::{Funding, Mode, Month, Outcome, Processed, TenantBook};
 use minutely_core::ledger::EntryKind;
+use minutely_core::live::LiveCalls;
 use minutely_core::rating::{CallRecord, Rater};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -448,7 +449,8 @@ impl Rig {
         // The store sees exactly the book's reservations.
         let book: BTreeMap<String, Reservation> = self
             .book
-            .reservations
+            .live()
+            .reservations()
             .iter()
             .map(|r| (r.call.call_id.clone(), r))
             .collect();
@@ -457,14 +459,22 @@ impl Rig {
             "{context}: the HoldChanges replayed on a store"
         );
         // The holds are what the live reservations hold, and a lapsed one holds nothing.
-        let mut recount = self.book.clone();
-        recount.recount_holds();
+        let recount = LiveCalls::from_reservations(
+            self.book.live().reservations().clone(),
+            &self.book.tenant.timezone,
+        );
         assert_eq!(
-            recount.holds, self.book.holds,
+            recount.holds(),
+            self.book.live().holds(),
             "{context}: holds in step with the reservations"
         );
+        assert_eq!(self.book.live().recount(), *self.book.live().holds());
         let live: Decimal = book.values().filter(|r| r.live).map(|r| r.credit).sum();
-        assert_eq!(self.book.holds.credit, live, "{context}: credit held");
+        assert_eq!(
+            self.book.live().holds().credit(),
+            live,
+            "{context}: credit held"
+        );
         for r in book.values().filter(|r| !r.live) {
             assert!(
                 r.credit.is_zero() && r.pool_minutes == 0,
@@ -472,7 +482,22 @@ impl Rig {
             );
         }
         // C25: two live calls never hold the same pool minutes.
-        for (month, held) in &self.book.holds.pool {
+        let mut pool: BTreeMap<Month, u32> = BTreeMap::new();
+        for r in book.values().filter(|r| r.live && r.pool_minutes > 0) {
+            *pool.entry(self.book.month_of(r.call.start)).or_insert(0) += r.pool_minutes;
+        }
+        let held_minutes: u32 = pool.values().sum();
+        assert_eq!(
+            u64::from(held_minutes),
+            self.book.live().holds().pool_minutes(),
+            "{context}: pool minutes held"
+        );
+        for (month, held) in &pool {
+            assert_eq!(
+                self.book.pool_held(*month),
+                *held,
+                "{context}: pool {month}"
+            );
             let used = self.book.pool_used.get(month).copied().unwrap_or(0);
             let start = book
                 .values()
@@ -488,7 +513,7 @@ impl Rig {
         }
         assert_eq!(
             self.book.available(),
-            self.book.wallet.balance() - self.book.holds.credit,
+            self.book.wallet.balance() - self.book.live().holds().credit(),
             "{context}: C14 available"
         );
     }
@@ -573,7 +598,7 @@ fn c25_balance_of_exactly_k_windows_grants_exactly_k_calls_and_ends_debit_exactl
         }
         assert_eq!(granted.len() as u64, k, "{name}");
         assert!(rig.book.available().is_zero(), "{name}");
-        assert_eq!(rig.book.holds.credit, target, "{name}");
+        assert_eq!(rig.book.live().holds().credit(), target, "{name}");
 
         // Each ends after a random duration within its grant, in time order.
         let mut ends: Vec<(u64, usize)> = (0..granted.len())
@@ -583,12 +608,7 @@ fn c25_balance_of_exactly_k_windows_grants_exactly_k_calls_and_ends_debit_exactl
         let mut total = Decimal::ZERO;
         for (seconds, i) in ends {
             let end = at(seconds as i64);
-            let held = rig
-                .book
-                .reservations
-                .get(&granted[i].call_id)
-                .unwrap()
-                .credit;
+            let held = rig.book.live().get(&granted[i].call_id).unwrap().credit;
             let p = rig.end_charged(&granted[i].call_id, end, end);
             let want = cost(tariff, seconds);
             assert_eq!(amount(&p), want, "{name}: call {i} of {seconds} s");
@@ -603,8 +623,11 @@ fn c25_balance_of_exactly_k_windows_grants_exactly_k_calls_and_ends_debit_exactl
         }
         assert_eq!(rig.book.wallet.balance(), target - total, "{name}: balance");
         assert_eq!(rig.book.available(), rig.book.wallet.balance(), "{name}");
-        assert!(rig.book.reservations.is_empty(), "{name}");
-        assert!(rig.book.holds.credit.is_zero() && rig.book.holds.pool.is_empty());
+        assert!(rig.book.live().is_empty(), "{name}");
+        assert!(
+            rig.book.live().holds().credit().is_zero()
+                && rig.book.live().holds().pool_minutes() == 0
+        );
         assert!(
             rig.book.wallet.balance() >= Decimal::ZERO,
             "{name}: no debt"
@@ -651,7 +674,7 @@ fn c25_two_calls_never_hold_the_same_credit() {
         Decision::Deny(Reason::InsufficientCredits)
     );
     assert_eq!(
-        rig.book.holds.credit,
+        rig.book.live().holds().credit(),
         d("12"),
         "the holds are the balance, no more"
     );
@@ -1260,7 +1283,7 @@ fn c14_c30_authorize_answers_every_reason_and_every_grant() {
                 assert_eq!(*got, reason, "{name}");
                 assert_eq!(rig.book.available(), available, "{name}: nothing held");
                 assert_eq!(rig.book.pool_remaining(call.start), pool_left, "{name}");
-                assert!(rig.book.reservations.is_empty(), "{name}");
+                assert!(rig.book.live().is_empty(), "{name}");
                 // Asked again with the same content: the same denial (C37).
                 assert_eq!(rig.authorize(&call, at(1)), decision, "{name}: replayed");
                 // The same id with other content is a reuse (C23).
@@ -1308,7 +1331,7 @@ fn c14_c30_authorize_answers_every_reason_and_every_grant() {
                     balance,
                     "{name}: nothing debited"
                 );
-                let r = &rig.book.reservations.get(&call.call_id).unwrap();
+                let r = &rig.book.live().get(&call.call_id).unwrap();
                 assert_eq!(
                     (r.granted_s, r.credit, r.pool_minutes, r.funding, r.live),
                     (max, d(credit), pool, funding, true),
@@ -1338,7 +1361,7 @@ fn c14_c30_authorize_answers_every_reason_and_every_grant() {
                     balance - d(credit),
                     "{name}: released"
                 );
-                assert!(rig.book.reservations.is_empty(), "{name}");
+                assert!(rig.book.live().is_empty(), "{name}");
             }
             (want, got) => panic!("{name}: wanted {want:?}, got {got:?}"),
         }
@@ -1449,7 +1472,7 @@ fn c26_extend_grows_by_a_window_while_credit_lasts_then_is_exhausted() {
     }
     // A repeated request (the bridge still knows an older grant): the current grant, replayed,
     // nothing changes.
-    let holds = rig.book.holds.clone();
+    let holds = rig.book.live().holds().clone();
     for known in [0, 300, 600, 779] {
         match rig.extend("a", Some(known), at(776)).expect("extend") {
             Extension::Extended(g) => {
@@ -1459,7 +1482,7 @@ fn c26_extend_grows_by_a_window_while_credit_lasts_then_is_exhausted() {
             other => panic!("known {known}: {other:?}"),
         }
     }
-    assert_eq!(rig.book.holds, holds);
+    assert_eq!(*rig.book.live().holds(), holds);
     // The call is cut at its limit and charged what it was granted.
     let p = rig.end_charged("a", at(780), at(780));
     assert_eq!(amount(&p), d("13.00"));
@@ -1661,7 +1684,7 @@ fn c27_end_charges_the_real_duration_and_releases_the_hold() {
             rig.book.wallet.balance(),
             "{name}: the hold is released"
         );
-        assert!(rig.book.reservations.is_empty(), "{name}");
+        assert!(rig.book.live().is_empty(), "{name}");
         assert_eq!(
             rig.book.pool_remaining(ts(T)) + pool_used(&rig.book, 2026, 3),
             600
@@ -1763,11 +1786,7 @@ fn c23_c27_an_end_record_that_differs_from_the_authorization_is_call_id_reused()
             "{name}: nothing charged"
         );
         assert_eq!(rig.book.available(), d("45"), "{name}: the hold stays");
-        assert_eq!(
-            rig.book.reservations.get("a").unwrap().credit,
-            g.credit,
-            "{name}"
-        );
+        assert_eq!(rig.book.live().get("a").unwrap().credit, g.credit, "{name}");
     }
     // C37: the same content written differently is the same call.
     let written = CallRecord {
@@ -1876,7 +1895,7 @@ fn c27_a_reservation_lapses_at_exactly_its_expiry_and_its_funds_return() {
     let p = rig.end_charged("a", at(400), at(500));
     assert_eq!(amount(&p), d("7.00"));
     assert_eq!(rig.book.wallet.balance(), d("43.00"));
-    assert!(rig.book.reservations.is_empty());
+    assert!(rig.book.live().is_empty());
 
     // The lapse happens inside authorize, extend and end too, at `now >= expires_at`.
     let mut rig = rig_fx_pool(600);
@@ -1884,7 +1903,7 @@ fn c27_a_reservation_lapses_at_exactly_its_expiry_and_its_funds_return() {
     let c = Leg::Out(SUB, AE_NUM).ask("c", at(360));
     rig.grant(&c, at(360));
     assert!(
-        !rig.book.reservations.get("b").unwrap().live,
+        !rig.book.live().get("b").unwrap().live,
         "b lapsed when c was asked"
     );
     assert_eq!(rig.book.available(), d("95"));
@@ -1930,25 +1949,22 @@ fn c27_a_lapsed_reservation_is_forgotten_after_its_retention() {
     rig.grant(&Leg::Out(SUB, AE_NUM).ask("a", ts(T)), ts(T));
     rig.grant(&Leg::In(SUB, FR_TOLL, FR_MOBILE).ask("free", ts(T)), ts(T));
     rig.expire(at(360));
-    assert!(!rig.book.reservations.get("a").unwrap().live);
+    assert!(!rig.book.live().get("a").unwrap().live);
     assert!(
-        rig.book.reservations.get("free").unwrap().live,
+        rig.book.live().get("free").unwrap().live,
         "a call that holds nothing lasts a day"
     );
     let day = UNMETERED_HOLD_S as i64;
     assert!(rig.expire(at(day - 1)).is_empty());
     let changes = rig.expire(at(day));
     assert_eq!(changes.put.len(), 1);
-    assert!(!rig.book.reservations.get("free").unwrap().live);
+    assert!(!rig.book.live().get("free").unwrap().live);
     assert!(rig.expire(at(360 + retention - 1)).is_empty());
-    assert!(
-        rig.book.reservations.contains_key("a"),
-        "remembered for 7 days"
-    );
+    assert!(rig.book.live().contains_key("a"), "remembered for 7 days");
     let changes = rig.expire(at(360 + retention));
     assert_eq!(changes.dropped, vec!["a".to_string()]);
     assert!(changes.put.is_empty());
-    assert!(!rig.book.reservations.contains_key("a"));
+    assert!(!rig.book.live().contains_key("a"));
     // Forgotten: an end report without its record is not found ...
     assert_eq!(
         rig.end("a", at(3600), None, at(360 + retention)).err(),
@@ -1970,7 +1986,7 @@ fn c27_a_lapsed_reservation_is_forgotten_after_its_retention() {
     let changes = rig.expire(at(day + 360 + retention));
     assert_eq!(changes.dropped, vec!["late".to_string()]);
     assert!(changes.put.is_empty(), "lapsed and forgotten in one call");
-    assert!(rig.book.reservations.is_empty());
+    assert!(rig.book.live().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2082,7 +2098,7 @@ fn c21_c28_the_pool_month_of_a_real_time_call_is_its_start_month() {
         (ga.max_duration_s, ga.funding, ga.pool_minutes),
         (Some(300), Funding::Pool, 5)
     );
-    assert_eq!(rig.book.holds.pool.get(&month(2026, 1)), Some(&5));
+    assert_eq!(rig.book.pool_held(month(2026, 1)), 5);
     // Jan 31 23:59 JST: January's pool is all held: an ordinary credit call.
     let b_start = ts("2026-01-31T14:59:00Z");
     let gb = rig.grant(&Leg::Out(SUB, FR_FIXED).ask("b", b_start), b_start);
@@ -2094,7 +2110,7 @@ fn c21_c28_the_pool_month_of_a_real_time_call_is_its_start_month() {
     let c_start = ts("2026-01-31T15:01:00Z");
     let gc = rig.grant(&Leg::Out(SUB, FR_FIXED).ask("c", c_start), c_start);
     assert_eq!((gc.funding, gc.pool_minutes), (Funding::Pool, 5));
-    assert_eq!(rig.book.holds.pool.get(&month(2026, 2)), Some(&5));
+    assert_eq!(rig.book.pool_held(month(2026, 2)), 5);
     assert_eq!(rig.book.pool_remaining(c_start), 55);
 
     // a ends on Feb 1 00:03:30 JST after 330 s: January's 5 minutes and 30 s of credit.
@@ -2134,7 +2150,7 @@ fn c21_c28_the_pool_month_of_a_real_time_call_is_its_start_month() {
         (Funding::Pool, 3)
     );
     assert_eq!(pool_used(&rig.book, 2026, 2), 3);
-    assert!(rig.book.holds.pool.is_empty());
+    assert!(rig.book.live().holds().pool_minutes() == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2217,7 +2233,7 @@ fn c25_c32_two_live_calls_never_hold_the_same_pool_minutes() {
     );
     assert_eq!(pool_used(&rig.book, 2026, 3), 600);
     assert_eq!(rig.book.wallet.balance(), d("97.25"));
-    assert!(rig.book.holds.pool.is_empty());
+    assert!(rig.book.live().holds().pool_minutes() == 0);
 }
 
 #[test]
@@ -2385,7 +2401,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                     let id = calls[i].call.call_id.clone();
                     let known = calls[i].grant;
                     let before = rig.book.available();
-                    let held = rig.book.reservations.get(&id).unwrap().credit;
+                    let held = rig.book.live().get(&id).unwrap().credit;
                     let answer = rig.extend(&id, known, now).expect("live");
                     let kind = match &answer {
                         Extension::Extended(_) => "extended",
@@ -2417,7 +2433,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                 }
                 Step::End => {
                     let id = calls[i].call.call_id.clone();
-                    let held = rig.book.reservations.get(&id).unwrap().credit;
+                    let held = rig.book.live().get(&id).unwrap().credit;
                     let p = rig.end_charged(&id, now, now);
                     let c = charged(&p);
                     let seconds = (now_s - start_s) as u64;
@@ -2444,7 +2460,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
             );
         }
         let name = format!("round {round}");
-        assert!(rig.book.reservations.is_empty(), "{name}");
+        assert!(rig.book.live().is_empty(), "{name}");
         assert_eq!(
             rig.book.wallet.balance(),
             start_balance - total,

@@ -1574,9 +1574,9 @@ impl Sim {
         assert_eq!(lots, m.lots, "lots");
         assert_eq!(book.wallet.clock(), m.clock, "ledger clock");
         assert_eq!(book.available(), m.available(), "available (C14, C25)");
-        assert_eq!(book.holds.credit, m.held(), "credit held");
+        assert_eq!(book.live().holds().credit(), m.held(), "credit held");
         assert_eq!(
-            book.holds.live,
+            book.live().holds().live(),
             m.holds.values().filter(|h| h.live).count(),
             "live holds"
         );
@@ -1591,15 +1591,17 @@ impl Sim {
             .map(|(at, r, a)| (*at, r.as_str(), *a))
             .collect();
         assert_eq!(scheduled, want, "scheduled fundings");
-        if book.reservations.len() != m.holds.len()
-            || m.holds.keys().any(|id| !book.reservations.contains_key(id))
+        if book.live().reservations().len() != m.holds.len()
+            || m.holds
+                .keys()
+                .any(|id| !book.live().reservations().contains_key(id))
         {
-            let ids: BTreeSet<&str> = book.reservations.ids().collect();
+            let ids: BTreeSet<&str> = book.live().reservations().ids().collect();
             let want: BTreeSet<&str> = m.holds.keys().map(String::as_str).collect();
             assert_eq!(ids, want, "reservations");
         }
         for (id, h) in &m.holds {
-            let r = book.reservations.get(id).unwrap();
+            let r = book.live().reservations().get(id).unwrap();
             assert_eq!(
                 (r.live, r.granted_s, r.expires_at),
                 (h.live, h.granted, h.expires_at),
@@ -2114,7 +2116,7 @@ impl Sim {
     fn bulk_live(&mut self, rater: &mut Rater<'_>, call: CallRecord) -> Effects {
         let before = self.book.wallet.clone();
         let before_pool = self.book.pool_used.clone();
-        let before_held = self.book.holds.clone();
+        let before_held = self.book.live().holds().clone();
         let p = self.book.process_call(rater, &call, Mode::Bulk);
         let live = self.model.holds[&call.call_id].live;
         self.model
@@ -2129,7 +2131,7 @@ impl Sim {
         assert_eq!(p.effects, Effects::default());
         assert_eq!(self.book.wallet, before, "a refused record changes nothing");
         assert_eq!(self.book.pool_used, before_pool);
-        assert_eq!(self.book.holds, before_held);
+        assert_eq!(*self.book.live().holds(), before_held);
         assert!(!self.book.seen.contains_key(&call.call_id));
         p.effects
     }

@@ -336,7 +336,7 @@ impl AuthorizeCommand {
         let ((known, (decision, effects, holds)), currency) =
             rate_in_book(ctx, tenant, &[call.call_id.as_str()], |book, rater| {
                 let known = book.seen.contains_key(&call.call_id)
-                    || book.reservations.contains_key(&call.call_id);
+                    || book.live().contains_key(&call.call_id);
                 (known, book.authorize(rater, &call, now, &policy))
             })?;
         ctx.effects(tenant, effects);
@@ -530,7 +530,7 @@ impl EndCommand {
             rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
                 // The end instant: given, or start + duration, or the record's, or now.
                 let start = book
-                    .reservations
+                    .live()
                     .get(&call_id)
                     .map(|r| r.call.start)
                     .or(record.as_ref().map(|r| r.start));

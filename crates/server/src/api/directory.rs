@@ -731,14 +731,7 @@ fn apply_in_writer(
         before,
         Some(after),
     );
-    let mut new_book = applied.book;
-    if let Some(old) = ctx.books.get_mut(tenant) {
-        // Live calls keep their holds: the reservations are the writer's, not the file's.
-        new_book.reservations = std::mem::take(&mut old.reservations);
-        new_book.seen = std::mem::take(&mut old.seen);
-        new_book.recount_holds();
-    }
-    ctx.books.insert(tenant.to_string(), new_book);
+    ctx.books.insert(tenant.to_string(), applied.book);
     ctx.directory_changed(tenant);
     ctx.effects(tenant, applied.effects);
     for reference in applied.funding_refs {

@@ -754,7 +754,7 @@ pub async fn pool(
             let size_at = now.clamp(from, to - SignedDuration::from_nanos(1));
             let size = book.pool_size(size_at);
             let used = book.pool_used.get(&month).copied().unwrap_or(0);
-            let held = book.holds.pool.get(&month).copied().unwrap_or(0);
+            let held = book.pool_held(month);
             Ok(PoolState {
                 month,
                 tz_name: book.tenant.timezone_name.clone(),
@@ -1464,7 +1464,7 @@ async fn ask_writer(
                 };
                 return Ok(Known::Stored { currency, key });
             }
-            Ok(match book.reservations.get(&call_id) {
+            Ok(match book.live().get(&call_id) {
                 Some(r) => Known::Live {
                     currency,
                     reservation: Box::new(r),

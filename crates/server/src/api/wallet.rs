@@ -535,8 +535,8 @@ pub async fn wallet(
                 set_up: settings.is_some(),
                 balance: book.wallet.balance(),
                 available: book.available(),
-                reserved: book.holds.credit,
-                live_reservations: book.holds.live,
+                reserved: book.live().holds().credit(),
+                live_reservations: book.live().holds().live(),
                 debt: book.wallet.debt(),
                 totals: book.wallet.totals(),
                 lots: snapshot

@@ -225,7 +225,8 @@ fn reservation(id: &str, start: &str, granted_s: Option<u64>, credit: &str) -> R
         call,
         granted_s,
         credit: d(credit),
-        pool_minutes: if granted_s.is_some() { 3 } else { 0 },
+        // A grant holds at most its own minutes of pool.
+        pool_minutes: granted_s.map_or(0, |s| s.div_ceil(60).min(3) as u32),
         live: true,
         funding: if granted_s.is_some() {
             Funding::PoolAndCredits
@@ -235,11 +236,25 @@ fn reservation(id: &str, start: &str, granted_s: Option<u64>, credit: &str) -> R
     }
 }
 
+/// Puts `put` into the book's live calls and drops `dropped`, as the server's call control
+/// would have; what they hold is counted again from them.
+fn set_live(book: &mut TenantBook, put: &[&Reservation], dropped: &[&str]) {
+    let mut all = book.live().reservations().clone();
+    for r in put {
+        all.insert(r);
+    }
+    for id in dropped {
+        all.remove(id);
+    }
+    book.load_reservations(all);
+}
+
 fn assert_same_book(loaded: &TenantBook, book: &TenantBook) {
     assert_eq!(loaded.wallet, book.wallet, "{}", book.tenant.id);
     assert_eq!(loaded.pool_used, book.pool_used);
     assert_eq!(loaded.scheduled, book.scheduled);
-    assert_eq!(loaded.reservations, book.reservations);
+    assert_eq!(loaded.live().reservations(), book.live().reservations());
+    assert_eq!(loaded.live().holds(), book.live().holds());
     let (a, b) = (&loaded.tenant, &book.tenant);
     assert_eq!((&a.id, &a.name, a.currency), (&b.id, &b.name, b.currency));
     assert_eq!(a.purchases(), b.purchases());
@@ -305,12 +320,11 @@ fn two_tenants(path: &Path) -> (Store, TenantBook, TenantBook, Commit) {
     process(&mut acme, &calls, &mut a);
     let live = reservation("r1", "2025-03-05T09:00:00Z", Some(600), "2.40");
     let free = reservation("r2", "2025-03-05T09:01:00Z", None, "0");
-    acme.reservations.insert(&live);
-    acme.reservations.insert(&free);
+    set_live(&mut acme, &[&live, &free], &[]);
     let mut g = Commit::default();
     fund(&mut globex, "50", "2025-03-01T09:00:00Z", "G-1", &mut g);
     let g_res = reservation("r1", "2025-03-05T09:00:00Z", Some(60), "0.03");
-    globex.reservations.insert(&g_res);
+    set_live(&mut globex, &[&g_res], &[]);
     let mut acme_changes = changes(&acme, a.clone());
     acme_changes.reservations_put = vec![live, free];
     let mut globex_changes = changes(&globex, g);
@@ -356,7 +370,7 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     assert_eq!(store.schema_version().unwrap(), 5);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_same_book(&loaded, &book);
-    assert!(loaded.reservations.is_empty());
+    assert!(loaded.live().is_empty());
     assert_eq!(store.journal("acme").unwrap(), commit.entries);
     assert_eq!(
         store
@@ -373,10 +387,7 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
         ..TenantChanges::default()
     };
     store.commit_batch(&[put]).unwrap();
-    assert_eq!(
-        store.load_book("acme").unwrap().unwrap().reservations.len(),
-        1
-    );
+    assert_eq!(store.load_book("acme").unwrap().unwrap().live().len(), 1);
 
     // The migrated schema is exactly a new file's.
     let (_fresh_dir, fresh) = db();
@@ -419,10 +430,9 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
 
     // A later batch: one hold lapses (kept, not live), the other call ends, a directory edit,
     // and nothing at all for globex but an empty part.
-    let mut lapsed = acme.reservations.get("r1").unwrap().clone();
+    let mut lapsed = acme.live().get("r1").unwrap().clone();
     lapsed.live = false;
-    acme.reservations.insert(&lapsed);
-    acme.reservations.remove("r2");
+    set_live(&mut acme, &[&lapsed], &["r2"]);
     acme.tenant
         .set_purchased(
             Sku::Subscription,
@@ -452,6 +462,45 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
         all.entries,
         "the journal is untouched"
     );
+}
+
+#[test]
+fn a_loaded_book_holds_what_its_stored_reservations_hold() {
+    // C25: the live state of a loaded book is counted from its stored reservations, with no
+    // recount left to the caller; a stored grant that holds more than it allows is refused on
+    // load, naming the call, instead of being held.
+    let (_dir, path) = db();
+    let (store, _acme, _globex, _all) = two_tenants(&path);
+    let loaded = store.load_book("acme").unwrap().unwrap();
+    let holds = loaded.live().holds();
+    assert_eq!((holds.credit(), holds.live()), (d("2.40"), 2));
+    assert_eq!(loaded.live().recount(), *holds);
+    let march = Month {
+        year: 2025,
+        month: 3,
+    };
+    assert_eq!(loaded.pool_held(march), 3);
+    assert_eq!(loaded.available(), loaded.wallet.balance() - d("2.40"));
+    drop(store);
+
+    raw(&path)
+        .execute(
+            "UPDATE reservations SET credit = '1' WHERE tenant = 'acme' AND call_id = 'r2'",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path, &countries()).unwrap();
+    match store.load_book("acme") {
+        Err(StoreError::Invariant { tenant, detail }) => {
+            assert_eq!(tenant, "acme");
+            assert!(
+                detail.contains("call r2: an unlimited grant holds 1"),
+                "{detail}"
+            );
+        }
+        other => panic!("a damaged grant is refused: {other:?}"),
+    }
+    assert!(store.load_book("globex").unwrap().is_some());
 }
 
 #[test]
@@ -507,7 +556,7 @@ fn a_batch_whose_second_tenant_fails_writes_nothing_for_the_first() {
     assert_eq!(store.journal("acme").unwrap().len(), saved.0.len() + 2);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_eq!(loaded.wallet, a_book.wallet);
-    let mut held: Vec<&str> = loaded.reservations.ids().collect();
+    let mut held: Vec<&str> = loaded.live().reservations().ids().collect();
     held.sort();
     assert_eq!(held, vec!["r2", "r3"], "r1 dropped, r3 added");
     assert!(store.load_book("initech").unwrap().is_some());
@@ -1201,7 +1250,7 @@ fn one_batch_carries_thousands_of_calls_across_many_tenants() {
             .collect();
         process(book, &calls, &mut commit);
         let held = reservation("live", "2025-03-02T05:00:00Z", Some(60), "0.03");
-        book.reservations.insert(&held);
+        set_live(book, &[&held], &[]);
         let mut part = changes(book, commit);
         part.reservations_put = vec![held];
         batch.push(part);

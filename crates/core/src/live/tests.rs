@@ -1,0 +1,275 @@
+//! `LiveCalls` on its own: the holds follow the reservations through every change (C25 to
+//! C27), agree with a recount, and a release of more than is held is a broken invariant.
+
+use super::*;
+use crate::funding::Funding;
+use crate::rating::{CallRecord, Direction};
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn d(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// A live reservation of `id`, started at `start`, granted `granted_s` holding `credit` and
+/// `pool_minutes`, lapsing a minute after its grant.
+fn reservation(
+    id: &str,
+    start: &str,
+    granted_s: u64,
+    credit: &str,
+    pool_minutes: u32,
+) -> Reservation {
+    let start = at(start);
+    Reservation {
+        call: CallRecord {
+            call_id: id.into(),
+            conference_id: "c".into(),
+            organizer: "o".into(),
+            direction: Direction::DialOut,
+            service_number: String::new(),
+            caller_number: String::new(),
+            destination_number: "+33 1 44 55 66 77".into(),
+            start,
+            end: start,
+        },
+        granted_s: Some(granted_s),
+        credit: d(credit),
+        pool_minutes,
+        expires_at: later(start, granted_s + 60),
+        live: true,
+        funding: if pool_minutes > 0 {
+            Funding::PoolAndCredits
+        } else {
+            Funding::Credits
+        },
+    }
+}
+
+/// What `live` holds, as (credit, live calls, pool minutes of March 2026 in UTC), after checking
+/// that the holds agree with a recount.
+fn held(live: &LiveCalls) -> (Decimal, usize, u32) {
+    assert_eq!(
+        live.recount(),
+        *live.holds(),
+        "holds in step with a recount"
+    );
+    (
+        live.holds().credit(),
+        live.holds().live(),
+        live.pool_held((2026, 3), &TimeZone::UTC),
+    )
+}
+
+#[test]
+fn holds_follow_reservations_through_reserve_extend_end_and_lapse() {
+    // C25: a grant holds its credit and pool minutes; C26: an extension replaces them; C27: an
+    // end or a lapse returns them, and a lapsed call is forgotten after its retention.
+    let utc = TimeZone::UTC;
+    let mut live = LiveCalls::new(&utc);
+    let mut changes = HoldChanges::default();
+    let a = reservation("a", "2026-03-02T10:00:00Z", 120, "1.00", 2);
+    let b = reservation("b", "2026-03-02T10:00:30Z", 300, "0.50", 0);
+    live.reserve(a.clone(), &utc, &mut changes);
+    assert_eq!(held(&live), (d("1.00"), 1, 2));
+    live.reserve(b.clone(), &utc, &mut changes);
+    assert_eq!(held(&live), (d("1.50"), 2, 2));
+
+    let extended = Reservation {
+        granted_s: Some(240),
+        credit: d("2.25"),
+        pool_minutes: 3,
+        expires_at: later(a.call.start, 300),
+        ..a.clone()
+    };
+    live.regrant(extended.clone(), &utc, &mut changes);
+    assert_eq!(held(&live), (d("2.75"), 2, 3));
+    assert_eq!(live.get("a"), Some(extended.clone()));
+
+    assert_eq!(live.end("b", &utc, &mut changes), Some(b));
+    assert_eq!(held(&live), (d("2.25"), 1, 3));
+    assert_eq!(
+        live.end("b", &utc, &mut changes),
+        None,
+        "an ended call holds nothing"
+    );
+
+    // Nothing is due before the grant and grace have passed.
+    assert!(live.expire(at("2026-03-02T10:04:59Z"), &utc).is_empty());
+    assert_eq!(held(&live), (d("2.25"), 1, 3));
+    let lapsed = live.expire(extended.expires_at, &utc);
+    let remembered = live.get("a").expect("a lapsed call is remembered");
+    assert!(!remembered.live);
+    assert_eq!(
+        (remembered.credit, remembered.pool_minutes),
+        (Decimal::ZERO, 0)
+    );
+    assert_eq!(lapsed.put, vec![remembered]);
+    assert_eq!(held(&live), (Decimal::ZERO, 0, 0));
+
+    let forgotten = live.expire(forget_at(extended.expires_at), &utc);
+    assert_eq!(forgotten.dropped, vec!["a".to_string()]);
+    assert!(live.is_empty());
+    assert_eq!(*live.holds(), Holds::default());
+
+    // What the store was told is each call's last state.
+    let mut last: Vec<&str> = changes
+        .put
+        .iter()
+        .map(|r| r.call.call_id.as_str())
+        .collect();
+    last.sort_unstable();
+    assert_eq!(
+        (last, changes.dropped.clone()),
+        (vec!["a"], vec!["b".to_string()])
+    );
+    assert_eq!(changes.put[0], extended);
+}
+
+#[test]
+fn a_recount_agrees_with_holds_built_one_by_one() {
+    // Live, lapsed and unmetered reservations over two months: the state loaded from them is
+    // the state the changes built, and a lapsed or unmetered call holds nothing.
+    let utc = TimeZone::UTC;
+    let mut one_by_one = LiveCalls::new(&utc);
+    let mut changes = HoldChanges::default();
+    let mut all = Reservations::new();
+    let unmetered = Reservation {
+        granted_s: None,
+        credit: Decimal::ZERO,
+        pool_minutes: 0,
+        funding: Funding::Included,
+        ..reservation("free", "2026-03-05T09:00:00Z", 60, "0", 0)
+    };
+    let lapsed = Reservation {
+        live: false,
+        credit: Decimal::ZERO,
+        pool_minutes: 0,
+        ..reservation("gone", "2026-03-01T09:00:00Z", 60, "0", 0)
+    };
+    let rows = [
+        reservation("m1", "2026-03-31T23:59:00Z", 600, "3.10", 5),
+        reservation("m2", "2026-04-01T00:00:00Z", 300, "0.00", 5),
+        reservation("m3", "2026-03-10T12:00:00Z", 60, "0.07", 0),
+        unmetered,
+        lapsed,
+    ];
+    for r in &rows {
+        all.insert(r);
+        one_by_one.reserve(r.clone(), &utc, &mut changes);
+    }
+    let loaded = LiveCalls::from_reservations(all, &utc);
+    assert_eq!(loaded, one_by_one);
+    assert_eq!(loaded.recount(), *loaded.holds());
+    assert_eq!(held(&loaded), (d("3.17"), 4, 5));
+    assert_eq!(loaded.pool_held((2026, 4), &utc), 5);
+    assert_eq!(loaded.holds().pool_minutes(), 10);
+    loaded.debug_assert_recount();
+}
+
+#[test]
+fn pool_holds_follow_a_change_of_time_zone() {
+    // C21: held pool minutes count against the tenant-local month of the call's start, in the
+    // tenant's time zone as it is now, before and after the holds are keyed again.
+    let utc = TimeZone::UTC;
+    let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+    let mut live = LiveCalls::new(&utc);
+    let mut changes = HoldChanges::default();
+    // 20:00 on 31 March in UTC is already April in Tokyo.
+    let late = reservation("late", "2026-03-31T20:00:00Z", 300, "0.00", 5);
+    live.reserve(late, &utc, &mut changes);
+    assert_eq!(live.pool_held((2026, 3), &utc), 5);
+    assert_eq!(live.pool_held((2026, 3), &tokyo), 0);
+    assert_eq!(live.pool_held((2026, 4), &tokyo), 5);
+    live.end("late", &tokyo, &mut changes);
+    assert_eq!(live.pool_held((2026, 4), &tokyo), 0);
+    assert_eq!(*live.holds(), Holds::default());
+}
+
+#[test]
+#[should_panic(expected = "call a: releasing 5.00 of credit when 1.00 is held")]
+fn a_release_below_zero_credit_is_a_broken_invariant() {
+    let utc = TimeZone::UTC;
+    let mut live = LiveCalls::new(&utc);
+    let a = reservation("a", "2026-03-02T10:00:00Z", 120, "1.00", 0);
+    live.reserve(a.clone(), &utc, &mut HoldChanges::default());
+    let more = Reservation {
+        credit: d("5.00"),
+        ..a
+    };
+    live.holds.release(&more, &utc);
+}
+
+#[test]
+#[should_panic(expected = "call a: releasing 4 pool minutes of (2026, 3) when 2 are held")]
+fn a_release_below_zero_pool_minutes_is_a_broken_invariant() {
+    let utc = TimeZone::UTC;
+    let mut live = LiveCalls::new(&utc);
+    let a = reservation("a", "2026-03-02T10:00:00Z", 240, "0.00", 2);
+    live.reserve(a.clone(), &utc, &mut HoldChanges::default());
+    let more = Reservation {
+        pool_minutes: 4,
+        ..a
+    };
+    live.holds.release(&more, &utc);
+}
+
+#[test]
+#[should_panic(expected = "call free: an unlimited grant holds 0.10 of credit")]
+fn an_unlimited_grant_that_holds_credit_is_a_broken_invariant() {
+    let utc = TimeZone::UTC;
+    let free = Reservation {
+        granted_s: None,
+        ..reservation("free", "2026-03-02T10:00:00Z", 60, "0.10", 0)
+    };
+    LiveCalls::new(&utc).reserve(free, &utc, &mut HoldChanges::default());
+}
+
+#[test]
+fn hold_changes_keep_the_last_state_of_each_call_id() {
+    // Against a plain map of id -> last state, over a long mixed sequence.
+    let mut changes = HoldChanges::default();
+    let mut model: BTreeMap<String, Option<Decimal>> = BTreeMap::new();
+    let mut x: u64 = 7;
+    for step in 0..20_000i64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let id = format!("call-{}", (x >> 33) % 300);
+        let mut later = HoldChanges::default();
+        if (x >> 20).is_multiple_of(3) {
+            later.drop_id(&id);
+            model.insert(id, None);
+        } else {
+            let mut r = reservation(&id, "2026-03-02T10:00:00Z", 60, "0", 0);
+            r.credit = Decimal::new(step, 2);
+            later.put(&r);
+            model.insert(id, Some(Decimal::new(step, 2)));
+        }
+        changes.merge(later);
+    }
+    let mut put: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in &changes.put {
+        assert!(
+            put.insert(r.call.call_id.clone(), r.credit).is_none(),
+            "put twice"
+        );
+    }
+    let dropped: BTreeSet<String> = changes.dropped.iter().cloned().collect();
+    assert_eq!(dropped.len(), changes.dropped.len(), "dropped twice");
+    for (id, last) in &model {
+        match last {
+            Some(credit) => {
+                assert_eq!(put.get(id), Some(credit), "{id}");
+                assert!(!dropped.contains(id), "{id}");
+            }
+            None => {
+                assert!(dropped.contains(id), "{id}");
+                assert!(!put.contains_key(id), "{id}");
+            }
+        }
+    }
+    assert_eq!(put.len() + dropped.len(), model.len());
+}
