@@ -140,7 +140,7 @@ def control_failures(part: str, x: dict) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bin", required=True, help="the release minutely binary")
+    parser.add_argument("--bin", required=True, help="the release minutely binary (minutely-tools beside it)")
     parser.add_argument("--python", required=True, help="a Python that has duckdb")
     parser.add_argument("--quick", action="store_true", help="small sizes; tables printed only")
     parser.add_argument("--only", default="rating,control,ingest,memory,curve",
@@ -159,7 +159,7 @@ def main() -> int:
     bin = str(Path(args.bin).resolve())
     rates = work / "rates.csv"
     with open(rates, "w") as f:
-        subprocess.run([bin, "gen", "rates", "--currency", "EUR", "--extra-prefixes", "3000"],
+        subprocess.run([rating.tools_of(bin), "gen", "rates", "--currency", "EUR", "--extra-prefixes", "3000"],
                        stdout=f, check=True)
 
     facts = machine()

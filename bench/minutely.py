@@ -4,8 +4,8 @@ ingestion through the JSON batch endpoint, resident memory, and the cost curves.
 
 Each measurement starts `minutely serve` on a fresh store in a temporary directory (durable
 commits, as shipped: SQLite WAL with synchronous=FULL), sets it up over the API with an
-operator key, and drives it with `minutely load` on loopback. The server, the load generator
-and everything else share the machine's cores.
+operator key, and drives it with `minutely-tools load` (built beside `minutely`) on loopback.
+The server, the load generator and everything else share the machine's cores.
 
     python3 bench/minutely.py --bin target/release/minutely --rates rates.csv --quick
 
@@ -188,7 +188,8 @@ class Server:
     def load(self, *, mode: str = "pairs", seconds: float | None = None, count: int = 0,
              concurrency: int = 64, tenant: str = "hot", tenants: int = 1,
              batch: int = 100) -> dict:
-        args = [self.bin, "load", "--url", self.url, "--key", self.key, "--mode", mode,
+        tools = str(Path(self.bin).with_name("minutely-tools"))
+        args = [tools, "load", "--url", self.url, "--key", self.key, "--mode", mode,
                 "--tenant", tenant, "--tenants", str(tenants), "--organizer", ORGANIZER,
                 "--destination", DESTINATION, "--duration-s", str(DURATION_S),
                 "--concurrency", str(concurrency), "--batch", str(batch), "--json"]
@@ -199,7 +200,7 @@ class Server:
         result = subprocess.run(args, capture_output=True, text=True,
                                 timeout=(seconds or 0) + 3600)
         if result.returncode != 0:
-            raise BenchError(f"minutely load failed: {result.stderr.strip()[-1500:]}\n"
+            raise BenchError(f"minutely-tools load failed: {result.stderr.strip()[-1500:]}\n"
                              f"server: {self.log_tail()[-800:]}")
         return json.loads(result.stdout)
 
@@ -339,7 +340,7 @@ def memory(bin: str, rates: str, tenants: int, reservations: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--rates", required=True, help="a rate card (minutely gen rates)")
+    parser.add_argument("--rates", required=True, help="a rate card (minutely-tools gen rates)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     try:

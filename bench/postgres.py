@@ -123,7 +123,8 @@ def find_postgres() -> Path:
 
 
 def read_dial_out_rates(path: str) -> list[dict]:
-    """The dial-out rows of a rate card made by `minutely gen rates` (comment lines skipped)."""
+    """The dial-out rows of a rate card made by `minutely-tools gen rates` (comment lines
+    skipped)."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             lines = [line for line in f if not line.startswith("#")]
@@ -582,7 +583,8 @@ def counts(text: str) -> list[int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", required=True,
-                        help="rate card from `minutely gen rates --currency EUR --extra-prefixes 3000`")
+                        help="rate card from `minutely-tools gen rates --currency EUR"
+                        " --extra-prefixes 3000`")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each run")
     parser.add_argument("--clients", type=counts, default=[1, 64, 512])
     parser.add_argument("--tenants", type=counts, default=[1, 10000])

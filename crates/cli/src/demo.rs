@@ -90,7 +90,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         );
     }
     println!(
-        "\nNext: `minutely gen rates --currency EUR > rates.csv`, `minutely apply -f examples/tenant.toml`, `minutely rates import rates.csv --currency EUR`, then `minutely ingest`."
+        "\nNext: `minutely-tools gen rates --currency EUR > rates.csv`, `minutely apply -f examples/tenant.toml`, `minutely rates import rates.csv --currency EUR`, then `minutely ingest`."
     );
     Ok(())
 }

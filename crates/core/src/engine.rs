@@ -197,14 +197,14 @@ impl TenantBook {
         let used = self.pool_used.get(&month).copied().unwrap_or(0);
         let held =
             self.live
-                .pool_held_besides((month.year, month.month), &self.tenant.timezone, own);
+                .pool_held_besides((month.year(), month.month()), &self.tenant.timezone, own);
         self.pool_size(at).saturating_sub(used).saturating_sub(held)
     }
 
     /// Pool minutes held by live calls in `month` (C25).
     pub fn pool_held(&self, month: Month) -> u32 {
         self.live
-            .pool_held((month.year, month.month), &self.tenant.timezone)
+            .pool_held((month.year(), month.month()), &self.tenant.timezone)
     }
 
     /// C3, C11, C40: the checks of a funding by the operator (`by_operator`) or the tenant's

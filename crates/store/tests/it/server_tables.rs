@@ -475,10 +475,7 @@ fn a_loaded_book_holds_what_its_stored_reservations_hold() {
     let holds = loaded.live().holds();
     assert_eq!((holds.credit(), holds.live()), (d("2.40"), 2));
     assert_eq!(loaded.live().recount(), *holds);
-    let march = Month {
-        year: 2025,
-        month: 3,
-    };
+    let march = Month::new(2025, 3).unwrap();
     assert_eq!(loaded.pool_held(march), 3);
     assert_eq!(loaded.available(), loaded.wallet.balance() - d("2.40"));
     drop(store);

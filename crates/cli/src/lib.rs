@@ -1,48 +1,30 @@
-//! `minutely`: the command line of the Minutely charging engine.
+//! The commands of the `minutely` binary that work on the store or on files: every command but
+//! `serve`, which the binary (crates/minutely) runs with the HTTP server. The binary parses the
+//! command line, flattens [`Command`] into its own, and calls [`run`].
 
 mod advise;
 mod audit;
 mod backup;
 mod catalogue;
 mod demo;
-mod generate;
-mod ingest;
+/// Sample data, deterministic by seed: used by `demo`, `serve --demo` and `minutely-tools gen`.
+pub mod generate;
+pub mod ingest;
 mod keys;
-mod load;
 mod offline;
-mod output;
+pub mod output;
 mod report;
-mod serve;
-mod soak;
 mod statement;
-mod tenants;
+pub mod tenants;
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use anyhow::Result;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Billing and real-time charging for pay-per-minute audio conferencing.
-#[derive(Parser)]
-#[command(
-    name = "minutely",
-    version,
-    about = "Billing and real-time charging for pay-per-minute audio conferencing."
-)]
-struct Cli {
-    /// The embedded store (a SQLite file, created when missing).
-    #[arg(
-        long,
-        global = true,
-        env = "MINUTELY_DB",
-        default_value = "minutely.db"
-    )]
-    db: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// Every command of `minutely` but `serve`, in the order `minutely --help` lists them.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Rate cards: import, export, look up a number.
     #[command(subcommand)]
     Rates(catalogue::RatesCommand),
@@ -86,28 +68,11 @@ enum Command {
     ///
     /// Example: minutely statement --tenant contoso --month 2026-03 --lang fr --format pdf -o statement.pdf
     Statement(statement::StatementArgs),
-    /// Generate sample data: call records or a sample rate card.
-    #[command(subcommand)]
-    Gen(generate::GenCommand),
     /// Operator settings kept in the store.
     #[command(subcommand)]
     Settings(tenants::SettingsCommand),
     /// An offline demonstration on generated data (no store is touched).
     Demo(demo::DemoArgs),
-    /// Run the HTTP API (and, with --demo, a live demonstration) on the embedded store.
-    ///
-    /// Example: minutely serve --demo
-    Serve(serve::ServeArgs),
-    /// Drive authorize + end pairs against a running server and report throughput and latency.
-    ///
-    /// Example: minutely load --url http://127.0.0.1:8080 --key mk_... --pairs 20000
-    Load(load::LoadArgs),
-    /// A bounded run at a steady arrival rate with mixed traffic: prints latency, the server's
-    /// memory and the store's size every interval, then a verdict on growth. The store's file
-    /// sizes are those of --db (the same default as serve) when that file exists.
-    ///
-    /// Example: minutely --db minutely.db soak --key mk_... --rate 800 --duration 600 --pid 4242
-    Soak(soak::SoakArgs),
     /// API keys: create (shown once), list, revoke. A running server sees the change within a
     /// second.
     #[command(subcommand)]
@@ -127,30 +92,30 @@ enum Command {
     Restore(backup::RestoreArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Rates(c) => catalogue::rates(&cli.db, c),
-        Command::Countries(c) => catalogue::countries(&cli.db, c),
-        Command::Apply { file } => tenants::apply(&cli.db, &file),
-        Command::Wallet(c) => tenants::wallet(&cli.db, c),
-        Command::Ingest(args) => ingest::run(&cli.db, args),
+/// Runs one command on the store at `db` (some commands touch no store).
+pub fn run(db: &Path, command: Command) -> Result<()> {
+    match command {
+        Command::Rates(c) => catalogue::rates(db, c),
+        Command::Countries(c) => catalogue::countries(db, c),
+        Command::Apply { file } => tenants::apply(db, &file),
+        Command::Wallet(c) => tenants::wallet(db, c),
+        Command::Ingest(args) => ingest::run(db, args),
         Command::Rate(args) => offline::run(args),
-        Command::Report(c) => report::run(&cli.db, c),
-        Command::Advise(args) => advise::run(&cli.db, args),
-        Command::Prices(c) => advise::prices(&cli.db, c),
-        Command::Statement(args) => statement::run(&cli.db, args),
-        Command::Gen(c) => generate::run(c),
-        Command::Settings(c) => tenants::settings(&cli.db, c),
+        Command::Report(c) => report::run(db, c),
+        Command::Advise(args) => advise::run(db, args),
+        Command::Prices(c) => advise::prices(db, c),
+        Command::Statement(args) => statement::run(db, args),
+        Command::Settings(c) => tenants::settings(db, c),
         Command::Demo(args) => demo::run(args),
-        Command::Keys(c) => keys::run(&cli.db, c),
-        Command::Serve(args) => serve::run(&cli.db, args),
-        Command::Load(args) => load::run(args),
-        Command::Soak(args) => soak::run(&cli.db, args),
-        Command::Audit(args) => audit::run(&cli.db, args),
-        Command::Backup(args) => backup::backup(&cli.db, args),
-        Command::Restore(args) => backup::restore(&cli.db, args),
-    };
+        Command::Keys(c) => keys::run(db, c),
+        Command::Audit(args) => audit::run(db, args),
+        Command::Backup(args) => backup::backup(db, args),
+        Command::Restore(args) => backup::restore(db, args),
+    }
+}
+
+/// The exit code of a command's result: failure with the error (and its causes) on stderr.
+pub fn exit_code(result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error of ours.

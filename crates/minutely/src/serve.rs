@@ -2,11 +2,11 @@
 //! rate card and the example tenant, prints a tenant-admin key, and drives simulated conference
 //! traffic through the real call-control API so that balances, the pool and the reports move.
 
-use crate::generate::{CallSpec, generate_calls, sample_rates};
-use crate::output::open_store_to_change;
-use crate::tenants::{apply_text, report_changes};
 use anyhow::{Context, Result};
 use clap::Args;
+use minutely_cli::generate::{CallSpec, generate_calls, sample_rates};
+use minutely_cli::output::open_store_to_change;
+use minutely_cli::tenants::{apply_text, report_changes};
 use minutely_core::directory::Sku;
 use minutely_core::rating::{CallRecord, Direction};
 use minutely_formats::calls::CallFile;
@@ -351,7 +351,7 @@ fn demo_history(
         .context("the demo tenant was just applied")?;
     let countries = store.countries()?;
     let card = store.rate_card(book.tenant.currency)?;
-    let summary = crate::ingest::rate_into_store(
+    let summary = minutely_cli::ingest::rate_into_store(
         store,
         &mut book,
         (&countries, &card),

@@ -1,8 +1,8 @@
-//! `minutely load`: a load generator for the bridge's routes. In `pairs` mode each worker runs
-//! authorize + end pairs back to back over one keep-alive connection; in `batch` mode it sends
-//! the same pairs through the batched call-control route, many calls per request; in `ingest`
-//! mode it posts batches of call records that already happened. The report gives throughput and
-//! the latency percentiles of whole pairs (or batches) and of each request.
+//! `minutely-tools load`: a load generator for the bridge's routes. In `pairs` mode each worker
+//! runs authorize + end pairs back to back over one keep-alive connection; in `batch` mode it
+//! sends the same pairs through the batched call-control route, many calls per request; in
+//! `ingest` mode it posts batches of call records that already happened. The report gives
+//! throughput and the latency percentiles of whole pairs (or batches) and of each request.
 //!
 //! The client speaks HTTP/1.1 over a plain TCP connection with requests formatted in place: it
 //! shares the machine with the server it measures, so every cycle it spends is one the server
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Where the calls go and as whom: shared by `minutely load` and `minutely soak`.
+/// Where the calls go and as whom: shared by `minutely-tools load` and `minutely-tools soak`.
 #[derive(Args)]
 pub struct Target {
     /// The server's base URL.

@@ -1,5 +1,5 @@
-//! `minutely soak` against a real `minutely serve --demo`: a short, low-rate run with every
-//! kind of traffic prints one row per interval, a summary and a verdict, and nothing fails.
+//! `minutely-tools soak` against a real `minutely serve --demo`: a short, low-rate run with
+//! every kind of traffic prints one row per interval, a summary and a verdict, and nothing fails.
 //! Nothing here asserts on timing: the machine may be busy.
 
 use std::io::{BufRead, BufReader, Read};
@@ -85,7 +85,7 @@ const LENIENT: [&str; 8] = [
 ];
 
 fn soak(server: &Server, key: &str, extra: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minutely"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minutely-tools"))
         .args(["--db"])
         .arg(&server.db)
         .args(["soak", "--url", &server.url, "--key", key])
@@ -94,7 +94,7 @@ fn soak(server: &Server, key: &str, extra: &[&str]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run minutely soak");
+        .expect("run minutely-tools soak");
     let mut stdout = String::new();
     let mut stderr = String::new();
     child

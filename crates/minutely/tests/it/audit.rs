@@ -87,7 +87,12 @@ fn row(action: &str, tenant: &str, object: &str) -> (String, String, String) {
 fn command_line_changes_are_audited_and_refusals_are_not() {
     let ws = Workspace::new();
     let rates = ws.path("rates.csv");
-    std::fs::write(&rates, ws.ok(&["gen", "rates", "--currency", "EUR"])).unwrap();
+    let sample = Command::new(env!("CARGO_BIN_EXE_minutely-tools"))
+        .args(["gen", "rates", "--currency", "EUR"])
+        .output()
+        .expect("run minutely-tools");
+    assert!(sample.status.success(), "minutely-tools gen rates failed");
+    std::fs::write(&rates, sample.stdout).unwrap();
     ws.ok(&["rates", "import", &rates, "--currency", "EUR"]);
     ws.ok(&["apply", "-f", &example_tenant()]);
     // Again: nothing changes, nothing is recorded.

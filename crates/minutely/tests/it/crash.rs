@@ -8,7 +8,7 @@
 //! `MINUTELY_CRASH_CYCLES` sets the number of cycles (50 by default), `MINUTELY_CRASH_SEED` the
 //! seed (printed at the start, so a failing run can be repeated).
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -178,7 +178,7 @@ async fn cycle(client: Arc<Client>, n: u64, rng: &mut Rng, server: &mut Server) 
     let mut workers = Vec::new();
     for w in 0..WORKERS {
         let (client, log, done) = (client.clone(), log.clone(), done.clone());
-        let mut rng = Rng(rng.next_u64());
+        let mut rng = Rng::new(rng.next_u64());
         workers.push(tokio::spawn(async move {
             for i in 0..100_000 {
                 let id = format!("c{n}-w{w}-{i}");
@@ -230,7 +230,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_charges_nothing_twice
     let db: PathBuf = dir.path().join("minutely.db");
     let log_file = dir.path().join("serve.log");
     let keys = Arc::new(support::seed(dir.path(), &db));
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut all = Log::default();
     let mut last = Log::default();
     let (mut cut_total, mut applied_total) = (0, 0);

@@ -1,4 +1,4 @@
-//! `minutely soak`: a bounded, open-loop run at a steady arrival rate that records the
+//! `minutely-tools soak`: a bounded, open-loop run at a steady arrival rate that records the
 //! server's latency and memory over time and judges whether either grows.
 //!
 //! Arrivals are scheduled on a fixed clock whatever the server answers (open loop), and each

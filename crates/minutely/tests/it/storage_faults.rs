@@ -12,7 +12,7 @@
 //! commits (SQLite silently discards a WAL's frames from the first bad one) must be refused as
 //! missing commits.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use std::collections::BTreeMap;

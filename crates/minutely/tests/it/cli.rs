@@ -1,4 +1,5 @@
-//! Black-box tests of the `minutely` binary on real files and a real SQLite store.
+//! Black-box tests of the `minutely` binary (and `minutely-tools gen`, which makes sample data)
+//! on real files and a real SQLite store.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,6 +42,22 @@ impl Workspace {
         assert!(
             out.status.success(),
             "minutely {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs `minutely-tools` (sample data) in the workspace and requires success; returns
+    /// stdout.
+    fn tool(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_minutely-tools"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run minutely-tools");
+        assert!(
+            out.status.success(),
+            "minutely-tools {args:?} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("UTF-8 output")
@@ -490,10 +507,10 @@ fn generated_calls_are_deterministic_and_rate_cleanly() {
         "--seed",
         "42",
     ];
-    let one = ws.ok(&args);
-    assert_eq!(one, ws.ok(&args), "same seed, same bytes");
+    let one = ws.tool(&args);
+    assert_eq!(one, ws.tool(&args), "same seed, same bytes");
     assert_eq!(one.lines().count(), 3001);
-    let rates = ws.ok(&["gen", "rates", "--currency", "EUR"]);
+    let rates = ws.tool(&["gen", "rates", "--currency", "EUR"]);
     assert!(rates.starts_with("# SAMPLE PRICES"));
     ws.write("rates.csv", &rates);
     ws.write("calls.csv", &one);

@@ -1,0 +1,13 @@
+//! Every integration test of this crate, in one binary (one link, one run): a module per area.
+
+mod support;
+mod advise;
+mod audit;
+mod backup;
+mod cli;
+mod crash;
+mod keys;
+mod secrets;
+mod serve;
+mod soak;
+mod storage_faults;

@@ -1,0 +1,60 @@
+//! `minutely-tools`: what drives or feeds a Minutely server without being part of the product:
+//! sample data (`gen`), a load generator (`load`) and a steady-rate soak run (`soak`). The
+//! product binary, `minutely`, carries none of it; `minutely-tools` is built beside it.
+
+pub mod generate;
+pub mod load;
+pub mod soak;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Sample data, load and soak runs for the Minutely charging engine.
+#[derive(Parser)]
+#[command(
+    name = "minutely-tools",
+    version,
+    about = "Sample data, load and soak runs for the Minutely charging engine (not part of the product)."
+)]
+struct Cli {
+    /// The embedded store (a SQLite file) of the server under test: `soak` reports its file
+    /// sizes when it exists.
+    #[arg(
+        long,
+        global = true,
+        env = "MINUTELY_DB",
+        default_value = "minutely.db"
+    )]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate sample data: call records or a sample rate card.
+    #[command(subcommand)]
+    Gen(generate::GenCommand),
+    /// Drive authorize + end pairs against a running server and report throughput and latency.
+    ///
+    /// Example: minutely-tools load --url http://127.0.0.1:8080 --key mk_... --pairs 20000
+    Load(load::LoadArgs),
+    /// A bounded run at a steady arrival rate with mixed traffic: prints latency, the server's
+    /// memory and the store's size every interval, then a verdict on growth. The store's file
+    /// sizes are those of --db (the same default as `minutely serve`) when that file exists.
+    ///
+    /// Example: minutely-tools --db minutely.db soak --key mk_... --rate 800 --duration 600 --pid 4242
+    Soak(soak::SoakArgs),
+}
+
+/// Parses the command line of `minutely-tools`, runs the command and gives its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gen(c) => generate::run(c),
+        Command::Load(args) => load::run(args),
+        Command::Soak(args) => soak::run(&cli.db, args),
+    };
+    minutely_cli::exit_code(result)
+}
