@@ -544,6 +544,53 @@ fn the_demo_runs() {
     );
 }
 
+/// The names under "Commands:" of a `--help` text, in order.
+fn command_names(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_product_lists_its_commands_in_order_and_the_tools_are_apart() {
+    let ws = Workspace::new();
+    assert_eq!(
+        command_names(&ws.ok(&["--help"])),
+        [
+            "rates",
+            "countries",
+            "apply",
+            "wallet",
+            "ingest",
+            "rate",
+            "report",
+            "advise",
+            "prices",
+            "statement",
+            "settings",
+            "demo",
+            "serve",
+            "keys",
+            "audit",
+            "backup",
+            "restore",
+            "help",
+        ]
+    );
+    assert_eq!(
+        command_names(&ws.tool(&["--help"])),
+        ["gen", "load", "soak", "help"]
+    );
+    // A tool's command is not the product's: refused as a usage error, with clap's exit code.
+    for tool_command in ["gen", "load", "soak"] {
+        let out = ws.run(&[tool_command, "--help"]);
+        assert_eq!(out.status.code(), Some(2), "minutely {tool_command}");
+    }
+}
+
 #[test]
 fn the_operator_sets_the_minimum_amount() {
     let ws = Workspace::new();
