@@ -54,3 +54,13 @@ licenses = ["MCOMEETACPEA"]
 "#
     )
 }
+
+/// The repository's example tenant file (`examples/tenant.toml`), as the README uses it.
+pub fn example_tenant_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml")
+}
+
+/// The text of the example tenant file.
+pub fn example_tenant() -> String {
+    std::fs::read_to_string(example_tenant_path()).expect("the example tenant file")
+}

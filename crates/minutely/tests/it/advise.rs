@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::str::FromStr;
+use crate::support::run;
 
 const RATES: &str = "\
 kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
@@ -55,13 +56,6 @@ p1,c3,ppm@acme.example,dial_out,,,+33612345678,2026-01-12T10:00:00Z,2026-01-12T1
 p2,c4,ppm@acme.example,dial_in,+33186950000,+33144556677,,2026-01-13T10:00:00Z,2026-01-13T10:10:00Z
 ";
 
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_minutely"))
-        .args(args)
-        .env("MINUTELY_DB", db)
-        .output()
-        .expect("run minutely")
-}
 
 fn ok(db: &Path, args: &[&str]) -> String {
     let out = run(db, args);

@@ -4,6 +4,7 @@
 use minutely_store::{ActorKind, Store};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use minutely_testkit::fixtures::example_tenant_path;
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -71,13 +72,6 @@ impl Workspace {
     }
 }
 
-fn example_tenant() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/tenant.toml")
-        .to_str()
-        .expect("UTF-8")
-        .to_string()
-}
 
 fn row(action: &str, tenant: &str, object: &str) -> (String, String, String) {
     (action.into(), tenant.into(), object.into())
@@ -94,9 +88,9 @@ fn command_line_changes_are_audited_and_refusals_are_not() {
     assert!(sample.status.success(), "minutely-tools gen rates failed");
     std::fs::write(&rates, sample.stdout).unwrap();
     ws.ok(&["rates", "import", &rates, "--currency", "EUR"]);
-    ws.ok(&["apply", "-f", &example_tenant()]);
+    ws.ok(&["apply", "-f", example_tenant_path().to_str().expect("UTF-8")]);
     // Again: nothing changes, nothing is recorded.
-    ws.ok(&["apply", "-f", &example_tenant()]);
+    ws.ok(&["apply", "-f", example_tenant_path().to_str().expect("UTF-8")]);
     ws.ok(&["rates", "import", &rates, "--currency", "EUR"]);
     ws.ok(&[
         "wallet",

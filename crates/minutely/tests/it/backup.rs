@@ -11,14 +11,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use minutely_testkit::fixtures::example_tenant_path;
+use crate::support::run as minutely;
 
-fn minutely(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_minutely"))
-        .args(args)
-        .env("MINUTELY_DB", db)
-        .output()
-        .expect("run minutely")
-}
 
 fn ok(out: Output) -> String {
     assert!(
@@ -36,9 +31,6 @@ fn refused(out: Output, expected: &str) {
     assert!(stderr.contains(expected), "{stderr}");
 }
 
-fn example_tenant() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml")
-}
 
 fn money(text: &str) -> Decimal {
     text.parse()
@@ -105,7 +97,7 @@ fn a_backup_taken_under_load_restores_a_consistent_prefix() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("minutely.db");
     let backup = dir.path().join("backup.db");
-    let tenant = example_tenant();
+    let tenant = example_tenant_path();
     ok(minutely(&db, &["apply", "-f", tenant.to_str().unwrap()]));
     ok(minutely(
         &db,

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use minutely_testkit::fixtures::example_tenant;
 
 /// A fresh working directory with its own store.
 struct Workspace {
@@ -74,12 +75,6 @@ impl Workspace {
     }
 }
 
-fn example_tenant() -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml"),
-    )
-    .expect("the example tenant")
-}
 
 const RATES: &str = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2025-01-01T00:00:00Z

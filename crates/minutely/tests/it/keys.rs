@@ -5,6 +5,7 @@ use minutely_server::auth::{Keys, Principal};
 use minutely_store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use minutely_testkit::fixtures::example_tenant_path;
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -60,9 +61,6 @@ impl Workspace {
     }
 }
 
-fn example_tenant() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml")
-}
 
 /// The id column of `keys list` rows.
 fn listed(stdout: &str) -> Vec<Vec<String>> {
@@ -76,7 +74,7 @@ fn listed(stdout: &str) -> Vec<Vec<String>> {
 #[test]
 fn keys_are_created_shown_once_listed_and_revoked() {
     let ws = Workspace::new();
-    ws.ok(&["apply", "-f", example_tenant().to_str().unwrap()]);
+    ws.ok(&["apply", "-f", example_tenant_path().to_str().unwrap()]);
 
     let (key, note) = ws.ok(&[
         "keys",
@@ -143,7 +141,7 @@ fn keys_are_created_shown_once_listed_and_revoked() {
 #[test]
 fn key_creation_names_what_is_wrong_and_changes_nothing() {
     let ws = Workspace::new();
-    ws.ok(&["apply", "-f", example_tenant().to_str().unwrap()]);
+    ws.ok(&["apply", "-f", example_tenant_path().to_str().unwrap()]);
     let err = ws.fails(&["keys", "create", "--kind", "bridge"]);
     assert!(err.contains("--tenant is required"), "{err}");
     let err = ws.fails(&[

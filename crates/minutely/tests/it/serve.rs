@@ -3,24 +3,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
+use minutely_testkit::fixtures::example_tenant_path;
+use crate::support::run as minutely;
 
-fn minutely(db: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_minutely"))
-        .args(args)
-        .env("MINUTELY_DB", db)
-        .output()
-        .expect("run minutely")
-}
 
-fn example_tenant() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tenant.toml")
-}
 
 #[test]
 fn a_running_server_owns_its_store_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("minutely.db");
-    let tenant = example_tenant();
+    let tenant = example_tenant_path();
     let tenant = tenant.to_str().expect("a UTF-8 path");
     let out = minutely(&db, &["apply", "-f", tenant]);
     assert!(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,12 +62,17 @@ pub fn dec(value: &Value) -> Decimal {
 }
 
 /// Runs `minutely` on the store and requires success; returns stdout.
-pub fn minutely(db: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_minutely"))
+/// Runs `minutely` on the store (`MINUTELY_DB`), whatever its outcome.
+pub fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minutely"))
         .args(args)
         .env("MINUTELY_DB", db)
         .output()
-        .expect("run minutely");
+        .expect("run minutely")
+}
+
+pub fn minutely(db: &Path, args: &[&str]) -> String {
+    let out = run(db, args);
     assert!(
         out.status.success(),
         "minutely {args:?} failed:\n{}",
