@@ -368,31 +368,12 @@ impl TenantBook {
         }
         self.settle(now, &mut effects);
         self.wallet.advance(now, &mut effects);
-        let Ok(a) = rater.assess(&self.tenant, &r.call) else {
-            return (
-                Ok(Extension::Exhausted(grant_of(&r, false))),
-                effects,
-                changes,
-            );
+        let next = match rater.assess(&self.tenant, &r.call) {
+            Ok(a) => self.next_grant(&a, &r, granted, policy),
+            Err(_) => None,
         };
-        // The call's own hold counts as available to it.
-        let pool_left = self.pool_remaining_besides(r.call.start, Some(&r));
-        let available = self.available_besides(Some(&r));
-        let target = granted.saturating_add(policy.window_s.max(1));
-        let limit = available.max(r.credit);
-        let grown = self
-            .longest_grant(&a, granted, target, pool_left, limit)
-            .filter(|(_, n)| n.credit <= r.credit || available > Decimal::ZERO);
-        let answer = match grown {
-            Some((seconds, need)) => {
-                let next = Reservation {
-                    granted_s: Some(seconds),
-                    credit: need.credit,
-                    pool_minutes: need.pool_minutes,
-                    funding: need.funding,
-                    expires_at: later(r.call.start, seconds.saturating_add(policy.grace_s)),
-                    ..r.clone()
-                };
+        let answer = match next {
+            Some(next) => {
                 let grant = grant_of(&next, false);
                 self.live.regrant(next, &self.tenant.timezone, &mut changes);
                 Extension::Extended(grant)
@@ -400,6 +381,34 @@ impl TenantBook {
             None => Extension::Exhausted(grant_of(&r, false)),
         };
         (Ok(answer), effects, changes)
+    }
+
+    /// C26: the live reservation `r` (granted `granted` seconds) grown by up to one window, or
+    /// `None` when it is exhausted.
+    fn next_grant(
+        &self,
+        a: &Assessment<'_>,
+        r: &Reservation,
+        granted: u64,
+        policy: &ControlPolicy,
+    ) -> Option<Reservation> {
+        // The call's own hold counts as available to it.
+        let pool_left = self.pool_remaining_besides(r.call.start, Some(r));
+        let available = self.available_besides(Some(r));
+        let target = granted.saturating_add(policy.window_s.max(1));
+        let limit = available.max(r.credit);
+        let grown = self
+            .longest_grant(a, granted, target, pool_left, limit)
+            .filter(|(_, n)| n.credit <= r.credit || available > Decimal::ZERO);
+        let (seconds, need) = grown?;
+        Some(Reservation {
+            granted_s: Some(seconds),
+            credit: need.credit,
+            pool_minutes: need.pool_minutes,
+            funding: need.funding,
+            expires_at: later(r.call.start, seconds.saturating_add(policy.grace_s)),
+            ..r.clone()
+        })
     }
 
     /// C27: the call ended at `end`: it is rated, its hold released and its debit made, in one

@@ -18,7 +18,7 @@ use minutely_core::control::{
 use minutely_core::directory::{AmountRules, Sku};
 use minutely_core::engine::{Funding, Mode, Month, Outcome, Processed, TenantBook};
 use minutely_core::ledger::EntryKind;
-use minutely_core::live::LiveCalls;
+use minutely_core::live::{Holds, LiveCalls};
 use minutely_core::rating::{CallRecord, Rater};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -458,17 +458,26 @@ impl Rig {
             self.store, book,
             "{context}: the HoldChanges replayed on a store"
         );
-        // The holds are what the live reservations hold, and a lapsed one holds nothing.
-        let recount = LiveCalls::from_reservations(
-            self.book.live().reservations().clone(),
-            &self.book.tenant.timezone,
-        );
+        // The holds are what the live reservations hold, and a lapsed one holds nothing; live
+        // state loaded from the store holds the same (the pool per month is checked below, in
+        // the tenant's time zone as it is now).
+        let held = self.book.live().holds();
         assert_eq!(
-            recount.holds(),
-            self.book.live().holds(),
+            self.book.live().recount(),
+            *held,
             "{context}: holds in step with the reservations"
         );
-        assert_eq!(self.book.live().recount(), *self.book.live().holds());
+        let loaded = LiveCalls::from_reservations(
+            book.values().cloned().collect(),
+            &self.book.tenant.timezone,
+        );
+        assert_eq!(loaded.reservations(), self.book.live().reservations());
+        let totals = |h: &Holds| (h.credit(), h.live(), h.pool_minutes());
+        assert_eq!(
+            totals(loaded.holds()),
+            totals(held),
+            "{context}: the store's live state holds what the book holds"
+        );
         let live: Decimal = book.values().filter(|r| r.live).map(|r| r.credit).sum();
         assert_eq!(
             self.book.live().holds().credit(),
@@ -2067,6 +2076,43 @@ fn c28_a_real_time_end_debits_lots_usable_at_the_end() {
         let balance = d("150") - d(forfeited) - want;
         assert_eq!(rig.book.wallet.balance(), balance, "{name}");
     }
+}
+
+#[test]
+fn c21_c25_held_pool_minutes_follow_a_change_of_the_tenant_time_zone() {
+    // Feb 1 00:01 JST is still January in UTC: once the tenant moves to UTC, the minutes c
+    // holds count against January, and its end returns them there; nobody recounts.
+    let fx = TenantFx::new("tokyo", "FR", "EUR")
+        .tz("Asia/Tokyo")
+        .purchase(Sku::Subscription, 1)
+        .purchase(Sku::Credits, 1)
+        .wallet()
+        .user(SUB, &[Sku::Subscription, Sku::Credits]);
+    let mut rig = Rig::new(fx);
+    rig.fund("100", FUNDED_AT);
+    let c_start = ts("2026-01-31T15:01:00Z");
+    let gc = rig.grant(&Leg::Out(SUB, FR_FIXED).ask("c", c_start), c_start);
+    assert_eq!((gc.funding, gc.pool_minutes), (Funding::Pool, 5));
+    assert_eq!(rig.book.pool_held(month(2026, 2)), 5);
+
+    rig.book.tenant.timezone = jiff::tz::TimeZone::UTC;
+    rig.book.tenant.timezone_name = "UTC".into();
+    assert_eq!(rig.book.pool_held(month(2026, 2)), 0);
+    assert_eq!(rig.book.pool_held(month(2026, 1)), 5);
+    assert_eq!(rig.book.pool_remaining(c_start), 55);
+    rig.check("after the move to UTC");
+
+    let p = rig.end_charged("c", plus(c_start, 180), plus(c_start, 180));
+    assert_eq!(
+        (charged(&p).funding, charged(&p).pool_minutes),
+        (Funding::Pool, 3)
+    );
+    assert_eq!(
+        pool_used(&rig.book, 2026, 1),
+        3,
+        "counted in January, in UTC"
+    );
+    assert_eq!(rig.book.live().holds().pool_minutes(), 0);
 }
 
 #[test]
