@@ -53,48 +53,9 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .extensions()
         .get::<crate::listener::BodyTimer>()
         .cloned();
-    let mut response = next.run(request).await;
-    if body_timer.is_some_and(|timer| timer.expired()) {
-        // However the handler answered a body that stopped coming, the answer is 408.
-        let error = ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request body did not arrive within {} s",
-                state.config.body_timeout.as_secs_f64()
-            ),
-        );
-        response = render_error(&error, lang, &request_id);
-    } else if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
-        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
-        response = render_error(&error, lang, &request_id);
-        if let Some(value) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-    } else if response.status() == StatusCode::NOT_FOUND
-        && response.headers().get(header::CONTENT_TYPE).is_none()
-    {
-        response = render_error(&ApiError::not_found("no such route"), lang, &request_id);
-    } else if response.status() == StatusCode::BAD_REQUEST && !has_json_body(&response) {
-        // The framework's own path extraction (a segment that is not UTF-8) answers in plain
-        // text: the answer gets the error body every other error has, with that text as detail.
-        let detail = plain_text(response).await;
-        response = render_error(&ApiError::invalid(detail), lang, &request_id);
-    } else if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        let error = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "this method is not allowed on this route",
-        );
-        response = render_error(&error, lang, &request_id);
-    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let error = ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body exceeds {} bytes", state.config.max_body),
-        );
-        response = render_error(&error, lang, &request_id);
-    }
+    let response = next.run(request).await;
+    let timed_out = body_timer.is_some_and(|timer| timer.expired());
+    let mut response = with_error_body(&state, response, timed_out, lang, &request_id).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -111,6 +72,60 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         micros = elapsed.as_micros() as u64,
         "request"
     );
+    response
+}
+
+/// The answer with our error body, in the caller's language, wherever an error was given: a
+/// body that stopped coming (`timed_out`: 408 however the handler answered), an `ApiError`
+/// (marked by `ErrorMark`), or the framework's own 404, 400, 405 and 413.
+async fn with_error_body(
+    state: &AppState,
+    mut response: Response,
+    timed_out: bool,
+    lang: Lang,
+    request_id: &str,
+) -> Response {
+    if timed_out {
+        // However the handler answered a body that stopped coming, the answer is 408.
+        let error = ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                state.config.body_timeout.as_secs_f64()
+            ),
+        );
+        response = render_error(&error, lang, request_id);
+    } else if let Some(ErrorMark(error)) = response.extensions_mut().remove::<ErrorMark>() {
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        response = render_error(&error, lang, request_id);
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    } else if response.status() == StatusCode::NOT_FOUND
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        response = render_error(&ApiError::not_found("no such route"), lang, request_id);
+    } else if response.status() == StatusCode::BAD_REQUEST && !has_json_body(&response) {
+        // The framework's own path extraction (a segment that is not UTF-8) answers in plain
+        // text: the answer gets the error body every other error has, with that text as detail.
+        let detail = plain_text(response).await;
+        response = render_error(&ApiError::invalid(detail), lang, request_id);
+    } else if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        let error = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this method is not allowed on this route",
+        );
+        response = render_error(&error, lang, request_id);
+    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let error = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {} bytes", state.config.max_body),
+        );
+        response = render_error(&error, lang, request_id);
+    }
     response
 }
 

@@ -70,27 +70,112 @@ async fn listen(
     Ok((listener, addr, limits))
 }
 
+/// What start-up reads from the store before anything is served.
+struct Opened {
+    /// This process's claim on the store: no other process may change the tenants now.
+    lock: minutely_store::OwnerLock,
+    /// Every tenant, loaded and checked (C24), for the writer.
+    loaded: writer::State,
+    /// The secret API keys are digested with, and the keys.
+    keys: Keys,
+}
+
+/// Claims the store, checks it and loads every tenant (off the async threads).
+async fn open(config: &Config) -> anyhow::Result<Opened> {
+    let countries: CountryTable = minutely_formats::countries::shipped();
+    let db = config.db.clone();
+    tokio::task::spawn_blocking(move || {
+        // This process's memory becomes the tenants' state: no other may change them now.
+        let lock = minutely_store::claim(&db)?;
+        // Refused when committed transactions are missing or a page is damaged.
+        let mut store = Store::open_checked(&db, &countries)?;
+        let keys = Keys::new(store.key_secret()?, store.keys()?);
+        let loaded = writer::State::load(store)?;
+        anyhow::Ok(Opened { lock, loaded, keys })
+    })
+    .await?
+}
+
+/// What the serving task owns until the server has stopped.
+struct Serving {
+    listener: crate::listener::Listener,
+    limits: crate::listener::Limits,
+    app: axum::Router,
+    /// Fires when a shutdown is asked for.
+    shutdown: tokio::sync::oneshot::Receiver<()>,
+    /// Cleared when the shutdown starts, so that /readyz turns away new traffic.
+    ready: Arc<AtomicBool>,
+    drain_timeout: std::time::Duration,
+    background: crate::background::Background,
+    writer: writer::Writer,
+    writer_thread: std::thread::JoinHandle<()>,
+    lock: minutely_store::OwnerLock,
+}
+
+impl Serving {
+    /// Serves until the shutdown signal, drains, then stops the background tasks and the
+    /// writer (which commits what is queued) and releases the store.
+    async fn run(self) -> anyhow::Result<()> {
+        let Serving {
+            listener,
+            limits,
+            app,
+            shutdown,
+            ready,
+            drain_timeout,
+            background,
+            writer,
+            writer_thread,
+            lock,
+        } = self;
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        // On the signal the listening socket closes, each connection finishes the request it
+        // is answering and closes; `serve` returns once every connection is closed.
+        let serve = crate::listener::serve(listener, app, limits, async move {
+            let _ = shutdown.await;
+            ready.store(false, Ordering::SeqCst);
+            let _ = draining_tx.send(());
+        });
+        // A client that stalls half-way through a request must not hold the shutdown forever:
+        // after the drain deadline the remaining connections are left behind. Nothing is lost:
+        // a request is acknowledged only after its commit, and one that reaches the writer
+        // after it stopped is answered `unavailable`.
+        tokio::select! {
+            () = serve => {}
+            _ = async {
+                if draining_rx.await.is_ok() {
+                    tokio::time::sleep(drain_timeout).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(
+                    seconds = drain_timeout.as_secs_f64(),
+                    "connections still open after the drain deadline; stopping without them"
+                );
+            }
+        }
+        // Every request has been answered; the writer commits what is queued and stops.
+        background.stop().await;
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || writer_thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        drop(lock);
+        tracing::info!("stopped: everything acknowledged is committed");
+        anyhow::Ok(())
+    }
+}
+
 impl Server {
     /// Opens the store, loads every tenant (checking C24), starts the writer, the webhook
     /// deliverer and the listener. Returns once the server accepts connections.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let countries: CountryTable = minutely_formats::countries::shipped();
-        let db = config.db.clone();
-        let (lock, state_loaded, secret, keys) = tokio::task::spawn_blocking(move || {
-            // This process's memory becomes the tenants' state: no other may change them now.
-            let lock = minutely_store::claim(&db)?;
-            // Refused when committed transactions are missing or a page is damaged.
-            let mut store = Store::open_checked(&db, &countries)?;
-            let secret = store.key_secret()?;
-            let keys = store.keys()?;
-            let loaded = writer::State::load(store)?;
-            anyhow::Ok((lock, loaded, secret, keys))
-        })
-        .await??;
-        let tenants = state_loaded.books.len();
+        let Opened { lock, loaded, keys } = open(&config).await?;
+        let tenants = loaded.books.len();
         let (committed_tx, committed_rx) = tokio::sync::watch::channel(0u64);
         let (writer, writer_thread) = writer::start(
-            state_loaded,
+            loaded,
             config.writer,
             config.clock.clone(),
             Some(committed_tx),
@@ -101,7 +186,7 @@ impl Server {
             .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
         let state = AppState {
             writer,
-            keys: Keys::new(secret, keys),
+            keys,
             readers: Arc::new(Readers::new(config.db.clone())),
             config: Arc::new(config),
             ready: Arc::new(AtomicBool::new(true)),
@@ -111,54 +196,23 @@ impl Server {
         };
         tracing::info!(%addr, tenants, "serving");
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let background = crate::background::start(state.clone());
-        let app = router(state.clone());
-        let ready = state.ready.clone();
-        let writer_handle = state.writer.clone();
-        let drain_timeout = state.config.drain_timeout;
-        let task = tokio::spawn(async move {
-            let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-            // On the signal the listening socket closes, each connection finishes the request
-            // it is answering and closes; `serve` returns once every connection is closed.
-            let serve = crate::listener::serve(listener, app, limits, async move {
-                let _ = shutdown_rx.await;
-                ready.store(false, Ordering::SeqCst);
-                let _ = draining_tx.send(());
-            });
-            // A client that stalls half-way through a request must not hold the shutdown
-            // forever: after the drain deadline the remaining connections are left behind.
-            // Nothing is lost: a request is acknowledged only after its commit, and one that
-            // reaches the writer after it stopped is answered `unavailable`.
-            tokio::select! {
-                () = serve => {}
-                _ = async {
-                    if draining_rx.await.is_ok() {
-                        tokio::time::sleep(drain_timeout).await;
-                    } else {
-                        std::future::pending::<()>().await;
-                    }
-                } => {
-                    tracing::warn!(
-                        seconds = drain_timeout.as_secs_f64(),
-                        "connections still open after the drain deadline; stopping without them"
-                    );
-                }
-            }
-            // Every request has been answered; the writer commits what is queued and stops.
-            background.stop().await;
-            writer_handle.stop().await;
-            tokio::task::spawn_blocking(move || writer_thread.join())
-                .await?
-                .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
-            drop(lock);
-            tracing::info!("stopped: everything acknowledged is committed");
-            anyhow::Ok(())
-        });
+        let serving = Serving {
+            listener,
+            limits,
+            app: router(state.clone()),
+            shutdown: shutdown_rx,
+            ready: state.ready.clone(),
+            drain_timeout: state.config.drain_timeout,
+            background: crate::background::start(state.clone()),
+            writer: state.writer.clone(),
+            writer_thread,
+            lock,
+        };
         Ok(Server {
             addr,
             state,
             shutdown: Some(shutdown_tx),
-            task,
+            task: tokio::spawn(serving.run()),
         })
     }
 

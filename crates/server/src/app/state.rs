@@ -96,7 +96,9 @@ impl Config {
 /// Read-only connections to the store, for reports and listings (WAL lets them read while
 /// the writer commits).
 pub struct Readers {
+    /// The store's file, opened read-only on demand.
     db: PathBuf,
+    /// Connections given back after a read, kept (up to 8) for the next one.
     idle: Mutex<Vec<Store>>,
 }
 
