@@ -1,10 +1,19 @@
-//! Who may call which route: one explicit entry per (method, route template). The gate looks the
-//! matched route up here before it does anything else, and a route without an entry is refused
-//! to everyone, so a new route is closed until someone decides who may use it.
+//! Who may call which route. Every route is registered once, as a `Route`: its method and path
+//! template, its access class, its handler and (for a documented operation) its OpenAPI
+//! operation. The router, the OpenAPI document, the access table below and `takes_body` are all
+//! derived from that one registration (`crate::api::registry`), so a new route is one handler
+//! with its `#[utoipa::path]` and one registration line, and cannot exist without a class.
+//! The gate looks the matched route up here before it does anything else, and a route without
+//! an entry is refused to everyone.
 
+use crate::app::AppState;
+use axum::handler::Handler;
 use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::{RefOr, schema::Schema};
 
 /// The access class of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,203 +44,183 @@ impl Policy {
     }
 }
 
-/// Every route the server answers, with its access class. Keep sorted by path.
-pub const ROUTES: &[(&str, &str, Policy)] = &[
-    ("GET", "/", Policy::Public),
-    ("GET", "/console", Policy::Public),
-    ("GET", "/console/", Policy::Public),
-    ("GET", "/console/{*path}", Policy::Public),
-    ("GET", "/healthz", Policy::Public),
-    ("GET", "/metrics", Policy::Operator),
-    ("GET", "/openapi.json", Policy::Public),
-    ("GET", "/readyz", Policy::Public),
-    ("GET", "/v1/audit", Policy::Operator),
-    ("GET", "/v1/countries", Policy::SharedRead),
-    ("PUT", "/v1/countries", Policy::Operator),
-    ("GET", "/v1/keys", Policy::Operator),
-    ("POST", "/v1/keys", Policy::Operator),
-    ("DELETE", "/v1/keys/{id}", Policy::Operator),
-    ("GET", "/v1/license-prices", Policy::SharedRead),
-    ("PUT", "/v1/license-prices/{currency}", Policy::Operator),
-    ("GET", "/v1/me", Policy::SharedRead),
-    ("PUT", "/v1/me/preferences", Policy::SharedRead),
-    ("GET", "/v1/policies", Policy::SharedRead),
-    ("GET", "/v1/rate-cards", Policy::SharedRead),
-    ("GET", "/v1/rate-cards/{currency}", Policy::SharedRead),
-    ("POST", "/v1/rate-cards/{currency}", Policy::Operator),
-    ("GET", "/v1/rate-cards/{currency}/diff", Policy::SharedRead),
-    ("GET", "/v1/rate-lookup", Policy::SharedRead),
-    ("GET", "/v1/tenants", Policy::SharedRead),
-    ("POST", "/v1/tenants", Policy::Operator),
-    ("GET", "/v1/tenants/{tenant}", Policy::TenantAdmin),
-    ("GET", "/v1/tenants/{tenant}/advice", Policy::TenantAdmin),
-    ("GET", "/v1/tenants/{tenant}/audit", Policy::TenantAdmin),
-    ("POST", "/v1/tenants/{tenant}/calls", Policy::Bridge),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/calls/{call_id}/authorize",
-        Policy::Bridge,
-    ),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/calls/{call_id}/end",
-        Policy::Bridge,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/calls/{call_id}/explain",
-        Policy::TenantAdmin,
-    ),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/calls/{call_id}/extend",
-        Policy::Bridge,
-    ),
-    ("POST", "/v1/tenants/{tenant}/control", Policy::Bridge),
-    (
-        "PUT",
-        "/v1/tenants/{tenant}/default-policy",
-        Policy::TenantAdmin,
-    ),
-    ("GET", "/v1/tenants/{tenant}/events", Policy::TenantAdmin),
-    ("PUT", "/v1/tenants/{tenant}/file", Policy::TenantOperator),
-    ("GET", "/v1/tenants/{tenant}/licenses", Policy::TenantAdmin),
-    (
-        "PUT",
-        "/v1/tenants/{tenant}/licenses/{sku}",
-        Policy::TenantOperator,
-    ),
-    ("GET", "/v1/tenants/{tenant}/numbers", Policy::TenantAdmin),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/numbers",
-        Policy::TenantOperator,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/reports/dial-out-usage",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/reports/pool",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/reports/pstn-usage",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/reports/refused",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/reports/usage-summary",
-        Policy::TenantAdmin,
-    ),
-    ("POST", "/v1/tenants/{tenant}/simulate", Policy::TenantAdmin),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/statements/{month}",
-        Policy::TenantAdmin,
-    ),
-    ("GET", "/v1/tenants/{tenant}/users", Policy::TenantAdmin),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/users/{upn}",
-        Policy::TenantAdmin,
-    ),
-    (
-        "PUT",
-        "/v1/tenants/{tenant}/users/{upn}",
-        Policy::TenantAdmin,
-    ),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/users/{upn}/licenses",
-        Policy::TenantAdmin,
-    ),
-    (
-        "DELETE",
-        "/v1/tenants/{tenant}/users/{upn}/licenses/{sku}",
-        Policy::TenantAdmin,
-    ),
-    ("GET", "/v1/tenants/{tenant}/wallet", Policy::TenantAdmin),
-    (
-        "PUT",
-        "/v1/tenants/{tenant}/wallet/auto-recharge",
-        Policy::TenantAdmin,
-    ),
-    (
-        "POST",
-        "/v1/tenants/{tenant}/wallet/fundings",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/wallet/ledger",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/wallet/lots",
-        Policy::TenantAdmin,
-    ),
-    (
-        "PUT",
-        "/v1/tenants/{tenant}/wallet/settings",
-        Policy::TenantAdmin,
-    ),
-    ("GET", "/v1/tenants/{tenant}/webhooks", Policy::TenantAdmin),
-    ("POST", "/v1/tenants/{tenant}/webhooks", Policy::TenantAdmin),
-    (
-        "DELETE",
-        "/v1/tenants/{tenant}/webhooks/{id}",
-        Policy::TenantAdmin,
-    ),
-    (
-        "GET",
-        "/v1/tenants/{tenant}/webhooks/{id}/deliveries",
-        Policy::TenantAdmin,
-    ),
-];
+/// One route of the server, registered once with everything derived from it.
+pub struct Route {
+    /// The one method this registration answers (`HEAD` is answered by a `GET` route).
+    pub method: Method,
+    /// The path template, as the router and the OpenAPI document spell it.
+    pub path: String,
+    /// Who may call it; the gate enforces it before any handler runs.
+    pub policy: Policy,
+    /// The handler, bound to `method`.
+    pub handler: MethodRouter<AppState>,
+    /// The OpenAPI operation and the schemas it names; `None` for the routes the document does
+    /// not describe (the document itself, the Prometheus text, the console's files).
+    pub doc: Option<Documented>,
+}
 
-/// Routes the server answers that the OpenAPI document does not describe (the document itself
-/// and the Prometheus text).
-pub const UNDOCUMENTED: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/console"),
-    ("GET", "/console/"),
-    ("GET", "/console/{*path}"),
-    ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
-];
+/// What the OpenAPI document says of one operation.
+pub struct Documented {
+    /// The method as the document spells it.
+    pub method: HttpMethod,
+    /// The operation, with its tags, as `#[utoipa::path]` describes it.
+    pub operation: Operation,
+    /// The schemas its parameters, body and answers refer to.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl Route {
+    /// A documented operation: `doc` is the struct `#[utoipa::path]` generates beside the
+    /// handler (`__path_<handler>`), which gives the method and the path template.
+    pub fn documented<P, H, T>(policy: Policy, doc: P, handler: H) -> Route
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        // The derive of `utoipa::OpenApi` adds the handler's tags to its operation and collects
+        // its schemas the same way; the document stays what it was when it listed paths.
+        let _ = doc;
+        let methods = P::methods();
+        assert!(
+            methods.len() == 1,
+            "{} is registered once per method, not for {} methods",
+            P::path(),
+            methods.len()
+        );
+        let doc_method = methods[0].clone();
+        let method = http_method(&doc_method);
+        let mut operation = P::operation();
+        let tags = operation.tags.get_or_insert_with(Vec::new);
+        tags.extend(P::tags().into_iter().map(str::to_string));
+        let mut schemas = Vec::new();
+        P::schemas(&mut schemas);
+        Route::undocumented(method, &P::path(), policy, handler).with_doc(Documented {
+            method: doc_method,
+            operation,
+            schemas,
+        })
+    }
+
+    /// A route the OpenAPI document does not describe.
+    pub fn undocumented<H, T>(method: Method, path: &str, policy: Policy, handler: H) -> Route
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| panic!("{method} {path}: no handler can be bound to {method}"));
+        Route {
+            handler: MethodRouter::new().on(filter, handler),
+            method,
+            path: path.to_string(),
+            policy,
+            doc: None,
+        }
+    }
+
+    fn with_doc(mut self, doc: Documented) -> Route {
+        self.doc = Some(doc);
+        self
+    }
+
+    /// Whether the operation takes a request body (an undocumented route takes none).
+    pub fn takes_body(&self) -> bool {
+        self.doc
+            .as_ref()
+            .is_some_and(|d| d.operation.request_body.is_some())
+    }
+}
+
+fn http_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// One row of the access table: a registered route without its handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub method: Method,
+    pub path: String,
+    pub policy: Policy,
+    /// Whether the OpenAPI document describes it.
+    pub documented: bool,
+    /// Whether it takes a request body; the gate refuses a body sent to one that takes none.
+    pub takes_body: bool,
+}
+
+/// Every registered route, sorted by path then method: the access table, derived from
+/// `crate::api::registry`. Tests walk it to call every route.
+pub fn table() -> &'static [Entry] {
+    static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<Entry> = crate::api::registry()
+            .iter()
+            .map(|route| Entry {
+                method: route.method.clone(),
+                path: route.path.clone(),
+                policy: route.policy,
+                documented: route.doc.is_some(),
+                takes_body: route.takes_body(),
+            })
+            .collect();
+        table.sort_by(|a, b| (&a.path, a.method.as_str()).cmp(&(&b.path, b.method.as_str())));
+        for pair in table.windows(2) {
+            assert!(
+                (&pair[0].path, &pair[0].method) != (&pair[1].path, &pair[1].method),
+                "{} {} is registered twice",
+                pair[0].method,
+                pair[0].path
+            );
+        }
+        table
+    })
+}
+
+/// The entries of one path template, by method, for the gate's look-ups (no allocation).
+fn by_path() -> &'static HashMap<&'static str, Vec<&'static Entry>> {
+    static BY_PATH: OnceLock<HashMap<&'static str, Vec<&'static Entry>>> = OnceLock::new();
+    BY_PATH.get_or_init(|| {
+        let mut out: HashMap<&'static str, Vec<&'static Entry>> = HashMap::new();
+        for entry in table() {
+            out.entry(entry.path.as_str()).or_default().push(entry);
+        }
+        out
+    })
+}
+
+/// The entry of a matched route; `HEAD` is answered by the `GET` handler, so it has the `GET`
+/// entry.
+pub fn entry(method: &Method, route: &str) -> Option<&'static Entry> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    by_path()
+        .get(route)?
+        .iter()
+        .find(|entry| entry.method == *method)
+        .copied()
+}
 
 /// The access class of a matched route; `None` when it has no entry (the gate then refuses it).
-/// `HEAD` is answered by the `GET` handler, so it has the `GET` entry's class.
 pub fn policy(method: &Method, route: &str) -> Option<Policy> {
-    static TABLE: OnceLock<HashMap<(&'static str, &'static str), Policy>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        ROUTES
-            .iter()
-            .map(|&(method, route, policy)| ((method, route), policy))
-            .collect()
-    });
-    let method = if method == Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
-    table.get(&(method, route)).copied()
+    entry(method, route).map(|entry| entry.policy)
 }
 
 /// Whether some method of `route` has an entry: a request with another method is then answered
 /// 405, as the router would, rather than refused as a route without a policy.
 pub fn is_known_route(route: &str) -> bool {
-    ROUTES.iter().any(|&(_, path, _)| path == route)
+    by_path().contains_key(route)
 }
 
 #[cfg(test)]
@@ -274,33 +263,62 @@ mod tests {
     }
 
     #[test]
-    fn every_policy_is_for_a_route_that_exists() {
+    fn the_document_has_exactly_the_documented_routes() {
         let documented = documented();
-        let stale: Vec<String> = ROUTES
+        let registered: BTreeSet<(String, String)> = table()
             .iter()
-            .filter(|(method, path, _)| {
-                !documented.contains(&(method.to_string(), path.to_string()))
-                    && !UNDOCUMENTED.contains(&(method, path))
-            })
-            .map(|(method, path, _)| format!("{method} {path}"))
+            .filter(|entry| entry.documented)
+            .map(|entry| (entry.method.to_string(), entry.path.clone()))
             .collect();
-        assert!(
-            stale.is_empty(),
-            "policies for routes the document does not have: {stale:?}"
+        assert_eq!(registered, documented);
+    }
+
+    #[test]
+    fn only_the_document_the_metrics_and_the_console_are_undocumented() {
+        let undocumented: Vec<String> = table()
+            .iter()
+            .filter(|entry| !entry.documented)
+            .map(|entry| format!("{} {} {:?}", entry.method, entry.path, entry.policy))
+            .collect();
+        assert_eq!(
+            undocumented,
+            [
+                "GET / Public",
+                "GET /console Public",
+                "GET /console/ Public",
+                "GET /console/{*path} Public",
+                "GET /metrics Operator",
+                "GET /openapi.json Public",
+            ]
         );
     }
 
     #[test]
     fn entries_are_unique_and_tenant_classes_name_a_tenant() {
         let mut seen = BTreeSet::new();
-        for &(method, path, policy) in ROUTES {
+        for entry in table() {
+            let (method, path, policy) = (&entry.method, &entry.path, entry.policy);
             assert!(seen.insert((method, path)), "{method} {path} listed twice");
             assert_eq!(
                 policy.is_tenant(),
                 path.starts_with("/v1/tenants/{tenant}"),
                 "{method} {path} is {policy:?}"
             );
-            assert!(Method::from_bytes(method.as_bytes()).is_ok(), "{method}");
+        }
+    }
+
+    #[test]
+    fn a_body_is_taken_exactly_where_the_document_declares_one() {
+        let doc = serde_json::to_value(crate::api::openapi()).expect("the document serializes");
+        for entry in table() {
+            let declared = doc["paths"][&entry.path][entry.method.as_str().to_lowercase()]
+                .get("requestBody")
+                .is_some();
+            assert_eq!(
+                entry.takes_body, declared,
+                "{} {}",
+                entry.method, entry.path
+            );
         }
     }
 

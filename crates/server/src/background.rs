@@ -1,18 +1,12 @@
 //! Work the server does on its own: lapsing reservations (C27), refreshing the key cache (keys
 //! created or revoked from the command line), delivering webhooks.
+//!
+//! Their intervals are in `Config` (`sweep_every`, `key_refresh_every`, `metrics_upkeep_every`),
+//! so that tests can make them short rather than wait for the production values.
 
-use crate::app::{AppState, SWEEP_EVERY};
-use std::time::Duration;
+use crate::app::AppState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// How often keys are re-read from the store: a key revoked from the command line stops
-/// working within this delay (one revoked through the API stops at once).
-pub const KEY_REFRESH: Duration = Duration::from_secs(1);
-
-/// How often histogram samples are folded into their buckets (memory stays bounded between
-/// scrapes of /metrics).
-pub const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 pub struct Background {
     stop: watch::Sender<bool>,
@@ -36,7 +30,7 @@ pub fn start(state: AppState) -> Background {
         let state = state.clone();
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
-            let mut every = tokio::time::interval(SWEEP_EVERY);
+            let mut every = tokio::time::interval(state.config.sweep_every);
             loop {
                 tokio::select! {
                     _ = every.tick() => state.writer.tick(),
@@ -49,7 +43,7 @@ pub fn start(state: AppState) -> Background {
         let state = state.clone();
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
-            let mut every = tokio::time::interval(KEY_REFRESH);
+            let mut every = tokio::time::interval(state.config.key_refresh_every);
             loop {
                 tokio::select! {
                     _ = every.tick() => {
@@ -73,7 +67,7 @@ pub fn start(state: AppState) -> Background {
             // The recorder keeps every histogram sample until it is folded into the buckets;
             // without a scrape of /metrics nothing would fold them, and memory would grow with
             // every request.
-            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            let mut every = tokio::time::interval(state.config.metrics_upkeep_every);
             loop {
                 tokio::select! {
                     _ = every.tick() => state.metrics.run_upkeep(),

@@ -6,13 +6,11 @@
 //! origin only; no inline script; no framing), an ETag from the file's content, and
 //! `Cache-Control: no-cache`, so a new binary's console is picked up at once.
 
-use crate::app::AppState;
+use crate::access::{Policy, Route};
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -27,15 +25,15 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::temporary("/console/") }))
-        .route(
-            "/console",
-            get(|| async { Redirect::temporary("/console/") }),
-        )
-        .route("/console/", get(index))
-        .route("/console/{*path}", get(file))
+/// The console's routes: public, since the page holds no data until a key is entered.
+pub fn routes() -> Vec<Route> {
+    let to_console = || async { Redirect::temporary("/console/") };
+    vec![
+        Route::undocumented(Method::GET, "/", Policy::Public, to_console),
+        Route::undocumented(Method::GET, "/console", Policy::Public, to_console),
+        Route::undocumented(Method::GET, "/console/", Policy::Public, index),
+        Route::undocumented(Method::GET, "/console/{*path}", Policy::Public, file),
+    ]
 }
 
 /// The files by path, each with its ETag.

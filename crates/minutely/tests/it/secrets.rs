@@ -254,6 +254,18 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Asks `path` until the answer has `status` (10 s at most); the last answer.
+    async fn get_until(&self, path: &str, key: &str, status: u16) -> (u16, Value) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self.get(path, key).await;
+            if answer.0 == status || Instant::now() > deadline {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn get(&self, path: &str, key: &str) -> (u16, Value) {
         let auth = format!("Bearer {key}");
         self.call(
@@ -442,13 +454,13 @@ async fn api_session(session: &mut Session, db: &Path, api: &Api, cli_keys: &Cli
         .and_then(|rest| rest.split_once('_'))
         .map(|(id, _)| id.to_string())
         .expect("an id");
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let (status, body) = api.get(&format!("{tenant}/wallet"), &cli_revoked).await;
+    // The server re-reads its keys every second: each answer is awaited, within a deadline.
+    let wallet = format!("{tenant}/wallet");
+    let (status, body) = api.get_until(&wallet, &cli_revoked, 200).await;
     assert_eq!(status, 200, "a key made while the server runs: {body}");
     cli(session, db, &["keys", "revoke", &cli_revoked_id]);
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
     for key in [api_operator, &cli_revoked] {
-        let (status, body) = api.get(&format!("{tenant}/wallet"), key).await;
+        let (status, body) = api.get_until(&wallet, key, 401).await;
         assert_eq!(status, 401, "a revoked key: {body}");
         assert_eq!(body["error"]["code"], "key_revoked", "{body}");
     }

@@ -71,6 +71,30 @@ fn start_demo() -> Server {
     }
 }
 
+/// Waits (10 s at most) until the server accepts `key` on `/metrics` (an operator route).
+fn wait_until_accepted(server: &Server, key: &str) {
+    let address = server.url.trim_start_matches("http://");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut status_line = String::new();
+    while std::time::Instant::now() < deadline {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to the server");
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send the request");
+        status_line.clear();
+        BufReader::new(stream)
+            .read_line(&mut status_line)
+            .expect("the status line");
+        if status_line.starts_with("HTTP/1.1 200") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server never accepted the new key: {status_line}");
+}
+
 /// Thresholds wide enough that only failed operations can fail a run this short: a fresh
 /// server's memory grows while it warms up, and this test makes no claim about timing.
 const LENIENT: [&str; 8] = [
@@ -250,8 +274,8 @@ fn without_a_pid_the_memory_comes_from_the_metrics_of_the_server() {
         .find(|w| w.starts_with("mk_"))
         .expect("the new key")
         .to_string();
-    // The key cache of the server refreshes every second.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The key cache of the server refreshes every second: the new key is awaited.
+    wait_until_accepted(&server, &operator);
     let out = soak(
         &server,
         &server.admin_key,

@@ -12,14 +12,13 @@
 //! Price changes are made by the writer in their own store transaction with their audit row;
 //! the advice reads committed history on a read-only connection.
 
+use crate::access::Route;
 use crate::api::audit::{Actor, snapshot};
 use crate::api::types::{bounded, instant, money};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, put};
 use jiff::Timestamp;
 use minutely_core::advisor::{
     Advice, AdviceInput, ChargedCall, LicensePrices, Period, Plan, ScenarioCost, advise,
@@ -34,26 +33,26 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(list_prices, set_prices, advice),
-    components(schemas(
-        PricesBody,
-        CurrencyPrices,
-        PricesResponse,
-        AdviceResponse,
-        PeriodJson,
-        ScenariosJson,
-        ScenarioJson,
-        UserAdviceJson
-    ))
-)]
+#[openapi(components(schemas(
+    PricesBody,
+    CurrencyPrices,
+    PricesResponse,
+    AdviceResponse,
+    PeriodJson,
+    ScenariosJson,
+    ScenarioJson,
+    UserAdviceJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/license-prices", get(list_prices))
-        .route("/v1/license-prices/{currency}", put(set_prices))
-        .route("/v1/tenants/{tenant}/advice", get(advice))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(SharedRead, __path_list_prices, list_prices),
+        Route::documented(Operator, __path_set_prices, set_prices),
+        Route::documented(TenantAdmin, __path_advice, advice),
+    ]
 }
 
 /// The most charged calls one advice re-rates; a period holding more is refused, naming

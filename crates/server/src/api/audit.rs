@@ -10,15 +10,14 @@
 //! matches, revoking a revoked key) records nothing. Snapshots hold ids, kinds, labels and
 //! figures, never a key's secret, a digest or a webhook secret.
 
+use crate::access::Route;
 use crate::api::types::{instant, money, page_limit, paged};
 use crate::app::{AppState, Caller, Json, Path, Query, RequestId};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::writer::Ctx;
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::routing::get;
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::directory::Tenant;
@@ -32,16 +31,16 @@ use std::collections::BTreeSet;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(operator_log, tenant_log),
-    components(schemas(AuditJson, AuditPage))
-)]
+#[openapi(components(schemas(AuditJson, AuditPage)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audit", get(operator_log))
-        .route("/v1/tenants/{tenant}/audit", get(tenant_log))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(Operator, __path_operator_log, operator_log),
+        Route::documented(TenantAdmin, __path_tenant_log, tenant_log),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------

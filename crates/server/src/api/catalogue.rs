@@ -8,17 +8,16 @@
 //! Catalogue changes are made by the writer in their own store transaction, then applied to the
 //! writer's in-memory catalogue, so that rating sees them from the next job on.
 
+use crate::access::Route;
 use crate::api::audit::{Actor, countries_snapshots, rate_card_snapshot};
 use crate::api::types::{bounded, instant, money, origin_text, parse_optional_instant};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiff::Timestamp;
 use minutely_core::Reason;
 use minutely_core::catalogue::{
@@ -32,42 +31,33 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(
-        get_countries,
-        put_countries,
-        list_rate_cards,
-        export_rate_card,
-        import_rate_card,
-        rate_card_diff,
-        rate_lookup
-    ),
-    components(schemas(
-        CountryJson,
-        CountriesReplaced,
-        RateCardsResponse,
-        RateCardJson,
-        RateVersionJson,
-        RateCardDiff,
-        ChangedRate,
-        ImportResponse,
-        RateLookupResponse,
-        RateEntryJson,
-        CostJson
-    ))
-)]
+#[openapi(components(schemas(
+    CountryJson,
+    CountriesReplaced,
+    RateCardsResponse,
+    RateCardJson,
+    RateVersionJson,
+    RateCardDiff,
+    ChangedRate,
+    ImportResponse,
+    RateLookupResponse,
+    RateEntryJson,
+    CostJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/countries", get(get_countries).put(put_countries))
-        .route("/v1/rate-cards", get(list_rate_cards))
-        .route(
-            "/v1/rate-cards/{currency}",
-            get(export_rate_card).post(import_rate_card),
-        )
-        .route("/v1/rate-cards/{currency}/diff", get(rate_card_diff))
-        .route("/v1/rate-lookup", get(rate_lookup))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(SharedRead, __path_get_countries, get_countries),
+        Route::documented(Operator, __path_put_countries, put_countries),
+        Route::documented(SharedRead, __path_list_rate_cards, list_rate_cards),
+        Route::documented(SharedRead, __path_export_rate_card, export_rate_card),
+        Route::documented(Operator, __path_import_rate_card, import_rate_card),
+        Route::documented(SharedRead, __path_rate_card_diff, rate_card_diff),
+        Route::documented(SharedRead, __path_rate_lookup, rate_lookup),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------

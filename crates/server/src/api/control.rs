@@ -1,6 +1,7 @@
 //! Real-time call control (C25 to C27) and call-record ingestion (C23, C29): the bridge's
 //! routes.
 
+use crate::access::Route;
 use crate::api::types::{
     CallRecordJson, OutcomeJson, bounded, instant, money, parse_direction, parse_optional_instant,
 };
@@ -9,9 +10,7 @@ use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::i18n;
 use crate::writer::Ctx;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use jiff::Timestamp;
 use minutely_core::control::{ControlError, Decision, Extension, Grant};
 use minutely_core::engine::{Mode, TenantBook, canonical_order};
@@ -22,37 +21,34 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(authorize, extend, end, control_batch, ingest),
-    components(schemas(
-        AuthorizeRequest,
-        AuthorizeResponse,
-        ExtendRequest,
-        ExtendResponse,
-        EndRequest,
-        ControlBatchRequest,
-        ControlCommand,
-        ControlBatchResponse,
-        CommandResult,
-        CommandError,
-        IngestRequest,
-        IngestResponse,
-        CallRecordJson,
-        OutcomeJson
-    ))
-)]
+#[openapi(components(schemas(
+    AuthorizeRequest,
+    AuthorizeResponse,
+    ExtendRequest,
+    ExtendResponse,
+    EndRequest,
+    ControlBatchRequest,
+    ControlCommand,
+    ControlBatchResponse,
+    CommandResult,
+    CommandError,
+    IngestRequest,
+    IngestResponse,
+    CallRecordJson,
+    OutcomeJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/tenants/{tenant}/calls/{call_id}/authorize",
-            post(authorize),
-        )
-        .route("/v1/tenants/{tenant}/calls/{call_id}/extend", post(extend))
-        .route("/v1/tenants/{tenant}/calls/{call_id}/end", post(end))
-        .route("/v1/tenants/{tenant}/control", post(control_batch))
-        .route("/v1/tenants/{tenant}/calls", post(ingest))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(Bridge, __path_authorize, authorize),
+        Route::documented(Bridge, __path_extend, extend),
+        Route::documented(Bridge, __path_end, end),
+        Route::documented(Bridge, __path_control_batch, control_batch),
+        Route::documented(Bridge, __path_ingest, ingest),
+    ]
 }
 
 /// A call about to connect.

@@ -14,6 +14,7 @@
 //! Every change is checked by the core before anything is changed, and made by the writer: a
 //! refused change leaves the tenant exactly as it was.
 
+use crate::access::Route;
 use crate::api::audit::{Actor, Audited, snapshot};
 use crate::api::catalogue::{blocking, raw_body, require_content_type};
 use crate::api::types::{
@@ -24,12 +25,10 @@ use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::writer::{Catalogue, Ctx};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post, put};
 use jiff::Timestamp;
 use minutely_core::Reason;
 use minutely_core::directory::{
@@ -49,93 +48,57 @@ use std::ops::Bound;
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(
-        create_tenant,
-        list_tenants,
-        get_tenant,
-        apply_file,
-        get_licenses,
-        set_purchased,
-        list_users,
-        get_user,
-        put_user,
-        assign_license,
-        unassign_license,
-        list_numbers,
-        add_number,
-        list_policies,
-        set_default_policy,
-        put_wallet_settings,
-        put_auto_recharge
-    ),
-    components(schemas(
-        CreateTenantRequest,
-        TenantSummaryJson,
-        TenantsPage,
-        TenantJson,
-        PolicyJson,
-        LicenseCountJson,
-        ApplyResponse,
-        LicensesResponse,
-        LicenseJson,
-        PurchaseJson,
-        SetPurchasedRequest,
-        UserJson,
-        UsersPage,
-        PutUserRequest,
-        AssignRequest,
-        NumberJson,
-        NumbersPage,
-        AddNumberRequest,
-        PoliciesResponse,
-        DefaultPolicyRequest,
-        DefaultPolicyResponse,
-        WalletSettingsRequest,
-        AutoRechargeRequest,
-        WalletSettingsJson,
-        AutoRechargeJson
-    ))
-)]
+#[openapi(components(schemas(
+    CreateTenantRequest,
+    TenantSummaryJson,
+    TenantsPage,
+    TenantJson,
+    PolicyJson,
+    LicenseCountJson,
+    ApplyResponse,
+    LicensesResponse,
+    LicenseJson,
+    PurchaseJson,
+    SetPurchasedRequest,
+    UserJson,
+    UsersPage,
+    PutUserRequest,
+    AssignRequest,
+    NumberJson,
+    NumbersPage,
+    AddNumberRequest,
+    PoliciesResponse,
+    DefaultPolicyRequest,
+    DefaultPolicyResponse,
+    WalletSettingsRequest,
+    AutoRechargeRequest,
+    WalletSettingsJson,
+    AutoRechargeJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/v1/tenants/{tenant}", get(get_tenant))
-        .route("/v1/tenants/{tenant}/file", put(apply_file))
-        .route("/v1/tenants/{tenant}/licenses", get(get_licenses))
-        .route("/v1/tenants/{tenant}/licenses/{sku}", put(set_purchased))
-        .route("/v1/tenants/{tenant}/users", get(list_users))
-        .route(
-            "/v1/tenants/{tenant}/users/{upn}",
-            get(get_user).put(put_user),
-        )
-        .route(
-            "/v1/tenants/{tenant}/users/{upn}/licenses",
-            post(assign_license),
-        )
-        .route(
-            "/v1/tenants/{tenant}/users/{upn}/licenses/{sku}",
-            delete(unassign_license),
-        )
-        .route(
-            "/v1/tenants/{tenant}/numbers",
-            get(list_numbers).post(add_number),
-        )
-        .route("/v1/policies", get(list_policies))
-        .route(
-            "/v1/tenants/{tenant}/default-policy",
-            put(set_default_policy),
-        )
-        .route(
-            "/v1/tenants/{tenant}/wallet/settings",
-            put(put_wallet_settings),
-        )
-        .route(
-            "/v1/tenants/{tenant}/wallet/auto-recharge",
-            put(put_auto_recharge),
-        )
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(Operator, __path_create_tenant, create_tenant),
+        Route::documented(SharedRead, __path_list_tenants, list_tenants),
+        Route::documented(TenantAdmin, __path_get_tenant, get_tenant),
+        Route::documented(TenantOperator, __path_apply_file, apply_file),
+        Route::documented(TenantAdmin, __path_get_licenses, get_licenses),
+        Route::documented(TenantOperator, __path_set_purchased, set_purchased),
+        Route::documented(TenantAdmin, __path_list_users, list_users),
+        Route::documented(TenantAdmin, __path_get_user, get_user),
+        Route::documented(TenantAdmin, __path_put_user, put_user),
+        Route::documented(TenantAdmin, __path_assign_license, assign_license),
+        Route::documented(TenantAdmin, __path_unassign_license, unassign_license),
+        Route::documented(TenantAdmin, __path_list_numbers, list_numbers),
+        Route::documented(TenantOperator, __path_add_number, add_number),
+        Route::documented(SharedRead, __path_list_policies, list_policies),
+        Route::documented(TenantAdmin, __path_set_default_policy, set_default_policy),
+        Route::documented(TenantAdmin, __path_put_wallet_settings, put_wallet_settings),
+        Route::documented(TenantAdmin, __path_put_auto_recharge, put_auto_recharge),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,46 +2,40 @@
 //! disables them, and reads the delivery log. The delivery itself and the signature scheme are
 //! in `crate::webhooks`.
 
+use crate::access::Route;
 use crate::api::audit::{Actor, snapshot};
 use crate::api::types::{PageParams, instant, page_after_id, page_limit};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{Access, random_bytes};
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::{WebhookAllow, egress};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use minutely_store::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv6Addr};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(create, list, disable, deliveries),
-    components(schemas(
-        CreateEndpointRequest,
-        EndpointJson,
-        CreatedEndpointJson,
-        EndpointList,
-        DeliveryJson,
-        DeliveryList
-    ))
-)]
+#[openapi(components(schemas(
+    CreateEndpointRequest,
+    EndpointJson,
+    CreatedEndpointJson,
+    EndpointList,
+    DeliveryJson,
+    DeliveryList
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tenants/{tenant}/webhooks", get(list).post(create))
-        .route(
-            "/v1/tenants/{tenant}/webhooks/{id}",
-            axum::routing::delete(disable),
-        )
-        .route(
-            "/v1/tenants/{tenant}/webhooks/{id}/deliveries",
-            get(deliveries),
-        )
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(TenantAdmin, __path_list, list),
+        Route::documented(TenantAdmin, __path_create, create),
+        Route::documented(TenantAdmin, __path_disable, disable),
+        Route::documented(TenantAdmin, __path_deliveries, deliveries),
+    ]
 }
 
 /// The longest URL accepted.

@@ -3,30 +3,30 @@
 //! once; keys created or revoked from the command line are seen within a second (the key cache
 //! is refreshed from the store every second).
 
+use crate::access::Route;
 use crate::api::audit::{Actor, key_snapshot};
 use crate::api::types::{MAX_FIELD, PageParams, bounded, instant, page_after_id};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::{KeyKind, new_key};
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use minutely_store::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(create, list, revoke),
-    components(schemas(CreateKeyRequest, KeyJson, CreatedKeyJson, KeyList))
-)]
+#[openapi(components(schemas(CreateKeyRequest, KeyJson, CreatedKeyJson, KeyList)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys", get(list).post(create))
-        .route("/v1/keys/{id}", delete(revoke))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(Operator, __path_list, list),
+        Route::documented(Operator, __path_create, create),
+        Route::documented(Operator, __path_revoke, revoke),
+    ]
 }
 
 /// A new key.

@@ -1,26 +1,25 @@
 //! The caller's own key: what it is (the console learns from it which pages to show) and the
 //! preferences its holder keeps (the console's language).
 
+use crate::access::Route;
 use crate::app::{AppState, Caller, Json};
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, put};
 use minutely_core::lang::Lang;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(me, set_preferences),
-    components(schemas(MeJson, PreferencesRequest))
-)]
+#[openapi(components(schemas(MeJson, PreferencesRequest)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/me", get(me))
-        .route("/v1/me/preferences", put(set_preferences))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(SharedRead, __path_me, me),
+        Route::documented(SharedRead, __path_set_preferences, set_preferences),
+    ]
 }
 
 /// The key a request was made with.

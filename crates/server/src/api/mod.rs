@@ -1,5 +1,6 @@
 //! The `/v1` routes, one module per capability, and the OpenAPI document built from them.
 
+use crate::access::Route;
 use crate::app::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -20,46 +21,43 @@ pub mod statements;
 pub mod types;
 pub mod wallet;
 
-/// Every route of the server.
+/// Every route of the server, each registered once with its access class: the router, the
+/// access table (`crate::access::table`) and the OpenAPI document are all derived from it.
+pub fn registry() -> Vec<Route> {
+    [
+        ops::routes(),
+        control::routes(),
+        catalogue::routes(),
+        directory::routes(),
+        wallet::routes(),
+        reports::routes(),
+        statements::routes(),
+        hooks::routes(),
+        keys::routes(),
+        me::routes(),
+        simulate::routes(),
+        advice::routes(),
+        audit::routes(),
+        crate::console::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The router of every registered route (without the layers, which `crate::app` adds).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(ops::routes())
-        .merge(control::routes())
-        .merge(catalogue::routes())
-        .merge(directory::routes())
-        .merge(wallet::routes())
-        .merge(reports::routes())
-        .merge(statements::routes())
-        .merge(hooks::routes())
-        .merge(keys::routes())
-        .merge(me::routes())
-        .merge(simulate::routes())
-        .merge(advice::routes())
-        .merge(audit::routes())
+    registry().into_iter().fold(Router::new(), |router, route| {
+        router.route(&route.path, route.handler)
+    })
 }
 
 /// Whether the operation `method path` (a route template such as
-/// `/v1/tenants/{tenant}/wallet`) takes a request body, as the document says. The gate refuses
-/// a body sent to an operation that takes none, so that no body is ever silently ignored.
+/// `/v1/tenants/{tenant}/wallet`) takes a request body, as its registration (and so the
+/// document) says. The gate refuses a body sent to an operation that takes none, so that no
+/// body is ever silently ignored.
 pub fn takes_body(method: &axum::http::Method, path: &str) -> bool {
-    type ByPath = std::collections::HashMap<String, Vec<String>>;
-    static WITH_BODY: std::sync::OnceLock<ByPath> = std::sync::OnceLock::new();
-    WITH_BODY
-        .get_or_init(|| {
-            let doc = serde_json::to_value(openapi()).expect("the document is JSON");
-            let mut out = ByPath::new();
-            for (route, item) in doc["paths"].as_object().into_iter().flatten() {
-                for (verb, op) in item.as_object().into_iter().flatten() {
-                    if op.get("requestBody").is_some() {
-                        let verbs = out.entry(route.clone()).or_default();
-                        verbs.push(verb.to_ascii_uppercase());
-                    }
-                }
-            }
-            out
-        })
-        .get(path)
-        .is_some_and(|verbs| verbs.iter().any(|v| v == method.as_str()))
+    crate::access::entry(method, path).is_some_and(|entry| entry.takes_body)
 }
 
 /// The OpenAPI document of every route, generated from the code.
@@ -81,6 +79,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ] {
         doc.merge(part);
     }
+    add_operations(&mut doc, registry());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "key",
@@ -107,6 +106,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             .to_string(),
     );
     doc
+}
+
+/// The registered operations and the schemas they name, as `#[openapi(paths(...))]` would add
+/// them.
+fn add_operations(doc: &mut utoipa::openapi::OpenApi, routes: Vec<Route>) {
+    use utoipa::openapi::path::PathItem;
+    let mut schemas = Vec::new();
+    for route in routes {
+        let Some(documented) = route.doc else {
+            continue;
+        };
+        let item = PathItem::new(documented.method, documented.operation);
+        match doc.paths.paths.get_mut(&route.path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                doc.paths.paths.insert(route.path, item);
+            }
+        }
+        schemas.extend(documented.schemas);
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(schemas);
 }
 
 /// What an operation looks like from outside its handler: enough to tell which of the shared

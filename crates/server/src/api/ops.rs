@@ -1,25 +1,27 @@
 //! Operations: health, readiness, Prometheus metrics and the OpenAPI document.
 
+use crate::access::Route;
 use crate::app::{AppState, Caller};
 use crate::error::ApiResult;
-use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use std::sync::atomic::Ordering;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
-#[openapi(paths(healthz, readyz))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+/// The routes of this module, each with its access class (`crate::access`). The document
+/// itself and the Prometheus text are not operations of the document.
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(Public, __path_healthz, healthz),
+        Route::documented(Public, __path_readyz, readyz),
+        Route::undocumented(Method::GET, "/metrics", Operator, metrics),
+        Route::undocumented(Method::GET, "/openapi.json", Public, openapi),
+    ]
 }
 
 /// The process is up.

@@ -8,6 +8,7 @@
 //! exclusive), exactly as `minutely report pstn-usage` reads them; a range covers at most
 //! 366 days. Calls belong to the range their **start** falls in (C21, C22).
 
+use crate::access::Route;
 use crate::api::types::{
     CallRecordJson, ChargeJson, bad_cursor, instant, money, origin_text, page_limit, paged,
     split_cursor,
@@ -15,11 +16,9 @@ use crate::api::types::{
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -39,45 +38,39 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(pstn_usage, dial_out_usage, usage_summary, pool, refused, explain),
-    components(schemas(
-        UsageSummaryResponse,
-        UsageSummaryRow,
-        DialOutUsageResponse,
-        OrganizerUsage,
-        CountryUsage,
-        UsageTotals,
-        PoolResponse,
-        PoolOrganizer,
-        RefusedResponse,
-        RefusedCall,
-        ExplainResponse,
-        ExplainStep,
-        RateKeyJson,
-        ReservationJson,
-        CallRecordJson,
-        ChargeJson,
-        crate::api::types::RateJson,
-        crate::api::types::LotTakeJson
-    ))
-)]
+#[openapi(components(schemas(
+    UsageSummaryResponse,
+    UsageSummaryRow,
+    DialOutUsageResponse,
+    OrganizerUsage,
+    CountryUsage,
+    UsageTotals,
+    PoolResponse,
+    PoolOrganizer,
+    RefusedResponse,
+    RefusedCall,
+    ExplainResponse,
+    ExplainStep,
+    RateKeyJson,
+    ReservationJson,
+    CallRecordJson,
+    ChargeJson,
+    crate::api::types::RateJson,
+    crate::api::types::LotTakeJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tenants/{tenant}/reports/pstn-usage", get(pstn_usage))
-        .route(
-            "/v1/tenants/{tenant}/reports/dial-out-usage",
-            get(dial_out_usage),
-        )
-        .route(
-            "/v1/tenants/{tenant}/reports/usage-summary",
-            get(usage_summary),
-        )
-        .route("/v1/tenants/{tenant}/reports/pool", get(pool))
-        .route("/v1/tenants/{tenant}/reports/refused", get(refused))
-        .route("/v1/tenants/{tenant}/calls/{call_id}/explain", get(explain))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(TenantAdmin, __path_pstn_usage, pstn_usage),
+        Route::documented(TenantAdmin, __path_dial_out_usage, dial_out_usage),
+        Route::documented(TenantAdmin, __path_usage_summary, usage_summary),
+        Route::documented(TenantAdmin, __path_pool, pool),
+        Route::documented(TenantAdmin, __path_refused, refused),
+        Route::documented(TenantAdmin, __path_explain, explain),
+    ]
 }
 
 /// The PSTN usage export is built in memory: at most this many rows (charged calls). A larger

@@ -1,14 +1,13 @@
 //! The policy simulator: "can Ana dial +81 3 ... now? who pays, at what rate, for how much?",
 //! answered by the same decision and rating code as call control, with nothing changed.
 
+use crate::access::Route;
 use crate::api::types::{ChargeJson, bounded, instant, money};
 use crate::app::{AppState, Caller, Json, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::i18n;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use minutely_core::control::MAX_PREVIEW_S;
 use minutely_core::engine::Outcome;
 use minutely_core::rating::CallRecord;
@@ -16,14 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(simulate),
-    components(schemas(SimulateRequest, SimulateResponse))
-)]
+#[openapi(components(schemas(SimulateRequest, SimulateResponse)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/tenants/{tenant}/simulate", post(simulate))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![Route::documented(TenantAdmin, __path_simulate, simulate)]
 }
 
 /// A call to try.

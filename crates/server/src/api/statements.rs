@@ -4,15 +4,14 @@
 //! the stored call behind each debit of the month); the month is a calendar month in the
 //! tenant's time zone (charging.md sections 4 and 7).
 
+use crate::access::Route;
 use crate::api::types::{instant, money};
 use crate::app::{AppState, Caller, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiff::Timestamp;
 use minutely_core::calendar::Month;
 use minutely_core::directory::Tenant;
@@ -31,21 +30,20 @@ use tokio::sync::Semaphore;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(statement),
-    components(schemas(
-        StatementJson,
-        FundingLineJson,
-        ForfeitLineJson,
-        CategoryUsageJson,
-        CountryUsageJson,
-        UsageTotalsJson
-    ))
-)]
+#[openapi(components(schemas(
+    StatementJson,
+    FundingLineJson,
+    ForfeitLineJson,
+    CategoryUsageJson,
+    CountryUsageJson,
+    UsageTotalsJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/tenants/{tenant}/statements/{month}", get(statement))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![Route::documented(TenantAdmin, __path_statement, statement)]
 }
 
 /// The most journal entries read for one statement (the whole journal is read: entries before

@@ -5,6 +5,7 @@
 //! Changes and reads of in-memory state go through the writer; the journal and the outbox are
 //! read from committed history on read-only connections.
 
+use crate::access::Route;
 use crate::api::reports::out_of_range;
 use crate::api::types::{
     AutoRechargeJson, bad_cursor, instant, money, page_limit, paged, split_cursor, thresholds_json,
@@ -12,9 +13,7 @@ use crate::api::types::{
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::{FromRequest, Request, State};
-use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use minutely_core::Reason;
@@ -27,31 +26,31 @@ use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(fund, wallet, lots, ledger, events),
-    components(schemas(
-        FundingRequest,
-        FundingResponse,
-        WalletResponse,
-        AutoRechargeJson,
-        LotJson,
-        LotsResponse,
-        LedgerResponse,
-        EntryJson,
-        PostingJson,
-        EventsResponse,
-        EventJson
-    ))
-)]
+#[openapi(components(schemas(
+    FundingRequest,
+    FundingResponse,
+    WalletResponse,
+    AutoRechargeJson,
+    LotJson,
+    LotsResponse,
+    LedgerResponse,
+    EntryJson,
+    PostingJson,
+    EventsResponse,
+    EventJson
+)))]
 pub struct Doc;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tenants/{tenant}/wallet", get(wallet))
-        .route("/v1/tenants/{tenant}/wallet/fundings", post(fund))
-        .route("/v1/tenants/{tenant}/wallet/lots", get(lots))
-        .route("/v1/tenants/{tenant}/wallet/ledger", get(ledger))
-        .route("/v1/tenants/{tenant}/events", get(events))
+/// The routes of this module, each with its access class (`crate::access`).
+pub fn routes() -> Vec<Route> {
+    use crate::access::Policy::*;
+    vec![
+        Route::documented(TenantAdmin, __path_wallet, wallet),
+        Route::documented(TenantAdmin, __path_fund, fund),
+        Route::documented(TenantAdmin, __path_lots, lots),
+        Route::documented(TenantAdmin, __path_ledger, ledger),
+        Route::documented(TenantAdmin, __path_events, events),
+    ]
 }
 
 /// The window the projected depletion date averages debits over.

@@ -13,6 +13,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use support::*;
 
+/// How often the sweeper runs in these tests.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 const PPM: &str = "ppm@acme.example";
 const SUB: &str = "sub@acme.example";
 /// A French mobile: 0.11 per minute in the sample card.
@@ -75,7 +78,9 @@ async fn tenant_with_windows(app: &mut TestApp, windows: u64) -> (String, String
 
 #[tokio::test]
 async fn c27_an_unextended_reservation_lapses_at_start_plus_grant_plus_grace() {
-    let mut app = TestApp::start().await;
+    // The sweeper runs every 50 ms of real time here (every second by default), so that the
+    // test sees several sweeps without waiting for seconds.
+    let mut app = TestApp::start_with(|config| config.sweep_every = SWEEP_EVERY).await;
     let (admin, bridge, window_cost) = tenant_with_windows(&mut app, 1).await;
     let policy = ControlPolicy::default();
     let (window, grace) = (policy.window_s as i64, policy.grace_s as i64);
@@ -109,10 +114,10 @@ async fn c27_an_unextended_reservation_lapses_at_start_plus_grant_plus_grace() {
     assert_eq!(c["decision"], "allow", "C27: the lapsed hold returned: {c}");
     assert_eq!(dec(&c["reserved"]), window_cost, "{c}");
 
-    // The sweeper (every second of real time) lapses holds on its own, without any
-    // call-control request, and not a second early.
+    // The sweeper lapses holds on its own, without any call-control request, and not a second
+    // early: after several sweeps one second before the lapse, c is still held.
     app.clock.advance(window + grace - 1);
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep(SWEEP_EVERY * 4).await;
     let w = wallet(&app, "acme", &admin).await;
     assert_eq!(dec(&w["available"]), Decimal::ZERO, "c is still held: {w}");
     app.clock.advance(1);

@@ -6,13 +6,17 @@ use crate::common;
 use common::*;
 use serde_json::{Value, json};
 
+/// How often the server re-reads its keys in these tests.
+const KEY_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 async fn create(app: &TestApp, body: Value) -> Resp {
     app.post("/v1/keys", &app.operator_key, body).await
 }
 
 #[tokio::test]
 async fn keys_are_created_once_listed_without_secrets_and_revoked_at_once() {
-    let mut app = TestApp::start().await;
+    // Keys are re-read from the store every 50 ms here (every second by default).
+    let mut app = TestApp::start_with(|config| config.key_refresh_every = KEY_REFRESH_EVERY).await;
     let (acme_admin, acme_bridge) = app.seed_tenant("acme", None).await;
     app.seed_tenant("beta", None).await;
 
@@ -85,7 +89,7 @@ async fn keys_are_created_once_listed_without_secrets_and_revoked_at_once() {
         "the first revocation stays"
     );
     // Still revoked after the cache refresh and after a restart.
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    tokio::time::sleep(KEY_REFRESH_EVERY * 4).await;
     assert_eq!(app.get("/v1/tenants/acme/webhooks", &key).await.status, 401);
     app.restart().await;
     let r = app.get("/v1/tenants/acme/webhooks", &key).await;

@@ -1,0 +1,255 @@
+//! Start-up and graceful shutdown: the store opened and checked, the writer, the background
+//! tasks and the listener started; the metrics recorder; the signals that stop the server.
+
+use super::{AppState, Config, Readers, router};
+use crate::auth::Keys;
+use crate::ratelimit::Limiter;
+use crate::writer;
+use minutely_core::catalogue::CountryTable;
+use minutely_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// The Prometheus recorder (one per process).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5,
+                ])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests): ours still renders its own.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The listening socket with its connection bounds, its address, and each connection's limits.
+async fn listen(
+    config: &Config,
+) -> anyhow::Result<(
+    crate::listener::Listener,
+    SocketAddr,
+    crate::listener::Limits,
+)> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    if config.max_connections_per_address >= config.max_connections {
+        tracing::warn!(
+            max_connections = config.max_connections,
+            max_connections_per_address = config.max_connections_per_address,
+            "one address may hold every connection: set the per-address bound below the total"
+        );
+    }
+    let listener = crate::listener::Listener::new(
+        listener,
+        config.max_connections,
+        config.max_connections_per_address,
+    );
+    let limits = crate::listener::Limits {
+        header_timeout: config.header_timeout,
+        body_timeout: config.body_timeout,
+        idle_timeout: config.idle_timeout,
+    };
+    Ok((listener, addr, limits))
+}
+
+/// What start-up reads from the store before anything is served.
+struct Opened {
+    /// This process's claim on the store: no other process may change the tenants now.
+    lock: minutely_store::OwnerLock,
+    /// Every tenant, loaded and checked (C24), for the writer.
+    loaded: writer::State,
+    /// The secret API keys are digested with, and the keys.
+    keys: Keys,
+}
+
+/// Claims the store, checks it and loads every tenant (off the async threads).
+async fn open(config: &Config) -> anyhow::Result<Opened> {
+    let countries: CountryTable = minutely_formats::countries::shipped();
+    let db = config.db.clone();
+    tokio::task::spawn_blocking(move || {
+        // This process's memory becomes the tenants' state: no other may change them now.
+        let lock = minutely_store::claim(&db)?;
+        // Refused when committed transactions are missing or a page is damaged.
+        let mut store = Store::open_checked(&db, &countries)?;
+        let keys = Keys::new(store.key_secret()?, store.keys()?);
+        let loaded = writer::State::load(store)?;
+        anyhow::Ok(Opened { lock, loaded, keys })
+    })
+    .await?
+}
+
+/// What the serving task owns until the server has stopped.
+struct Serving {
+    listener: crate::listener::Listener,
+    limits: crate::listener::Limits,
+    app: axum::Router,
+    /// Fires when a shutdown is asked for.
+    shutdown: tokio::sync::oneshot::Receiver<()>,
+    /// Cleared when the shutdown starts, so that /readyz turns away new traffic.
+    ready: Arc<AtomicBool>,
+    drain_timeout: std::time::Duration,
+    background: crate::background::Background,
+    writer: writer::Writer,
+    writer_thread: std::thread::JoinHandle<()>,
+    lock: minutely_store::OwnerLock,
+}
+
+impl Serving {
+    /// Serves until the shutdown signal, drains, then stops the background tasks and the
+    /// writer (which commits what is queued) and releases the store.
+    async fn run(self) -> anyhow::Result<()> {
+        let Serving {
+            listener,
+            limits,
+            app,
+            shutdown,
+            ready,
+            drain_timeout,
+            background,
+            writer,
+            writer_thread,
+            lock,
+        } = self;
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        // On the signal the listening socket closes, each connection finishes the request it
+        // is answering and closes; `serve` returns once every connection is closed.
+        let serve = crate::listener::serve(listener, app, limits, async move {
+            let _ = shutdown.await;
+            ready.store(false, Ordering::SeqCst);
+            let _ = draining_tx.send(());
+        });
+        // A client that stalls half-way through a request must not hold the shutdown forever:
+        // after the drain deadline the remaining connections are left behind. Nothing is lost:
+        // a request is acknowledged only after its commit, and one that reaches the writer
+        // after it stopped is answered `unavailable`.
+        tokio::select! {
+            () = serve => {}
+            _ = async {
+                if draining_rx.await.is_ok() {
+                    tokio::time::sleep(drain_timeout).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(
+                    seconds = drain_timeout.as_secs_f64(),
+                    "connections still open after the drain deadline; stopping without them"
+                );
+            }
+        }
+        // Every request has been answered; the writer commits what is queued and stops.
+        background.stop().await;
+        writer.stop().await;
+        tokio::task::spawn_blocking(move || writer_thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        drop(lock);
+        tracing::info!("stopped: everything acknowledged is committed");
+        anyhow::Ok(())
+    }
+}
+
+impl Server {
+    /// Opens the store, loads every tenant (checking C24), starts the writer, the webhook
+    /// deliverer and the listener. Returns once the server accepts connections.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let Opened { lock, loaded, keys } = open(&config).await?;
+        let tenants = loaded.books.len();
+        let (committed_tx, committed_rx) = tokio::sync::watch::channel(0u64);
+        let (writer, writer_thread) = writer::start(
+            loaded,
+            config.writer,
+            config.clock.clone(),
+            Some(committed_tx),
+        );
+        let (listener, addr, limits) = listen(&config).await?;
+        let limiter = config
+            .rate_limit
+            .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
+        let state = AppState {
+            writer,
+            keys,
+            readers: Arc::new(Readers::new(config.db.clone())),
+            config: Arc::new(config),
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics: metrics_handle(),
+            committed: committed_rx,
+            limiter,
+        };
+        tracing::info!(%addr, tenants, "serving");
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = Serving {
+            listener,
+            limits,
+            app: router(state.clone()),
+            shutdown: shutdown_rx,
+            ready: state.ready.clone(),
+            drain_timeout: state.config.drain_timeout,
+            background: crate::background::start(state.clone()),
+            writer: state.writer.clone(),
+            writer_thread,
+            lock,
+        };
+        Ok(Server {
+            addr,
+            state,
+            shutdown: Some(shutdown_tx),
+            task: tokio::spawn(serving.run()),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown: stop accepting, finish the requests in flight and the batch being
+    /// committed, then stop.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        drop(self.state);
+        self.task.await?
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        self.shutdown().await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM can be handled");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
