@@ -5,9 +5,9 @@
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::str::FromStr;
+
 use crate::support::run;
+use std::str::FromStr;
 
 const RATES: &str = "\
 kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
@@ -55,7 +55,6 @@ s2,c2,sub@acme.example,dial_in,+33186950000,+33144556677,,2026-01-11T10:00:00Z,2
 p1,c3,ppm@acme.example,dial_out,,,+33612345678,2026-01-12T10:00:00Z,2026-01-12T10:20:00Z
 p2,c4,ppm@acme.example,dial_in,+33186950000,+33144556677,,2026-01-13T10:00:00Z,2026-01-13T10:10:00Z
 ";
-
 
 fn ok(db: &Path, args: &[&str]) -> String {
     let out = run(db, args);

@@ -2,9 +2,9 @@
 //! store, read back with `minutely audit`.
 
 use minutely_store::{ActorKind, Store};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use minutely_testkit::fixtures::example_tenant_path;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -72,7 +72,6 @@ impl Workspace {
     }
 }
 
-
 fn row(action: &str, tenant: &str, object: &str) -> (String, String, String) {
     (action.into(), tenant.into(), object.into())
 }
@@ -88,9 +87,17 @@ fn command_line_changes_are_audited_and_refusals_are_not() {
     assert!(sample.status.success(), "minutely-tools gen rates failed");
     std::fs::write(&rates, sample.stdout).unwrap();
     ws.ok(&["rates", "import", &rates, "--currency", "EUR"]);
-    ws.ok(&["apply", "-f", example_tenant_path().to_str().expect("UTF-8")]);
+    ws.ok(&[
+        "apply",
+        "-f",
+        example_tenant_path().to_str().expect("UTF-8"),
+    ]);
     // Again: nothing changes, nothing is recorded.
-    ws.ok(&["apply", "-f", example_tenant_path().to_str().expect("UTF-8")]);
+    ws.ok(&[
+        "apply",
+        "-f",
+        example_tenant_path().to_str().expect("UTF-8"),
+    ]);
     ws.ok(&["rates", "import", &rates, "--currency", "EUR"]);
     ws.ok(&[
         "wallet",

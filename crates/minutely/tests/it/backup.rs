@@ -3,17 +3,16 @@
 //! acknowledged before the backup started, and none twice. Restore is refused while a server
 //! runs, onto an existing store without --force, and from a damaged file (changing nothing).
 
+use crate::support::run as minutely;
+use minutely_testkit::fixtures::example_tenant_path;
 use rust_decimal::Decimal;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use minutely_testkit::fixtures::example_tenant_path;
-use crate::support::run as minutely;
-
 
 fn ok(out: Output) -> String {
     assert!(
@@ -30,7 +29,6 @@ fn refused(out: Output, expected: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(expected), "{stderr}");
 }
-
 
 fn money(text: &str) -> Decimal {
     text.parse()

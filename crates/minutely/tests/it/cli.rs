@@ -1,9 +1,9 @@
 //! Black-box tests of the `minutely` binary (and `minutely-tools gen`, which makes sample data)
 //! on real files and a real SQLite store.
 
+use minutely_testkit::fixtures::example_tenant;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use minutely_testkit::fixtures::example_tenant;
 
 /// A fresh working directory with its own store.
 struct Workspace {
@@ -74,7 +74,6 @@ impl Workspace {
         String::from_utf8(out.stderr).expect("UTF-8 errors")
     }
 }
-
 
 const RATES: &str = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2025-01-01T00:00:00Z

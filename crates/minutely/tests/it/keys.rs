@@ -3,9 +3,9 @@
 
 use minutely_server::auth::{Keys, Principal};
 use minutely_store::Store;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use minutely_testkit::fixtures::example_tenant_path;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 struct Workspace {
     dir: tempfile::TempDir,
@@ -60,7 +60,6 @@ impl Workspace {
             .map_err(|e| e.code.to_string())
     }
 }
-
 
 /// The id column of `keys list` rows.
 fn listed(stdout: &str) -> Vec<Vec<String>> {

@@ -1,6 +1,5 @@
 //! Every integration test of this crate, in one binary (one link, one run): a module per area.
 
-mod support;
 mod advise;
 mod audit;
 mod backup;
@@ -11,3 +10,4 @@ mod secrets;
 mod serve;
 mod soak;
 mod storage_faults;
+mod support;

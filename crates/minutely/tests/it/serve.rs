@@ -1,12 +1,10 @@
 //! `minutely serve` as a process: it owns its store while it runs (the command line cannot
 //! change what the server's memory would overwrite) and stops gracefully on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use minutely_testkit::fixtures::example_tenant_path;
 use crate::support::run as minutely;
-
-
+use minutely_testkit::fixtures::example_tenant_path;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 #[test]
 fn a_running_server_owns_its_store_and_stops_on_sigterm() {
