@@ -3,7 +3,7 @@
 //! refusal is a client error with a stable code, a localized message and a detail naming the
 //! field at fault.
 //!
-//! This file is shared: the fuzz targets call it, and `crates/server/tests/fuzz_corpus.rs`
+//! This file is shared: the fuzz targets call it, and `crates/server/tests/it/fuzz_corpus.rs`
 //! includes it to replay the committed corpus on stable.
 
 use minutely_server::api::control::{AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest};

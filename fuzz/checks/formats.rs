@@ -2,7 +2,7 @@
 //! (never panics), a refusal names the line and column of every bad row, and what is accepted
 //! survives being written back and read again unchanged.
 //!
-//! This file is shared: the fuzz targets call it, and `crates/formats/tests/fuzz_corpus.rs`
+//! This file is shared: the fuzz targets call it, and `crates/formats/tests/it/fuzz_corpus.rs`
 //! includes it to replay the committed corpus on stable.
 
 use minutely_core::catalogue::CountryTable;
