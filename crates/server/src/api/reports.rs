@@ -1024,6 +1024,31 @@ fn rate_key_json(place: &RatePlace, currency: Currency) -> RateKeyJson {
     }
 }
 
+/// A live (or lapsed) call's answer: its hold, from memory.
+fn explain_reservation(
+    answer: &mut ExplainResponse,
+    r: &Reservation,
+    currency: Currency,
+    (balance, available): (Decimal, Decimal),
+    lang: Lang,
+) {
+    answer.status = if r.live { "live" } else { "lapsed" }.to_string();
+    answer.record = CallRecordJson::from_record(&r.call);
+    answer.currency = currency.code().to_string();
+    answer.steps = render(&explain::reserved(r, balance, available), lang, currency);
+    answer.reservation = Some(ReservationJson {
+        start: instant(r.call.start),
+        funding: r.funding.as_str().to_string(),
+        granted_s: r.granted_s,
+        reserved: money(currency, r.credit),
+        reserved_pool_minutes: r.pool_minutes,
+        expires_at: instant(r.expires_at),
+        live: r.live,
+        balance: money(currency, balance),
+        available: money(currency, available),
+    });
+}
+
 /// Capability 6, "why was this charged?": the record, the outcome, the rule that decided who
 /// pays, the rate applied (name, prefix or country, price, increments, version), the C6/C7
 /// arithmetic with the numbers, the lots drained and the balance after. A call authorized and
@@ -1086,23 +1111,7 @@ pub async fn explain(
                 available,
             },
             _,
-        ) => {
-            answer.status = if r.live { "live" } else { "lapsed" }.to_string();
-            answer.record = CallRecordJson::from_record(&r.call);
-            answer.currency = currency.code().to_string();
-            answer.steps = render(&explain::reserved(&r, balance, available), lang, currency);
-            answer.reservation = Some(ReservationJson {
-                start: instant(r.call.start),
-                funding: r.funding.as_str().to_string(),
-                granted_s: r.granted_s,
-                reserved: money(currency, r.credit),
-                reserved_pool_minutes: r.pool_minutes,
-                expires_at: instant(r.expires_at),
-                live: r.live,
-                balance: money(currency, balance),
-                available: money(currency, available),
-            });
-        }
+        ) => explain_reservation(&mut answer, &r, currency, (balance, available), lang),
         (Known::Stored { currency, place }, Some(call)) => {
             answer.record = CallRecordJson::from_record(&call.record);
             answer.currency = currency.code().to_string();

@@ -78,7 +78,7 @@ const PAY_PER_MINUTE_CREDITS: Texts = [
 const RATE: Texts = [
     "rate {name}{place}, {country}{premium}: {rpm} per minute, increments {f}/{i} s, version \
      effective from {from}",
-    "料金 {name}{place}、{country}{premium}: 1 分あたり {rpm}、課金単位 {f}/{i} 秒、{from} から有効な版",
+    "料金 {name}{place}、{country}{premium}: 毎分 {rpm}、課金単位 {f}/{i} 秒、{from} から有効な版",
     "费率 {name}{place}，{country}{premium}：每分钟 {rpm}，计费增量 {f}/{i} 秒，自 {from} 起生效的版本",
     "tarif {name}{place}, {country}{premium} : {rpm} par minute, paliers {f}/{i} s, version en \
      vigueur depuis {from}",
@@ -293,7 +293,6 @@ fn exact(d: Decimal) -> String {
 
 /// The text of one step in `lang`; amounts in `currency`.
 pub fn step_text(step: &Step, lang: Lang, currency: Currency) -> String {
-    let m = |amount: Decimal| money(currency, amount);
     match step {
         Step::Duration {
             start,
@@ -334,6 +333,22 @@ pub fn step_text(step: &Step, lang: Lang, currency: Currency) -> String {
             arithmetic_text(step, lang, currency)
         }
         Step::NothingDebited => fill(&NOTHING_DEBITED, lang, &[]),
+        Step::Drained { .. }
+        | Step::ToDebt { .. }
+        | Step::BalanceAfter { .. }
+        | Step::Recharged { .. }
+        | Step::Refused { .. } => wallet_text(step, lang, currency),
+        Step::Authorized { .. }
+        | Step::Available { .. }
+        | Step::HoldLapses { .. }
+        | Step::HoldLapsed => reservation_text(step, lang, currency),
+    }
+}
+
+/// The wallet's part (C10, C13, C24, C34) and a refusal.
+fn wallet_text(step: &Step, lang: Lang, currency: Currency) -> String {
+    let m = |amount: Decimal| money(currency, amount);
+    match step {
         Step::Drained { amount, lots } => {
             let lots: Vec<String> = lots
                 .iter()
@@ -366,10 +381,7 @@ pub fn step_text(step: &Step, lang: Lang, currency: Currency) -> String {
                 ],
             )
         }
-        Step::Authorized { .. }
-        | Step::Available { .. }
-        | Step::HoldLapses { .. }
-        | Step::HoldLapsed => reservation_text(step, lang, currency),
+        _ => unreachable!("wallet_text is called for wallet steps and refusals only"),
     }
 }
 
