@@ -354,3 +354,109 @@ pub fn reserved(r: &Reservation, balance: Decimal, available: Decimal) -> Vec<St
     }
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rating::Direction;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn record(duration_s: i64) -> CallRecord {
+        let start: Timestamp = "2026-03-02T09:06:40Z".parse().unwrap();
+        CallRecord {
+            call_id: "c1".into(),
+            conference_id: "m1".into(),
+            organizer: "ppm@acme.example".into(),
+            direction: Direction::DialOut,
+            service_number: String::new(),
+            caller_number: String::new(),
+            destination_number: "+33142685300".into(),
+            start,
+            end: start + jiff::SignedDuration::from_secs(duration_s),
+        }
+    }
+
+    fn charge(funding: Funding, duration_s: u64, billable_s: u64, amount: &str) -> Charge {
+        Charge {
+            category: Category::DialOut,
+            funding,
+            capability: Sku::PayPerMinute,
+            rule: "C18",
+            duration_s,
+            billable_s,
+            rate: Some(AppliedRate {
+                name: "France".into(),
+                country: "FR".into(),
+                premium: false,
+                rate_per_minute: d("0.0240"),
+                first_block_s: 60,
+                increment_s: 60,
+                effective_from: "2026-01-01T00:00:00Z".parse().unwrap(),
+            }),
+            connection_fee: d("0.01"),
+            amount: d(amount),
+            pool_minutes: 0,
+            other_country: Some("FR".into()),
+            domestic: Some(false),
+            lots: vec![(1, d(amount))],
+            balance_after: Some(d("99.68")),
+            recharge_lot: None,
+        }
+    }
+
+    #[test]
+    fn c6_c7_a_credit_charge_shows_the_exact_value_and_its_one_rounding() {
+        let eur = Currency::parse("EUR").unwrap();
+        let c = charge(Funding::Credits, 90, 120, "0.06");
+        let steps = charged(&record(90), &c, eur, None).unwrap();
+        let rules: Vec<&str> = steps.iter().map(Step::rule).collect();
+        assert_eq!(rules, ["C38", "C18", "C36", "C6", "C7", "C10", "C24"]);
+        assert!(steps.contains(&Step::Billable {
+            duration_s: 90,
+            first_block_s: 60,
+            increment_s: 60,
+            billable_s: 120,
+        }));
+        // 0.01 + 0.0240 × 120 / 60 = 0.058, rounded once to 0.06 (C7).
+        assert!(steps.contains(&Step::CreditCost {
+            connection_fee: d("0.01"),
+            rate_per_minute: d("0.0240"),
+            billable_s: 120,
+            exact: d("0.058"),
+            rounded: d("0.06"),
+        }));
+    }
+
+    #[test]
+    fn c32_a_split_charge_pays_the_credit_seconds_without_fee_and_c24_nothing_debited() {
+        let eur = Currency::parse("EUR").unwrap();
+        let mut c = charge(Funding::PoolAndCredits, 150, 180, "0.05");
+        c.pool_minutes = 1;
+        c.connection_fee = Decimal::ZERO;
+        let place = RatePlace {
+            kind: "dial_out",
+            key: "+33".into(),
+            origin: None,
+            connection_fee: d("0.01"),
+        };
+        let steps = charged(&record(150), &c, eur, Some(place)).unwrap();
+        assert!(steps.contains(&Step::SplitCost {
+            billable_s: 180,
+            pool_minutes: 1,
+            credit_s: 120,
+            fee_waived: true,
+            rate_per_minute: d("0.0240"),
+            exact: d("0.048"),
+            rounded: d("0.05"),
+        }));
+        let mut included = charge(Funding::Included, 300, 0, "0");
+        included.rate = None;
+        included.lots.clear();
+        let steps = charged(&record(300), &included, eur, None).unwrap();
+        assert!(steps.contains(&Step::NothingDebited));
+        assert!(steps.contains(&Step::Included));
+    }
+}
