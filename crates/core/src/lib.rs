@@ -13,6 +13,7 @@ pub mod control;
 pub mod digest;
 pub mod directory;
 pub mod engine;
+pub mod explain;
 pub mod funding;
 pub mod ident;
 pub mod lang;

@@ -29,6 +29,9 @@
 
 pub use minutely_core::lang::Lang;
 
+/// The steps of an explanation in words.
+pub mod explain;
+
 /// Free-function form of [`Lang::negotiate`], for handlers that read the header directly.
 pub fn negotiate(accept_language: Option<&str>) -> Lang {
     Lang::negotiate(accept_language)

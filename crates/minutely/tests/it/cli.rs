@@ -452,6 +452,23 @@ fn offline_rating_agrees_with_the_store() {
         "2026-02-01",
         "--extended",
     ]);
+    // One date range everywhere: reversed or longer than 366 days is refused, naming it.
+    for (from, to, expected) in [
+        ("2026-02-01", "2026-01-01", "is before --from"),
+        ("2025-01-01", "2026-03-01", "longer than 366 days"),
+    ] {
+        let err = ws.fails(&[
+            "report",
+            "pstn-usage",
+            "--tenant",
+            "contoso",
+            "--from",
+            from,
+            "--to",
+            to,
+        ]);
+        assert!(err.contains(expected), "{err}");
+    }
     let refused = ws.path("refused.csv");
     let offline = ws.ok(&[
         "rate",

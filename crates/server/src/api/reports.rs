@@ -16,23 +16,25 @@ use crate::api::types::{
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use minutely_core::calendar::{Bound, CalendarError, DateRange, Month};
-use minutely_core::catalogue::{RateCard, key_text};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{Tenant, Upn};
-use minutely_core::engine::{Charge, Funding, Outcome};
+use minutely_core::engine::{Charge, Outcome};
+use minutely_core::explain::{self, RatePlace, Step};
+use minutely_core::lang::Lang;
 use minutely_core::money::{self, Currency, Overflow};
-use minutely_core::numbers::{Country, E164};
-use minutely_core::rating::{CallRecord, Category};
+use minutely_core::numbers::Country;
+use minutely_core::rating::Category;
 use minutely_formats::export;
 use minutely_store::{Store, StoredCall};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -982,7 +984,8 @@ pub struct ExplainResponse {
 enum Known {
     Stored {
         currency: Currency,
-        key: Option<RateKeyJson>,
+        /// The rate-card entry behind a charge, when the card still has it.
+        place: Option<RatePlace>,
     },
     Live {
         currency: Currency,
@@ -993,333 +996,50 @@ enum Known {
     Unknown,
 }
 
-fn step(rule: &str, text: String) -> ExplainStep {
-    ExplainStep {
-        rule: rule.to_string(),
-        text,
-    }
-}
-
-/// An exact decimal for display: all its digits, or ten after the point and an ellipsis.
-fn exact(d: Decimal) -> String {
-    let n = d.normalize();
-    if n.scale() > 10 {
-        format!(
-            "{}…",
-            n.round_dp_with_strategy(10, RoundingStrategy::ToZero)
-        )
-    } else {
-        n.to_string()
-    }
-}
-
-/// The rate-card entry behind an applied rate: the version it came from, the longest prefix
-/// for a dial-out, else the entry of that kind with the same name and price.
-fn rate_key(
-    card: Option<&RateCard>,
-    record: &CallRecord,
-    charge: &Charge,
-    currency: Currency,
-) -> Option<RateKeyJson> {
-    let rate = charge.rate.as_ref()?;
-    let version = card?
-        .versions()
+/// The core's steps in words, in `lang`.
+fn render(steps: &[Step], lang: Lang, currency: Currency) -> Vec<ExplainStep> {
+    steps
         .iter()
-        .find(|v| v.effective_from == rate.effective_from)?;
-    let kind = charge.category.as_str();
-    let same = |e: &&minutely_core::catalogue::RateEntry| {
-        e.kind.as_str() == kind
-            && e.name == rate.name
-            && e.rate_per_minute == rate.rate_per_minute
-            && e.country.as_str() == rate.country
-    };
-    let entry = E164::parse(&record.destination_number)
-        .filter(|_| charge.category == Category::DialOut)
-        .and_then(|n| version.dial_out(n))
-        .filter(same)
-        .or_else(|| version.entries().iter().find(same))?;
-    Some(RateKeyJson {
-        kind: kind.to_string(),
-        key: key_text(entry),
-        origin: origin_text(entry.origin),
-        connection_fee: money(currency, entry.connection_fee),
-    })
+        .map(|step| ExplainStep {
+            rule: step.rule().to_string(),
+            text: i18n::explain::step_text(step, lang, currency),
+        })
+        .collect()
 }
 
-/// Who paid, in words.
-fn funding_step(c: &Charge, d: u64) -> ExplainStep {
-    let category = c.category.as_str();
-    match c.funding {
-        Funding::Included => step(
-            "C18",
-            "the organizer holds MCOMEETADD: a toll dial-in is included in the subscription; \
-             charge 0"
-                .to_string(),
-        ),
-        Funding::AddOn => step(
-            "C33",
-            format!(
-                "the organizer holds MCOMEETADD_DIALOUT_US and the destination country is {}: \
-                 the add-on pays; charge 0, no pool use",
-                c.other_country.as_deref().unwrap_or("US/CA")
-            ),
-        ),
-        Funding::Pool => step(
-            "C32",
-            format!(
-                "the dial-out minute pool pays: ceil({d} / 60) = {} min (C21), within what the \
-                 pool had left; charge 0",
-                c.pool_minutes
-            ),
-        ),
-        Funding::PoolAndCredits => step(
-            "C32",
-            format!(
-                "the pool had {r} min left, fewer than ceil({d} / 60) = {m} min: it pays its {r} \
-                 min and credits pay the rest at the {category} rate (capability {cap})",
-                r = c.pool_minutes,
-                m = d.div_ceil(60),
-                cap = c.capability.code()
-            ),
-        ),
-        Funding::Credits if c.rule == "C19" => step(
-            "C19",
-            format!(
-                "the organizer holds MCOMEETADD and MCOPSTNPP: credits pay at the {category} \
-                 rate (capability {})",
-                c.capability.code()
-            ),
-        ),
-        Funding::Credits => step(
-            c.rule,
-            format!(
-                "the organizer pays per minute (MCOMEETACPEA): the tenant's credits pay at the \
-                 {category} rate (capability {})",
-                c.capability.code()
-            ),
-        ),
+/// Where an applied rate sits in the card, as the response shows it.
+fn rate_key_json(place: &RatePlace, currency: Currency) -> RateKeyJson {
+    RateKeyJson {
+        kind: place.kind.to_string(),
+        key: place.key.clone(),
+        origin: origin_text(place.origin),
+        connection_fee: money(currency, place.connection_fee),
     }
 }
 
-/// C6 and C7 (C32 for a split call), with the numbers.
-fn arithmetic_steps(
-    c: &Charge,
-    currency: Currency,
-    fee: Option<Decimal>,
-) -> ApiResult<Vec<ExplainStep>> {
-    let Some(rate) = &c.rate else {
-        return Ok(Vec::new());
-    };
-    let d = c.duration_s;
-    let (f, i) = (rate.first_block_s, rate.increment_s);
-    let mut steps = Vec::new();
-    if d == 0 {
-        steps.push(step(
-            "C31",
-            "d = 0: 0 s billable (C6); a call of duration 0 costs nothing and makes no ledger \
-             entry"
-                .to_string(),
-        ));
-        return Ok(steps);
-    }
-    let b = c.billable_s;
-    let billable = if d <= u64::from(f) {
-        format!("d = {d} ≤ {f}: {b} s billable")
-    } else {
-        format!("{f} + ceil(({d} − {f}) / {i}) × {i} = {b} s billable")
-    };
-    steps.push(step("C6", billable));
-    let rpm = rate.rate_per_minute;
-    match c.funding {
-        Funding::Credits => {
-            let fee = c.connection_fee;
-            let value = money::mul(rpm, Decimal::from(b))
-                .and_then(|v| money::add(fee, v / Decimal::from(60)))
-                .map_err(out_of_range("explained charge"))?;
-            let fee_text = if fee.is_zero() {
-                String::new()
-            } else {
-                format!("{fee} + ")
-            };
-            steps.push(step(
-                "C7",
-                format!(
-                    "{fee_text}{rpm} × {b} / 60 = {} → {} (exact, rounded once to the minor unit, \
-                     half away from zero)",
-                    exact(value),
-                    money(currency, currency.round(value))
-                ),
-            ));
-        }
-        Funding::PoolAndCredits => {
-            let pool_s = 60 * u64::from(c.pool_minutes);
-            let s = b.saturating_sub(pool_s);
-            let value = money::mul(rpm, Decimal::from(s))
-                .map_err(out_of_range("explained charge"))?
-                / Decimal::from(60);
-            let no_fee = if fee.is_some_and(|f| !f.is_zero()) {
-                ", no connection fee"
-            } else {
-                ""
-            };
-            steps.push(step(
-                "C32",
-                format!(
-                    "credits pay {b} − 60 × {} = {s} s{no_fee}: {rpm} × {s} / 60 = {} → {} \
-                     (rounded once, C7)",
-                    c.pool_minutes,
-                    exact(value),
-                    money(currency, currency.round(value))
-                ),
-            ));
-        }
-        _ => {}
-    }
-    Ok(steps)
-}
-
-/// Lots drained, debt, balance after, recharge.
-fn wallet_steps(c: &Charge, currency: Currency) -> ApiResult<Vec<ExplainStep>> {
-    let mut steps = Vec::new();
-    if c.amount.is_zero() {
-        steps.push(step("C24", "nothing was debited".to_string()));
-    } else {
-        let lots: Vec<String> = c
-            .lots
-            .iter()
-            .map(|(lot, amount)| format!("lot {lot}: {}", money(currency, *amount)))
-            .collect();
-        if !lots.is_empty() {
-            steps.push(step(
-                "C10",
-                format!(
-                    "{} debited, oldest lot first: {}",
-                    money(currency, c.amount),
-                    lots.join(", ")
-                ),
-            ));
-        }
-        let from_lots =
-            money::sum(c.lots.iter().map(|(_, a)| *a)).map_err(out_of_range("lots drained"))?;
-        if from_lots < c.amount {
-            let to_debt = money::sub(c.amount, from_lots).map_err(out_of_range("debt"))?;
-            steps.push(step(
-                "C13",
-                format!(
-                    "{} went to debt (the call had already happened)",
-                    money(currency, to_debt)
-                ),
-            ));
-        }
-    }
-    if let Some(balance) = c.balance_after {
-        steps.push(step(
-            "C24",
-            format!("balance after this call: {}", money(currency, balance)),
-        ));
-    }
-    if let Some(lot) = c.recharge_lot {
-        steps.push(step(
-            "C34",
-            format!("the balance fell below the auto-recharge trigger: lot {lot} was funded"),
-        ));
-    }
-    Ok(steps)
-}
-
-fn explain_charged(
-    record: &CallRecord,
-    c: &Charge,
-    currency: Currency,
-    key: Option<&RateKeyJson>,
-) -> ApiResult<Vec<ExplainStep>> {
-    let d = c.duration_s;
-    let mut steps = vec![step(
-        "C38",
-        format!(
-            "duration = {} − {} = {d} s (whole seconds, rounded down)",
-            instant(record.end),
-            instant(record.start)
-        ),
-    )];
-    steps.push(funding_step(c, d));
-    if let Some(rate) = &c.rate {
-        let place = key.map_or(String::new(), |k| {
-            let origin = k
-                .origin
-                .as_ref()
-                .map_or(String::new(), |o| format!(" from {o}"));
-            format!(" ({} {}{origin})", k.kind, k.key)
-        });
-        steps.push(step(
-            "C36",
-            format!(
-                "rate {:?}{place}, {}{}: {} per minute, increments {}/{} s, version effective \
-                 from {}",
-                rate.name,
-                rate.country,
-                if rate.premium { ", premium" } else { "" },
-                rate.rate_per_minute,
-                rate.first_block_s,
-                rate.increment_s,
-                instant(rate.effective_from)
-            ),
-        ));
-    }
-    if matches!(c.funding, Funding::Credits | Funding::PoolAndCredits) {
-        let fee = key.and_then(|k| k.connection_fee.parse().ok());
-        steps.extend(arithmetic_steps(c, currency, fee)?);
-    }
-    steps.extend(wallet_steps(c, currency)?);
-    Ok(steps)
-}
-
-fn explain_live(
+/// A live (or lapsed) call's answer: its hold, from memory.
+fn explain_reservation(
+    answer: &mut ExplainResponse,
     r: &Reservation,
     currency: Currency,
-    balance: Decimal,
-    available: Decimal,
-) -> Vec<ExplainStep> {
-    let mut steps = vec![step(
-        "C25",
-        format!(
-            "authorized for {}: funding {}; {} and {} pool min held for {}",
-            instant(r.call.start),
-            r.funding.as_str(),
-            money(currency, r.credit),
-            r.pool_minutes,
-            r.granted_s
-                .map_or("an unlimited time".to_string(), |s| format!(
-                    "{s} s from the start"
-                ))
-        ),
-    )];
-    if r.live {
-        steps.push(step(
-            "C14",
-            format!(
-                "available now = balance {} − reservations = {}",
-                money(currency, balance),
-                money(currency, available)
-            ),
-        ));
-        steps.push(step(
-            "C27",
-            format!(
-                "the hold lapses at {} unless the call is extended or ended; the end report \
-                 rates the call and debits it",
-                instant(r.expires_at)
-            ),
-        ));
-    } else {
-        steps.push(step(
-            "C27",
-            "the hold lapsed without an end report; its funds returned, and a late end report \
-             is still rated and debited (C13)"
-                .to_string(),
-        ));
-    }
-    steps
+    (balance, available): (Decimal, Decimal),
+    lang: Lang,
+) {
+    answer.status = if r.live { "live" } else { "lapsed" }.to_string();
+    answer.record = CallRecordJson::from_record(&r.call);
+    answer.currency = currency.code().to_string();
+    answer.steps = render(&explain::reserved(r, balance, available), lang, currency);
+    answer.reservation = Some(ReservationJson {
+        start: instant(r.call.start),
+        funding: r.funding.as_str().to_string(),
+        granted_s: r.granted_s,
+        reserved: money(currency, r.credit),
+        reserved_pool_minutes: r.pool_minutes,
+        expires_at: instant(r.expires_at),
+        live: r.live,
+        balance: money(currency, balance),
+        available: money(currency, available),
+    });
 }
 
 /// Capability 6, "why was this charged?": the record, the outcome, the rule that decided who
@@ -1341,8 +1061,14 @@ pub async fn explain(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((tenant, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<ExplainResponse>> {
     caller.check(&tenant, Access::Admin)?;
+    let lang = Lang::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     minutely_core::ident::call_id("call_id", &call_id)?;
     let mut stored = read_call(&state, &tenant, &call_id).await?;
     let mut known = ask_writer(&state, &tenant, &call_id, stored.clone()).await?;
@@ -1378,24 +1104,8 @@ pub async fn explain(
                 available,
             },
             _,
-        ) => {
-            answer.status = if r.live { "live" } else { "lapsed" }.to_string();
-            answer.record = CallRecordJson::from_record(&r.call);
-            answer.currency = currency.code().to_string();
-            answer.steps = explain_live(&r, currency, balance, available);
-            answer.reservation = Some(ReservationJson {
-                start: instant(r.call.start),
-                funding: r.funding.as_str().to_string(),
-                granted_s: r.granted_s,
-                reserved: money(currency, r.credit),
-                reserved_pool_minutes: r.pool_minutes,
-                expires_at: instant(r.expires_at),
-                live: r.live,
-                balance: money(currency, balance),
-                available: money(currency, available),
-            });
-        }
-        (Known::Stored { currency, key }, Some(call)) => {
+        ) => explain_reservation(&mut answer, &r, currency, (balance, available), lang),
+        (Known::Stored { currency, place }, Some(call)) => {
             answer.record = CallRecordJson::from_record(&call.record);
             answer.currency = currency.code().to_string();
             match &call.outcome {
@@ -1403,17 +1113,16 @@ pub async fn explain(
                     answer.status = "refused".to_string();
                     answer.reason = Some(reason.code().to_string());
                     answer.rule = Some(reason.rule().to_string());
-                    answer.steps = vec![step(
-                        reason.rule(),
-                        format!("refused, {}: {}", reason.code(), reason.describe()),
-                    )];
+                    answer.steps = render(&explain::refused(*reason), lang, currency);
                 }
                 Outcome::Charged(c) => {
                     answer.status = "charged".to_string();
                     answer.rule = Some(c.rule.to_string());
-                    answer.steps = explain_charged(&call.record, c, currency, key.as_ref())?;
+                    let steps = explain::charged(&call.record, c, currency, place.clone())
+                        .map_err(out_of_range("explained charge"))?;
+                    answer.steps = render(&steps, lang, currency);
                     answer.charge = Some(ChargeJson::new(c, currency));
-                    answer.rate_key = key;
+                    answer.rate_key = place.map(|p| rate_key_json(&p, currency));
                 }
             }
         }
@@ -1449,13 +1158,14 @@ async fn ask_writer(
             let (book, catalogue) = ctx.book_and_catalogue(&tenant)?;
             let currency = book.tenant.currency;
             if let Some(call) = stored {
-                let key = match &call.outcome {
+                let place = match &call.outcome {
                     Outcome::Charged(c) => {
-                        rate_key(catalogue.cards.get(&currency), &call.record, c, currency)
+                        explain::rate_entry(catalogue.cards.get(&currency), &call.record, c)
+                            .map(explain::rate_place)
                     }
                     Outcome::Refused(_) => None,
                 };
-                return Ok(Known::Stored { currency, key });
+                return Ok(Known::Stored { currency, place });
             }
             Ok(match book.live().get(&call_id) {
                 Some(r) => Known::Live {

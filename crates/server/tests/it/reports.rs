@@ -692,3 +692,112 @@ async fn c32_explain_of_a_split_call_shows_the_pool_and_credit_parts() {
     );
     app.stop().await;
 }
+
+/// The numbers of a text: every run of digits, in order of appearance, sorted (word order
+/// differs between languages).
+fn numbers_of(text: &str) -> Vec<String> {
+    let mut numbers: Vec<String> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .map(str::to_string)
+        .collect();
+    numbers.sort();
+    numbers
+}
+
+/// Words of the English steps that a translation must not keep.
+const ENGLISH: &[&str] = &[
+    "billable",
+    "debited",
+    "oldest",
+    "balance",
+    "whole seconds",
+    "rounded",
+    "per minute",
+    "effective from",
+    "nothing was",
+    "the pool",
+    "credits pay",
+    "organizer",
+    "available now",
+    "the hold",
+    "duration =",
+    "refused",
+    "went to debt",
+];
+
+/// Explain in `lang`: status 200, the response's language as asked, the steps as (rule, text).
+async fn explain_in(app: &TestApp, admin: &str, call: &str, lang: &str) -> Vec<(String, String)> {
+    let r = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/tenants/acme/calls/{call}/explain"),
+            Some(admin),
+            None,
+            &[("accept-language", lang)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{lang} {call}: {}", r.text);
+    r.body["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["rule"].as_str().unwrap().to_string(),
+                s["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// C6, C7, C10, C24, C32, C36, C38 and a refusal (C8), explained in each of the five
+/// languages: the same rules in the same order, the same numbers, no English left.
+#[tokio::test]
+async fn explain_speaks_the_five_languages_with_the_same_numbers() {
+    let (app, admin, bridge) = fixture().await;
+    ingest(
+        &app,
+        &bridge,
+        &[
+            call("p1", SUB, "dial_out", FR_FIXED, 60, 299 * 60),
+            call("p2", SUB, "dial_out", FR_FIXED, 20_000, 150),
+        ],
+    )
+    .await;
+    let a = app
+        .post(
+            "/v1/tenants/acme/calls/live1/authorize",
+            &bridge,
+            json!({"conference_id": "m2", "organizer": PPM, "direction": "dial_out", "destination_number": FR_MOBILE}),
+        )
+        .await;
+    assert_eq!(a.body["decision"], "allow", "{}", a.text);
+    for call_id in ["c4", "c3", "c1", "c5", "c6", "r2", "p1", "p2", "live1"] {
+        let english = explain_in(&app, &admin, call_id, "en").await;
+        assert!(!english.is_empty(), "{call_id}");
+        for lang in ["ja", "zh-CN", "fr", "de"] {
+            let steps = explain_in(&app, &admin, call_id, lang).await;
+            assert_eq!(steps.len(), english.len(), "{lang} {call_id}: {steps:#?}");
+            for ((rule, text), (en_rule, en_text)) in steps.iter().zip(&english) {
+                assert_eq!(rule, en_rule, "{lang} {call_id}");
+                assert_ne!(text, en_text, "{lang} {call_id}: still English");
+                for word in ENGLISH {
+                    assert!(
+                        !text.to_lowercase().contains(word),
+                        "{lang} {call_id}: {word:?} in {text:?}"
+                    );
+                }
+                // A refusal's message is the localized message of its code, not a formula.
+                if rule != "C8" {
+                    assert_eq!(
+                        numbers_of(text),
+                        numbers_of(en_text),
+                        "{lang} {call_id}: {text:?} against {en_text:?}"
+                    );
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
