@@ -3,15 +3,16 @@
 //! once; keys created or revoked from the command line are seen within a second (the key cache
 //! is refreshed from the store every second).
 
-use crate::api::audit::{Actor, key_snapshot};
+use crate::api::audit::Actor;
 use crate::api::types::{MAX_FIELD, PageParams, bounded, instant, page_after_id};
 use crate::app::{AppState, Caller, Json, Path, Query};
-use crate::auth::{KeyKind, new_key};
+use crate::auth::KeyKind;
 use crate::error::{ApiError, ApiResult};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
+use minutely_service::keys::{LastOperator, Revoked, create_key, revoke_key};
 use minutely_store::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -144,24 +145,12 @@ pub async fn create(
     let label = body.label;
     let (record, text) = state
         .writer
-        .run(move |ctx| {
+        .service(move |ctx| {
             if let Some(t) = &tenant {
                 ctx.book(t)?;
             }
-            let (record, text) = new_key(&secret, kind, tenant.as_deref(), &label, ctx.now);
-            let entry = actor.entry(
-                ctx.now,
-                record.tenant.as_deref(),
-                "key.create",
-                &record.id,
-                None,
-                Some(key_snapshot(&record)),
-            );
-            ctx.store.atomically(|store| {
-                store.insert_key(&record)?;
-                store.append_audit(&[entry])
-            })?;
-            Ok((record, text))
+            let request = (kind, tenant.as_deref(), label.as_str());
+            create_key(ctx.store, (&secret, &actor), request, ctx.now)
         })
         .await?;
     state.keys.upsert(record.clone());
@@ -232,46 +221,13 @@ pub async fn revoke(
     if id.len() > MAX_FIELD {
         return Err(ApiError::not_found("no such key"));
     }
-    let record = state
+    let revoked = state
         .writer
-        .run(move |ctx| {
-            let keys = ctx.store.keys()?;
-            let Some(key) = keys.iter().find(|k| k.id == id) else {
-                return Err(ApiError::not_found(format!("no key {id:?}")));
-            };
-            if key.revoked_at.is_some() {
-                return Ok(key.clone());
-            }
-            let live_operators = keys
-                .iter()
-                .filter(|k| k.kind == KeyKind::Operator.as_str() && k.revoked_at.is_none())
-                .count();
-            if key.kind == KeyKind::Operator.as_str() && live_operators == 1 {
-                return Err(ApiError::conflict(format!(
-                    "key {id:?} is the last live operator key; create another operator key \
-                     before revoking it"
-                )));
-            }
-            let at = ctx.now;
-            let revoked = ApiKey {
-                revoked_at: Some(at),
-                ..key.clone()
-            };
-            let entry = actor.entry(
-                at,
-                key.tenant.as_deref(),
-                "key.revoke",
-                &id,
-                Some(key_snapshot(key)),
-                Some(key_snapshot(&revoked)),
-            );
-            ctx.store.atomically(|store| {
-                store.revoke_key(&id, at)?;
-                store.append_audit(&[entry])
-            })?;
-            Ok(revoked)
-        })
+        .service(move |ctx| revoke_key(ctx.store, &actor, &id, LastOperator::Keep, ctx.now))
         .await?;
+    let record = match revoked {
+        Revoked::Now(record) | Revoked::Already(record) => record,
+    };
     state.keys.upsert(record.clone());
     tracing::info!(key = %record.id, by = %caller.key_id(), "key revoked");
     Ok(Json(KeyJson::new(&record)))
