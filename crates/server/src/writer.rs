@@ -1,10 +1,12 @@
-//! The server's handle on the service's single writer (`minutely_service::writer`): jobs whose
-//! answer is an HTTP error run in the writer as they are, their error carried back untouched.
+//! The server's handle on the service's single writer (`minutely_service::writer`): the
+//! service's commands, their errors made HTTP ones; and jobs whose answer is an HTTP error,
+//! run in the writer as they are, their error carried back untouched.
 
 use crate::clock::Clock;
 use crate::error::ApiResult;
 use minutely_core::engine::TenantBook;
-use minutely_service::ServiceResult;
+use minutely_service::Command;
+use minutely_service::commands::FromAnswer;
 pub use minutely_service::writer::{Catalogue, Ctx, State, WriterConfig, record_batch};
 
 /// The handle requests use to reach the writer.
@@ -21,13 +23,9 @@ impl Writer {
         self.0.run(move |ctx| Ok(job(ctx))).await?
     }
 
-    /// Runs a use case of the service in the writer; its error becomes the HTTP one.
-    pub async fn service<T, F>(&self, job: F) -> ApiResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Ctx<'_>) -> ServiceResult<T> + Send + 'static,
-    {
-        Ok(self.0.run(job).await?)
+    /// Carries a command of the service out in the writer; its error becomes the HTTP one.
+    pub async fn execute<A: FromAnswer>(&self, command: Command) -> ApiResult<A> {
+        Ok(self.0.execute(command).await?)
     }
 
     /// Runs `f` on the tenant's book in the writer, to read it; `unknown_tenant` (404) when

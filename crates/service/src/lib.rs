@@ -6,6 +6,7 @@
 pub mod advice;
 pub mod audit;
 pub mod clock;
+pub mod commands;
 pub mod error;
 pub mod ingest;
 pub mod input;
@@ -14,4 +15,5 @@ pub mod statements;
 pub mod tenants;
 pub mod writer;
 
+pub use commands::{Answer, Command};
 pub use error::{Kind, ServiceError, ServiceResult, unknown_tenant};

@@ -6,6 +6,7 @@
 //! every caller of the batch gets an error: memory never runs ahead of the disk.
 
 use crate::clock::Clock;
+use crate::commands::{Answer, Command, FromAnswer, expect_answer};
 use crate::error::{ServiceError, ServiceResult, unknown_tenant};
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
@@ -248,6 +249,8 @@ type Reply = Box<dyn FnOnce(Option<ServiceError>) + Send>;
 type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
 
 enum Message {
+    /// A use case, as data.
+    Command(Command, oneshot::Sender<ServiceResult<Answer>>),
     Job(Job),
     /// Lapse reservations due (sent by a timer).
     Tick,
@@ -269,7 +272,21 @@ pub fn record_batch(jobs: usize, commit: Duration) {
 }
 
 impl Writer {
-    /// Runs `job` in the writer; its answer arrives once the batch it joined is durable.
+    /// Carries `command` out in the writer; its answer (of the kind `A` asked) arrives once the
+    /// batch it joined is durable.
+    pub async fn execute<A: FromAnswer>(&self, command: Command) -> ServiceResult<A> {
+        let (tx, rx) = oneshot::channel::<ServiceResult<Answer>>();
+        let stopping = || ServiceError::unavailable("the server is shutting down");
+        self.tx
+            .send(Message::Command(command, tx))
+            .await
+            .map_err(|_| stopping())?;
+        expect_answer(rx.await.map_err(|_| stopping())??)
+    }
+
+    /// Runs `job` in the writer; its answer arrives once the batch it joined is durable. The
+    /// writes of the use cases are `Command`s (`execute`); a job is for what has no command
+    /// yet.
     pub async fn run<T, F>(&self, job: F) -> ServiceResult<T>
     where
         T: Send + 'static,
@@ -441,21 +458,16 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         };
         for message in batch.drain(..) {
             match message {
-                Message::Job(job) => {
-                    // A panic here means an invariant broke (C24 is asserted in the core): a
-                    // wrong balance is worse than a crash, so the process stops and the restart
-                    // rebuilds from what was committed.
-                    let reply = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        job(&mut ctx)
-                    })) {
-                        Ok(reply) => reply,
-                        Err(_) => {
-                            tracing::error!("a job panicked in the writer; stopping");
-                            std::process::abort();
-                        }
-                    };
-                    replies.push(reply);
+                Message::Command(command, tx) => {
+                    let result = guarded(|| command.execute(&mut ctx));
+                    replies.push(Box::new(move |failure: Option<ServiceError>| {
+                        let _ = tx.send(match failure {
+                            Some(error) => Err(error),
+                            None => result,
+                        });
+                    }));
                 }
+                Message::Job(job) => replies.push(guarded(|| job(&mut ctx))),
                 Message::Tick => expire_all(&mut ctx),
                 Message::Stop => {}
             }
@@ -529,6 +541,19 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         if let Some(book) = state.books.get(&c.tenant_id) {
             metrics::gauge!("minutely_wallet_balance", "tenant" => c.tenant_id.clone())
                 .set(decimal_gauge(book.wallet.balance()));
+        }
+    }
+}
+
+/// Runs one command or job of a batch. A panic here means an invariant broke (C24 is asserted
+/// in the core): a wrong balance is worse than a crash, so the process stops and the restart
+/// rebuilds from what was committed.
+fn guarded<T>(f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(out) => out,
+        Err(_) => {
+            tracing::error!("a job panicked in the writer; stopping");
+            std::process::abort();
         }
     }
 }

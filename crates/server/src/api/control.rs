@@ -18,7 +18,8 @@ use minutely_core::engine::TenantBook;
 use minutely_core::ident;
 use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Direction, Rater};
-use minutely_service::ingest::{ingest_in_writer, is_stored};
+use minutely_service::Command;
+use minutely_service::ingest::{Ingested, is_stored};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -855,9 +856,9 @@ pub async fn ingest(
 ) -> ApiResult<Json<IngestResponse>> {
     caller.check(&tenant, Access::Bridge)?;
     let records = body.records(state.config.max_batch_records)?;
-    let (ingested, currency) = state
+    let (ingested, currency): (Vec<Ingested>, Currency) = state
         .writer
-        .service(move |ctx| ingest_in_writer(ctx, &tenant, records))
+        .execute(Command::Ingest { tenant, records })
         .await?;
     let results: Vec<OutcomeJson> = ingested
         .iter()

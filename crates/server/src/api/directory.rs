@@ -41,7 +41,8 @@ use minutely_core::money::Currency;
 use minutely_core::money::{MAX_AMOUNT, MAX_LICENSE_COUNT};
 use minutely_core::numbers::{Country, E164};
 use minutely_formats::tenant_file::TenantFile;
-use minutely_service::tenants::{self, file_error};
+use minutely_service::Command;
+use minutely_service::tenants::{TenantApplied, file_error};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::ops::Bound;
@@ -645,7 +646,11 @@ pub async fn apply_file(
     }
     let applied = state
         .writer
-        .service(move |ctx| tenants::apply_in_writer(ctx, &actor, &tenant, &file))
+        .execute::<TenantApplied>(Command::ApplyTenantFile {
+            actor: actor.0,
+            tenant,
+            file: Box::new(file),
+        })
         .await?;
     let count = applied.changes.len();
     let summary = match count {

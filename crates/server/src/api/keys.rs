@@ -12,7 +12,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use minutely_service::keys::{LastOperator, Revoked, create_key, revoke_key};
+use minutely_service::Command;
+use minutely_service::keys::{LastOperator, Revoked};
 use minutely_store::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -143,14 +144,14 @@ pub async fn create(
     let (kind, tenant) = parse_request(&body)?;
     let secret = *state.keys.secret();
     let label = body.label;
-    let (record, text) = state
+    let (record, text): (ApiKey, String) = state
         .writer
-        .service(move |ctx| {
-            if let Some(t) = &tenant {
-                ctx.book(t)?;
-            }
-            let request = (kind, tenant.as_deref(), label.as_str());
-            create_key(ctx.store, (&secret, &actor), request, ctx.now)
+        .execute(Command::CreateKey {
+            actor: actor.0,
+            secret,
+            kind,
+            tenant,
+            label,
         })
         .await?;
     state.keys.upsert(record.clone());
@@ -221,9 +222,13 @@ pub async fn revoke(
     if id.len() > MAX_FIELD {
         return Err(ApiError::not_found("no such key"));
     }
-    let revoked = state
+    let revoked: Revoked = state
         .writer
-        .service(move |ctx| revoke_key(ctx.store, &actor, &id, LastOperator::Keep, ctx.now))
+        .execute(Command::RevokeKey {
+            actor: actor.0,
+            id,
+            last: LastOperator::Keep,
+        })
         .await?;
     let record = match revoked {
         Revoked::Now(record) | Revoked::Already(record) => record,
