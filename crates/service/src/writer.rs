@@ -442,43 +442,66 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
     let mut audit: Vec<AuditEntry> = Vec::new();
     let mut absent = HashSet::new();
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-    let now = clock.now();
-    let mut outside_batch = false;
-    {
-        let mut ctx = Ctx {
-            books: &mut state.books,
-            catalogue: &mut state.catalogue,
-            store: &mut state.store,
-            now,
-            control: config.control,
-            changes: &mut changes,
-            audit: &mut audit,
-            outside_batch: false,
-            absent: &mut absent,
-        };
-        for message in batch.drain(..) {
-            match message {
-                Message::Command(command, tx) => {
-                    let result = guarded(|| command.execute(&mut ctx));
-                    replies.push(Box::new(move |failure: Option<ServiceError>| {
-                        let _ = tx.send(match failure {
-                            Some(error) => Err(error),
-                            None => result,
-                        });
-                    }));
-                }
-                Message::Job(job) => replies.push(guarded(|| job(&mut ctx))),
-                Message::Tick => expire_all(&mut ctx),
-                Message::Stop => {}
+    let mut ctx = Ctx {
+        books: &mut state.books,
+        catalogue: &mut state.catalogue,
+        store: &mut state.store,
+        now: clock.now(),
+        control: config.control,
+        changes: &mut changes,
+        audit: &mut audit,
+        outside_batch: false,
+        absent: &mut absent,
+    };
+    for message in batch.drain(..) {
+        match message {
+            Message::Command(command, tx) => {
+                let result = guarded(|| command.execute(&mut ctx));
+                replies.push(Box::new(move |failure: Option<ServiceError>| {
+                    let _ = tx.send(match failure {
+                        Some(error) => Err(error),
+                        None => result,
+                    });
+                }));
             }
+            Message::Job(job) => replies.push(guarded(|| job(&mut ctx))),
+            Message::Tick => expire_all(&mut ctx),
+            Message::Stop => {}
         }
-        outside_batch |= ctx.outside_batch;
     }
-    let _ = outside_batch;
-    let tenant_changes: Vec<TenantChanges> = changes
+    let tenant_changes = changes_of(&state.books, changes);
+    let failure = if tenant_changes.is_empty() && audit.is_empty() {
+        None
+    } else {
+        commit(state, &tenant_changes, &audit)
+    };
+    // C23 needs only the ids of the batch at hand in memory: the rest is on disk.
+    for c in &tenant_changes {
+        if let Some(book) = state.books.get_mut(&c.tenant_id) {
+            book.seen.clear();
+        }
+    }
+    for reply in replies {
+        reply(failure.clone());
+    }
+    publish(state, &tenant_changes);
+}
+
+/// What the batch changed, tenant by tenant, as the store writes it. C24 is checked on every
+/// wallet written: a ledger that does not add up is never made durable (the process stops and
+/// the restart rebuilds from what was committed).
+fn changes_of(
+    books: &BTreeMap<String, TenantBook>,
+    changes: BTreeMap<String, Pending>,
+) -> Vec<TenantChanges> {
+    changes
         .into_iter()
         .filter_map(|(id, pending)| {
-            let book = state.books.get(&id)?;
+            let book = books.get(&id)?;
+            if let Err(e) = book.wallet.check_invariant() {
+                tracing::error!(tenant = %id, error = %e, "C24 broken in memory; stopping");
+                std::process::abort();
+            }
             let mut c = pending.changes;
             c.reservations_put = pending.holds.put;
             c.reservations_drop = pending.holds.dropped;
@@ -490,44 +513,43 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             c.pool = book.pool_used.clone();
             Some(c)
         })
-        .collect();
-    let failure = if tenant_changes.is_empty() && audit.is_empty() {
-        None
-    } else {
-        match state.store.commit_batch_audited(&tenant_changes, &audit) {
-            Ok(()) => None,
+        .collect()
+}
+
+/// Commits the batch in one transaction; when that fails, reloads the tenants it touched (memory
+/// never runs ahead of the disk) and answers every caller `unavailable`.
+fn commit(
+    state: &mut State,
+    tenant_changes: &[TenantChanges],
+    audit: &[AuditEntry],
+) -> Option<ServiceError> {
+    let error = state
+        .store
+        .commit_batch_audited(tenant_changes, audit)
+        .err()?;
+    tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
+    for c in tenant_changes {
+        match state.store.load_book(&c.tenant_id) {
+            Ok(Some(mut book)) => {
+                book.recount_holds();
+                state.books.insert(c.tenant_id.clone(), book);
+            }
+            Ok(None) => {
+                state.books.remove(&c.tenant_id);
+            }
             Err(error) => {
-                tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
-                for c in &tenant_changes {
-                    match state.store.load_book(&c.tenant_id) {
-                        Ok(Some(mut book)) => {
-                            book.recount_holds();
-                            state.books.insert(c.tenant_id.clone(), book);
-                        }
-                        Ok(None) => {
-                            state.books.remove(&c.tenant_id);
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, tenant = %c.tenant_id, "cannot reload a tenant after a failed commit; stopping");
-                            std::process::abort();
-                        }
-                    }
-                }
-                Some(ServiceError::unavailable(
-                    "the change could not be made durable; nothing was changed, try again",
-                ))
+                tracing::error!(%error, tenant = %c.tenant_id, "cannot reload a tenant after a failed commit; stopping");
+                std::process::abort();
             }
         }
-    };
-    // C23 needs only the ids of the batch at hand in memory: the rest is on disk.
-    for c in &tenant_changes {
-        if let Some(book) = state.books.get_mut(&c.tenant_id) {
-            book.seen.clear();
-        }
     }
-    for reply in replies {
-        reply(failure.clone());
-    }
+    Some(ServiceError::unavailable(
+        "the change could not be made durable; nothing was changed, try again",
+    ))
+}
+
+/// The gauges of live reservations and of the balances the batch touched.
+fn publish(state: &mut State, tenant_changes: &[TenantChanges]) {
     // Summing every tenant's holds costs a walk over all tenants: at most every 200 ms.
     if state
         .live_gauge_at
@@ -537,7 +559,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         metrics::gauge!("minutely_live_reservations").set(live as f64);
         state.live_gauge_at = Some(Instant::now());
     }
-    for c in &tenant_changes {
+    for c in tenant_changes {
         if let Some(book) = state.books.get(&c.tenant_id) {
             metrics::gauge!("minutely_wallet_balance", "tenant" => c.tenant_id.clone())
                 .set(decimal_gauge(book.wallet.balance()));
