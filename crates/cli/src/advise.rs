@@ -4,14 +4,12 @@
 use crate::output::{load_book, open_store, open_store_to_change};
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use minutely_core::advisor::{AdviceInput, LicensePrices, advise};
+use minutely_core::advisor::LicensePrices;
 use minutely_core::calendar::Month;
 use minutely_core::directory::Sku;
 use minutely_core::money::{Currency, parse_amount};
-use minutely_server::api::advice::{
-    AdviceResponse, ScenarioJson, advice_json, charged_calls, check_period,
-};
-use minutely_server::api::audit::{Actor, snapshot};
+use minutely_service::advice::{AdviceResponse, ScenarioJson, advice, check_period};
+use minutely_service::audit::{Actor, snapshot};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -54,20 +52,7 @@ pub fn run(db: &Path, args: AdviseArgs) -> Result<()> {
     let current = Month::of_instant(jiff::Timestamp::now(), &tenant.timezone);
     let period = check_period(Some(&args.from), Some(&args.to), current)
         .map_err(|e| anyhow!("{}", e.detail))?;
-    let countries = store.countries()?;
-    let card = store.rate_card(tenant.currency)?;
-    let prices = store.license_prices_of(tenant.currency)?;
-    let bounds = period.bounds(&tenant.timezone);
-    let calls = charged_calls(&store, &tenant.id, bounds).map_err(|e| anyhow!("{}", e.detail))?;
-    let advice = advise(&AdviceInput {
-        tenant: &tenant,
-        countries: &countries,
-        card: &card,
-        prices: &prices,
-        period,
-        calls: &calls,
-    })?;
-    let json = advice_json(&tenant.id, &advice, bounds);
+    let json = advice(&store, &tenant, period).map_err(|e| anyhow!("{}", e.detail))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {

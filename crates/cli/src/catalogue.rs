@@ -7,7 +7,7 @@ use minutely_core::catalogue::{RateEntry, RateVersion};
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use minutely_formats::{countries, instant, ratecard};
-use minutely_server::api::audit::{Actor, countries_snapshots, rate_card_snapshot};
+use minutely_service::audit::{Actor, countries_snapshots, rate_card_snapshot};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]

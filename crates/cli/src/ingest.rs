@@ -6,10 +6,10 @@ use crate::output::{count_progress, load_book, open_store_to_change, progress};
 use anyhow::{Context, Result};
 use clap::Args;
 use minutely_core::catalogue::{CountryTable, RateCard};
-use minutely_core::engine::{Mode, Outcome, TenantBook};
+use minutely_core::engine::{Mode, TenantBook};
 use minutely_core::rating::{CallRecord, Rater};
-use minutely_core::reason::Reason;
 use minutely_formats::calls::CallFile;
+use minutely_service::ingest::is_stored;
 use minutely_store::{Commit, Store};
 use std::path::{Path, PathBuf};
 
@@ -92,8 +92,7 @@ pub fn rate_into_store(
                 &processed.effects.events,
             );
             // A reused id is answered, never stored: the first submission stays the record.
-            let reused = processed.outcome == Outcome::Refused(Reason::CallIdReused);
-            if !processed.replay && !reused {
+            if is_stored(&processed) {
                 commit
                     .calls
                     .push((record.clone(), record.fingerprint(), processed.outcome));

@@ -5,8 +5,9 @@ use crate::output::{emit, open_store};
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
 use minutely_formats::instant;
-use minutely_server::api::audit::{Actor, key_snapshot};
-use minutely_server::auth::{self, KeyKind};
+use minutely_service::audit::Actor;
+use minutely_service::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
+use minutely_service::{Kind as ErrorKind, ServiceError};
 use std::path::Path;
 
 /// The longest label accepted (as the API does).
@@ -103,25 +104,12 @@ fn create(db: &Path, kind: KeyKind, tenant: Option<String>, label: &str) -> Resu
         );
     }
     let secret = store.key_secret()?;
-    let (record, text) = auth::new_key(
-        &secret,
-        kind,
-        tenant.as_deref(),
-        label,
+    let (record, text) = create_key(
+        &mut store,
+        (&secret, &Actor::cli()),
+        (kind, tenant.as_deref(), label),
         jiff::Timestamp::now(),
-    );
-    let entry = Actor::cli().entry(
-        record.created_at,
-        record.tenant.as_deref(),
-        "key.create",
-        &record.id,
-        None,
-        Some(key_snapshot(&record)),
-    );
-    store.atomically(|store| {
-        store.insert_key(&record)?;
-        store.append_audit(&[entry])
-    })?;
+    )?;
     let whose = match &record.tenant {
         Some(t) => format!(" for tenant {t}"),
         None => String::new(),
@@ -152,35 +140,21 @@ fn list(db: &Path) -> Result<()> {
 
 fn revoke(db: &Path, id: &str) -> Result<()> {
     let mut store = open_store(db)?;
-    let Some(key) = store.keys()?.into_iter().find(|k| k.id == id) else {
-        bail!("no key {id:?} (see `minutely keys list`)");
-    };
-    if let Some(at) = key.revoked_at {
-        emit(&format!(
-            "key {id} was already revoked at {}\n",
-            instant::format(at)
-        ))?;
-        return Ok(());
-    }
     let at = jiff::Timestamp::now();
-    let revoked = minutely_store::ApiKey {
-        revoked_at: Some(at),
-        ..key.clone()
-    };
-    let entry = Actor::cli().entry(
-        at,
-        key.tenant.as_deref(),
-        "key.revoke",
-        id,
-        Some(key_snapshot(&key)),
-        Some(key_snapshot(&revoked)),
-    );
-    store.atomically(|store| {
-        store.revoke_key(id, at)?;
-        store.append_audit(&[entry])
-    })?;
-    emit(&format!(
-        "revoked key {id} at {}; a running server refuses it within a second\n",
-        instant::format(at)
-    ))
+    // The command line may revoke the last operator key: it can always make another.
+    match revoke_key(&mut store, &Actor::cli(), id, LastOperator::MayRevoke, at) {
+        Ok(Revoked::Already(key)) => emit(&format!(
+            "key {id} was already revoked at {}\n",
+            key.revoked_at.map(instant::format).unwrap_or_default()
+        )),
+        Ok(Revoked::Now(_)) => emit(&format!(
+            "revoked key {id} at {}; a running server refuses it within a second\n",
+            instant::format(at)
+        )),
+        Err(ServiceError {
+            kind: ErrorKind::NotFound,
+            ..
+        }) => bail!("no key {id:?} (see `minutely keys list`)"),
+        Err(e) => Err(e.into()),
+    }
 }

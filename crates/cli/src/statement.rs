@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 use minutely_core::calendar::Month;
 use minutely_core::lang::Lang;
-use minutely_server::api::statements::{StatementJson, collect, parse_lang, pdf_file_name};
+use minutely_service::statements::{StatementJson, collect, parse_lang, pdf_file_name};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -46,8 +46,8 @@ pub fn run(db: &Path, args: StatementArgs) -> Result<()> {
     let lang: Lang = parse_lang(&args.lang).map_err(|e| anyhow!("--{e}"))?;
     let store = open_store(db)?;
     let book = load_book(&store, &args.tenant)?;
-    let statement =
-        collect(&store, &book.tenant, month, jiff::Timestamp::now()).map_err(|e| anyhow!("{e}"))?;
+    let statement = collect(&store, &book.tenant, month, jiff::Timestamp::now())
+        .map_err(|e| anyhow!("{}", e.detail))?;
     let bytes = match args.format {
         StatementFormat::Json => {
             let mut out = serde_json::to_vec_pretty(&StatementJson::new(&statement))?;

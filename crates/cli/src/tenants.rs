@@ -7,11 +7,11 @@ use minutely_core::directory::AmountRules;
 use minutely_core::ledger::{EntryKind, LotSource};
 use minutely_core::money::parse_amount;
 use minutely_formats::instant;
-use minutely_formats::tenant_file::{TenantFile, apply as apply_file};
-use minutely_server::api::audit::{Actor, funding_snapshots, snapshot};
-use minutely_server::api::directory::apply_snapshots;
+use minutely_formats::tenant_file::TenantFile;
+use minutely_service::Kind;
+use minutely_service::audit::{Actor, funding_snapshots, snapshot};
+use minutely_service::tenants::apply_to_store;
 use minutely_store::{Commit, Store};
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -119,45 +119,15 @@ pub fn report_changes(id: &str, changes: &[String]) {
 /// tenant id and the changes made (none when the file matches the store).
 pub fn apply_text(store: &mut Store, text: &str, origin: &str) -> Result<(String, Vec<String>)> {
     let file = TenantFile::parse(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-    let existing = store.load_book(file.tenant_id())?;
-    let refs: BTreeSet<String> = store.funding_refs(file.tenant_id())?.into_iter().collect();
-    let countries = store.countries()?;
-    let applied = apply_file(
-        &file,
-        existing.as_ref(),
-        &countries,
-        &store.amount_rules()?,
-        &refs,
-    )
-    .map_err(|e| anyhow::anyhow!("{origin}: {e} (nothing was changed)"))?;
-    let id = file.tenant_id().to_string();
-    if applied.changes.is_empty() {
-        return Ok((id, Vec::new()));
-    }
-    let commit = Commit {
-        entries: applied.effects.entries,
-        events: applied.effects.events,
-        funding_refs: applied.funding_refs,
-        ..Commit::default()
-    };
-    let (before, after) = apply_snapshots(
-        existing.as_ref().map(|b| &b.tenant),
-        &applied.book.tenant,
-        &applied.changes,
-    );
-    let entry = Actor::cli().entry(
-        jiff::Timestamp::now(),
-        Some(&id),
-        "tenant.apply",
-        &id,
-        before,
-        Some(after),
-    );
-    store.atomically(|store| {
-        store.save(&applied.book, &commit)?;
-        store.append_audit(&[entry])
-    })?;
-    Ok((id, applied.changes))
+    let applied =
+        apply_to_store(store, &Actor::cli(), &file, jiff::Timestamp::now()).map_err(|e| match e
+            .kind
+        {
+            // A refused file: where in it, and why.
+            Kind::Refused(_) | Kind::Unprocessable => anyhow::anyhow!("{origin}: {}", e.detail),
+            _ => e.into(),
+        })?;
+    Ok((applied.tenant, applied.changes))
 }
 
 pub fn wallet(db: &Path, command: WalletCommand) -> Result<()> {

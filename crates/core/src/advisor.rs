@@ -689,9 +689,7 @@ pub fn advise(input: &AdviceInput<'_>) -> Result<Advice, Overflow> {
         .filter(|c| c.record.start >= from && c.record.start < to)
         .collect();
     // C22: re-rating uses the canonical order.
-    calls.sort_by(|a, b| {
-        (a.record.start, &a.record.call_id).cmp(&(b.record.start, &b.record.call_id))
-    });
+    calls.sort_by(|a, b| crate::engine::canonical_cmp(&a.record, &b.record));
 
     // The advised users, by lower-case UPN.
     let mut advised: Vec<String> = tenant

@@ -583,9 +583,14 @@ impl TenantBook {
 }
 
 /// C22: the canonical order of calls: start instant, then `call_id`.
+pub fn canonical_cmp(a: &CallRecord, b: &CallRecord) -> std::cmp::Ordering {
+    (a.start, &a.call_id).cmp(&(b.start, &b.call_id))
+}
+
+/// C22: sorts calls in the canonical order (`canonical_cmp`).
 pub fn canonical_order(calls: &mut [CallRecord]) {
-    if !calls.is_sorted_by(|a, b| (a.start, &a.call_id) <= (b.start, &b.call_id)) {
-        calls.sort_by(|a, b| (a.start, &a.call_id).cmp(&(b.start, &b.call_id)));
+    if !calls.is_sorted_by(|a, b| canonical_cmp(a, b).is_le()) {
+        calls.sort_by(canonical_cmp);
     }
 }
 

@@ -8,35 +8,12 @@
 
 use crate::error::ApiError;
 use hmac::{Hmac, Mac};
-use jiff::Timestamp;
 use minutely_store::ApiKey;
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyKind {
-    Operator,
-    TenantAdmin,
-    Bridge,
-}
-
-impl KeyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyKind::Operator => "operator",
-            KeyKind::TenantAdmin => "tenant_admin",
-            KeyKind::Bridge => "bridge",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<KeyKind> {
-        [KeyKind::Operator, KeyKind::TenantAdmin, KeyKind::Bridge]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
+pub use minutely_service::keys::KeyKind;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +66,7 @@ impl Principal {
             Principal::TenantAdmin { tenant: own, .. } | Principal::Bridge { tenant: own, .. }
                 if own != tenant =>
             {
-                Err(crate::writer::unknown_tenant(tenant))
+                Err(minutely_service::unknown_tenant(tenant).into())
             }
             Principal::TenantAdmin { .. } => match access {
                 Access::Admin | Access::Bridge => Ok(()),
@@ -114,41 +91,7 @@ impl Principal {
     }
 }
 
-/// The digest stored for a secret.
-pub fn digest(server_secret: &[u8; 32], secret: &str) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(server_secret).expect("HMAC takes any key size");
-    mac.update(secret.as_bytes());
-    mac.finalize().into_bytes().into()
-}
-
-/// Random bytes from the operating system.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).expect("the operating system's random source works");
-    bytes
-}
-
-/// A new key: the record to store and the full key text to show once.
-pub fn new_key(
-    server_secret: &[u8; 32],
-    kind: KeyKind,
-    tenant: Option<&str>,
-    label: &str,
-    now: Timestamp,
-) -> (ApiKey, String) {
-    let id = hex::encode(random_bytes::<6>());
-    let secret = hex::encode(random_bytes::<24>());
-    let record = ApiKey {
-        id: id.clone(),
-        kind: kind.as_str().to_string(),
-        tenant: tenant.map(str::to_string),
-        label: label.to_string(),
-        digest: digest(server_secret, &secret),
-        created_at: now,
-        revoked_at: None,
-    };
-    (record, format!("mk_{id}_{secret}"))
-}
+pub use minutely_service::keys::{digest, new_key, random_bytes};
 
 /// The keys known to the server, refreshed from the store.
 #[derive(Clone)]

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minutely_core::Reason;
 use minutely_core::directory::Refusal;
+use minutely_service::{Kind, ServiceError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,32 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(detail = %detail, "internal error");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "")
+    }
+}
+
+/// The one mapping of the service's errors to HTTP: the kind chooses the status, the code and
+/// detail are kept.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        let status = match e.kind {
+            Kind::Internal => return ApiError::internal(e.detail),
+            Kind::Refused(Reason::UnknownTenant | Reason::UnknownUser) | Kind::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            Kind::Refused(Reason::CallIdReused) | Kind::Conflict => StatusCode::CONFLICT,
+            Kind::Refused(_) | Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::Invalid => StatusCode::BAD_REQUEST,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let rule = e.rule();
+        ApiError {
+            status,
+            code: e.code,
+            detail: e.detail,
+            rule,
+        }
     }
 }
 

@@ -2,32 +2,20 @@
 //! and after), for the operator (every tenant and the operator-wide changes) and for a tenant's
 //! admin (its own tenant's changes).
 //!
-//! The rows are written where the changes are made: a writer job queues its row with
-//! `Ctx::audit` and the row commits in the batch's transaction; a change the writer makes in
-//! its own store transaction (keys, webhook endpoints, the catalogue) writes its row in that
-//! transaction (`Store::atomically`). Either way a change that is acknowledged has its row and a
-//! change that fails has none. A request that changes nothing (applying a file that already
-//! matches, revoking a revoked key) records nothing. Snapshots hold ids, kinds, labels and
-//! figures, never a key's secret, a digest or a webhook secret.
+//! The rows and their snapshots are made by the service (`minutely_service::audit`), where the
+//! changes are made; a request that changes nothing (applying a file that already matches,
+//! revoking a revoked key) records nothing.
 
 use crate::access::Route;
-use crate::api::types::{instant, money, page_limit, paged};
+use crate::api::types::{instant, page_limit, paged};
 use crate::app::{AppState, Caller, Json, Path, Query, RequestId};
 use crate::auth::{Access, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::writer::Ctx;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use jiff::Timestamp;
-use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::directory::Tenant;
-use minutely_core::ledger::LotId;
-use minutely_core::money::Currency;
-use minutely_core::numbers::Country;
-use minutely_store::{ActorKind, ApiKey, AuditEntry, AuditRecord};
-use rust_decimal::Decimal;
+use minutely_store::{ActorKind, AuditRecord};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -47,13 +35,10 @@ pub fn routes() -> Vec<Route> {
 // Recording
 // ---------------------------------------------------------------------------------------------
 
-/// Who is making a change, and in which request: what every audit row of the request says.
+/// Who is making a change, and in which request (the service's actor), taken from the
+/// request's key and id.
 #[derive(Debug, Clone)]
-pub struct Actor {
-    kind: ActorKind,
-    key_id: Option<String>,
-    request_id: Option<String>,
-}
+pub struct Actor(pub minutely_service::audit::Actor);
 
 impl Actor {
     pub fn new(principal: &Principal, request_id: Option<String>) -> Actor {
@@ -62,57 +47,19 @@ impl Actor {
             Principal::TenantAdmin { .. } => ActorKind::TenantAdmin,
             Principal::Bridge { .. } => ActorKind::Bridge,
         };
-        Actor {
+        Actor(minutely_service::audit::Actor::key(
             kind,
-            key_id: Some(principal.key_id().to_string()),
+            principal.key_id(),
             request_id,
-        }
+        ))
     }
+}
 
-    /// The command line, changing the store directly: no key, no request.
-    pub fn cli() -> Actor {
-        Actor {
-            kind: ActorKind::Cli,
-            key_id: None,
-            request_id: None,
-        }
-    }
+impl std::ops::Deref for Actor {
+    type Target = minutely_service::audit::Actor;
 
-    /// The row of one change made at `at`.
-    pub fn entry(
-        &self,
-        at: Timestamp,
-        tenant: Option<&str>,
-        action: &str,
-        object: &str,
-        before: Option<String>,
-        after: Option<String>,
-    ) -> AuditEntry {
-        AuditEntry {
-            at,
-            actor_kind: self.kind,
-            actor_key_id: self.key_id.clone(),
-            tenant: tenant.map(str::to_string),
-            action: action.to_string(),
-            object: object.to_string(),
-            before,
-            after,
-            request_id: self.request_id.clone(),
-        }
-    }
-
-    /// Queues the row of a change made by this writer job (committed with the batch).
-    pub fn record(
-        &self,
-        ctx: &mut Ctx<'_>,
-        tenant: Option<&str>,
-        action: &str,
-        object: &str,
-        before: Option<String>,
-        after: Option<String>,
-    ) {
-        let entry = self.entry(ctx.now, tenant, action, object, before, after);
-        ctx.audit(entry);
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -126,70 +73,9 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// A value as the JSON text of a snapshot.
-pub fn snapshot<T: Serialize>(value: &T) -> String {
-    // The snapshots are plain structs of strings, numbers and lists, which always serialize;
-    // should one ever fail, the row still says so rather than losing the change.
-    serde_json::to_string(value).unwrap_or_else(|e| {
-        serde_json::json!({ "unrecorded": format!("the snapshot could not be written: {e}") })
-            .to_string()
-    })
-}
-
-/// An API key as its audit rows picture it: as listed, never its secret or digest.
-pub fn key_snapshot(k: &ApiKey) -> String {
-    snapshot(&serde_json::json!({
-        "id": k.id,
-        "kind": k.kind,
-        "tenant": k.tenant,
-        "label": k.label,
-        "created_at": instant(k.created_at),
-        "revoked_at": k.revoked_at.map(instant),
-    }))
-}
-
-/// A funding's row: the balance before, and after with the amount, reference and lot made.
-pub fn funding_snapshots(
-    currency: Currency,
-    balance_before: Decimal,
-    balance_after: Decimal,
-    amount: Decimal,
-    reference: &str,
-    lot: LotId,
-) -> (String, String) {
-    let before = serde_json::json!({ "balance": money(currency, balance_before) });
-    let after = serde_json::json!({
-        "balance": money(currency, balance_after),
-        "amount": money(currency, amount),
-        "reference": reference,
-        "lot": lot,
-    });
-    (snapshot(&before), snapshot(&after))
-}
-
-/// A country table replaced: the row counts, and after, the ISO codes added, removed or
-/// changed (the whole table would be too large for a row).
-pub fn countries_snapshots(old: &CountryTable, new: &CountryTable) -> (String, String) {
-    let codes: BTreeSet<Country> = old.rows().chain(new.rows()).map(|f| f.country).collect();
-    let changed: Vec<String> = codes
-        .into_iter()
-        .filter(|&c| old.get(c) != new.get(c))
-        .map(|c| c.to_string())
-        .collect();
-    let before = serde_json::json!({ "countries": old.rows().count() });
-    let after = serde_json::json!({ "countries": new.rows().count(), "changed": changed });
-    (snapshot(&before), snapshot(&after))
-}
-
-/// A rate card as its audit rows picture it: the `effective_from` of each version.
-pub fn rate_card_snapshot(card: &RateCard) -> String {
-    let versions: Vec<String> = card
-        .versions()
-        .iter()
-        .map(|v| instant(v.effective_from))
-        .collect();
-    snapshot(&serde_json::json!({ "versions": versions }))
-}
+pub use minutely_service::audit::{
+    countries_snapshots, funding_snapshots, key_snapshot, rate_card_snapshot, snapshot,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Reading

@@ -13,10 +13,12 @@ use crate::writer::Ctx;
 use axum::extract::State;
 use jiff::Timestamp;
 use minutely_core::control::{ControlError, Decision, Extension, Grant};
-use minutely_core::engine::{Mode, TenantBook, canonical_order};
+use minutely_core::engine::TenantBook;
 use minutely_core::ident;
 use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Direction, Rater};
+use minutely_service::Command;
+use minutely_service::ingest::{Ingested, is_stored};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -545,9 +547,7 @@ impl EndCommand {
         let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
         let outcome = OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
         // A first result is stored (C23); a replay or a reused id changes nothing.
-        if let Some(call) =
-            call.filter(|_| processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused))
-        {
+        if let Some(call) = call.filter(|_| is_stored(&processed)) {
             ctx.call(tenant, call, processed.outcome);
         }
         ctx.effects(tenant, processed.effects);
@@ -852,47 +852,14 @@ pub async fn ingest(
 ) -> ApiResult<Json<IngestResponse>> {
     caller.check(&tenant, Access::Bridge)?;
     let records = body.records(state.config.max_batch_records)?;
-    let results = state
+    let (ingested, currency): (Vec<Ingested>, Currency) = state
         .writer
-        .run(move |ctx| {
-            // C37: within one batch, the first record in canonical order is the first
-            // submission.
-            let mut order: Vec<usize> = (0..records.len()).collect();
-            order.sort_by(|&a, &b| {
-                (records[a].start, &records[a].call_id)
-                    .cmp(&(records[b].start, &records[b].call_id))
-            });
-            let mut sorted: Vec<CallRecord> = order.iter().map(|&i| records[i].clone()).collect();
-            canonical_order(&mut sorted);
-            let ids: Vec<&str> = records.iter().map(|r| r.call_id.as_str()).collect();
-            let (all_processed, currency) = rate_in_book(ctx, &tenant, &ids, |book, rater| {
-                // The core refuses a record carrying a live call's id (C23, C27).
-                sorted
-                    .iter()
-                    .map(|call| book.process_call(rater, call, Mode::Bulk))
-                    .collect::<Vec<_>>()
-            })?;
-            let mut results: Vec<Option<OutcomeJson>> = vec![None; records.len()];
-            for ((&i, call), processed) in order.iter().zip(&sorted).zip(all_processed) {
-                results[i] = Some(OutcomeJson::new(
-                    &call.call_id,
-                    &processed.outcome,
-                    processed.replay,
-                    currency,
-                ));
-                if !processed.replay
-                    && processed.outcome.reason() != Some(minutely_core::Reason::CallIdReused)
-                {
-                    ctx.call(&tenant, call.clone(), processed.outcome);
-                }
-                ctx.effects(&tenant, processed.effects);
-            }
-            Ok(results
-                .into_iter()
-                .map(|r| r.expect("every record has a result"))
-                .collect::<Vec<_>>())
-        })
+        .execute(Command::Ingest { tenant, records })
         .await?;
+    let results: Vec<OutcomeJson> = ingested
+        .iter()
+        .map(|r| OutcomeJson::new(&r.call_id, &r.outcome, r.replay, currency))
+        .collect();
     let charged = results
         .iter()
         .filter(|r| r.status == "charged" && !r.replay)

@@ -36,14 +36,14 @@ use minutely_core::directory::{
     TenantSpec, User, UserSpec, WalletSettings,
 };
 use minutely_core::engine::TenantBook;
-use minutely_core::ledger::LotSource;
 use minutely_core::money::Currency;
 use minutely_core::money::{MAX_AMOUNT, MAX_LICENSE_COUNT};
 use minutely_core::numbers::{Country, E164};
-use minutely_formats::tenant_file::{self, FileError, TenantFile};
+use minutely_formats::tenant_file::TenantFile;
+use minutely_service::Command;
+use minutely_service::tenants::{TenantApplied, file_error};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use std::ops::Bound;
 use utoipa::{OpenApi, ToSchema};
 
@@ -553,16 +553,6 @@ pub struct ApplyResponse {
     pub summary: String,
 }
 
-/// A refused tenant file: where in the file, and why (with the reason code when a charging
-/// rule refused it, else `unprocessable_request`: the body is text, but not a tenant file).
-fn file_error(e: FileError) -> ApiError {
-    let detail = format!("{}: {} (nothing was changed)", e.location, e.message);
-    match e.reason {
-        Some(reason) => ApiError::reason(reason, detail),
-        None => ApiError::unprocessable(detail),
-    }
-}
-
 /// A tenant file sent over HTTP, read and checked; nothing is applied yet. An empty body or
 /// one that is not UTF-8 is malformed (400).
 pub fn parse_tenant_file(body: &[u8]) -> ApiResult<TenantFile> {
@@ -571,22 +561,7 @@ pub fn parse_tenant_file(body: &[u8]) -> ApiResult<TenantFile> {
     if text.is_empty() {
         return Err(ApiError::invalid("the tenant file is empty"));
     }
-    TenantFile::parse(text).map_err(file_error)
-}
-
-/// The funding references already applied to a tenant: those committed, and those of this
-/// batch not yet committed (scheduled, or made as lots), so a reference is never applied twice.
-fn applied_refs(ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<BTreeSet<String>> {
-    let mut refs: BTreeSet<String> = ctx.store.funding_refs(tenant)?.into_iter().collect();
-    refs.extend(ctx.pending_funding_refs(tenant));
-    if let Some(book) = ctx.books.get(tenant) {
-        refs.extend(book.scheduled.iter().map(|f| f.reference.clone()));
-        refs.extend(book.wallet.lots().filter_map(|lot| match &lot.source {
-            LotSource::Manual { reference } => Some(reference.clone()),
-            LotSource::AutoRecharge { .. } => None,
-        }));
-    }
-    Ok(refs)
+    TenantFile::parse(text).map_err(|e| file_error(e).into())
 }
 
 /// Applies a tenant file (TOML; operator only), exactly like `minutely apply`: the tenant is
@@ -632,81 +607,26 @@ pub async fn apply_file(
             file.tenant_id()
         )));
     }
-    let response = state
+    let applied = state
         .writer
-        .run(move |ctx| apply_in_writer(ctx, &actor, &tenant, &file))
+        .execute::<TenantApplied>(Command::ApplyTenantFile {
+            actor: actor.0,
+            tenant,
+            file: Box::new(file),
+        })
         .await?;
-    Ok(Json(response))
-}
-
-/// The audit row of applying a tenant file: the tenant's figures before (`None` for a new
-/// tenant) and after, with the file's changes (the figures alone would not say what changed).
-pub fn apply_snapshots(
-    before: Option<&Tenant>,
-    after: &Tenant,
-    changes: &[String],
-) -> (Option<String>, String) {
-    let before = before.map(|t| snapshot(&TenantJson::new(t)));
-    let mut after = serde_json::to_value(TenantJson::new(after)).unwrap_or_default();
-    if let Some(fields) = after.as_object_mut() {
-        fields.insert("changes".to_string(), changes.into());
-    }
-    (before, snapshot(&after))
-}
-
-fn apply_in_writer(
-    ctx: &mut Ctx<'_>,
-    actor: &Actor,
-    tenant: &str,
-    file: &TenantFile,
-) -> ApiResult<ApplyResponse> {
-    let created = !ctx.books.contains_key(tenant);
-    if created {
-        check_new_tenant_id(tenant)?;
-    }
-    let refs = applied_refs(ctx, tenant)?;
-    let applied = tenant_file::apply(
-        file,
-        ctx.books.get(tenant),
-        &ctx.catalogue.countries,
-        &ctx.catalogue.rules,
-        &refs,
-    )
-    .map_err(file_error)?;
-    if applied.changes.is_empty() {
-        return Ok(ApplyResponse {
-            tenant: tenant.to_string(),
-            created: false,
-            changes: Vec::new(),
-            summary: "no changes".to_string(),
-        });
-    }
-    let (before, after) = apply_snapshots(
-        ctx.books.get(tenant).map(|b| &b.tenant),
-        &applied.book.tenant,
-        &applied.changes,
-    );
-    actor.record(
-        ctx,
-        Some(tenant),
-        "tenant.apply",
-        tenant,
-        before,
-        Some(after),
-    );
-    ctx.books.insert(tenant.to_string(), applied.book);
-    ctx.directory_changed(tenant);
-    ctx.effects(tenant, applied.effects);
-    for reference in applied.funding_refs {
-        ctx.funding_ref(tenant, reference);
-    }
     let count = applied.changes.len();
-    Ok(ApplyResponse {
-        tenant: tenant.to_string(),
-        created,
+    let summary = match count {
+        0 => "no changes".to_string(),
+        1 => "1 change".to_string(),
+        n => format!("{n} changes"),
+    };
+    Ok(Json(ApplyResponse {
+        tenant: applied.tenant,
+        created: applied.created,
         changes: applied.changes,
-        summary: format!("{count} change{}", if count == 1 { "" } else { "s" }),
-    })
+        summary,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@
 //! is refreshed from the store every second).
 
 use crate::access::Route;
-use crate::api::audit::{Actor, key_snapshot};
+use crate::api::audit::Actor;
 use crate::api::types::{MAX_FIELD, PageParams, bounded, instant, page_after_id};
 use crate::app::{AppState, Caller, Json, Path, Query};
-use crate::auth::{KeyKind, new_key};
+use crate::auth::KeyKind;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::http::StatusCode;
+use minutely_service::Command;
+use minutely_service::keys::{LastOperator, Revoked};
 use minutely_store::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -142,26 +144,14 @@ pub async fn create(
     let (kind, tenant) = parse_request(&body)?;
     let secret = *state.keys.secret();
     let label = body.label;
-    let (record, text) = state
+    let (record, text): (ApiKey, String) = state
         .writer
-        .run(move |ctx| {
-            if let Some(t) = &tenant {
-                ctx.book(t)?;
-            }
-            let (record, text) = new_key(&secret, kind, tenant.as_deref(), &label, ctx.now);
-            let entry = actor.entry(
-                ctx.now,
-                record.tenant.as_deref(),
-                "key.create",
-                &record.id,
-                None,
-                Some(key_snapshot(&record)),
-            );
-            ctx.store.atomically(|store| {
-                store.insert_key(&record)?;
-                store.append_audit(&[entry])
-            })?;
-            Ok((record, text))
+        .execute(Command::CreateKey {
+            actor: actor.0,
+            secret,
+            kind,
+            tenant,
+            label,
         })
         .await?;
     state.keys.upsert(record.clone());
@@ -232,46 +222,17 @@ pub async fn revoke(
     if id.len() > MAX_FIELD {
         return Err(ApiError::not_found("no such key"));
     }
-    let record = state
+    let revoked: Revoked = state
         .writer
-        .run(move |ctx| {
-            let keys = ctx.store.keys()?;
-            let Some(key) = keys.iter().find(|k| k.id == id) else {
-                return Err(ApiError::not_found(format!("no key {id:?}")));
-            };
-            if key.revoked_at.is_some() {
-                return Ok(key.clone());
-            }
-            let live_operators = keys
-                .iter()
-                .filter(|k| k.kind == KeyKind::Operator.as_str() && k.revoked_at.is_none())
-                .count();
-            if key.kind == KeyKind::Operator.as_str() && live_operators == 1 {
-                return Err(ApiError::conflict(format!(
-                    "key {id:?} is the last live operator key; create another operator key \
-                     before revoking it"
-                )));
-            }
-            let at = ctx.now;
-            let revoked = ApiKey {
-                revoked_at: Some(at),
-                ..key.clone()
-            };
-            let entry = actor.entry(
-                at,
-                key.tenant.as_deref(),
-                "key.revoke",
-                &id,
-                Some(key_snapshot(key)),
-                Some(key_snapshot(&revoked)),
-            );
-            ctx.store.atomically(|store| {
-                store.revoke_key(&id, at)?;
-                store.append_audit(&[entry])
-            })?;
-            Ok(revoked)
+        .execute(Command::RevokeKey {
+            actor: actor.0,
+            id,
+            last: LastOperator::Keep,
         })
         .await?;
+    let record = match revoked {
+        Revoked::Now(record) | Revoked::Already(record) => record,
+    };
     state.keys.upsert(record.clone());
     tracing::info!(key = %record.id, by = %caller.key_id(), "key revoked");
     Ok(Json(KeyJson::new(&record)))

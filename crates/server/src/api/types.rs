@@ -12,8 +12,7 @@ use minutely_core::rating::{CallRecord, Direction};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Longest text accepted in an identifier field (call id, conference id, UPN, number).
-pub const MAX_FIELD: usize = 256;
+pub use minutely_service::input::MAX_FIELD;
 
 /// An amount in the tenant's currency, with its minor units (`"12.80"`).
 pub fn money(currency: Currency, amount: rust_decimal::Decimal) -> String {
@@ -45,14 +44,9 @@ pub fn parse_money(field: &str, text: &str) -> ApiResult<rust_decimal::Decimal> 
 }
 
 /// Checks the length of an identifier-like field, in characters (as a JSON schema's
-/// `maxLength` counts them).
+/// `maxLength` counts them): the service's check.
 pub fn bounded<'a>(field: &str, text: &'a str) -> ApiResult<&'a str> {
-    if text.len() > MAX_FIELD && text.chars().count() > MAX_FIELD {
-        return Err(ApiError::invalid(format!(
-            "{field} is longer than {MAX_FIELD} characters"
-        )));
-    }
-    Ok(text)
+    Ok(minutely_service::input::bounded(field, text)?)
 }
 
 /// A whole number of a request body, also when written with a zero fraction (`47.0`, an

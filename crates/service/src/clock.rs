@@ -1,5 +1,5 @@
-//! The server's clock: the system clock, or a manual one that tests move by hand. The core never
-//! reads a clock; the server reads this one and passes instants in.
+//! The writer's clock: the system clock, or a manual one that tests move by hand. The core never
+//! reads a clock; the writer and the server read this one and pass instants in.
 
 use jiff::Timestamp;
 use std::sync::Arc;

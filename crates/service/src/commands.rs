@@ -1,0 +1,158 @@
+//! The writes the writer carries out, as data: one `Command` per use case, carrying its
+//! validated input, and its `Answer`. An adapter builds a command, sends it with
+//! `Writer::execute` and gets the answer once the batch it joined is durable.
+
+use crate::audit::Actor;
+use crate::error::{ServiceError, ServiceResult};
+use crate::ingest::{Ingested, ingest_in_writer};
+use crate::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
+use crate::tenants::{TenantApplied, apply_in_writer};
+use crate::writer::Ctx;
+use minutely_core::money::Currency;
+use minutely_core::rating::CallRecord;
+use minutely_formats::tenant_file::TenantFile;
+use minutely_store::ApiKey;
+
+/// A write, with its checked input.
+pub enum Command {
+    /// Create the tenant or make it match the file (its id is `tenant`'s), with the audit row.
+    ApplyTenantFile {
+        actor: Actor,
+        tenant: String,
+        file: Box<TenantFile>,
+    },
+    /// Rate and store a batch of call records (C22, C23).
+    Ingest {
+        tenant: String,
+        records: Vec<CallRecord>,
+    },
+    /// Create an API key under the store's `secret` (the tenant, when given, must exist).
+    CreateKey {
+        actor: Actor,
+        secret: [u8; 32],
+        kind: KeyKind,
+        tenant: Option<String>,
+        label: String,
+    },
+    /// Revoke an API key.
+    RevokeKey {
+        actor: Actor,
+        id: String,
+        last: LastOperator,
+    },
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    TenantApplied(TenantApplied),
+    Ingested {
+        results: Vec<Ingested>,
+        currency: Currency,
+    },
+    /// The key's record and its text, shown once.
+    KeyCreated(ApiKey, String),
+    KeyRevoked(Revoked),
+}
+
+impl Command {
+    /// Carries the command out in the writer.
+    pub fn execute(self, ctx: &mut Ctx<'_>) -> ServiceResult<Answer> {
+        match self {
+            Command::ApplyTenantFile {
+                actor,
+                tenant,
+                file,
+            } => apply_in_writer(ctx, &actor, &tenant, &file).map(Answer::TenantApplied),
+            Command::Ingest { tenant, records } => {
+                let (results, currency) = ingest_in_writer(ctx, &tenant, records)?;
+                Ok(Answer::Ingested { results, currency })
+            }
+            Command::CreateKey {
+                actor,
+                secret,
+                kind,
+                tenant,
+                label,
+            } => {
+                if let Some(t) = &tenant {
+                    ctx.book(t)?;
+                }
+                let request = (kind, tenant.as_deref(), label.as_str());
+                let (record, text) = create_key(ctx.store, (&secret, &actor), request, ctx.now)?;
+                Ok(Answer::KeyCreated(record, text))
+            }
+            Command::RevokeKey { actor, id, last } => {
+                revoke_key(ctx.store, &actor, &id, last, ctx.now).map(Answer::KeyRevoked)
+            }
+        }
+    }
+}
+
+/// An answer of one kind, taken out of `Answer`.
+pub trait FromAnswer: Sized {
+    fn from_answer(answer: Answer) -> Option<Self>;
+}
+
+impl FromAnswer for Answer {
+    fn from_answer(answer: Answer) -> Option<Answer> {
+        Some(answer)
+    }
+}
+
+impl FromAnswer for TenantApplied {
+    fn from_answer(answer: Answer) -> Option<TenantApplied> {
+        match answer {
+            Answer::TenantApplied(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl FromAnswer for (Vec<Ingested>, Currency) {
+    fn from_answer(answer: Answer) -> Option<(Vec<Ingested>, Currency)> {
+        match answer {
+            Answer::Ingested { results, currency } => Some((results, currency)),
+            _ => None,
+        }
+    }
+}
+
+impl FromAnswer for (ApiKey, String) {
+    fn from_answer(answer: Answer) -> Option<(ApiKey, String)> {
+        match answer {
+            Answer::KeyCreated(record, text) => Some((record, text)),
+            _ => None,
+        }
+    }
+}
+
+impl FromAnswer for Revoked {
+    fn from_answer(answer: Answer) -> Option<Revoked> {
+        match answer {
+            Answer::KeyRevoked(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl Answer {
+    fn name(&self) -> &'static str {
+        match self {
+            Answer::TenantApplied(_) => "TenantApplied",
+            Answer::Ingested { .. } => "Ingested",
+            Answer::KeyCreated(..) => "KeyCreated",
+            Answer::KeyRevoked(_) => "KeyRevoked",
+        }
+    }
+}
+
+/// The answer of the kind asked, or an internal error naming the mismatch.
+pub fn expect_answer<A: FromAnswer>(answer: Answer) -> ServiceResult<A> {
+    let name = answer.name();
+    A::from_answer(answer).ok_or_else(|| {
+        ServiceError::internal(format!(
+            "the writer answered {name} to a command expecting another answer"
+        ))
+    })
+}

@@ -1,0 +1,596 @@
+//! The single writer: one thread owns every tenant's state machine and the store's write
+//! connection. Requests become jobs on a bounded queue; the writer takes a batch of jobs, applies
+//! each to memory, writes everything the batch changed in one transaction, and only then
+//! answers every caller of the batch (group commit). Nothing is acknowledged before it is
+//! durable. When a commit fails, the tenants the batch touched are reloaded from the store and
+//! every caller of the batch gets an error: memory never runs ahead of the disk.
+
+use crate::clock::Clock;
+use crate::commands::{Answer, Command, FromAnswer, expect_answer};
+use crate::error::{ServiceError, ServiceResult, unknown_tenant};
+use jiff::Timestamp;
+use minutely_core::catalogue::{CountryTable, RateCard};
+use minutely_core::control::{ControlPolicy, HoldChanges};
+use minutely_core::directory::AmountRules;
+use minutely_core::engine::{Outcome, TenantBook};
+use minutely_core::ledger::Effects;
+use minutely_core::money::Currency;
+use minutely_core::numbers::PlanCache;
+use minutely_core::rating::{CallRecord, Rater};
+use minutely_store::{AuditEntry, Store, TenantChanges};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Limits and settings of the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Jobs waiting beyond this make callers wait (backpressure).
+    pub queue: usize,
+    /// At most this many jobs are committed together.
+    pub max_batch: usize,
+    pub control: ControlPolicy,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue: 16_384,
+            max_batch: 2_048,
+            control: ControlPolicy::default(),
+        }
+    }
+}
+
+/// The operator's catalogue as the writer holds it.
+pub struct Catalogue {
+    pub countries: CountryTable,
+    pub cards: HashMap<Currency, RateCard>,
+    pub rules: AmountRules,
+    /// Numbering-plan answers, kept across jobs.
+    plan: Option<PlanCache>,
+}
+
+impl Catalogue {
+    /// Runs `f` with a rater over the card of `currency` (an empty card when none was
+    /// imported: every call is then `no_rate`).
+    pub fn with_rater<T>(&mut self, currency: Currency, f: impl FnOnce(&mut Rater<'_>) -> T) -> T {
+        let empty;
+        let card = match self.cards.get(&currency) {
+            Some(card) => card,
+            None => {
+                empty = RateCard::empty(currency);
+                &empty
+            }
+        };
+        let plan = self.plan.take().unwrap_or_else(|| PlanCache::new(1 << 18));
+        let mut rater = Rater {
+            countries: &self.countries,
+            card,
+            plan,
+        };
+        let out = f(&mut rater);
+        self.plan = Some(rater.plan);
+        out
+    }
+}
+
+/// What a job sees: every tenant, the catalogue, the store (for reads and the catalogue's own
+/// transactions), the time, and the change list of the batch.
+pub struct Ctx<'a> {
+    pub books: &'a mut BTreeMap<String, TenantBook>,
+    pub catalogue: &'a mut Catalogue,
+    pub store: &'a mut Store,
+    pub now: Timestamp,
+    pub control: ControlPolicy,
+    changes: &'a mut BTreeMap<String, Pending>,
+    /// Audit rows of the batch's changes, committed in the batch's transaction.
+    audit: &'a mut Vec<AuditEntry>,
+    /// Set by a job that changed the catalogue or settings outside the batch transaction.
+    pub outside_batch: bool,
+    /// (tenant, call id) pairs this batch already looked up in the store and did not find:
+    /// whatever happens to them later in the batch is in memory (`seen`, `reservations`).
+    absent: &'a mut HashSet<(String, String)>,
+}
+
+/// What a batch changed for one tenant, gathered until the commit.
+#[derive(Default)]
+struct Pending {
+    directory: bool,
+    changes: TenantChanges,
+    /// Reservations put and dropped, the last state of each call id.
+    holds: HoldChanges,
+}
+
+impl Ctx<'_> {
+    fn pending(&mut self, tenant: &str) -> &mut Pending {
+        self.changes
+            .entry(tenant.to_string())
+            .or_insert_with(|| Pending {
+                directory: false,
+                changes: TenantChanges {
+                    tenant_id: tenant.to_string(),
+                    ..TenantChanges::default()
+                },
+                holds: HoldChanges::default(),
+            })
+    }
+
+    /// The tenant's directory changed (or the tenant is new): it is rewritten at commit.
+    pub fn directory_changed(&mut self, tenant: &str) {
+        self.pending(tenant).directory = true;
+    }
+
+    /// The tenant's wallet or pool may have changed: their state is written at commit.
+    pub fn touched(&mut self, tenant: &str) {
+        self.pending(tenant);
+    }
+
+    /// Journal entries and events of one operation.
+    pub fn effects(&mut self, tenant: &str, effects: Effects) {
+        let commit = &mut self.pending(tenant).changes.commit;
+        commit.entries.extend(effects.entries);
+        commit.events.extend(effects.events);
+    }
+
+    /// A call processed for the first time (charged or refused).
+    pub fn call(&mut self, tenant: &str, record: CallRecord, outcome: Outcome) {
+        let fingerprint = record.fingerprint();
+        self.pending(tenant)
+            .changes
+            .commit
+            .calls
+            .push((record, fingerprint, outcome));
+    }
+
+    /// Reservations created, changed or gone.
+    pub fn holds(&mut self, tenant: &str, holds: HoldChanges) {
+        if holds.is_empty() {
+            return;
+        }
+        self.pending(tenant).holds.merge(holds);
+    }
+
+    /// The audit row of an administrative change this job made: it is committed with the
+    /// batch, in the same transaction as the change (and rolls back with it). A job calls it
+    /// only once its change is made (a job that fails records nothing). A change written
+    /// outside the batch (`outside_batch`) writes its row itself, in its own transaction.
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    /// A declared funding reference applied.
+    pub fn funding_ref(&mut self, tenant: &str, reference: String) {
+        self.pending(tenant)
+            .changes
+            .commit
+            .funding_refs
+            .push(reference);
+    }
+
+    /// True when a funding reference was already applied for the tenant: committed, or by an
+    /// earlier job of this batch (two identical requests can share a batch).
+    pub fn funding_ref_used(
+        &mut self,
+        tenant: &str,
+        reference: &str,
+    ) -> Result<bool, ServiceError> {
+        let pending = self
+            .changes
+            .get(tenant)
+            .is_some_and(|p| p.changes.commit.funding_refs.iter().any(|r| r == reference));
+        if pending {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .funding_refs(tenant)?
+            .iter()
+            .any(|r| r == reference))
+    }
+
+    /// Funding references applied by earlier jobs of this batch, not yet committed.
+    pub fn pending_funding_refs(&self, tenant: &str) -> Vec<String> {
+        self.changes
+            .get(tenant)
+            .map(|p| p.changes.commit.funding_refs.clone())
+            .unwrap_or_default()
+    }
+
+    /// The tenant's book, or `unknown_tenant` (404).
+    pub fn book(&mut self, tenant: &str) -> Result<&mut TenantBook, ServiceError> {
+        Ok(self.book_and_catalogue(tenant)?.0)
+    }
+
+    /// The tenant's book and the catalogue at once (to rate, or to check a change against the
+    /// country table and amount rules), or `unknown_tenant` (404).
+    pub fn book_and_catalogue(
+        &mut self,
+        tenant: &str,
+    ) -> Result<(&mut TenantBook, &mut Catalogue), ServiceError> {
+        let book = self
+            .books
+            .get_mut(tenant)
+            .ok_or_else(|| unknown_tenant(tenant))?;
+        Ok((book, &mut *self.catalogue))
+    }
+
+    /// Makes sure `book.seen` knows these call ids' first results (C23): the ids of a batch at
+    /// hand are looked up in the store, the rest of history stays on disk.
+    pub fn load_seen(&mut self, tenant: &str, call_ids: &[&str]) -> Result<(), ServiceError> {
+        let Some(book) = self.books.get_mut(tenant) else {
+            return Err(unknown_tenant(tenant));
+        };
+        let absent = &*self.absent;
+        let missing: Vec<&str> = call_ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                !book.seen.contains_key(*id)
+                    && !book.live().contains_key(id)
+                    && !absent.contains(&(tenant.to_string(), id.to_string()))
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = self.store.seen(tenant, &missing)?;
+        for id in &missing {
+            if !found.contains_key(*id) {
+                self.absent.insert((tenant.to_string(), id.to_string()));
+            }
+        }
+        book.seen.extend(found);
+        Ok(())
+    }
+}
+
+type Reply = Box<dyn FnOnce(Option<ServiceError>) + Send>;
+type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
+
+enum Message {
+    /// A use case, as data.
+    Command(Command, oneshot::Sender<ServiceResult<Answer>>),
+    Job(Job),
+    /// Lapse reservations due (sent by a timer).
+    Tick,
+    /// Commit what is applied and stop (graceful shutdown).
+    Stop,
+}
+
+/// The handle requests use to reach the writer.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Message>,
+}
+
+/// Statistics the writer publishes.
+pub fn record_batch(jobs: usize, commit: Duration) {
+    metrics::histogram!("minutely_batch_jobs").record(jobs as f64);
+    metrics::histogram!("minutely_commit_seconds").record(commit.as_secs_f64());
+    metrics::counter!("minutely_commits_total").increment(1);
+}
+
+impl Writer {
+    /// Carries `command` out in the writer; its answer (of the kind `A` asked) arrives once the
+    /// batch it joined is durable.
+    pub async fn execute<A: FromAnswer>(&self, command: Command) -> ServiceResult<A> {
+        let (tx, rx) = oneshot::channel::<ServiceResult<Answer>>();
+        let stopping = || ServiceError::unavailable("the server is shutting down");
+        self.tx
+            .send(Message::Command(command, tx))
+            .await
+            .map_err(|_| stopping())?;
+        expect_answer(rx.await.map_err(|_| stopping())??)
+    }
+
+    /// Runs `job` in the writer; its answer arrives once the batch it joined is durable. The
+    /// writes of the use cases are `Command`s (`execute`); a job is for what has no command
+    /// yet.
+    pub async fn run<T, F>(&self, job: F) -> ServiceResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ctx<'_>) -> ServiceResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<ServiceResult<T>>();
+        let job: Job = Box::new(move |ctx| {
+            let result = job(ctx);
+            Box::new(move |failure: Option<ServiceError>| {
+                let answer = match failure {
+                    Some(error) => Err(error),
+                    None => result,
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        let stopping = || ServiceError::unavailable("the server is shutting down");
+        self.tx
+            .send(Message::Job(job))
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())?
+    }
+
+    /// Runs `f` on the tenant's book in the writer, to read it; `unknown_tenant` when there is
+    /// no such tenant.
+    pub async fn with_book<T, F>(&self, tenant: &str, f: F) -> ServiceResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TenantBook) -> ServiceResult<T> + Send + 'static,
+    {
+        let tenant = tenant.to_string();
+        self.run(move |ctx| f(ctx.book(&tenant)?)).await
+    }
+
+    /// Asks the writer to lapse the reservations that are due.
+    pub fn tick(&self) {
+        let _ = self.tx.try_send(Message::Tick);
+    }
+
+    /// Asks the writer to commit the jobs queued before this and stop. Jobs sent later are
+    /// answered `unavailable`, never acknowledged.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Message::Stop).await;
+    }
+}
+
+/// Everything the writer owns.
+pub struct State {
+    pub books: BTreeMap<String, TenantBook>,
+    pub catalogue: Catalogue,
+    pub store: Store,
+    /// When the live-reservations gauge was last published.
+    live_gauge_at: Option<Instant>,
+}
+
+/// How often the live-reservations gauge is brought up to date while batches commit.
+const LIVE_GAUGE_EVERY: Duration = Duration::from_millis(200);
+
+impl State {
+    /// Loads every tenant from the store, checking C24 for each against its journal (the
+    /// store refuses to load a tenant whose ledger does not add up).
+    pub fn load(store: Store) -> anyhow::Result<State> {
+        let countries = store.countries()?;
+        let mut cards = HashMap::new();
+        for currency in store.currencies()? {
+            cards.insert(currency, store.rate_card(currency)?);
+        }
+        let rules = store.amount_rules()?;
+        let mut books = BTreeMap::new();
+        for id in store.tenant_ids()? {
+            let book = store
+                .load_book(&id)?
+                .ok_or_else(|| anyhow::anyhow!("tenant {id} vanished while loading"))?;
+            book.wallet
+                .check_invariant()
+                .map_err(|e| anyhow::anyhow!("tenant {id}: {e}"))?;
+            books.insert(id, book);
+        }
+        Ok(State {
+            books,
+            catalogue: Catalogue {
+                countries,
+                cards,
+                rules,
+                plan: None,
+            },
+            store,
+            live_gauge_at: None,
+        })
+    }
+}
+
+/// Starts the writer thread. It stops once every `Writer` handle is dropped and the queue is
+/// drained; join the returned handle to wait for the last commit.
+pub fn start(
+    state: State,
+    config: WriterConfig,
+    clock: Clock,
+    committed: Option<tokio::sync::watch::Sender<u64>>,
+) -> (Writer, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(config.queue.max(1));
+    let handle = std::thread::Builder::new()
+        .name("minutely-writer".into())
+        .spawn(move || writer_loop(state, rx, config, clock, committed))
+        .expect("the writer thread starts");
+    (Writer { tx }, handle)
+}
+
+fn writer_loop(
+    mut state: State,
+    mut rx: mpsc::Receiver<Message>,
+    config: WriterConfig,
+    clock: Clock,
+    committed: Option<tokio::sync::watch::Sender<u64>>,
+) {
+    let mut batches: u64 = 0;
+    let mut batch: Vec<Message> = Vec::with_capacity(config.max_batch);
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        batch.push(first);
+        while batch.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        if let Some(at) = batch.iter().position(|m| matches!(m, Message::Stop)) {
+            // Whatever was queued after the stop is dropped unanswered (its callers see
+            // `unavailable`); nothing of it was applied.
+            batch.truncate(at);
+            stopping = true;
+        }
+        let jobs = batch.len();
+        let started = Instant::now();
+        apply_batch(&mut state, &mut batch, &config, &clock);
+        record_batch(jobs, started.elapsed());
+        batches += 1;
+        if let Some(tx) = &committed {
+            let _ = tx.send(batches);
+        }
+    }
+    rx.close();
+    tracing::info!(batches, "writer stopped: queue drained");
+}
+
+fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfig, clock: &Clock) {
+    let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
+    let mut audit: Vec<AuditEntry> = Vec::new();
+    let mut absent = HashSet::new();
+    let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+    let mut ctx = Ctx {
+        books: &mut state.books,
+        catalogue: &mut state.catalogue,
+        store: &mut state.store,
+        now: clock.now(),
+        control: config.control,
+        changes: &mut changes,
+        audit: &mut audit,
+        outside_batch: false,
+        absent: &mut absent,
+    };
+    for message in batch.drain(..) {
+        match message {
+            Message::Command(command, tx) => {
+                let result = guarded(|| command.execute(&mut ctx));
+                replies.push(Box::new(move |failure: Option<ServiceError>| {
+                    let _ = tx.send(match failure {
+                        Some(error) => Err(error),
+                        None => result,
+                    });
+                }));
+            }
+            Message::Job(job) => replies.push(guarded(|| job(&mut ctx))),
+            Message::Tick => expire_all(&mut ctx),
+            Message::Stop => {}
+        }
+    }
+    let tenant_changes = changes_of(&state.books, changes);
+    let failure = if tenant_changes.is_empty() && audit.is_empty() {
+        None
+    } else {
+        commit(state, &tenant_changes, &audit)
+    };
+    // C23 needs only the ids of the batch at hand in memory: the rest is on disk.
+    for c in &tenant_changes {
+        if let Some(book) = state.books.get_mut(&c.tenant_id) {
+            book.seen.clear();
+        }
+    }
+    for reply in replies {
+        reply(failure.clone());
+    }
+    publish(state, &tenant_changes);
+}
+
+/// What the batch changed, tenant by tenant, as the store writes it. C24 is checked on every
+/// wallet written: a ledger that does not add up is never made durable (the process stops and
+/// the restart rebuilds from what was committed).
+fn changes_of(
+    books: &BTreeMap<String, TenantBook>,
+    changes: BTreeMap<String, Pending>,
+) -> Vec<TenantChanges> {
+    changes
+        .into_iter()
+        .filter_map(|(id, pending)| {
+            let book = books.get(&id)?;
+            if let Err(e) = book.wallet.check_invariant() {
+                tracing::error!(tenant = %id, error = %e, "C24 broken in memory; stopping");
+                std::process::abort();
+            }
+            let mut c = pending.changes;
+            c.reservations_put = pending.holds.put;
+            c.reservations_drop = pending.holds.dropped;
+            if pending.directory {
+                c.directory = Some(book.tenant.clone());
+            }
+            c.wallet = Some(book.wallet.snapshot());
+            c.scheduled = Some(book.scheduled.clone());
+            c.pool = book.pool_used.clone();
+            Some(c)
+        })
+        .collect()
+}
+
+/// Commits the batch in one transaction; when that fails, reloads the tenants it touched (memory
+/// never runs ahead of the disk) and answers every caller `unavailable`.
+fn commit(
+    state: &mut State,
+    tenant_changes: &[TenantChanges],
+    audit: &[AuditEntry],
+) -> Option<ServiceError> {
+    let error = state
+        .store
+        .commit_batch_audited(tenant_changes, audit)
+        .err()?;
+    tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
+    for c in tenant_changes {
+        match state.store.load_book(&c.tenant_id) {
+            Ok(Some(book)) => {
+                state.books.insert(c.tenant_id.clone(), book);
+            }
+            Ok(None) => {
+                state.books.remove(&c.tenant_id);
+            }
+            Err(error) => {
+                tracing::error!(%error, tenant = %c.tenant_id, "cannot reload a tenant after a failed commit; stopping");
+                std::process::abort();
+            }
+        }
+    }
+    Some(ServiceError::unavailable(
+        "the change could not be made durable; nothing was changed, try again",
+    ))
+}
+
+/// The gauges of live reservations and of the balances the batch touched.
+fn publish(state: &mut State, tenant_changes: &[TenantChanges]) {
+    // Summing every tenant's holds costs a walk over all tenants: at most every 200 ms.
+    if state
+        .live_gauge_at
+        .is_none_or(|at| at.elapsed() >= LIVE_GAUGE_EVERY)
+    {
+        let live: usize = state.books.values().map(|b| b.live().holds().live()).sum();
+        metrics::gauge!("minutely_live_reservations").set(live as f64);
+        state.live_gauge_at = Some(Instant::now());
+    }
+    for c in tenant_changes {
+        if let Some(book) = state.books.get(&c.tenant_id) {
+            metrics::gauge!("minutely_wallet_balance", "tenant" => c.tenant_id.clone())
+                .set(decimal_gauge(book.wallet.balance()));
+        }
+    }
+}
+
+/// Runs one command or job of a batch. A panic here means an invariant broke (C24 is asserted
+/// in the core): a wrong balance is worse than a crash, so the process stops and the restart
+/// rebuilds from what was committed.
+fn guarded<T>(f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(out) => out,
+        Err(_) => {
+            tracing::error!("a job panicked in the writer; stopping");
+            std::process::abort();
+        }
+    }
+}
+
+/// A balance as a gauge value (metrics are floats; money is never computed from them).
+fn decimal_gauge(d: rust_decimal::Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(0.0)
+}
+
+/// C27: lapses every reservation that is due, in every tenant.
+fn expire_all(ctx: &mut Ctx<'_>) {
+    let now = ctx.now;
+    let ids: Vec<String> = ctx.books.keys().cloned().collect();
+    for id in ids {
+        let changes = ctx.books.get_mut(&id).expect("listed").expire(now);
+        if !changes.is_empty() {
+            ctx.holds(&id, changes);
+        }
+    }
+}

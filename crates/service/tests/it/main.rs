@@ -1,0 +1,204 @@
+//! The service's use cases on a real store (a SQLite file in a temporary directory) and, for
+//! the writes of the API, in a real writer thread.
+
+use jiff::Timestamp;
+use minutely_core::Reason;
+use minutely_core::engine::Outcome;
+use minutely_core::rating::{CallRecord, Direction};
+use minutely_formats::tenant_file::TenantFile;
+use minutely_service::Command;
+use minutely_service::audit::Actor;
+use minutely_service::clock::Clock;
+use minutely_service::ingest::{Ingested, ingest_in_writer};
+use minutely_service::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
+use minutely_service::tenants::{TenantApplied, apply_to_store};
+use minutely_service::writer::{self, State, WriterConfig};
+use minutely_service::{Kind, ServiceError};
+use minutely_store::{ActorKind, Store};
+use std::path::Path;
+
+const TENANT_FILE: &str = include_str!("../../../../examples/tenant.toml");
+
+fn open(path: &Path) -> Store {
+    Store::open(path, &minutely_formats::countries::shipped()).expect("the store opens")
+}
+
+fn now() -> Timestamp {
+    "2026-03-10T12:00:00Z".parse().expect("an instant")
+}
+
+fn actions(store: &Store) -> Vec<(String, ActorKind)> {
+    store
+        .audit_page(None, 0, 100)
+        .expect("the audit log reads")
+        .into_iter()
+        .map(|r| (r.entry.action, r.entry.actor_kind))
+        .collect()
+}
+
+#[test]
+fn applying_a_tenant_file_to_the_store_records_one_row_and_a_second_time_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(&dir.path().join("m.db"));
+    let file = TenantFile::parse(TENANT_FILE).unwrap();
+    let first = apply_to_store(&mut store, &Actor::cli(), &file, now()).unwrap();
+    assert_eq!(first.tenant, "contoso");
+    assert!(first.created);
+    assert!(!first.changes.is_empty());
+    let again = apply_to_store(&mut store, &Actor::cli(), &file, now()).unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert!(!again.created);
+    assert_eq!(
+        actions(&store),
+        vec![("tenant.apply".to_string(), ActorKind::Cli)]
+    );
+    // C24: the declared fundings due are in the saved wallet, and it adds up.
+    let book = store.load_book("contoso").unwrap().expect("saved");
+    book.wallet.check_invariant().unwrap();
+}
+
+#[test]
+fn a_tenant_file_refused_by_a_charging_rule_names_its_place_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(&dir.path().join("m.db"));
+    // C41: an unknown policy name is refused.
+    let text = TENANT_FILE.replace(
+        "default_dial_out_policy = \"Global\"",
+        "default_dial_out_policy = \"Nowhere\"",
+    );
+    let refused = TenantFile::parse(&text)
+        .map_err(minutely_service::tenants::file_error)
+        .and_then(|file| apply_to_store(&mut store, &Actor::cli(), &file, now()));
+    let error = refused.expect_err("an unknown policy is refused");
+    assert!(
+        matches!(error.kind, Kind::Refused(_) | Kind::Unprocessable),
+        "{error:?}"
+    );
+    assert!(error.detail.contains("nothing was changed"), "{error}");
+    assert!(store.load_book("contoso").unwrap().is_none());
+    assert!(actions(&store).is_empty());
+}
+
+#[test]
+fn keys_are_created_and_revoked_with_their_rows_and_the_api_keeps_the_last_operator_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(&dir.path().join("m.db"));
+    let secret = store.key_secret().unwrap();
+    let request = (KeyKind::Operator, None, "ops");
+    let (record, text) = create_key(&mut store, (&secret, &Actor::cli()), request, now()).unwrap();
+    assert!(text.starts_with(&format!("mk_{}_", record.id)));
+    assert_eq!(record.kind, "operator");
+    let keep = revoke_key(
+        &mut store,
+        &Actor::cli(),
+        &record.id,
+        LastOperator::Keep,
+        now(),
+    );
+    assert_eq!(keep.unwrap_err().kind, Kind::Conflict);
+    let revoked = revoke_key(
+        &mut store,
+        &Actor::cli(),
+        &record.id,
+        LastOperator::MayRevoke,
+        now(),
+    );
+    assert!(matches!(revoked, Ok(Revoked::Now(ref k)) if k.revoked_at == Some(now())));
+    let again = revoke_key(
+        &mut store,
+        &Actor::cli(),
+        &record.id,
+        LastOperator::MayRevoke,
+        now(),
+    );
+    assert!(matches!(again, Ok(Revoked::Already(_))));
+    let missing = revoke_key(
+        &mut store,
+        &Actor::cli(),
+        "nosuchkey",
+        LastOperator::Keep,
+        now(),
+    );
+    assert_eq!(missing.unwrap_err().kind, Kind::NotFound);
+    let rows: Vec<String> = actions(&store).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(rows, ["key.create", "key.revoke"]);
+}
+
+fn dial_in(call_id: &str, conference_id: &str) -> CallRecord {
+    CallRecord {
+        call_id: call_id.to_string(),
+        conference_id: conference_id.to_string(),
+        organizer: "ana.silva@contoso.example".to_string(),
+        direction: Direction::DialIn,
+        service_number: "+33 1 86 95 00 00".to_string(),
+        caller_number: "+33 6 12 34 56 78".to_string(),
+        destination_number: String::new(),
+        start: "2026-03-10T10:00:00Z".parse().unwrap(),
+        end: "2026-03-10T10:05:00Z".parse().unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_call_id_is_answered_and_never_stored_in_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let state = State::load(open(&db)).unwrap();
+    let clock = Clock::manual(now());
+    let (writer, thread) = writer::start(state, WriterConfig::default(), clock, None);
+    let file = TenantFile::parse(TENANT_FILE).unwrap();
+    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
+    let applied: TenantApplied = writer
+        .execute(Command::ApplyTenantFile {
+            actor,
+            tenant: "contoso".to_string(),
+            file: Box::new(file),
+        })
+        .await
+        .unwrap();
+    assert!(applied.created);
+    // C23: the same id with other content is `call_id_reused`; the same record again is a
+    // replay; in one batch, the first in canonical order (C22) is the first submission.
+    let later = CallRecord {
+        start: "2026-03-10T11:00:00Z".parse().unwrap(),
+        end: "2026-03-10T11:01:00Z".parse().unwrap(),
+        ..dial_in("c-1", "conf-B")
+    };
+    let batch = vec![later, dial_in("c-1", "conf-A"), dial_in("c-1", "conf-A")];
+    let (answers, _currency): (Vec<Ingested>, _) = writer
+        .execute(Command::Ingest {
+            tenant: "contoso".to_string(),
+            records: batch,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        answers[0].outcome,
+        Outcome::Refused(Reason::CallIdReused),
+        "{answers:?}"
+    );
+    assert!(!answers[1].replay);
+    assert!(answers[2].replay);
+    let unknown: Result<_, ServiceError> = writer
+        .run(|ctx| ingest_in_writer(ctx, "nobody", vec![dial_in("c-2", "x")]))
+        .await;
+    assert_eq!(
+        unknown.unwrap_err().kind,
+        Kind::Refused(Reason::UnknownTenant)
+    );
+    writer.stop().await;
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap();
+    let store = open(&db);
+    let stored = store
+        .call("contoso", "c-1")
+        .unwrap()
+        .expect("the first is stored");
+    assert_eq!(stored.record.conference_id, "conf-A");
+    assert_eq!(
+        actions(&store),
+        vec![("tenant.apply".to_string(), ActorKind::Operator)]
+    );
+}
