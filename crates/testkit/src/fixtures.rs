@@ -1,9 +1,21 @@
 //! The sample rate card and tenant file the black-box tests load (through the API, the command
 //! line or a file), written once.
 
+/// A rate-card CSV: the header, then the rows given (each ending with a newline), as one string
+/// literal usable in a `const`.
+#[macro_export]
+macro_rules! rate_card {
+    ($rows:literal) => {
+        concat!(
+            "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from\n",
+            $rows
+        )
+    };
+}
+
 /// The sample rate card of the tests (EUR).
-pub const RATES: &str = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+pub const RATES: &str = rate_card!(
+    "\
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2026-01-01T00:00:00Z
 dial_out,+336,,France mobile,FR,false,0.1100,0,60,60,2026-01-01T00:00:00Z
 dial_out,+49,,Germany,DE,false,0.0300,0,60,60,2026-01-01T00:00:00Z
@@ -13,7 +25,8 @@ dial_out,+8190,,Japan premium,JP,true,0.9000,0.10,60,60,2026-01-01T00:00:00Z
 dial_in_toll,FR,,France toll,FR,false,0.0300,0,60,60,2026-01-01T00:00:00Z
 dial_in_toll_free,FR,*,France toll-free,FR,false,0.0500,0,60,60,2026-01-01T00:00:00Z
 dial_in_toll_free,US,*,United States toll-free,US,false,0.0400,0,60,60,2026-01-01T00:00:00Z
-";
+"
+);
 
 /// A tenant file: a French volume-licensing tenant with a wallet (no auto-recharge), one
 /// subscription user with credits, one pay-per-minute user, a toll and a toll-free number.

@@ -75,7 +75,8 @@ impl Workspace {
     }
 }
 
-const RATES: &str = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+const RATES: &str = minutely_testkit::rate_card!(
+    "\
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2025-01-01T00:00:00Z
 dial_out,+336,,France mobile,FR,false,0.1100,0.05,60,60,2025-01-01T00:00:00Z
 dial_out,+81,,Japan,JP,false,0.0300,0,30,6,2025-01-01T00:00:00Z
@@ -85,7 +86,8 @@ dial_in_toll,US,,United States toll,US,false,0.0200,0,60,60,2025-01-01T00:00:00Z
 dial_in_toll_free,FR,*,France toll-free,FR,false,0.0600,0,60,60,2025-01-01T00:00:00Z
 dial_in_toll_free,US,*,United States toll-free,US,false,0.0400,0,60,60,2025-01-01T00:00:00Z
 dial_in_toll_free,US,CA,US toll-free from Canada,US,false,0.0550,0,60,60,2025-01-01T00:00:00Z
-";
+"
+);
 
 const CALLS: &str = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
 c1,m1,chloe.bernard@contoso.example,dial_in,+33 805 98 00 00,+1 416 555 0100,,2026-01-05T10:00:00Z,2026-01-05T10:02:05Z

@@ -16,13 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A sample EUR rate card (the same prices as the server tests' card).
-pub const RATES: &str = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+pub const RATES: &str = minutely_testkit::rate_card!(
+    "\
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2026-01-01T00:00:00Z
 dial_out,+336,,France mobile,FR,false,0.1100,0,60,60,2026-01-01T00:00:00Z
 dial_out,+1,,North America,US,false,0.0100,0,60,60,2026-01-01T00:00:00Z
 dial_in_toll,FR,,France toll,FR,false,0.0300,0,60,60,2026-01-01T00:00:00Z
-";
+"
+);
 
 pub const TENANT: &str = r#"
 id = "acme"

@@ -84,10 +84,11 @@ fn json_body(v: Value) -> Option<RequestBody> {
     Some(RequestBody::Json(v))
 }
 
-const NEW_VERSION: &str = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+const NEW_VERSION: &str = minutely_testkit::rate_card!(
+    "\
 dial_out,+33,,France,FR,false,0.0200,0,60,60,2026-06-01T00:00:00Z
-";
+"
+);
 
 #[tokio::test]
 async fn every_administrative_route_leaves_one_row_with_who_what_before_and_after() {

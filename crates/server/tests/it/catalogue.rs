@@ -199,11 +199,12 @@ async fn only_an_operator_key_changes_the_country_table() {
 // Rate cards
 // ---------------------------------------------------------------------------------------------
 
-const JUNE: &str = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+const JUNE: &str = minutely_testkit::rate_card!(
+    "\
 dial_out,+33,,France,FR,false,0.0300,0,60,60,2026-06-01T00:00:00Z
 dial_out,+81,,Japan,JP,false,0.0800,0,60,60,2026-06-01T00:00:00Z
-";
+"
+);
 
 #[tokio::test]
 async fn c36_rate_card_import_adds_versions_once_and_exports_them_as_csv() {

@@ -289,9 +289,15 @@ fn operations(spec: &Value) -> Vec<Operation> {
 }
 
 const RATE_CARDS: &[&str] = &[
-    "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from\ndial_out,+44,,UK,GB,false,7922816251426433759354395033,0,60,60,2026-01-01T00:00:00Z\n",
-    "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from\ndial_out,+44,,UK,GB,false,0.0200,79228162514264337593543950335,60,60,2026-01-01T00:00:00Z\n",
-    "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from\ndial_out,+44,,UK,GB,false,0.0200,0,4294967296,1,2026-01-01T00:00:00Z\n",
+    minutely_testkit::rate_card!(
+        "dial_out,+44,,UK,GB,false,7922816251426433759354395033,0,60,60,2026-01-01T00:00:00Z\n"
+    ),
+    minutely_testkit::rate_card!(
+        "dial_out,+44,,UK,GB,false,0.0200,79228162514264337593543950335,60,60,2026-01-01T00:00:00Z\n"
+    ),
+    minutely_testkit::rate_card!(
+        "dial_out,+44,,UK,GB,false,0.0200,0,4294967296,1,2026-01-01T00:00:00Z\n"
+    ),
     "garbage",
 ];
 

@@ -258,12 +258,13 @@ async fn a_rate_card_diff_lists_added_removed_and_changed_entries() {
     let mut app = TestApp::start().await;
     app.seed_tenant("acme", None).await;
     let op = app.operator_key.clone();
-    let v2 = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+    let v2 = minutely_testkit::rate_card!(
+        "\
 dial_out,+33,,France,FR,false,0.0240,0,60,60,2026-04-01T00:00:00Z
 dial_out,+336,,France mobile,FR,false,0.0990,0,60,60,2026-04-01T00:00:00Z
 dial_out,+44,,United Kingdom,GB,false,0.0200,0,60,60,2026-04-01T00:00:00Z
-";
+"
+    );
     let r = app
         .request(
             reqwest::Method::POST,

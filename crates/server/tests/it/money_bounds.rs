@@ -21,14 +21,15 @@ fn dec(v: &Value) -> Decimal {
 
 /// The sample card, then a version from February with the largest rate and fee accepted on
 /// every French destination.
-const MAX_RATES: &str = "\
-kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from
+const MAX_RATES: &str = minutely_testkit::rate_card!(
+    "\
 dial_out,+33,,France,FR,false,1000000,1000000,60,60,2026-02-01T00:00:00Z
 dial_out,+336,,France mobile,FR,false,1000000,1000000,3600,3600,2026-02-01T00:00:00Z
 dial_out,+1,,North America,US,false,0.0100,0,60,60,2026-02-01T00:00:00Z
 dial_in_toll,FR,,France toll,FR,false,1000000,0,60,60,2026-02-01T00:00:00Z
 dial_in_toll_free,FR,*,France toll-free,FR,false,1000000,1000000,60,60,2026-02-01T00:00:00Z
-";
+"
+);
 
 async fn import_card(app: &TestApp, csv: &str) -> Resp {
     app.request(
