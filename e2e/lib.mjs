@@ -14,6 +14,8 @@ export const BIN = path.resolve(
   ROOT,
   process.env.MINUTELY_BIN || path.join(process.env.CARGO_TARGET_DIR || "target", "release", "minutely"),
 );
+// The tools binary (sample data), built beside the product binary.
+export const TOOLS = path.join(path.dirname(BIN), "minutely-tools");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -114,7 +116,7 @@ export async function api(server, key, method, route, body, contentType = "appli
  */
 export async function setUpTenant(server) {
   const op = await operatorKey(server);
-  const rates = execFileSync(BIN, ["gen", "rates", "--currency", "EUR"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const rates = execFileSync(TOOLS, ["gen", "rates", "--currency", "EUR"], { encoding: "utf8", maxBuffer: 1 << 26 });
   await api(server, op, "POST", "/v1/rate-cards/EUR", rates, "text/csv");
   const toml = readFileSync(path.join(ROOT, "examples", "tenant.toml"), "utf8");
   await api(server, op, "PUT", "/v1/tenants/contoso/file", toml, "application/toml");
