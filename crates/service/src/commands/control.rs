@@ -338,6 +338,16 @@ fn batch(ctx: &mut Ctx<'_>, tenant: &str, steps: Vec<ControlStep>) -> ServiceRes
     ))
 }
 
+/// The simulator's bound on the call it rates: at most a day.
+pub fn check_preview_duration(duration_s: u64) -> ServiceResult<()> {
+    if duration_s > MAX_PREVIEW_S {
+        return Err(ServiceError::invalid(format!(
+            "duration_s: {duration_s} is longer than a day ({MAX_PREVIEW_S} s)"
+        )));
+    }
+    Ok(())
+}
+
 /// The policy simulator, in the writer: nothing is changed.
 fn simulate(
     ctx: &mut Ctx<'_>,
@@ -345,11 +355,7 @@ fn simulate(
     mut call: CallRecord,
     duration_s: u64,
 ) -> ServiceResult<Simulated> {
-    if duration_s > MAX_PREVIEW_S {
-        return Err(ServiceError::invalid(format!(
-            "duration_s: {duration_s} is longer than a day ({MAX_PREVIEW_S} s)"
-        )));
-    }
+    check_preview_duration(duration_s)?;
     let (now, policy) = (ctx.now, ctx.control);
     call.start = now;
     call.end = now;
