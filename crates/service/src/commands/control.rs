@@ -397,3 +397,48 @@ impl FromAnswer for BatchAnswered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    #[test]
+    fn a_control_error_names_the_call_and_keeps_its_kind() {
+        let e = control_error(ControlError::CallNotFound, "c-1");
+        assert_eq!((e.kind, e.code), (Kind::NotFound, "call_not_found"));
+        assert!(e.detail.contains("\"c-1\""), "{e}");
+        let e = control_error(ControlError::CallAlreadyEnded, "c-2");
+        assert_eq!((e.kind, e.code), (Kind::Conflict, "call_already_ended"));
+        assert!(e.detail.contains("\"c-2\""), "{e}");
+        let e = control_error(ControlError::Refused(Reason::NoRate), "c-3");
+        assert_eq!(e.kind, Kind::Refused(Reason::NoRate));
+        assert_eq!(e.code, Reason::NoRate.code());
+        assert_eq!(e.rule(), Some(Reason::NoRate.rule()));
+        assert!(e.detail.starts_with("call \"c-3\": "), "{e}");
+    }
+
+    #[test]
+    fn the_simulator_rates_at_most_a_day() {
+        assert!(check_preview_duration(MAX_PREVIEW_S).is_ok());
+        let e = check_preview_duration(MAX_PREVIEW_S + 1).unwrap_err();
+        assert_eq!(e.kind, Kind::Invalid);
+        assert!(e.detail.starts_with("duration_s: "), "{e}");
+    }
+
+    #[test]
+    fn a_step_names_its_call() {
+        let step = ControlStep::Extend(Extend {
+            call_id: "c-9".into(),
+            granted_s: None,
+        });
+        assert_eq!(step.call_id(), "c-9");
+        let step = ControlStep::End(End {
+            call_id: "c-8".into(),
+            end_at: None,
+            duration_s: Some(60),
+            record: None,
+        });
+        assert_eq!(step.call_id(), "c-8");
+    }
+}
