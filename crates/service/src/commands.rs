@@ -2,16 +2,21 @@
 //! validated input, and its `Answer`. An adapter builds a command, sends it with
 //! `Writer::execute` and gets the answer once the batch it joined is durable.
 
+pub mod control;
+pub mod wallet;
+
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Ingested, ingest_in_writer};
 use crate::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
 use crate::tenants::{TenantApplied, apply_in_writer};
 use crate::writer::Ctx;
+use control::{ControlAnswer, ControlCommand};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_store::ApiKey;
+use wallet::{WalletAnswer, WalletCommand};
 
 /// A write, with its checked input.
 pub enum Command {
@@ -40,6 +45,10 @@ pub enum Command {
         id: String,
         last: LastOperator,
     },
+    /// Call control (C25 to C27) and the policy simulator.
+    Control(ControlCommand),
+    /// Writes to the wallet.
+    Wallet(WalletCommand),
 }
 
 /// What a command did.
@@ -53,6 +62,8 @@ pub enum Answer {
     /// The key's record and its text, shown once.
     KeyCreated(ApiKey, String),
     KeyRevoked(Revoked),
+    Control(ControlAnswer),
+    Wallet(WalletAnswer),
 }
 
 impl Command {
@@ -85,6 +96,8 @@ impl Command {
             Command::RevokeKey { actor, id, last } => {
                 revoke_key(ctx.store, &actor, &id, last, ctx.now).map(Answer::KeyRevoked)
             }
+            Command::Control(command) => command.execute(ctx).map(Answer::Control),
+            Command::Wallet(command) => command.execute(ctx).map(Answer::Wallet),
         }
     }
 }
@@ -143,6 +156,8 @@ impl Answer {
             Answer::Ingested { .. } => "Ingested",
             Answer::KeyCreated(..) => "KeyCreated",
             Answer::KeyRevoked(_) => "KeyRevoked",
+            Answer::Control(_) => "Control",
+            Answer::Wallet(_) => "Wallet",
         }
     }
 }

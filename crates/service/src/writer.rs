@@ -248,6 +248,9 @@ impl Ctx<'_> {
 type Reply = Box<dyn FnOnce(Option<ServiceError>) + Send>;
 type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
 
+// A command travels by value, inline in its queue slot: boxing it would cost an allocation per
+// call on the hot path (authorize, extend, end), for the sake of the rare `Tick` and `Stop`.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     /// A use case, as data.
     Command(Command, oneshot::Sender<ServiceResult<Answer>>),

@@ -9,16 +9,17 @@ use crate::app::{AppState, Caller, Json, JsonOrEmpty, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use crate::i18n;
-use crate::writer::Ctx;
 use axum::extract::State;
 use jiff::Timestamp;
-use minutely_core::control::{ControlError, Decision, Extension, Grant};
-use minutely_core::engine::TenantBook;
+use minutely_core::control::{Decision, Extension, Grant};
 use minutely_core::ident;
 use minutely_core::money::Currency;
-use minutely_core::rating::{CallRecord, Direction, Rater};
-use minutely_service::Command;
-use minutely_service::ingest::{Ingested, is_stored};
+use minutely_core::rating::{CallRecord, Direction};
+use minutely_service::commands::control::{
+    self as ctl, Authorized, BatchAnswered, ControlStep, Ended, Extended, StepAnswer,
+};
+use minutely_service::ingest::Ingested;
+use minutely_service::{Command, ServiceResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -200,25 +201,7 @@ impl EndRequest {
     }
 }
 
-/// How far an authorization's `start` may be from the server's clock, in seconds.
-pub const MAX_START_SKEW_S: i64 = 3600;
-
-/// Runs `f` on the tenant's book with a rater over the card of the tenant's currency, once the
-/// book knows the first results of `call_ids` (C23); the wallet and pool are written at commit.
-/// `unknown_tenant` when there is no such tenant.
-fn rate_in_book<T>(
-    ctx: &mut Ctx<'_>,
-    tenant: &str,
-    call_ids: &[&str],
-    f: impl FnOnce(&mut TenantBook, &mut Rater<'_>) -> T,
-) -> ApiResult<(T, Currency)> {
-    ctx.load_seen(tenant, call_ids)?;
-    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
-    let currency = book.tenant.currency;
-    let out = catalogue.with_rater(currency, |rater| f(book, rater));
-    ctx.touched(tenant);
-    Ok((out, currency))
-}
+pub use minutely_service::commands::control::MAX_START_SKEW_S;
 
 /// A grant's credit held, pool minutes held and expiry, as JSON values.
 fn grant_fields(g: &Grant, currency: Currency) -> (String, u32, String) {
@@ -227,26 +210,6 @@ fn grant_fields(g: &Grant, currency: Currency) -> (String, u32, String) {
         g.pool_minutes,
         instant(g.expires_at),
     )
-}
-
-fn control_error(e: ControlError, call_id: &str) -> ApiError {
-    match e {
-        ControlError::CallNotFound => ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "call_not_found",
-            format!(
-                "no authorized call {call_id:?}; an end report of an unauthorized call must carry its record"
-            ),
-        ),
-        ControlError::CallAlreadyEnded => ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "call_already_ended",
-            format!("call {call_id:?} has already ended"),
-        ),
-        ControlError::Refused(reason) => {
-            ApiError::reason(reason, format!("call {call_id:?}: {}", reason.describe()))
-        }
-    }
 }
 
 /// C25: allow or deny a call about to connect.
@@ -271,120 +234,71 @@ pub async fn authorize(
     Json(body): Json<AuthorizeRequest>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    let command = AuthorizeCommand::new(call_id, body)?;
-    state
+    let step = authorize_step(call_id, body)?;
+    let answer: Authorized = state
         .writer
-        .run(move |ctx| command.apply(ctx, &tenant))
-        .await
-        .map(Json)
+        .execute(Command::Control(ctl::ControlCommand::Authorize {
+            tenant,
+            step,
+        }))
+        .await?;
+    Ok(Json(authorize_json(answer)))
 }
 
-/// An authorization whose body passed its checks, ready for the writer.
-pub struct AuthorizeCommand {
-    call_id: String,
-    body: AuthorizeRequest,
-    direction: Direction,
-    start: Option<Timestamp>,
+/// An authorization's path and body checked, made the service's step (the writer sets the
+/// call's start and end).
+fn authorize_step(call_id: String, body: AuthorizeRequest) -> ApiResult<ctl::Authorize> {
+    ident::call_id("call_id", &call_id)?;
+    let (direction, start) = body.check()?;
+    let call = CallRecord {
+        call_id,
+        conference_id: body.conference_id,
+        organizer: body.organizer,
+        direction,
+        service_number: body.service_number,
+        caller_number: body.caller_number,
+        destination_number: body.destination_number,
+        start: Timestamp::UNIX_EPOCH,
+        end: Timestamp::UNIX_EPOCH,
+    };
+    Ok(ctl::Authorize { call, start })
 }
 
-impl AuthorizeCommand {
-    pub fn new(call_id: String, body: AuthorizeRequest) -> ApiResult<AuthorizeCommand> {
-        ident::call_id("call_id", &call_id)?;
-        let (direction, start) = body.check()?;
-        Ok(AuthorizeCommand {
-            call_id,
-            body,
-            direction,
-            start,
-        })
-    }
-
-    /// C25, in the writer.
-    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<AuthorizeResponse> {
-        let AuthorizeCommand {
-            call_id,
-            body,
-            direction,
-            start,
-        } = self;
-        let now = ctx.now;
-        let start = start.unwrap_or(now);
-        // A grant runs from the start: one far from the server's clock would lapse at once
-        // or hold credit for a call that has not begun.
-        let skew = (start.as_second() - now.as_second()).abs();
-        if skew > MAX_START_SKEW_S {
-            return Err(ApiError::unprocessable(format!(
-                "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
-                instant(start),
-                instant(now)
-            )));
+/// An authorization's answer as JSON.
+fn authorize_json(a: Authorized) -> AuthorizeResponse {
+    let currency = a.currency.code().to_string();
+    match a.decision {
+        Decision::Allow(g) => {
+            let (reserved, pool, expires) = grant_fields(&g, a.currency);
+            AuthorizeResponse {
+                call_id: a.call_id,
+                decision: "allow".into(),
+                reason: None,
+                rule: None,
+                max_duration_s: g.max_duration_s,
+                funding: Some(g.funding.as_str().to_string()),
+                reserved: Some(reserved),
+                reserved_pool_minutes: Some(pool),
+                currency,
+                start: instant(a.start),
+                expires_at: Some(expires),
+                replay: g.replay,
+            }
         }
-        let call = CallRecord {
-            call_id,
-            conference_id: body.conference_id,
-            organizer: body.organizer,
-            direction,
-            service_number: body.service_number,
-            caller_number: body.caller_number,
-            destination_number: body.destination_number,
-            start,
-            end: start,
-        };
-        let policy = ctx.control;
-        let ((known, (decision, effects, holds)), currency) =
-            rate_in_book(ctx, tenant, &[call.call_id.as_str()], |book, rater| {
-                let known = book.seen.contains_key(&call.call_id)
-                    || book.live().contains_key(&call.call_id);
-                (known, book.authorize(rater, &call, now, &policy))
-            })?;
-        ctx.effects(tenant, effects);
-        ctx.holds(tenant, holds);
-        let currency_code = currency.code().to_string();
-        Ok(match decision {
-            Decision::Allow(g) => {
-                let (reserved, pool, expires) = grant_fields(&g, currency);
-                AuthorizeResponse {
-                    call_id: call.call_id,
-                    decision: "allow".into(),
-                    reason: None,
-                    rule: None,
-                    max_duration_s: g.max_duration_s,
-                    funding: Some(g.funding.as_str().to_string()),
-                    reserved: Some(reserved),
-                    reserved_pool_minutes: Some(pool),
-                    currency: currency_code,
-                    start: instant(start),
-                    expires_at: Some(expires),
-                    replay: g.replay,
-                }
-            }
-            Decision::Deny(reason) => {
-                let answer = AuthorizeResponse {
-                    call_id: call.call_id.clone(),
-                    decision: "deny".into(),
-                    reason: Some(reason.code().to_string()),
-                    rule: Some(reason.rule().to_string()),
-                    max_duration_s: Some(0),
-                    funding: None,
-                    reserved: None,
-                    reserved_pool_minutes: None,
-                    currency: currency_code,
-                    start: instant(start),
-                    expires_at: None,
-                    replay: false,
-                };
-                // A new denial is recorded like a refused record (refused-calls report, and
-                // the same answer when asked again); a repeated one is already there.
-                if !known {
-                    ctx.call(
-                        tenant,
-                        call,
-                        minutely_core::engine::Outcome::Refused(reason),
-                    );
-                }
-                answer
-            }
-        })
+        Decision::Deny(reason) => AuthorizeResponse {
+            call_id: a.call_id,
+            decision: "deny".into(),
+            reason: Some(reason.code().to_string()),
+            rule: Some(reason.rule().to_string()),
+            max_duration_s: Some(0),
+            funding: None,
+            reserved: None,
+            reserved_pool_minutes: None,
+            currency,
+            start: instant(a.start),
+            expires_at: None,
+            replay: false,
+        },
     }
 }
 
@@ -409,59 +323,47 @@ pub async fn extend(
     JsonOrEmpty(body): JsonOrEmpty<ExtendRequest>,
 ) -> ApiResult<Json<ExtendResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    let command = ExtendCommand::new(call_id, body)?;
-    state
+    let step = extend_step(call_id, body)?;
+    let answer: Extended = state
         .writer
-        .run(move |ctx| command.apply(ctx, &tenant))
-        .await
-        .map(Json)
+        .execute(Command::Control(ctl::ControlCommand::Extend {
+            tenant,
+            step,
+        }))
+        .await?;
+    Ok(Json(extend_json(answer)))
 }
 
-/// An extension whose body passed its checks, ready for the writer.
-pub struct ExtendCommand {
-    call_id: String,
-    granted_s: Option<u64>,
-}
-
-impl ExtendCommand {
-    pub fn new(call_id: String, body: ExtendRequest) -> ApiResult<ExtendCommand> {
-        ident::call_id("call_id", &call_id)?;
-        if body.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
-            return Err(ApiError::invalid("granted_s is longer than a year"));
-        }
-        Ok(ExtendCommand {
-            call_id,
-            granted_s: body.granted_s,
-        })
+/// An extension's path and body checked, made the service's step.
+fn extend_step(call_id: String, body: ExtendRequest) -> ApiResult<ctl::Extend> {
+    ident::call_id("call_id", &call_id)?;
+    if body.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
+        return Err(ApiError::invalid("granted_s is longer than a year"));
     }
+    Ok(ctl::Extend {
+        call_id,
+        granted_s: body.granted_s,
+    })
+}
 
-    /// C26, in the writer.
-    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<ExtendResponse> {
-        let call_id = self.call_id;
-        let (now, policy) = (ctx.now, ctx.control);
-        let ((answer, effects, holds), currency) =
-            rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
-                book.extend(rater, &call_id, self.granted_s, now, &policy)
-            })?;
-        ctx.effects(tenant, effects);
-        ctx.holds(tenant, holds);
-        let (extended, grant) = match answer.map_err(|e| control_error(e, &call_id))? {
-            Extension::Extended(g) => (true, g),
-            Extension::Exhausted(g) => (false, g),
-        };
-        let (reserved, pool, expires) = grant_fields(&grant, currency);
-        Ok(ExtendResponse {
-            call_id,
-            extended,
-            reason: (!extended).then(|| "no_more_credit".to_string()),
-            max_duration_s: grant.max_duration_s,
-            funding: grant.funding.as_str().to_string(),
-            reserved,
-            reserved_pool_minutes: pool,
-            currency: currency.code().to_string(),
-            expires_at: expires,
-            replay: grant.replay,
-        })
+/// An extension's answer as JSON.
+fn extend_json(e: Extended) -> ExtendResponse {
+    let (extended, grant) = match e.extension {
+        Extension::Extended(g) => (true, g),
+        Extension::Exhausted(g) => (false, g),
+    };
+    let (reserved, pool, expires) = grant_fields(&grant, e.currency);
+    ExtendResponse {
+        call_id: e.call_id,
+        extended,
+        reason: (!extended).then(|| "no_more_credit".to_string()),
+        max_duration_s: grant.max_duration_s,
+        funding: grant.funding.as_str().to_string(),
+        reserved,
+        reserved_pool_minutes: pool,
+        currency: e.currency.code().to_string(),
+        expires_at: expires,
+        replay: grant.replay,
     }
 }
 
@@ -487,72 +389,29 @@ pub async fn end(
     JsonOrEmpty(body): JsonOrEmpty<EndRequest>,
 ) -> ApiResult<Json<OutcomeJson>> {
     caller.check(&tenant, Access::Bridge)?;
-    let command = EndCommand::new(call_id, body)?;
-    state
+    let step = end_step(call_id, body)?;
+    let answer: Ended = state
         .writer
-        .run(move |ctx| command.apply(ctx, &tenant))
-        .await
-        .map(Json)
+        .execute(Command::Control(ctl::ControlCommand::End { tenant, step }))
+        .await?;
+    Ok(Json(end_json(&answer)))
 }
 
-/// An end report whose body passed its checks, ready for the writer.
-pub struct EndCommand {
-    call_id: String,
-    end_at: Option<Timestamp>,
-    duration_s: Option<u64>,
-    record: Option<CallRecord>,
+/// An end report's path and body checked, made the service's step.
+fn end_step(call_id: String, body: EndRequest) -> ApiResult<ctl::End> {
+    ident::call_id("call_id", &call_id)?;
+    let (end_at, record) = body.check(&call_id)?;
+    Ok(ctl::End {
+        call_id,
+        end_at,
+        duration_s: body.duration_s,
+        record,
+    })
 }
 
-impl EndCommand {
-    pub fn new(call_id: String, body: EndRequest) -> ApiResult<EndCommand> {
-        ident::call_id("call_id", &call_id)?;
-        let (end_at, record) = body.check(&call_id)?;
-        Ok(EndCommand {
-            call_id,
-            end_at,
-            duration_s: body.duration_s,
-            record,
-        })
-    }
-
-    /// C27 and C28, in the writer.
-    pub fn apply(self, ctx: &mut Ctx<'_>, tenant: &str) -> ApiResult<OutcomeJson> {
-        let EndCommand {
-            call_id,
-            end_at,
-            duration_s,
-            record,
-        } = self;
-        let now = ctx.now;
-        let ((result, holds), currency) =
-            rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
-                // The end instant: given, or start + duration, or the record's, or now.
-                let start = book
-                    .live()
-                    .get(&call_id)
-                    .map(|r| r.call.start)
-                    .or(record.as_ref().map(|r| r.start));
-                let end = match (end_at, duration_s, start, &record) {
-                    (Some(end), _, _, _) => end,
-                    (None, Some(d), Some(start), _) => {
-                        start + jiff::SignedDuration::from_secs(d as i64)
-                    }
-                    (None, None, _, Some(r)) => r.end,
-                    _ => now,
-                };
-                let record = record.map(|r| CallRecord { end, ..r });
-                book.end_call(rater, &call_id, end, record.as_ref(), now)
-            })?;
-        ctx.holds(tenant, holds);
-        let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
-        let outcome = OutcomeJson::new(&call_id, &processed.outcome, processed.replay, currency);
-        // A first result is stored (C23); a replay or a reused id changes nothing.
-        if let Some(call) = call.filter(|_| is_stored(&processed)) {
-            ctx.call(tenant, call, processed.outcome);
-        }
-        ctx.effects(tenant, processed.effects);
-        Ok(outcome)
-    }
+/// An end report's answer as JSON.
+fn end_json(e: &Ended) -> OutcomeJson {
+    OutcomeJson::new(&e.call_id, &e.outcome, e.replay, e.currency)
 }
 
 /// Many call-control commands in one request: what a bridge sends when it gathers the
@@ -627,34 +486,21 @@ pub struct CommandError {
     pub rule: Option<String>,
 }
 
-/// A batch's command once its body passed its checks.
-enum Prepared {
-    Authorize(AuthorizeCommand),
-    Extend(ExtendCommand),
-    End(EndCommand),
-}
-
 impl ControlCommand {
-    fn prepare(self) -> ApiResult<Prepared> {
+    /// The command's body checked, made the service's step; with the command's name.
+    fn prepare(self) -> ApiResult<(&'static str, ControlStep)> {
         Ok(match self {
-            ControlCommand::Authorize { call_id, body } => {
-                Prepared::Authorize(AuthorizeCommand::new(call_id, body)?)
-            }
+            ControlCommand::Authorize { call_id, body } => (
+                "authorize",
+                ControlStep::Authorize(authorize_step(call_id, body)?),
+            ),
             ControlCommand::Extend { call_id, body } => {
-                Prepared::Extend(ExtendCommand::new(call_id, body)?)
+                ("extend", ControlStep::Extend(extend_step(call_id, body)?))
             }
-            ControlCommand::End { call_id, body } => Prepared::End(EndCommand::new(call_id, body)?),
+            ControlCommand::End { call_id, body } => {
+                ("end", ControlStep::End(end_step(call_id, body)?))
+            }
         })
-    }
-}
-
-impl Prepared {
-    fn op_and_id(&self) -> (&'static str, &str) {
-        match self {
-            Prepared::Authorize(c) => ("authorize", &c.call_id),
-            Prepared::Extend(c) => ("extend", &c.call_id),
-            Prepared::End(c) => ("end", &c.call_id),
-        }
     }
 }
 
@@ -697,78 +543,100 @@ pub async fn control_batch(
             ),
         ));
     }
-    let mut commands = Vec::with_capacity(body.commands.len());
+    let (ops, steps) = prepare_batch(body.commands)?;
+    let lang = i18n::Lang::negotiate(
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    // The op and call id of each command, to name the ones that fail.
+    let named: Vec<(&'static str, String)> = ops
+        .into_iter()
+        .zip(&steps)
+        .map(|(op, step)| (op, step.call_id().to_string()))
+        .collect();
+    let BatchAnswered(answers) = state
+        .writer
+        .execute(Command::Control(ctl::ControlCommand::Batch {
+            tenant,
+            steps,
+        }))
+        .await?;
+    let results = named
+        .into_iter()
+        .zip(answers)
+        .map(|((op, call_id), answer)| command_result(op, call_id, answer, lang))
+        .collect();
+    Ok(Json(ControlBatchResponse { results }))
+}
+
+/// Every command of a batch checked: the steps and their names, or the batch refused whole,
+/// naming every bad command (`commands[3]`).
+fn prepare_batch(
+    commands: Vec<ControlCommand>,
+) -> ApiResult<(Vec<&'static str>, Vec<ControlStep>)> {
+    let mut ops = Vec::with_capacity(commands.len());
+    let mut steps = Vec::with_capacity(commands.len());
     let mut problems = Vec::new();
     let mut malformed = false;
-    for (i, command) in body.commands.into_iter().enumerate() {
+    for (i, command) in commands.into_iter().enumerate() {
         match command.prepare() {
-            Ok(c) => commands.push(c),
+            Ok((op, step)) => {
+                ops.push(op);
+                steps.push(step);
+            }
             Err(e) => {
                 malformed |= e.status == axum::http::StatusCode::BAD_REQUEST;
                 problems.push(format!("commands[{i}]: {}", e.detail));
             }
         }
     }
-    if !problems.is_empty() {
-        let detail = summarize(&problems);
-        // Malformed if any command is; else only values that cannot be used together.
-        return Err(if malformed {
-            ApiError::invalid(detail)
-        } else {
-            ApiError::unprocessable(detail)
-        });
+    if problems.is_empty() {
+        return Ok((ops, steps));
     }
-    let lang = i18n::Lang::negotiate(
-        headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let results = state
-        .writer
-        .run(move |ctx| {
-            // An unknown tenant refuses the whole batch, as it would each command.
-            ctx.book(&tenant)?;
-            // Every call id of the batch is looked up in the store at once (C23).
-            let ids: Vec<&str> = commands.iter().map(|c| c.op_and_id().1).collect();
-            ctx.load_seen(&tenant, &ids)?;
-            Ok(commands
-                .into_iter()
-                .map(|command| {
-                    let (op, call_id) = command.op_and_id();
-                    let mut result = CommandResult {
-                        op: op.to_string(),
-                        call_id: call_id.to_string(),
-                        status: 200,
-                        authorize: None,
-                        extend: None,
-                        end: None,
-                        error: None,
-                    };
-                    let done = match command {
-                        Prepared::Authorize(c) => {
-                            c.apply(ctx, &tenant).map(|a| result.authorize = Some(a))
-                        }
-                        Prepared::Extend(c) => {
-                            c.apply(ctx, &tenant).map(|a| result.extend = Some(a))
-                        }
-                        Prepared::End(c) => c.apply(ctx, &tenant).map(|a| result.end = Some(a)),
-                    };
-                    if let Err(e) = done {
-                        result.status = e.status.as_u16();
-                        result.error = Some(CommandError {
-                            code: e.code.to_string(),
-                            message: i18n::message(e.code, lang).to_string(),
-                            lang: lang.tag().to_string(),
-                            detail: (!e.detail.is_empty()).then_some(e.detail),
-                            rule: e.rule.map(str::to_string),
-                        });
-                    }
-                    result
-                })
-                .collect::<Vec<_>>())
-        })
-        .await?;
-    Ok(Json(ControlBatchResponse { results }))
+    let detail = summarize(&problems);
+    // Malformed if any command is; else only values that cannot be used together.
+    Err(if malformed {
+        ApiError::invalid(detail)
+    } else {
+        ApiError::unprocessable(detail)
+    })
+}
+
+/// One command's answer as JSON: the single-call route's body, or the error it would have
+/// answered, in `lang`.
+fn command_result(
+    op: &'static str,
+    call_id: String,
+    answer: ServiceResult<StepAnswer>,
+    lang: i18n::Lang,
+) -> CommandResult {
+    let mut result = CommandResult {
+        op: op.to_string(),
+        call_id,
+        status: 200,
+        authorize: None,
+        extend: None,
+        end: None,
+        error: None,
+    };
+    match answer {
+        Ok(StepAnswer::Authorized(a)) => result.authorize = Some(authorize_json(a)),
+        Ok(StepAnswer::Extended(e)) => result.extend = Some(extend_json(e)),
+        Ok(StepAnswer::Ended(e)) => result.end = Some(end_json(&e)),
+        Err(e) => {
+            let e = ApiError::from(e);
+            result.status = e.status.as_u16();
+            result.error = Some(CommandError {
+                code: e.code.to_string(),
+                message: i18n::message(e.code, lang).to_string(),
+                lang: lang.tag().to_string(),
+                detail: (!e.detail.is_empty()).then_some(e.detail),
+                rule: e.rule.map(str::to_string),
+            });
+        }
+    }
+    result
 }
 
 /// The problems of a refused batch, the first 50 of them.

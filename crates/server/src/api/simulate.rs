@@ -5,12 +5,14 @@ use crate::access::Route;
 use crate::api::types::{ChargeJson, bounded, instant, money};
 use crate::app::{AppState, Caller, Json, Path};
 use crate::auth::Access;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::i18n;
 use axum::extract::State;
-use minutely_core::control::MAX_PREVIEW_S;
+use jiff::Timestamp;
 use minutely_core::engine::Outcome;
 use minutely_core::rating::CallRecord;
+use minutely_service::Command;
+use minutely_service::commands::control::{ControlCommand, Simulated, check_preview_duration};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -114,70 +116,66 @@ pub async fn simulate(
     }
     let direction = crate::api::types::parse_direction("direction", &body.direction)?;
     let duration_s = body.duration_s.unwrap_or(600);
-    if duration_s > MAX_PREVIEW_S {
-        return Err(ApiError::invalid(format!(
-            "duration_s: {duration_s} is longer than a day ({MAX_PREVIEW_S} s)"
-        )));
-    }
+    check_preview_duration(duration_s)?;
     let lang = i18n::Lang::negotiate(
         headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let answer = state
+    let call = CallRecord {
+        call_id: String::new(),
+        conference_id: String::new(),
+        organizer: body.organizer,
+        direction,
+        service_number: body.service_number,
+        caller_number: body.caller_number,
+        destination_number: body.destination_number,
+        start: Timestamp::UNIX_EPOCH,
+        end: Timestamp::UNIX_EPOCH,
+    };
+    let simulated: Simulated = state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            let policy = ctx.control;
-            let call = CallRecord {
-                call_id: String::new(),
-                conference_id: String::new(),
-                organizer: body.organizer,
-                direction,
-                service_number: body.service_number,
-                caller_number: body.caller_number,
-                destination_number: body.destination_number,
-                start: now,
-                end: now,
-            };
-            let (book, catalogue) = ctx.book_and_catalogue(&tenant)?;
-            let currency = book.tenant.currency;
-            let available = book.available();
-            let (decision, outcome) = catalogue.with_rater(currency, |rater| {
-                book.preview(rater, &call, duration_s, &policy)
-            });
-            let charge = match &outcome {
-                Outcome::Charged(c) => Some(ChargeJson::new(c, currency)),
-                Outcome::Refused(_) => None,
-            };
-            let mut answer = SimulateResponse {
-                decision: "allow".into(),
-                reason: None,
-                rule: None,
-                message: None,
-                funding: None,
-                max_duration_s: None,
-                duration_s,
-                charge,
-                available: money(currency, available),
-                currency: currency.code().to_string(),
-                at: instant(now),
-            };
-            match decision {
-                Ok(r) => {
-                    answer.funding = Some(r.funding.as_str().to_string());
-                    answer.max_duration_s = r.granted_s;
-                }
-                Err(reason) => {
-                    answer.decision = "deny".into();
-                    answer.max_duration_s = Some(0);
-                    answer.reason = Some(reason.code().to_string());
-                    answer.rule = Some(reason.rule().to_string());
-                    answer.message = Some(i18n::message(reason.code(), lang).to_string());
-                }
-            }
-            Ok(answer)
-        })
+        .execute(Command::Control(ControlCommand::Simulate {
+            tenant,
+            call,
+            duration_s,
+        }))
         .await?;
-    Ok(Json(answer))
+    Ok(Json(simulate_json(simulated, duration_s, lang)))
+}
+
+/// The simulator's answer as JSON, a denial's reason in `lang`.
+fn simulate_json(s: Simulated, duration_s: u64, lang: i18n::Lang) -> SimulateResponse {
+    let currency = s.currency;
+    let charge = match &s.outcome {
+        Outcome::Charged(c) => Some(ChargeJson::new(c, currency)),
+        Outcome::Refused(_) => None,
+    };
+    let mut answer = SimulateResponse {
+        decision: "allow".into(),
+        reason: None,
+        rule: None,
+        message: None,
+        funding: None,
+        max_duration_s: None,
+        duration_s,
+        charge,
+        available: money(currency, s.available),
+        currency: currency.code().to_string(),
+        at: instant(s.at),
+    };
+    match s.decision {
+        Ok(r) => {
+            answer.funding = Some(r.funding.as_str().to_string());
+            answer.max_duration_s = r.granted_s;
+        }
+        Err(reason) => {
+            answer.decision = "deny".into();
+            answer.max_duration_s = Some(0);
+            answer.reason = Some(reason.code().to_string());
+            answer.rule = Some(reason.rule().to_string());
+            answer.message = Some(i18n::message(reason.code(), lang).to_string());
+        }
+    }
+    answer
 }

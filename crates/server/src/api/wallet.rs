@@ -17,8 +17,10 @@ use axum::extract::{FromRequest, Request, State};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use minutely_core::Reason;
-use minutely_core::ledger::{Account, Entry, EntryKind, Lot, LotSource, lot_expiry};
+use minutely_core::ledger::{Account, Entry, EntryKind, Lot, LotSource};
 use minutely_core::money::{self, BadAmount, Currency, MAX_AMOUNT, parse_amount};
+use minutely_service::Command;
+use minutely_service::commands::wallet::{Funded, WalletCommand};
 use minutely_store::Store;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -268,82 +270,31 @@ pub async fn fund(
     // The body is read only once the caller may see the tenant.
     let Json(body) = Json::<FundingRequest>::from_request(request, &state).await?;
     let amount = body.check()?;
-    let reference = body.reference;
-    let by_operator = caller.is_operator();
-    state
+    let funded: Funded = state
         .writer
-        .run(move |ctx| {
-            ctx.book(&tenant)?;
-            // Two identical requests can land in one batch: the first is not in the store yet,
-            // and the second would make the whole batch's commit fail on the primary key.
-            if ctx.funding_ref_used(&tenant, &reference)? {
-                return Err(ApiError::conflict(format!(
-                    "reference {reference:?} was already used for a funding of tenant {tenant}; \
-                     nothing was credited"
-                )));
-            }
-            let rules = ctx.catalogue.rules;
-            let now = ctx.now;
-            let book = ctx.book(&tenant)?;
-            let balance_before = book.wallet.balance();
-            // `fund` checks everything before it changes anything.
-            let (lot_id, effects) = book.fund(amount, now, &reference, by_operator, &rules)?;
-            let currency = book.tenant.currency;
-            let remaining = book
-                .wallet
-                .lots()
-                .find(|l| l.id == lot_id)
-                .map_or(Decimal::ZERO, |l| l.remaining);
-            // Checked, and answered only once the funding is recorded: an error after `fund`
-            // must not leave the book changed without its journal entries.
-            let paid_debt = money::sub(amount, remaining);
-            let mut response = FundingResponse {
-                tenant: tenant.clone(),
-                reference: reference.clone(),
-                currency: currency.code().to_string(),
-                // The lot as made (it is gone from the wallet when it all went to debt).
-                lot: LotJson::new(
-                    &Lot {
-                        id: lot_id,
-                        funded_at: now,
-                        expires_at: lot_expiry(now, &book.tenant.timezone),
-                        amount,
-                        remaining,
-                        source: LotSource::Manual {
-                            reference: reference.clone(),
-                        },
-                        warned: false,
-                    },
-                    currency,
-                ),
-                paid_debt: String::new(),
-                balance: money(currency, book.wallet.balance()),
-                available: money(currency, book.available()),
-            };
-            let (before, after) = crate::api::audit::funding_snapshots(
-                currency,
-                balance_before,
-                book.wallet.balance(),
-                amount,
-                &reference,
-                lot_id,
-            );
-            ctx.effects(&tenant, effects);
-            ctx.touched(&tenant);
-            ctx.funding_ref(&tenant, reference.clone());
-            actor.record(
-                ctx,
-                Some(&tenant),
-                "wallet.fund",
-                &reference,
-                Some(before),
-                Some(after),
-            );
-            response.paid_debt = money(currency, paid_debt.map_err(out_of_range("paid debt"))?);
-            Ok(response)
-        })
-        .await
-        .map(Json)
+        .execute(Command::Wallet(WalletCommand::Fund {
+            actor: actor.0,
+            tenant,
+            amount,
+            reference: body.reference,
+            by_operator: caller.is_operator(),
+        }))
+        .await?;
+    Ok(Json(funding_json(funded)))
+}
+
+/// A funding made, as JSON.
+fn funding_json(f: Funded) -> FundingResponse {
+    let currency = f.currency;
+    FundingResponse {
+        tenant: f.tenant,
+        reference: f.reference,
+        currency: currency.code().to_string(),
+        lot: LotJson::new(&f.lot, currency),
+        paid_debt: money(currency, f.paid_debt),
+        balance: money(currency, f.balance),
+        available: money(currency, f.available),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,444 @@
+//! Real-time call control (C25 to C27) as commands: authorize, extend and end one call, many of
+//! them in one job (the batched route), and the policy simulator's dry run. The charging is the
+//! core's (`TenantBook::authorize`, `extend`, `end_call`, `preview`); a command only loads what
+//! the book needs, applies the step and lists its changes for the batch's commit.
+
+use crate::commands::{Answer, FromAnswer};
+use crate::error::{ServiceError, ServiceResult};
+use crate::ingest::is_stored;
+use crate::writer::Ctx;
+use jiff::Timestamp;
+use minutely_core::control::{ControlError, Decision, Extension};
+use minutely_core::engine::{Outcome, TenantBook};
+use minutely_core::money::Currency;
+use minutely_core::rating::{CallRecord, Rater};
+use minutely_core::reservations::Reservation;
+use minutely_core::{Reason, control::MAX_PREVIEW_S};
+use minutely_formats::instant;
+use rust_decimal::Decimal;
+
+/// How far an authorization's `start` may be from the server's clock, in seconds.
+pub const MAX_START_SKEW_S: i64 = 3600;
+
+/// A call-control command of one tenant.
+pub enum ControlCommand {
+    /// C25: allow or deny a call about to connect.
+    Authorize { tenant: String, step: Authorize },
+    /// C26: the next window of a live call.
+    Extend { tenant: String, step: Extend },
+    /// C27, C28: the call ended: rate, release and debit in one step.
+    End { tenant: String, step: End },
+    /// Many steps in the order given, each answered on its own; an unknown tenant refuses the
+    /// whole batch. The batch joins one commit.
+    Batch {
+        tenant: String,
+        steps: Vec<ControlStep>,
+    },
+    /// The policy simulator: what `authorize` would answer now for `call` and the charge of
+    /// the whole call of `duration_s`, changing nothing.
+    Simulate {
+        tenant: String,
+        call: CallRecord,
+        duration_s: u64,
+    },
+}
+
+/// An authorization: the call as the bridge describes it (its `start` and `end` are set in the
+/// writer), and the instant it connects when the bridge gave one.
+pub struct Authorize {
+    pub call: CallRecord,
+    pub start: Option<Timestamp>,
+}
+
+/// An extension: the `max_duration_s` the bridge holds now, if it said.
+pub struct Extend {
+    pub call_id: String,
+    pub granted_s: Option<u64>,
+}
+
+/// An end report: the end instant, or the duration from the authorized start, and the whole
+/// record (required for a call that was not authorized).
+pub struct End {
+    pub call_id: String,
+    pub end_at: Option<Timestamp>,
+    pub duration_s: Option<u64>,
+    pub record: Option<CallRecord>,
+}
+
+/// One step of a batch.
+pub enum ControlStep {
+    Authorize(Authorize),
+    Extend(Extend),
+    End(End),
+}
+
+impl ControlStep {
+    /// The call id the step is about.
+    pub fn call_id(&self) -> &str {
+        match self {
+            ControlStep::Authorize(a) => &a.call.call_id,
+            ControlStep::Extend(e) => &e.call_id,
+            ControlStep::End(e) => &e.call_id,
+        }
+    }
+}
+
+/// What an authorization decided.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub call_id: String,
+    pub decision: Decision,
+    pub currency: Currency,
+    /// The instant the call was authorized for.
+    pub start: Timestamp,
+}
+
+/// What an extension gave.
+#[derive(Debug, Clone)]
+pub struct Extended {
+    pub call_id: String,
+    pub extension: Extension,
+    pub currency: Currency,
+}
+
+/// What an end report charged or refused.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub call_id: String,
+    pub outcome: Outcome,
+    /// True when this repeats the first result (C23).
+    pub replay: bool,
+    pub currency: Currency,
+}
+
+/// The answer to one step of a batch.
+#[derive(Debug, Clone)]
+pub enum StepAnswer {
+    Authorized(Authorized),
+    Extended(Extended),
+    Ended(Ended),
+}
+
+/// The answers of a batch, one per step, in the order given.
+#[derive(Debug, Clone)]
+pub struct BatchAnswered(pub Vec<ServiceResult<StepAnswer>>);
+
+/// The simulator's answer.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    /// What `authorize` would answer now: the first grant, or the reason of a denial.
+    pub decision: Result<Reservation, Reason>,
+    /// The whole call rated.
+    pub outcome: Outcome,
+    /// Balance minus what live calls hold (C14), now.
+    pub available: Decimal,
+    pub currency: Currency,
+    pub at: Timestamp,
+}
+
+/// What a call-control command did.
+#[derive(Debug, Clone)]
+pub enum ControlAnswer {
+    Authorized(Authorized),
+    Extended(Extended),
+    Ended(Ended),
+    Batch(BatchAnswered),
+    Simulated(Simulated),
+}
+
+impl ControlCommand {
+    /// Carries the command out in the writer.
+    pub fn execute(self, ctx: &mut Ctx<'_>) -> ServiceResult<ControlAnswer> {
+        match self {
+            ControlCommand::Authorize { tenant, step } => {
+                authorize(ctx, &tenant, step).map(ControlAnswer::Authorized)
+            }
+            ControlCommand::Extend { tenant, step } => {
+                extend(ctx, &tenant, step).map(ControlAnswer::Extended)
+            }
+            ControlCommand::End { tenant, step } => {
+                end(ctx, &tenant, step).map(ControlAnswer::Ended)
+            }
+            ControlCommand::Batch { tenant, steps } => {
+                batch(ctx, &tenant, steps).map(ControlAnswer::Batch)
+            }
+            ControlCommand::Simulate {
+                tenant,
+                call,
+                duration_s,
+            } => simulate(ctx, &tenant, call, duration_s).map(ControlAnswer::Simulated),
+        }
+    }
+}
+
+/// The error of a control step, naming the call.
+pub fn control_error(e: ControlError, call_id: &str) -> ServiceError {
+    match e {
+        ControlError::CallNotFound => ServiceError::new(
+            crate::Kind::NotFound,
+            "call_not_found",
+            format!(
+                "no authorized call {call_id:?}; an end report of an unauthorized call must carry its record"
+            ),
+        ),
+        ControlError::CallAlreadyEnded => ServiceError::new(
+            crate::Kind::Conflict,
+            "call_already_ended",
+            format!("call {call_id:?} has already ended"),
+        ),
+        ControlError::Refused(reason) => {
+            ServiceError::reason(reason, format!("call {call_id:?}: {}", reason.describe()))
+        }
+    }
+}
+
+/// Runs `f` on the tenant's book with a rater over the card of the tenant's currency, once the
+/// book knows the first results of `call_ids` (C23); the wallet and pool are written at commit.
+/// `unknown_tenant` when there is no such tenant.
+fn rate_in_book<T>(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    call_ids: &[&str],
+    f: impl FnOnce(&mut TenantBook, &mut Rater<'_>) -> T,
+) -> ServiceResult<(T, Currency)> {
+    ctx.load_seen(tenant, call_ids)?;
+    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
+    let currency = book.tenant.currency;
+    let out = catalogue.with_rater(currency, |rater| f(book, rater));
+    ctx.touched(tenant);
+    Ok((out, currency))
+}
+
+/// C25, in the writer.
+fn authorize(ctx: &mut Ctx<'_>, tenant: &str, step: Authorize) -> ServiceResult<Authorized> {
+    let Authorize { mut call, start } = step;
+    let now = ctx.now;
+    let start = start.unwrap_or(now);
+    // A grant runs from the start: one far from the server's clock would lapse at once or hold
+    // credit for a call that has not begun.
+    let skew = (start.as_second() - now.as_second()).abs();
+    if skew > MAX_START_SKEW_S {
+        return Err(ServiceError::unprocessable(format!(
+            "start {} is more than {MAX_START_SKEW_S} s from the server's clock ({})",
+            instant::format(start),
+            instant::format(now)
+        )));
+    }
+    call.start = start;
+    call.end = start;
+    let policy = ctx.control;
+    let ((known, (decision, effects, holds)), currency) =
+        rate_in_book(ctx, tenant, &[call.call_id.as_str()], |book, rater| {
+            let known =
+                book.seen.contains_key(&call.call_id) || book.live().contains_key(&call.call_id);
+            (known, book.authorize(rater, &call, now, &policy))
+        })?;
+    ctx.effects(tenant, effects);
+    ctx.holds(tenant, holds);
+    let call_id = match &decision {
+        // A new denial is recorded like a refused record (refused-calls report, and the same
+        // answer when asked again); a repeated one is already there.
+        Decision::Deny(reason) if !known => {
+            let call_id = call.call_id.clone();
+            ctx.call(tenant, call, Outcome::Refused(*reason));
+            call_id
+        }
+        _ => call.call_id,
+    };
+    Ok(Authorized {
+        call_id,
+        decision,
+        currency,
+        start,
+    })
+}
+
+/// C26, in the writer.
+fn extend(ctx: &mut Ctx<'_>, tenant: &str, step: Extend) -> ServiceResult<Extended> {
+    let Extend { call_id, granted_s } = step;
+    let (now, policy) = (ctx.now, ctx.control);
+    let ((answer, effects, holds), currency) =
+        rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
+            book.extend(rater, &call_id, granted_s, now, &policy)
+        })?;
+    ctx.effects(tenant, effects);
+    ctx.holds(tenant, holds);
+    let extension = answer.map_err(|e| control_error(e, &call_id))?;
+    Ok(Extended {
+        call_id,
+        extension,
+        currency,
+    })
+}
+
+/// C27 and C28, in the writer.
+fn end(ctx: &mut Ctx<'_>, tenant: &str, step: End) -> ServiceResult<Ended> {
+    let End {
+        call_id,
+        end_at,
+        duration_s,
+        record,
+    } = step;
+    let now = ctx.now;
+    let ((result, holds), currency) =
+        rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
+            // The end instant: given, or start + duration, or the record's, or now.
+            let start = book
+                .live()
+                .get(&call_id)
+                .map(|r| r.call.start)
+                .or(record.as_ref().map(|r| r.start));
+            let end = match (end_at, duration_s, start, &record) {
+                (Some(end), _, _, _) => end,
+                (None, Some(d), Some(start), _) => {
+                    start + jiff::SignedDuration::from_secs(d as i64)
+                }
+                (None, None, _, Some(r)) => r.end,
+                _ => now,
+            };
+            let record = record.map(|r| CallRecord { end, ..r });
+            book.end_call(rater, &call_id, end, record.as_ref(), now)
+        })?;
+    ctx.holds(tenant, holds);
+    let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
+    let replay = processed.replay;
+    // A first result is stored (C23); a replay or a reused id changes nothing.
+    let outcome = match call.filter(|_| is_stored(&processed)) {
+        Some(call) => {
+            ctx.call(tenant, call, processed.outcome.clone());
+            processed.outcome
+        }
+        None => processed.outcome,
+    };
+    ctx.effects(tenant, processed.effects);
+    Ok(Ended {
+        call_id,
+        outcome,
+        replay,
+        currency,
+    })
+}
+
+/// C25 to C27 for many calls at once, each step as its single-call command would, in order.
+fn batch(ctx: &mut Ctx<'_>, tenant: &str, steps: Vec<ControlStep>) -> ServiceResult<BatchAnswered> {
+    // An unknown tenant refuses the whole batch, as it would each step.
+    ctx.book(tenant)?;
+    // Every call id of the batch is looked up in the store at once (C23).
+    let ids: Vec<&str> = steps.iter().map(ControlStep::call_id).collect();
+    ctx.load_seen(tenant, &ids)?;
+    Ok(BatchAnswered(
+        steps
+            .into_iter()
+            .map(|step| match step {
+                ControlStep::Authorize(s) => authorize(ctx, tenant, s).map(StepAnswer::Authorized),
+                ControlStep::Extend(s) => extend(ctx, tenant, s).map(StepAnswer::Extended),
+                ControlStep::End(s) => end(ctx, tenant, s).map(StepAnswer::Ended),
+            })
+            .collect(),
+    ))
+}
+
+/// The simulator's bound on the call it rates: at most a day.
+pub fn check_preview_duration(duration_s: u64) -> ServiceResult<()> {
+    if duration_s > MAX_PREVIEW_S {
+        return Err(ServiceError::invalid(format!(
+            "duration_s: {duration_s} is longer than a day ({MAX_PREVIEW_S} s)"
+        )));
+    }
+    Ok(())
+}
+
+/// The policy simulator, in the writer: nothing is changed.
+fn simulate(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    mut call: CallRecord,
+    duration_s: u64,
+) -> ServiceResult<Simulated> {
+    check_preview_duration(duration_s)?;
+    let (now, policy) = (ctx.now, ctx.control);
+    call.start = now;
+    call.end = now;
+    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
+    let currency = book.tenant.currency;
+    let available = book.available();
+    let (decision, outcome) = catalogue.with_rater(currency, |rater| {
+        book.preview(rater, &call, duration_s, &policy)
+    });
+    Ok(Simulated {
+        decision,
+        outcome,
+        available,
+        currency,
+        at: now,
+    })
+}
+
+macro_rules! control_answer {
+    ($($ty:ident),*) => {$(
+        impl FromAnswer for $ty {
+            fn from_answer(answer: Answer) -> Option<$ty> {
+                match answer {
+                    Answer::Control(ControlAnswer::$ty(a)) => Some(a),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+control_answer!(Authorized, Extended, Ended, Simulated);
+
+impl FromAnswer for BatchAnswered {
+    fn from_answer(answer: Answer) -> Option<BatchAnswered> {
+        match answer {
+            Answer::Control(ControlAnswer::Batch(a)) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    #[test]
+    fn a_control_error_names_the_call_and_keeps_its_kind() {
+        let e = control_error(ControlError::CallNotFound, "c-1");
+        assert_eq!((e.kind, e.code), (Kind::NotFound, "call_not_found"));
+        assert!(e.detail.contains("\"c-1\""), "{e}");
+        let e = control_error(ControlError::CallAlreadyEnded, "c-2");
+        assert_eq!((e.kind, e.code), (Kind::Conflict, "call_already_ended"));
+        assert!(e.detail.contains("\"c-2\""), "{e}");
+        let e = control_error(ControlError::Refused(Reason::NoRate), "c-3");
+        assert_eq!(e.kind, Kind::Refused(Reason::NoRate));
+        assert_eq!(e.code, Reason::NoRate.code());
+        assert_eq!(e.rule(), Some(Reason::NoRate.rule()));
+        assert!(e.detail.starts_with("call \"c-3\": "), "{e}");
+    }
+
+    #[test]
+    fn the_simulator_rates_at_most_a_day() {
+        assert!(check_preview_duration(MAX_PREVIEW_S).is_ok());
+        let e = check_preview_duration(MAX_PREVIEW_S + 1).unwrap_err();
+        assert_eq!(e.kind, Kind::Invalid);
+        assert!(e.detail.starts_with("duration_s: "), "{e}");
+    }
+
+    #[test]
+    fn a_step_names_its_call() {
+        let step = ControlStep::Extend(Extend {
+            call_id: "c-9".into(),
+            granted_s: None,
+        });
+        assert_eq!(step.call_id(), "c-9");
+        let step = ControlStep::End(End {
+            call_id: "c-8".into(),
+            end_at: None,
+            duration_s: Some(60),
+            record: None,
+        });
+        assert_eq!(step.call_id(), "c-8");
+    }
+}
