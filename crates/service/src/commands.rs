@@ -2,12 +2,15 @@
 //! validated input, and its `Answer`. An adapter builds a command, sends it with
 //! `Writer::execute` and gets the answer once the batch it joined is durable.
 
+pub mod directory;
+
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Ingested, ingest_in_writer};
 use crate::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
 use crate::tenants::{TenantApplied, apply_in_writer};
 use crate::writer::Ctx;
+use directory::{DirectoryAnswer, DirectoryCommand};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
@@ -40,6 +43,8 @@ pub enum Command {
         id: String,
         last: LastOperator,
     },
+    /// A write of a tenant's directory (`directory`).
+    Directory(DirectoryCommand),
 }
 
 /// What a command did.
@@ -53,6 +58,7 @@ pub enum Answer {
     /// The key's record and its text, shown once.
     KeyCreated(ApiKey, String),
     KeyRevoked(Revoked),
+    Directory(DirectoryAnswer),
 }
 
 impl Command {
@@ -85,6 +91,7 @@ impl Command {
             Command::RevokeKey { actor, id, last } => {
                 revoke_key(ctx.store, &actor, &id, last, ctx.now).map(Answer::KeyRevoked)
             }
+            Command::Directory(command) => command.execute(ctx).map(Answer::Directory),
         }
     }
 }
@@ -143,6 +150,7 @@ impl Answer {
             Answer::Ingested { .. } => "Ingested",
             Answer::KeyCreated(..) => "KeyCreated",
             Answer::KeyRevoked(_) => "KeyRevoked",
+            Answer::Directory(_) => "Directory",
         }
     }
 }

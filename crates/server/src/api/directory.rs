@@ -14,7 +14,7 @@
 //! Every change is checked by the core before anything is changed, and made by the writer: a
 //! refused change leaves the tenant exactly as it was.
 
-use crate::api::audit::{Audited, snapshot};
+use crate::api::audit::snapshot;
 use crate::api::licenses::{LicenseJson, LicensesResponse, PurchaseJson, SetPurchasedRequest};
 use crate::api::numbers::{AddNumberRequest, NumbersPage};
 use crate::api::policies::{DefaultPolicyRequest, DefaultPolicyResponse, PoliciesResponse};
@@ -24,7 +24,6 @@ use crate::api::users::{AssignRequest, PutUserRequest, UsersPage};
 use crate::api::wallet::{Units, parse_bounded_money};
 use crate::api::wallet_settings::WalletSettingsJson;
 use crate::error::{ApiError, ApiResult};
-use crate::writer::{Catalogue, Ctx};
 use minutely_core::Reason;
 use minutely_core::directory::{
     Agreement, AutoRecharge, Policy, ServiceNumber, Sku, Tenant, TenantSpec, User,
@@ -101,30 +100,6 @@ pub(crate) fn parse_policy(field: &str, text: &str) -> ApiResult<Policy> {
 fn check_new_tenant_id(id: &str) -> ApiResult<()> {
     minutely_core::ident::tenant_id("id", id)?;
     Ok(())
-}
-
-/// Runs `change` on the tenant's directory with the catalogue at hand (`unknown_tenant` when
-/// there is no such tenant). `change` answers whether it changed anything and what to send
-/// back; a changed directory is rewritten at commit, with the audit row `audited` describes
-/// (the object pictured before and after). A refused change records nothing.
-pub(crate) fn change_tenant<T>(
-    ctx: &mut Ctx<'_>,
-    tenant: &str,
-    audited: Audited<'_>,
-    change: impl FnOnce(&mut Tenant, &Catalogue) -> ApiResult<(bool, T)>,
-) -> ApiResult<T> {
-    let (book, catalogue) = ctx.book_and_catalogue(tenant)?;
-    let before = (audited.snapshot)(&book.tenant);
-    let (changed, answer) = change(&mut book.tenant, catalogue)?;
-    if changed {
-        let after = (audited.snapshot)(&book.tenant);
-        ctx.directory_changed(tenant);
-        let object = audited.object.as_str();
-        audited
-            .actor
-            .record(ctx, Some(tenant), audited.action, object, before, after);
-    }
-    Ok(answer)
 }
 
 /// A user as its audit rows picture it (`None` when there is no such user).
@@ -264,6 +239,11 @@ pub struct UserJson {
 
 impl UserJson {
     pub(crate) fn new(t: &Tenant, u: &User) -> UserJson {
+        UserJson::of(u, t.policy_of(u))
+    }
+
+    /// The user, following `effective` (its own policy, else the tenant default).
+    pub(crate) fn of(u: &User, effective: Policy) -> UserJson {
         UserJson {
             upn: u.upn.display.clone(),
             object_id: u.object_id.clone(),
@@ -271,7 +251,7 @@ impl UserJson {
             usage_location: u.usage_location.to_string(),
             licenses: u.licenses.iter().map(|s| s.code().to_string()).collect(),
             dial_out_policy: u.policy.map(|p| p.name.to_string()),
-            effective_policy: PolicyJson::new(t.policy_of(u)),
+            effective_policy: PolicyJson::new(effective),
             toll_free_dial_in: u.toll_free_dial_in,
         }
     }

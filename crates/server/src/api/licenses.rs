@@ -2,16 +2,17 @@
 //! provider's business) and assigned counts, with C1, C2 and C42.
 
 use crate::access::Route;
-use crate::api::audit::{Actor, Audited, snapshot};
-use crate::api::directory::{change_tenant, parse_sku};
+use crate::api::audit::{Actor, snapshot};
+use crate::api::directory::parse_sku;
 use crate::api::types::{instant, parse_optional_instant};
 use crate::app::{AppState, Caller, Json, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
-use jiff::Timestamp;
 use minutely_core::directory::{Sku, Tenant};
 use minutely_core::money::MAX_LICENSE_COUNT;
+use minutely_service::Command;
+use minutely_service::commands::directory::{Change, DirectoryCommand, LicenseView, license_view};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -51,19 +52,24 @@ pub struct LicensesResponse {
 }
 
 fn license_json(t: &Tenant, sku: Sku) -> LicenseJson {
-    LicenseJson {
-        sku: sku.code().to_string(),
-        purchased: t.purchases().current(sku),
-        assigned: t.assigned(sku),
-        history: t
-            .purchases()
-            .changes()
-            .filter(|(s, _, _)| *s == sku)
-            .map(|(_, from, count)| PurchaseJson {
-                from: instant(from),
-                count,
-            })
-            .collect(),
+    LicenseJson::new(&license_view(t, sku))
+}
+
+impl LicenseJson {
+    fn new(view: &LicenseView) -> LicenseJson {
+        LicenseJson {
+            sku: view.sku.code().to_string(),
+            purchased: view.purchased,
+            assigned: view.assigned,
+            history: view
+                .history
+                .iter()
+                .map(|&(from, count)| PurchaseJson {
+                    from: instant(from),
+                    count,
+                })
+                .collect(),
+        }
     }
 }
 
@@ -148,21 +154,19 @@ pub async fn set_purchased(
         )));
     }
     let from = parse_optional_instant("from", body.from.as_deref())?;
-    let json = state
+    let change = Change {
+        actor: actor.0,
+        tenant,
+        picture: |t, key| Sku::parse(key).map(|sku| snapshot(&license_json(t, sku))),
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let from: Timestamp = from.unwrap_or(ctx.now);
-            let audited = Audited {
-                actor: &actor,
-                action: "license.set_purchased",
-                object: sku.code().to_string(),
-                snapshot: &|t| Some(snapshot(&license_json(t, sku))),
-            };
-            change_tenant(ctx, &tenant, audited, |t, catalogue| {
-                let changed = t.set_purchased(sku, body.count, from, &catalogue.countries)?;
-                Ok((changed, license_json(t, sku)))
-            })
-        })
+        .execute::<LicenseView>(Command::Directory(DirectoryCommand::SetPurchased {
+            change,
+            sku,
+            count: body.count,
+            from,
+        }))
         .await?;
-    Ok(Json(json))
+    Ok(Json(LicenseJson::new(&view)))
 }

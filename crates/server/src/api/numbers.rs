@@ -2,9 +2,9 @@
 //! the provider's).
 
 use crate::access::Route;
-use crate::api::audit::{Actor, Audited, snapshot};
+use crate::api::audit::{Actor, snapshot};
 use crate::api::catalogue::blocking;
-use crate::api::directory::{NumberJson, change_tenant};
+use crate::api::directory::NumberJson;
 use crate::api::types::{PageParams, bounded, paged};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
@@ -14,6 +14,8 @@ use axum::http::StatusCode;
 use minutely_core::Reason;
 use minutely_core::directory::NumberKind;
 use minutely_core::numbers::E164;
+use minutely_service::Command;
+use minutely_service::commands::directory::{Change, DirectoryCommand, NumberView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -151,23 +153,26 @@ pub async fn add_number(
         Ok(())
     })
     .await?;
-    let (added, json) = state
+    let change = Change {
+        actor: actor.0,
+        tenant,
+        picture: |t, key| {
+            let n = t.number(E164::parse(key)?)?;
+            Some(snapshot(&NumberJson::new(n)))
+        },
+    };
+    let command = DirectoryCommand::PutNumber {
+        change,
+        number,
+        kind,
+        shared,
+        bridge_default: default,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "number.put",
-                object: number.to_string(),
-                snapshot: &|t| t.number(number).map(|n| snapshot(&NumberJson::new(n))),
-            };
-            change_tenant(ctx, &tenant, audited, |t, catalogue| {
-                let added = t.number(number).is_none();
-                let changed = t.add_number(number, kind, shared, default, &catalogue.countries)?;
-                let json = NumberJson::new(t.number(number).expect("just added"));
-                Ok((changed, (added, json)))
-            })
-        })
+        .execute::<NumberView>(Command::Directory(command))
         .await?;
+    let (added, json) = (view.added, NumberJson::new(&view.number));
     let status = if added {
         StatusCode::CREATED
     } else {

@@ -1,13 +1,15 @@
 //! Dial-out policies (C16, C41): the list of names (every key) and a tenant's default.
 
 use crate::access::Route;
-use crate::api::audit::{Actor, Audited, snapshot};
-use crate::api::directory::{PolicyJson, change_tenant, parse_policy};
+use crate::api::audit::{Actor, snapshot};
+use crate::api::directory::{PolicyJson, parse_policy};
 use crate::app::{AppState, Caller, Json, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use minutely_core::directory::POLICY_NAMES;
+use minutely_service::Command;
+use minutely_service::commands::directory::{Change, DefaultPolicyView, DirectoryCommand};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -93,24 +95,20 @@ pub async fn set_default_policy(
     caller.check(&tenant, Access::Admin)?;
     let Json(body) = body?;
     let policy = parse_policy("policy", &body.policy)?;
-    let json = state
+    let change = Change {
+        actor: actor.0,
+        tenant,
+        picture: |t, _| Some(snapshot(&PolicyJson::new(t.default_policy))),
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "policy.default",
-                object: tenant.clone(),
-                snapshot: &|t| Some(snapshot(&PolicyJson::new(t.default_policy))),
-            };
-            change_tenant(ctx, &tenant, audited, |t, _| {
-                let changed = t.set_default_policy(policy);
-                let json = DefaultPolicyResponse {
-                    tenant: t.id.clone(),
-                    default_dial_out_policy: PolicyJson::new(t.default_policy),
-                };
-                Ok((changed, json))
-            })
-        })
+        .execute::<DefaultPolicyView>(Command::Directory(DirectoryCommand::DefaultPolicy {
+            change,
+            policy,
+        }))
         .await?;
-    Ok(Json(json))
+    Ok(Json(DefaultPolicyResponse {
+        tenant: view.tenant,
+        default_dial_out_policy: PolicyJson::new(view.policy),
+    }))
 }

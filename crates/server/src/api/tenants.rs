@@ -15,8 +15,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use minutely_core::engine::TenantBook;
+use minutely_core::directory::Tenant;
 use minutely_service::Command;
+use minutely_service::commands::directory::DirectoryCommand;
 use minutely_service::tenants::TenantApplied;
 use serde::Serialize;
 use std::ops::Bound;
@@ -58,31 +59,15 @@ pub async fn create_tenant(
     caller.operator()?;
     let Json(body) = body?;
     let tenant = tenant_from(&body)?;
-    let json = state
+    let created = state
         .writer
-        .run(move |ctx| {
-            if ctx.books.contains_key(&tenant.id) {
-                return Err(ApiError::conflict(format!(
-                    "tenant {:?} already exists",
-                    tenant.id
-                )));
-            }
-            let id = tenant.id.clone();
-            let json = TenantJson::new(&tenant);
-            ctx.books.insert(id.clone(), TenantBook::new(tenant));
-            ctx.directory_changed(&id);
-            actor.record(
-                ctx,
-                Some(&id),
-                "tenant.create",
-                &id,
-                None,
-                Some(snapshot(&json)),
-            );
-            Ok(json)
-        })
+        .execute::<Box<Tenant>>(Command::Directory(DirectoryCommand::CreateTenant {
+            actor: actor.0,
+            tenant: Box::new(tenant),
+            picture: |t, _| Some(snapshot(&TenantJson::new(t))),
+        }))
         .await?;
-    Ok((StatusCode::CREATED, Json(json)))
+    Ok((StatusCode::CREATED, Json(TenantJson::new(&created))))
 }
 
 /// The tenants the key may see: every tenant for an operator key (paged by id), the key's own

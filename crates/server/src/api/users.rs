@@ -1,10 +1,9 @@
 //! A tenant's users and the licenses assigned to them (the tenant's admin and the operator).
 
 use crate::access::Route;
-use crate::api::audit::{Actor, Audited};
+use crate::api::audit::Actor;
 use crate::api::directory::{
-    UserJson, change_tenant, parse_country, parse_policy, parse_sku, unknown_user, user_json,
-    user_snapshot,
+    UserJson, parse_country, parse_policy, parse_sku, user_json, user_snapshot,
 };
 use crate::api::types::{PageParams, bounded, paged};
 use crate::app::{AppState, Caller, Json, Path, Query};
@@ -12,8 +11,9 @@ use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::http::StatusCode;
-use minutely_core::Reason;
-use minutely_core::directory::{User, UserSpec};
+use minutely_core::directory::User;
+use minutely_service::Command;
+use minutely_service::commands::directory::{Change, DirectoryCommand, UserInput, UserView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,40 +162,23 @@ pub async fn put_user(
         .as_deref()
         .map(|p| parse_policy("dial_out_policy", p))
         .transpose()?;
-    let (created, json) = state
+    let user = UserInput {
+        display_name: body.display_name,
+        usage_location,
+        policy,
+        toll_free_dial_in: body.toll_free_dial_in.unwrap_or(true),
+    };
+    let command = DirectoryCommand::PutUser {
+        change: user_change(actor, tenant),
+        upn,
+        user,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "user.put",
-                object: upn.clone(),
-                snapshot: &|t| user_snapshot(t, &upn),
-            };
-            change_tenant(ctx, &tenant, audited, |t, _| {
-                let existing = t
-                    .user(&upn)
-                    .map(|u| (u.object_id.clone(), u.upn.display.clone()));
-                let created = existing.is_none();
-                // An existing user keeps its object id (which may come from a tenant file) and its
-                // UPN as written when it was created.
-                let (object_id, display_upn) = match existing {
-                    Some((id, display)) => (Some(id), display),
-                    None => (None, upn.clone()),
-                };
-                let spec = UserSpec {
-                    object_id,
-                    upn: display_upn,
-                    display_name: body.display_name,
-                    usage_location,
-                    policy,
-                    toll_free_dial_in: body.toll_free_dial_in.unwrap_or(true),
-                };
-                let changed = t.upsert_user(spec)?;
-                Ok((changed, (created, user_json(t, &upn)?)))
-            })
-        })
+        .execute::<UserView>(Command::Directory(command))
         .await?;
-    let status = if created {
+    let json = UserJson::of(&view.user, view.effective_policy);
+    let status = if view.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -239,22 +222,16 @@ pub async fn assign_license(
     let Json(body) = body?;
     minutely_core::ident::upn("upn", &upn)?;
     let sku = parse_sku("sku", &body.sku)?;
-    let json = state
+    let command = DirectoryCommand::Assign {
+        change: user_change(actor, tenant),
+        upn,
+        sku,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "license.assign",
-                object: upn.clone(),
-                snapshot: &|t| user_snapshot(t, &upn),
-            };
-            change_tenant(ctx, &tenant, audited, |t, catalogue| {
-                let changed = t.assign(&upn, sku, &catalogue.countries)?;
-                Ok((changed, user_json(t, &upn)?))
-            })
-        })
+        .execute::<UserView>(Command::Directory(command))
         .await?;
-    Ok(Json(json))
+    Ok(Json(UserJson::of(&view.user, view.effective_policy)))
 }
 
 /// Takes a license from a user; not holding it changes nothing.
@@ -279,26 +256,23 @@ pub async fn unassign_license(
     caller.check(&tenant, Access::Admin)?;
     minutely_core::ident::upn("upn", &upn)?;
     let sku = parse_sku("sku", &sku)?;
-    let json = state
+    let command = DirectoryCommand::Unassign {
+        change: user_change(actor, tenant),
+        upn,
+        sku,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "license.unassign",
-                object: upn.clone(),
-                snapshot: &|t| user_snapshot(t, &upn),
-            };
-            change_tenant(ctx, &tenant, audited, |t, _| {
-                let changed = t.unassign(&upn, sku).map_err(|r| {
-                    if r.reason == Reason::UnknownUser {
-                        unknown_user(&tenant, &upn)
-                    } else {
-                        ApiError::from(r)
-                    }
-                })?;
-                Ok((changed, user_json(t, &upn)?))
-            })
-        })
+        .execute::<UserView>(Command::Directory(command))
         .await?;
-    Ok(Json(json))
+    Ok(Json(UserJson::of(&view.user, view.effective_policy)))
+}
+
+/// A change of one of the tenant's users, pictured in its audit rows as the API shows it.
+fn user_change(actor: Actor, tenant: String) -> Change {
+    Change {
+        actor: actor.0,
+        tenant,
+        picture: user_snapshot,
+    }
 }

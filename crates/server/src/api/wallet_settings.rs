@@ -2,14 +2,16 @@
 //! (C11, C12, C40).
 
 use crate::access::Route;
-use crate::api::audit::{Actor, Audited, snapshot};
-use crate::api::directory::{AutoRechargeRequest, WalletSettingsRequest, change_tenant};
+use crate::api::audit::{Actor, snapshot};
+use crate::api::directory::{AutoRechargeRequest, WalletSettingsRequest};
 use crate::api::types::{AutoRechargeJson, thresholds_json};
 use crate::app::{AppState, Caller, Json, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
-use minutely_core::directory::{Tenant, WalletSettings};
+use minutely_core::directory::Tenant;
+use minutely_service::Command;
+use minutely_service::commands::directory::{Change, DirectoryCommand, WalletView};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -36,17 +38,26 @@ pub struct WalletSettingsJson {
 }
 
 fn wallet_json(t: &Tenant) -> Option<WalletSettingsJson> {
-    let settings = t.wallet()?;
-    let currency = t.currency;
-    Some(WalletSettingsJson {
+    Some(WalletSettingsJson::new(&WalletView {
         tenant: t.id.clone(),
-        currency: currency.code().to_string(),
-        set_up: true,
-        low_balance_thresholds: thresholds_json(settings, currency),
-        auto_recharge: settings
-            .auto_recharge
-            .map(|r| AutoRechargeJson::new(&r, currency)),
-    })
+        currency: t.currency,
+        settings: *t.wallet()?,
+    }))
+}
+
+impl WalletSettingsJson {
+    fn new(view: &WalletView) -> WalletSettingsJson {
+        let (settings, currency) = (&view.settings, view.currency);
+        WalletSettingsJson {
+            tenant: view.tenant.clone(),
+            currency: currency.code().to_string(),
+            set_up: true,
+            low_balance_thresholds: thresholds_json(settings, currency),
+            auto_recharge: settings
+                .auto_recharge
+                .map(|r| AutoRechargeJson::new(&r, currency)),
+        }
+    }
 }
 
 /// Sets up the Communications Credits wallet, or changes its low-balance thresholds (C3:
@@ -76,29 +87,15 @@ pub async fn put_wallet_settings(
     caller.check(&tenant, Access::Admin)?;
     let crate::app::JsonOrEmpty(body) = body?;
     let thresholds = body.thresholds()?;
-    let json = state
+    let command = DirectoryCommand::WalletSettings {
+        change: wallet_change(actor, tenant),
+        thresholds,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "wallet.setup",
-                object: tenant.clone(),
-                snapshot: &|t| wallet_json(t).map(|w| snapshot(&w)),
-            };
-            change_tenant(ctx, &tenant, audited, |t, catalogue| {
-                let mut settings = t.wallet().copied().unwrap_or(WalletSettings {
-                    auto_recharge: None,
-                    low_balance_thresholds: [None, None],
-                });
-                if let Some(thresholds) = thresholds {
-                    settings.low_balance_thresholds = thresholds;
-                }
-                let changed = t.setup_wallet(settings, &catalogue.countries, &catalogue.rules)?;
-                Ok((changed, wallet_json(t).expect("the wallet is set up")))
-            })
-        })
+        .execute::<WalletView>(Command::Directory(command))
         .await?;
-    Ok(Json(json))
+    Ok(Json(WalletSettingsJson::new(&view)))
 }
 
 /// Changes auto-recharge (C12). C40: the wallet must be set up (`credits_not_set_up`);
@@ -128,21 +125,22 @@ pub async fn put_auto_recharge(
     caller.check(&tenant, Access::Admin)?;
     let Json(body) = body?;
     let recharge = body.recharge()?;
-    let json = state
+    let command = DirectoryCommand::AutoRecharge {
+        change: wallet_change(actor, tenant),
+        recharge,
+    };
+    let view = state
         .writer
-        .run(move |ctx| {
-            let audited = Audited {
-                actor: &actor,
-                action: "wallet.auto_recharge",
-                object: tenant.clone(),
-                snapshot: &|t| wallet_json(t).map(|w| snapshot(&w)),
-            };
-            change_tenant(ctx, &tenant, audited, |t, catalogue| {
-                let changed =
-                    t.set_auto_recharge(recharge, &catalogue.countries, &catalogue.rules)?;
-                Ok((changed, wallet_json(t).expect("the wallet is set up")))
-            })
-        })
+        .execute::<WalletView>(Command::Directory(command))
         .await?;
-    Ok(Json(json))
+    Ok(Json(WalletSettingsJson::new(&view)))
+}
+
+/// A change of the tenant's wallet settings, pictured in its audit rows as the API shows them.
+fn wallet_change(actor: Actor, tenant: String) -> Change {
+    Change {
+        actor: actor.0,
+        tenant,
+        picture: |t, _| wallet_json(t).map(|w| snapshot(&w)),
+    }
 }
