@@ -2,6 +2,7 @@
 //! validated input, and its `Answer`. An adapter builds a command, sends it with
 //! `Writer::execute` and gets the answer once the batch it joined is durable.
 
+pub mod catalogue;
 pub mod directory;
 
 use crate::audit::Actor;
@@ -10,6 +11,7 @@ use crate::ingest::{Ingested, ingest_in_writer};
 use crate::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
 use crate::tenants::{TenantApplied, apply_in_writer};
 use crate::writer::Ctx;
+use catalogue::{CatalogueAnswer, CatalogueCommand};
 use directory::{DirectoryAnswer, DirectoryCommand};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
@@ -45,6 +47,8 @@ pub enum Command {
     },
     /// A write of a tenant's directory (`directory`).
     Directory(DirectoryCommand),
+    /// A write of the operator's catalogue (`catalogue`).
+    Catalogue(CatalogueCommand),
 }
 
 /// What a command did.
@@ -59,6 +63,7 @@ pub enum Answer {
     KeyCreated(ApiKey, String),
     KeyRevoked(Revoked),
     Directory(DirectoryAnswer),
+    Catalogue(CatalogueAnswer),
 }
 
 impl Command {
@@ -92,6 +97,7 @@ impl Command {
                 revoke_key(ctx.store, &actor, &id, last, ctx.now).map(Answer::KeyRevoked)
             }
             Command::Directory(command) => command.execute(ctx).map(Answer::Directory),
+            Command::Catalogue(command) => command.execute(ctx).map(Answer::Catalogue),
         }
     }
 }
@@ -151,6 +157,7 @@ impl Answer {
             Answer::KeyCreated(..) => "KeyCreated",
             Answer::KeyRevoked(_) => "KeyRevoked",
             Answer::Directory(_) => "Directory",
+            Answer::Catalogue(_) => "Catalogue",
         }
     }
 }
