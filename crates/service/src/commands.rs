@@ -4,6 +4,8 @@
 
 pub mod catalogue;
 pub mod directory;
+pub mod settings;
+pub mod webhooks;
 
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};
@@ -17,6 +19,8 @@ use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_store::ApiKey;
+use settings::{SettingsAnswer, SettingsCommand};
+use webhooks::{WebhookAnswer, WebhookCommand};
 
 /// A write, with its checked input.
 pub enum Command {
@@ -49,6 +53,10 @@ pub enum Command {
     Directory(DirectoryCommand),
     /// A write of the operator's catalogue (`catalogue`).
     Catalogue(CatalogueCommand),
+    /// A write of a tenant's webhook endpoints (`webhooks`).
+    Webhook(WebhookCommand),
+    /// A write of a key's own settings (`settings`).
+    Settings(SettingsCommand),
 }
 
 /// What a command did.
@@ -64,6 +72,8 @@ pub enum Answer {
     KeyRevoked(Revoked),
     Directory(DirectoryAnswer),
     Catalogue(CatalogueAnswer),
+    Webhook(WebhookAnswer),
+    Settings(SettingsAnswer),
 }
 
 impl Command {
@@ -98,6 +108,8 @@ impl Command {
             }
             Command::Directory(command) => command.execute(ctx).map(Answer::Directory),
             Command::Catalogue(command) => command.execute(ctx).map(Answer::Catalogue),
+            Command::Webhook(command) => command.execute(ctx).map(Answer::Webhook),
+            Command::Settings(command) => command.execute(ctx).map(Answer::Settings),
         }
     }
 }
@@ -158,6 +170,8 @@ impl Answer {
             Answer::KeyRevoked(_) => "KeyRevoked",
             Answer::Directory(_) => "Directory",
             Answer::Catalogue(_) => "Catalogue",
+            Answer::Webhook(_) => "Webhook",
+            Answer::Settings(_) => "Settings",
         }
     }
 }
