@@ -2,8 +2,12 @@
 //! validated input, and its `Answer`. An adapter builds a command, sends it with
 //! `Writer::execute` and gets the answer once the batch it joined is durable.
 
+pub mod catalogue;
 pub mod control;
+pub mod directory;
+pub mod settings;
 pub mod wallet;
+pub mod webhooks;
 
 use crate::audit::Actor;
 use crate::error::{ServiceError, ServiceResult};
@@ -11,12 +15,16 @@ use crate::ingest::{Ingested, ingest_in_writer};
 use crate::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
 use crate::tenants::{TenantApplied, apply_in_writer};
 use crate::writer::Ctx;
+use catalogue::{CatalogueAnswer, CatalogueCommand};
 use control::{ControlAnswer, ControlCommand};
+use directory::{DirectoryAnswer, DirectoryCommand};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_store::ApiKey;
+use settings::{SettingsAnswer, SettingsCommand};
 use wallet::{WalletAnswer, WalletCommand};
+use webhooks::{WebhookAnswer, WebhookCommand};
 
 /// A write, with its checked input.
 pub enum Command {
@@ -49,6 +57,14 @@ pub enum Command {
     Control(ControlCommand),
     /// Writes to the wallet.
     Wallet(WalletCommand),
+    /// A write of a tenant's directory (`directory`).
+    Directory(DirectoryCommand),
+    /// A write of the operator's catalogue (`catalogue`).
+    Catalogue(CatalogueCommand),
+    /// A write of a tenant's webhook endpoints (`webhooks`).
+    Webhook(WebhookCommand),
+    /// A write of a key's own settings (`settings`).
+    Settings(SettingsCommand),
 }
 
 /// What a command did.
@@ -64,6 +80,10 @@ pub enum Answer {
     KeyRevoked(Revoked),
     Control(ControlAnswer),
     Wallet(WalletAnswer),
+    Directory(DirectoryAnswer),
+    Catalogue(CatalogueAnswer),
+    Webhook(WebhookAnswer),
+    Settings(SettingsAnswer),
 }
 
 impl Command {
@@ -98,6 +118,10 @@ impl Command {
             }
             Command::Control(command) => command.execute(ctx).map(Answer::Control),
             Command::Wallet(command) => command.execute(ctx).map(Answer::Wallet),
+            Command::Directory(command) => command.execute(ctx).map(Answer::Directory),
+            Command::Catalogue(command) => command.execute(ctx).map(Answer::Catalogue),
+            Command::Webhook(command) => command.execute(ctx).map(Answer::Webhook),
+            Command::Settings(command) => command.execute(ctx).map(Answer::Settings),
         }
     }
 }
@@ -158,6 +182,10 @@ impl Answer {
             Answer::KeyRevoked(_) => "KeyRevoked",
             Answer::Control(_) => "Control",
             Answer::Wallet(_) => "Wallet",
+            Answer::Directory(_) => "Directory",
+            Answer::Catalogue(_) => "Catalogue",
+            Answer::Webhook(_) => "Webhook",
+            Answer::Settings(_) => "Settings",
         }
     }
 }

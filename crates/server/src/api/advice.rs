@@ -23,11 +23,12 @@ use minutely_core::advisor::LicensePrices;
 use minutely_core::calendar::Month;
 use minutely_core::directory::Sku;
 use minutely_core::money::Currency;
+use minutely_service::Command;
 pub use minutely_service::advice::{
     AdviceResponse, MAX_ADVICE_CALLS, PeriodJson, ScenarioJson, ScenariosJson, UserAdviceJson,
     advice_json, charged_calls, check_period,
 };
-use minutely_store::StoreError;
+use minutely_service::commands::catalogue::CatalogueCommand;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -193,29 +194,14 @@ pub async fn set_prices(
     caller.operator()?;
     let currency = parse_currency("currency", &currency)?;
     let prices = check_prices(currency, &body)?;
+    let command = CatalogueCommand::SetLicensePrices {
+        actor: actor.0,
+        prices,
+        picture: |p| snapshot(&prices_map(p)),
+    };
     let stored = state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            ctx.store.atomically(|store| {
-                let before = store.license_prices_of(currency)?;
-                if before == prices {
-                    // The same prices again change nothing and record nothing.
-                    return Ok::<_, StoreError>(());
-                }
-                store.set_license_prices(&prices)?;
-                store.append_audit(&[actor.entry(
-                    now,
-                    None,
-                    "license_prices.set",
-                    currency.code(),
-                    Some(snapshot(&prices_map(&before))),
-                    Some(snapshot(&prices_map(&prices))),
-                )])
-            })?;
-            ctx.outside_batch = true;
-            Ok(ctx.store.license_prices_of(currency)?)
-        })
+        .execute::<LicensePrices>(Command::Catalogue(command))
         .await?;
     Ok(Json(CurrencyPrices {
         currency: currency.code().to_string(),

@@ -9,7 +9,7 @@
 //! writer's in-memory catalogue, so that rating sees them from the next job on.
 
 use crate::access::Route;
-use crate::api::audit::{Actor, countries_snapshots, rate_card_snapshot};
+use crate::api::audit::Actor;
 use crate::api::types::{bounded, instant, money, origin_text, parse_optional_instant};
 use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::error::{ApiError, ApiResult};
@@ -26,7 +26,9 @@ use minutely_core::catalogue::{
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use minutely_formats::{FileErrors, countries, ratecard};
-use minutely_store::StoreError;
+use minutely_service::Command;
+use minutely_service::commands::catalogue::{CatalogueAnswer, CatalogueCommand};
+use minutely_store::ImportSummary;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -280,31 +282,13 @@ pub async fn put_countries(
     let body = raw_body(body)?;
     let table = blocking(move || countries::parse(&body).map_err(|e| file_refused(&e))).await?;
     let count = table.rows().count();
+    let command = CatalogueCommand::ReplaceCountries {
+        actor: actor.0,
+        table: Box::new(table),
+    };
     state
         .writer
-        .run(move |ctx| {
-            // The same table again changes nothing, and records nothing.
-            let changed = ctx.catalogue.countries != table;
-            let (before, after) = countries_snapshots(&ctx.catalogue.countries, &table);
-            let entry = actor.entry(
-                ctx.now,
-                None,
-                "countries.replace",
-                "countries",
-                Some(before),
-                Some(after),
-            );
-            ctx.store.atomically(|store| {
-                store.replace_countries(&table)?;
-                if changed {
-                    store.append_audit(&[entry])?;
-                }
-                Ok::<_, StoreError>(())
-            })?;
-            ctx.outside_batch = true;
-            ctx.catalogue.countries = table;
-            Ok(())
-        })
+        .execute::<CatalogueAnswer>(Command::Catalogue(command))
         .await?;
     Ok(Json(CountriesReplaced { countries: count }))
 }
@@ -454,38 +438,13 @@ pub async fn import_rate_card(
     let body = raw_body(body)?;
     let card =
         blocking(move || ratecard::parse(&body, currency).map_err(|e| file_refused(&e))).await?;
+    let command = CatalogueCommand::ImportRateCard {
+        actor: actor.0,
+        card: Box::new(card),
+    };
     let summary = state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            let (summary, stored) = ctx.store.atomically(|store| {
-                let before = store.rate_card(currency)?;
-                let summary = store.import_rate_card(&card).map_err(|e| match e {
-                    StoreError::VersionConflict { .. } => ApiError::conflict(e.to_string()),
-                    other => ApiError::from(other),
-                })?;
-                if summary.added.is_empty() {
-                    // Nothing new: no change, no row.
-                    return Ok((summary, None));
-                }
-                let stored = store.rate_card(currency)?;
-                store.append_audit(&[actor.entry(
-                    now,
-                    None,
-                    "rate_card.import",
-                    currency.code(),
-                    Some(rate_card_snapshot(&before)),
-                    Some(rate_card_snapshot(&stored)),
-                )])?;
-                Ok::<_, ApiError>((summary, Some(stored)))
-            })?;
-            ctx.outside_batch = true;
-            if let Some(stored) = stored {
-                // The store holds every version now; rating uses the card as stored.
-                ctx.catalogue.cards.insert(currency, stored);
-            }
-            Ok(summary)
-        })
+        .execute::<ImportSummary>(Command::Catalogue(command))
         .await?;
     Ok(Json(ImportResponse {
         currency: currency.code().to_string(),

@@ -11,6 +11,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::webhooks::{WebhookAllow, egress};
 use axum::extract::State;
 use axum::http::StatusCode;
+use minutely_service::Command;
+use minutely_service::commands::webhooks::{WebhookAnswer, WebhookCommand};
 use minutely_store::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv6Addr};
@@ -256,37 +258,15 @@ pub async fn create(
         disabled_at: None,
         delivered_through: 0,
     };
-    let stored = endpoint.clone();
+    let command = WebhookCommand::Create {
+        actor: actor.0,
+        endpoint: Box::new(endpoint.clone()),
+        limit: MAX_ENDPOINTS,
+        picture: endpoint_snapshot,
+    };
     state
         .writer
-        .run(move |ctx| {
-            ctx.book(&tenant)?;
-            let enabled = ctx
-                .store
-                .endpoints(Some(&tenant))?
-                .iter()
-                .filter(|e| e.disabled_at.is_none())
-                .count();
-            if enabled >= MAX_ENDPOINTS {
-                return Err(ApiError::conflict(format!(
-                    "tenant {tenant:?} already has {enabled} enabled webhook endpoints (the \
-                     limit is {MAX_ENDPOINTS}); disable one first"
-                )));
-            }
-            let entry = actor.entry(
-                ctx.now,
-                Some(&tenant),
-                "webhook.create",
-                &stored.id,
-                None,
-                Some(endpoint_snapshot(&stored)),
-            );
-            ctx.store.atomically(|store| {
-                store.insert_endpoint(&stored)?;
-                store.append_audit(&[entry])
-            })?;
-            Ok(())
-        })
+        .execute::<WebhookAnswer>(Command::Webhook(command))
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -358,31 +338,15 @@ pub async fn disable(
     if endpoint.disabled_at.is_some() {
         return Ok(Json(EndpointJson::new(&endpoint)));
     }
-    let at = state.now();
-    let disabled = WebhookEndpoint {
-        disabled_at: Some(at),
-        ..endpoint.clone()
+    let command = WebhookCommand::Disable {
+        actor: actor.0,
+        endpoint: Box::new(endpoint.clone()),
+        at: state.now(),
+        picture: endpoint_snapshot,
     };
-    let entry = actor.entry(
-        at,
-        Some(&tenant),
-        "webhook.disable",
-        &id,
-        Some(endpoint_snapshot(&endpoint)),
-        Some(endpoint_snapshot(&disabled)),
-    );
     state
         .writer
-        .run(move |ctx| {
-            ctx.store.atomically(|store| {
-                // Disabled meanwhile by another request: that one has the row.
-                let done = store.disable_endpoint(&id, at)?;
-                if done {
-                    store.append_audit(&[entry])?;
-                }
-                Ok::<_, ApiError>(done)
-            })
-        })
+        .execute::<WebhookAnswer>(Command::Webhook(command))
         .await?;
     let endpoint = endpoint_of(&state, &tenant, &endpoint.id).await?;
     Ok(Json(EndpointJson::new(&endpoint)))

@@ -6,6 +6,8 @@ use crate::app::{AppState, Caller, Json};
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use minutely_core::lang::Lang;
+use minutely_service::Command;
+use minutely_service::commands::settings::{SettingsAnswer, SettingsCommand};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -102,14 +104,13 @@ pub async fn set_preferences(
         ))
     })?;
     let key_id = caller.key_id().to_string();
-    let id = key_id.clone();
+    let command = SettingsCommand::PreferredLang {
+        key_id: key_id.clone(),
+        lang,
+    };
     state
         .writer
-        .run(move |ctx| {
-            let now = ctx.now;
-            ctx.store.set_preferred_lang(&id, lang.tag(), now)?;
-            Ok(())
-        })
+        .execute::<SettingsAnswer>(Command::Settings(command))
         .await?;
     Ok(Json(describe(&state, key_id).await?))
 }

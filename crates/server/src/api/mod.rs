@@ -12,14 +12,20 @@ pub mod control;
 pub mod directory;
 pub mod hooks;
 pub mod keys;
+pub mod licenses;
 pub mod me;
+pub mod numbers;
 pub mod ops;
+pub mod policies;
 pub mod refine;
 pub mod reports;
 pub mod simulate;
 pub mod statements;
+pub mod tenants;
 pub mod types;
+pub mod users;
 pub mod wallet;
+pub mod wallet_settings;
 
 /// Every route of the server, each registered once with its access class: the router, the
 /// access table (`crate::access::table`) and the OpenAPI document are all derived from it.
@@ -28,7 +34,12 @@ pub fn registry() -> Vec<Route> {
         ops::routes(),
         control::routes(),
         catalogue::routes(),
-        directory::routes(),
+        tenants::routes(),
+        licenses::routes(),
+        users::routes(),
+        numbers::routes(),
+        policies::routes(),
+        wallet_settings::routes(),
         wallet::routes(),
         reports::routes(),
         statements::routes(),

@@ -202,3 +202,85 @@ async fn a_reused_call_id_is_answered_and_never_stored_in_the_writer() {
         vec![("tenant.apply".to_string(), ActorKind::Operator)]
     );
 }
+
+fn directory_change(tenant: &str) -> minutely_service::commands::directory::Change {
+    minutely_service::commands::directory::Change {
+        actor: Actor::key(ActorKind::TenantAdmin, "k2", None),
+        tenant: tenant.to_string(),
+        picture: |t, upn| {
+            t.user(upn)
+                .map(|u| minutely_service::audit::snapshot(&u.display_name))
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_commands_record_a_change_once_and_name_what_they_refuse() {
+    use minutely_core::directory::{Agreement, Sku, Tenant, TenantSpec};
+    use minutely_service::commands::directory::{DirectoryCommand, UserInput, UserView};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let state = State::load(open(&db)).unwrap();
+    let (writer, thread) =
+        writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
+    let tenant = Tenant::new(TenantSpec {
+        id: "fabrikam".to_string(),
+        name: "Fabrikam".to_string(),
+        country: minutely_core::numbers::Country::parse("US").unwrap(),
+        currency: minutely_core::money::Currency::parse("USD").unwrap(),
+        timezone: "UTC".to_string(),
+        agreement: Agreement::parse("volume_licensing").unwrap(),
+    })
+    .unwrap();
+    let create = || DirectoryCommand::CreateTenant {
+        actor: Actor::key(ActorKind::Operator, "k1", None),
+        tenant: Box::new(tenant.clone()),
+        picture: |t, _| Some(minutely_service::audit::snapshot(&t.id)),
+    };
+    let created: Box<Tenant> = writer.execute(Command::Directory(create())).await.unwrap();
+    assert_eq!(created.id, "fabrikam");
+    let again: Result<Box<Tenant>, ServiceError> =
+        writer.execute(Command::Directory(create())).await;
+    assert_eq!(again.unwrap_err().kind, Kind::Conflict);
+    let put = || DirectoryCommand::PutUser {
+        change: directory_change("fabrikam"),
+        upn: "Ann@fabrikam.example".to_string(),
+        user: UserInput {
+            display_name: "Ann".to_string(),
+            usage_location: None,
+            policy: None,
+            toll_free_dial_in: true,
+        },
+    };
+    let first: UserView = writer.execute(Command::Directory(put())).await.unwrap();
+    assert!(first.created);
+    // The same user again changes nothing and records nothing.
+    let second: UserView = writer.execute(Command::Directory(put())).await.unwrap();
+    assert!(!second.created);
+    let unknown: Result<UserView, ServiceError> = writer
+        .execute(Command::Directory(DirectoryCommand::Unassign {
+            change: directory_change("fabrikam"),
+            upn: "bob@fabrikam.example".to_string(),
+            sku: Sku::parse("MCOMEETADD").unwrap(),
+        }))
+        .await;
+    let error = unknown.unwrap_err();
+    assert_eq!(error.kind, Kind::Refused(Reason::UnknownUser));
+    assert!(
+        error.to_string().contains("bob@fabrikam.example"),
+        "{error}"
+    );
+    writer.stop().await;
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        actions(&open(&db)),
+        vec![
+            ("tenant.create".to_string(), ActorKind::Operator),
+            ("user.put".to_string(), ActorKind::TenantAdmin),
+        ]
+    );
+}
