@@ -3,34 +3,56 @@
 //! refusal is a client error with a stable code, a localized message and a detail naming the
 //! field at fault.
 //!
-//! This file is shared: the fuzz targets call it, and `crates/server/tests/it/fuzz_corpus.rs`
-//! includes it to replay the committed corpus on stable.
+//! The bodies and their checks are the service's (`minutely_service::input`), so the targets
+//! link no HTTP server. This file is shared: the fuzz targets call it, and
+//! `crates/server/tests/it/fuzz_corpus.rs` includes it to replay the committed corpus on stable,
+//! checking further that the server's message catalogue knows every refusal's code.
 
-use minutely_server::api::control::{AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest};
-use minutely_server::api::directory::{
+use minutely_core::Reason;
+use minutely_service::input::body::parse_object;
+use minutely_service::input::control::{
+    AuthorizeRequest, CallRecordJson, EndRequest, ExtendRequest, IngestRequest, MAX_BATCH_RECORDS,
+};
+use minutely_service::input::directory::{
     AutoRechargeRequest, CreateTenantRequest, WalletSettingsRequest, parse_tenant_file, tenant_from,
 };
-use minutely_server::api::hooks::{CreateEndpointRequest, MAX_URL_BYTES, check_url};
-use minutely_server::api::types::CallRecordJson;
-use minutely_server::api::wallet::FundingRequest;
-use minutely_server::error::ApiError;
-use minutely_server::i18n;
-use minutely_server::webhooks::WebhookAllow;
+use minutely_service::input::hooks::{CreateEndpointRequest, MAX_URL_BYTES, parse_url};
+use minutely_service::input::wallet::FundingRequest;
+use minutely_service::{Kind, ServiceError};
 use serde::de::DeserializeOwned;
-use std::sync::OnceLock;
 
 /// The call id of the path the `end` bodies are checked against.
 const PATH_CALL_ID: &str = "call-1";
 
-/// A refusal is a 4xx with a code every language has a message for, and a detail that names
-/// one of `fields` (the fields of the body, or the body itself).
-fn check_refusal(e: &ApiError, fields: &[&str]) {
-    assert!(e.status.is_client_error(), "not a client error: {e:?}");
-    assert!(
-        i18n::has_message(e.code),
-        "no message for code {:?}",
-        e.code
-    );
+/// What the caller checks further of every refusal (the server's replay test: the message
+/// catalogue has the code).
+pub type OnRefusal<'a> = &'a dyn Fn(&ServiceError);
+
+/// The codes of the service's own refusals of a body (the others are reason codes).
+const BODY_CODES: [&str; 3] = [
+    "invalid_request",
+    "unprocessable_request",
+    "batch_too_large",
+];
+
+/// A refusal is the client's fault (never internal nor unavailable), with a stable code (a
+/// reason code, or one of `BODY_CODES`).
+fn check_kind(e: &ServiceError, on_refusal: OnRefusal) {
+    match e.kind {
+        Kind::Refused(reason) => assert_eq!(e.code, reason.code(), "{e:?}"),
+        Kind::Invalid | Kind::Unprocessable | Kind::TooLarge => assert!(
+            BODY_CODES.contains(&e.code) || Reason::from_code(e.code).is_some(),
+            "not a stable code: {e:?}"
+        ),
+        _ => panic!("not a refusal of the client's input: {e:?}"),
+    }
+    on_refusal(e);
+}
+
+/// A refusal is the client's fault, with a stable code, and a detail that names one of `fields`
+/// (the fields of the body, or the body itself).
+fn check_refusal(e: &ServiceError, fields: &[&str], on_refusal: OnRefusal) {
+    check_kind(e, on_refusal);
     assert!(
         fields.iter().any(|f| e.detail.contains(f)),
         "the detail names none of {fields:?}: {:?}",
@@ -38,7 +60,7 @@ fn check_refusal(e: &ApiError, fields: &[&str]) {
     );
 }
 
-/// The server's own body types: a refusal never names them (unless the input did).
+/// The body types: a refusal never names them (unless the input did).
 const SERVER_TYPES: [&str; 12] = [
     "AuthorizeRequest",
     "EndRequest",
@@ -56,12 +78,12 @@ const SERVER_TYPES: [&str; 12] = [
 
 /// Reads `body` as `T` exactly as the JSON extractor does (one JSON object, nothing after it);
 /// a body that is not a `T` is refused as `invalid_request`, naming the field or the body.
-fn read<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
-    match minutely_server::body::parse_object::<T>(body) {
+fn read<T: DeserializeOwned>(body: &[u8], on_refusal: OnRefusal) -> Option<T> {
+    match parse_object::<T>(body) {
         Ok(value) => Some(value),
         Err(e) => {
             // Named: the field at fault (`amount: ...`) or the body itself; never a Rust type.
-            check_refusal(&e, &[": ", "body"]);
+            check_refusal(&e, &[": ", "body"], on_refusal);
             let input = String::from_utf8_lossy(body);
             for name in SERVER_TYPES {
                 assert!(
@@ -76,14 +98,15 @@ fn read<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
 }
 
 /// One call record as a bridge reports it: a record that reads becomes the same core record
-/// after a trip through its JSON shape and JSON text.
-pub fn call_record_json(data: &[u8]) {
-    let Some(json) = read::<CallRecordJson>(data) else {
+/// after a trip through its JSON shape and JSON text. Every refusal is handed to `on_refusal`
+/// too.
+pub fn call_record_json(data: &[u8], on_refusal: OnRefusal) {
+    let Some(json) = read::<CallRecordJson>(data, on_refusal) else {
         return;
     };
     let record = match json.to_record("record") {
         Ok(record) => record,
-        Err(e) => return check_refusal(&e, &["record."]),
+        Err(e) => return check_refusal(&e, &["record."], on_refusal),
     };
     let back = CallRecordJson::from_record(&record);
     let text = serde_json::to_vec(&back).expect("a record serializes");
@@ -108,19 +131,8 @@ pub const BODIES: [&str; 10] = [
     "webhook",
 ];
 
-fn max_batch_records() -> usize {
-    static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(|| {
-        let config = minutely_server::Config::new(
-            std::path::PathBuf::new(),
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        );
-        config.max_batch_records
-    })
-}
-
-fn authorize(body: &[u8]) {
-    let Some(request) = read::<AuthorizeRequest>(body) else {
+fn authorize(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<AuthorizeRequest>(body, on_refusal) else {
         return;
     };
     if let Err(e) = request.check() {
@@ -133,45 +145,45 @@ fn authorize(body: &[u8]) {
             "destination_number",
             "start",
         ];
-        check_refusal(&e, &fields);
+        check_refusal(&e, &fields, on_refusal);
     }
 }
 
-fn end(body: &[u8]) {
-    let Some(request) = read::<EndRequest>(body) else {
+fn end(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<EndRequest>(body, on_refusal) else {
         return;
     };
     match request.check(PATH_CALL_ID) {
         Ok((_, Some(record))) => assert_eq!(record.call_id, PATH_CALL_ID),
         Ok((_, None)) => {}
-        Err(e) => check_refusal(&e, &["end", "duration_s", "record."]),
+        Err(e) => check_refusal(&e, &["end", "duration_s", "record."], on_refusal),
     }
 }
 
-fn ingest(body: &[u8]) {
-    let Some(request) = read::<IngestRequest>(body) else {
+fn ingest(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<IngestRequest>(body, on_refusal) else {
         return;
     };
-    match request.records(max_batch_records()) {
+    match request.records(MAX_BATCH_RECORDS) {
         Ok(records) => {
             assert_eq!(records.len(), request.calls.len());
             assert!(records.iter().all(|r| !r.call_id.trim().is_empty()));
         }
-        Err(e) => check_refusal(&e, &["calls[", "records in one batch"]),
+        Err(e) => check_refusal(&e, &["calls[", "records in one batch"], on_refusal),
     }
 }
 
-fn funding(body: &[u8]) {
-    let Some(request) = read::<FundingRequest>(body) else {
+fn funding(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<FundingRequest>(body, on_refusal) else {
         return;
     };
     if let Err(e) = request.check() {
-        check_refusal(&e, &["amount", "reference"]);
+        check_refusal(&e, &["amount", "reference"], on_refusal);
     }
 }
 
-fn wallet_settings(body: &[u8]) {
-    let Some(request) = read::<WalletSettingsRequest>(body) else {
+fn wallet_settings(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<WalletSettingsRequest>(body, on_refusal) else {
         return;
     };
     match request.thresholds() {
@@ -180,23 +192,23 @@ fn wallet_settings(body: &[u8]) {
             assert!(thresholds.iter().flatten().all(|t| !t.is_sign_negative()));
         }
         Ok(None) => assert!(request.low_balance_thresholds.is_none()),
-        Err(e) => check_refusal(&e, &["low_balance_thresholds"]),
+        Err(e) => check_refusal(&e, &["low_balance_thresholds"], on_refusal),
     }
 }
 
-fn auto_recharge(body: &[u8]) {
-    let Some(request) = read::<AutoRechargeRequest>(body) else {
+fn auto_recharge(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<AutoRechargeRequest>(body, on_refusal) else {
         return;
     };
     match request.recharge() {
         Ok(Some(recharge)) => assert_eq!(recharge.enabled, request.enabled),
         Ok(None) => assert!(!request.enabled),
-        Err(e) => check_refusal(&e, &["trigger", "amount"]),
+        Err(e) => check_refusal(&e, &["trigger", "amount"], on_refusal),
     }
 }
 
-fn create_tenant(body: &[u8]) {
-    let Some(request) = read::<CreateTenantRequest>(body) else {
+fn create_tenant(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<CreateTenantRequest>(body, on_refusal) else {
         return;
     };
     match tenant_from(&request) {
@@ -211,21 +223,16 @@ fn create_tenant(body: &[u8]) {
                 "agreement",
                 "default_dial_out_policy",
             ];
-            check_refusal(&e, &fields);
+            check_refusal(&e, &fields, on_refusal);
         }
     }
 }
 
 /// A tenant file over HTTP is TOML, not JSON; a refusal names its place in the file (or says
 /// the body is empty or not UTF-8).
-fn tenant_file_body(body: &[u8]) {
+fn tenant_file_body(body: &[u8], on_refusal: OnRefusal) {
     if let Err(e) = parse_tenant_file(body) {
-        assert!(e.status.is_client_error(), "not a client error: {e:?}");
-        assert!(
-            i18n::has_message(e.code),
-            "no message for code {:?}",
-            e.code
-        );
+        check_kind(&e, on_refusal);
         assert!(
             e.detail.contains(':') || e.detail.contains("UTF-8") || e.detail.contains("empty"),
             "{e:?}"
@@ -233,37 +240,39 @@ fn tenant_file_body(body: &[u8]) {
     }
 }
 
-fn webhook(body: &[u8]) {
-    let Some(request) = read::<CreateEndpointRequest>(body) else {
+fn webhook(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<CreateEndpointRequest>(body, on_refusal) else {
         return;
     };
-    match check_url(&request.url, &WebhookAllow::default()) {
+    match parse_url(&request.url) {
         Ok(url) => {
-            assert_eq!(url, request.url);
-            assert!(url.len() <= MAX_URL_BYTES);
+            assert!(request.url.len() <= MAX_URL_BYTES);
+            assert!(matches!(url.scheme(), "http" | "https"), "{url}");
+            assert!(url.host_str().is_some_and(|h| !h.is_empty()), "{url}");
         }
-        Err(e) => check_refusal(&e, &["url"]),
+        Err(e) => check_refusal(&e, &["url"], on_refusal),
     }
 }
 
 /// The request bodies of the API: the input's first line names the body (one of `BODIES`),
-/// the rest is the body. Inputs naming no body are ignored.
-pub fn api_bodies(data: &[u8]) {
+/// the rest is the body. Inputs naming no body are ignored. Every refusal is handed to
+/// `on_refusal` too.
+pub fn api_bodies(data: &[u8], on_refusal: OnRefusal) {
     let Some(split) = data.iter().position(|&b| b == b'\n') else {
         return;
     };
     let (name, body) = (&data[..split], &data[split + 1..]);
     match name {
-        b"authorize" => authorize(body),
-        b"extend" => drop(read::<ExtendRequest>(body)),
-        b"end" => end(body),
-        b"ingest" => ingest(body),
-        b"funding" => funding(body),
-        b"wallet_settings" => wallet_settings(body),
-        b"auto_recharge" => auto_recharge(body),
-        b"create_tenant" => create_tenant(body),
-        b"tenant_file" => tenant_file_body(body),
-        b"webhook" => webhook(body),
+        b"authorize" => authorize(body, on_refusal),
+        b"extend" => drop(read::<ExtendRequest>(body, on_refusal)),
+        b"end" => end(body, on_refusal),
+        b"ingest" => ingest(body, on_refusal),
+        b"funding" => funding(body, on_refusal),
+        b"wallet_settings" => wallet_settings(body, on_refusal),
+        b"auto_recharge" => auto_recharge(body, on_refusal),
+        b"create_tenant" => create_tenant(body, on_refusal),
+        b"tenant_file" => tenant_file_body(body, on_refusal),
+        b"webhook" => webhook(body, on_refusal),
         _ => {}
     }
 }

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| minutely_fuzz::api::call_record_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| minutely_fuzz::api::call_record_json(data, &|_| {}));

@@ -2,9 +2,7 @@
 //! routes.
 
 use crate::access::Route;
-use crate::api::types::{
-    CallRecordJson, OutcomeJson, bounded, instant, money, parse_direction, parse_optional_instant,
-};
+use crate::api::types::{CallRecordJson, OutcomeJson, instant, money};
 use crate::app::{AppState, Caller, Json, JsonOrEmpty, Path};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
@@ -14,11 +12,14 @@ use jiff::Timestamp;
 use minutely_core::control::{Decision, Extension, Grant};
 use minutely_core::ident;
 use minutely_core::money::Currency;
-use minutely_core::rating::{CallRecord, Direction};
+use minutely_core::rating::CallRecord;
 use minutely_service::commands::control::{
     self as ctl, Authorized, BatchAnswered, ControlStep, Ended, Extended, StepAnswer,
 };
 use minutely_service::ingest::Ingested;
+pub use minutely_service::input::control::{
+    AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest, MAX_DURATION_S, summarize,
+};
 use minutely_service::{Command, ServiceResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -54,47 +55,6 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// A call about to connect.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizeRequest {
-    pub conference_id: String,
-    /// The meeting organizer's UPN.
-    pub organizer: String,
-    /// `dial_in` or `dial_out`.
-    pub direction: String,
-    #[serde(default)]
-    pub service_number: String,
-    #[serde(default)]
-    pub caller_number: String,
-    #[serde(default)]
-    pub destination_number: String,
-    /// When the call connects (RFC 3339); the server's clock when absent. Send it so that a
-    /// retried request is recognised as the same call.
-    pub start: Option<String>,
-}
-
-impl AuthorizeRequest {
-    /// The body's checks, made before any state is touched: every field bounded, the direction
-    /// and the optional start read.
-    pub fn check(&self) -> ApiResult<(Direction, Option<Timestamp>)> {
-        ident::optional_conference_id("conference_id", &self.conference_id)?;
-        if !self.organizer.is_empty() {
-            ident::organizer("organizer", &self.organizer)?;
-        }
-        for (name, value) in [
-            ("service_number", &self.service_number),
-            ("caller_number", &self.caller_number),
-            ("destination_number", &self.destination_number),
-        ] {
-            bounded(name, value)?;
-        }
-        let direction = parse_direction("direction", &self.direction)?;
-        let start = parse_optional_instant("start", self.start.as_deref())?;
-        Ok((direction, start))
-    }
-}
-
 /// Allow or deny.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizeResponse {
@@ -127,17 +87,6 @@ pub struct AuthorizeResponse {
     pub replay: bool,
 }
 
-/// Ask for the next window.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExtendRequest {
-    /// The `max_duration_s` the bridge holds now; a request that repeats an extension already
-    /// made gets the current grant back. At most a year.
-    #[schema(maximum = 31_622_400)]
-    #[serde(default, deserialize_with = "crate::api::types::whole_opt")]
-    pub granted_s: Option<u64>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExtendResponse {
     pub call_id: String,
@@ -152,53 +101,6 @@ pub struct ExtendResponse {
     pub currency: String,
     pub expires_at: String,
     pub replay: bool,
-}
-
-/// The call ended.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EndRequest {
-    /// When the call ended (RFC 3339); the server's clock when neither this nor
-    /// `duration_s` is given.
-    pub end: Option<String>,
-    /// The real duration in seconds, from the authorized start. At most a year.
-    #[schema(maximum = 31_622_400)]
-    #[serde(default, deserialize_with = "crate::api::types::whole_opt")]
-    pub duration_s: Option<u64>,
-    /// The whole record: required for a call that was not authorized (a toll dial-in), and
-    /// checked against the authorization otherwise.
-    pub record: Option<CallRecordJson>,
-}
-
-/// The longest `duration_s` an end report may give: a year.
-pub const MAX_DURATION_S: u64 = 366 * 24 * 3600;
-
-impl EndRequest {
-    /// The body's checks, made before any state is touched: `end` or `duration_s` (not both),
-    /// the duration bounded, and the record read and matched against the path's `call_id`.
-    pub fn check(&self, call_id: &str) -> ApiResult<(Option<Timestamp>, Option<CallRecord>)> {
-        if self.end.is_some() && self.duration_s.is_some() {
-            return Err(ApiError::unprocessable("give end or duration_s, not both"));
-        }
-        let end_at = parse_optional_instant("end", self.end.as_deref())?;
-        let record = match &self.record {
-            Some(r) => {
-                let record = r.to_record("record")?;
-                if record.call_id != call_id {
-                    return Err(ApiError::unprocessable(format!(
-                        "record.call_id {:?} is not the call id of the path {call_id:?}",
-                        record.call_id
-                    )));
-                }
-                Some(record)
-            }
-            None => None,
-        };
-        if self.duration_s.is_some_and(|d| d > MAX_DURATION_S) {
-            return Err(ApiError::invalid("duration_s is longer than a year"));
-        }
-        Ok((end_at, record))
-    }
 }
 
 pub use minutely_service::commands::control::MAX_START_SKEW_S;
@@ -637,53 +539,6 @@ fn command_result(
         }
     }
     result
-}
-
-/// The problems of a refused batch, the first 50 of them.
-fn summarize(problems: &[String]) -> String {
-    let shown: Vec<String> = problems.iter().take(50).cloned().collect();
-    let more = problems.len().saturating_sub(shown.len());
-    let mut detail = shown.join("; ");
-    if more > 0 {
-        detail.push_str(&format!("; and {more} more"));
-    }
-    detail
-}
-
-/// A batch of call records that already happened.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IngestRequest {
-    pub calls: Vec<CallRecordJson>,
-}
-
-impl IngestRequest {
-    /// The batch's checks, made before any state is touched: at most `max` records, each one
-    /// well formed; a batch with bad records is refused whole, naming every one (`calls[3]`).
-    pub fn records(&self, max: usize) -> ApiResult<Vec<CallRecord>> {
-        if self.calls.len() > max {
-            return Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "batch_too_large",
-                format!(
-                    "{} records in one batch; the limit is {max}",
-                    self.calls.len()
-                ),
-            ));
-        }
-        let mut records = Vec::with_capacity(self.calls.len());
-        let mut problems = Vec::new();
-        for (i, call) in self.calls.iter().enumerate() {
-            match call.to_record(&format!("calls[{i}]")) {
-                Ok(r) => records.push(r),
-                Err(e) => problems.push(e.detail),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(ApiError::invalid(summarize(&problems)));
-        }
-        Ok(records)
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

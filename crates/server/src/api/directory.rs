@@ -19,22 +19,17 @@ use crate::api::licenses::{LicenseJson, LicensesResponse, PurchaseJson, SetPurch
 use crate::api::numbers::{AddNumberRequest, NumbersPage};
 use crate::api::policies::{DefaultPolicyRequest, DefaultPolicyResponse, PoliciesResponse};
 use crate::api::tenants::ApplyResponse;
-use crate::api::types::{AutoRechargeJson, bounded};
+use crate::api::types::AutoRechargeJson;
 use crate::api::users::{AssignRequest, PutUserRequest, UsersPage};
-use crate::api::wallet::{Units, parse_bounded_money};
 use crate::api::wallet_settings::WalletSettingsJson;
 use crate::error::{ApiError, ApiResult};
 use minutely_core::Reason;
-use minutely_core::directory::{
-    Agreement, AutoRecharge, Policy, ServiceNumber, Sku, Tenant, TenantSpec, User,
+use minutely_core::directory::{Policy, ServiceNumber, Sku, Tenant, User};
+pub use minutely_service::input::directory::{
+    AutoRechargeRequest, CreateTenantRequest, WalletSettingsRequest, check_new_tenant_id,
+    parse_country, parse_policy, parse_sku, parse_tenant_file, tenant_from,
 };
-use minutely_core::money::Currency;
-use minutely_core::money::MAX_AMOUNT;
-use minutely_core::numbers::Country;
-use minutely_formats::tenant_file::TenantFile;
-use minutely_service::tenants::file_error;
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -68,39 +63,8 @@ use utoipa::{OpenApi, ToSchema};
 pub struct Doc;
 
 // ---------------------------------------------------------------------------------------------
-// Parsing helpers: every bad field is named.
+// Helpers
 // ---------------------------------------------------------------------------------------------
-
-pub(crate) fn parse_sku(field: &str, text: &str) -> ApiResult<Sku> {
-    bounded(field, text)?;
-    Sku::parse(text).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "{field}: {text:?} is not a license (MCOMEETADD, MCOMEETACPEA, MCOPSTNPP, MCOMEETADD_DIALOUT_US)"
-        ))
-    })
-}
-
-pub(crate) fn parse_country(field: &str, text: &str) -> ApiResult<Country> {
-    bounded(field, text)?;
-    Country::parse(text).map_err(|e| ApiError::invalid(format!("{field}: {e}")))
-}
-
-/// C41: an unknown policy name is `invalid_policy`.
-pub(crate) fn parse_policy(field: &str, text: &str) -> ApiResult<Policy> {
-    bounded(field, text)?;
-    Policy::parse(text).map_err(|reason| {
-        ApiError::reason(
-            reason,
-            format!("{field}: {text:?} is not a dial-out policy name (see GET /v1/policies)"),
-        )
-    })
-}
-
-/// Ids of tenants created through the API are used in paths: letters, digits, `-`, `_`, `.`.
-fn check_new_tenant_id(id: &str) -> ApiResult<()> {
-    minutely_core::ident::tenant_id("id", id)?;
-    Ok(())
-}
 
 /// A user as its audit rows picture it (`None` when there is no such user).
 pub(crate) fn user_snapshot(t: &Tenant, upn: &str) -> Option<String> {
@@ -302,146 +266,6 @@ pub(crate) fn user_json(t: &Tenant, upn: &str) -> ApiResult<UserJson> {
 // Tenants
 // ---------------------------------------------------------------------------------------------
 
-/// A new tenant.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTenantRequest {
-    /// Letters, digits, `-`, `_` or `.`; 1 to 64 characters.
-    pub id: String,
-    pub name: String,
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-    /// ISO 4217; one per tenant, never changed.
-    pub currency: String,
-    /// IANA name; `UTC` when absent.
-    pub timezone: Option<String>,
-    /// `volume_licensing`, `online_subscription`, `post_usage` or `reseller`.
-    pub agreement: String,
-    /// A policy name of C16; `Global` when absent.
-    pub default_dial_out_policy: Option<String>,
-}
-
-/// The tenant a creation request describes, every field checked; nothing is stored yet.
-pub fn tenant_from(body: &CreateTenantRequest) -> ApiResult<Tenant> {
-    check_new_tenant_id(&body.id)?;
-    bounded("name", &body.name)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("name is blank"));
-    }
-    let timezone = body.timezone.clone().unwrap_or_else(|| "UTC".to_string());
-    bounded("timezone", &timezone)?;
-    bounded("agreement", &body.agreement)?;
-    let spec = TenantSpec {
-        id: body.id.clone(),
-        name: body.name.clone(),
-        country: parse_country("country", &body.country)?,
-        currency: Currency::parse(&body.currency)
-            .map_err(|e| ApiError::invalid(format!("currency: {e}")))?,
-        timezone,
-        agreement: Agreement::parse(&body.agreement).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "agreement: {:?} is not one of volume_licensing, online_subscription, post_usage, reseller",
-                body.agreement
-            ))
-        })?,
-    };
-    // Which names are IANA time zones is the server's time-zone database's to say.
-    let mut tenant =
-        Tenant::new(spec).map_err(|e| ApiError::unprocessable(format!("timezone: {e}")))?;
-    if let Some(text) = &body.default_dial_out_policy {
-        tenant.set_default_policy(parse_policy("default_dial_out_policy", text)?);
-    }
-    Ok(tenant)
-}
-
-/// A tenant file sent over HTTP, read and checked; nothing is applied yet. An empty body or
-/// one that is not UTF-8 is malformed (400).
-pub fn parse_tenant_file(body: &[u8]) -> ApiResult<TenantFile> {
-    let text =
-        std::str::from_utf8(body).map_err(|_| ApiError::invalid("the tenant file is not UTF-8"))?;
-    if text.is_empty() {
-        return Err(ApiError::invalid("the tenant file is empty"));
-    }
-    TenantFile::parse(text).map_err(|e| file_error(e).into())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Wallet set-up
 // ---------------------------------------------------------------------------------------------
-
-/// The wallet's settings.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WalletSettingsRequest {
-    /// Low-balance notification thresholds (C15), at most two, decimal strings. Absent: kept
-    /// as they are (none for a new wallet).
-    pub low_balance_thresholds: Option<Vec<String>>,
-}
-
-/// Auto-recharge settings (C12).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AutoRechargeRequest {
-    pub enabled: bool,
-    /// Recharge after a debit leaves the balance strictly below this (whole units, at least
-    /// the minimum, C11). May be left out, with `amount`, to turn auto-recharge off.
-    pub trigger: Option<String>,
-    /// Each recharge's amount (whole units, at least the minimum, C11).
-    pub amount: Option<String>,
-    /// Whether the payment method on file is accepted (true when absent).
-    pub payment_accepted: Option<bool>,
-}
-
-impl WalletSettingsRequest {
-    /// The thresholds to set, highest first (`None`: keep those there are), checked before any
-    /// state is touched.
-    pub fn thresholds(&self) -> ApiResult<Option<[Option<Decimal>; 2]>> {
-        self.low_balance_thresholds
-            .as_deref()
-            .map(parse_thresholds)
-            .transpose()
-    }
-}
-
-impl AutoRechargeRequest {
-    /// The settings to set (`None`: auto-recharge off without amounts), read before any state
-    /// is touched; the amounts' rules (minimum, whole units) are the wallet's, checked later.
-    pub fn recharge(&self) -> ApiResult<Option<AutoRecharge>> {
-        match (&self.trigger, &self.amount) {
-            (None, None) if !self.enabled => Ok(None),
-            (Some(trigger), Some(amount)) => {
-                bounded("trigger", trigger)?;
-                bounded("amount", amount)?;
-                Ok(Some(AutoRecharge {
-                    enabled: self.enabled,
-                    trigger: parse_bounded_money("trigger", trigger, MAX_AMOUNT, Units::Whole)?,
-                    amount: parse_bounded_money("amount", amount, MAX_AMOUNT, Units::Whole)?,
-                    payment_accepted: self.payment_accepted.unwrap_or(true),
-                }))
-            }
-            _ => Err(ApiError::unprocessable(
-                "give both trigger and amount (they may be left out together only to turn auto-recharge off)",
-            )),
-        }
-    }
-}
-
-fn parse_thresholds(list: &[String]) -> ApiResult<[Option<Decimal>; 2]> {
-    if list.len() > 2 {
-        return Err(ApiError::invalid(
-            "low_balance_thresholds: at most two thresholds",
-        ));
-    }
-    let mut thresholds = [None, None];
-    for (i, text) in list.iter().enumerate() {
-        let field = format!("low_balance_thresholds[{i}]");
-        bounded(&field, text)?;
-        let amount = parse_bounded_money(&field, text, MAX_AMOUNT, Units::Any)?;
-        if amount < Decimal::ZERO {
-            return Err(ApiError::invalid(format!("{field}: {text:?} is negative")));
-        }
-        thresholds[i] = Some(amount);
-    }
-    thresholds.sort_by(|a, b| b.cmp(a));
-    Ok(thresholds)
-}

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use minutely_service::Command;
 use minutely_service::commands::webhooks::{WebhookAnswer, WebhookCommand};
+pub use minutely_service::input::hooks::{CreateEndpointRequest, MAX_URL_BYTES, parse_url};
 use minutely_store::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv6Addr};
@@ -40,24 +41,8 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The longest URL accepted.
-pub const MAX_URL_BYTES: usize = 2048;
 /// Enabled endpoints one tenant may have at once.
 pub const MAX_ENDPOINTS: usize = 20;
-
-/// A new endpoint.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateEndpointRequest {
-    /// Where events are POSTed: an `http` or `https` URL with a host, at most 2048 bytes. The
-    /// host must be public: an IP address (in any spelling) that is loopback, private
-    /// (10/8, 172.16/12, 192.168/16), shared (100.64/10), link-local (169.254/16, fe80::/10),
-    /// unique-local (fc00::/7), multicast, unspecified, broadcast, documentation or reserved,
-    /// or an IPv4-mapped, NAT64 or 6to4 form of one, is refused (`webhook_address_refused`), as
-    /// is `localhost`, unless the operator allows it. A name is checked at each delivery
-    /// against the addresses it resolves to then.
-    pub url: String,
-}
 
 /// An endpoint (its secret is never shown again after creation).
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,23 +126,8 @@ pub struct LimitParams {
 /// Checks a webhook URL, naming what is wrong with it; `allow` is the operator's allowance of
 /// internal networks and host names.
 pub fn check_url(text: &str, allow: &WebhookAllow) -> ApiResult<String> {
-    if text.len() > MAX_URL_BYTES {
-        return Err(ApiError::invalid(format!(
-            "url is {} bytes long; the limit is {MAX_URL_BYTES}",
-            text.len()
-        )));
-    }
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| ApiError::invalid(format!("url {text:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ApiError::invalid(format!(
-            "url {text:?}: the scheme {:?} is not http or https",
-            url.scheme()
-        )));
-    }
-    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
-        return Err(ApiError::invalid(format!("url {text:?} has no host")));
-    };
+    let url = parse_url(text)?;
+    let host = url.host_str().unwrap_or_default();
     let refused = |ip: &dyn std::fmt::Display, what: &str| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

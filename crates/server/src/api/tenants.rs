@@ -200,7 +200,7 @@ pub async fn apply_file(
     caller.operator()?;
     require_content_type(&headers, &["application/toml", "text/plain"])?;
     let body = raw_body(body)?;
-    let file = blocking(move || parse_tenant_file(&body)).await?;
+    let file = blocking(move || Ok(parse_tenant_file(&body)?)).await?;
     if file.tenant_id() != tenant {
         return Err(ApiError::unprocessable(format!(
             "id: the file declares tenant {:?} but the path names {tenant:?}",

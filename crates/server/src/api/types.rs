@@ -8,11 +8,12 @@ use minutely_core::catalogue::Origin;
 use minutely_core::directory::{AutoRecharge, WalletSettings};
 use minutely_core::engine::{Charge, Outcome};
 use minutely_core::money::Currency;
-use minutely_core::rating::{CallRecord, Direction};
+use minutely_core::rating::Direction;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use minutely_service::input::MAX_FIELD;
+pub use minutely_service::input::control::CallRecordJson;
+pub use minutely_service::input::{MAX_FIELD, whole, whole_opt};
 
 /// An amount in the tenant's currency, with its minor units (`"12.80"`).
 pub fn money(currency: Currency, amount: rust_decimal::Decimal) -> String {
@@ -25,16 +26,19 @@ pub fn instant(at: Timestamp) -> String {
 
 /// Parses an RFC 3339 instant from the field `field`.
 pub fn parse_instant(field: &str, text: &str) -> ApiResult<Timestamp> {
-    minutely_formats::instant::parse(text).map_err(|e| {
-        ApiError::invalid(format!(
-            "{field}: {e} (expected RFC 3339, like 2026-01-31T12:00:00Z)"
-        ))
-    })
+    Ok(minutely_service::input::parse_instant(field, text)?)
 }
 
 /// Parses an optional RFC 3339 instant from the field `field`.
 pub fn parse_optional_instant(field: &str, text: Option<&str>) -> ApiResult<Option<Timestamp>> {
-    text.map(|text| parse_instant(field, text)).transpose()
+    Ok(minutely_service::input::parse_optional_instant(
+        field, text,
+    )?)
+}
+
+/// Parses a direction from the field `field`.
+pub fn parse_direction(field: &str, text: &str) -> ApiResult<Direction> {
+    Ok(minutely_service::input::parse_direction(field, text)?)
 }
 
 /// Parses a decimal amount from the field `field` (a JSON string such as `"100"` or `"12.50"`).
@@ -47,120 +51,6 @@ pub fn parse_money(field: &str, text: &str) -> ApiResult<rust_decimal::Decimal> 
 /// `maxLength` counts them): the service's check.
 pub fn bounded<'a>(field: &str, text: &'a str) -> ApiResult<&'a str> {
     Ok(minutely_service::input::bounded(field, text)?)
-}
-
-/// A whole number of a request body, also when written with a zero fraction (`47.0`, an
-/// integer for JSON Schema); `47.5`, a negative number or one out of range is refused.
-fn whole_number<E: serde::de::Error, T: TryFrom<u64>>(value: serde_json::Number) -> Result<T, E> {
-    let whole = value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
-            .map(|f| f as u64)
-    });
-    whole
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| E::custom(format!("{value} is not a whole number in range")))
-}
-
-/// `deserialize_with` for a whole-number field (see [`whole_number`]).
-pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<u64>,
-{
-    whole_number(serde_json::Number::deserialize(deserializer)?)
-}
-
-/// `deserialize_with` for an optional whole-number field (with `#[serde(default)]`).
-pub fn whole_opt<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<u64>,
-{
-    Option::<serde_json::Number>::deserialize(deserializer)?
-        .map(whole_number)
-        .transpose()
-}
-
-/// A call record as a bridge reports it (C5).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CallRecordJson {
-    pub call_id: String,
-    pub conference_id: String,
-    /// The meeting organizer's UPN.
-    pub organizer: String,
-    /// `dial_in` or `dial_out`.
-    pub direction: String,
-    #[serde(default)]
-    pub service_number: String,
-    #[serde(default)]
-    pub caller_number: String,
-    #[serde(default)]
-    pub destination_number: String,
-    /// RFC 3339 UTC.
-    pub start: String,
-    /// RFC 3339 UTC.
-    pub end: String,
-}
-
-/// Parses a direction from the field `field`.
-pub fn parse_direction(field: &str, text: &str) -> ApiResult<Direction> {
-    Direction::parse(text).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "{field}: {text:?} is not a direction (dial_in or dial_out)"
-        ))
-    })
-}
-
-impl CallRecordJson {
-    /// The core record; `at` names the record in errors (`calls[3]`).
-    pub fn to_record(&self, at: &str) -> ApiResult<CallRecord> {
-        for (name, value) in [
-            ("call_id", &self.call_id),
-            ("conference_id", &self.conference_id),
-            ("organizer", &self.organizer),
-            ("service_number", &self.service_number),
-            ("caller_number", &self.caller_number),
-            ("destination_number", &self.destination_number),
-        ] {
-            bounded(&format!("{at}.{name}"), value)?;
-        }
-        minutely_core::ident::call_id(&format!("{at}.call_id"), &self.call_id)?;
-        minutely_core::ident::optional_conference_id(
-            &format!("{at}.conference_id"),
-            &self.conference_id,
-        )?;
-        if !self.organizer.is_empty() {
-            minutely_core::ident::organizer(&format!("{at}.organizer"), &self.organizer)?;
-        }
-        Ok(CallRecord {
-            call_id: self.call_id.clone(),
-            conference_id: self.conference_id.clone(),
-            organizer: self.organizer.clone(),
-            direction: parse_direction(&format!("{at}.direction"), &self.direction)?,
-            service_number: self.service_number.clone(),
-            caller_number: self.caller_number.clone(),
-            destination_number: self.destination_number.clone(),
-            start: parse_instant(&format!("{at}.start"), &self.start)?,
-            end: parse_instant(&format!("{at}.end"), &self.end)?,
-        })
-    }
-
-    pub fn from_record(r: &CallRecord) -> CallRecordJson {
-        CallRecordJson {
-            call_id: r.call_id.clone(),
-            conference_id: r.conference_id.clone(),
-            organizer: r.organizer.clone(),
-            direction: r.direction.as_str().to_string(),
-            service_number: r.service_number.clone(),
-            caller_number: r.caller_number.clone(),
-            destination_number: r.destination_number.clone(),
-            start: instant(r.start),
-            end: instant(r.end),
-        }
-    }
 }
 
 /// How a call was charged.

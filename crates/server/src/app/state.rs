@@ -72,7 +72,7 @@ impl Config {
             listen,
             writer: WriterConfig::default(),
             max_body: 4 << 20,
-            max_batch_records: 10_000,
+            max_batch_records: minutely_service::input::control::MAX_BATCH_RECORDS,
             max_in_flight: 4_096,
             max_connections: 10_000,
             max_connections_per_address: 256,

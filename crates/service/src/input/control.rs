@@ -1,0 +1,230 @@
+//! The bodies of call control and ingestion (`/calls/...`, `/calls:ingest`) and the checks made
+//! before any state is touched.
+
+use crate::error::{Kind, ServiceError, ServiceResult};
+use crate::input::{bounded, parse_direction, parse_instant, parse_optional_instant};
+use jiff::Timestamp;
+use minutely_core::ident;
+use minutely_core::rating::{CallRecord, Direction};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The default largest number of call records in one ingestion request, and of commands in
+/// one call-control batch.
+pub const MAX_BATCH_RECORDS: usize = 10_000;
+
+/// The longest `duration_s` an end report may give: a year.
+pub const MAX_DURATION_S: u64 = 366 * 24 * 3600;
+
+/// A call record as a bridge reports it (C5).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallRecordJson {
+    pub call_id: String,
+    pub conference_id: String,
+    /// The meeting organizer's UPN.
+    pub organizer: String,
+    /// `dial_in` or `dial_out`.
+    pub direction: String,
+    #[serde(default)]
+    pub service_number: String,
+    #[serde(default)]
+    pub caller_number: String,
+    #[serde(default)]
+    pub destination_number: String,
+    /// RFC 3339 UTC.
+    pub start: String,
+    /// RFC 3339 UTC.
+    pub end: String,
+}
+
+impl CallRecordJson {
+    /// The core record; `at` names the record in errors (`calls[3]`).
+    pub fn to_record(&self, at: &str) -> ServiceResult<CallRecord> {
+        for (name, value) in [
+            ("call_id", &self.call_id),
+            ("conference_id", &self.conference_id),
+            ("organizer", &self.organizer),
+            ("service_number", &self.service_number),
+            ("caller_number", &self.caller_number),
+            ("destination_number", &self.destination_number),
+        ] {
+            bounded(&format!("{at}.{name}"), value)?;
+        }
+        ident::call_id(&format!("{at}.call_id"), &self.call_id)?;
+        ident::optional_conference_id(&format!("{at}.conference_id"), &self.conference_id)?;
+        if !self.organizer.is_empty() {
+            ident::organizer(&format!("{at}.organizer"), &self.organizer)?;
+        }
+        Ok(CallRecord {
+            call_id: self.call_id.clone(),
+            conference_id: self.conference_id.clone(),
+            organizer: self.organizer.clone(),
+            direction: parse_direction(&format!("{at}.direction"), &self.direction)?,
+            service_number: self.service_number.clone(),
+            caller_number: self.caller_number.clone(),
+            destination_number: self.destination_number.clone(),
+            start: parse_instant(&format!("{at}.start"), &self.start)?,
+            end: parse_instant(&format!("{at}.end"), &self.end)?,
+        })
+    }
+
+    pub fn from_record(r: &CallRecord) -> CallRecordJson {
+        CallRecordJson {
+            call_id: r.call_id.clone(),
+            conference_id: r.conference_id.clone(),
+            organizer: r.organizer.clone(),
+            direction: r.direction.as_str().to_string(),
+            service_number: r.service_number.clone(),
+            caller_number: r.caller_number.clone(),
+            destination_number: r.destination_number.clone(),
+            start: minutely_formats::instant::format(r.start),
+            end: minutely_formats::instant::format(r.end),
+        }
+    }
+}
+
+/// A call about to connect.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub conference_id: String,
+    /// The meeting organizer's UPN.
+    pub organizer: String,
+    /// `dial_in` or `dial_out`.
+    pub direction: String,
+    #[serde(default)]
+    pub service_number: String,
+    #[serde(default)]
+    pub caller_number: String,
+    #[serde(default)]
+    pub destination_number: String,
+    /// When the call connects (RFC 3339); the server's clock when absent. Send it so that a
+    /// retried request is recognised as the same call.
+    pub start: Option<String>,
+}
+
+impl AuthorizeRequest {
+    /// The body's checks, made before any state is touched: every field bounded, the direction
+    /// and the optional start read.
+    pub fn check(&self) -> ServiceResult<(Direction, Option<Timestamp>)> {
+        ident::optional_conference_id("conference_id", &self.conference_id)?;
+        if !self.organizer.is_empty() {
+            ident::organizer("organizer", &self.organizer)?;
+        }
+        for (name, value) in [
+            ("service_number", &self.service_number),
+            ("caller_number", &self.caller_number),
+            ("destination_number", &self.destination_number),
+        ] {
+            bounded(name, value)?;
+        }
+        let direction = parse_direction("direction", &self.direction)?;
+        let start = parse_optional_instant("start", self.start.as_deref())?;
+        Ok((direction, start))
+    }
+}
+
+/// Ask for the next window.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// The `max_duration_s` the bridge holds now; a request that repeats an extension already
+    /// made gets the current grant back. At most a year.
+    #[schema(maximum = 31_622_400)]
+    #[serde(default, deserialize_with = "crate::input::whole_opt")]
+    pub granted_s: Option<u64>,
+}
+
+/// The call ended.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndRequest {
+    /// When the call ended (RFC 3339); the server's clock when neither this nor
+    /// `duration_s` is given.
+    pub end: Option<String>,
+    /// The real duration in seconds, from the authorized start. At most a year.
+    #[schema(maximum = 31_622_400)]
+    #[serde(default, deserialize_with = "crate::input::whole_opt")]
+    pub duration_s: Option<u64>,
+    /// The whole record: required for a call that was not authorized (a toll dial-in), and
+    /// checked against the authorization otherwise.
+    pub record: Option<CallRecordJson>,
+}
+
+impl EndRequest {
+    /// The body's checks, made before any state is touched: `end` or `duration_s` (not both),
+    /// the duration bounded, and the record read and matched against the path's `call_id`.
+    pub fn check(&self, call_id: &str) -> ServiceResult<(Option<Timestamp>, Option<CallRecord>)> {
+        if self.end.is_some() && self.duration_s.is_some() {
+            return Err(ServiceError::unprocessable(
+                "give end or duration_s, not both",
+            ));
+        }
+        let end_at = parse_optional_instant("end", self.end.as_deref())?;
+        let record = match &self.record {
+            Some(r) => {
+                let record = r.to_record("record")?;
+                if record.call_id != call_id {
+                    return Err(ServiceError::unprocessable(format!(
+                        "record.call_id {:?} is not the call id of the path {call_id:?}",
+                        record.call_id
+                    )));
+                }
+                Some(record)
+            }
+            None => None,
+        };
+        if self.duration_s.is_some_and(|d| d > MAX_DURATION_S) {
+            return Err(ServiceError::invalid("duration_s is longer than a year"));
+        }
+        Ok((end_at, record))
+    }
+}
+
+/// A batch of call records that already happened.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    pub calls: Vec<CallRecordJson>,
+}
+
+impl IngestRequest {
+    /// The batch's checks, made before any state is touched: at most `max` records, each one
+    /// well formed; a batch with bad records is refused whole, naming every one (`calls[3]`).
+    pub fn records(&self, max: usize) -> ServiceResult<Vec<CallRecord>> {
+        if self.calls.len() > max {
+            return Err(ServiceError::new(
+                Kind::TooLarge,
+                "batch_too_large",
+                format!(
+                    "{} records in one batch; the limit is {max}",
+                    self.calls.len()
+                ),
+            ));
+        }
+        let mut records = Vec::with_capacity(self.calls.len());
+        let mut problems = Vec::new();
+        for (i, call) in self.calls.iter().enumerate() {
+            match call.to_record(&format!("calls[{i}]")) {
+                Ok(r) => records.push(r),
+                Err(e) => problems.push(e.detail),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::invalid(summarize(&problems)));
+        }
+        Ok(records)
+    }
+}
+
+/// The problems of a refused batch, the first 50 of them.
+pub fn summarize(problems: &[String]) -> String {
+    let shown: Vec<String> = problems.iter().take(50).cloned().collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let mut detail = shown.join("; ");
+    if more > 0 {
+        detail.push_str(&format!("; and {more} more"));
+    }
+    detail
+}
