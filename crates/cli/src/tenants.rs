@@ -9,7 +9,8 @@ use minutely_core::money::parse_amount;
 use minutely_formats::instant;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_service::Kind;
-use minutely_service::audit::{Actor, funding_snapshots, snapshot};
+use minutely_service::audit::{Actor, snapshot};
+use minutely_service::commands::wallet::fund_book;
 use minutely_service::tenants::apply_to_store;
 use minutely_store::{Commit, Store};
 use std::io::Write;
@@ -230,32 +231,23 @@ fn fund(
         println!("funding {reference} was already applied; nothing changed");
         return Ok(());
     }
-    let balance_before = book.wallet.balance();
-    let (lot, effects) = book
-        .fund(amount, at, &reference, true, &store.amount_rules()?)
-        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    let rules = store.amount_rules()?;
+    let made = fund_book(&mut book, (amount, reference.clone()), at, true, &rules)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let commit = Commit {
-        entries: effects.entries,
-        events: effects.events,
+        entries: made.effects.entries,
+        events: made.effects.events,
         funding_refs: vec![reference.clone()],
         ..Commit::default()
     };
-    let currency = book.tenant.currency;
-    let (before, after) = funding_snapshots(
-        currency,
-        balance_before,
-        book.wallet.balance(),
-        amount,
-        &reference,
-        lot,
-    );
+    let (currency, lot) = (made.funded.currency, made.funded.lot.id);
     let entry = Actor::cli().entry(
         jiff::Timestamp::now(),
         Some(tenant),
         "wallet.fund",
         &reference,
-        Some(before),
-        Some(after),
+        Some(made.before),
+        Some(made.after),
     );
     store.atomically(|store| {
         store.save(&book, &commit)?;

@@ -5,7 +5,10 @@ use crate::audit::{Actor, funding_snapshots};
 use crate::commands::{Answer, FromAnswer};
 use crate::error::{ServiceError, ServiceResult};
 use crate::writer::Ctx;
-use minutely_core::ledger::{Lot, LotSource, lot_expiry};
+use jiff::Timestamp;
+use minutely_core::directory::AmountRules;
+use minutely_core::engine::TenantBook;
+use minutely_core::ledger::{Effects, Lot, LotSource, lot_expiry};
 use minutely_core::money::{self, Currency};
 use rust_decimal::Decimal;
 
@@ -81,19 +84,63 @@ fn fund(
     let rules = ctx.catalogue.rules;
     let now = ctx.now;
     let book = ctx.book(&tenant)?;
+    let made = fund_book(book, (amount, reference), now, by_operator, &rules)?;
+    let reference = made.funded.reference.clone();
+    ctx.effects(&tenant, made.effects);
+    ctx.touched(&tenant);
+    ctx.funding_ref(&tenant, reference.clone());
+    actor.record(
+        ctx,
+        Some(&tenant),
+        "wallet.fund",
+        &reference,
+        Some(made.before),
+        Some(made.after),
+    );
+    Ok(made.funded)
+}
+
+/// A funding made on a book: what to answer, the journal's effects and the audit row's
+/// pictures of the wallet before and after.
+pub struct FundingMade {
+    pub funded: Funded,
+    pub effects: Effects,
+    pub before: String,
+    pub after: String,
+}
+
+/// The one funding use case (C10, C11, C13, C40), shared by the writer and the command line:
+/// funds `book` at `at` with a lot of `amount` under `reference` (the caller has checked that
+/// the reference is new). A refusal changes nothing: `TenantBook::fund` checks everything
+/// before it changes anything.
+pub fn fund_book(
+    book: &mut TenantBook,
+    (amount, reference): (Decimal, String),
+    at: Timestamp,
+    by_operator: bool,
+    rules: &AmountRules,
+) -> ServiceResult<FundingMade> {
     let balance_before = book.wallet.balance();
-    // `fund` checks everything before it changes anything.
-    let (lot_id, effects) = book.fund(amount, now, &reference, by_operator, &rules)?;
+    let (lot_id, effects) = book.fund(amount, at, &reference, by_operator, rules)?;
     let currency = book.tenant.currency;
     let remaining = book
         .wallet
         .lots()
         .find(|l| l.id == lot_id)
         .map_or(Decimal::ZERO, |l| l.remaining);
+    // What was not left in the lot paid debt (C13). The book has changed: no error may be
+    // returned from here on, or the change would be kept without its journal entries; a lot
+    // holding more than its funding is a broken invariant, not an input.
+    let paid_debt =
+        money::sub(amount, remaining).expect("a lot's remainder and its funding are bounded");
+    assert!(
+        paid_debt >= Decimal::ZERO,
+        "a funding of {amount} left {remaining} in its lot"
+    );
     let lot = Lot {
         id: lot_id,
-        funded_at: now,
-        expires_at: lot_expiry(now, &book.tenant.timezone),
+        funded_at: at,
+        expires_at: lot_expiry(at, &book.tenant.timezone),
         amount,
         remaining,
         source: LotSource::Manual {
@@ -110,29 +157,20 @@ fn fund(
         &reference,
         lot_id,
     );
-    ctx.effects(&tenant, effects);
-    ctx.touched(&tenant);
-    ctx.funding_ref(&tenant, reference.clone());
-    actor.record(
-        ctx,
-        Some(&tenant),
-        "wallet.fund",
-        &reference,
-        Some(before),
-        Some(after),
-    );
-    // Checked, and answered only once the funding is recorded: an error after `fund` must not
-    // leave the book changed without its journal entries.
-    let paid_debt = money::sub(amount, remaining)
-        .map_err(|e| ServiceError::internal(format!("paid debt: {e}")))?;
-    Ok(Funded {
-        tenant,
+    let funded = Funded {
+        tenant: book.tenant.id.clone(),
         reference,
         currency,
         lot,
         paid_debt,
         balance,
         available,
+    };
+    Ok(FundingMade {
+        funded,
+        effects,
+        before,
+        after,
     })
 }
 
