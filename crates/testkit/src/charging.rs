@@ -368,6 +368,23 @@ pub const STD_ROWS: &[Row] = &[
     ),
 ];
 
+/// The standard card's rows with these (kind, key, origin), followed by `own`: a card that
+/// differs from the standard one in a few rows names only those. Panics on a key the standard
+/// card does not have.
+pub fn std_rows(keys: &[(&str, &str, &str)], own: &[Row]) -> Vec<Row> {
+    let mut rows: Vec<Row> = keys
+        .iter()
+        .map(|&(kind, key, origin)| {
+            *STD_ROWS
+                .iter()
+                .find(|r| (r.0, r.1, r.2) == (kind, key, origin))
+                .unwrap_or_else(|| panic!("no standard row {kind} {key} {origin:?}"))
+        })
+        .collect();
+    rows.extend_from_slice(own);
+    rows
+}
+
 pub fn std_card() -> RateCard {
     card("EUR", STD_ROWS)
 }

@@ -31,7 +31,9 @@ use std::sync::OnceLock;
 /// France at 0.60 per minute by the second (so one second costs exactly 0.01), the UAE at 1.00
 /// per minute by the minute, Jamaica with a connection fee and 30/6 increments, and the dial-in
 /// rates of the standard tenant's numbers. Italy has no rate.
-const CONTROL_ROWS: &[Row] = &[
+///
+/// These are the rows that differ from the standard card; `*_STD_KEYS` names the others.
+const CONTROL_OWN_ROWS: &[Row] = &[
     (
         "dial_out", "+33", "", "France", "FR", false, "0.60", "0", 1, 1, CARD_FROM,
     ),
@@ -51,102 +53,26 @@ const CONTROL_ROWS: &[Row] = &[
     (
         "dial_out", "+1876", "", "Jamaica", "JM", false, "0.60", "0.10", 30, 6, CARD_FROM,
     ),
-    (
-        "dial_out",
-        "+1",
-        "",
-        "United States and Canada",
-        "US",
-        false,
-        "0.0100",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_out",
-        "+1900",
-        "",
-        "US premium",
-        "US",
-        true,
-        "1.0000",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_out",
-        "+44",
-        "",
-        "United Kingdom",
-        "GB",
-        false,
-        "0.0200",
-        "0.0500",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll",
-        "FR",
-        "",
-        "France toll",
-        "FR",
-        false,
-        "0.0300",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll",
-        "US",
-        "",
-        "US toll",
-        "US",
-        false,
-        "0.0200",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll_free",
-        "FR",
-        "*",
-        "France toll-free",
-        "FR",
-        false,
-        "0.0500",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll_free",
-        "US",
-        "*",
-        "US toll-free",
-        "US",
-        false,
-        "0.0600",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
 ];
+
+/// The rows this card takes unchanged from the standard card, by kind, key and origin.
+const CONTROL_STD_KEYS: &[(&str, &str, &str)] = &[
+    ("dial_out", "+1", ""),
+    ("dial_out", "+1900", ""),
+    ("dial_out", "+44", ""),
+    ("dial_in_toll", "FR", ""),
+    ("dial_in_toll", "US", ""),
+    ("dial_in_toll_free", "FR", "*"),
+    ("dial_in_toll_free", "US", "*"),
+];
+
+fn control_rows() -> Vec<Row> {
+    std_rows(CONTROL_STD_KEYS, CONTROL_OWN_ROWS)
+}
 
 fn control_card() -> &'static RateCard {
     static CARD: OnceLock<RateCard> = OnceLock::new();
-    CARD.get_or_init(|| card("EUR", CONTROL_ROWS))
+    CARD.get_or_init(|| card("EUR", &control_rows()))
 }
 
 /// A rate as the tests recompute it, independently of the core.

@@ -15,7 +15,9 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 /// Varied increments, sub-cent rates, connection fees, a premium prefix, a missing rate (IT).
-const PROP_ROWS: &[Row] = &[
+///
+/// These are the rows that differ from the standard card; `*_STD_KEYS` names the others.
+const PROP_OWN_ROWS: &[Row] = &[
     (
         "dial_out", "+33", "", "France", "FR", false, "0.0043", "0.01", 1, 1, CARD_FROM,
     ),
@@ -65,59 +67,7 @@ const PROP_ROWS: &[Row] = &[
         CARD_FROM,
     ),
     (
-        "dial_out",
-        "+1900",
-        "",
-        "US premium",
-        "US",
-        true,
-        "1.0000",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
         "dial_out", "+1876", "", "Jamaica", "JM", false, "0.2000", "0", 1, 1, CARD_FROM,
-    ),
-    (
-        "dial_in_toll",
-        "FR",
-        "",
-        "France toll",
-        "FR",
-        false,
-        "0.0300",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll_free",
-        "FR",
-        "*",
-        "France toll-free",
-        "FR",
-        false,
-        "0.0500",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    ),
-    (
-        "dial_in_toll_free",
-        "US",
-        "*",
-        "US toll-free",
-        "US",
-        false,
-        "0.0600",
-        "0",
-        60,
-        60,
-        CARD_FROM,
     ),
     (
         "dial_in_toll_free",
@@ -133,6 +83,18 @@ const PROP_ROWS: &[Row] = &[
         CARD_FROM,
     ),
 ];
+
+/// The rows this card takes unchanged from the standard card, by kind, key and origin.
+const PROP_STD_KEYS: &[(&str, &str, &str)] = &[
+    ("dial_out", "+1900", ""),
+    ("dial_in_toll", "FR", ""),
+    ("dial_in_toll_free", "FR", "*"),
+    ("dial_in_toll_free", "US", "*"),
+];
+
+fn prop_rows() -> Vec<Row> {
+    std_rows(PROP_STD_KEYS, PROP_OWN_ROWS)
+}
 
 /// (dial-out destination) or (dial-in service number, caller).
 const LEGS: &[(bool, &str, &str)] = &[
@@ -293,7 +255,7 @@ fn run_history(
     steps: &[Step],
     journal: &mut Journal,
 ) -> Result<Vec<(CallRecord, Mode, Processed)>, TestCaseError> {
-    let card = card("EUR", PROP_ROWS);
+    let card = card("EUR", &prop_rows());
     let mut rater = Rater::new(countries(), &card);
     let mut now = ts("2026-01-01T00:00:00Z");
     let mut calls = Vec::new();
@@ -424,7 +386,7 @@ proptest! {
         let calls = run_history(&mut book, &steps, &mut journal)?;
         prop_assume!(!calls.is_empty());
         let before = state(&book);
-        let card = card("EUR", PROP_ROWS);
+        let card = card("EUR", &prop_rows());
         let mut rater = Rater::new(countries(), &card);
         for (index, real_time) in picks {
             let (call, _, first) = &calls[index.index(calls.len())];

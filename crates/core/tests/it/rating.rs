@@ -810,22 +810,10 @@ fn c35_toll_free_origin() {
         ),
     ]);
     // Only an origin-specific entry: a record without a caller number has no rate.
-    let only_ca: &[Row] = &[(
-        "dial_in_toll_free",
-        "US",
-        "CA",
-        "US toll-free from Canada",
-        "US",
-        false,
-        "0.0400",
-        "0",
-        60,
-        60,
-        CARD_FROM,
-    )];
+    let only_ca = std_rows(&[("dial_in_toll_free", "US", "CA")], &[]);
     check_with(
         &std_book,
-        &card("EUR", only_ca),
+        &card("EUR", &only_ca),
         Mode::Bulk,
         &[
             (
