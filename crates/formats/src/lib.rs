@@ -1,6 +1,7 @@
 //! The edge's file formats. Only this crate (and the CLI and server that use it) knows CSV and
 //! TOML; everything it reads becomes core types, and every bad row is named by line and column.
 
+pub mod acc;
 pub mod calls;
 pub mod countries;
 pub mod export;
