@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod control;
 pub mod directory;
+pub mod reconcile;
 pub mod settings;
 pub mod wallet;
 pub mod webhooks;
@@ -22,6 +23,7 @@ use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_store::ApiKey;
+use reconcile::{Reconcile, Reconciled};
 use settings::{SettingsAnswer, SettingsCommand};
 use wallet::{WalletAnswer, WalletCommand};
 use webhooks::{WebhookAnswer, WebhookCommand};
@@ -65,6 +67,8 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// A write of a key's own settings (`settings`).
     Settings(SettingsCommand),
+    /// Settle the calls the proxy saw end and the engine still holds (`reconcile`).
+    Reconcile(Reconcile),
 }
 
 /// What a command did.
@@ -84,6 +88,7 @@ pub enum Answer {
     Catalogue(CatalogueAnswer),
     Webhook(WebhookAnswer),
     Settings(SettingsAnswer),
+    Reconciled(Reconciled),
 }
 
 impl Command {
@@ -122,6 +127,7 @@ impl Command {
             Command::Catalogue(command) => command.execute(ctx).map(Answer::Catalogue),
             Command::Webhook(command) => command.execute(ctx).map(Answer::Webhook),
             Command::Settings(command) => command.execute(ctx).map(Answer::Settings),
+            Command::Reconcile(command) => command.execute(ctx).map(Answer::Reconciled),
         }
     }
 }
@@ -186,6 +192,7 @@ impl Answer {
             Answer::Catalogue(_) => "Catalogue",
             Answer::Webhook(_) => "Webhook",
             Answer::Settings(_) => "Settings",
+            Answer::Reconciled(_) => "Reconciled",
         }
     }
 }

@@ -399,6 +399,46 @@ pub fn start(
     (Writer { tx }, handle)
 }
 
+/// Carries `command` out as the writer would, in the caller's thread, on `state` (which the
+/// caller loaded with the store's owner lock held: the command line, with no server running).
+/// With `durable` the command's batch is committed exactly as a server commits it; without, it
+/// is applied in memory only (a dry run: the store is left as it was, and C24 is still checked
+/// on what the command changed). `state` is consumed so that memory which ran ahead of the
+/// disk is never used again.
+pub fn execute_once(
+    mut state: State,
+    config: &WriterConfig,
+    clock: &Clock,
+    command: Command,
+    durable: bool,
+) -> ServiceResult<Answer> {
+    if durable {
+        let (tx, mut rx) = oneshot::channel();
+        let mut batch = vec![Message::Command(command, tx)];
+        apply_batch(&mut state, &mut batch, config, clock);
+        return rx.try_recv().map_err(|_| {
+            ServiceError::internal("the writer gave no answer to a command it carried out")
+        })?;
+    }
+    let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
+    let (mut audit, mut absent) = (Vec::new(), HashSet::new());
+    let mut ctx = Ctx {
+        books: &mut state.books,
+        catalogue: &mut state.catalogue,
+        store: &mut state.store,
+        now: clock.now(),
+        control: config.control,
+        changes: &mut changes,
+        audit: &mut audit,
+        outside_batch: false,
+        absent: &mut absent,
+    };
+    let answer = guarded(|| command.execute(&mut ctx));
+    // The same checks as before a commit (C24 on every wallet changed), with nothing written.
+    changes_of(&state.books, changes);
+    answer
+}
+
 fn writer_loop(
     mut state: State,
     mut rx: mpsc::Receiver<Message>,

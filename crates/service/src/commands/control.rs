@@ -271,8 +271,8 @@ fn extend(ctx: &mut Ctx<'_>, tenant: &str, step: Extend) -> ServiceResult<Extend
     })
 }
 
-/// C27 and C28, in the writer.
-fn end(ctx: &mut Ctx<'_>, tenant: &str, step: End) -> ServiceResult<Ended> {
+/// C27 and C28, in the writer (also how reconciliation ends a call the proxy saw end).
+pub(crate) fn end(ctx: &mut Ctx<'_>, tenant: &str, step: End) -> ServiceResult<Ended> {
     let End {
         call_id,
         end_at,

@@ -1,0 +1,321 @@
+//! Reconciliation: the proxy's own records of how calls ended (Kamailio's acc log, read by
+//! `minutely_formats::acc`) settle the calls whose end report was lost while the engine was
+//! unreachable. Every record is looked at in order, in one job of the writer (one commit):
+//!
+//! - a call the tenant's book still holds, live or lapsed (C27: a late end is still rated), is
+//!   ended exactly as the `end` command ends it (`control::end`: rated, hold released, debit,
+//!   first result stored, C23), at the proxy's answer instant plus its duration;
+//! - a call that already has a first result is left as it is (`already_settled`): reconciling
+//!   the same log twice charges nothing twice;
+//! - a call of an unknown tenant, or one that was never authorized, is `not_found`: only the
+//!   bridge's own record can settle it (ingestion).
+
+use crate::commands::control::{End, end};
+use crate::commands::{Answer, FromAnswer};
+use crate::error::ServiceResult;
+use crate::writer::Ctx;
+use jiff::{SignedDuration, Timestamp};
+use minutely_core::Reason;
+use minutely_core::engine::Outcome;
+use minutely_core::money::Currency;
+use minutely_formats::acc::{Ended, ProxyRecord};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Settle the calls the proxy saw end.
+pub struct Reconcile {
+    /// In the order given (the log's); at most the server's batch bound.
+    pub records: Vec<ProxyRecord>,
+}
+
+/// What was done with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// The call was ended now, as its end report would have ended it.
+    Settled,
+    /// The call already had its first result; nothing changed (C23).
+    AlreadySettled,
+    /// No such tenant, or no such call: nothing changed.
+    NotFound,
+    /// The core refused to end the call (such as an end before its start); nothing changed.
+    Refused,
+}
+
+impl Action {
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::Settled => "settled",
+            Action::AlreadySettled => "already_settled",
+            Action::NotFound => "not_found",
+            Action::Refused => "refused",
+        }
+    }
+}
+
+/// Why, as codes: the state the engine held the call in, how the proxy saw it end, or why
+/// nothing was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The reservation was still live.
+    Live,
+    /// The reservation had lapsed (C27) and was still remembered.
+    Lapsed,
+    /// The proxy saw the call answered and ended (a CDR).
+    ProxyHangup,
+    /// The proxy saw the INVITE fail: a call of 0 s.
+    ProxyFailed,
+    /// The call's first result was already stored.
+    FirstResult,
+    UnknownTenant,
+    /// Neither authorized nor seen: only the bridge's own record can settle it.
+    NotAuthorized,
+    /// A reason code of the core's refusal.
+    Reason(Reason),
+}
+
+impl Why {
+    pub fn code(self) -> &'static str {
+        match self {
+            Why::Live => "live",
+            Why::Lapsed => "lapsed",
+            Why::ProxyHangup => "proxy_hangup",
+            Why::ProxyFailed => "proxy_failed",
+            Why::FirstResult => "first_result",
+            Why::UnknownTenant => "unknown_tenant",
+            Why::NotAuthorized => "not_authorized",
+            Why::Reason(r) => r.code(),
+        }
+    }
+
+    fn proxy(ended: Ended) -> Why {
+        match ended {
+            Ended::Hangup => Why::ProxyHangup,
+            Ended::Failed => Why::ProxyFailed,
+        }
+    }
+}
+
+/// One record's result.
+#[derive(Debug, Clone)]
+pub struct ReconcileItem {
+    pub tenant: String,
+    pub call_id: String,
+    /// The record's line in the log (0 when the records came as JSON).
+    pub line: usize,
+    pub action: Action,
+    pub why: Vec<Why>,
+    /// The call's duration as the proxy saw it.
+    pub duration_s: u64,
+    /// What the call was charged (its first result for `already_settled`); `None` when
+    /// nothing was charged or found.
+    pub charge: Option<Decimal>,
+    /// The reason the call was refused when rated (a settled call can be a refused one, as its
+    /// end report would have been).
+    pub reason: Option<Reason>,
+    pub currency: Option<Currency>,
+}
+
+/// The report of a reconciliation.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciled {
+    /// Records per action, in the order of `Action`.
+    pub counts: BTreeMap<Action, usize>,
+    pub items: Vec<ReconcileItem>,
+}
+
+impl Reconciled {
+    /// How many records got `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.counts.get(&action).copied().unwrap_or(0)
+    }
+}
+
+impl Reconcile {
+    /// Carries the reconciliation out in the writer.
+    pub fn execute(self, ctx: &mut Ctx<'_>) -> ServiceResult<Reconciled> {
+        // Every first result is looked up before anything changes, so that a store error
+        // refuses the whole job and nothing of it is committed.
+        let mut ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in &self.records {
+            if ctx.books.contains_key(&r.tenant) {
+                ids.entry(&r.tenant).or_default().push(&r.call_id);
+            }
+        }
+        for (tenant, call_ids) in &ids {
+            ctx.load_seen(tenant, call_ids)?;
+        }
+        let mut report = Reconciled::default();
+        for record in &self.records {
+            let item = reconcile_one(ctx, record)?;
+            *report.counts.entry(item.action).or_default() += 1;
+            report.items.push(item);
+        }
+        Ok(report)
+    }
+}
+
+/// The state the tenant's book holds a call in.
+enum Held {
+    /// A reservation (live or lapsed), from the instant it was authorized for.
+    Reserved {
+        live: bool,
+        start: Timestamp,
+    },
+    /// Its first result.
+    Done(Outcome),
+    Unknown,
+}
+
+/// One record, in the writer.
+fn reconcile_one(ctx: &mut Ctx<'_>, record: &ProxyRecord) -> ServiceResult<ReconcileItem> {
+    let mut item = ReconcileItem {
+        tenant: record.tenant.clone(),
+        call_id: record.call_id.clone(),
+        line: record.line,
+        action: Action::NotFound,
+        why: vec![Why::UnknownTenant],
+        duration_s: record.duration_s,
+        charge: None,
+        reason: None,
+        currency: None,
+    };
+    let now = ctx.now;
+    let Some(book) = ctx.books.get_mut(&record.tenant) else {
+        return Ok(item);
+    };
+    item.currency = Some(book.tenant.currency);
+    // Reservations due lapse first, so that `live` and `lapsed` are as of now (the end does it
+    // too, C27).
+    let lapsed = book.expire(now);
+    let held = match book.live().get(&record.call_id) {
+        Some(r) => Held::Reserved {
+            live: r.live,
+            start: r.call.start,
+        },
+        None => match book.seen.get(&record.call_id) {
+            Some(seen) => Held::Done(seen.outcome.clone()),
+            None => Held::Unknown,
+        },
+    };
+    ctx.holds(&record.tenant, lapsed);
+    match held {
+        Held::Reserved { live, start } => settle(ctx, record, item, live, start),
+        Held::Done(outcome) => {
+            item.action = Action::AlreadySettled;
+            item.why = vec![Why::FirstResult];
+            set_outcome(&mut item, &outcome);
+            Ok(item)
+        }
+        Held::Unknown => {
+            item.why = vec![Why::NotAuthorized];
+            Ok(item)
+        }
+    }
+}
+
+/// Ends a held call as its end report would have, at the proxy's end instant.
+fn settle(
+    ctx: &mut Ctx<'_>,
+    record: &ProxyRecord,
+    mut item: ReconcileItem,
+    live: bool,
+    start: Timestamp,
+) -> ServiceResult<ReconcileItem> {
+    let held = if live { Why::Live } else { Why::Lapsed };
+    item.why = vec![held, Why::proxy(record.ended)];
+    // ANSWER RE-BASE, the one place: once `TenantBook::answer(call_id, answered_at, now,
+    // policy)` is in this branch, call it here for a record with `answered_at` (before the
+    // end), so that the reservation starts at the answer and ring time is not charged. The end
+    // instant below stays right either way.
+    let Some(end_at) = end_instant(record, start) else {
+        item.action = Action::Refused;
+        item.why.push(Why::Reason(Reason::InvalidRecord));
+        return Ok(item);
+    };
+    let step = End {
+        call_id: record.call_id.clone(),
+        end_at: Some(end_at),
+        duration_s: None,
+        record: None,
+    };
+    match end(ctx, &record.tenant, step) {
+        Ok(ended) if ended.replay => {
+            item.action = Action::AlreadySettled;
+            item.why = vec![Why::FirstResult];
+            set_outcome(&mut item, &ended.outcome);
+        }
+        Ok(ended) => {
+            item.action = Action::Settled;
+            set_outcome(&mut item, &ended.outcome);
+        }
+        Err(e) => {
+            // Only a refusal reaches here (the call is held, so it is found): an end before
+            // the start. The core changed nothing but the lapses already recorded.
+            item.action = Action::Refused;
+            if let crate::Kind::Refused(reason) = e.kind {
+                item.why.push(Why::Reason(reason));
+            }
+        }
+    }
+    Ok(item)
+}
+
+/// The instant the call ended: answered + duration, or (for a call the proxy never saw
+/// answered) the authorized start + duration; `None` when it is not representable.
+fn end_instant(record: &ProxyRecord, start: Timestamp) -> Option<Timestamp> {
+    let from = record.answered_at.unwrap_or(start);
+    let seconds = i64::try_from(record.duration_s).ok()?;
+    from.checked_add(SignedDuration::from_secs(seconds)).ok()
+}
+
+/// The charge, or the refusal, of a call's result.
+fn set_outcome(item: &mut ReconcileItem, outcome: &Outcome) {
+    match outcome {
+        Outcome::Charged(charge) => item.charge = Some(charge.amount),
+        Outcome::Refused(reason) => item.reason = Some(*reason),
+    }
+}
+
+impl FromAnswer for Reconciled {
+    fn from_answer(answer: Answer) -> Option<Reconciled> {
+        match answer {
+            Answer::Reconciled(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(answered_at: Option<Timestamp>, duration_s: u64) -> ProxyRecord {
+        ProxyRecord {
+            line: 1,
+            tenant: "t".into(),
+            call_id: "c".into(),
+            answered_at,
+            duration_s,
+            ended: Ended::Hangup,
+        }
+    }
+
+    #[test]
+    fn the_end_is_the_answer_plus_the_duration_or_the_start_plus_it_c38() {
+        let start: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        let answered: Timestamp = "2026-12-06T10:00:07Z".parse().unwrap();
+        let end = end_instant(&record(Some(answered), 60), start).unwrap();
+        assert_eq!(end.to_string(), "2026-12-06T10:01:07Z");
+        let end = end_instant(&record(None, 0), start).unwrap();
+        assert_eq!(end, start);
+        assert_eq!(end_instant(&record(None, u64::MAX), start), None);
+        assert_eq!(end_instant(&record(None, i64::MAX as u64), start), None);
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Action::AlreadySettled.code(), "already_settled");
+        assert_eq!(Why::Reason(Reason::InvalidRecord).code(), "invalid_record");
+        assert_eq!(Why::proxy(Ended::Failed).code(), "proxy_failed");
+    }
+}
