@@ -17,6 +17,7 @@ pub mod me;
 pub mod numbers;
 pub mod ops;
 pub mod policies;
+pub mod reconcile;
 pub mod refine;
 pub mod reports;
 pub mod simulate;
@@ -33,6 +34,7 @@ pub fn registry() -> Vec<Route> {
     [
         ops::routes(),
         control::routes(),
+        reconcile::routes(),
         catalogue::routes(),
         tenants::routes(),
         licenses::routes(),
@@ -76,6 +78,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ops::Doc::openapi();
     for part in [
         control::Doc::openapi(),
+        reconcile::Doc::openapi(),
         catalogue::Doc::openapi(),
         directory::Doc::openapi(),
         wallet::Doc::openapi(),

@@ -19,6 +19,7 @@ mod keys;
 mod money_bounds;
 mod openapi;
 mod ratelimit;
+mod reconcile;
 mod reports;
 mod schema_agreement;
 mod shutdown;
