@@ -13,6 +13,7 @@ pub mod ingest;
 mod keys;
 mod offline;
 pub mod output;
+mod reconcile;
 mod report;
 mod statement;
 pub mod tenants;
@@ -46,6 +47,11 @@ pub enum Command {
     ///
     /// Example: minutely ingest calls.csv --tenant contoso
     Ingest(ingest::IngestArgs),
+    /// After an outage, settle once the calls the proxy saw end while their end report was
+    /// lost, from Kamailio's acc log (stop the server first; `--dry-run` changes nothing).
+    ///
+    /// Example: minutely reconcile --acc /var/log/kamailio/acc.log --dry-run
+    Reconcile(reconcile::ReconcileArgs),
     /// Rate call records offline, without a store, replaying the wallet in memory; writes the
     /// PSTN usage export to stdout.
     ///
@@ -100,6 +106,7 @@ pub fn run(db: &Path, command: Command) -> Result<()> {
         Command::Apply { file } => tenants::apply(db, &file),
         Command::Wallet(c) => tenants::wallet(db, c),
         Command::Ingest(args) => ingest::run(db, args),
+        Command::Reconcile(args) => reconcile::run(db, args),
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(db, c),
         Command::Advise(args) => advise::run(db, args),

@@ -578,6 +578,7 @@ fn the_product_lists_its_commands_in_order_and_the_tools_are_apart() {
             "apply",
             "wallet",
             "ingest",
+            "reconcile",
             "rate",
             "report",
             "advise",
@@ -734,4 +735,37 @@ fn a_statement_is_written_as_json_html_and_pdf_and_agrees_with_the_ledger() {
     assert!(err.contains("2026-13"), "{err}");
     let err = ws.fails(&["statement", "--tenant", "nobody", "--month", "2026-01"]);
     assert!(err.contains("nobody"), "{err}");
+}
+
+#[test]
+fn reconcile_reads_a_kamailio_log_and_reports_each_call() {
+    let ws = ready();
+    // A real Kamailio 5.6.3 line shape; the calls were never authorized in this store, so
+    // only the bridge's own records could settle them.
+    let log = ws.write(
+        "acc.log",
+        " 0(1) INFO: <core> [main.c:3055]: main(): processes (at least): 7\n\
+         1(8776) INFO: acc [acc_cdr.c:395]: log_write_cdr(): start_time=1796577237.448; \
+         end_time=1796577239.755; duration=2.307; call_id=k-1; mt_tenant=contoso; \
+         mt_direction=dial_out\n\
+         1(8776) INFO: acc [acc_cdr.c:395]: log_write_cdr(): start_time=1796577237.448; \
+         end_time=1796577239.755; duration=2.307; call_id=k-2; mt_tenant=nobody\n",
+    );
+    let path = log.to_str().unwrap();
+    let table = ws.ok(&["reconcile", "--acc", path, "--dry-run"]);
+    assert!(table.contains("not_authorized"), "{table}");
+    assert!(table.contains("unknown_tenant"), "{table}");
+    assert!(table.contains("not_found 2"), "{table}");
+    assert!(table.contains("dry run"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["reconcile", "--acc", path, "--json"])).expect("JSON");
+    assert_eq!(json["not_found"], 2, "{json}");
+    assert_eq!(json["items"][0]["line"], 2, "{json}");
+    // A marked line without its call id refuses the whole log, naming the line.
+    let bad = ws.write(
+        "bad.log",
+        "x\nCDR: start_time=1;duration=1;mt_tenant=contoso\n",
+    );
+    let err = ws.fails(&["reconcile", "--acc", bad.to_str().unwrap()]);
+    assert!(err.contains("line 2") && err.contains("call_id"), "{err}");
 }
