@@ -233,6 +233,8 @@ fn reservation(id: &str, start: &str, granted_s: Option<u64>, credit: &str) -> R
         } else {
             Funding::Included
         },
+        authorized_at: None,
+        last_window: false,
     }
 }
 
