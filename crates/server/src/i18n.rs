@@ -416,18 +416,18 @@ catalogue! {
         de: "Dieser Anruf wurde bereits zu einem anderen Zeitpunkt angenommen.",
     }
     "call_lapsed" => {
-        en: "The hold of this call has lapsed; it can only be ended.",
-        ja: "この通話の予約は失効しました。終了のみ可能です。",
+        en: "The hold of this call has lapsed, so it can only be ended.",
+        ja: "この通話の予約は失効したため、終了のみ可能です。",
         zh_cn: "此呼叫的预留已失效，只能结束。",
-        fr: "La réservation de cet appel a expiré ; il ne peut plus qu’être terminé.",
-        de: "Die Reservierung dieses Anrufs ist verfallen; er kann nur noch beendet werden.",
+        fr: "La réservation de cet appel a expiré, il ne peut donc plus qu’être terminé.",
+        de: "Die Reservierung dieses Anrufs ist verfallen, er kann nur noch beendet werden.",
     }
     "service_number_shared" => {
-        en: "This service number is shared by several tenants; name the tenant.",
-        ja: "このサービス番号は複数のテナントで共有されています。テナントを指定してください。",
+        en: "This service number is shared by several tenants, so name the tenant.",
+        ja: "このサービス番号は複数のテナントで共有されているため、テナントを指定してください。",
         zh_cn: "此服务号码由多个租户共享，请指定租户。",
-        fr: "Ce numéro de service est partagé par plusieurs locataires ; indiquez le locataire.",
-        de: "Diese Servicenummer wird von mehreren Mandanten geteilt; geben Sie den Mandanten an.",
+        fr: "Ce numéro de service est partagé par plusieurs locataires, indiquez donc le locataire.",
+        de: "Diese Servicenummer wird von mehreren Mandanten geteilt, geben Sie daher den Mandanten an.",
     }
     "conflict" => {
         en: "The resource already exists.",
