@@ -21,6 +21,8 @@ pub enum Kind {
     TenantAdmin,
     /// One tenant's call control and call ingestion.
     Bridge,
+    /// The SIP edge (a proxy in the call path): call control for every tenant, nothing else.
+    Edge,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Operator => KeyKind::Operator,
             Kind::TenantAdmin => KeyKind::TenantAdmin,
             Kind::Bridge => KeyKind::Bridge,
+            Kind::Edge => KeyKind::Edge,
         }
     }
 }
@@ -41,11 +44,13 @@ pub enum KeysCommand {
     /// what it is and the warning go to stderr. A running server accepts it within a second.
     ///
     /// Example: minutely keys create --kind tenant-admin --tenant contoso --label "Contoso IT"
+    ///
+    /// Example: minutely keys create --kind edge --label proxy
     Create {
         /// What the key may do.
         #[arg(long, value_enum)]
         kind: Kind,
-        /// The tenant a tenant-admin or bridge key acts for (refused for an operator key).
+        /// The tenant a tenant-admin or bridge key acts for (refused for an operator or edge key).
         #[arg(long)]
         tenant: Option<String>,
         /// Who holds the key, for people reading `keys list`.
@@ -84,9 +89,10 @@ fn create(db: &Path, kind: KeyKind, tenant: Option<String>, label: &str) -> Resu
         bail!("--label is longer than {MAX_LABEL_BYTES} bytes");
     }
     match (kind, &tenant) {
-        (KeyKind::Operator, Some(t)) => {
-            bail!("--tenant {t:?}: an operator key acts for every tenant; leave --tenant out")
-        }
+        (KeyKind::Operator | KeyKind::Edge, Some(t)) => bail!(
+            "--tenant {t:?}: an {} key acts for every tenant; leave --tenant out",
+            kind.as_str()
+        ),
         (KeyKind::TenantAdmin | KeyKind::Bridge, None) => {
             bail!(
                 "--tenant is required: a {} key acts for one tenant",

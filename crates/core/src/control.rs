@@ -6,7 +6,7 @@
 //! step with the reservations; `engine` and `live` never import this module.
 
 use crate::engine::{Charge, Funding, Mode, Outcome, Processed, TenantBook};
-use crate::ledger::Effects;
+use crate::ledger::{Effects, Event};
 use crate::live::later;
 pub use crate::live::{HoldChanges, Holds, LAPSED_RETENTION_DAYS};
 use crate::rating::CallRecord;
@@ -60,6 +60,14 @@ pub struct Grant {
     pub expires_at: Timestamp,
     /// True when this answer repeats an earlier one (same call id, same content).
     pub replay: bool,
+    /// When the grant ends, the call's start plus `max_duration_s` (`None`: never cut).
+    pub ends_at: Option<Timestamp>,
+    /// Seconds from the server's `now` to `ends_at`, 0 once it has passed (`None`: never cut).
+    pub remaining_s: Option<u64>,
+    /// True when the engine cannot promise another extension: the extension is exhausted, the
+    /// grant grew by less than a full window, or after this hold nothing is available for
+    /// another window. The edge warns the caller; the call is still cut only at `ends_at`.
+    pub last_window: bool,
 }
 
 /// The answer to an extension.
@@ -78,12 +86,27 @@ pub enum ControlError {
     CallNotFound,
     /// The call has already ended.
     CallAlreadyEnded,
+    /// The call was answered at `answered_at`; another instant is refused.
+    CallAlreadyAnswered { answered_at: Timestamp },
+    /// The call's hold lapsed (C27): it can no longer be answered, only ended.
+    CallLapsed,
+    /// An answer instant before the authorized start, or more than `MAX_ANSWER_AHEAD_S` after
+    /// the server's clock: it must lie in `[earliest, latest]`.
+    AnsweredAtOutOfRange {
+        earliest: Timestamp,
+        latest: Timestamp,
+    },
     /// A reason of the charging rules (`call_id_reused`, `invalid_record`).
     Refused(Reason),
 }
 
-/// A reservation's grant as an answer.
-fn grant_of(r: &Reservation, replay: bool) -> Grant {
+/// How far after the server's clock an answer instant may be (the edge's clock may run a
+/// little ahead).
+pub const MAX_ANSWER_AHEAD_S: u64 = 5;
+
+/// A reservation's grant as an answer at `now`.
+fn grant_of(r: &Reservation, replay: bool, now: Timestamp) -> Grant {
+    let ends_at = r.ends_at();
     Grant {
         max_duration_s: r.granted_s,
         funding: r.funding,
@@ -91,6 +114,59 @@ fn grant_of(r: &Reservation, replay: bool) -> Grant {
         pool_minutes: r.pool_minutes,
         expires_at: r.expires_at,
         replay,
+        ends_at,
+        remaining_s: ends_at.map(|end| seconds_until(now, end)),
+        last_window: r.last_window,
+    }
+}
+
+/// Whole seconds from `now` to `end`, 0 when `end` has passed.
+fn seconds_until(now: Timestamp, end: Timestamp) -> u64 {
+    u64::try_from(end.duration_since(now).as_secs()).unwrap_or(0)
+}
+
+/// Sets `r`'s last-window flag to `last`; when it turns true (it was not on the grant before,
+/// `before`), raises `call.last_window` at `now`. A call unwarned again by a later full window
+/// (a funding arrived) is warned again when its last window comes.
+fn mark_last_window(
+    r: &mut Reservation,
+    last: bool,
+    before: bool,
+    now: Timestamp,
+    effects: &mut Effects,
+) {
+    r.last_window = last;
+    let (Some(max_duration_s), Some(ends_at)) = (r.granted_s, r.ends_at()) else {
+        r.last_window = false;
+        return;
+    };
+    if last && !before {
+        effects.events.push(Event::CallLastWindow {
+            at: now,
+            call_id: r.call.call_id.clone(),
+            max_duration_s,
+            remaining_s: seconds_until(now, ends_at),
+            ends_at,
+        });
+    }
+}
+
+/// `r` re-based on its answer at `answered_at`: the same grant, counted from the answer.
+fn rebased(r: &Reservation, answered_at: Timestamp, policy: &ControlPolicy) -> Reservation {
+    let hold_s = match r.granted_s {
+        Some(granted) => granted.saturating_add(policy.grace_s),
+        None => UNMETERED_HOLD_S,
+    };
+    let expires_at = later(answered_at, hold_s);
+    Reservation {
+        call: CallRecord {
+            start: answered_at,
+            end: answered_at,
+            ..r.call.clone()
+        },
+        expires_at,
+        authorized_at: Some(r.call.start),
+        ..r.clone()
     }
 }
 
@@ -170,8 +246,10 @@ impl TenantBook {
         let mut effects = Effects::default();
         let fingerprint = call.fingerprint();
         if let Some(r) = self.live.get(&call.call_id) {
-            let decision = if r.call.fingerprint() == fingerprint {
-                Decision::Allow(grant_of(&r, true))
+            // Compared with the call as authorized: an answer re-bases `start`, and a repeated
+            // authorization of an answered call is still the same call.
+            let decision = if r.authorized_call().fingerprint() == fingerprint {
+                Decision::Allow(grant_of(&r, true, now))
             } else {
                 Decision::Deny(Reason::CallIdReused)
             };
@@ -191,8 +269,11 @@ impl TenantBook {
         self.settle(now, &mut effects);
         self.wallet.advance(now, &mut effects);
         let decision = match self.decide(rater, call, policy) {
-            Ok(r) => {
-                let grant = grant_of(&r, false);
+            Ok(mut r) => {
+                let short = r.granted_s.is_some_and(|g| g < policy.window_s.max(1));
+                let last = short || self.nothing_left_after(&r, None);
+                mark_last_window(&mut r, last, false, now, &mut effects);
+                let grant = grant_of(&r, false, now);
                 self.live.reserve(r, &self.tenant.timezone, &mut changes);
                 Decision::Allow(grant)
             }
@@ -232,6 +313,8 @@ impl TenantBook {
             expires_at: later(call.start, UNMETERED_HOLD_S),
             live: true,
             funding,
+            authorized_at: None,
+            last_window: false,
         };
         match a.payer {
             Payer::Included => return Ok(unmetered(Funding::Included)),
@@ -288,6 +371,8 @@ impl TenantBook {
             expires_at: later(call.start, seconds.saturating_add(policy.grace_s)),
             live: true,
             funding: need.funding,
+            authorized_at: None,
+            last_window: false,
         })
     }
 
@@ -326,7 +411,8 @@ impl TenantBook {
 
     /// C26: the next window for a live call. `known_s` is the grant the bridge holds: when the
     /// reservation already grants more, this is a repeated request and the current grant is
-    /// the answer.
+    /// the answer. The answer says `last_window` when no further extension can be promised
+    /// (and raises `call.last_window` the first time).
     pub fn extend(
         &mut self,
         rater: &mut Rater<'_>,
@@ -337,31 +423,27 @@ impl TenantBook {
     ) -> (Result<Extension, ControlError>, Effects, HoldChanges) {
         let mut changes = self.expire(now);
         let mut effects = Effects::default();
-        let Some(r) = self.live.get(call_id) else {
-            let error = if self.seen.contains_key(call_id) {
-                ControlError::CallAlreadyEnded
-            } else {
-                ControlError::CallNotFound
-            };
-            return (Err(error), effects, changes);
+        let r = match self.live_call(call_id) {
+            Ok(r) => r,
+            Err(e) => return (Err(e), effects, changes),
         };
         let Some(granted) = r.granted_s else {
             return (
-                Ok(Extension::Extended(grant_of(&r, true))),
+                Ok(Extension::Extended(grant_of(&r, true, now))),
                 effects,
                 changes,
             );
         };
         if !r.live {
-            return (
-                Ok(Extension::Exhausted(grant_of(&r, false))),
-                effects,
-                changes,
-            );
+            let grant = Grant {
+                last_window: true,
+                ..grant_of(&r, false, now)
+            };
+            return (Ok(Extension::Exhausted(grant)), effects, changes);
         }
         if known_s.is_some_and(|k| k < granted) {
             return (
-                Ok(Extension::Extended(grant_of(&r, true))),
+                Ok(Extension::Extended(grant_of(&r, true, now))),
                 effects,
                 changes,
             );
@@ -372,15 +454,104 @@ impl TenantBook {
             Ok(a) => self.next_grant(&a, &r, granted, policy),
             Err(_) => None,
         };
-        let answer = match next {
-            Some(next) => {
-                let grant = grant_of(&next, false);
-                self.live.regrant(next, &self.tenant.timezone, &mut changes);
-                Extension::Extended(grant)
-            }
-            None => Extension::Exhausted(grant_of(&r, false)),
+        let window = policy.window_s.max(1);
+        let (mut next, extended) = match next {
+            Some(next) => (next, true),
+            None => (r.clone(), false),
+        };
+        let grew = next.granted_s.unwrap_or(granted).saturating_sub(granted);
+        let last = !extended || grew < window || self.nothing_left_after(&next, Some(&r));
+        mark_last_window(&mut next, last, r.last_window, now, &mut effects);
+        let grant = grant_of(&next, false, now);
+        if next != r {
+            self.live.regrant(next, &self.tenant.timezone, &mut changes);
+        }
+        let answer = if extended {
+            Extension::Extended(grant)
+        } else {
+            Extension::Exhausted(grant)
         };
         (Ok(answer), effects, changes)
+    }
+
+    /// The reservation of a call that has not ended: `call_already_ended` for one that has,
+    /// `call_not_found` for one never authorized.
+    fn live_call(&self, call_id: &str) -> Result<Reservation, ControlError> {
+        match self.live.get(call_id) {
+            Some(r) => Ok(r),
+            None if self.seen.contains_key(call_id) => Err(ControlError::CallAlreadyEnded),
+            None => Err(ControlError::CallNotFound),
+        }
+    }
+
+    /// Whether, once `next` holds what it holds (in place of `own`'s hold, when extended),
+    /// nothing is left for another window: no credit available, and for a call the pool may
+    /// pay, no pool minutes left either.
+    fn nothing_left_after(&self, next: &Reservation, own: Option<&Reservation>) -> bool {
+        let available = self
+            .available_besides(own)
+            .checked_sub(next.credit)
+            .unwrap_or(Decimal::MIN);
+        if available > Decimal::ZERO {
+            return false;
+        }
+        let pool_left = self
+            .pool_remaining_besides(next.call.start, own)
+            .saturating_sub(next.pool_minutes);
+        next.funding == Funding::Credits || pool_left == 0
+    }
+
+    /// The call was answered at `answered_at` (ring time is not charged and does not use the
+    /// grant): the live reservation is re-based on the answer. Its `start` (and `end`) become
+    /// `answered_at`; `granted_s`, the credit and the pool minutes held are unchanged but now
+    /// count from the answer, and the hold lapses at `answered_at + granted_s + grace_s`. The
+    /// authorization's instant is kept (`Reservation::authorized_at`), so that a repeated
+    /// authorization is still recognised as the same call.
+    ///
+    /// `answered_at` must lie between the authorized start and `now + MAX_ANSWER_AHEAD_S`.
+    /// Answering again at the same instant is a replay (the same grant, `replay` true);
+    /// another instant once answered is `CallAlreadyAnswered`; an ended call is
+    /// `CallAlreadyEnded`, an unknown one `CallNotFound`, a lapsed hold `CallLapsed`.
+    pub fn answer(
+        &mut self,
+        call_id: &str,
+        answered_at: Timestamp,
+        now: Timestamp,
+        policy: &ControlPolicy,
+    ) -> (Result<Grant, ControlError>, Effects, HoldChanges) {
+        let mut changes = self.expire(now);
+        let mut effects = Effects::default();
+        let r = match self.live_call(call_id) {
+            Ok(r) => r,
+            Err(e) => return (Err(e), effects, changes),
+        };
+        if !r.live {
+            return (Err(ControlError::CallLapsed), effects, changes);
+        }
+        if r.answered() {
+            let answer = if r.call.start == answered_at {
+                Ok(grant_of(&r, true, now))
+            } else {
+                Err(ControlError::CallAlreadyAnswered {
+                    answered_at: r.call.start,
+                })
+            };
+            return (answer, effects, changes);
+        }
+        let latest = later(now, MAX_ANSWER_AHEAD_S);
+        if answered_at < r.call.start || answered_at > latest {
+            let range = ControlError::AnsweredAtOutOfRange {
+                earliest: r.call.start,
+                latest,
+            };
+            return (Err(range), effects, changes);
+        }
+        let mut next = rebased(&r, answered_at, policy);
+        let last = next.last_window || self.nothing_left_after(&next, Some(&r));
+        mark_last_window(&mut next, last, r.last_window, now, &mut effects);
+        let grant = grant_of(&next, false, now);
+        self.live.regrant(next, &self.tenant.timezone, &mut changes);
+        (Ok(grant), effects, changes)
     }
 
     /// C26: the live reservation `r` (granted `granted` seconds) grown by up to one window, or
@@ -438,21 +609,29 @@ impl TenantBook {
         Result<(Option<CallRecord>, Processed), ControlError>,
         HoldChanges,
     ) {
+        self.end_answered(rater, call_id, (end, None), record, now)
+    }
+
+    /// `end_call` for a call the bridge says was answered at `answered_at` (when given): a call
+    /// not yet answered is rated from that instant (ring time is not charged); one answered at
+    /// another instant is `CallAlreadyAnswered`. The instant must not be before the authorized
+    /// start nor after the end.
+    pub fn end_answered(
+        &mut self,
+        rater: &mut Rater<'_>,
+        call_id: &str,
+        (end, answered_at): (Timestamp, Option<Timestamp>),
+        record: Option<&CallRecord>,
+        now: Timestamp,
+    ) -> (
+        Result<(Option<CallRecord>, Processed), ControlError>,
+        HoldChanges,
+    ) {
         let mut changes = self.expire(now);
         let call = match (self.live.get(call_id), record) {
-            (Some(r), Some(given)) => {
-                let authorized = CallRecord {
-                    end: given.end,
-                    ..r.call.clone()
-                };
-                if authorized.fingerprint() != given.fingerprint() {
-                    return (Err(ControlError::Refused(Reason::CallIdReused)), changes);
-                }
-                authorized
-            }
-            (Some(r), None) => CallRecord {
-                end,
-                ..r.call.clone()
+            (Some(r), given) => match ended_call(&r, end, answered_at, given) {
+                Ok(call) => call,
+                Err(e) => return (Err(e), changes),
             },
             (None, Some(given)) => given.clone(),
             (None, None) => {
@@ -479,4 +658,49 @@ impl TenantBook {
         let record = (!processed.replay).then_some(call);
         (Ok((record, processed)), changes)
     }
+}
+
+/// The record of the live call `r` ended at `end`: from its answer (`r`'s, or `answered_at`
+/// for a call not yet answered) to `end`. A `given` record must be the call as authorized
+/// (its `start` the authorization's instant, or the answer's).
+fn ended_call(
+    r: &Reservation,
+    end: Timestamp,
+    answered_at: Option<Timestamp>,
+    given: Option<&CallRecord>,
+) -> Result<CallRecord, ControlError> {
+    let start = match answered_at {
+        Some(at) if r.answered() && at != r.call.start => {
+            return Err(ControlError::CallAlreadyAnswered {
+                answered_at: r.call.start,
+            });
+        }
+        Some(at) if at < r.call.start => {
+            return Err(ControlError::AnsweredAtOutOfRange {
+                earliest: r.call.start,
+                latest: end,
+            });
+        }
+        Some(at) => at,
+        None => r.call.start,
+    };
+    let end = given.map_or(end, |g| g.end);
+    if let Some(given) = given {
+        let same = |at: Timestamp| {
+            let as_authorized = CallRecord {
+                start: at,
+                end: given.end,
+                ..r.call.clone()
+            };
+            as_authorized.fingerprint() == given.fingerprint()
+        };
+        if !same(r.call.start) && !same(r.authorized_call().start) {
+            return Err(ControlError::Refused(Reason::CallIdReused));
+        }
+    }
+    Ok(CallRecord {
+        start,
+        end,
+        ..r.call.clone()
+    })
 }

@@ -186,6 +186,19 @@ pub enum Event {
         used_minutes: u32,
         size_minutes: u32,
     },
+    /// C26: a live call got the last window the engine can promise (its extension is
+    /// exhausted, its grant grew by less than a window, or nothing is left for another one):
+    /// the edge may warn the caller before the cut at `ends_at`.
+    CallLastWindow {
+        at: Timestamp,
+        call_id: String,
+        /// Seconds from the call's start (its answer, once answered) the call may last.
+        max_duration_s: u64,
+        /// Seconds from `at` to the end of the grant (0 when already past).
+        remaining_s: u64,
+        /// When the grant ends: the call is cut then.
+        ends_at: Timestamp,
+    },
 }
 
 impl Event {
@@ -198,6 +211,7 @@ impl Event {
             Event::LowBalance { .. } => "wallet.low_balance",
             Event::LotExpiringSoon { .. } => "wallet.lot_expiring",
             Event::PoolThreshold { .. } => "pool.threshold",
+            Event::CallLastWindow { .. } => "call.last_window",
         }
     }
 
@@ -208,7 +222,8 @@ impl Event {
             | Event::BalanceDepleted { at, .. }
             | Event::LowBalance { at, .. }
             | Event::LotExpiringSoon { at, .. }
-            | Event::PoolThreshold { at, .. } => *at,
+            | Event::PoolThreshold { at, .. }
+            | Event::CallLastWindow { at, .. } => *at,
         }
     }
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 /// What a live (or expired but not yet ended) call holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
-    /// The call as authorized: `end` equals `start`, the instant the call was authorized for.
+    /// The call as authorized: `end` equals `start`, the instant the call was authorized for
+    /// or, once it was answered, the instant it was answered (ring time is not charged).
     pub call: CallRecord,
     /// Seconds granted from `start` (the bridge's `max_duration_s`); `None` when the call needs
     /// no credit and no pool (included, add-on): it is never cut.
@@ -32,6 +33,37 @@ pub struct Reservation {
     pub live: bool,
     /// Who pays, as decided at authorization.
     pub funding: Funding,
+    /// `None` until the call is answered; then the instant it was authorized for (`call.start`
+    /// is then the answer), kept so that a repeated authorization is still recognised as the
+    /// same call.
+    pub authorized_at: Option<Timestamp>,
+    /// True when the current grant is the last the engine can promise (the event
+    /// `call.last_window` was raised when it turned true).
+    pub last_window: bool,
+}
+
+impl Reservation {
+    /// The call as it was authorized (its `start` the authorization's instant, even once
+    /// answered): what a repeated authorization is compared with.
+    pub fn authorized_call(&self) -> CallRecord {
+        let at = self.authorized_at.unwrap_or(self.call.start);
+        CallRecord {
+            start: at,
+            end: at,
+            ..self.call.clone()
+        }
+    }
+
+    /// Whether the call was answered (its `start` re-based on the answer).
+    pub fn answered(&self) -> bool {
+        self.authorized_at.is_some()
+    }
+
+    /// When the grant ends (`None` for a call that is never cut).
+    pub fn ends_at(&self) -> Option<Timestamp> {
+        self.granted_s
+            .map(|s| crate::live::later(self.call.start, s))
+    }
 }
 
 /// Calls authorized and not yet ended, by call id (C25 to C27).
@@ -57,6 +89,8 @@ struct Packed {
     expires_at: Timestamp,
     live: bool,
     funding: Funding,
+    authorized_at: Option<Timestamp>,
+    last_window: bool,
 }
 
 impl Packed {
@@ -89,6 +123,8 @@ impl Packed {
             expires_at: r.expires_at,
             live: r.live,
             funding: r.funding,
+            authorized_at: r.authorized_at,
+            last_window: r.last_window,
         }
     }
 
@@ -119,6 +155,8 @@ impl Packed {
             expires_at: self.expires_at,
             live: self.live,
             funding: self.funding,
+            authorized_at: self.authorized_at,
+            last_window: self.last_window,
         }
     }
 }
@@ -216,6 +254,8 @@ mod tests {
             expires_at: start + jiff::SignedDuration::from_secs(360),
             live: true,
             funding: Funding::PoolAndCredits,
+            authorized_at: None,
+            last_window: false,
         }
     }
 
@@ -237,6 +277,9 @@ mod tests {
         let mut changed = cases[0].clone();
         changed.live = false;
         changed.credit = Decimal::ZERO;
+        changed.authorized_at = Some(changed.call.start);
+        changed.call.start += jiff::SignedDuration::from_secs(20);
+        changed.last_window = true;
         all.insert(&changed);
         assert_eq!(all.len(), 3);
         assert_eq!(all.get("a"), Some(changed.clone()));

@@ -20,18 +20,25 @@ use utoipa::openapi::{RefOr, schema::Schema};
 pub enum Policy {
     /// Anyone, without a key: probes and the API's description.
     Public,
-    /// Any valid key: the operator's catalogue (read only), the caller's own tenants, and the
-    /// caller's own key (`/v1/me`).
+    /// Any valid key but an edge key: the operator's catalogue (read only) and the caller's own
+    /// tenants.
     SharedRead,
+    /// Any valid key, an edge key included: the caller's own key (`/v1/me`).
+    OwnKey,
     /// Operator keys only.
     Operator,
     /// Inside one tenant: the operator or that tenant's admin.
     TenantAdmin,
     /// Inside one tenant, but reserved to the operator (C3): a tenant's own admin is refused.
     TenantOperator,
-    /// Inside one tenant: the operator, that tenant's admin or that tenant's bridge (call
-    /// control and call-record ingestion).
+    /// Inside one tenant: the operator, that tenant's admin or that tenant's bridge
+    /// (call-record ingestion).
     Bridge,
+    /// Inside one tenant: the operator, that tenant's admin, that tenant's bridge, or an edge
+    /// key, whatever the tenant (call control: authorize, answer, extend, end, the batch).
+    Control,
+    /// Outside any tenant, for the SIP edge: the operator or an edge key (`/v1/edge`).
+    Edge,
 }
 
 impl Policy {
@@ -39,7 +46,7 @@ impl Policy {
     pub fn is_tenant(self) -> bool {
         matches!(
             self,
-            Policy::TenantAdmin | Policy::TenantOperator | Policy::Bridge
+            Policy::TenantAdmin | Policy::TenantOperator | Policy::Bridge | Policy::Control
         )
     }
 }

@@ -2,9 +2,11 @@
 //! against its HMAC-SHA256 digest (keyed by the server's own secret), in constant time. The
 //! secret itself is shown once, at creation, and never stored.
 //!
-//! Three kinds: operator (everything), tenant admin (its tenant only), bridge (call control and
-//! ingestion for its tenant only). A key that may not see a tenant gets 404 for it, exactly as if
-//! the tenant did not exist.
+//! Four kinds: operator (everything), tenant admin (its tenant only), bridge (call control and
+//! ingestion for its tenant only), edge (the SIP proxy in the call path: call control for every
+//! tenant and the `/v1/edge` routes, nothing else). A key that may not see a tenant gets 404 for
+//! it, exactly as if the tenant did not exist; an edge key sees no tenant's data, so it is
+//! refused (403) everywhere but call control, whichever the tenant.
 
 use crate::error::ApiError;
 use hmac::{Hmac, Mac};
@@ -18,9 +20,21 @@ pub use minutely_service::keys::KeyKind;
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    Operator { key: String },
-    TenantAdmin { key: String, tenant: String },
-    Bridge { key: String, tenant: String },
+    Operator {
+        key: String,
+    },
+    TenantAdmin {
+        key: String,
+        tenant: String,
+    },
+    Bridge {
+        key: String,
+        tenant: String,
+    },
+    /// The SIP edge: call control (authorize, answer, extend, end, the batch) of every tenant.
+    Edge {
+        key: String,
+    },
 }
 
 /// What a route needs of the caller for one tenant.
@@ -28,8 +42,10 @@ pub enum Principal {
 pub enum Access {
     /// Operator or the tenant's admin.
     Admin,
-    /// Operator, the tenant's admin or the tenant's bridge (call control, ingestion).
+    /// Operator, the tenant's admin or the tenant's bridge (call-record ingestion).
     Bridge,
+    /// Call control: operator, the tenant's admin, the tenant's bridge, or any edge key.
+    Control,
     /// Operator, or the tenant's admin for everything except what C3 reserves to the operator
     /// (checked by the core).
     Operator,
@@ -40,7 +56,8 @@ impl Principal {
         match self {
             Principal::Operator { key }
             | Principal::TenantAdmin { key, .. }
-            | Principal::Bridge { key, .. } => key,
+            | Principal::Bridge { key, .. }
+            | Principal::Edge { key } => key,
         }
     }
 
@@ -51,7 +68,7 @@ impl Principal {
     /// The tenant a non-operator key belongs to.
     pub fn tenant(&self) -> Option<&str> {
         match self {
-            Principal::Operator { .. } => None,
+            Principal::Operator { .. } | Principal::Edge { .. } => None,
             Principal::TenantAdmin { tenant, .. } | Principal::Bridge { tenant, .. } => {
                 Some(tenant)
             }
@@ -63,21 +80,44 @@ impl Principal {
     pub fn check(&self, tenant: &str, access: Access) -> Result<(), ApiError> {
         match self {
             Principal::Operator { .. } => Ok(()),
+            // Every tenant's call control, and nothing of any tenant besides.
+            Principal::Edge { .. } => match access {
+                Access::Control => Ok(()),
+                _ => Err(edge_refused()),
+            },
             Principal::TenantAdmin { tenant: own, .. } | Principal::Bridge { tenant: own, .. }
                 if own != tenant =>
             {
                 Err(minutely_service::unknown_tenant(tenant).into())
             }
             Principal::TenantAdmin { .. } => match access {
-                Access::Admin | Access::Bridge => Ok(()),
+                Access::Admin | Access::Bridge | Access::Control => Ok(()),
                 Access::Operator => Err(ApiError::forbidden("only an operator key may do this")),
             },
             Principal::Bridge { .. } => match access {
-                Access::Bridge => Ok(()),
+                Access::Bridge | Access::Control => Ok(()),
                 _ => Err(ApiError::forbidden(
                     "a bridge key may only use call control and call ingestion",
                 )),
             },
+        }
+    }
+
+    /// The `/v1/edge` routes: the operator or an edge key.
+    pub fn edge(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Operator { .. } | Principal::Edge { .. } => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "only an operator or edge key may use the edge routes",
+            )),
+        }
+    }
+
+    /// Routes any key may read, except an edge key (which reads nothing but its own key).
+    pub fn shared_read(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Edge { .. } => Err(edge_refused()),
+            _ => Ok(()),
         }
     }
 
@@ -89,6 +129,11 @@ impl Principal {
             Err(ApiError::forbidden("only an operator key may do this"))
         }
     }
+}
+
+/// The refusal of an edge key off call control.
+fn edge_refused() -> ApiError {
+    ApiError::forbidden("an edge key may only use call control and the edge routes")
 }
 
 pub use minutely_service::keys::{digest, new_key, random_bytes};
@@ -210,6 +255,7 @@ impl Keys {
                 key: key_id,
                 tenant,
             }),
+            (KeyKind::Edge, None) => Ok(Principal::Edge { key: key_id }),
             _ => Err(unknown()),
         }
     }

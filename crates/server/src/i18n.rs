@@ -65,6 +65,9 @@ pub const API_CODES: &[&str] = &[
     "internal",
     "call_not_found",
     "call_already_ended",
+    "call_already_answered",
+    "call_lapsed",
+    "service_number_shared",
     "conflict",
     "unsupported_media_type",
     "no_more_credit",
@@ -404,6 +407,27 @@ catalogue! {
         zh_cn: "此呼叫已结束。",
         fr: "Cet appel est déjà terminé.",
         de: "Dieser Anruf wurde bereits beendet.",
+    }
+    "call_already_answered" => {
+        en: "This call was already answered at another instant.",
+        ja: "この通話はすでに別の時刻に応答されています。",
+        zh_cn: "此呼叫已在另一时刻接听。",
+        fr: "Cet appel a déjà été décroché à un autre instant.",
+        de: "Dieser Anruf wurde bereits zu einem anderen Zeitpunkt angenommen.",
+    }
+    "call_lapsed" => {
+        en: "The hold of this call has lapsed, so it can only be ended.",
+        ja: "この通話の予約は失効したため、終了のみ可能です。",
+        zh_cn: "此呼叫的预留已失效，只能结束。",
+        fr: "La réservation de cet appel a expiré, il ne peut donc plus qu’être terminé.",
+        de: "Die Reservierung dieses Anrufs ist verfallen, er kann nur noch beendet werden.",
+    }
+    "service_number_shared" => {
+        en: "This service number is shared by several tenants, so name the tenant.",
+        ja: "このサービス番号は複数のテナントで共有されているため、テナントを指定してください。",
+        zh_cn: "此服务号码由多个租户共享，请指定租户。",
+        fr: "Ce numéro de service est partagé par plusieurs locataires, indiquez donc le locataire.",
+        de: "Diese Servicenummer wird von mehreren Mandanten geteilt, geben Sie daher den Mandanten an.",
     }
     "conflict" => {
         en: "The resource already exists.",

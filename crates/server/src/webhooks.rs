@@ -13,7 +13,9 @@
 //!
 //! `id` is the same for every attempt to deliver the event (derived from the tenant and the
 //! sequence), so a receiver drops duplicates by it; `sequence` grows by one per event of the
-//! tenant. `data` values are strings (amounts are exact decimals, instants RFC 3339). Headers:
+//! tenant. `data` values are strings (amounts are exact decimals, instants RFC 3339). The types
+//! are the wallet's (`wallet.*`), the pool's (`pool.threshold`) and call control's
+//! `call.last_window` (data `call_id`, `max_duration_s`, `remaining_s`, `ends_at`). Headers:
 //!
 //! - `content-type: application/json`
 //! - `minutely-event-id: <id>` (the body's `id`)

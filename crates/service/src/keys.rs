@@ -16,21 +16,36 @@ pub enum KeyKind {
     Operator,
     TenantAdmin,
     Bridge,
+    /// The SIP edge (a proxy in the call path): call control for every tenant, and nothing
+    /// else. It belongs to no tenant.
+    Edge,
 }
 
 impl KeyKind {
+    /// Whether a key of this kind belongs to one tenant (tenant admin, bridge) rather than to
+    /// none (operator, edge).
+    pub fn has_tenant(self) -> bool {
+        matches!(self, KeyKind::TenantAdmin | KeyKind::Bridge)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyKind::Operator => "operator",
             KeyKind::TenantAdmin => "tenant_admin",
             KeyKind::Bridge => "bridge",
+            KeyKind::Edge => "edge",
         }
     }
 
     pub fn parse(text: &str) -> Option<KeyKind> {
-        [KeyKind::Operator, KeyKind::TenantAdmin, KeyKind::Bridge]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            KeyKind::Operator,
+            KeyKind::TenantAdmin,
+            KeyKind::Bridge,
+            KeyKind::Edge,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

@@ -10,10 +10,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,
-    /// `operator`, `tenant_admin` or `bridge`.
+    /// `operator`, `tenant_admin`, `bridge` or `edge`.
     pub kind: String,
-    /// The tenant a `tenant_admin` or `bridge` key acts for; `None` for an `operator` key (the
-    /// schema refuses any other combination).
+    /// The tenant a `tenant_admin` or `bridge` key acts for; `None` for an `operator` or `edge`
+    /// key (the schema refuses any other combination).
     pub tenant: Option<String>,
     pub label: String,
     /// HMAC-SHA256 of the secret under the server's key (`Store::key_secret`), computed by the

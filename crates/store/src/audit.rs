@@ -20,6 +20,8 @@ pub enum ActorKind {
     TenantAdmin,
     /// A bridge key, through the API.
     Bridge,
+    /// An edge key (the SIP proxy's: call control for every tenant), through the API.
+    Edge,
     /// The command line, on the store directly (whoever may open the file).
     Cli,
 }
@@ -30,6 +32,7 @@ impl ActorKind {
             ActorKind::Operator => "operator",
             ActorKind::TenantAdmin => "tenant_admin",
             ActorKind::Bridge => "bridge",
+            ActorKind::Edge => "edge",
             ActorKind::Cli => "cli",
         }
     }
@@ -39,6 +42,7 @@ impl ActorKind {
             ActorKind::Operator,
             ActorKind::TenantAdmin,
             ActorKind::Bridge,
+            ActorKind::Edge,
             ActorKind::Cli,
         ]
         .into_iter()

@@ -283,6 +283,20 @@ pub(crate) fn event_payload(event: &Event) -> String {
                 "month={month};percent={percent};used_minutes={used_minutes};size_minutes={size_minutes}"
             )
         }
+        Event::CallLastWindow {
+            call_id,
+            max_duration_s,
+            remaining_s,
+            ends_at,
+            ..
+        } => {
+            // A call id holds no `;` (`ident::call_id`); it may hold `=`, which is exact after
+            // the first `=` of its part.
+            format!(
+                "call_id={call_id};max_duration_s={max_duration_s};remaining_s={remaining_s};ends_at={}",
+                ts(*ends_at)
+            )
+        }
     }
 }
 
@@ -423,6 +437,21 @@ mod tests {
                     ("size_minutes", u32::MAX.to_string()),
                 ],
             ),
+            (
+                Event::CallLastWindow {
+                    at,
+                    call_id: "a84b4c76e66710@pc33.atlanta.example".into(),
+                    max_duration_s: u64::MAX,
+                    remaining_s: 0,
+                    ends_at: late,
+                },
+                vec![
+                    ("call_id", "a84b4c76e66710@pc33.atlanta.example".into()),
+                    ("max_duration_s", u64::MAX.to_string()),
+                    ("remaining_s", "0".into()),
+                    ("ends_at", ts(Timestamp::MAX)),
+                ],
+            ),
         ]
     }
 
@@ -442,7 +471,7 @@ mod tests {
         }
         let kinds: std::collections::BTreeSet<_> =
             every_event().iter().map(|(e, _)| e.kind()).collect();
-        assert_eq!(kinds.len(), 6, "every kind of event: {kinds:?}");
+        assert_eq!(kinds.len(), 7, "every kind of event: {kinds:?}");
         assert_eq!(parse_payload(""), Some(vec![]));
         assert_eq!(parse_payload("a=1;b"), None);
         assert_eq!(parse_payload("=1"), None);

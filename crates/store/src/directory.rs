@@ -285,3 +285,42 @@ fn read_numbers(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
     }
     Ok(())
 }
+
+/// The most tenants one number's look-up returns: a dedicated number has one owner, and a
+/// shared one is only ever told apart from a dedicated one.
+const MAX_NUMBER_OWNERS: usize = 8;
+
+/// The tenants holding the service number `number` (E.164, normalised as stored), with the
+/// number as each holds it, by tenant id; at most `MAX_NUMBER_OWNERS` of them. An index look-up
+/// (`service_numbers_by_number`), whatever the count of tenants.
+pub(crate) fn number_owners(
+    conn: &Connection,
+    number: &E164,
+) -> Result<Vec<(String, ServiceNumber)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT tenant, number, kind, shared, country, bridge_default FROM service_numbers
+         WHERE number = ?1 ORDER BY tenant LIMIT ?2",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![
+        number.to_string(),
+        MAX_NUMBER_OWNERS as i64
+    ])?;
+    let mut owners = Vec::new();
+    while let Some(row) = rows.next()? {
+        let c = Cells {
+            row,
+            table: "service_numbers",
+        };
+        owners.push((
+            c.text("tenant")?,
+            ServiceNumber {
+                number: c.parse("number", E164::parse)?,
+                kind: c.parse("kind", NumberKind::parse)?,
+                shared: c.flag("shared")?,
+                country: c.parse("country", |t| Country::parse(t).ok())?,
+                bridge_default: c.flag("bridge_default")?,
+            },
+        ));
+    }
+    Ok(owners)
+}

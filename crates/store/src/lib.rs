@@ -579,6 +579,16 @@ impl Store {
         self.in_write(|tx| access::set_preferred_lang(tx, key_id, lang, at))
     }
 
+    /// The tenants that hold the service number `number`, by tenant id (a dedicated number has
+    /// one; a shared one may have several): an index look-up, for the SIP edge's question
+    /// "whose number is this?".
+    pub fn number_owners(
+        &self,
+        number: &minutely_core::numbers::E164,
+    ) -> Result<Vec<(String, minutely_core::directory::ServiceNumber)>> {
+        directory::number_owners(&self.conn, number)
+    }
+
     /// Every API key, revoked ones included, by `created_at` then `id`.
     pub fn keys(&self) -> Result<Vec<ApiKey>> {
         access::list(&self.conn)

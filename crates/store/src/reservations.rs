@@ -1,7 +1,7 @@
 //! Live calls on disk (C25 to C27): the reservation each authorized call holds until it ends or
 //! its hold lapses, so that a restarted server still knows what is held and what is owed.
 
-use crate::codec::{Cells, dec, ts};
+use crate::codec::{Cells, dec, opt_ts, ts};
 use crate::{Result, StoreError};
 use minutely_core::control::Reservation;
 use minutely_core::engine::Funding;
@@ -18,15 +18,16 @@ pub(crate) fn put(conn: &Connection, tenant: &str, reservations: &[Reservation])
     let mut stmt = conn.prepare_cached(
         "INSERT INTO reservations (tenant, call_id, conference_id, organizer, direction,
              service_number, caller_number, destination_number, start_at, granted_s, credit,
-             pool_minutes, expires_at, live, funding)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             pool_minutes, expires_at, live, funding, authorized_at, last_window)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (tenant, call_id) DO UPDATE SET conference_id = excluded.conference_id,
              organizer = excluded.organizer, direction = excluded.direction,
              service_number = excluded.service_number, caller_number = excluded.caller_number,
              destination_number = excluded.destination_number, start_at = excluded.start_at,
              granted_s = excluded.granted_s, credit = excluded.credit,
              pool_minutes = excluded.pool_minutes, expires_at = excluded.expires_at,
-             live = excluded.live, funding = excluded.funding",
+             live = excluded.live, funding = excluded.funding,
+             authorized_at = excluded.authorized_at, last_window = excluded.last_window",
     )?;
     for r in reservations {
         let call = &r.call;
@@ -61,6 +62,8 @@ pub(crate) fn put(conn: &Connection, tenant: &str, reservations: &[Reservation])
             ts(r.expires_at),
             r.live,
             r.funding.as_str(),
+            opt_ts(r.authorized_at),
+            r.last_window,
         ])?;
     }
     Ok(())
@@ -84,7 +87,7 @@ pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Reservations> {
     let mut stmt = conn.prepare_cached(
         "SELECT call_id, conference_id, organizer, direction, service_number, caller_number,
              destination_number, start_at, granted_s, credit, pool_minutes, expires_at, live,
-             funding
+             funding, authorized_at, last_window
          FROM reservations WHERE tenant = ?1",
     )?;
     let mut rows = stmt.query([tenant])?;
@@ -113,6 +116,9 @@ pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Reservations> {
             expires_at: c.ts("expires_at")?,
             live: c.flag("live")?,
             funding: c.parse("funding", Funding::parse)?,
+            // NULL in rows written before answers were kept: not answered.
+            authorized_at: c.opt_ts("authorized_at")?,
+            last_window: c.flag("last_window")?,
             call,
         };
         found.insert(&reservation);

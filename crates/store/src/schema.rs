@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -413,4 +413,65 @@ CREATE TABLE license_prices (
     price TEXT NOT NULL,
     PRIMARY KEY (currency, sku)
 ) STRICT;
+"#;
+
+/// V6: the SIP edge. A reservation keeps whether its call was answered (`authorized_at`, NULL
+/// until then; `start_at` is then the answer) and whether its grant is the last window; an
+/// `edge` API key does call control for every tenant (no tenant), and may appear in the audit
+/// log; service numbers are indexed by number, for the edge's look-up of a number's tenant.
+/// SQLite cannot change a CHECK in place: `api_keys` and `audit` are rebuilt, and
+/// `key_preferences` (which refers to `api_keys`) with them.
+const V6: &str = r#"
+ALTER TABLE reservations ADD COLUMN authorized_at TEXT;
+ALTER TABLE reservations ADD COLUMN last_window INTEGER NOT NULL DEFAULT 0
+    CHECK (last_window IN (0, 1));
+
+CREATE TABLE key_preferences_v5 AS SELECT key_id, lang, updated_at FROM key_preferences;
+DROP TABLE key_preferences;
+
+CREATE TABLE api_keys_v6 (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('operator', 'tenant_admin', 'bridge', 'edge')),
+    tenant TEXT REFERENCES tenants (id),
+    label TEXT NOT NULL,
+    digest BLOB NOT NULL CHECK (length(digest) = 32),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    CHECK ((kind IN ('operator', 'edge')) = (tenant IS NULL))
+) STRICT;
+INSERT INTO api_keys_v6 (id, kind, tenant, label, digest, created_at, revoked_at)
+    SELECT id, kind, tenant, label, digest, created_at, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v6 RENAME TO api_keys;
+
+CREATE TABLE key_preferences (
+    key_id TEXT PRIMARY KEY REFERENCES api_keys (id),
+    lang TEXT NOT NULL CHECK (lang IN ('en', 'ja', 'zh-CN', 'fr', 'de')),
+    updated_at TEXT NOT NULL
+) STRICT;
+INSERT INTO key_preferences (key_id, lang, updated_at)
+    SELECT key_id, lang, updated_at FROM key_preferences_v5;
+DROP TABLE key_preferences_v5;
+
+CREATE TABLE audit_v6 (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_kind TEXT NOT NULL
+        CHECK (actor_kind IN ('operator', 'tenant_admin', 'bridge', 'edge', 'cli')),
+    actor_key_id TEXT,
+    tenant TEXT,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    before_json TEXT CHECK (before_json IS NULL OR json_valid(before_json)),
+    after_json TEXT CHECK (after_json IS NULL OR json_valid(after_json)),
+    request_id TEXT,
+    CHECK ((actor_kind = 'cli') = (actor_key_id IS NULL))
+) STRICT;
+INSERT INTO audit_v6 SELECT seq, at, actor_kind, actor_key_id, tenant, action, object,
+    before_json, after_json, request_id FROM audit;
+DROP TABLE audit;
+ALTER TABLE audit_v6 RENAME TO audit;
+CREATE INDEX audit_by_tenant ON audit (tenant, seq);
+
+CREATE INDEX service_numbers_by_number ON service_numbers (number, tenant);
 "#;

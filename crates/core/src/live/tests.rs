@@ -45,6 +45,8 @@ fn reservation(
         } else {
             Funding::Credits
         },
+        authorized_at: None,
+        last_window: false,
     }
 }
 

@@ -17,7 +17,7 @@ use minutely_core::control::{
 };
 use minutely_core::directory::{AmountRules, Sku};
 use minutely_core::engine::{Funding, Mode, Month, Outcome, Processed, TenantBook};
-use minutely_core::ledger::EntryKind;
+use minutely_core::ledger::{EntryKind, Event};
 use minutely_core::live::{Holds, LiveCalls};
 use minutely_core::rating::{CallRecord, Rater};
 use rust_decimal::prelude::ToPrimitive;
@@ -337,6 +337,34 @@ impl Rig {
         }
         self.apply(changes, id);
         answer
+    }
+
+    fn answer(
+        &mut self,
+        id: &str,
+        answered_at: Timestamp,
+        now: Timestamp,
+    ) -> (Result<Grant, ControlError>, Vec<Event>) {
+        let policy = self.policy;
+        let (answer, effects, changes) = self.book.answer(id, answered_at, now, &policy);
+        self.journal.absorb(&effects);
+        self.apply(changes, id);
+        (answer, effects.events)
+    }
+
+    /// Extends, with the events the extension raised.
+    fn extend_events(
+        &mut self,
+        id: &str,
+        known_s: Option<u64>,
+        now: Timestamp,
+    ) -> (Result<Extension, ControlError>, Vec<Event>) {
+        let policy = self.policy;
+        let (answer, effects, changes) =
+            self.book.extend(&mut self.rater, id, known_s, now, &policy);
+        self.journal.absorb(&effects);
+        self.apply(changes, id);
+        (answer, effects.events)
     }
 
     /// Ends a call that must be charged.
@@ -1278,6 +1306,8 @@ fn c14_c30_authorize_answers_every_reason_and_every_grant() {
                     again,
                     Decision::Allow(Grant {
                         replay: true,
+                        // A second later, a second less remains of the grant.
+                        remaining_s: g.remaining_s.map(|s| s.saturating_sub(1)),
                         ..g.clone()
                     }),
                     "{name}: replayed"
@@ -2521,4 +2551,239 @@ fn c23_c27_a_bulk_record_with_a_live_calls_id_is_refused_and_the_end_charges_the
     let p = book.process_call(&mut rater, &record, Mode::Bulk);
     assert_eq!(p.outcome, Outcome::Refused(Reason::CallIdReused));
     assert_eq!(book.wallet.balance(), balance - c.amount);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The answer: ring time is not charged and does not use the grant (C25, C27)
+
+#[test]
+fn c25_c27_an_answer_rebases_the_hold_and_ring_time_is_not_charged() {
+    // UAE at 1.00 per minute by the minute, 300 s windows, 60 s grace.
+    let mut rig = rig("100", 600);
+    let call = Leg::Out(SUB, AE_NUM).ask("a", ts(T));
+    let g = rig.grant(&call, ts(T));
+    assert_eq!((g.max_duration_s, g.expires_at), (Some(300), at(360)));
+    // Answered after 20 s of ringing: the same grant, counted from the answer.
+    let (answered, events) = rig.answer("a", at(20), at(20));
+    let a = answered.expect("answered");
+    assert_eq!(
+        (a.max_duration_s, a.credit, a.pool_minutes, a.funding),
+        (g.max_duration_s, g.credit, g.pool_minutes, g.funding),
+        "C25: the grant and what it holds are unchanged"
+    );
+    assert_eq!(
+        a.expires_at,
+        at(20 + 300 + 60),
+        "C27: lapses from the answer"
+    );
+    assert_eq!((a.ends_at, a.remaining_s), (Some(at(320)), Some(300)));
+    assert!(!a.replay && !a.last_window && events.is_empty());
+    let r = rig.book.live().get("a").expect("live");
+    assert_eq!((r.call.start, r.authorized_at), (at(20), Some(ts(T))));
+    // The hold does not lapse at the authorization's instant plus grant plus grace...
+    assert!(
+        rig.expire(at(379)).is_empty(),
+        "C27: not before answer+granted+grace"
+    );
+    assert!(rig.book.live().get("a").is_some_and(|r| r.live));
+    // ...and an authorization repeated after the answer is the same call (C23), not a reuse.
+    match rig.authorize(&call, at(30)) {
+        Decision::Allow(again) => {
+            assert!(again.replay, "a replay");
+            assert_eq!(again.expires_at, at(380), "the current, re-based grant");
+        }
+        other => panic!("C23: a repeated authorization after the answer: {other:?}"),
+    }
+    // Ended 60 s after the answer: 60 s are charged (1.00), not the 80 s since the
+    // authorization (2.00), and the record starts at the answer.
+    let (result, changes) = rig.book.end_call(&mut rig.rater, "a", at(80), None, at(80));
+    let (record, p) = result.expect("ended");
+    rig.journal.absorb(&p.effects);
+    rig.apply(changes, "a");
+    let record = record.expect("a first end");
+    assert_eq!((record.start, record.end), (at(20), at(80)));
+    let c = charged(&p);
+    assert_eq!(
+        (c.duration_s, c.amount),
+        (60, d("1.00")),
+        "C27: ring time is free"
+    );
+}
+
+#[test]
+fn c25_c27_an_answered_hold_lapses_at_answer_plus_grant_plus_grace() {
+    let mut rig = rig("100", 600);
+    rig.grant(&Leg::Out(SUB, AE_NUM).ask("a", ts(T)), ts(T));
+    rig.answer("a", at(20), at(20)).0.expect("answered");
+    assert!(rig.expire(at(379)).is_empty());
+    let lapsed = rig.expire(at(380));
+    assert_eq!(
+        lapsed.put.len(),
+        1,
+        "C27: lapses exactly at answer+granted+grace"
+    );
+    assert!(!rig.book.live().get("a").expect("remembered").live);
+    assert_eq!(rig.book.available(), d("100"), "C27: its funds return");
+    assert_eq!(
+        rig.answer("a", at(20), at(381)).0,
+        Err(ControlError::CallLapsed)
+    );
+}
+
+#[test]
+fn c25_an_answer_is_checked_and_repeated_answers_are_replays() {
+    let mut rig = rig("100", 600);
+    rig.grant(&Leg::Out(SUB, AE_NUM).ask("a", ts(T)), ts(T));
+    let range = ControlError::AnsweredAtOutOfRange {
+        earliest: ts(T),
+        latest: at(15),
+    };
+    assert_eq!(
+        rig.answer("a", at(-1), at(10)).0,
+        Err(range),
+        "before the start"
+    );
+    assert_eq!(
+        rig.answer("a", at(16), at(10)).0,
+        Err(range),
+        "after now + 5 s"
+    );
+    let first = rig
+        .answer("a", at(15), at(10))
+        .0
+        .expect("a few seconds ahead");
+    let again = rig.answer("a", at(15), at(12)).0.expect("the same instant");
+    assert!(again.replay, "C23: the same answer again is a replay");
+    assert_eq!(
+        (again.max_duration_s, again.expires_at, again.credit),
+        (first.max_duration_s, first.expires_at, first.credit)
+    );
+    assert_eq!(
+        rig.answer("a", at(14), at(12)).0,
+        Err(ControlError::CallAlreadyAnswered {
+            answered_at: at(15)
+        })
+    );
+    assert_eq!(
+        rig.answer("nobody", at(1), at(12)).0,
+        Err(ControlError::CallNotFound)
+    );
+    rig.end_charged("a", at(60), at(60));
+    assert_eq!(
+        rig.answer("a", at(15), at(61)).0,
+        Err(ControlError::CallAlreadyEnded)
+    );
+}
+
+#[test]
+fn c27_an_end_that_names_the_answer_excludes_ring_time() {
+    let mut rig = rig("100", 600);
+    rig.grant(&Leg::Out(SUB, AE_NUM).ask("a", ts(T)), ts(T));
+    let (result, changes) =
+        rig.book
+            .end_answered(&mut rig.rater, "a", (at(80), Some(at(20))), None, at(80));
+    let (record, p) = result.expect("ended");
+    rig.journal.absorb(&p.effects);
+    rig.apply(changes, "a");
+    assert_eq!(record.expect("first").start, at(20));
+    assert_eq!(amount(&p), d("1.00"), "C27: 60 s from the answer, not 80");
+    // An answer before the authorized start is refused, and changes nothing.
+    rig.grant(&Leg::Out(SUB, AE_NUM).ask("b", at(100)), at(100));
+    let (result, _) =
+        rig.book
+            .end_answered(&mut rig.rater, "b", (at(200), Some(at(99))), None, at(200));
+    assert!(matches!(
+        result,
+        Err(ControlError::AnsweredAtOutOfRange { .. })
+    ));
+    assert!(rig.book.live().get("b").is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The warning before the cut (C26)
+
+/// The `call.last_window` events among `events`, as (call id, max_duration_s, remaining_s).
+fn warnings(events: &[Event]) -> Vec<(String, u64, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CallLastWindow {
+                call_id,
+                max_duration_s,
+                remaining_s,
+                ..
+            } => Some((call_id.clone(), *max_duration_s, *remaining_s)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn c26_the_last_window_is_flagged_and_warned_of_once() {
+    // 13.00 available, UAE at 1.00 per minute: 300 s, then 600 s, then 780 s, then nothing.
+    let mut rig = rig("13", 600);
+    let call = Leg::Out(SUB, AE_NUM).ask("a", ts(T));
+    let g = rig.grant(&call, ts(T));
+    assert!(!g.last_window, "C26: 8.00 left for another window");
+    assert_eq!(g.remaining_s, Some(300));
+    let (e, events) = rig.extend_events("a", Some(300), at(290));
+    let Ok(Extension::Extended(g)) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((g.max_duration_s, g.remaining_s), (Some(600), Some(310)));
+    assert!(
+        !g.last_window && events.is_empty(),
+        "C26: a full window, 3.00 left"
+    );
+    // Grown by 180 s only: the last window, warned of once.
+    let (e, events) = rig.extend_events("a", Some(600), at(590));
+    let Ok(Extension::Extended(g)) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((g.max_duration_s, g.remaining_s), (Some(780), Some(190)));
+    assert!(g.last_window, "C26: less than a full window");
+    assert_eq!(warnings(&events), [("a".to_string(), 780, 190)]);
+    // Exhausted: still the last window, and no second warning.
+    let (e, events) = rig.extend_events("a", Some(780), at(770));
+    let Ok(Extension::Exhausted(g)) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!((g.last_window, g.remaining_s), (true, Some(10)));
+    assert!(warnings(&events).is_empty(), "C26: warned once");
+    let (e, _) = rig.extend_events("a", Some(780), at(790));
+    let Ok(Extension::Exhausted(g)) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(g.remaining_s, Some(0), "saturates at 0 past the end");
+}
+
+#[test]
+fn c26_an_authorization_can_be_the_last_window_at_once() {
+    // 5.00 available: exactly one window, after which nothing is available.
+    let mut rig = rig("5", 600);
+    let effects_of = |rig: &mut Rig, call: &CallRecord| {
+        let policy = rig.policy;
+        let (decision, effects, changes) = rig.book.authorize(&mut rig.rater, call, ts(T), &policy);
+        rig.journal.absorb(&effects);
+        rig.apply(changes, &call.call_id);
+        (decision, effects.events)
+    };
+    let (decision, events) = effects_of(&mut rig, &Leg::Out(SUB, AE_NUM).ask("a", ts(T)));
+    let Decision::Allow(g) = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(g.max_duration_s, Some(300));
+    assert!(g.last_window, "C26: nothing is left for another window");
+    assert_eq!(warnings(&events), [("a".to_string(), 300, 300)]);
+    // A call that is never cut has no last window and no end.
+    let (decision, events) =
+        effects_of(&mut rig, &Leg::In(SUB, FR_TOLL, FR_MOBILE).ask("in", ts(T)));
+    let Decision::Allow(g) = decision else {
+        panic!("{decision:?}")
+    };
+    assert_eq!(
+        (g.last_window, g.remaining_s, g.ends_at),
+        (false, None, None)
+    );
+    assert!(warnings(&events).is_empty());
 }

@@ -46,6 +46,7 @@ impl Actor {
             Principal::Operator { .. } => ActorKind::Operator,
             Principal::TenantAdmin { .. } => ActorKind::TenantAdmin,
             Principal::Bridge { .. } => ActorKind::Bridge,
+            Principal::Edge { .. } => ActorKind::Edge,
         };
         Actor(minutely_service::audit::Actor::key(
             kind,
@@ -88,7 +89,7 @@ pub struct AuditJson {
     pub seq: u64,
     /// When the change was made (RFC 3339, UTC).
     pub at: String,
-    /// `operator`, `tenant_admin`, `bridge` (keys, through the API) or `cli` (the command line,
+    /// `operator`, `tenant_admin`, `bridge`, `edge` (keys, through the API) or `cli` (the command line,
     /// on the store).
     pub actor_kind: String,
     /// The id of the key that made the change (the part after `mk_`); null for `cli`.

@@ -1,5 +1,6 @@
 //! Real-time call control (C25 to C27) and call-record ingestion (C23, C29): the bridge's
-//! routes.
+//! routes. Call control (authorize, answer, extend, end, the batch) is also the SIP edge's: an
+//! edge key may use it for every tenant; ingestion is the tenant's own.
 
 use crate::access::Route;
 use crate::api::types::{CallRecordJson, OutcomeJson, instant, money};
@@ -14,11 +15,11 @@ use minutely_core::ident;
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_service::commands::control::{
-    self as ctl, Authorized, BatchAnswered, ControlStep, Ended, Extended, StepAnswer,
+    self as ctl, Answered, Authorized, BatchAnswered, ControlStep, Ended, Extended, StepAnswer,
 };
 use minutely_service::ingest::Ingested;
 pub use minutely_service::input::control::{
-    AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest, MAX_DURATION_S, summarize,
+    AnswerRequest, AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest, summarize,
 };
 use minutely_service::{Command, ServiceResult};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ use utoipa::{OpenApi, ToSchema};
 #[openapi(components(schemas(
     AuthorizeRequest,
     AuthorizeResponse,
+    AnswerRequest,
+    AnswerResponse,
     ExtendRequest,
     ExtendResponse,
     EndRequest,
@@ -47,10 +50,11 @@ pub struct Doc;
 pub fn routes() -> Vec<Route> {
     use crate::access::Policy::*;
     vec![
-        Route::documented(Bridge, __path_authorize, authorize),
-        Route::documented(Bridge, __path_extend, extend),
-        Route::documented(Bridge, __path_end, end),
-        Route::documented(Bridge, __path_control_batch, control_batch),
+        Route::documented(Control, __path_authorize, authorize),
+        Route::documented(Control, __path_answer, answer),
+        Route::documented(Control, __path_extend, extend),
+        Route::documented(Control, __path_end, end),
+        Route::documented(Control, __path_control_batch, control_batch),
         Route::documented(Bridge, __path_ingest, ingest),
     ]
 }
@@ -85,6 +89,36 @@ pub struct AuthorizeResponse {
     pub expires_at: Option<String>,
     /// True when this repeats the answer to an earlier identical request.
     pub replay: bool,
+    /// True when the engine cannot promise another extension (the grant is less than a window,
+    /// or nothing is left for another one): warn the caller before the cut. True for a denial.
+    pub last_window: bool,
+    /// Seconds from the server's clock to the end of the grant (0 once past, 0 for a denial);
+    /// null for a call that is never cut.
+    pub remaining_s: Option<u64>,
+}
+
+/// The answer to `/answer`: the grant, now counted from `start`, the answered instant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnswerResponse {
+    pub call_id: String,
+    /// Seconds from `start` the call may last; null for a call that is never cut.
+    pub max_duration_s: Option<u64>,
+    /// Who pays: `included`, `add_on`, `pool`, `pool_and_credits` or `credits`.
+    pub funding: String,
+    /// Credit held for the grant (unchanged by the answer).
+    pub reserved: String,
+    pub reserved_pool_minutes: u32,
+    pub currency: String,
+    /// The instant the call was answered: the grant and a later `duration_s` count from it.
+    pub start: String,
+    /// When the hold lapses unless extended or ended: `start` + grant + grace.
+    pub expires_at: String,
+    /// As for authorize and extend.
+    pub last_window: bool,
+    /// Seconds from the server's clock to the end of the grant; null when never cut.
+    pub remaining_s: Option<u64>,
+    /// True when the call was already answered at this instant.
+    pub replay: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,6 +135,12 @@ pub struct ExtendResponse {
     pub currency: String,
     pub expires_at: String,
     pub replay: bool,
+    /// True when the engine cannot promise another extension: exhausted (`extended` false),
+    /// grown by less than a window, or nothing left for another one.
+    pub last_window: bool,
+    /// Seconds from the server's clock to the end of the grant (0 once past); null for a call
+    /// that is never cut.
+    pub remaining_s: Option<u64>,
 }
 
 pub use minutely_service::commands::control::MAX_START_SKEW_S;
@@ -135,7 +175,7 @@ pub async fn authorize(
     Path((tenant, call_id)): Path<(String, String)>,
     Json(body): Json<AuthorizeRequest>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
-    caller.check(&tenant, Access::Bridge)?;
+    caller.check(&tenant, Access::Control)?;
     let step = authorize_step(call_id, body)?;
     let answer: Authorized = state
         .writer
@@ -149,7 +189,7 @@ pub async fn authorize(
 
 /// An authorization's path and body checked, made the service's step (the writer sets the
 /// call's start and end).
-fn authorize_step(call_id: String, body: AuthorizeRequest) -> ApiResult<ctl::Authorize> {
+pub(crate) fn authorize_step(call_id: String, body: AuthorizeRequest) -> ApiResult<ctl::Authorize> {
     ident::call_id("call_id", &call_id)?;
     let (direction, start) = body.check()?;
     let call = CallRecord {
@@ -167,7 +207,7 @@ fn authorize_step(call_id: String, body: AuthorizeRequest) -> ApiResult<ctl::Aut
 }
 
 /// An authorization's answer as JSON.
-fn authorize_json(a: Authorized) -> AuthorizeResponse {
+pub(crate) fn authorize_json(a: Authorized) -> AuthorizeResponse {
     let currency = a.currency.code().to_string();
     match a.decision {
         Decision::Allow(g) => {
@@ -185,6 +225,8 @@ fn authorize_json(a: Authorized) -> AuthorizeResponse {
                 start: instant(a.start),
                 expires_at: Some(expires),
                 replay: g.replay,
+                last_window: g.last_window,
+                remaining_s: g.remaining_s,
             }
         }
         Decision::Deny(reason) => AuthorizeResponse {
@@ -200,6 +242,8 @@ fn authorize_json(a: Authorized) -> AuthorizeResponse {
             start: instant(a.start),
             expires_at: None,
             replay: false,
+            last_window: true,
+            remaining_s: Some(0),
         },
     }
 }
@@ -224,7 +268,7 @@ pub async fn extend(
     Path((tenant, call_id)): Path<(String, String)>,
     JsonOrEmpty(body): JsonOrEmpty<ExtendRequest>,
 ) -> ApiResult<Json<ExtendResponse>> {
-    caller.check(&tenant, Access::Bridge)?;
+    caller.check(&tenant, Access::Control)?;
     let step = extend_step(call_id, body)?;
     let answer: Extended = state
         .writer
@@ -239,12 +283,11 @@ pub async fn extend(
 /// An extension's path and body checked, made the service's step.
 fn extend_step(call_id: String, body: ExtendRequest) -> ApiResult<ctl::Extend> {
     ident::call_id("call_id", &call_id)?;
-    if body.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
-        return Err(ApiError::invalid("granted_s is longer than a year"));
-    }
+    let answered_at = body.check()?;
     Ok(ctl::Extend {
         call_id,
         granted_s: body.granted_s,
+        answered_at,
     })
 }
 
@@ -266,6 +309,70 @@ fn extend_json(e: Extended) -> ExtendResponse {
         currency: e.currency.code().to_string(),
         expires_at: expires,
         replay: grant.replay,
+        last_window: grant.last_window,
+        remaining_s: grant.remaining_s,
+    }
+}
+
+/// The call was answered: ring time is not charged and does not use the grant. The hold is
+/// re-based on the answer (the same grant, now counted from `answered_at`, lapsing at
+/// `answered_at` + grant + grace). Answering again at the same instant is a replay.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/calls/{call_id}/answer",
+    params(("tenant" = String, Path), ("call_id" = String, Path)),
+    request_body = Option<AnswerRequest>,
+    responses(
+        (status = 200, description = "Answered (or a replay of the same answer)", body = AnswerResponse),
+        (status = 404, description = "Unknown tenant, or no such call (`call_not_found`)", body = crate::app::ErrorBody),
+        (status = 409, description = "Answered at another instant (`call_already_answered`), ended (`call_already_ended`) or its hold lapsed (`call_lapsed`)", body = crate::app::ErrorBody),
+        (status = 422, description = "`answered_at` before the authorized start or more than a few seconds ahead of the server's clock (`unprocessable_request`)", body = crate::app::ErrorBody)
+    ),
+    tag = "call control",
+    security(("key" = []))
+)]
+pub async fn answer(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((tenant, call_id)): Path<(String, String)>,
+    JsonOrEmpty(body): JsonOrEmpty<AnswerRequest>,
+) -> ApiResult<Json<AnswerResponse>> {
+    caller.check(&tenant, Access::Control)?;
+    let step = answer_step(call_id, body)?;
+    let answer: Answered = state
+        .writer
+        .execute(Command::Control(ctl::ControlCommand::Answer {
+            tenant,
+            step,
+        }))
+        .await?;
+    Ok(Json(answer_json(answer)))
+}
+
+/// An answer's path and body checked, made the service's step.
+fn answer_step(call_id: String, body: AnswerRequest) -> ApiResult<ctl::AnswerCall> {
+    ident::call_id("call_id", &call_id)?;
+    Ok(ctl::AnswerCall {
+        call_id,
+        answered_at: body.check()?,
+    })
+}
+
+/// An answer's answer as JSON.
+fn answer_json(a: Answered) -> AnswerResponse {
+    let (reserved, pool, expires) = grant_fields(&a.grant, a.currency);
+    AnswerResponse {
+        call_id: a.call_id,
+        max_duration_s: a.grant.max_duration_s,
+        funding: a.grant.funding.as_str().to_string(),
+        reserved,
+        reserved_pool_minutes: pool,
+        currency: a.currency.code().to_string(),
+        start: instant(a.start),
+        expires_at: expires,
+        last_window: a.grant.last_window,
+        remaining_s: a.grant.remaining_s,
+        replay: a.grant.replay,
     }
 }
 
@@ -278,8 +385,8 @@ fn extend_json(e: Extended) -> ExtendResponse {
     responses(
         (status = 200, description = "Charged or refused (a refusal carries its reason)", body = OutcomeJson),
         (status = 404, description = "Unknown tenant, or an unauthorized call without its record", body = crate::app::ErrorBody),
-        (status = 409, description = "The call id was used for another call", body = crate::app::ErrorBody),
-        (status = 422, description = "Both `end` and `duration_s`, or a `record` of another call id (`unprocessable_request`)", body = crate::app::ErrorBody)
+        (status = 409, description = "The call id was used for another call, or the call was answered at another instant than `answered_at` (`call_already_answered`)", body = crate::app::ErrorBody),
+        (status = 422, description = "Both `end` and `duration_s`, a `record` of another call id, or an `answered_at` before the authorized start (`unprocessable_request`)", body = crate::app::ErrorBody)
     ),
     tag = "call control",
     security(("key" = []))
@@ -290,7 +397,7 @@ pub async fn end(
     Path((tenant, call_id)): Path<(String, String)>,
     JsonOrEmpty(body): JsonOrEmpty<EndRequest>,
 ) -> ApiResult<Json<OutcomeJson>> {
-    caller.check(&tenant, Access::Bridge)?;
+    caller.check(&tenant, Access::Control)?;
     let step = end_step(call_id, body)?;
     let answer: Ended = state
         .writer
@@ -302,12 +409,13 @@ pub async fn end(
 /// An end report's path and body checked, made the service's step.
 fn end_step(call_id: String, body: EndRequest) -> ApiResult<ctl::End> {
     ident::call_id("call_id", &call_id)?;
-    let (end_at, record) = body.check(&call_id)?;
+    let checked = body.check_answered(&call_id)?;
     Ok(ctl::End {
         call_id,
-        end_at,
+        end_at: checked.end_at,
         duration_s: body.duration_s,
-        record,
+        record: checked.record,
+        answered_at: checked.answered_at,
     })
 }
 
@@ -334,6 +442,12 @@ pub enum ControlCommand {
         call_id: String,
         body: AuthorizeRequest,
     },
+    /// As `POST /v1/tenants/{tenant}/calls/{call_id}/answer`.
+    Answer {
+        call_id: String,
+        #[serde(default)]
+        body: AnswerRequest,
+    },
     /// As `POST /v1/tenants/{tenant}/calls/{call_id}/extend`.
     Extend {
         call_id: String,
@@ -358,13 +472,15 @@ pub struct ControlBatchResponse {
 /// error that route would have answered (with its HTTP status in `status`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResult {
-    /// `authorize`, `extend` or `end`.
+    /// `authorize`, `answer`, `extend` or `end`.
     pub op: String,
     pub call_id: String,
     /// The status the single-call route would have answered.
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorize: Option<AuthorizeResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extend: Option<ExtendResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -396,6 +512,9 @@ impl ControlCommand {
                 "authorize",
                 ControlStep::Authorize(authorize_step(call_id, body)?),
             ),
+            ControlCommand::Answer { call_id, body } => {
+                ("answer", ControlStep::Answer(answer_step(call_id, body)?))
+            }
             ControlCommand::Extend { call_id, body } => {
                 ("extend", ControlStep::Extend(extend_step(call_id, body)?))
             }
@@ -433,7 +552,7 @@ pub async fn control_batch(
     headers: axum::http::HeaderMap,
     Json(body): Json<ControlBatchRequest>,
 ) -> ApiResult<Json<ControlBatchResponse>> {
-    caller.check(&tenant, Access::Bridge)?;
+    caller.check(&tenant, Access::Control)?;
     let max = state.config.max_batch_records;
     if body.commands.len() > max {
         return Err(ApiError::new(
@@ -518,12 +637,14 @@ fn command_result(
         call_id,
         status: 200,
         authorize: None,
+        answer: None,
         extend: None,
         end: None,
         error: None,
     };
     match answer {
         Ok(StepAnswer::Authorized(a)) => result.authorize = Some(authorize_json(a)),
+        Ok(StepAnswer::Answered(a)) => result.answer = Some(answer_json(a)),
         Ok(StepAnswer::Extended(e)) => result.extend = Some(extend_json(e)),
         Ok(StepAnswer::Ended(e)) => result.end = Some(end_json(&e)),
         Err(e) => {

@@ -35,10 +35,11 @@ pub fn routes() -> Vec<Route> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    /// `operator`, `tenant_admin` or `bridge`.
+    /// `operator`, `tenant_admin`, `bridge` or `edge` (the SIP proxy: call control for every
+    /// tenant, nothing else).
     pub kind: String,
     /// The tenant a `tenant_admin` or `bridge` key acts for (required for them, refused for an
-    /// `operator` key).
+    /// `operator` or `edge` key).
     pub tenant: Option<String>,
     /// Who holds the key, for people reading the list (at most 256 bytes).
     #[serde(default)]
@@ -49,7 +50,7 @@ pub struct CreateKeyRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyJson {
     pub id: String,
-    /// `operator`, `tenant_admin` or `bridge`.
+    /// `operator`, `tenant_admin`, `bridge` or `edge`.
     pub kind: String,
     pub tenant: Option<String>,
     pub label: String,
@@ -96,18 +97,19 @@ pub struct KeyList {
 fn parse_request(body: &CreateKeyRequest) -> ApiResult<(KeyKind, Option<String>)> {
     let kind = KeyKind::parse(&body.kind).ok_or_else(|| {
         ApiError::invalid(format!(
-            "kind: {:?} is not a key kind (operator, tenant_admin or bridge)",
+            "kind: {:?} is not a key kind (operator, tenant_admin, bridge or edge)",
             body.kind
         ))
     })?;
     bounded("label", &body.label)?;
-    let tenant = match (kind, &body.tenant) {
-        (KeyKind::Operator, Some(t)) => {
+    let tenant = match (kind.has_tenant(), &body.tenant) {
+        (false, Some(t)) => {
             return Err(ApiError::unprocessable(format!(
-                "tenant: an operator key acts for every tenant; leave tenant out (got {t:?})"
+                "tenant: an {} key acts for every tenant; leave tenant out (got {t:?})",
+                kind.as_str()
             )));
         }
-        (KeyKind::Operator, None) => None,
+        (false, None) => None,
         (_, None) => {
             return Err(ApiError::unprocessable(format!(
                 "tenant: a {} key needs the tenant it acts for",
@@ -129,7 +131,7 @@ fn parse_request(body: &CreateKeyRequest) -> ApiResult<(KeyKind, Option<String>)
         (status = 400, description = "Bad kind, tenant or label", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
-        (status = 422, description = "A tenant given for an operator key, or none for a tenant admin or bridge key (`unprocessable_request`)", body = crate::app::ErrorBody)
+        (status = 422, description = "A tenant given for an operator or edge key, or none for a tenant admin or bridge key (`unprocessable_request`)", body = crate::app::ErrorBody)
     ),
     tag = "keys",
     security(("key" = []))

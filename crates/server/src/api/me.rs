@@ -19,17 +19,17 @@ pub struct Doc;
 pub fn routes() -> Vec<Route> {
     use crate::access::Policy::*;
     vec![
-        Route::documented(SharedRead, __path_me, me),
-        Route::documented(SharedRead, __path_set_preferences, set_preferences),
+        Route::documented(OwnKey, __path_me, me),
+        Route::documented(OwnKey, __path_set_preferences, set_preferences),
     ]
 }
 
 /// The key a request was made with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeJson {
-    /// `operator`, `tenant_admin` or `bridge`.
+    /// `operator`, `tenant_admin`, `bridge` or `edge`.
     pub kind: String,
-    /// The tenant a `tenant_admin` or `bridge` key acts for; null for an operator key.
+    /// The tenant a `tenant_admin` or `bridge` key acts for; null for an operator or edge key.
     pub tenant: Option<String>,
     pub key_id: String,
     pub label: String,

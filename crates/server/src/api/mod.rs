@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod control;
 pub mod directory;
+pub mod edge;
 pub mod hooks;
 pub mod keys;
 pub mod licenses;
@@ -35,6 +36,7 @@ pub fn registry() -> Vec<Route> {
         ops::routes(),
         control::routes(),
         reconcile::routes(),
+        edge::routes(),
         catalogue::routes(),
         tenants::routes(),
         licenses::routes(),
@@ -79,6 +81,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         control::Doc::openapi(),
         reconcile::Doc::openapi(),
+        edge::Doc::openapi(),
         catalogue::Doc::openapi(),
         directory::Doc::openapi(),
         wallet::Doc::openapi(),
@@ -101,7 +104,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             utoipa::openapi::security::HttpBuilder::new()
                 .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
                 .description(Some(
-                    "An API key `mk_<id>_<secret>`: operator, tenant admin or bridge.",
+                    "An API key `mk_<id>_<secret>`: operator, tenant admin, bridge or edge.",
                 ))
                 .build(),
         ),
@@ -181,15 +184,15 @@ const SHARED_ERRORS: [SharedError; 9] = [
     SharedError {
         status: "403",
         name: "Forbidden",
-        description: "The key may not do this: a bridge key off call control, a tenant key on an \
-                      operator route (`forbidden`)",
+        description: "The key may not do this: a bridge key off call control and ingestion, an \
+                      edge key off call control, a tenant key on an operator route (`forbidden`)",
         applies: |s| {
             use crate::access::Policy;
-            // Any key may read the shared catalogue, and every key of the tenant may use call
-            // control; everything else turns some kind of key away.
+            // Any key may read its own key, and every key of the tenant (and the edge) may use
+            // call control; everything else turns some kind of key away.
             !matches!(
                 crate::access::policy(&s.method, s.path),
-                Some(Policy::Public | Policy::SharedRead | Policy::Bridge)
+                Some(Policy::Public | Policy::OwnKey | Policy::Control)
             )
         },
     },

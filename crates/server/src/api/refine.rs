@@ -202,6 +202,17 @@ fn field_patches() -> Vec<(&'static str, &'static str, Value)> {
         ("CallRecordJson", "start", instant.clone()),
         ("CallRecordJson", "end", instant.clone()),
         ("EndRequest", "end", instant.clone()),
+        ("EndRequest", "answered_at", instant.clone()),
+        ("ExtendRequest", "answered_at", instant.clone()),
+        ("AnswerRequest", "answered_at", instant.clone()),
+        ("EdgeAuthorizeRequest", "direction", direction.clone()),
+        ("EdgeAuthorizeRequest", "start", instant.clone()),
+        ("EdgeAuthorizeRequest", "organizer", organizer.clone()),
+        (
+            "EdgeAuthorizeRequest",
+            "tenant",
+            json!({"pattern": TENANT_ID_PATTERN}),
+        ),
         ("SimulateRequest", "direction", direction),
         ("SimulateRequest", "organizer", organizer.clone()),
         ("AuthorizeRequest", "organizer", organizer.clone()),
@@ -218,7 +229,7 @@ fn field_patches() -> Vec<(&'static str, &'static str, Value)> {
         (
             "CreateKeyRequest",
             "kind",
-            json!({"enum": ["operator", "tenant_admin", "bridge"]}),
+            json!({"enum": ["operator", "tenant_admin", "bridge", "edge"]}),
         ),
         (
             "CreateKeyRequest",

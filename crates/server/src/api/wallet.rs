@@ -714,8 +714,8 @@ pub struct EventJson {
     /// Per-tenant sequence, from 1, without gaps.
     pub seq: u64,
     /// The stable type: `wallet.recharge_succeeded`, `wallet.recharge_failed`,
-    /// `wallet.balance_depleted`, `wallet.low_balance`, `wallet.lot_expiring` or
-    /// `pool.threshold`.
+    /// `wallet.balance_depleted`, `wallet.low_balance`, `wallet.lot_expiring`,
+    /// `pool.threshold` or `call.last_window`.
     #[serde(rename = "type")]
     pub kind: String,
     pub at: String,

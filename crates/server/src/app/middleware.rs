@@ -236,10 +236,13 @@ fn admit(principal: &Principal, policy: Policy, tenant: Option<&str>) -> ApiResu
         tenant.ok_or_else(|| ApiError::forbidden("this route has no access policy"))
     };
     match policy {
-        Policy::Public | Policy::SharedRead => Ok(()),
+        Policy::Public | Policy::OwnKey => Ok(()),
+        Policy::SharedRead => principal.shared_read(),
         Policy::Operator => principal.operator(),
+        Policy::Edge => principal.edge(),
         Policy::TenantAdmin => principal.check(tenant_of_route()?, Access::Admin),
         Policy::Bridge => principal.check(tenant_of_route()?, Access::Bridge),
+        Policy::Control => principal.check(tenant_of_route()?, Access::Control),
         Policy::TenantOperator => {
             // Another tenant's key gets 404 before the tenant's own admin gets 403.
             principal.check(tenant_of_route()?, Access::Operator)?;

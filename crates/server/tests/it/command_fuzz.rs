@@ -1,7 +1,7 @@
 //! The whole command path under hostile input: seeded random requests to every operation of
 //! the served OpenAPI document (every writer command goes through them, exactly as clients
 //! reach it), with every kind of credential (operator, tenant admin, bridge, another tenant's
-//! keys), and bodies, paths and queries built from the operation's own schema out of extreme
+//! keys, the SIP edge's key), and bodies, paths and queries built from the operation's own schema out of extreme
 //! values: the largest and smallest decimals, 28-digit scales, huge counts and durations,
 //! negative numbers, long strings, control and bidi characters, formulas. After every step no
 //! answer is a 5xx and C24 (fundings - debits - forfeits = balance) holds for every tenant, read
@@ -343,9 +343,12 @@ fn build(f: &mut Fuzzer, op: &Operation) -> (String, Option<(String, String)>) {
     (path, body)
 }
 
-/// The key a legitimate client of the route would hold: operator, acme's admin or bridge.
-fn fitting_key<'a>(path: &str, keys: &'a [String; 5]) -> &'a str {
-    if path.contains("/calls") || path.contains("/control") {
+/// The key a legitimate client of the route would hold: operator, acme's admin or bridge, or
+/// the edge's.
+fn fitting_key<'a>(path: &str, keys: &'a [String; 6]) -> &'a str {
+    if path.starts_with("/v1/edge") {
+        &keys[5]
+    } else if path.contains("/calls") || path.contains("/control") {
         &keys[2]
     } else if path.starts_with("/v1/tenants/{tenant}") && !path.ends_with("/file") {
         &keys[1]
@@ -372,12 +375,14 @@ async fn run_seed(seed: u64, steps: u64) -> std::collections::BTreeMap<u16, u64>
     let (admin_b, bridge_b) = app
         .seed_tenant_file(&tenant_file("beta"), Some("100"))
         .await;
+    let edge = app.edge_key().await;
     let keys = [
         app.operator_key.clone(),
         admin_a,
         bridge_a,
         admin_b,
         bridge_b,
+        edge,
     ];
     let spec = app
         .client

@@ -237,6 +237,25 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A new edge key (the SIP proxy's: call control for every tenant), made through the API by
+    /// the operator.
+    pub async fn edge_key(&self) -> String {
+        let created = self
+            .post(
+                "/v1/keys",
+                &self.operator_key.clone(),
+                serde_json::json!({"kind": "edge", "label": "proxy"}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        created.body["key"]
+            .as_str()
+            .expect("the key text")
+            .to_string()
+    }
+}
+
 pub enum RequestBody {
     Json(Value),
     /// (content type, text)

@@ -26,6 +26,8 @@ struct Credentials {
     bridge_a: String,
     admin_b: String,
     bridge_b: String,
+    /// The SIP edge's key: call control of every tenant, nothing else.
+    edge: String,
 }
 
 /// Who calls.
@@ -38,10 +40,11 @@ enum Who {
     AlphaBridge,
     BetaAdmin,
     BetaBridge,
+    Edge,
     Operator,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 9] = [
     Who::NoKey,
     Who::RevokedKey,
     Who::NearMissOperatorKey,
@@ -49,6 +52,7 @@ const EVERYONE: [Who; 8] = [
     Who::AlphaBridge,
     Who::BetaAdmin,
     Who::BetaBridge,
+    Who::Edge,
     Who::Operator,
 ];
 
@@ -62,6 +66,7 @@ impl Credentials {
             Who::AlphaBridge => Some(&self.bridge_a),
             Who::BetaAdmin => Some(&self.admin_b),
             Who::BetaBridge => Some(&self.bridge_b),
+            Who::Edge => Some(&self.edge),
             Who::Operator => Some(&self.operator),
         }
     }
@@ -81,11 +86,18 @@ fn expect(class: Policy, who: Who) -> Expect {
     match (class, who) {
         (Public, _) => Admitted,
         (_, Who::NoKey | Who::RevokedKey | Who::NearMissOperatorKey) => Refused(&[401]),
-        (_, Who::Operator) | (SharedRead, _) => Admitted,
+        (_, Who::Operator) | (OwnKey, _) => Admitted,
+        // The edge key: every tenant's call control and the edge routes, nothing else.
+        (Control | Edge, Who::Edge) => Admitted,
+        (_, Who::Edge) => Refused(&[403]),
+        (Edge, _) => Refused(&[403]),
+        (SharedRead, _) => Admitted,
         (Operator, _) => Refused(&[403]),
         // Another tenant's keys: as if beta did not exist.
         (_, Who::AlphaAdmin | Who::AlphaBridge) => Refused(&[404]),
-        (TenantAdmin, Who::BetaAdmin) | (Bridge, Who::BetaAdmin | Who::BetaBridge) => Admitted,
+        (TenantAdmin, Who::BetaAdmin) | (Bridge | Control, Who::BetaAdmin | Who::BetaBridge) => {
+            Admitted
+        }
         (TenantAdmin | TenantOperator, Who::BetaBridge) | (TenantOperator, Who::BetaAdmin) => {
             Refused(&[403])
         }
@@ -156,6 +168,17 @@ async fn credentials(app: &mut TestApp) -> Credentials {
         .delete(&format!("/v1/keys/{revoked_id}"), &operator)
         .await;
     assert!(r.status < 300, "{}", r.text);
+    // The SIP edge's key, made as an operator makes one: no tenant.
+    let created = app
+        .post(
+            "/v1/keys",
+            &operator,
+            json!({"kind": "edge", "label": "proxy"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["tenant"], Value::Null, "{}", created.text);
+    let edge = created.body["key"].as_str().expect("the key").to_string();
     let (id_part, _secret) = operator.rsplit_once('_').expect("mk_<id>_<secret>");
     let near_miss = format!("{id_part}_{}", "0".repeat(48));
     Credentials {
@@ -166,6 +189,7 @@ async fn credentials(app: &mut TestApp) -> Credentials {
         bridge_a,
         admin_b,
         bridge_b,
+        edge,
     }
 }
 

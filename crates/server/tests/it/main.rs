@@ -12,6 +12,7 @@ mod console_i18n;
 mod control_batch;
 mod damaged_sums;
 mod directory;
+mod edge;
 mod fuzz_corpus;
 mod hardening;
 mod isolation;

@@ -2,7 +2,7 @@
 //! any change to the API's contract shows up in review. After an intended change, regenerate it:
 //!
 //! ```text
-//! UPDATE_OPENAPI=1 cargo test -p minutely-server --test openapi
+//! UPDATE_OPENAPI=1 cargo test -p minutely-server --test it -- openapi::
 //! ```
 
 use crate::common;
@@ -68,7 +68,7 @@ async fn the_served_openapi_document_is_the_committed_snapshot() {
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with UPDATE_OPENAPI=1 cargo test -p minutely-server --test openapi",
+            "{}: {e}; create it with UPDATE_OPENAPI=1 cargo test -p minutely-server --test it -- openapi::",
             path.display()
         )
     });
@@ -80,7 +80,7 @@ async fn the_served_openapi_document_is_the_committed_snapshot() {
             .unwrap_or_else(|| committed.lines().count().min(served.lines().count()));
         panic!(
             "the served OpenAPI document differs from {} from line {}:\n  committed: {}\n  served:    {}\n\
-             If the change is intended, run UPDATE_OPENAPI=1 cargo test -p minutely-server --test openapi",
+             If the change is intended, run UPDATE_OPENAPI=1 cargo test -p minutely-server --test it -- openapi::",
             path.display(),
             line + 1,
             committed.lines().nth(line).unwrap_or("<end>"),

@@ -1,14 +1,15 @@
-//! Real-time call control (C25 to C27) as commands: authorize, extend and end one call, many of
-//! them in one job (the batched route), and the policy simulator's dry run. The charging is the
-//! core's (`TenantBook::authorize`, `extend`, `end_call`, `preview`); a command only loads what
-//! the book needs, applies the step and lists its changes for the batch's commit.
+//! Real-time call control (C25 to C27) as commands: authorize, answer, extend and end one call,
+//! many of them in one job (the batched route), and the policy simulator's dry run. The
+//! charging is the core's (`TenantBook::authorize`, `answer`, `extend`, `end_answered`,
+//! `preview`); a command only loads what the book needs, applies the step and lists its changes
+//! for the batch's commit.
 
 use crate::commands::{Answer, FromAnswer};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::is_stored;
 use crate::writer::Ctx;
 use jiff::Timestamp;
-use minutely_core::control::{ControlError, Decision, Extension};
+use minutely_core::control::{ControlError, Decision, Extension, Grant};
 use minutely_core::engine::{Outcome, TenantBook};
 use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Rater};
@@ -24,6 +25,8 @@ pub const MAX_START_SKEW_S: i64 = 3600;
 pub enum ControlCommand {
     /// C25: allow or deny a call about to connect.
     Authorize { tenant: String, step: Authorize },
+    /// The call was answered: its hold is re-based on the answer (ring time is not charged).
+    Answer { tenant: String, step: AnswerCall },
     /// C26: the next window of a live call.
     Extend { tenant: String, step: Extend },
     /// C27, C28: the call ended: rate, release and debit in one step.
@@ -50,10 +53,18 @@ pub struct Authorize {
     pub start: Option<Timestamp>,
 }
 
-/// An extension: the `max_duration_s` the bridge holds now, if it said.
+/// An answer: the instant the call was answered (the server's clock when absent).
+pub struct AnswerCall {
+    pub call_id: String,
+    pub answered_at: Option<Timestamp>,
+}
+
+/// An extension: the `max_duration_s` the bridge holds now, if it said, and the answer instant
+/// of a call the edge did not report answered yet.
 pub struct Extend {
     pub call_id: String,
     pub granted_s: Option<u64>,
+    pub answered_at: Option<Timestamp>,
 }
 
 /// An end report: the end instant, or the duration from the authorized start, and the whole
@@ -63,11 +74,15 @@ pub struct End {
     pub end_at: Option<Timestamp>,
     pub duration_s: Option<u64>,
     pub record: Option<CallRecord>,
+    /// When an authorized call not yet answered was answered: it is rated (and `duration_s`
+    /// counted) from then.
+    pub answered_at: Option<Timestamp>,
 }
 
 /// One step of a batch.
 pub enum ControlStep {
     Authorize(Authorize),
+    Answer(AnswerCall),
     Extend(Extend),
     End(End),
 }
@@ -77,6 +92,7 @@ impl ControlStep {
     pub fn call_id(&self) -> &str {
         match self {
             ControlStep::Authorize(a) => &a.call.call_id,
+            ControlStep::Answer(a) => &a.call_id,
             ControlStep::Extend(e) => &e.call_id,
             ControlStep::End(e) => &e.call_id,
         }
@@ -90,6 +106,16 @@ pub struct Authorized {
     pub decision: Decision,
     pub currency: Currency,
     /// The instant the call was authorized for.
+    pub start: Timestamp,
+}
+
+/// What an answer did: the grant, counted from `start` (the answered instant).
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub call_id: String,
+    pub grant: Grant,
+    pub currency: Currency,
+    /// The instant the call was answered: its grant counts from it.
     pub start: Timestamp,
 }
 
@@ -115,6 +141,7 @@ pub struct Ended {
 #[derive(Debug, Clone)]
 pub enum StepAnswer {
     Authorized(Authorized),
+    Answered(Answered),
     Extended(Extended),
     Ended(Ended),
 }
@@ -140,6 +167,7 @@ pub struct Simulated {
 #[derive(Debug, Clone)]
 pub enum ControlAnswer {
     Authorized(Authorized),
+    Answered(Answered),
     Extended(Extended),
     Ended(Ended),
     Batch(BatchAnswered),
@@ -152,6 +180,9 @@ impl ControlCommand {
         match self {
             ControlCommand::Authorize { tenant, step } => {
                 authorize(ctx, &tenant, step).map(ControlAnswer::Authorized)
+            }
+            ControlCommand::Answer { tenant, step } => {
+                answer(ctx, &tenant, step).map(ControlAnswer::Answered)
             }
             ControlCommand::Extend { tenant, step } => {
                 extend(ctx, &tenant, step).map(ControlAnswer::Extended)
@@ -186,6 +217,26 @@ pub fn control_error(e: ControlError, call_id: &str) -> ServiceError {
             "call_already_ended",
             format!("call {call_id:?} has already ended"),
         ),
+        ControlError::CallAlreadyAnswered { answered_at } => ServiceError::new(
+            crate::Kind::Conflict,
+            "call_already_answered",
+            format!(
+                "answered_at: call {call_id:?} was already answered at {}",
+                instant::format(answered_at)
+            ),
+        ),
+        ControlError::CallLapsed => ServiceError::new(
+            crate::Kind::Conflict,
+            "call_lapsed",
+            format!("call {call_id:?}: its hold lapsed; it can only be ended"),
+        ),
+        ControlError::AnsweredAtOutOfRange { earliest, latest } => {
+            ServiceError::unprocessable(format!(
+                "answered_at: call {call_id:?} can only have been answered between its authorized start {} and {}",
+                instant::format(earliest),
+                instant::format(latest)
+            ))
+        }
         ControlError::Refused(reason) => {
             ServiceError::reason(reason, format!("call {call_id:?}: {}", reason.describe()))
         }
@@ -253,9 +304,63 @@ fn authorize(ctx: &mut Ctx<'_>, tenant: &str, step: Authorize) -> ServiceResult<
     })
 }
 
+/// The answer, in the writer: the call's hold re-based on it (ring time is not charged).
+fn answer(ctx: &mut Ctx<'_>, tenant: &str, step: AnswerCall) -> ServiceResult<Answered> {
+    let AnswerCall {
+        call_id,
+        answered_at,
+    } = step;
+    let (now, policy) = (ctx.now, ctx.control);
+    let start = answered_at.unwrap_or(now);
+    let ((result, effects, holds), currency) =
+        rate_in_book(ctx, tenant, &[call_id.as_str()], |book, _| {
+            book.answer(&call_id, start, now, &policy)
+        })?;
+    ctx.effects(tenant, effects);
+    ctx.holds(tenant, holds);
+    let grant = result.map_err(|e| control_error(e, &call_id))?;
+    Ok(Answered {
+        call_id,
+        grant,
+        currency,
+        start,
+    })
+}
+
+/// An extension's `answered_at`, in the writer: a live call not yet answered is answered
+/// first, so that an edge that missed the answer step still excludes ring time. A call that is
+/// unknown, ended or lapsed is left to the extension, which answers for it.
+fn answer_first(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    call_id: &str,
+    answered_at: Timestamp,
+) -> ServiceResult<()> {
+    match answer(
+        ctx,
+        tenant,
+        AnswerCall {
+            call_id: call_id.to_string(),
+            answered_at: Some(answered_at),
+        },
+    ) {
+        Err(e) if ["call_not_found", "call_already_ended", "call_lapsed"].contains(&e.code) => {
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
 /// C26, in the writer.
 fn extend(ctx: &mut Ctx<'_>, tenant: &str, step: Extend) -> ServiceResult<Extended> {
-    let Extend { call_id, granted_s } = step;
+    let Extend {
+        call_id,
+        granted_s,
+        answered_at,
+    } = step;
+    if let Some(at) = answered_at {
+        answer_first(ctx, tenant, &call_id, at)?;
+    }
     let (now, policy) = (ctx.now, ctx.control);
     let ((answer, effects, holds), currency) =
         rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
@@ -278,15 +383,17 @@ pub(crate) fn end(ctx: &mut Ctx<'_>, tenant: &str, step: End) -> ServiceResult<E
         end_at,
         duration_s,
         record,
+        answered_at,
     } = step;
     let now = ctx.now;
     let ((result, holds), currency) =
         rate_in_book(ctx, tenant, &[call_id.as_str()], |book, rater| {
-            // The end instant: given, or start + duration, or the record's, or now.
-            let start = book
-                .live()
-                .get(&call_id)
-                .map(|r| r.call.start)
+            // The end instant: given, or start + duration (from the answer when there was
+            // one), or the record's, or now.
+            let live = book.live().get(&call_id);
+            let start = live
+                .as_ref()
+                .map(|r| answered_at.unwrap_or(r.call.start))
                 .or(record.as_ref().map(|r| r.start));
             let end = match (end_at, duration_s, start, &record) {
                 (Some(end), _, _, _) => end,
@@ -297,7 +404,8 @@ pub(crate) fn end(ctx: &mut Ctx<'_>, tenant: &str, step: End) -> ServiceResult<E
                 _ => now,
             };
             let record = record.map(|r| CallRecord { end, ..r });
-            book.end_call(rater, &call_id, end, record.as_ref(), now)
+            let answered_at = answered_at.filter(|_| live.is_some());
+            book.end_answered(rater, &call_id, (end, answered_at), record.as_ref(), now)
         })?;
     ctx.holds(tenant, holds);
     let (call, processed) = result.map_err(|e| control_error(e, &call_id))?;
@@ -331,6 +439,7 @@ fn batch(ctx: &mut Ctx<'_>, tenant: &str, steps: Vec<ControlStep>) -> ServiceRes
             .into_iter()
             .map(|step| match step {
                 ControlStep::Authorize(s) => authorize(ctx, tenant, s).map(StepAnswer::Authorized),
+                ControlStep::Answer(s) => answer(ctx, tenant, s).map(StepAnswer::Answered),
                 ControlStep::Extend(s) => extend(ctx, tenant, s).map(StepAnswer::Extended),
                 ControlStep::End(s) => end(ctx, tenant, s).map(StepAnswer::Ended),
             })
@@ -387,7 +496,7 @@ macro_rules! control_answer {
     )*};
 }
 
-control_answer!(Authorized, Extended, Ended, Simulated);
+control_answer!(Authorized, Answered, Extended, Ended, Simulated);
 
 impl FromAnswer for BatchAnswered {
     fn from_answer(answer: Answer) -> Option<BatchAnswered> {
@@ -431,6 +540,7 @@ mod tests {
         let step = ControlStep::Extend(Extend {
             call_id: "c-9".into(),
             granted_s: None,
+            answered_at: None,
         });
         assert_eq!(step.call_id(), "c-9");
         let step = ControlStep::End(End {
@@ -438,6 +548,7 @@ mod tests {
             end_at: None,
             duration_s: Some(60),
             record: None,
+            answered_at: None,
         });
         assert_eq!(step.call_id(), "c-8");
     }

@@ -158,10 +158,11 @@ impl Reconcile {
 
 /// The state the tenant's book holds a call in.
 enum Held {
-    /// A reservation (live or lapsed), from the instant it was authorized for.
+    /// A reservation (live or lapsed), from its start (the answer instant once answered).
     Reserved {
         live: bool,
         start: Timestamp,
+        answered: bool,
     },
     /// Its first result.
     Done(Outcome),
@@ -193,6 +194,7 @@ fn reconcile_one(ctx: &mut Ctx<'_>, record: &ProxyRecord) -> ServiceResult<Recon
         Some(r) => Held::Reserved {
             live: r.live,
             start: r.call.start,
+            answered: r.answered(),
         },
         None => match book.seen.get(&record.call_id) {
             Some(seen) => Held::Done(seen.outcome.clone()),
@@ -201,7 +203,11 @@ fn reconcile_one(ctx: &mut Ctx<'_>, record: &ProxyRecord) -> ServiceResult<Recon
     };
     ctx.holds(&record.tenant, lapsed);
     match held {
-        Held::Reserved { live, start } => settle(ctx, record, item, live, start),
+        Held::Reserved {
+            live,
+            start,
+            answered,
+        } => settle(ctx, record, item, live, (start, answered)),
         Held::Done(outcome) => {
             item.action = Action::AlreadySettled;
             item.why = vec![Why::FirstResult];
@@ -221,15 +227,17 @@ fn settle(
     record: &ProxyRecord,
     mut item: ReconcileItem,
     live: bool,
-    start: Timestamp,
+    start: (Timestamp, bool),
 ) -> ServiceResult<ReconcileItem> {
     let held = if live { Why::Live } else { Why::Lapsed };
     item.why = vec![held, Why::proxy(record.ended)];
-    // ANSWER RE-BASE, the one place: once `TenantBook::answer(call_id, answered_at, now,
-    // policy)` is in this branch, call it here for a record with `answered_at` (before the
-    // end), so that the reservation starts at the answer and ring time is not charged. The end
-    // instant below stays right either way.
-    let Some(end_at) = end_instant(record, start) else {
+    // Ring time is not charged: a call the engine never heard answered is re-based on the
+    // proxy's answer instant; one it did hear answered keeps the engine's instant (the proxy's
+    // record may differ from it by a fraction of a second), and the duration counts from it.
+    let (start, answered) = start;
+    let answered_at = if answered { None } else { record.answered_at };
+    let from = if answered { start } else { record.answered_at.unwrap_or(start) };
+    let Some(end_at) = end_instant(record.duration_s, from) else {
         item.action = Action::Refused;
         item.why.push(Why::Reason(Reason::InvalidRecord));
         return Ok(item);
@@ -239,6 +247,7 @@ fn settle(
         end_at: Some(end_at),
         duration_s: None,
         record: None,
+        answered_at,
     };
     match end(ctx, &record.tenant, step) {
         Ok(ended) if ended.replay => {
@@ -264,9 +273,8 @@ fn settle(
 
 /// The instant the call ended: answered + duration, or (for a call the proxy never saw
 /// answered) the authorized start + duration; `None` when it is not representable.
-fn end_instant(record: &ProxyRecord, start: Timestamp) -> Option<Timestamp> {
-    let from = record.answered_at.unwrap_or(start);
-    let seconds = i64::try_from(record.duration_s).ok()?;
+fn end_instant(duration_s: u64, from: Timestamp) -> Option<Timestamp> {
+    let seconds = i64::try_from(duration_s).ok()?;
     from.checked_add(SignedDuration::from_secs(seconds)).ok()
 }
 

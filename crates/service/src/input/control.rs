@@ -125,6 +125,23 @@ impl AuthorizeRequest {
     }
 }
 
+/// The call was answered: ring time is not charged and does not use the grant.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// When the call was answered (RFC 3339): not before the authorized start, nor more than a
+    /// few seconds after the server's clock. The server's clock when absent; send it so that a
+    /// retried request is recognised as the same answer.
+    pub answered_at: Option<String>,
+}
+
+impl AnswerRequest {
+    /// The body's check: the optional instant read.
+    pub fn check(&self) -> ServiceResult<Option<Timestamp>> {
+        parse_optional_instant("answered_at", self.answered_at.as_deref())
+    }
+}
+
 /// Ask for the next window.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +151,20 @@ pub struct ExtendRequest {
     #[schema(maximum = 31_622_400)]
     #[serde(default, deserialize_with = "crate::input::whole_opt")]
     pub granted_s: Option<u64>,
+    /// When the call was answered (RFC 3339), for an edge that did not report the answer: a
+    /// call not yet answered is answered first (as `/answer` would), so ring time is not
+    /// charged.
+    pub answered_at: Option<String>,
+}
+
+impl ExtendRequest {
+    /// The body's checks: `granted_s` bounded, the optional answer instant read.
+    pub fn check(&self) -> ServiceResult<Option<Timestamp>> {
+        if self.granted_s.is_some_and(|g| g > MAX_DURATION_S) {
+            return Err(ServiceError::invalid("granted_s is longer than a year"));
+        }
+        parse_optional_instant("answered_at", self.answered_at.as_deref())
+    }
 }
 
 /// The call ended.
@@ -143,10 +174,14 @@ pub struct EndRequest {
     /// When the call ended (RFC 3339); the server's clock when neither this nor
     /// `duration_s` is given.
     pub end: Option<String>,
-    /// The real duration in seconds, from the authorized start. At most a year.
+    /// The real duration in seconds, from the answer (the authorized start for a call never
+    /// answered). At most a year.
     #[schema(maximum = 31_622_400)]
     #[serde(default, deserialize_with = "crate::input::whole_opt")]
     pub duration_s: Option<u64>,
+    /// When the call was answered (RFC 3339), for an edge that did not report the answer: an
+    /// authorized call not yet answered is rated from then (ring time is not charged).
+    pub answered_at: Option<String>,
     /// The whole record: required for a call that was not authorized (a toll dial-in), and
     /// checked against the authorization otherwise.
     pub record: Option<CallRecordJson>,
@@ -156,6 +191,21 @@ impl EndRequest {
     /// The body's checks, made before any state is touched: `end` or `duration_s` (not both),
     /// the duration bounded, and the record read and matched against the path's `call_id`.
     pub fn check(&self, call_id: &str) -> ServiceResult<(Option<Timestamp>, Option<CallRecord>)> {
+        self.check_times(call_id)
+    }
+
+    /// `check`, with the answer instant read as well.
+    pub fn check_answered(&self, call_id: &str) -> ServiceResult<EndChecked> {
+        let (end_at, record) = self.check_times(call_id)?;
+        let answered_at = parse_optional_instant("answered_at", self.answered_at.as_deref())?;
+        Ok(EndChecked {
+            end_at,
+            record,
+            answered_at,
+        })
+    }
+
+    fn check_times(&self, call_id: &str) -> ServiceResult<(Option<Timestamp>, Option<CallRecord>)> {
         if self.end.is_some() && self.duration_s.is_some() {
             return Err(ServiceError::unprocessable(
                 "give end or duration_s, not both",
@@ -180,6 +230,14 @@ impl EndRequest {
         }
         Ok((end_at, record))
     }
+}
+
+/// An end report's body, checked.
+#[derive(Debug)]
+pub struct EndChecked {
+    pub end_at: Option<Timestamp>,
+    pub record: Option<CallRecord>,
+    pub answered_at: Option<Timestamp>,
 }
 
 /// A batch of call records that already happened.

@@ -233,6 +233,8 @@ fn reservation(id: &str, start: &str, granted_s: Option<u64>, credit: &str) -> R
         } else {
             Funding::Included
         },
+        authorized_at: None,
+        last_window: false,
     }
 }
 
@@ -357,17 +359,17 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     let conn = raw(&path);
     conn.execute_batch(
         "DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
-         DROP TABLE api_keys; DROP TABLE reservations; PRAGMA user_version = 1;",
+         DROP TABLE api_keys; DROP TABLE reservations; DROP INDEX service_numbers_by_number; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 1, known: 5 }) => {}
+        Err(StoreError::NotMigrated { found: 1, known: 6 }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_same_book(&loaded, &book);
     assert!(loaded.live().is_empty());
@@ -1178,7 +1180,7 @@ fn readers_open_read_only_next_to_a_writer() {
     let (mut writer, acme, ..) = two_tenants(&path);
     let reader = Store::open_read_only(&path).unwrap();
     let other_reader = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader.schema_version().unwrap(), 5);
+    assert_eq!(reader.schema_version().unwrap(), 6);
     assert_same_book(&reader.load_book("acme").unwrap().unwrap(), &acme);
 
     // The writer commits while the readers are open; they see each commit once it is made.
@@ -1213,7 +1215,7 @@ fn readers_open_read_only_next_to_a_writer() {
 
     raw(&path).pragma_update(None, "user_version", 7).unwrap();
     match Store::open_read_only(&path) {
-        Err(StoreError::TooNew { found: 7, known: 5 }) => {}
+        Err(StoreError::TooNew { found: 7, known: 6 }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
     drop(dir);
@@ -1268,4 +1270,70 @@ fn one_batch_carries_thousands_of_calls_across_many_tenants() {
         assert_eq!(store.journal(id).unwrap().len(), 51);
         assert_same_book(&store.load_book(id).unwrap().unwrap(), book);
     }
+}
+
+#[test]
+fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
+    let (_dir, path) = db();
+    let (mut store, ..) = two_tenants(&path);
+    let op = key("k-op", "operator", None, "2025-03-01T00:00:00Z");
+    store.insert_key(&op).unwrap();
+    store
+        .set_preferred_lang("k-op", "fr", at("2025-03-01T00:00:01Z"))
+        .unwrap();
+    let put = TenantChanges {
+        tenant_id: "acme".into(),
+        reservations_put: vec![reservation("r1", "2025-03-05T09:00:00Z", Some(60), "1")],
+        ..TenantChanges::default()
+    };
+    store.commit_batch(&[put]).unwrap();
+    drop(store);
+    // What V6 added, taken away again: a version 5 file.
+    raw(&path)
+        .execute_batch(
+            "DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
+             ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 5;",
+        )
+        .unwrap();
+
+    let mut store = Store::open(&path, &countries()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 6);
+    // C25: a reservation written before answers were kept reads as not answered.
+    let r = store.load_book("acme").unwrap().unwrap().live().get("r1");
+    let r = r.expect("kept");
+    assert_eq!((r.authorized_at, r.last_window), (None, false));
+    assert_eq!(store.preferred_lang("k-op").unwrap().as_deref(), Some("fr"));
+    assert_eq!(store.keys().unwrap(), vec![op]);
+    // An edge key belongs to no tenant.
+    store
+        .insert_key(&key("k-edge", "edge", None, "2025-03-02T00:00:00Z"))
+        .unwrap();
+    let refused = key("k-e2", "edge", Some("acme"), "2025-03-02T00:00:00Z");
+    assert!(store.insert_key(&refused).unwrap_err().is_constraint());
+    // An answered reservation reads back answered, with its last-window flag.
+    let mut answered = reservation("r2", "2025-03-05T09:00:20Z", Some(60), "1");
+    answered.authorized_at = Some(at("2025-03-05T09:00:00Z"));
+    answered.last_window = true;
+    let put = TenantChanges {
+        tenant_id: "acme".into(),
+        reservations_put: vec![answered.clone()],
+        ..TenantChanges::default()
+    };
+    store.commit_batch(&[put]).unwrap();
+    let book = store.load_book("acme").unwrap().unwrap();
+    assert_eq!(book.live().get("r2"), Some(answered));
+    // Whose number is this: the shared number of both tenants, by tenant.
+    let number = E164::parse("+33 1 42 68 53 00").unwrap();
+    let owners: Vec<String> = store
+        .number_owners(&number)
+        .unwrap()
+        .into_iter()
+        .map(|(tenant, n)| {
+            assert_eq!((n.number, n.kind), (number, NumberKind::Toll));
+            tenant
+        })
+        .collect();
+    assert_eq!(owners, ["acme", "globex"]);
+    let unknown = E164::parse("+33 1 00 00 00 00").unwrap();
+    assert!(store.number_owners(&unknown).unwrap().is_empty());
 }
