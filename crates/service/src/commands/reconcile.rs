@@ -231,13 +231,8 @@ fn settle(
 ) -> ServiceResult<ReconcileItem> {
     let held = if live { Why::Live } else { Why::Lapsed };
     item.why = vec![held, Why::proxy(record.ended)];
-    // Ring time is not charged: a call the engine never heard answered is re-based on the
-    // proxy's answer instant; one it did hear answered keeps the engine's instant (the proxy's
-    // record may differ from it by a fraction of a second), and the duration counts from it.
-    let (start, answered) = start;
-    let answered_at = if answered { None } else { record.answered_at };
-    let from = if answered { start } else { record.answered_at.unwrap_or(start) };
-    let Some(end_at) = end_instant(record.duration_s, from) else {
+    let (answered_at, end_at) = end_of(record, start);
+    let Some(end_at) = end_at else {
         item.action = Action::Refused;
         item.why.push(Why::Reason(Reason::InvalidRecord));
         return Ok(item);
@@ -273,9 +268,21 @@ fn settle(
 
 /// The instant the call ended: answered + duration, or (for a call the proxy never saw
 /// answered) the authorized start + duration; `None` when it is not representable.
-fn end_instant(duration_s: u64, from: Timestamp) -> Option<Timestamp> {
-    let seconds = i64::try_from(duration_s).ok()?;
-    from.checked_add(SignedDuration::from_secs(seconds)).ok()
+/// The answer instant to re-base the call on, and the end instant (`None` when it overflows).
+/// Ring time is not charged: a call the engine never heard answered is re-based on the
+/// proxy's answer instant; one it did hear answered (`start.1`) keeps the engine's instant,
+/// from which the proxy's may differ by a fraction of a second, and the duration counts from
+/// it (C38).
+fn end_of(
+    record: &ProxyRecord,
+    (start, answered): (Timestamp, bool),
+) -> (Option<Timestamp>, Option<Timestamp>) {
+    let answered_at = if answered { None } else { record.answered_at };
+    let from = answered_at.unwrap_or(start);
+    let end = i64::try_from(record.duration_s)
+        .ok()
+        .and_then(|s| from.checked_add(SignedDuration::from_secs(s)).ok());
+    (answered_at, end)
 }
 
 /// The charge, or the refusal, of a call's result.
@@ -381,12 +388,23 @@ mod tests {
     fn the_end_is_the_answer_plus_the_duration_or_the_start_plus_it_c38() {
         let start: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
         let answered: Timestamp = "2026-12-06T10:00:07Z".parse().unwrap();
-        let end = end_instant(&record(Some(answered), 60), start).unwrap();
-        assert_eq!(end.to_string(), "2026-12-06T10:01:07Z");
-        let end = end_instant(&record(None, 0), start).unwrap();
-        assert_eq!(end, start);
-        assert_eq!(end_instant(&record(None, u64::MAX), start), None);
-        assert_eq!(end_instant(&record(None, i64::MAX as u64), start), None);
+        let (at, end) = end_of(&record(Some(answered), 60), (start, false));
+        assert_eq!(at, Some(answered));
+        assert_eq!(end.unwrap().to_string(), "2026-12-06T10:01:07Z");
+        // The engine heard the answer (its start is the answer): the proxy's instant is not
+        // used again.
+        let (at, end) = end_of(&record(Some(answered), 60), (start, true));
+        assert_eq!(
+            (at, end.unwrap().to_string()),
+            (None, "2026-12-06T10:01:00Z".into())
+        );
+        let (_, end) = end_of(&record(None, 0), (start, false));
+        assert_eq!(end, Some(start));
+        assert_eq!(end_of(&record(None, u64::MAX), (start, false)).1, None);
+        assert_eq!(
+            end_of(&record(None, i64::MAX as u64), (start, false)).1,
+            None
+        );
     }
 
     #[test]
