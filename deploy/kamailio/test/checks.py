@@ -310,6 +310,8 @@ class Context:
         self.expect(f"end not recorded call={cid}" in log, "the proxy could not report the end (logged)")
         cdrs = [l for l in self.kam.acc_lines() if f"call_id={cid};" in l and "duration=" in l]
         self.expect(len(cdrs) >= 1, f"the proxy's acc has the call's CDR: {cdrs[0].split('log_write_cdr(): ')[1] if cdrs else None}")
+        cdr_duration = float(cdrs[0].split("duration=")[1].split(";")[0])
+        self.expect(WINDOW_S <= cdr_duration < WINDOW_S + 1, f"the CDR's duration {cdr_duration} s is the call's")
         self.engine.start()
         self.say("engine restarted on the same store")
         if not self.has_reconcile:
@@ -369,6 +371,9 @@ class Context:
         self.expect(len(answered) + len(refused) == n, f"all {n} calls were answered or refused")
         self.expect(all(v[0] == "402" for v in refused.values()), "every refusal is 402 insufficient_credits")
         self.expect(0 < len(answered) < n, "the wallet covered only some of the calls")
+        gw_byes = {l.split()[1] for l in self.gw.lines() if l.startswith("BYE s6x")}
+        self.expect(set(cut) == set(answered) and gw_byes == set(answered),
+                    f"every answered call was cut on both legs: BYE at the bridge for {len(cut)}, at the gateway for {len(gw_byes)}")
         charges = {}
         for cid in answered:
             charges[cid] = self.wait_charged(tenant, cid)
