@@ -312,6 +312,12 @@ class Context:
         self.expect(len(cdrs) >= 1, f"the proxy's acc has the call's CDR: {cdrs[0].split('log_write_cdr(): ')[1] if cdrs else None}")
         cdr_duration = float(cdrs[0].split("duration=")[1].split(";")[0])
         self.expect(WINDOW_S <= cdr_duration < WINDOW_S + 1, f"the CDR's duration {cdr_duration} s is the call's")
+        uac2 = self.dialout("s5b", [("sipco", ORGANIZER, FRANCE)])
+        uac2.wait(20)
+        got = uac2.events("REFUSED").get("s5bx1@sip.test")
+        self.expect(got is not None and got[0] == "503" and got[1].startswith("retry-after=") and got[1] != "retry-after=",
+                    f"a new dial-out while the engine is down fails closed: {got and ' '.join(got[:2])}")
+        self.expect(not self.gateway_events("s5bx1@sip.test"), "and never reaches the gateway")
         self.engine.start()
         self.say("engine restarted on the same store")
         if not self.has_reconcile:
