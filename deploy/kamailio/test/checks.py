@@ -300,6 +300,16 @@ class Context:
         time.sleep(0.5)
         self.engine.kill9()
         self.say(f"engine killed (SIGKILL, pid {self.engine.proc.pid}) 0.5 s after the answer")
+        try:
+            self.s5_engine_down(uac, cid)
+        finally:
+            self.engine.start()
+            self.say("engine restarted on the same store")
+        if not self.has_reconcile:
+            return "waits for the engine (/v1/edge/reconcile)"
+        self.s5_reconcile(cid)
+
+    def s5_engine_down(self, uac, cid):
         code = uac.wait(30)
         self.expect(code == 0, f"the call was cut by the proxy with the engine down (sipp exit {code})")
         ev = self.gateway_events(cid)
@@ -318,10 +328,8 @@ class Context:
         self.expect(got is not None and got[0] == "503" and got[1].startswith("retry-after=") and got[1] != "retry-after=",
                     f"a new dial-out while the engine is down fails closed: {got and ' '.join(got[:2])}")
         self.expect(not self.gateway_events("s5bx1@sip.test"), "and never reaches the gateway")
-        self.engine.start()
-        self.say("engine restarted on the same store")
-        if not self.has_reconcile:
-            return "waits for the engine (/v1/edge/reconcile)"
+
+    def s5_reconcile(self, cid):
         acc = "\n".join(self.kam.acc_lines()) + "\n"
         r1 = self.engine.ok("POST", "/v1/edge/reconcile", self.op, {"kamailio_acc": acc})
         self.say(f"first reconcile: settled {r1.get('settled')}, already settled {r1.get('already_settled')}, "
@@ -329,8 +337,8 @@ class Context:
         r2 = self.engine.ok("POST", "/v1/edge/reconcile", self.op, {"kamailio_acc": acc})
         self.say(f"second reconcile: settled {r2.get('settled')}, already settled {r2.get('already_settled')}")
         mine = [i for i in r1.get("items", []) if i.get("call_id") == cid]
-        self.expect(mine and mine[0].get("status", mine[0].get("result")) in ("settled",),
-                    f"the first reconcile settled {cid}: {mine}")
+        self.expect(mine and mine[0].get("action") == "settled" and mine[0].get("duration_s") == WINDOW_S,
+                    f"the first reconcile settled {cid} at {mine and mine[0].get('duration_s')} s ({mine and mine[0].get('why')})")
         self.expect(r2.get("settled") == 0, "the second reconcile settled nothing more")
         charge = self.wait_charged("sipco", cid)
         self.expect(charge["duration_s"] == WINDOW_S, f"charged {charge['duration_s']} s")
@@ -400,14 +408,22 @@ class Context:
         self.check_c24(tenant)
 
     def check_c24(self, tenant):
-        lots = self.engine.ok("GET", f"/v1/tenants/{tenant}/wallet/lots?limit=1000", self.op)
+        """C24 from the ledger: what the lots were funded with, minus debits, minus forfeits, is
+        the balance; the live lots hold the balance; the ledger's running balance ends there."""
         ledger = self.engine.ok("GET", f"/v1/tenants/{tenant}/wallet/ledger?limit=1000", self.op)
+        lots = self.engine.ok("GET", f"/v1/tenants/{tenant}/wallet/lots?limit=1000", self.op)
         w = self.wallet(tenant)
-        funded = sum(money(l["amount"]) for l in lots["lots"])
-        debits = sum(money(e["amount"]) for e in ledger["entries"] if e["kind"] == "debit")
-        forfeits = sum(money(e["amount"]) for e in ledger["entries"] if e["kind"] == "forfeit")
-        self.expect(funded - debits - forfeits == money(w["balance"]),
-                    f"C24: lots {funded} - debits {debits} - forfeits {forfeits} = balance {w['balance']}")
+        entries = ledger["entries"]
+        funded = sum(money(e["delta"]) for e in entries
+                     if e["kind"] not in ("debit", "forfeit") and money(e["delta"]) > 0)
+        debits = sum(money(e["amount"]) for e in entries if e["kind"] == "debit")
+        forfeits = sum(money(e["amount"]) for e in entries if e["kind"] == "forfeit")
+        balance = money(w["balance"])
+        self.expect(funded - debits - forfeits == balance,
+                    f"C24: lots funded {funded} - debits {debits} - forfeits {forfeits} = balance {balance} "
+                    f"({len(entries)} ledger entries)")
+        self.expect(money(entries[-1]["balance_after"]) == balance and money(lots["live_total"]) == max(balance, 0),
+                    f"the ledger's running balance ends at {entries[-1]['balance_after']}, the live lots hold {lots['live_total']}")
 
     def s7(self):
         if self.edge_kind != "edge":
