@@ -245,7 +245,8 @@ class Context:
         self.expect(before - after == Decimal("0.03"), f"the wallet went from {before} to {after}")
 
     def s2(self):
-        calls = [("sipdry", ORGANIZER, FRANCE), ("sipco", NO_DIAL_OUT, FRANCE)]
+        calls = [("sipdry", ORGANIZER, FRANCE), ("sipco", NO_DIAL_OUT, FRANCE),
+                 ("nosuchtenant", ORGANIZER, FRANCE)]
         before = {t: money(self.wallet(t)["balance"]) for t in ("sipdry", "sipco")}
         uac = self.dialout("s2", calls)
         code = uac.wait(20)
@@ -256,7 +257,10 @@ class Context:
                     f"an empty wallet's call got {got1 and ' '.join(got1[:2])} (402 insufficient_credits)")
         self.expect(got2 is not None and got2[0] == "403" and got2[1] == "policy_disabled",
                     f"a dial-out-disabled organizer's call got {got2 and ' '.join(got2[:2])} (403 policy_disabled)")
-        for cid in ("s2x1@sip.test", "s2x2@sip.test"):
+        got3 = refused.get("s2x3@sip.test")
+        self.expect(got3 is not None and got3[0] == "403" and got3[1] == "unknown_tenant",
+                    f"a dial-out naming no known tenant got {got3 and ' '.join(got3[:2])} (403 unknown_tenant, not 503)")
+        for cid in ("s2x1@sip.test", "s2x2@sip.test", "s2x3@sip.test"):
             self.expect(cid not in {l.split()[1] for l in self.gw.lines() if l.startswith("INVITE")},
                         f"{cid} never reached the gateway")
         for t, cid in (("sipdry", "s2x1@sip.test"), ("sipco", "s2x2@sip.test")):
