@@ -93,6 +93,37 @@ pub struct Ctx<'a> {
     absent: &'a mut HashSet<(String, String)>,
 }
 
+/// What a batch gathers until its commit: the changes of each tenant, the audit rows and the
+/// call ids looked up and not found.
+#[derive(Default)]
+struct BatchWork {
+    changes: BTreeMap<String, Pending>,
+    audit: Vec<AuditEntry>,
+    absent: HashSet<(String, String)>,
+}
+
+impl BatchWork {
+    /// The context of a batch's jobs over `state`, at the clock's now.
+    fn ctx<'a>(
+        &'a mut self,
+        state: &'a mut State,
+        config: &WriterConfig,
+        clock: &Clock,
+    ) -> Ctx<'a> {
+        Ctx {
+            books: &mut state.books,
+            catalogue: &mut state.catalogue,
+            store: &mut state.store,
+            now: clock.now(),
+            control: config.control,
+            changes: &mut self.changes,
+            audit: &mut self.audit,
+            outside_batch: false,
+            absent: &mut self.absent,
+        }
+    }
+}
+
 /// What a batch changed for one tenant, gathered until the commit.
 #[derive(Default)]
 struct Pending {
@@ -420,22 +451,11 @@ pub fn execute_once(
             ServiceError::internal("the writer gave no answer to a command it carried out")
         })?;
     }
-    let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
-    let (mut audit, mut absent) = (Vec::new(), HashSet::new());
-    let mut ctx = Ctx {
-        books: &mut state.books,
-        catalogue: &mut state.catalogue,
-        store: &mut state.store,
-        now: clock.now(),
-        control: config.control,
-        changes: &mut changes,
-        audit: &mut audit,
-        outside_batch: false,
-        absent: &mut absent,
-    };
+    let mut work = BatchWork::default();
+    let mut ctx = work.ctx(&mut state, config, clock);
     let answer = guarded(|| command.execute(&mut ctx));
     // The same checks as before a commit (C24 on every wallet changed), with nothing written.
-    changes_of(&state.books, changes);
+    changes_of(&state.books, work.changes);
     answer
 }
 
@@ -480,21 +500,9 @@ fn writer_loop(
 }
 
 fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfig, clock: &Clock) {
-    let mut changes: BTreeMap<String, Pending> = BTreeMap::new();
-    let mut audit: Vec<AuditEntry> = Vec::new();
-    let mut absent = HashSet::new();
+    let mut work = BatchWork::default();
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-    let mut ctx = Ctx {
-        books: &mut state.books,
-        catalogue: &mut state.catalogue,
-        store: &mut state.store,
-        now: clock.now(),
-        control: config.control,
-        changes: &mut changes,
-        audit: &mut audit,
-        outside_batch: false,
-        absent: &mut absent,
-    };
+    let mut ctx = work.ctx(state, config, clock);
     for message in batch.drain(..) {
         match message {
             Message::Command(command, tx) => {
@@ -511,11 +519,11 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             Message::Stop => {}
         }
     }
-    let tenant_changes = changes_of(&state.books, changes);
-    let failure = if tenant_changes.is_empty() && audit.is_empty() {
+    let tenant_changes = changes_of(&state.books, work.changes);
+    let failure = if tenant_changes.is_empty() && work.audit.is_empty() {
         None
     } else {
-        commit(state, &tenant_changes, &audit)
+        commit(state, &tenant_changes, &work.audit)
     };
     // C23 needs only the ids of the batch at hand in memory: the rest is on disk.
     for c in &tenant_changes {

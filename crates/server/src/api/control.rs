@@ -176,7 +176,7 @@ pub async fn authorize(
     Json(body): Json<AuthorizeRequest>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
     caller.check(&tenant, Access::Control)?;
-    let step = authorize_step(call_id, body)?;
+    let step = authorize_step(&tenant, call_id, body)?;
     let answer: Authorized = state
         .writer
         .execute(Command::Control(ctl::ControlCommand::Authorize {
@@ -189,8 +189,13 @@ pub async fn authorize(
 
 /// An authorization's path and body checked, made the service's step (the writer sets the
 /// call's start and end).
-pub(crate) fn authorize_step(call_id: String, body: AuthorizeRequest) -> ApiResult<ctl::Authorize> {
+pub(crate) fn authorize_step(
+    tenant: &str,
+    call_id: String,
+    body: AuthorizeRequest,
+) -> ApiResult<ctl::Authorize> {
     ident::call_id("call_id", &call_id)?;
+    body.check_tenant(tenant)?;
     let (direction, start) = body.check()?;
     let call = CallRecord {
         call_id,
@@ -506,11 +511,11 @@ pub struct CommandError {
 
 impl ControlCommand {
     /// The command's body checked, made the service's step; with the command's name.
-    fn prepare(self) -> ApiResult<(&'static str, ControlStep)> {
+    fn prepare(self, tenant: &str) -> ApiResult<(&'static str, ControlStep)> {
         Ok(match self {
             ControlCommand::Authorize { call_id, body } => (
                 "authorize",
-                ControlStep::Authorize(authorize_step(call_id, body)?),
+                ControlStep::Authorize(authorize_step(tenant, call_id, body)?),
             ),
             ControlCommand::Answer { call_id, body } => {
                 ("answer", ControlStep::Answer(answer_step(call_id, body)?))
@@ -564,7 +569,7 @@ pub async fn control_batch(
             ),
         ));
     }
-    let (ops, steps) = prepare_batch(body.commands)?;
+    let (ops, steps) = prepare_batch(&tenant, body.commands)?;
     let lang = i18n::Lang::negotiate(
         headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
@@ -594,6 +599,7 @@ pub async fn control_batch(
 /// Every command of a batch checked: the steps and their names, or the batch refused whole,
 /// naming every bad command (`commands[3]`).
 fn prepare_batch(
+    tenant: &str,
     commands: Vec<ControlCommand>,
 ) -> ApiResult<(Vec<&'static str>, Vec<ControlStep>)> {
     let mut ops = Vec::with_capacity(commands.len());
@@ -601,7 +607,7 @@ fn prepare_batch(
     let mut problems = Vec::new();
     let mut malformed = false;
     for (i, command) in commands.into_iter().enumerate() {
-        match command.prepare() {
+        match command.prepare(tenant) {
             Ok((op, step)) => {
                 ops.push(op);
                 steps.push(step);

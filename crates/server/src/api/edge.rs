@@ -20,11 +20,11 @@ use minutely_core::rating::Direction;
 use minutely_service::Command;
 use minutely_service::commands::control::{self as ctl, Authorized};
 use minutely_service::input::control::AuthorizeRequest;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 #[derive(OpenApi)]
-#[openapi(components(schemas(EdgeAuthorizeRequest, EdgeAuthorizeResponse, EdgeNumberJson)))]
+#[openapi(components(schemas(EdgeAuthorizeResponse, EdgeNumberJson)))]
 pub struct Doc;
 
 /// The routes of this module, each with its access class (`crate::access`).
@@ -34,45 +34,6 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Edge, __path_edge_authorize, edge_authorize),
         Route::documented(Edge, __path_edge_number, edge_number),
     ]
-}
-
-/// A call about to connect, as the edge sees it: the body of the tenant route's authorize and
-/// the tenant, when the edge knows it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeAuthorizeRequest {
-    /// The tenant of the call. When absent, a `dial_in` is the tenant's that owns
-    /// `service_number`; a `dial_out` needs it.
-    pub tenant: Option<String>,
-    pub conference_id: String,
-    /// The meeting organizer's UPN.
-    pub organizer: String,
-    /// `dial_in` or `dial_out`.
-    pub direction: String,
-    #[serde(default)]
-    pub service_number: String,
-    #[serde(default)]
-    pub caller_number: String,
-    #[serde(default)]
-    pub destination_number: String,
-    /// When the call connects (RFC 3339); the server's clock when absent.
-    pub start: Option<String>,
-}
-
-impl EdgeAuthorizeRequest {
-    /// The tenant given, and the tenant route's body.
-    fn split(self) -> (Option<String>, AuthorizeRequest) {
-        let body = AuthorizeRequest {
-            conference_id: self.conference_id,
-            organizer: self.organizer,
-            direction: self.direction,
-            service_number: self.service_number,
-            caller_number: self.caller_number,
-            destination_number: self.destination_number,
-            start: self.start,
-        };
-        (self.tenant, body)
-    }
 }
 
 /// The tenant route's answer, with the tenant the call was authorized in.
@@ -155,7 +116,7 @@ async fn tenant_of(
     post,
     path = "/v1/edge/calls/{call_id}/authorize",
     params(("call_id" = String, Path)),
-    request_body = EdgeAuthorizeRequest,
+    request_body = AuthorizeRequest,
     responses(
         (status = 200, description = "Allowed or denied with a reason code, and the tenant", body = EdgeAuthorizeResponse),
         (status = 403, description = "Neither an operator nor an edge key", body = crate::app::ErrorBody),
@@ -170,13 +131,12 @@ pub async fn edge_authorize(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(call_id): Path<String>,
-    Json(body): Json<EdgeAuthorizeRequest>,
+    Json(body): Json<AuthorizeRequest>,
 ) -> ApiResult<Json<EdgeAuthorizeResponse>> {
     caller.edge()?;
-    let (given, body) = body.split();
-    let tenant = tenant_of(&state, given, &body).await?;
+    let tenant = tenant_of(&state, body.tenant.clone(), &body).await?;
     caller.check(&tenant, Access::Control)?;
-    let step = authorize_step(call_id, body)?;
+    let step = authorize_step(&tenant, call_id, body)?;
     let answer: Authorized = state
         .writer
         .execute(Command::Control(ctl::ControlCommand::Authorize {

@@ -205,11 +205,8 @@ fn field_patches() -> Vec<(&'static str, &'static str, Value)> {
         ("EndRequest", "answered_at", instant.clone()),
         ("ExtendRequest", "answered_at", instant.clone()),
         ("AnswerRequest", "answered_at", instant.clone()),
-        ("EdgeAuthorizeRequest", "direction", direction.clone()),
-        ("EdgeAuthorizeRequest", "start", instant.clone()),
-        ("EdgeAuthorizeRequest", "organizer", organizer.clone()),
         (
-            "EdgeAuthorizeRequest",
+            "AuthorizeRequest",
             "tenant",
             json!({"pattern": TENANT_ID_PATTERN}),
         ),

@@ -380,3 +380,37 @@ async fn the_edge_authorizes_a_dial_in_in_the_tenant_that_owns_the_number() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn c25_a_tenant_in_the_body_may_only_repeat_the_path_s_tenant() {
+    let mut app = TestApp::start().await;
+    let (_admin, bridge) = app.seed_tenant("acme", Some("100")).await;
+    let mut body = dial_out();
+    body["tenant"] = json!("other");
+    let r = app
+        .post("/v1/tenants/acme/calls/c1/authorize", &bridge, body.clone())
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.body["error"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("tenant: ")),
+        "{}",
+        r.text
+    );
+    // Nothing was authorized: the same call id is free for a correct request.
+    body["tenant"] = json!("acme");
+    let r = app
+        .post("/v1/tenants/acme/calls/c1/authorize", &bridge, body)
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["decision"].clone(),
+            r.body["replay"].clone()
+        ),
+        (200, json!("allow"), json!(false)),
+        "{}",
+        r.text
+    );
+}

@@ -88,6 +88,11 @@ impl CallRecordJson {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
+    /// The tenant of the call, for the edge route (`/v1/edge/calls/{call_id}/authorize`): when
+    /// absent there, a `dial_in` is the tenant's that owns `service_number`. On the tenant
+    /// route it may only repeat the path's tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
     pub conference_id: String,
     /// The meeting organizer's UPN.
     pub organizer: String,
@@ -105,6 +110,16 @@ pub struct AuthorizeRequest {
 }
 
 impl AuthorizeRequest {
+    /// On a route that names the tenant, `tenant` may only repeat it.
+    pub fn check_tenant(&self, tenant: &str) -> ServiceResult<()> {
+        match &self.tenant {
+            Some(given) if given != tenant => Err(ServiceError::unprocessable(format!(
+                "tenant: {given:?} is not the tenant of the path {tenant:?}; leave it out"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The body's checks, made before any state is touched: every field bounded, the direction
     /// and the optional start read.
     pub fn check(&self) -> ServiceResult<(Direction, Option<Timestamp>)> {
