@@ -9,17 +9,21 @@
 //! checking further that the server's message catalogue knows every refusal's code.
 
 use minutely_core::Reason;
+use minutely_formats::acc::Ended;
 use minutely_service::input::body::parse_object;
 use minutely_service::input::control::{
-    AuthorizeRequest, CallRecordJson, EndRequest, ExtendRequest, IngestRequest, MAX_BATCH_RECORDS,
+    AnswerRequest, AuthorizeRequest, CallRecordJson, EndRequest, ExtendRequest, IngestRequest,
+    MAX_BATCH_RECORDS, MAX_DURATION_S,
 };
 use minutely_service::input::directory::{
     AutoRechargeRequest, CreateTenantRequest, WalletSettingsRequest, parse_tenant_file, tenant_from,
 };
 use minutely_service::input::hooks::{CreateEndpointRequest, MAX_URL_BYTES, parse_url};
+use minutely_service::input::reconcile::ReconcileRequest;
 use minutely_service::input::wallet::FundingRequest;
 use minutely_service::{Kind, ServiceError};
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 
 /// The call id of the path the `end` bodies are checked against.
 const PATH_CALL_ID: &str = "call-1";
@@ -61,8 +65,12 @@ fn check_refusal(e: &ServiceError, fields: &[&str], on_refusal: OnRefusal) {
 }
 
 /// The body types: a refusal never names them (unless the input did).
-const SERVER_TYPES: [&str; 12] = [
+const SERVER_TYPES: [&str; 16] = [
     "AuthorizeRequest",
+    "AnswerRequest",
+    "ReconcileRequest",
+    "ProxyRecordJson",
+    "EndedJson",
     "EndRequest",
     "ExtendRequest",
     "IngestRequest",
@@ -118,8 +126,9 @@ pub fn call_record_json(data: &[u8], on_refusal: OnRefusal) {
 }
 
 /// The bodies the `api_bodies` target knows, by the name on the input's first line.
-pub const BODIES: [&str; 10] = [
+pub const BODIES: [&str; 12] = [
     "authorize",
+    "answer",
     "extend",
     "end",
     "ingest",
@@ -129,6 +138,7 @@ pub const BODIES: [&str; 10] = [
     "create_tenant",
     "tenant_file",
     "webhook",
+    "reconcile",
 ];
 
 fn authorize(body: &[u8], on_refusal: OnRefusal) {
@@ -146,6 +156,22 @@ fn authorize(body: &[u8], on_refusal: OnRefusal) {
             "start",
         ];
         check_refusal(&e, &fields, on_refusal);
+    }
+}
+
+/// The answer's body may be left out (then the server's clock); a present one is read like any.
+fn answer(body: &[u8], on_refusal: OnRefusal) {
+    let request = if body.is_empty() {
+        AnswerRequest::default()
+    } else {
+        let Some(request) = read::<AnswerRequest>(body, on_refusal) else {
+            return;
+        };
+        request
+    };
+    match request.check() {
+        Ok(at) => assert_eq!(at.is_some(), request.answered_at.is_some()),
+        Err(e) => check_refusal(&e, &["answered_at"], on_refusal),
     }
 }
 
@@ -254,6 +280,64 @@ fn webhook(body: &[u8], on_refusal: OnRefusal) {
     }
 }
 
+/// The record limit the `reconcile` bodies are checked with (small, so that it is reached).
+const RECONCILE_MAX_RECORDS: usize = 5;
+
+/// A reconciliation gives exactly one of `records` and `kamailio_acc`; what it accepts is at
+/// most the limit, one record per call for a log, JSON records kept as given; a refusal names
+/// `records[i]`, `kamailio_acc` (with a line) or the limit.
+fn reconcile(body: &[u8], on_refusal: OnRefusal) {
+    let Some(request) = read::<ReconcileRequest>(body, on_refusal) else {
+        return;
+    };
+    let records = match request.records(RECONCILE_MAX_RECORDS) {
+        Ok(records) => records,
+        Err(e) => {
+            let fields = [
+                "records, kamailio_acc",
+                "records[",
+                "kamailio_acc: ",
+                "records in one request",
+                "kamailio acc log",
+            ];
+            check_refusal(&e, &fields, on_refusal);
+            if request.records.is_some() == request.kamailio_acc.is_some() {
+                assert!(e.detail.contains("records, kamailio_acc"), "{e:?}");
+            }
+            if e.detail.starts_with("kamailio_acc: ") {
+                assert!(e.detail.contains("line "), "no line named: {e:?}");
+            }
+            return;
+        }
+    };
+    assert!(records.len() <= RECONCILE_MAX_RECORDS);
+    for r in &records {
+        assert!(!r.tenant.is_empty() && !r.call_id.is_empty(), "{r:?}");
+        assert!(r.duration_s <= MAX_DURATION_S, "{r:?}");
+        if r.ended == Ended::Failed {
+            assert_eq!(r.duration_s, 0, "{r:?}");
+        }
+    }
+    match (&request.records, &request.kamailio_acc) {
+        (Some(json), None) => {
+            assert_eq!(records.len(), json.len());
+            for (r, j) in records.iter().zip(json) {
+                assert_eq!((r.line, &r.tenant, &r.call_id), (0, &j.tenant, &j.call_id));
+                assert_eq!(r.duration_s, j.duration_s);
+            }
+        }
+        (None, Some(text)) => {
+            let line_count = text.split('\n').count();
+            let mut calls = HashSet::new();
+            for r in &records {
+                assert!((1..=line_count).contains(&r.line), "{r:?}");
+                assert!(calls.insert((&r.tenant, &r.call_id)), "twice: {r:?}");
+            }
+        }
+        _ => panic!("accepted without exactly one of records and kamailio_acc: {request:?}"),
+    }
+}
+
 /// The request bodies of the API: the input's first line names the body (one of `BODIES`),
 /// the rest is the body. Inputs naming no body are ignored. Every refusal is handed to
 /// `on_refusal` too.
@@ -264,6 +348,7 @@ pub fn api_bodies(data: &[u8], on_refusal: OnRefusal) {
     let (name, body) = (&data[..split], &data[split + 1..]);
     match name {
         b"authorize" => authorize(body, on_refusal),
+        b"answer" => answer(body, on_refusal),
         b"extend" => drop(read::<ExtendRequest>(body, on_refusal)),
         b"end" => end(body, on_refusal),
         b"ingest" => ingest(body, on_refusal),
@@ -273,6 +358,7 @@ pub fn api_bodies(data: &[u8], on_refusal: OnRefusal) {
         b"create_tenant" => create_tenant(body, on_refusal),
         b"tenant_file" => tenant_file_body(body, on_refusal),
         b"webhook" => webhook(body, on_refusal),
+        b"reconcile" => reconcile(body, on_refusal),
         _ => {}
     }
 }

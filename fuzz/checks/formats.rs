@@ -10,10 +10,11 @@ use minutely_core::directory::AmountRules;
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, E164_MAX_DIGITS, NumberPlan};
 use minutely_core::rating::CallRecord;
+use minutely_formats::acc::{self, AccError, Ended, ProxyRecord};
 use minutely_formats::calls::{self, CallFile};
 use minutely_formats::tenant_file::{self, FileError, TenantFile};
 use minutely_formats::{FileErrors, MAX_LISTED_ERRORS, ratecard};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
 
 /// Currencies with 2, 0 and 3 minor units: the input's length picks one, so each is reached.
@@ -203,4 +204,170 @@ pub fn e164(data: &[u8]) {
         }
         Err(e) => assert!(e.to_string().contains("country code")),
     }
+}
+
+/// The fields a Kamailio acc line can be refused at.
+const ACC_FIELDS: [&str; 8] = [
+    "mt_tenant",
+    "call_id",
+    "mt_direction",
+    "start_time",
+    "end_time",
+    "duration",
+    "method",
+    "code",
+];
+
+/// The record limits the `kamailio_acc` target parses with: the input's length picks one, so
+/// both a limit that is reached and one that is not are exercised.
+const ACC_MAX_RECORDS: [usize; 2] = [3, 1000];
+
+/// Kamailio acc log: one record per call (tenant and call id, both valid identifiers), each
+/// read from a line of the input holding them; a failed call lasted 0 s and was never
+/// answered, a hangup has its answer instant; no duration is longer than the module allows. A
+/// refusal names lines of the input and fields of the format. The record limit is exact: a log
+/// of `n` calls reads with a limit of `n` and is refused, at the line of its last new call, with
+/// `n - 1`.
+pub fn kamailio_acc(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let max = ACC_MAX_RECORDS[data.len() % ACC_MAX_RECORDS.len()];
+    let records = match acc::parse(&text, max) {
+        Ok(records) => records,
+        Err(e) => return check_acc_refusal(&e, lines.len(), max),
+    };
+    assert!(records.len() <= max, "{} records past {max}", records.len());
+    let mut calls = HashSet::new();
+    for r in &records {
+        assert!(!r.tenant.is_empty() && !r.call_id.is_empty(), "{r:?}");
+        assert!(
+            minutely_core::ident::tenant_id("t", &r.tenant).is_ok()
+                && minutely_core::ident::call_id("c", &r.call_id).is_ok(),
+            "not identifiers: {r:?}"
+        );
+        assert!(
+            (1..=lines.len()).contains(&r.line),
+            "line {} is outside the {} lines of the input: {r:?}",
+            r.line,
+            lines.len()
+        );
+        let line = lines[r.line - 1];
+        assert!(
+            line.contains(&r.tenant) && line.contains(&r.call_id),
+            "line {} does not hold the record {r:?}: {line:?}",
+            r.line
+        );
+        assert!(r.duration_s <= acc::MAX_DURATION_S, "{r:?}");
+        match r.ended {
+            Ended::Failed => assert!(r.duration_s == 0 && r.answered_at.is_none(), "{r:?}"),
+            Ended::Hangup => assert!(
+                start_times(line).any(|t| spells_answer(t, r)),
+                "no start_time of line {} is the answer instant {:?} in a documented form: {line:?}",
+                r.line,
+                r.answered_at
+            ),
+        }
+        assert!(
+            calls.insert((r.tenant.as_str(), r.call_id.as_str())),
+            "two records of one call: {r:?}"
+        );
+    }
+    if let Some(n) = records.len().checked_sub(1) {
+        assert_eq!(acc::parse(&text, records.len()).as_ref(), Ok(&records));
+        match acc::parse(&text, n) {
+            // Passed at the first line of the last call (its record may come from a later line).
+            Err(AccError::TooManyRecords { max, line }) => {
+                let last = &records[n];
+                assert_eq!(max, n);
+                assert!(
+                    (1..=last.line).contains(&line)
+                        && lines[line - 1].contains(&last.tenant)
+                        && lines[line - 1].contains(&last.call_id),
+                    "the limit was passed at line {line}, not at the first line of {last:?}"
+                );
+            }
+            other => panic!(
+                "{} records read with a limit of {n}: {other:?}",
+                records.len()
+            ),
+        }
+    }
+}
+
+/// What follows each `start_time` and `=` (spaces between them allowed) of a line, up to the
+/// next `;`, trimmed: a superset of the values of its `start_time` pairs.
+fn start_times(line: &str) -> impl Iterator<Item = &str> {
+    line.match_indices("start_time").filter_map(|(at, key)| {
+        let rest = line[at + key.len()..].trim_start().strip_prefix('=')?;
+        Some(rest.split(';').next().unwrap_or("").trim())
+    })
+}
+
+/// Whether `text` is the record's answer instant in one of the forms the module documents,
+/// written out independently of the parser: Unix seconds, or `YYYY-MM-DD HH:MM:SS` (or `T`)
+/// in UTC, each with an optional fraction of up to 9 digits. (A second of 60, which the
+/// datetime library reads as 59, is let through.)
+fn spells_answer(text: &str, record: &ProxyRecord) -> bool {
+    let Some(at) = record.answered_at else {
+        return false;
+    };
+    let (main, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if fraction.len() > 9 || !digits(fraction) {
+        return false;
+    }
+    let nanos: i32 = format!("{fraction:0<9}").parse().expect("9 digits");
+    if nanos != at.subsec_nanosecond() {
+        return false;
+    }
+    if !main.is_empty() && digits(main) {
+        return main.parse::<i64>() == Ok(at.as_second());
+    }
+    let b = main.as_bytes();
+    let civil = b.len() == 19
+        && (b[4], b[7], b[13], b[16]) == (b'-', b'-', b':', b':')
+        && matches!(b[10], b' ' | b'T')
+        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19]
+            .into_iter()
+            .all(|r| digits(&main[r]));
+    let expected = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    let spelled = main.replacen('T', " ", 1);
+    civil
+        && (spelled == expected
+            || (spelled.ends_with(":60")
+                && expected.ends_with(":59")
+                && spelled[..17] == expected[..17]))
+}
+
+/// An acc log refused names lines that exist and fields of the format.
+fn check_acc_refusal(error: &AccError, line_count: usize, max: usize) {
+    match error {
+        AccError::Lines(e) => {
+            assert!(!e.errors.is_empty(), "a refusal lists no bad line: {e:?}");
+            assert!(e.errors.len() <= MAX_LISTED_ERRORS);
+            for row in &e.errors {
+                assert!(
+                    (1..=line_count).contains(&row.line),
+                    "line {} is outside the {line_count} lines of the input: {row:?}",
+                    row.line
+                );
+                assert!(
+                    ACC_FIELDS.contains(&row.column.as_str()),
+                    "{:?} is not a field of an acc line: {row:?}",
+                    row.column
+                );
+                assert!(!row.reason.trim().is_empty(), "a bad line without a reason");
+            }
+        }
+        AccError::TooManyRecords { max: m, line } => {
+            assert_eq!(*m, max);
+            assert!(
+                (1..=line_count).contains(line),
+                "line {line} is outside the {line_count} lines of the input"
+            );
+        }
+        AccError::TooManyLines { max } => assert!(line_count > *max, "{line_count} lines"),
+    }
+    let text = error.to_string();
+    assert!(text.contains("refused"), "{text}");
 }

@@ -17,7 +17,8 @@
 //!
 //! Times are Unix seconds with an optional fraction (`1796577237.448`, what Kamailio 5.6.3
 //! writes), or `YYYY-MM-DD HH:MM:SS`, which is read as UTC: the proxy must log in UTC (acc
-//! `time_mode` 4, or a host clock in UTC) for such a time to be right.
+//! `time_mode` 4, or a host clock in UTC) for such a time to be right. A time with an offset or
+//! a zone, or without its seconds, is refused rather than read hours off.
 //!
 //! A line without a marker is log noise and is skipped. A line with a marker that lacks
 //! `call_id` or `mt_tenant`, or has an unreadable value, refuses the whole log, naming its line
@@ -275,18 +276,48 @@ fn parse_duration_s(text: &str) -> Result<u64, LineError> {
     Ok(seconds)
 }
 
-/// Unix seconds with an optional fraction, or `YYYY-MM-DD HH:MM:SS` read as UTC.
+/// Unix seconds with an optional fraction, or `YYYY-MM-DD HH:MM:SS` (or a `T` between them)
+/// with an optional fraction, read as UTC. Nothing else: the datetime library would read
+/// `17:14:17-05:00` or `17:14:17[Europe/Paris]` as 17:14:17 UTC, dropping the offset (hours
+/// off), and `17:14` or a date alone as a time Kamailio never writes.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     let bad = || {
-        format!("{text:?} is neither Unix seconds (1765040000.123) nor YYYY-MM-DD HH:MM:SS (UTC)")
+        format!(
+            "{text:?} is neither Unix seconds (1765040000.123) nor YYYY-MM-DD HH:MM:SS (UTC, without an offset)"
+        )
     };
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return unix_time(text).ok_or_else(bad);
+    }
+    if !is_civil(text) {
+        return Err(bad());
     }
     let civil: jiff::civil::DateTime = text.parse().map_err(|_| bad())?;
     jiff::tz::TimeZone::UTC
         .to_timestamp(civil)
         .map_err(|_| bad())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or `T` between them), then an optional fraction of 1 to 9 digits.
+fn is_civil(text: &str) -> bool {
+    let (main, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let b = main.as_bytes();
+    b.len() == 19
+        && (b[4], b[7], b[13], b[16]) == (b'-', b'-', b':', b':')
+        && matches!(b[10], b' ' | b'T')
+        && [
+            &b[0..4],
+            &b[5..7],
+            &b[8..10],
+            &b[11..13],
+            &b[14..16],
+            &b[17..19],
+        ]
+        .into_iter()
+        .all(digits)
+        && fraction.len() <= 9
+        && digits(fraction.as_bytes())
 }
 
 /// `1796577237.448` as an instant (at most nanosecond digits).
@@ -441,5 +472,36 @@ mod tests {
         assert!(parse_time("1.2.3").is_err());
         assert!(parse_time("99999999999999999999").is_err());
         assert_eq!(parse_time("1765040000").unwrap().as_second(), 1765040000);
+    }
+
+    /// Found by fuzzing (`fuzz/corpus/kamailio_acc/civil_no_seconds.log`): the datetime
+    /// library read a civil time without seconds, and one with an offset or a zone as UTC with
+    /// the offset dropped (`civil_offset.log`), so a CDR was answered hours off.
+    #[test]
+    fn only_documented_civil_times_are_read() {
+        let at = |t: &str| parse_time(t).map(|t| t.to_string());
+        assert_eq!(at("2026-12-06 17:14:17").unwrap(), "2026-12-06T17:14:17Z");
+        assert_eq!(at("2026-12-06T17:14:17").unwrap(), "2026-12-06T17:14:17Z");
+        assert_eq!(
+            at("2026-12-06 17:14:17.250").unwrap(),
+            "2026-12-06T17:14:17.25Z"
+        );
+        for text in [
+            "2026-12-06 17:14:17-05:00",
+            "2026-12-06 17:14:17+0100",
+            "2026-12-06T17:14:17Z",
+            "2026-12-06T17:14:17[Europe/Paris]",
+            "2026-12-06 17:14",
+            "2026-12-06",
+            "2026-12-06 17:14:17.",
+            "2026-12-06 17:14:17.1234567890",
+            "+2026-12-06 17:14:17",
+        ] {
+            assert!(at(text).is_err(), "{text} was read as {:?}", at(text));
+        }
+        let log = "CDR: start_time=2026-12-06 17:14:17-05:00;duration=1;call_id=c;mt_tenant=t\n";
+        let errors = bad(log);
+        assert_eq!((errors[0].0, errors[0].1.as_str()), (1, "start_time"));
+        assert!(errors[0].2.contains("without an offset"), "{errors:?}");
     }
 }

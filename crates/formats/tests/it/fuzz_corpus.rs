@@ -28,3 +28,8 @@ fn tenant_file_corpus() {
 fn e164_corpus() {
     replay::replay(HERE, "e164", checks::e164);
 }
+
+#[test]
+fn kamailio_acc_corpus() {
+    replay::replay(HERE, "kamailio_acc", checks::kamailio_acc);
+}
