@@ -20,6 +20,7 @@ pub mod body;
 pub mod control;
 pub mod directory;
 pub mod hooks;
+pub mod object;
 pub mod reconcile;
 pub mod wallet;
 

@@ -21,6 +21,7 @@ use minutely_service::ingest::Ingested;
 pub use minutely_service::input::control::{
     AnswerRequest, AuthorizeRequest, EndRequest, ExtendRequest, IngestRequest, summarize,
 };
+use minutely_service::input::object::object;
 use minutely_service::{Command, ServiceResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -445,24 +446,25 @@ pub enum ControlCommand {
     /// As `POST /v1/tenants/{tenant}/calls/{call_id}/authorize`.
     Authorize {
         call_id: String,
+        #[serde(deserialize_with = "object")]
         body: AuthorizeRequest,
     },
     /// As `POST /v1/tenants/{tenant}/calls/{call_id}/answer`.
     Answer {
         call_id: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "object")]
         body: AnswerRequest,
     },
     /// As `POST /v1/tenants/{tenant}/calls/{call_id}/extend`.
     Extend {
         call_id: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "object")]
         body: ExtendRequest,
     },
     /// As `POST /v1/tenants/{tenant}/calls/{call_id}/end`.
     End {
         call_id: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "object")]
         body: EndRequest,
     },
 }

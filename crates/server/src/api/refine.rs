@@ -205,6 +205,13 @@ fn field_patches() -> Vec<(&'static str, &'static str, Value)> {
         ("EndRequest", "answered_at", instant.clone()),
         ("ExtendRequest", "answered_at", instant.clone()),
         ("AnswerRequest", "answered_at", instant.clone()),
+        ("ProxyRecordJson", "call_id", call.clone()),
+        ("ProxyRecordJson", "answered_at", instant.clone()),
+        (
+            "ProxyRecordJson",
+            "tenant",
+            json!({"pattern": TENANT_ID_PATTERN}),
+        ),
         (
             "AuthorizeRequest",
             "tenant",

@@ -196,6 +196,15 @@ async fn a_malformed_command_refuses_the_whole_batch_naming_it_and_changes_nothi
             json!({"op": "end", "call_id": "bad", "body": {"duration_s": 31_622_401}}),
             "commands[1]: duration_s is longer than a year",
         ),
+        // serde would read a struct from an array of its fields; no schema allows it.
+        (
+            json!({"op": "extend", "call_id": "bad", "body": [null, null]}),
+            "commands[1]: invalid type: sequence, expected an object",
+        ),
+        (
+            json!({"op": "end", "call_id": "bad", "body": {"record": ["bad"]}}),
+            "commands[1]: invalid type: sequence, expected an object",
+        ),
     ];
     for (bad, named) in cases {
         let r = app

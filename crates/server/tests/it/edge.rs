@@ -20,6 +20,16 @@ fn dial_out() -> Value {
            "destination_number": "+33 6 12 34 56 78", "start": t(0)})
 }
 
+/// `POST` acme's `call`'s answer at `T0` plus `s` seconds.
+async fn answer_at(app: &TestApp, key: &str, call: &str, s: i64) -> Resp {
+    app.post(
+        &format!("/v1/tenants/acme/calls/{call}/answer"),
+        key,
+        json!({"answered_at": t(s)}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn c25_c27_the_answer_excludes_ring_time_and_the_hold_counts_from_it() {
     let mut app = TestApp::start().await;
@@ -52,26 +62,14 @@ async fn c25_c27_the_answer_excludes_ring_time_and_the_hold_counts_from_it() {
         (json!(300), json!(false))
     );
     // The same answer again is a replay; another instant is a conflict.
-    let again = app
-        .post(
-            &format!("{calls}/c1/answer"),
-            &bridge,
-            json!({"answered_at": t(20)}),
-        )
-        .await;
+    let again = answer_at(&app, &bridge, "c1", 20).await;
     assert_eq!(
         (again.status, again.body["replay"].clone()),
         (200, json!(true)),
         "{}",
         again.text
     );
-    let other = app
-        .post(
-            &format!("{calls}/c1/answer"),
-            &bridge,
-            json!({"answered_at": t(19)}),
-        )
-        .await;
+    let other = answer_at(&app, &bridge, "c1", 19).await;
     assert_eq!(other.status, 409, "{}", other.text);
     assert_eq!(other.body["error"]["code"], "call_already_answered");
     // C23: the authorization asked again after the answer is the same call, not a reuse.
@@ -123,45 +121,21 @@ async fn c27_an_answered_hold_lapses_at_answer_plus_grant_plus_grace_not_before(
     let calls = "/v1/tenants/acme/calls";
     app.post(&format!("{calls}/c2/authorize"), &bridge, dial_out())
         .await;
-    let early = app
-        .post(
-            &format!("{calls}/c2/answer"),
-            &bridge,
-            json!({"answered_at": t(-1)}),
-        )
-        .await;
+    let early = answer_at(&app, &bridge, "c2", -1).await;
     assert_eq!(early.status, 422, "{}", early.text);
     assert!(early.text.contains("answered_at"), "{}", early.text);
-    let ahead = app
-        .post(
-            &format!("{calls}/c2/answer"),
-            &bridge,
-            json!({"answered_at": t(60)}),
-        )
-        .await;
+    let ahead = answer_at(&app, &bridge, "c2", 60).await;
     assert_eq!(
         ahead.status, 422,
         "not more than a few seconds ahead: {}",
         ahead.text
     );
     app.clock.advance(30);
-    let a = app
-        .post(
-            &format!("{calls}/c2/answer"),
-            &bridge,
-            json!({"answered_at": t(30)}),
-        )
-        .await;
+    let a = answer_at(&app, &bridge, "c2", 30).await;
     assert_eq!(a.body["expires_at"], t(390), "{}", a.text);
     // Past the authorization's instant + grant + grace (360 s): still held.
     app.clock.advance(389 - 30);
-    let held = app
-        .post(
-            &format!("{calls}/c2/answer"),
-            &bridge,
-            json!({"answered_at": t(30)}),
-        )
-        .await;
+    let held = answer_at(&app, &bridge, "c2", 30).await;
     assert_eq!(
         (held.status, held.body["replay"].clone()),
         (200, json!(true)),
@@ -169,13 +143,7 @@ async fn c27_an_answered_hold_lapses_at_answer_plus_grant_plus_grace_not_before(
         held.text
     );
     app.clock.advance(1);
-    let lapsed = app
-        .post(
-            &format!("{calls}/c2/answer"),
-            &bridge,
-            json!({"answered_at": t(30)}),
-        )
-        .await;
+    let lapsed = answer_at(&app, &bridge, "c2", 30).await;
     assert_eq!(
         (lapsed.status, lapsed.body["error"]["code"].clone()),
         (409, json!("call_lapsed")),

@@ -199,6 +199,7 @@ pub struct EndRequest {
     pub answered_at: Option<String>,
     /// The whole record: required for a call that was not authorized (a toll dial-in), and
     /// checked against the authorization otherwise.
+    #[serde(default, deserialize_with = "crate::input::object::opt_object")]
     pub record: Option<CallRecordJson>,
 }
 
@@ -259,6 +260,7 @@ pub struct EndChecked {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
+    #[serde(deserialize_with = "crate::input::object::objects")]
     pub calls: Vec<CallRecordJson>,
 }
 

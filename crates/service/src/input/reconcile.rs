@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ReconcileRequest {
     /// The calls as JSON, settled in this order; at most `--max-batch-records`.
+    #[serde(default, deserialize_with = "crate::input::object::opt_objects")]
     pub records: Option<Vec<ProxyRecordJson>>,
     /// Kamailio's acc log as it was written (CDR and `ACC:` lines behind the log prefix; other
     /// lines are skipped); at most `--max-batch-records` calls.
@@ -28,7 +29,9 @@ pub struct ProxyRecordJson {
     pub call_id: String,
     /// When the call was answered (RFC 3339); absent for a call that was never answered.
     pub answered_at: Option<String>,
-    /// Whole seconds from answer to end (C38); 0 for a failed call.
+    /// Whole seconds from answer to end (C38); 0 for a failed call. At most 366 days.
+    #[schema(maximum = 31_622_400)]
+    #[serde(deserialize_with = "crate::input::whole")]
     pub duration_s: u64,
     pub ended: EndedJson,
 }
@@ -107,16 +110,23 @@ fn json_records(records: &[ProxyRecordJson], max: usize) -> ServiceResult<Vec<Pr
     }
     let mut out = Vec::with_capacity(records.len());
     let mut problems = Vec::new();
+    // Malformed (400) when any record is; unprocessable (422) when every problem is a
+    // well-formed record that contradicts itself (a failed call with a duration).
+    let mut malformed = false;
     for (i, r) in records.iter().enumerate() {
         match r.to_record(&format!("records[{i}]")) {
             Ok(r) => out.push(r),
-            Err(e) => problems.push(e.detail),
+            Err(e) => {
+                malformed |= e.kind != Kind::Unprocessable;
+                problems.push(e.detail);
+            }
         }
     }
-    if !problems.is_empty() {
-        return Err(ServiceError::invalid(summarize(&problems)));
+    match (problems.is_empty(), malformed) {
+        (true, _) => Ok(out),
+        (false, true) => Err(ServiceError::invalid(summarize(&problems))),
+        (false, false) => Err(ServiceError::unprocessable(summarize(&problems))),
     }
-    Ok(out)
 }
 
 /// Kamailio's log read (`minutely_formats::acc`); every bad line named.
@@ -170,6 +180,23 @@ mod tests {
         let e = body.records(10).unwrap_err();
         assert_eq!(e.kind, Kind::Invalid);
         assert!(e.detail.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_call_with_a_duration_is_unprocessable_unless_another_record_is_malformed() {
+        let failed =
+            serde_json::json!({"tenant": "t", "call_id": "f", "duration_s": 7, "ended": "failed"});
+        let e = json(serde_json::json!({"records": [failed.clone()]}))
+            .records(10)
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Unprocessable, "{e}");
+        assert!(e.detail.starts_with("records[0].duration_s"), "{e}");
+        let bad =
+            serde_json::json!({"tenant": "", "call_id": "c", "duration_s": 0, "ended": "failed"});
+        let e = json(serde_json::json!({"records": [failed, bad]}))
+            .records(10)
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Invalid, "{e}");
     }
 
     #[test]
