@@ -310,14 +310,8 @@ fn answer(ctx: &mut Ctx<'_>, tenant: &str, step: AnswerCall) -> ServiceResult<An
         call_id,
         answered_at,
     } = step;
-    let (now, policy) = (ctx.now, ctx.control);
-    let start = answered_at.unwrap_or(now);
-    let ((result, effects, holds), currency) =
-        rate_in_book(ctx, tenant, &[call_id.as_str()], |book, _| {
-            book.answer(&call_id, start, now, &policy)
-        })?;
-    ctx.effects(tenant, effects);
-    ctx.holds(tenant, holds);
+    let start = answered_at.unwrap_or(ctx.now);
+    let (result, currency) = answer_in_book(ctx, tenant, &call_id, start)?;
     let grant = result.map_err(|e| control_error(e, &call_id))?;
     Ok(Answered {
         call_id,
@@ -325,6 +319,23 @@ fn answer(ctx: &mut Ctx<'_>, tenant: &str, step: AnswerCall) -> ServiceResult<An
         currency,
         start,
     })
+}
+
+/// The core's answer for `call_id` at `start`, its effects and holds recorded; the control
+/// error is left to the caller.
+fn answer_in_book(
+    ctx: &mut Ctx<'_>,
+    tenant: &str,
+    call_id: &str,
+    start: Timestamp,
+) -> ServiceResult<(Result<Grant, ControlError>, Currency)> {
+    let (now, policy) = (ctx.now, ctx.control);
+    let ((result, effects, holds), currency) = rate_in_book(ctx, tenant, &[call_id], |book, _| {
+        book.answer(call_id, start, now, &policy)
+    })?;
+    ctx.effects(tenant, effects);
+    ctx.holds(tenant, holds);
+    Ok((result, currency))
 }
 
 /// An extension's `answered_at`, in the writer: a live call not yet answered is answered
@@ -336,18 +347,12 @@ fn answer_first(
     call_id: &str,
     answered_at: Timestamp,
 ) -> ServiceResult<()> {
-    match answer(
-        ctx,
-        tenant,
-        AnswerCall {
-            call_id: call_id.to_string(),
-            answered_at: Some(answered_at),
-        },
-    ) {
-        Err(e) if ["call_not_found", "call_already_ended", "call_lapsed"].contains(&e.code) => {
-            Ok(())
-        }
-        other => other.map(drop),
+    match answer_in_book(ctx, tenant, call_id, answered_at)?.0 {
+        Ok(_)
+        | Err(ControlError::CallNotFound)
+        | Err(ControlError::CallAlreadyEnded)
+        | Err(ControlError::CallLapsed) => Ok(()),
+        Err(e) => Err(control_error(e, call_id)),
     }
 }
 
