@@ -227,11 +227,7 @@ pub async fn assign_license(
         upn,
         sku,
     };
-    let view = state
-        .writer
-        .execute::<UserView>(Command::Directory(command))
-        .await?;
-    Ok(Json(UserJson::of(&view.user, view.effective_policy)))
+    user_answer(&state, command).await
 }
 
 /// Takes a license from a user; not holding it changes nothing.
@@ -261,6 +257,11 @@ pub async fn unassign_license(
         upn,
         sku,
     };
+    user_answer(&state, command).await
+}
+
+/// Runs a command about one license of a user and answers the user after it.
+async fn user_answer(state: &AppState, command: DirectoryCommand) -> ApiResult<Json<UserJson>> {
     let view = state
         .writer
         .execute::<UserView>(Command::Directory(command))

@@ -124,6 +124,16 @@ fn keys_are_created_and_revoked_with_their_rows_and_the_api_keeps_the_last_opera
     assert_eq!(rows, ["key.create", "key.revoke"]);
 }
 
+/// Stops the writer and waits for its thread: everything acknowledged is committed.
+async fn stop(writer: writer::Writer, thread: std::thread::JoinHandle<()>) {
+    writer.stop().await;
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 fn dial_in(call_id: &str, conference_id: &str) -> CallRecord {
     CallRecord {
         call_id: call_id.to_string(),
@@ -185,12 +195,7 @@ async fn a_reused_call_id_is_answered_and_never_stored_in_the_writer() {
         unknown.unwrap_err().kind,
         Kind::Refused(Reason::UnknownTenant)
     );
-    writer.stop().await;
-    drop(writer);
-    tokio::task::spawn_blocking(move || thread.join())
-        .await
-        .unwrap()
-        .unwrap();
+    stop(writer, thread).await;
     let store = open(&db);
     let stored = store
         .call("contoso", "c-1")
@@ -270,12 +275,7 @@ async fn directory_commands_record_a_change_once_and_name_what_they_refuse() {
         error.to_string().contains("bob@fabrikam.example"),
         "{error}"
     );
-    writer.stop().await;
-    drop(writer);
-    tokio::task::spawn_blocking(move || thread.join())
-        .await
-        .unwrap()
-        .unwrap();
+    stop(writer, thread).await;
     assert_eq!(
         actions(&open(&db)),
         vec![
