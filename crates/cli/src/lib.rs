@@ -9,6 +9,7 @@ mod catalogue;
 mod demo;
 /// Sample data, deterministic by seed: used by `demo`, `serve --demo` and `minutely-tools gen`.
 pub mod generate;
+mod import;
 pub mod ingest;
 mod keys;
 mod offline;
@@ -47,6 +48,10 @@ pub enum Command {
     ///
     /// Example: minutely ingest calls.csv --tenant contoso
     Ingest(ingest::IngestArgs),
+    /// Imports from the system a provider leaves: CGRateS tariff plans, switch call records,
+    /// carrier rate decks.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// After an outage, settle once the calls the proxy saw end while their end report was
     /// lost, from Kamailio's acc log (stop the server first; `--dry-run` changes nothing).
     ///
@@ -106,6 +111,7 @@ pub fn run(db: &Path, command: Command) -> Result<()> {
         Command::Apply { file } => tenants::apply(db, &file),
         Command::Wallet(c) => tenants::wallet(db, c),
         Command::Ingest(args) => ingest::run(db, args),
+        Command::Import(c) => import::run(db, c),
         Command::Reconcile(args) => reconcile::run(db, args),
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(db, c),
