@@ -3,7 +3,7 @@
 use crate::output::{emit, open_store, open_store_to_change, parse_duration_s, read_file};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use minutely_core::catalogue::{RateEntry, RateVersion};
+use minutely_core::catalogue::{RateCard, RateEntry, RateVersion};
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use minutely_formats::{countries, instant, ratecard};
@@ -67,6 +67,43 @@ fn currency(code: &str) -> Result<Currency> {
     Ok(Currency::parse(code)?)
 }
 
+/// Adds a card's versions to the store (a version already there with the same entries is
+/// unchanged; one with other entries is a conflict that changes nothing), with an audit row,
+/// and prints what was added and what was unchanged. Every import of a rate card ends here.
+pub(crate) fn store_card(db: &Path, card: &RateCard) -> Result<()> {
+    let currency = card.currency;
+    let (_lock, mut store) = open_store_to_change(db)?;
+    let summary = store.atomically(|store| {
+        let before = store.rate_card(currency)?;
+        let summary = store.import_rate_card(card)?;
+        if !summary.added.is_empty() {
+            let after = store.rate_card(currency)?;
+            store.append_audit(&[Actor::cli().entry(
+                jiff::Timestamp::now(),
+                None,
+                "rate_card.import",
+                currency.code(),
+                Some(rate_card_snapshot(&before)),
+                Some(rate_card_snapshot(&after)),
+            )])?;
+        }
+        Ok::<_, minutely_store::StoreError>(summary)
+    })?;
+    for at in &summary.added {
+        println!(
+            "added {currency} version effective from {}",
+            instant::format(*at)
+        );
+    }
+    for at in &summary.unchanged {
+        println!(
+            "unchanged {currency} version effective from {}",
+            instant::format(*at)
+        );
+    }
+    Ok(())
+}
+
 pub fn rates(db: &Path, command: RatesCommand) -> Result<()> {
     match command {
         RatesCommand::Import {
@@ -76,36 +113,7 @@ pub fn rates(db: &Path, command: RatesCommand) -> Result<()> {
             let currency = currency(&code)?;
             let card = ratecard::parse(&read_file(&file)?, currency)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (_lock, mut store) = open_store_to_change(db)?;
-            let summary = store.atomically(|store| {
-                let before = store.rate_card(currency)?;
-                let summary = store.import_rate_card(&card)?;
-                if !summary.added.is_empty() {
-                    let after = store.rate_card(currency)?;
-                    store.append_audit(&[Actor::cli().entry(
-                        jiff::Timestamp::now(),
-                        None,
-                        "rate_card.import",
-                        currency.code(),
-                        Some(rate_card_snapshot(&before)),
-                        Some(rate_card_snapshot(&after)),
-                    )])?;
-                }
-                Ok::<_, minutely_store::StoreError>(summary)
-            })?;
-            for at in &summary.added {
-                println!(
-                    "added {currency} version effective from {}",
-                    instant::format(*at)
-                );
-            }
-            for at in &summary.unchanged {
-                println!(
-                    "unchanged {currency} version effective from {}",
-                    instant::format(*at)
-                );
-            }
-            Ok(())
+            store_card(db, &card)
         }
         RatesCommand::Export { currency: code } => {
             let store = open_store(db)?;
