@@ -9,6 +9,9 @@ use jiff::{Timestamp, ToSpan};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 
+mod refund;
+pub use refund::Refund;
+
 /// A lot's number within its tenant, in funding order.
 pub type LotId = u64;
 
@@ -84,6 +87,8 @@ pub enum EntryKind {
     Recharge,
     Debit,
     Forfeit,
+    /// A charge given back when its call is rerated (`refund`).
+    Refund,
 }
 
 impl EntryKind {
@@ -93,6 +98,7 @@ impl EntryKind {
             EntryKind::Recharge => "recharge",
             EntryKind::Debit => "debit",
             EntryKind::Forfeit => "forfeit",
+            EntryKind::Refund => "refund",
         }
     }
 
@@ -102,6 +108,7 @@ impl EntryKind {
             EntryKind::Recharge,
             EntryKind::Debit,
             EntryKind::Forfeit,
+            EntryKind::Refund,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -559,9 +566,9 @@ impl Wallet {
         Ok(())
     }
 
-    /// One debit of `amount` for `call_id` at `at` (C10 FIFO, C13 debt), then C34 auto-recharge
-    /// and the C15 balance notifications. A debit whose totals would leave the representable
-    /// range is refused (`Overflow`) and changes nothing.
+    /// C10, C13, C28, C34: a debit of `amount` at `at`, from the oldest usable lots, the rest
+    /// as debt; then the balance notifications and at most one auto-recharge. A debit whose
+    /// totals would leave the representable range is refused (`Overflow`) and changes nothing.
     pub fn debit(
         &mut self,
         amount: Decimal,
@@ -570,28 +577,43 @@ impl Wallet {
         policy: &DebitPolicy<'_>,
         effects: &mut Effects,
     ) -> Result<DebitOutcome, Overflow> {
+        self.debit_after_refund(amount, (at, call_id), policy, effects, Vec::new())
+    }
+
+    /// `debit`, taking first from `expired`: the parts a refund just gave back to lots that
+    /// have expired (`refund`), which are forfeited once the debit has taken what it needs.
+    /// The notifications and the recharge see the balance without them.
+    pub(crate) fn debit_after_refund(
+        &mut self,
+        amount: Decimal,
+        (at, call_id): (Timestamp, &str),
+        policy: &DebitPolicy<'_>,
+        effects: &mut Effects,
+        mut expired: Vec<(LotId, Decimal)>,
+    ) -> Result<DebitOutcome, Overflow> {
         assert!(amount > Decimal::ZERO, "a debit is positive");
         self.can_debit(amount)?;
         self.advance(at, effects);
-        let before = self.balance();
+        let pending = sum(expired.iter().map(|(_, a)| *a))?;
+        let before = sub(self.balance(), pending)?;
         let mut outcome = DebitOutcome::default();
         let mut left = amount;
         let mut postings = Vec::new();
-        while let Some(lot) = self.lots.front_mut().filter(|_| !left.is_zero()) {
-            let take = lot.remaining.min(left);
-            lot.remaining = sub(lot.remaining, take).expect("a take is at most the lot");
+        for (id, part) in expired.iter_mut().filter(|(_, p)| *p > Decimal::ZERO) {
+            let take = (*part).min(left);
+            if take.is_zero() {
+                break;
+            }
+            *part = sub(*part, take).expect("a take is at most the part");
             left = sub(left, take).expect("a take is at most what is left");
-            outcome.lots.push((lot.id, take));
+            self.live = sub(self.live, take).expect("a part is counted in the live total");
+            outcome.lots.push((*id, take));
             postings.push(Posting {
-                account: Account::Lot(lot.id),
+                account: Account::Lot(*id),
                 amount: -take,
             });
-            if lot.remaining.is_zero() {
-                self.lots.pop_front();
-            }
         }
-        let taken = sub(amount, left).expect("what is left is at most the amount");
-        self.live = sub(self.live, taken).expect("what the lots gave is part of the live total");
+        left = self.drain_lots(left, &mut outcome, &mut postings);
         if !left.is_zero() {
             self.debt = add(self.debt, left).expect("checked by can_debit");
             outcome.to_debt = left;
@@ -609,8 +631,77 @@ impl Wallet {
             effects,
             draft(at, EntryKind::Debit, amount, Some(call_id), None, postings),
         );
+        self.forfeit_parts(&expired, (at, call_id), effects);
         let after = self.balance();
         outcome.balance_after = after;
+        self.balance_events(before, after, at, policy, effects);
+        outcome.recharge_lot = self.maybe_recharge(at, call_id, policy, effects);
+        self.assert_invariant();
+        Ok(outcome)
+    }
+
+    /// Takes up to `left` from the oldest live lots; returns what they could not give.
+    fn drain_lots(
+        &mut self,
+        mut left: Decimal,
+        outcome: &mut DebitOutcome,
+        postings: &mut Vec<Posting>,
+    ) -> Decimal {
+        let before = left;
+        while let Some(lot) = self.lots.front_mut().filter(|_| !left.is_zero()) {
+            let take = lot.remaining.min(left);
+            lot.remaining = sub(lot.remaining, take).expect("a take is at most the lot");
+            left = sub(left, take).expect("a take is at most what is left");
+            outcome.lots.push((lot.id, take));
+            postings.push(Posting {
+                account: Account::Lot(lot.id),
+                amount: -take,
+            });
+            if lot.remaining.is_zero() {
+                self.lots.pop_front();
+            }
+        }
+        let taken = sub(before, left).expect("what is left is at most the amount");
+        self.live = sub(self.live, taken).expect("what the lots gave is part of the live total");
+        left
+    }
+
+    /// C10: forfeits at once what a refund gave back to lots that have expired (and a debit
+    /// did not take again), one `forfeit` entry per lot.
+    pub(crate) fn forfeit_parts(
+        &mut self,
+        parts: &[(LotId, Decimal)],
+        (at, call_id): (Timestamp, &str),
+        effects: &mut Effects,
+    ) {
+        for (id, part) in parts.iter().filter(|(_, p)| *p > Decimal::ZERO) {
+            self.live = sub(self.live, *part).expect("a part is counted in the live total");
+            self.forfeited = add(self.forfeited, *part).expect("bounded by the fundings");
+            let postings = vec![
+                Posting {
+                    account: Account::Lot(*id),
+                    amount: -*part,
+                },
+                Posting {
+                    account: Account::Forfeits,
+                    amount: *part,
+                },
+            ];
+            let reference = Some(format!("lot {id}"));
+            let entry = draft(at, EntryKind::Forfeit, *part, Some(call_id), reference, postings);
+            self.push_entry(effects, entry);
+        }
+    }
+
+    /// C15: balance reached zero, low-balance thresholds crossed by a debit.
+    fn balance_events(
+        &self,
+        before: Decimal,
+        after: Decimal,
+        at: Timestamp,
+        policy: &DebitPolicy<'_>,
+        effects: &mut Effects,
+    ) {
         if before > Decimal::ZERO && after <= Decimal::ZERO {
             effects
                 .events
@@ -618,7 +709,6 @@ impl Wallet {
         }
         for (i, threshold) in policy.low_thresholds.iter().enumerate() {
             let Some(threshold) = threshold else { continue };
-            // Two thresholds set to the same amount are one notification, not two (C15).
             if policy.low_thresholds[..i].contains(&Some(*threshold)) {
                 continue;
             }
@@ -630,13 +720,8 @@ impl Wallet {
                 });
             }
         }
-        outcome.recharge_lot = self.maybe_recharge(at, call_id, policy, effects);
-        self.assert_invariant();
-        Ok(outcome)
     }
 
-    /// C12, C34: exactly one recharge per debit that leaves the balance strictly below the
-    /// trigger; a failed payment waits an hour before the next attempt.
     fn maybe_recharge(
         &mut self,
         at: Timestamp,

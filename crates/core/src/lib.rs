@@ -20,4 +20,5 @@ pub mod lang;
 pub mod ledger;
 pub mod live;
 pub mod rating;
+pub mod rerate;
 pub mod reservations;

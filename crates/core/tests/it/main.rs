@@ -9,6 +9,7 @@ mod idempotency;
 mod pool;
 mod properties;
 mod rating;
+mod rerate;
 mod scheduled;
 mod simulation;
 mod wallet;
