@@ -273,7 +273,7 @@ fn ledger(db: &Path, tenant: &str) -> Result<()> {
     )?;
     for entry in store.journal(tenant)? {
         let sign = match entry.kind {
-            EntryKind::Funding | EntryKind::Recharge => "+",
+            EntryKind::Funding | EntryKind::Recharge | EntryKind::Refund => "+",
             EntryKind::Debit | EntryKind::Forfeit => "-",
         };
         let detail = entry

@@ -688,7 +688,14 @@ impl Wallet {
                 },
             ];
             let reference = Some(format!("lot {id}"));
-            let entry = draft(at, EntryKind::Forfeit, *part, Some(call_id), reference, postings);
+            let entry = draft(
+                at,
+                EntryKind::Forfeit,
+                *part,
+                Some(call_id),
+                reference,
+                postings,
+            );
             self.push_entry(effects, entry);
         }
     }

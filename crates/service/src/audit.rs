@@ -47,6 +47,14 @@ impl Actor {
         }
     }
 
+    /// Who acted, as one word: `cli`, or the key's kind and id (`operator:k_...`).
+    pub fn label(&self) -> String {
+        match &self.key_id {
+            Some(id) => format!("{}:{id}", self.kind.as_str()),
+            None => self.kind.as_str().to_string(),
+        }
+    }
+
     /// The row of one change made at `at`.
     pub fn entry(
         &self,

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod control;
 pub mod directory;
 pub mod reconcile;
+pub mod rerate;
 pub mod settings;
 pub mod wallet;
 pub mod webhooks;
@@ -24,6 +25,7 @@ use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_store::ApiKey;
 use reconcile::{Reconcile, Reconciled};
+use rerate::{Rerate, RerateReport};
 use settings::{SettingsAnswer, SettingsCommand};
 use wallet::{WalletAnswer, WalletCommand};
 use webhooks::{WebhookAnswer, WebhookCommand};
@@ -69,6 +71,8 @@ pub enum Command {
     Settings(SettingsCommand),
     /// Settle the calls the proxy saw end and the engine still holds (`reconcile`).
     Reconcile(Reconcile),
+    /// Rate a tenant's calls of a period again after a rate-card fix (`rerate`).
+    Rerate(Rerate),
 }
 
 /// What a command did.
@@ -89,6 +93,7 @@ pub enum Answer {
     Webhook(WebhookAnswer),
     Settings(SettingsAnswer),
     Reconciled(Reconciled),
+    Rerated(RerateReport),
 }
 
 impl Command {
@@ -128,6 +133,7 @@ impl Command {
             Command::Webhook(command) => command.execute(ctx).map(Answer::Webhook),
             Command::Settings(command) => command.execute(ctx).map(Answer::Settings),
             Command::Reconcile(command) => command.execute(ctx).map(Answer::Reconciled),
+            Command::Rerate(command) => command.execute(ctx).map(Answer::Rerated),
         }
     }
 }
@@ -193,6 +199,7 @@ impl Answer {
             Answer::Webhook(_) => "Webhook",
             Answer::Settings(_) => "Settings",
             Answer::Reconciled(_) => "Reconciled",
+            Answer::Rerated(_) => "Rerated",
         }
     }
 }

@@ -218,9 +218,21 @@ pub struct CountryUsageJson {
     pub usage: UsageTotalsJson,
 }
 
+/// One refund of a rerated call's old charge.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundLineJson {
+    pub seq: u64,
+    pub at: String,
+    pub date: String,
+    pub call_id: String,
+    /// The rerate run that refunded it.
+    pub run: String,
+    pub amount: String,
+}
+
 /// The monthly statement of the Communications Credits wallet. `opening_balance +
-/// fundings_total - usage_total - forfeits_total = closing_balance`, exactly; every amount is
-/// the ledger's own.
+/// fundings_total + refunds_total - usage_total - forfeits_total = closing_balance`, exactly;
+/// every amount is the ledger's own.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatementJson {
     pub tenant: String,
@@ -248,6 +260,9 @@ pub struct StatementJson {
     pub usage_total: UsageTotalsJson,
     pub forfeits: Vec<ForfeitLineJson>,
     pub forfeits_total: String,
+    /// Refunds of rerated calls (their new charges are usage).
+    pub refunds: Vec<RefundLineJson>,
+    pub refunds_total: String,
     pub closing_balance: String,
 }
 
@@ -315,6 +330,19 @@ impl StatementJson {
                 })
                 .collect(),
             forfeits_total: c.format(s.forfeits_total),
+            refunds: s
+                .refunds
+                .iter()
+                .map(|l| RefundLineJson {
+                    seq: l.seq,
+                    at: instant::format(l.at),
+                    date: l.date.to_string(),
+                    call_id: l.call_id.clone(),
+                    run: l.run.clone(),
+                    amount: c.format(l.amount),
+                })
+                .collect(),
+            refunds_total: c.format(s.refunds_total),
             closing_balance: c.format(s.closing),
         }
     }

@@ -174,6 +174,25 @@ impl Ctx<'_> {
             .push((record, fingerprint, outcome));
     }
 
+    /// A rerate run: the calls it charged again (their new outcome) and its record.
+    pub fn rerated(
+        &mut self,
+        tenant: &str,
+        calls: Vec<(String, Outcome)>,
+        run: minutely_store::RerateRun,
+    ) {
+        let commit = &mut self.pending(tenant).changes.commit;
+        commit.rerated.extend(calls);
+        commit.rerate_runs.push(run);
+    }
+
+    /// How many rerate runs of the tenant this batch holds, not yet committed.
+    pub fn pending_rerate_runs(&self, tenant: &str) -> u64 {
+        self.changes
+            .get(tenant)
+            .map_or(0, |p| p.changes.commit.rerate_runs.len() as u64)
+    }
+
     /// Reservations created, changed or gone.
     pub fn holds(&mut self, tenant: &str, holds: HoldChanges) {
         if holds.is_empty() {

@@ -96,6 +96,19 @@ pub struct ForfeitLine {
     pub amount: Decimal,
 }
 
+/// One refund of the month: a rerated call's old charge given back (its new charge is usage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundLine {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub date: Date,
+    /// The call refunded.
+    pub call_id: String,
+    /// The rerate run.
+    pub run: String,
+    pub amount: Decimal,
+}
+
 /// Usage of one category or country.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -141,15 +154,19 @@ pub struct Statement {
     pub usage: Usage,
     pub forfeits: Vec<ForfeitLine>,
     pub forfeits_total: Decimal,
+    /// Refunds of rerated calls, in journal order.
+    pub refunds: Vec<RefundLine>,
+    pub refunds_total: Decimal,
     /// The journal entries the month holds.
     pub entries: u64,
 }
 
 impl Statement {
-    /// `opening + fundings - usage - forfeits == closing`, exactly (false when the left side
-    /// cannot be represented).
+    /// `opening + fundings + refunds - usage - forfeits == closing`, exactly (false when the
+    /// left side cannot be represented).
     pub fn balances(&self) -> bool {
         money::add(self.opening, self.fundings_total)
+            .and_then(|a| money::add(a, self.refunds_total))
             .and_then(|a| money::sub(a, self.usage.amount))
             .and_then(|a| money::sub(a, self.forfeits_total))
             .is_ok_and(|closing| closing == self.closing)
@@ -176,6 +193,8 @@ pub struct Builder {
     usage: Usage,
     forfeits: Vec<ForfeitLine>,
     forfeits_total: Decimal,
+    refunds: Vec<RefundLine>,
+    refunds_total: Decimal,
     entries: u64,
 }
 
@@ -205,6 +224,8 @@ impl Builder {
             usage: Usage::default(),
             forfeits: Vec::new(),
             forfeits_total: Decimal::ZERO,
+            refunds: Vec::new(),
+            refunds_total: Decimal::ZERO,
             entries: 0,
         }
     }
@@ -267,6 +288,19 @@ impl Builder {
                     amount: entry.amount,
                 });
             }
+            EntryKind::Refund => {
+                self.check_lines()?;
+                self.refunds_total =
+                    money::add(self.refunds_total, entry.amount).map_err(broken)?;
+                self.refunds.push(RefundLine {
+                    seq: entry.seq,
+                    at: entry.at,
+                    date,
+                    call_id: entry.call_id.clone().unwrap_or_default(),
+                    run: entry.reference.clone().unwrap_or_default(),
+                    amount: entry.amount,
+                });
+            }
             EntryKind::Debit => self.add_debit(entry, call)?,
         }
         Ok(())
@@ -287,7 +321,7 @@ impl Builder {
         }
         // The size of the movement, signed as the entry moves the balance.
         let signed = match entry.kind {
-            EntryKind::Funding | EntryKind::Recharge => entry.amount,
+            EntryKind::Funding | EntryKind::Recharge | EntryKind::Refund => entry.amount,
             EntryKind::Debit | EntryKind::Forfeit => -entry.amount,
         };
         if signed != delta {
@@ -374,6 +408,8 @@ impl Builder {
             usage: self.usage,
             forfeits: self.forfeits,
             forfeits_total: self.forfeits_total,
+            refunds: self.refunds,
+            refunds_total: self.refunds_total,
             entries: self.entries,
         };
         if !statement.balances() {

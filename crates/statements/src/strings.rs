@@ -44,11 +44,14 @@ pub enum Text {
     Lot,
     NothingThisMonth,
     Identity,
+    Refunds,
+    RefundsSection,
+    Call,
 }
 
 impl Text {
     /// Every text, for the completeness test.
-    pub const ALL: [Text; 36] = [
+    pub const ALL: [Text; 39] = [
         Text::Title,
         Text::ToDate,
         Text::ProvisionalNote,
@@ -85,6 +88,9 @@ impl Text {
         Text::Lot,
         Text::NothingThisMonth,
         Text::Identity,
+        Text::Refunds,
+        Text::RefundsSection,
+        Text::Call,
     ];
 }
 
@@ -228,11 +234,26 @@ pub fn texts(key: Text) -> [&'static str; 5] {
             "Keine in diesem Monat.",
         ],
         Text::Identity => [
-            "Opening balance + fundings − usage − forfeits = closing balance",
-            "期首残高 + 入金 − 利用額 − 失効額 = 期末残高",
-            "期初余额 + 充值 − 使用 − 作废 = 期末余额",
-            "Solde d’ouverture + approvisionnements − consommation − pertes = solde de clôture",
-            "Anfangssaldo + Aufladungen − Nutzung − Verfall = Endsaldo",
+            "Opening balance + fundings + refunds − usage − forfeits = closing balance",
+            "期首残高 + 入金 + 返金 − 利用額 − 失効額 = 期末残高",
+            "期初余额 + 充值 + 退款 − 使用 − 作废 = 期末余额",
+            "Solde d’ouverture + approvisionnements + remboursements − consommation − pertes = solde de clôture",
+            "Anfangssaldo + Aufladungen + Erstattungen − Nutzung − Verfall = Endsaldo",
         ],
+        Text::Refunds => [
+            "Refunds of rerated calls",
+            "再計算された通話の返金",
+            "重新计费通话的退款",
+            "Remboursements d’appels recalculés",
+            "Erstattungen neu berechneter Anrufe",
+        ],
+        Text::RefundsSection => [
+            "Refunds of rerated calls",
+            "再計算された通話の返金",
+            "重新计费通话的退款",
+            "Remboursements d’appels recalculés",
+            "Erstattungen neu berechneter Anrufe",
+        ],
+        Text::Call => ["Call", "通話", "通话", "Appel", "Anruf"],
     }
 }

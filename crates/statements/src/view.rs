@@ -88,6 +88,10 @@ impl View {
                     f.amount(statement.fundings_total),
                 ],
                 vec![
+                    format!("+ {}", t(Text::Refunds)),
+                    f.amount(statement.refunds_total),
+                ],
+                vec![
                     format!("− {}", t(Text::Usage)),
                     f.amount(statement.usage.amount),
                 ],
@@ -201,13 +205,48 @@ impl View {
             ]),
             empty: t(Text::NothingThisMonth),
         };
+        let refunds = Section {
+            title: t(Text::RefundsSection),
+            columns: vec![
+                (t(Text::Date), false),
+                (t(Text::Call), false),
+                (t(Text::Reference), false),
+                (t(Text::Amount), true),
+            ],
+            rows: statement
+                .refunds
+                .iter()
+                .map(|l| {
+                    vec![
+                        f.date(l.date),
+                        l.call_id.clone(),
+                        l.run.clone(),
+                        f.amount(l.amount),
+                    ]
+                })
+                .collect(),
+            total: Some(vec![
+                t(Text::Total),
+                String::new(),
+                String::new(),
+                f.amount(statement.refunds_total),
+            ]),
+            empty: t(Text::NothingThisMonth),
+        };
         Ok(View {
             lang,
             title: t(Text::Title),
             subtitle,
             provisional: period.provisional.then(|| t(Text::ProvisionalNote)),
             facts,
-            sections: vec![summary, fundings, by_category, by_country, forfeits],
+            sections: vec![
+                summary,
+                fundings,
+                refunds,
+                by_category,
+                by_country,
+                forfeits,
+            ],
             identity: t(Text::Identity),
         })
     }

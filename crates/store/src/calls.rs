@@ -128,6 +128,33 @@ fn outcome_values(outcome: &Outcome) -> Result<Vec<Value>> {
     ])
 }
 
+/// Rewrites the outcome columns of a stored call (a rerate's new charge); the number of rows
+/// changed (0 for an unknown call).
+pub(crate) fn update_outcome(
+    conn: &Connection,
+    tenant: &str,
+    call_id: &str,
+    outcome: &Outcome,
+) -> Result<usize> {
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        let sets: Vec<String> = OUTCOME_COLUMNS
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ?{}", i + 3))
+            .collect();
+        format!(
+            "UPDATE calls SET {} WHERE tenant = ?1 AND call_id = ?2",
+            sets.join(", ")
+        )
+    });
+    let mut values = vec![text(tenant), text(call_id)];
+    values.extend(outcome_values(outcome)?);
+    Ok(conn
+        .prepare_cached(&UPDATE)?
+        .execute(params_from_iter(values))?)
+}
+
 /// The stored first submissions of these call ids (C23); ids never seen are absent.
 pub(crate) fn seen(
     conn: &Connection,

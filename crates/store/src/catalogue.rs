@@ -62,12 +62,28 @@ pub(crate) fn write_countries(conn: &Connection, countries: &CountryTable) -> Re
 
 /// Versions are immutable: an identical version is left alone, a new one is added, and one
 /// that differs refuses the whole import (the caller rolls the transaction back).
-pub(crate) fn import(conn: &Connection, card: &RateCard) -> Result<ImportSummary> {
+pub(crate) fn import(conn: &Connection, card: &RateCard, replace: bool) -> Result<ImportSummary> {
     let mut summary = ImportSummary::default();
     for version in card.versions() {
         let at = version.effective_from;
         match stored_version(conn, card.currency, at)? {
             Some(stored) if same_entries(&stored, version.entries()) => summary.unchanged.push(at),
+            Some(_) if replace => {
+                // A corrected version takes the place of the one with the same instant (C36:
+                // versions are complete tables); calls already charged keep their charge until
+                // they are rerated.
+                conn.execute(
+                    "DELETE FROM rate_entries WHERE version_id IN (SELECT id FROM rate_versions
+                     WHERE currency = ?1 AND effective_from = ?2)",
+                    params![card.currency.code(), ts(at)],
+                )?;
+                conn.execute(
+                    "DELETE FROM rate_versions WHERE currency = ?1 AND effective_from = ?2",
+                    params![card.currency.code(), ts(at)],
+                )?;
+                insert_version(conn, card.currency, version)?;
+                summary.replaced.push(at);
+            }
             Some(_) => {
                 return Err(StoreError::VersionConflict {
                     currency: card.currency.code().to_string(),

@@ -15,6 +15,7 @@ mod integrity;
 mod ledger;
 mod outbox;
 mod prices;
+mod rerate;
 mod reservations;
 mod schema;
 mod webhooks;
@@ -57,6 +58,7 @@ pub fn claim(db: &Path) -> Result<OwnerLock> {
         ))),
     }
 }
+pub use rerate::{FundedLot, RerateRow, RerateRun};
 pub use webhooks::{Delivery, StoredEvent, WebhookEndpoint};
 
 use jiff::Timestamp;
@@ -64,7 +66,7 @@ use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{AmountRules, Tenant};
 use minutely_core::engine::{Month, Outcome, ScheduledFunding, Seen, TenantBook};
-use minutely_core::ledger::{Entry, Event, Wallet, WalletSnapshot};
+use minutely_core::ledger::{Entry, Event, LotId, Wallet, WalletSnapshot};
 use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
@@ -173,6 +175,8 @@ pub struct ImportSummary {
     pub added: Vec<Timestamp>,
     /// `effective_from` of versions already present with identical content.
     pub unchanged: Vec<Timestamp>,
+    /// `effective_from` of versions replaced by a corrected one (`replace_rate_versions`).
+    pub replaced: Vec<Timestamp>,
 }
 
 /// One call as persisted: the record, its first outcome and its fingerprint (C23).
@@ -196,6 +200,10 @@ pub struct Commit {
     pub events: Vec<Event>,
     /// Funding references applied in this batch (idempotency of declared fundings).
     pub funding_refs: Vec<String>,
+    /// Calls a rerate charged again: their new outcome replaces the stored one.
+    pub rerated: Vec<(String, Outcome)>,
+    /// Rerate runs made in this batch.
+    pub rerate_runs: Vec<RerateRun>,
 }
 
 /// Everything one batch changed for one tenant (see `Store::commit_batch`).
@@ -463,7 +471,13 @@ impl Store {
     /// same `effective_from` and other content refuses the whole import.
     pub fn import_rate_card(&mut self, card: &RateCard) -> Result<ImportSummary> {
         // On a conflict the versions already added are rolled back.
-        self.in_write(|tx| catalogue::import(tx, card))
+        self.in_write(|tx| catalogue::import(tx, card, false))
+    }
+
+    /// `import_rate_card`, where a version with the same `effective_from` and other entries is
+    /// replaced by the card's (a corrected version, before a rerate) instead of refused.
+    pub fn replace_rate_versions(&mut self, card: &RateCard) -> Result<ImportSummary> {
+        self.in_write(|tx| catalogue::import(tx, card, true))
     }
 
     /// Every version of the currency's card (an empty card when none was imported).
@@ -577,6 +591,26 @@ impl Store {
     /// the five is refused (`StoreError::is_constraint`).
     pub fn set_preferred_lang(&mut self, key_id: &str, lang: &str, at: Timestamp) -> Result<()> {
         self.in_write(|tx| access::set_preferred_lang(tx, key_id, lang, at))
+    }
+
+    /// The tenant's rerate runs, newest first, at most `limit` (without their calls).
+    pub fn rerate_runs(&self, tenant: &str, limit: usize) -> Result<Vec<RerateRun>> {
+        rerate::runs(&self.conn, tenant, limit)
+    }
+
+    /// One rerate run with the calls it changed or kept, or `None`.
+    pub fn rerate_run(&self, tenant: &str, id: &str) -> Result<Option<RerateRun>> {
+        rerate::run(&self.conn, tenant, id)
+    }
+
+    /// How many rerate runs the tenant has.
+    pub fn rerate_count(&self, tenant: &str) -> Result<u64> {
+        rerate::count(&self.conn, tenant)
+    }
+
+    /// The lots `ids` as the journal's funding and recharge entries record them.
+    pub fn funded_lots(&self, tenant: &str, ids: &[LotId]) -> Result<Vec<FundedLot>> {
+        rerate::funded_lots(&self.conn, tenant, ids)
     }
 
     /// The tenants that hold the service number `number`, by tenant id (a dedicated number has
@@ -781,6 +815,8 @@ fn write_changes(conn: &rusqlite::Connection, c: &TenantChanges) -> Result<()> {
     ledger::append_entries(conn, id, &c.commit.entries)?;
     outbox::append_events(conn, id, &c.commit.events)?;
     outbox::insert_funding_refs(conn, id, &c.commit.funding_refs)?;
+    rerate::update_charges(conn, id, &c.commit.rerated)?;
+    rerate::insert_runs(conn, id, &c.commit.rerate_runs)?;
     reservations::put(conn, id, &c.reservations_put)?;
     reservations::delete(conn, id, &c.reservations_drop)?;
     Ok(())

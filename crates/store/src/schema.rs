@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -474,4 +474,44 @@ ALTER TABLE audit_v6 RENAME TO audit;
 CREATE INDEX audit_by_tenant ON audit (tenant, seq);
 
 CREATE INDEX service_numbers_by_number ON service_numbers (number, tenant);
+"#;
+
+/// Rerating: each run of a tenant (who, when, the period, the card versions, counts and totals)
+/// and, per call it changed or kept, the old and new charge.
+const V7: &str = r#"
+CREATE TABLE rerate_runs (
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    from_at TEXT NOT NULL,
+    to_at TEXT NOT NULL,
+    card_versions TEXT NOT NULL,
+    calls INTEGER NOT NULL CHECK (calls >= 0),
+    changed INTEGER NOT NULL CHECK (changed >= 0),
+    skipped INTEGER NOT NULL CHECK (skipped >= 0),
+    refunded TEXT NOT NULL,
+    charged TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) STRICT;
+
+CREATE TABLE rerate_items (
+    tenant TEXT NOT NULL,
+    run TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    start_at TEXT NOT NULL,
+    old_amount TEXT NOT NULL,
+    new_amount TEXT NOT NULL,
+    old_funding TEXT NOT NULL,
+    new_funding TEXT NOT NULL,
+    old_rule TEXT NOT NULL,
+    new_rule TEXT NOT NULL,
+    old_rate TEXT,
+    new_rate TEXT,
+    old_pool_minutes INTEGER NOT NULL,
+    new_pool_minutes INTEGER NOT NULL,
+    skipped TEXT,
+    PRIMARY KEY (tenant, run, call_id),
+    FOREIGN KEY (tenant, run) REFERENCES rerate_runs (tenant, id)
+) STRICT;
 "#;

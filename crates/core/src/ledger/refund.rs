@@ -53,7 +53,10 @@ impl Wallet {
     ) -> Result<Vec<(LotId, Decimal)>, Overflow> {
         let amount = refund.amount()?;
         assert!(amount > Decimal::ZERO, "a refund is positive");
-        assert!(amount <= self.debited, "a refund gives back at most what was charged");
+        assert!(
+            amount <= self.debited,
+            "a refund gives back at most what was charged"
+        );
         add(self.live, amount)?;
         self.advance(at, effects);
         let mut parts: Vec<(LotId, Decimal)> = refund.lots.to_vec();
@@ -94,7 +97,14 @@ impl Wallet {
         }
         self.debited = sub(self.debited, amount)?;
         let reference = Some(refund.reference.to_string());
-        let entry = draft(at, EntryKind::Refund, amount, Some(refund.call_id), reference, postings);
+        let entry = draft(
+            at,
+            EntryKind::Refund,
+            amount,
+            Some(refund.call_id),
+            reference,
+            postings,
+        );
         self.push_entry(effects, entry);
         Ok(expired)
     }

@@ -14,14 +14,22 @@ use minutely_core::rerate::{RerateCall, Rerated};
 
 /// The card with the mistake: France at 2.00 a minute, Germany flagged premium.
 const WRONG: &[Row] = &[
-    ("dial_out", "+33", "", "France", "FR", false, "2.00", "0", 60, 60, CARD_FROM),
-    ("dial_out", "+49", "", "Germany", "DE", true, "0.10", "0", 60, 60, CARD_FROM),
+    (
+        "dial_out", "+33", "", "France", "FR", false, "2.00", "0", 60, 60, CARD_FROM,
+    ),
+    (
+        "dial_out", "+49", "", "Germany", "DE", true, "0.10", "0", 60, 60, CARD_FROM,
+    ),
 ];
 
 /// The corrected card: France at 1.00, Germany not premium.
 const FIXED: &[Row] = &[
-    ("dial_out", "+33", "", "France", "FR", false, "1.00", "0", 60, 60, CARD_FROM),
-    ("dial_out", "+49", "", "Germany", "DE", false, "0.10", "0", 60, 60, CARD_FROM),
+    (
+        "dial_out", "+33", "", "France", "FR", false, "1.00", "0", 60, 60, CARD_FROM,
+    ),
+    (
+        "dial_out", "+49", "", "Germany", "DE", false, "0.10", "0", 60, 60, CARD_FROM,
+    ),
 ];
 
 /// One MCOMEETADD (a 60-minute pool), a pay-per-minute and a subscription organizer.
@@ -126,7 +134,13 @@ fn a_call_is_refunded_and_charged_at_the_new_rate_c22_c24() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("100"), ts("2026-03-01T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2026-03-01T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     let calls = vec![dial_out("c1", PPM, FR_FIXED, "2026-03-02T10:00:00Z", 600)];
@@ -156,7 +170,13 @@ fn a_call_whose_funding_changes_when_the_pool_runs_out_earlier_c32() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("100"), ts("2026-03-01T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2026-03-01T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     // Germany was premium: 40 minutes on credits; France took 40 pool minutes.
@@ -170,7 +190,10 @@ fn a_call_whose_funding_changes_when_the_pool_runs_out_earlier_c32() {
     assert_eq!(pool_used(&book, 2026, 3), 40);
     let done = rerate(&mut book, old, "2026-03-10T00:00:00Z", &mut journal);
     let (a, b) = (&done.items[0].new, &done.items[1].new);
-    assert_eq!((a.funding, a.pool_minutes, a.amount), (Funding::Pool, 40, d("0")));
+    assert_eq!(
+        (a.funding, a.pool_minutes, a.amount),
+        (Funding::Pool, 40, d("0"))
+    );
     // C32: 20 minutes left for b; the other 20 on credits at 1.00, no connection fee.
     assert_eq!(
         (b.funding, b.pool_minutes, b.amount),
@@ -192,7 +215,13 @@ fn a_rerate_that_crosses_the_recharge_trigger_recharges_once_and_a_refund_never_
     let mut book = book(wallet_with(auto("50", "100", true)));
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("75"), ts("2026-03-01T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("75"),
+            ts("2026-03-01T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     // Here the card as imported said 1.00 for France and the fix says 2.00 (`WRONG` is the
@@ -207,7 +236,12 @@ fn a_rerate_that_crosses_the_recharge_trigger_recharges_once_and_a_refund_never_
     let mut rater = Rater::new(countries(), &wrong);
     let known = known_lots(&book, &journal);
     let done = book
-        .rerate(&mut rater, old, (ts("2026-03-10T00:00:00Z"), "run-1"), &known)
+        .rerate(
+            &mut rater,
+            old,
+            (ts("2026-03-10T00:00:00Z"), "run-1"),
+            &known,
+        )
         .unwrap();
     journal.absorb(&done.effects);
     journal.check(&book, "after the rerate");
@@ -240,7 +274,13 @@ fn a_charge_from_a_lot_that_expired_since_forfeits_what_the_new_charge_leaves_c1
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("100"), ts("2025-01-10T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2025-01-10T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     let calls = vec![dial_out("old", PPM, FR_FIXED, "2025-06-01T10:00:00Z", 600)];
@@ -248,7 +288,13 @@ fn a_charge_from_a_lot_that_expired_since_forfeits_what_the_new_charge_leaves_c1
     assert_eq!(old[0].old.lots, vec![(1, d("20.00"))]);
     // Lot 1 expires on 2026-01-10 with 80 left; lot 2 is bought after.
     let (_, effects) = book
-        .fund(d("100"), ts("2026-02-01T00:00:00Z"), "f2", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2026-02-01T00:00:00Z"),
+            "f2",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     assert_eq!(book.wallet.totals().2, d("80.00"));
@@ -266,7 +312,10 @@ fn a_charge_from_a_lot_that_expired_since_forfeits_what_the_new_charge_leaves_c1
     assert_eq!(done.items[0].new.lots, vec![(1, d("10.00"))]);
     assert_eq!(book.wallet.balance(), d("100"));
     assert_eq!(book.wallet.totals().2, d("90.00"), "forfeited in all");
-    assert_eq!(book.wallet.lots().map(|l| l.id).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        book.wallet.lots().map(|l| l.id).collect::<Vec<_>>(),
+        vec![2]
+    );
 }
 
 #[test]
@@ -274,7 +323,13 @@ fn the_same_run_twice_changes_nothing_the_second_time() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("100"), ts("2026-03-01T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2026-03-01T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     let calls = vec![
@@ -286,14 +341,22 @@ fn the_same_run_twice_changes_nothing_the_second_time() {
     let first = rerate(&mut book, old, "2026-03-10T00:00:00Z", &mut journal);
     assert!(first.items.iter().all(|i| i.changed()));
     let (balance, pool) = (book.wallet.balance(), pool_used(&book, 2026, 3));
-    let second = rerate(&mut book, stored(&first, &calls), "2026-03-11T00:00:00Z", &mut journal);
+    let second = rerate(
+        &mut book,
+        stored(&first, &calls),
+        "2026-03-11T00:00:00Z",
+        &mut journal,
+    );
     assert!(second.effects.entries.is_empty(), "{:?}", kinds(&second));
     assert!(second.effects.events.is_empty());
     assert!(second.items.iter().all(|i| !i.changed()));
     for (a, b) in first.items.iter().zip(&second.items) {
         assert_eq!(a.new, b.new, "{}: the stored charge stays", a.call_id);
     }
-    assert_eq!((book.wallet.balance(), pool_used(&book, 2026, 3)), (balance, pool));
+    assert_eq!(
+        (book.wallet.balance(), pool_used(&book, 2026, 3)),
+        (balance, pool)
+    );
 }
 
 #[test]
@@ -301,12 +364,28 @@ fn a_call_rating_refuses_today_is_kept_and_reported() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
     let (_, effects) = book
-        .fund(d("100"), ts("2026-03-01T00:00:00Z"), "f1", true, &Default::default())
+        .fund(
+            d("100"),
+            ts("2026-03-01T00:00:00Z"),
+            "f1",
+            true,
+            &Default::default(),
+        )
         .unwrap();
     journal.absorb(&effects);
     let calls = vec![dial_out("gb", PPM, GB_NUM, "2026-03-02T10:00:00Z", 60)];
     let gb: &[Row] = &[(
-        "dial_out", "+44", "", "United Kingdom", "GB", false, "0.50", "0", 60, 60, CARD_FROM,
+        "dial_out",
+        "+44",
+        "",
+        "United Kingdom",
+        "GB",
+        false,
+        "0.50",
+        "0",
+        60,
+        60,
+        CARD_FROM,
     )];
     let old = rate_all(&mut book, &card("EUR", gb), &calls, &mut journal);
     let done = rerate(&mut book, old.clone(), "2026-03-10T00:00:00Z", &mut journal);

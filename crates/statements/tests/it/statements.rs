@@ -61,6 +61,7 @@ impl Journal {
         let (wallet, other) = match kind {
             EntryKind::Funding | EntryKind::Recharge => (amount, Account::Payments),
             EntryKind::Debit => (-amount, Account::Usage),
+            EntryKind::Refund => (amount, Account::Usage),
             EntryKind::Forfeit => (-amount, Account::Forfeits),
         };
         self.balance += wallet;
@@ -183,6 +184,47 @@ fn build(month: &str, now: &str) -> Result<Statement, StatementError> {
         b.add(e, |id| Ok(calls[id].clone()))?;
     }
     b.finish()
+}
+
+#[test]
+fn a_rerate_shows_the_refund_and_the_new_charge_and_the_identity_holds() {
+    let (mut journal, mut calls) = sample();
+    // In April the "de" call of March is rerated: 12.83 refunded, 6.40 charged.
+    journal.push(
+        "2026-04-12T10:00:00Z",
+        EntryKind::Refund,
+        "12.83",
+        Some("de"),
+        Some("rr-1"),
+    );
+    journal.push(
+        "2026-04-12T10:00:00Z",
+        EntryKind::Debit,
+        "6.40",
+        Some("de"),
+        Some("rr-1"),
+    );
+    calls.insert("de", facts(Category::DialOut, "DE", "427.5"));
+    let period = Period::new(
+        Month::parse("2026-04").unwrap(),
+        &paris(),
+        ts("2026-05-01T00:00:00Z"),
+    )
+    .unwrap();
+    let mut b = Builder::new("acme", "Acme", eur(), "Europe/Paris", paris(), period);
+    for e in &journal.entries {
+        b.add(e, |id| Ok(calls[id].clone())).unwrap();
+    }
+    let s = b.finish().unwrap();
+    assert_eq!(s.refunds_total, d("12.83"));
+    assert_eq!(
+        (s.refunds[0].call_id.as_str(), s.refunds[0].run.as_str()),
+        ("de", "rr-1")
+    );
+    assert_eq!(s.usage.amount, d("6.40"));
+    // 132.67 - 3.00 forfeited + 12.83 - 6.40.
+    assert_eq!(s.closing, d("136.10"));
+    assert!(s.balances());
 }
 
 #[test]

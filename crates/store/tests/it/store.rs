@@ -271,7 +271,8 @@ fn c36_rate_card_versions_round_trip_and_identical_reimport_is_unchanged() {
         summary,
         ImportSummary {
             added: froms.clone(),
-            unchanged: vec![]
+            unchanged: vec![],
+            replaced: vec![]
         }
     );
     assert_same_card(&store.rate_card(eur()).unwrap(), &card());
@@ -286,7 +287,8 @@ fn c36_rate_card_versions_round_trip_and_identical_reimport_is_unchanged() {
         summary,
         ImportSummary {
             added: vec![],
-            unchanged: froms
+            unchanged: froms,
+            replaced: vec![]
         }
     );
     assert_same_card(
@@ -296,6 +298,31 @@ fn c36_rate_card_versions_round_trip_and_identical_reimport_is_unchanged() {
             .unwrap(),
         &card(),
     );
+}
+
+#[test]
+fn c36_a_corrected_version_replaces_the_one_of_the_same_instant_when_asked() {
+    let (_dir, path) = db();
+    let mut store = Store::open(&path, &countries()).unwrap();
+    store.import_rate_card(&card()).unwrap();
+    let mut changed = version_rows("2026-01-01T00:00:00Z", "0.01");
+    changed[0].rate_per_minute = d("0.0299");
+    let corrected = build(changed.clone());
+    let summary = store.replace_rate_versions(&corrected).unwrap();
+    assert_eq!(summary.replaced, vec![at("2026-01-01T00:00:00Z")]);
+    let stored = Store::open(&path, &countries())
+        .unwrap()
+        .rate_card(eur())
+        .unwrap();
+    let version = stored
+        .version_at(at("2026-06-01T00:00:00Z"))
+        .expect("the corrected version");
+    assert_eq!(version.entries()[0].rate_per_minute, d("0.0299"));
+    // The other version is untouched, and the same file again changes nothing.
+    assert!(stored.version_at(at("2025-06-01T00:00:00Z")).is_some());
+    let again = store.replace_rate_versions(&corrected).unwrap();
+    assert_eq!(again.unchanged, vec![at("2026-01-01T00:00:00Z")]);
+    assert!(again.replaced.is_empty());
 }
 
 #[test]
