@@ -20,6 +20,11 @@ pub enum RatesCommand {
         /// ISO 4217 currency of every price in the file.
         #[arg(long)]
         currency: String,
+        /// A version of the file whose `effective_from` is already stored with other entries
+        /// replaces it (a corrected version; rerate the calls it priced afterwards) instead of
+        /// refusing the import.
+        #[arg(long)]
+        replace: bool,
     },
     /// Write a currency's rate card (every version) as CSV to stdout.
     ///
@@ -71,12 +76,22 @@ fn currency(code: &str) -> Result<Currency> {
 /// unchanged; one with other entries is a conflict that changes nothing), with an audit row,
 /// and prints what was added and what was unchanged. Every import of a rate card ends here.
 pub(crate) fn store_card(db: &Path, card: &RateCard) -> Result<()> {
+    store_card_as(db, card, false)
+}
+
+/// `store_card`, where `replace` lets a corrected version take the place of the stored one
+/// with the same `effective_from`.
+fn store_card_as(db: &Path, card: &RateCard, replace: bool) -> Result<()> {
     let currency = card.currency;
     let (_lock, mut store) = open_store_to_change(db)?;
     let summary = store.atomically(|store| {
         let before = store.rate_card(currency)?;
-        let summary = store.import_rate_card(card)?;
-        if !summary.added.is_empty() {
+        let summary = if replace {
+            store.replace_rate_versions(card)?
+        } else {
+            store.import_rate_card(card)?
+        };
+        if !summary.added.is_empty() || !summary.replaced.is_empty() {
             let after = store.rate_card(currency)?;
             store.append_audit(&[Actor::cli().entry(
                 jiff::Timestamp::now(),
@@ -95,6 +110,12 @@ pub(crate) fn store_card(db: &Path, card: &RateCard) -> Result<()> {
             instant::format(*at)
         );
     }
+    for at in &summary.replaced {
+        println!(
+            "replaced {currency} version effective from {}",
+            instant::format(*at)
+        );
+    }
     for at in &summary.unchanged {
         println!(
             "unchanged {currency} version effective from {}",
@@ -109,11 +130,12 @@ pub fn rates(db: &Path, command: RatesCommand) -> Result<()> {
         RatesCommand::Import {
             file,
             currency: code,
+            replace,
         } => {
             let currency = currency(&code)?;
             let card = ratecard::parse(&read_file(&file)?, currency)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            store_card(db, &card)
+            store_card_as(db, &card, replace)
         }
         RatesCommand::Export { currency: code } => {
             let store = open_store(db)?;

@@ -16,6 +16,7 @@ mod offline;
 pub mod output;
 mod reconcile;
 mod report;
+mod rerate;
 mod statement;
 pub mod tenants;
 
@@ -57,6 +58,13 @@ pub enum Command {
     ///
     /// Example: minutely reconcile --acc /var/log/kamailio/acc.log --dry-run
     Reconcile(reconcile::ReconcileArgs),
+    /// After a rate-card fix, rate a tenant's charged calls of a period again: each changed
+    /// call's old charge is refunded and the new one debited, in canonical order (stop the
+    /// server first; `--dry-run` shows the difference and changes nothing; `--list` shows the
+    /// runs).
+    ///
+    /// Example: minutely rerate --tenant contoso --from 2026-03-01T00:00:00Z --to 2026-04-01T00:00:00Z --dry-run
+    Rerate(rerate::RerateArgs),
     /// Rate call records offline, without a store, replaying the wallet in memory; writes the
     /// PSTN usage export to stdout.
     ///
@@ -113,6 +121,7 @@ pub fn run(db: &Path, command: Command) -> Result<()> {
         Command::Ingest(args) => ingest::run(db, args),
         Command::Import(c) => import::run(db, c),
         Command::Reconcile(args) => reconcile::run(db, args),
+        Command::Rerate(args) => rerate::run(db, args),
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(db, c),
         Command::Advise(args) => advise::run(db, args),

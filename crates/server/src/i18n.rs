@@ -76,6 +76,7 @@ pub const API_CODES: &[&str] = &[
     "headers_too_large",
     "webhook_address_refused",
     "unprocessable_request",
+    "too_many_calls",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -365,6 +366,13 @@ catalogue! {
         zh_cn: "请求正文过大。",
         fr: "Le corps de la requête est trop volumineux.",
         de: "Der Anforderungstext ist zu groß.",
+    }
+    "too_many_calls" => {
+        en: "The period holds more calls than one rerate run takes; split the period.",
+        ja: "期間内の通話が 1 回の再計算で扱える数を超えています。期間を分割してください。",
+        zh_cn: "该期间的通话数超过一次重新计费可处理的数量，请拆分期间。",
+        fr: "La période contient plus d’appels qu’un recalcul n’en traite ; divisez la période.",
+        de: "Der Zeitraum enthält mehr Anrufe, als eine Neuberechnung verarbeitet; teilen Sie den Zeitraum.",
     }
     "batch_too_large" => {
         en: "The batch contains too many call records.",

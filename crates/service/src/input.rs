@@ -22,6 +22,7 @@ pub mod directory;
 pub mod hooks;
 pub mod object;
 pub mod reconcile;
+pub mod rerate;
 pub mod wallet;
 
 use jiff::Timestamp;

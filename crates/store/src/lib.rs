@@ -106,7 +106,7 @@ pub enum StoreError {
     InUse(PathBuf),
     /// A rate-card version with this `effective_from` already exists with other content.
     #[error(
-        "the {currency} rate card already has a version effective from {effective_from} with different content; versions are immutable, import the fix as a new version"
+        "the {currency} rate card already has a version effective from {effective_from} with different content; import the fix as a new version, or replace this one (rates import --replace) and rerate the calls it priced"
     )]
     VersionConflict {
         currency: String,

@@ -401,16 +401,30 @@ pub struct ImportResponse {
     pub added: Vec<String>,
     /// `effective_from` of the versions already present with the same content.
     pub unchanged: Vec<String>,
+    /// `effective_from` of the versions replaced by a corrected one (`replace=true`).
+    pub replaced: Vec<String>,
+}
+
+/// How an import treats a version already stored with other content.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `true`: the file's version replaces the stored one with the same `effective_from` (a
+    /// corrected version; rerate the calls it priced afterwards). Default `false`: refused.
+    pub replace: Option<bool>,
 }
 
 /// Imports a rate-card CSV for a currency (operator only; `text/csv`). A file with any invalid
 /// row is refused whole with every bad row listed (line, column, reason). Versions are
 /// immutable: an identical version is left alone, a new one is added, and a version with the
-/// same `effective_from` and other content refuses the whole import (409 `conflict`).
+/// same `effective_from` and other content refuses the whole import (409 `conflict`), unless
+/// `replace=true`: then the corrected version takes its place (audited), and calls already
+/// charged keep their charge until they are rerated (`POST /v1/tenants/{tenant}/rerate`).
 #[utoipa::path(
     post,
     path = "/v1/rate-cards/{currency}",
-    params(("currency" = String, Path, description = "ISO 4217 code of every price in the file")),
+    params(("currency" = String, Path, description = "ISO 4217 code of every price in the file"), ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "kind,key,origin,name,country,premium,rate_per_minute,connection_fee,first_block_s,increment_s,effective_from"),
     responses(
@@ -429,6 +443,7 @@ pub async fn import_rate_card(
     Caller(caller): Caller,
     actor: Actor,
     Path(currency): Path<String>,
+    Query(query): Query<ImportQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<ImportResponse>> {
@@ -441,6 +456,7 @@ pub async fn import_rate_card(
     let command = CatalogueCommand::ImportRateCard {
         actor: actor.0,
         card: Box::new(card),
+        replace: query.replace.unwrap_or(false),
     };
     let summary = state
         .writer
@@ -450,6 +466,7 @@ pub async fn import_rate_card(
         currency: currency.code().to_string(),
         added: summary.added.into_iter().map(instant).collect(),
         unchanged: summary.unchanged.into_iter().map(instant).collect(),
+        replaced: summary.replaced.into_iter().map(instant).collect(),
     }))
 }
 

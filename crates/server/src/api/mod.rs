@@ -21,6 +21,7 @@ pub mod policies;
 pub mod reconcile;
 pub mod refine;
 pub mod reports;
+pub mod rerate;
 pub mod simulate;
 pub mod statements;
 pub mod tenants;
@@ -36,6 +37,7 @@ pub fn registry() -> Vec<Route> {
         ops::routes(),
         control::routes(),
         reconcile::routes(),
+        rerate::routes(),
         edge::routes(),
         catalogue::routes(),
         tenants::routes(),
@@ -81,6 +83,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         control::Doc::openapi(),
         reconcile::Doc::openapi(),
+        rerate::Doc::openapi(),
         edge::Doc::openapi(),
         catalogue::Doc::openapi(),
         directory::Doc::openapi(),

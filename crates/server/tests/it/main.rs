@@ -22,6 +22,7 @@ mod openapi;
 mod ratelimit;
 mod reconcile;
 mod reports;
+mod rerate;
 mod schema_agreement;
 mod shutdown;
 mod slow_clients;

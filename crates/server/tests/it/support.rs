@@ -174,7 +174,7 @@ fn ledger_items(body: &Value) -> Vec<Value> {
 pub fn signed(entry: &Value) -> Decimal {
     let amount = dec(&entry["amount"]);
     match entry["kind"].as_str() {
-        Some("funding" | "recharge") => amount.abs(),
+        Some("funding" | "recharge" | "refund") => amount.abs(),
         Some("debit" | "forfeit") => -amount.abs(),
         other => panic!("unknown ledger entry kind {other:?}: {entry}"),
     }

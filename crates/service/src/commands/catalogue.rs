@@ -23,7 +23,13 @@ pub enum CatalogueCommand {
     },
     /// Import a currency's rate card: its new versions are added, the known ones must be the
     /// same (`conflict` otherwise).
-    ImportRateCard { actor: Actor, card: Box<RateCard> },
+    ImportRateCard {
+        actor: Actor,
+        card: Box<RateCard>,
+        /// A version with the same `effective_from` and other entries replaces the stored one
+        /// (a corrected version, before a rerate) instead of refusing the import.
+        replace: bool,
+    },
     /// Set the license prices of a currency; `picture` is how the audit rows show them.
     SetLicensePrices {
         actor: Actor,
@@ -48,9 +54,11 @@ impl CatalogueCommand {
             CatalogueCommand::ReplaceCountries { actor, table } => {
                 replace_countries(ctx, &actor, *table)
             }
-            CatalogueCommand::ImportRateCard { actor, card } => {
-                import_rate_card(ctx, &actor, &card)
-            }
+            CatalogueCommand::ImportRateCard {
+                actor,
+                card,
+                replace,
+            } => import_rate_card(ctx, &actor, &card, replace),
             CatalogueCommand::SetLicensePrices {
                 actor,
                 prices,
@@ -92,15 +100,21 @@ fn import_rate_card(
     ctx: &mut Ctx<'_>,
     actor: &Actor,
     card: &RateCard,
+    replace: bool,
 ) -> ServiceResult<CatalogueAnswer> {
     let (now, currency) = (ctx.now, card.currency);
     let (summary, stored) = ctx.store.atomically(|store| {
         let before = store.rate_card(currency)?;
-        let summary = store.import_rate_card(card).map_err(|e| match e {
+        let imported = if replace {
+            store.replace_rate_versions(card)
+        } else {
+            store.import_rate_card(card)
+        };
+        let summary = imported.map_err(|e| match e {
             StoreError::VersionConflict { .. } => ServiceError::conflict(e.to_string()),
             other => ServiceError::from(other),
         })?;
-        if summary.added.is_empty() {
+        if summary.added.is_empty() && summary.replaced.is_empty() {
             // Nothing new: no change, no row.
             return Ok((summary, None));
         }

@@ -274,3 +274,115 @@ impl FromAnswer for RerateReport {
         }
     }
 }
+
+/// One call of a run, as JSON.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RerateItemJson {
+    pub call_id: String,
+    pub start: String,
+    pub old_amount: String,
+    pub new_amount: String,
+    /// `new_amount - old_amount`.
+    pub difference: String,
+    pub old_funding: String,
+    pub new_funding: String,
+    /// The rule that decided who pays, before and after (C18, C19, C32, C33).
+    pub old_rule: String,
+    pub new_rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_rate_per_minute: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_rate_per_minute: Option<String>,
+    pub old_pool_minutes: u32,
+    pub new_pool_minutes: u32,
+    /// The reason code rating gives today, for a call kept as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// A rerate run (or a dry run's difference), as JSON.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RerateRunJson {
+    /// The run's id; absent for a dry run, which changed nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub dry_run: bool,
+    pub at: String,
+    /// Who ran it: `cli`, or the key's kind and id.
+    pub actor: String,
+    pub from: String,
+    pub to: String,
+    pub currency: String,
+    /// The `effective_from` of the card versions the new charges use.
+    pub card_versions: Vec<String>,
+    /// Charged calls of the period looked at.
+    pub calls: u64,
+    /// Calls whose charge changed.
+    pub changed: u64,
+    /// Calls kept as they were (rating refuses them today).
+    pub skipped: u64,
+    /// The old charges refunded, and the new ones debited, of the calls whose amount changed.
+    pub refunded: String,
+    pub charged: String,
+    /// `charged - refunded`: what the wallet pays more (negative: gets back).
+    pub net: String,
+    /// The calls changed or kept (absent from a listing of runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<RerateItemJson>>,
+}
+
+impl RerateRunJson {
+    /// `run` in `currency`, with its calls when `with_items`.
+    pub fn new(run: &RerateRun, currency: Currency, dry_run: bool, with_items: bool) -> Self {
+        let f = |d: Decimal| currency.format(d);
+        let net = run.charged.checked_sub(run.refunded).unwrap_or_default();
+        RerateRunJson {
+            id: (!run.id.is_empty()).then(|| run.id.clone()),
+            dry_run,
+            at: minutely_formats::instant::format(run.at),
+            actor: run.actor.clone(),
+            from: minutely_formats::instant::format(run.from),
+            to: minutely_formats::instant::format(run.to),
+            currency: currency.code().to_string(),
+            card_versions: run
+                .card_versions
+                .iter()
+                .map(|t| minutely_formats::instant::format(*t))
+                .collect(),
+            calls: run.calls,
+            changed: run.changed,
+            skipped: run.skipped,
+            refunded: f(run.refunded),
+            charged: f(run.charged),
+            net: f(net),
+            items: with_items.then(|| {
+                run.items
+                    .iter()
+                    .map(|r| RerateItemJson {
+                        call_id: r.call_id.clone(),
+                        start: minutely_formats::instant::format(r.start),
+                        old_amount: f(r.old_amount),
+                        new_amount: f(r.new_amount),
+                        difference: f(r.new_amount.checked_sub(r.old_amount).unwrap_or_default()),
+                        old_funding: r.old_funding.clone(),
+                        new_funding: r.new_funding.clone(),
+                        old_rule: r.old_rule.clone(),
+                        new_rule: r.new_rule.clone(),
+                        old_rate_per_minute: r.old_rate.map(|d| d.to_string()),
+                        new_rate_per_minute: r.new_rate.map(|d| d.to_string()),
+                        old_pool_minutes: r.old_pool_minutes,
+                        new_pool_minutes: r.new_pool_minutes,
+                        skipped: r.skipped.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+impl RerateReport {
+    /// The report as JSON, with every call changed or kept.
+    pub fn json(&self) -> RerateRunJson {
+        RerateRunJson::new(&self.run, self.currency, self.dry_run, true)
+    }
+}
