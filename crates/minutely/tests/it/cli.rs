@@ -769,3 +769,117 @@ fn reconcile_reads_a_kamailio_log_and_reports_each_call() {
     let err = ws.fails(&["reconcile", "--acc", bad.to_str().unwrap()]);
     assert!(err.contains("line 2") && err.contains("call_id"), "{err}");
 }
+
+#[test]
+fn rerate_after_a_corrected_version_dry_then_for_real_then_nothing_c22_c24() {
+    let ws = Workspace::new();
+    let rates = ws.write("rates.csv", RATES);
+    ws.ok(&[
+        "rates",
+        "import",
+        rates.to_str().unwrap(),
+        "--currency",
+        "EUR",
+    ]);
+    let tenant = ws.write("tenant.toml", &example_tenant());
+    ws.ok(&["apply", "-f", tenant.to_str().unwrap()]);
+    let calls = ws.write(
+        "calls.csv",
+        "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
+r1,m1,chloe.bernard@contoso.example,dial_out,,,+33 6 12 34 56 78,2026-01-05T10:00:00Z,2026-01-05T10:10:00Z
+r2,m1,chloe.bernard@contoso.example,dial_out,,,+44 20 7946 0018,2026-01-05T11:00:00Z,2026-01-05T11:02:00Z
+",
+    );
+    ws.ok(&["ingest", calls.to_str().unwrap(), "--tenant", "contoso"]);
+    // The French mobile rate was 0.11 by mistake: the fix is 0.22.
+    let fixed = ws.write(
+        "fixed.csv",
+        &RATES.replace(
+            "+336,,France mobile,FR,false,0.1100",
+            "+336,,France mobile,FR,false,0.2200",
+        ),
+    );
+    let refused = ws.fails(&[
+        "rates",
+        "import",
+        fixed.to_str().unwrap(),
+        "--currency",
+        "EUR",
+    ]);
+    assert!(refused.contains("--replace"), "{refused}");
+    let out = ws.ok(&[
+        "rates",
+        "import",
+        fixed.to_str().unwrap(),
+        "--currency",
+        "EUR",
+        "--replace",
+    ]);
+    assert!(out.contains("replaced EUR version"), "{out}");
+    let balance = || ws.ok(&["wallet", "show", "--tenant", "contoso"]);
+    let before = balance();
+    let period = [
+        "rerate",
+        "--tenant",
+        "contoso",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-02-01T00:00:00Z",
+        "--json",
+    ];
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ws.ok(args)).unwrap() };
+    let dry = json(&[&period[..], &["--dry-run"]].concat());
+    assert_eq!(
+        (dry["calls"].clone(), dry["changed"].clone()),
+        (2.into(), 1.into()),
+        "{dry}"
+    );
+    let item = &dry["items"][0];
+    // 10 minutes at 0.11 plus the 0.05 connection fee, then at 0.22.
+    assert_eq!(
+        (
+            item["call_id"].as_str(),
+            item["old_amount"].as_str(),
+            item["new_amount"].as_str()
+        ),
+        (Some("r1"), Some("1.15"), Some("2.25")),
+        "{dry}"
+    );
+    assert_eq!(balance(), before, "a dry run changes nothing");
+    let run = json(&period);
+    assert_eq!(
+        (run["id"].as_str(), run["net"].as_str()),
+        (Some("rr-1"), Some("1.10")),
+        "{run}"
+    );
+    let ledger = ws.ok(&["wallet", "ledger", "--tenant", "contoso"]);
+    assert!(
+        ledger.contains("refund") && ledger.contains("+1.15"),
+        "{ledger}"
+    );
+    let again = json(&period);
+    assert_eq!(
+        (again["id"].as_str(), again["changed"].as_u64()),
+        (Some("rr-2"), Some(0))
+    );
+    let list = ws.ok(&["rerate", "--tenant", "contoso", "--list"]);
+    assert!(
+        list.contains("rr-1") && list.contains("rr-2") && list.contains("cli"),
+        "{list}"
+    );
+    let export = ws.ok(&[
+        "report",
+        "pstn-usage",
+        "--tenant",
+        "contoso",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+    ]);
+    assert!(
+        export.contains("2.25") && !export.contains("1.15"),
+        "{export}"
+    );
+}
