@@ -147,6 +147,81 @@ fn merge(kept: &mut ProxyRecord, other: ProxyRecord) {
 /// A field at fault and why.
 type LineError = (&'static str, String);
 
+/// What marks a line of the log as a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// `log_write_cdr():` or `CDR:`: a dialog's CDR.
+    Cdr,
+    /// `ACC:`: a transaction's line.
+    Acc,
+}
+
+/// One marked line with its `key=value` pairs in the order written, for readers that need
+/// more of a record than reconciliation does (`cdr`: importing call records, whose tenant,
+/// organizer and numbers are `cdr_extra` pairs a mapping names). Nothing is checked here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkedLine<'a> {
+    /// The 1-based line of the log.
+    pub line: usize,
+    pub marker: Marker,
+    /// For an `ACC:` line, the event before the pairs (`call missed`, `transaction failed`,
+    /// `transaction answered`); empty for a CDR.
+    pub event: &'a str,
+    /// The pairs, trimmed, in the order written (a key may repeat; the first counts).
+    pub pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl MarkedLine<'_> {
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+/// Every marked line of `text` (markers as `parse` knows them; other lines are noise), at most
+/// `MAX_LINES` lines.
+pub fn marked_lines(text: &str) -> Result<Vec<MarkedLine<'_>>, AccError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = i + 1;
+        if line > MAX_LINES {
+            return Err(AccError::TooManyLines { max: MAX_LINES });
+        }
+        let raw = raw.trim_end_matches('\r');
+        let (marker, rest) = if let Some(at) = raw.find("log_write_cdr():") {
+            (Marker::Cdr, &raw[at + "log_write_cdr():".len()..])
+        } else if let Some(at) = raw.find("CDR:") {
+            (Marker::Cdr, &raw[at + "CDR:".len()..])
+        } else if let Some(at) = raw.find("ACC:") {
+            (Marker::Acc, &raw[at + "ACC:".len()..])
+        } else {
+            continue;
+        };
+        let (event, rest) = match marker {
+            Marker::Cdr => ("", rest),
+            Marker::Acc => rest.split_once(':').unwrap_or(("", rest)),
+        };
+        let pairs = rest
+            .split(';')
+            .filter_map(|part| part.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        out.push(MarkedLine {
+            line,
+            marker,
+            event: event.trim(),
+            pairs,
+        });
+    }
+    Ok(out)
+}
+
+/// A CDR's `duration`: seconds with an optional fraction, rounded down (C38), at most
+/// `MAX_DURATION_S`; the error says why not.
+pub fn duration_s(text: &str) -> Result<u64, String> {
+    parse_duration_s(text).map_err(|(_, reason)| reason)
+}
+
 /// One line: `None` without a marker (noise).
 fn parse_line(text: &str, line: usize) -> Result<Option<Entry>, LineError> {
     if let Some(at) = text.find("log_write_cdr():") {
@@ -444,6 +519,26 @@ mod tests {
         assert!(errors[4].2.contains("$dlg_var(call_id)"), "{errors:?}");
         let text = parse(log, 10).unwrap_err().to_string();
         assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn marked_lines_keep_every_pair_in_order() {
+        let log = "noise\n\
+                   x log_write_cdr(): start_time=1; duration=5; call_id=c-1; mt_tenant=t; \
+                   organizer=ana@x.example; organizer=second\n\
+                   ACC: call missed: method=INVITE;call_id=c-2;code=486\n";
+        let lines = marked_lines(log).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0].line, lines[0].marker), (2, Marker::Cdr));
+        assert_eq!(lines[0].get("organizer"), Some("ana@x.example"));
+        assert_eq!(lines[0].pairs.len(), 6);
+        assert_eq!(
+            (lines[1].marker, lines[1].event),
+            (Marker::Acc, "call missed")
+        );
+        assert_eq!(lines[1].get("code"), Some("486"));
+        assert_eq!(duration_s("61.9"), Ok(61));
+        assert!(duration_s("-1").is_err());
     }
 
     #[test]
