@@ -395,6 +395,21 @@ fn read_kamailio(text: &str, mapping: &Mapping, out: &mut Converted, errors: &mu
     let mut kept: Vec<(usize, Result<Imported, Skipped>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for marked in &lines {
+        let long = marked
+            .pairs
+            .iter()
+            .filter(|(_, v)| v.len() > MAX_FIELD_BYTES);
+        let before = errors.len();
+        for (key, _) in long {
+            errors.push(
+                marked.line,
+                key,
+                format!("longer than {MAX_FIELD_BYTES} bytes"),
+            );
+        }
+        if errors.len() != before {
+            continue;
+        }
         let Some(timing) = kamailio_timing(marked, errors) else {
             continue;
         };

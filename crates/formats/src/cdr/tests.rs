@@ -184,6 +184,15 @@ fn malformed_lines_are_named_with_field_and_value() {
     let bad = KAMAILIO_LOG.replace("start_time=1772442182.000", "start_time=soon");
     let (named, _) = malformed(&bad, &k);
     assert_eq!(named, [(5, "start_time".to_string())]);
+    let long = KAMAILIO_LOG.replace(
+        "mt_conference=m-100; mt_from=+14",
+        &format!(
+            "mt_conference={}; mt_from=+14",
+            "m".repeat(MAX_FIELD_BYTES + 1)
+        ),
+    );
+    let (named, _) = malformed(&long, &k);
+    assert_eq!(named, [(5, "mt_conference".to_string())]);
     let f = mapping(
         "timezone = \"UTC\"\n[freeswitch]\ntemplate = \"sql\"\n[fields]\n\
          tenant = \"accountcode\"\norganizer = \"caller_id_name\"\n[[legs]]\n\
