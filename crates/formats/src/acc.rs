@@ -145,7 +145,7 @@ fn merge(kept: &mut ProxyRecord, other: ProxyRecord) {
 }
 
 /// A field at fault and why.
-type LineError = (&'static str, String);
+pub type LineError = (&'static str, String);
 
 /// What marks a line of the log as a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,14 +187,7 @@ pub fn marked_lines(text: &str) -> Result<Vec<MarkedLine<'_>>, AccError> {
         if line > MAX_LINES {
             return Err(AccError::TooManyLines { max: MAX_LINES });
         }
-        let raw = raw.trim_end_matches('\r');
-        let (marker, rest) = if let Some(at) = raw.find("log_write_cdr():") {
-            (Marker::Cdr, &raw[at + "log_write_cdr():".len()..])
-        } else if let Some(at) = raw.find("CDR:") {
-            (Marker::Cdr, &raw[at + "CDR:".len()..])
-        } else if let Some(at) = raw.find("ACC:") {
-            (Marker::Acc, &raw[at + "ACC:".len()..])
-        } else {
+        let Some((marker, rest)) = marker_of(raw.trim_end_matches('\r')) else {
             continue;
         };
         let (event, rest) = match marker {
@@ -224,16 +217,58 @@ pub fn duration_s(text: &str) -> Result<u64, String> {
 
 /// One line: `None` without a marker (noise).
 fn parse_line(text: &str, line: usize) -> Result<Option<Entry>, LineError> {
-    if let Some(at) = text.find("log_write_cdr():") {
-        return parse_cdr(&text[at + "log_write_cdr():".len()..], line).map(Some);
+    match marker_of(text) {
+        Some((Marker::Cdr, rest)) => parse_cdr(rest, line).map(Some),
+        Some((Marker::Acc, rest)) => parse_acc(rest, line).map(Some),
+        None => Ok(None),
     }
-    if let Some(at) = text.find("CDR:") {
-        return parse_cdr(&text[at + "CDR:".len()..], line).map(Some);
+}
+
+/// A line's marker and what follows it; `None` for noise.
+fn marker_of(text: &str) -> Option<(Marker, &str)> {
+    [
+        ("log_write_cdr():", Marker::Cdr),
+        ("CDR:", Marker::Cdr),
+        ("ACC:", Marker::Acc),
+    ]
+    .into_iter()
+    .find_map(|(mark, marker)| {
+        let at = text.find(mark)?;
+        Some((marker, &text[at + mark.len()..]))
+    })
+}
+
+/// What an `ACC:` line's transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transaction {
+    /// Not an INVITE (a BYE...): not a call's end.
+    Other,
+    /// An INVITE answered with `code`; `failed` when it never connected (a code of 300 or
+    /// more, or a `call missed` or `transaction failed` line).
+    Invite { code: u16, failed: bool },
+}
+
+/// Reads an `ACC:` line's `method` and `code` (`get` gives a pair's value) after its `event`.
+pub fn transaction<'a>(
+    event: &str,
+    get: impl Fn(&'static str) -> Option<&'a str>,
+) -> Result<Transaction, LineError> {
+    let required = |field: &'static str| match get(field) {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err((field, format!("{field} is empty"))),
+        None => Err((field, format!("{field} is missing"))),
+    };
+    if !required("method")?.eq_ignore_ascii_case("INVITE") {
+        return Ok(Transaction::Other);
     }
-    if let Some(at) = text.find("ACC:") {
-        return parse_acc(&text[at + "ACC:".len()..], line).map(Some);
-    }
-    Ok(None)
+    let code_text = required("code")?;
+    let code: u16 = code_text
+        .parse()
+        .ok()
+        .filter(|c| (100..700).contains(c))
+        .ok_or_else(|| ("code", format!("code {code_text:?} is not a SIP status")))?;
+    let failed = code >= 300 || matches!(event.trim(), "call missed" | "transaction failed");
+    Ok(Transaction::Invite { code, failed })
 }
 
 /// The `key=value` pairs of a record (`;` or `; ` between them); the first of a key counts.
@@ -303,18 +338,10 @@ fn parse_cdr(text: &str, line: usize) -> Result<Entry, LineError> {
 fn parse_acc(text: &str, line: usize) -> Result<Entry, LineError> {
     let (event, rest) = text.split_once(':').unwrap_or(("", text));
     let map = pairs(rest);
-    let method = required(&map, "method")?;
-    if !method.eq_ignore_ascii_case("INVITE") {
+    let Transaction::Invite { failed, .. } = transaction(event, |k| map.get(k).copied())? else {
         return Ok(Entry::Ignored);
-    }
-    let code_text = required(&map, "code")?;
-    let code: u16 = code_text
-        .parse()
-        .ok()
-        .filter(|c| (100..700).contains(c))
-        .ok_or_else(|| ("code", format!("code {code_text:?} is not a SIP status")))?;
+    };
     let (tenant, call_id) = call_of(&map)?;
-    let failed = code >= 300 || matches!(event.trim(), "call missed" | "transaction failed");
     if !failed {
         return Ok(Entry::Ignored);
     }

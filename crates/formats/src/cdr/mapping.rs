@@ -442,7 +442,8 @@ fn columns_of(
                 }
             };
             let has = |n: &str| columns.iter().any(|c| c == n);
-            if !columns.is_empty() && !(has("billsec") && has("answer_stamp")) {
+            let timed = has("billsec") && has("answer_stamp");
+            if !columns.is_empty() && !timed {
                 problems
                     .push("freeswitch.fields: a template needs answer_stamp and billsec".into());
             }

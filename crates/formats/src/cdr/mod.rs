@@ -392,6 +392,7 @@ fn read_kamailio(text: &str, mapping: &Mapping, out: &mut Converted, errors: &mu
     };
     // One call, one record: a CDR that lasted wins over the failure lines of the same call
     // id; of several failure lines, the first is reported.
+    let raws: Vec<&str> = text.split('\n').collect();
     let mut kept: Vec<(usize, Result<Imported, Skipped>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for marked in &lines {
@@ -413,7 +414,7 @@ fn read_kamailio(text: &str, mapping: &Mapping, out: &mut Converted, errors: &mu
         let Some(timing) = kamailio_timing(marked, errors) else {
             continue;
         };
-        let raw = text.split('\n').nth(marked.line - 1).unwrap_or("");
+        let raw = raws.get(marked.line - 1).copied().unwrap_or("");
         let answered = matches!(timing, Timing::Answered { billed_s, .. } if billed_s > 0);
         let result = convert(marked, marked.line, raw, timing, mapping);
         let key = mapping
@@ -444,22 +445,16 @@ fn kamailio_timing(marked: &acc::MarkedLine, errors: &mut ErrorList) -> Option<T
     let line = marked.line;
     let get = |n: &str| marked.get(n).unwrap_or("");
     if marked.marker == acc::Marker::Acc {
-        if !get("method").eq_ignore_ascii_case("INVITE") {
-            return None;
-        }
-        let code: u16 = match get("code").parse().ok().filter(|c| (100..700).contains(c)) {
-            Some(code) => code,
-            None => {
-                errors.push(
-                    line,
-                    "code",
-                    format!("{:?} is not a SIP status", get("code")),
-                );
-                return None;
+        return match acc::transaction(marked.event, |k| marked.get(k)) {
+            Ok(acc::Transaction::Invite { code, failed: true }) => Some(Timing::Unanswered(
+                format!("INVITE {} ({code})", marked.event),
+            )),
+            Ok(_) => None,
+            Err((field, why)) => {
+                errors.push(line, field, why);
+                None
             }
         };
-        let failed = code >= 300 || matches!(marked.event, "call missed" | "transaction failed");
-        return failed.then(|| Timing::Unanswered(format!("INVITE {} ({code})", marked.event)));
     }
     let at = acc::parse_time(get("start_time"))
         .map_err(|e| errors.push(line, "start_time", format!("start_time {e}")))
@@ -556,7 +551,7 @@ fn holds(condition: &Condition, fields: &impl Fields) -> bool {
     match &condition.test {
         Test::Equals(v) => found == *v,
         Test::Prefix(p) => found.starts_with(p.as_str()),
-        Test::OneOf(list) => list.iter().any(|v| *v == found),
+        Test::OneOf(list) => list.contains(&found),
     }
 }
 
@@ -603,27 +598,7 @@ fn convert(
         return Err(skip(line, SkipReason::NotPstnLeg, why));
     };
     let tenant = tenant_of(fields, line, mapping)?;
-    let organizer = value(&mapping.organizer, fields).ok_or_else(|| {
-        let why = format!("{} is empty", describe(&mapping.organizer));
-        skip(line, SkipReason::NoOrganizer, why)
-    })?;
-    ident::organizer("organizer", &organizer)
-        .map_err(|e| skip(line, SkipReason::NoOrganizer, e.to_string()))?;
-    let call_id = match &mapping.call_id {
-        Some(source) => value(source, fields).ok_or_else(|| {
-            let why = format!("{} is empty", describe(source));
-            skip(line, SkipReason::NoCallId, why)
-        })?,
-        None => line_call_id(raw),
-    };
-    ident::call_id("call_id", &call_id)
-        .map_err(|e| skip(line, SkipReason::NoCallId, e.to_string()))?;
-    let conference_id = match &mapping.conference {
-        Some(source) => value(source, fields).unwrap_or_default(),
-        None => String::new(),
-    };
-    ident::optional_conference_id("conference", &conference_id)
-        .map_err(|e| skip(line, SkipReason::BadValue, e.to_string()))?;
+    let (call_id, conference_id, organizer) = ids_of(fields, line, raw, mapping)?;
     let number = |source: &Option<Source>, name: &str, needed: bool| {
         number_of(source, fields, &mapping.numbers, name, needed, line)
     };
@@ -658,6 +633,37 @@ fn convert(
         tenant,
         record,
     })
+}
+
+/// The organizer, the call id and the conference id of a record, each checked as an identifier.
+fn ids_of(
+    fields: &impl Fields,
+    line: usize,
+    raw: &str,
+    mapping: &Mapping,
+) -> Result<(String, String, String), Skipped> {
+    let organizer = value(&mapping.organizer, fields).ok_or_else(|| {
+        let why = format!("{} is empty", describe(&mapping.organizer));
+        skip(line, SkipReason::NoOrganizer, why)
+    })?;
+    ident::organizer("organizer", &organizer)
+        .map_err(|e| skip(line, SkipReason::NoOrganizer, e.to_string()))?;
+    let call_id = match &mapping.call_id {
+        Some(source) => value(source, fields).ok_or_else(|| {
+            let why = format!("{} is empty", describe(source));
+            skip(line, SkipReason::NoCallId, why)
+        })?,
+        None => line_call_id(raw),
+    };
+    ident::call_id("call_id", &call_id)
+        .map_err(|e| skip(line, SkipReason::NoCallId, e.to_string()))?;
+    let conference_id = match &mapping.conference {
+        Some(source) => value(source, fields).unwrap_or_default(),
+        None => String::new(),
+    };
+    ident::optional_conference_id("conference", &conference_id)
+        .map_err(|e| skip(line, SkipReason::BadValue, e.to_string()))?;
+    Ok((call_id, conference_id, organizer))
 }
 
 fn tenant_of(fields: &impl Fields, line: usize, mapping: &Mapping) -> Result<String, Skipped> {
