@@ -46,6 +46,8 @@ pub fn run(db: &Path, args: CdrArgs) -> Result<()> {
     let text = read_text(&args.file, cdr::MAX_FILE_BYTES)?;
     let converted =
         cdr::read(&text, &mapping).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+    // The records own their text: the file's memory is given back before rating.
+    drop(text);
     if args.dry_run && !db.exists() {
         bail!(
             "no store at {} (a dry run creates none); create it with `minutely apply -f FILE`",

@@ -341,3 +341,62 @@ fn mutated_samples_never_panic_and_name_lines_inside_the_file() {
         }
     }
 }
+
+#[test]
+fn tenant_values_fixed_values_and_pairs_are_mapped_as_written() {
+    let text = r#"
+format = "kamailio-acc"
+[fields]
+tenant = "acct"
+organizer = "extra:org"
+conference = { value = "all-hands" }
+[tenants]
+"4711" = "contoso"
+[[legs]]
+direction = "dial_in"
+when = [{ field = "ctx", one_of = ["pstn-a", "pstn-b"] }]
+caller = "from"
+service_number = { value = "+33 805 98 00 00" }
+[[legs]]
+direction = "dial_out"
+when = [{ field = "ctx", prefix = "out-" }]
+destination = "to"
+"#;
+    let m = mapping(text, Format::KamailioAcc);
+    let cdr = |i: usize, extra: &str| {
+        format!("CDR: start_time=1772442020; duration=60; call_id=c-{i}; {extra}\n")
+    };
+    let log = [
+        cdr(
+            1,
+            "acct=4711; extra=org=ana@x.example; ctx=pstn-b; from=+14165550100",
+        ),
+        cdr(2, "acct=9999; extra=org=ana@x.example; ctx=pstn-a"),
+        cdr(3, "acct=4711; extra=org=ana@x.example; ctx=out-1; to="),
+        cdr(4, "acct=4711; extra=org=ana@x.example; ctx=internal"),
+        cdr(5, "acct=4711; extra=conf=1; ctx=pstn-a"),
+    ]
+    .concat();
+    let c = read(&log, &m).unwrap();
+    assert_eq!(c.records.len(), 1);
+    let r = &c.records[0];
+    assert_eq!((r.line, r.tenant.as_str()), (1, "contoso"));
+    assert_eq!(r.record.organizer, "ana@x.example");
+    assert_eq!(r.record.conference_id, "all-hands");
+    assert_eq!(r.record.service_number, "+33 805 98 00 00");
+    assert_eq!(r.record.end.as_second() - r.record.start.as_second(), 60);
+    assert_eq!(
+        skipped(&c),
+        [
+            (2, "no_tenant"),
+            (3, "no_number"),
+            (4, "not_pstn_leg"),
+            (5, "no_organizer")
+        ]
+    );
+    assert!(
+        c.skipped[0].detail.contains("\"9999\" is not in [tenants]"),
+        "{:?}",
+        c.skipped
+    );
+}
