@@ -18,9 +18,18 @@ pub const MAX_RULES: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Field(String),
-    Pair { field: String, key: String },
+    Pair {
+        field: String,
+        key: String,
+    },
     Value(String),
+    /// Several sources joined with `-` (`["uniqueid", "sequence"]`: Asterisk writes several
+    /// records of one channel with one uniqueid); empty when any of them is.
+    Join(Vec<Source>),
 }
+
+/// The most sources one `Join` may have.
+pub const MAX_JOINED: usize = 8;
 
 /// How a condition compares a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +114,7 @@ pub struct MappingError {
 enum SourceFile {
     Name(String),
     Value { value: String },
+    Join(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -350,16 +360,26 @@ impl Mapping {
             }
         }
         for (place, source) in named {
-            let field = match source {
-                Source::Field(f) | Source::Pair { field: f, .. } => f,
-                Source::Value(_) => continue,
+            let parts = match source {
+                Source::Join(parts) if parts.is_empty() || parts.len() > MAX_JOINED => {
+                    problems.push(format!("{place}: join 1 to {MAX_JOINED} fields"));
+                    continue;
+                }
+                Source::Join(parts) => parts.iter().collect(),
+                other => vec![other],
             };
-            if !self.columns.is_empty() && !self.columns.contains(field) {
-                problems.push(format!(
-                    "{place}: {} records have no field {field:?} (they have {})",
-                    self.format.name(),
-                    self.columns.join(", ")
-                ));
+            for part in parts {
+                let field = match part {
+                    Source::Field(f) | Source::Pair { field: f, .. } => f,
+                    Source::Value(_) | Source::Join(_) => continue,
+                };
+                if !self.columns.is_empty() && !self.columns.contains(field) {
+                    problems.push(format!(
+                        "{place}: {} records have no field {field:?} (they have {})",
+                        self.format.name(),
+                        self.columns.join(", ")
+                    ));
+                }
             }
         }
         if self.legs.is_empty() {
@@ -385,6 +405,13 @@ impl Mapping {
 fn source(file: SourceFile) -> Source {
     match file {
         SourceFile::Value { value } => Source::Value(value),
+        SourceFile::Join(names) => Source::Join(
+            names
+                .into_iter()
+                .map(SourceFile::Name)
+                .map(source)
+                .collect(),
+        ),
         SourceFile::Name(name) => match name.split_once(':') {
             Some((field, key)) => Source::Pair {
                 field: field.to_string(),

@@ -526,6 +526,10 @@ fn seconds(text: &str, line: usize, field: &str, errors: &mut ErrorList) -> Opti
 /// The value a source gives for a record: trimmed, `None` when empty.
 fn value(source: &Source, fields: &impl Fields) -> Option<String> {
     let text = match source {
+        Source::Join(parts) => {
+            let parts: Option<Vec<String>> = parts.iter().map(|p| value(p, fields)).collect();
+            return parts.map(|p| p.join("-"));
+        }
         Source::Value(v) => v.as_str(),
         Source::Field(f) => fields.get(f)?,
         Source::Pair { field, key } => fields.get(field)?.split(';').find_map(|part| {
@@ -543,6 +547,7 @@ fn describe(source: &Source) -> String {
         Source::Field(f) => f.clone(),
         Source::Pair { field, key } => format!("{key} in {field}"),
         Source::Value(_) => "the mapping's value".into(),
+        Source::Join(parts) => parts.iter().map(describe).collect::<Vec<_>>().join(" + "),
     }
 }
 

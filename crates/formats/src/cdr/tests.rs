@@ -88,6 +88,31 @@ fn asterisk_columns_follow_the_csv_options_and_a_digest_stands_for_a_missing_uni
     assert!(record.call_id.starts_with("cdr-") && record.call_id.len() == 36);
     assert!(ident::call_id("call_id", &record.call_id).is_ok());
     assert_eq!(read(line, &m).unwrap().records[0].record, *record, "stable");
+    // With newcdrcolumns, a channel's records share a uniqueid and differ by sequence.
+    let joined = ASTERISK_MAPPING
+        .replace("newcdrcolumns = false", "newcdrcolumns = true")
+        .replace(
+            "# call_id = \"uniqueid\"",
+            "call_id = [\"uniqueid\", \"sequence\"]",
+        );
+    let j = mapping(&joined, Format::Asterisk);
+    let first = MASTER_CSV.lines().next().unwrap();
+    let two = format!("{first},\"\",\"1772442000.0\",7\n{first},\"\",\"1772442000.0\",8\n");
+    let ids: Vec<String> = read(&two, &j)
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|r| r.record.call_id)
+        .collect();
+    assert_eq!(ids, ["1772442000.1-7", "1772442000.1-8"]);
+    let bad = joined.replace("\"sequence\"]", "\"seq\"]");
+    let bad = Mapping::parse(&bad, Format::Asterisk)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("fields.call_id: asterisk records have no field \"seq\""),
+        "{bad}"
+    );
     // The same record with the uniqueid column is one field too many for this layout.
     let longer = line.replace(",\"organizer", ",\"1.1\",\"organizer");
     let (named, text) = malformed(&longer, &m);
