@@ -42,7 +42,9 @@ pub enum Test {
 /// One condition of a leg rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
+    /// The value compared (empty when the field is).
     pub source: Source,
+    /// How it is compared.
     pub test: Test,
 }
 
@@ -54,8 +56,12 @@ pub struct LegRule {
     pub direction: minutely_core::rating::Direction,
     /// Every condition must hold.
     pub when: Vec<Condition>,
+    /// The caller's number (dial-in; decides the toll-free origin, C35).
     pub caller: Option<Source>,
+    /// The number dialed out (required for dial-out).
     pub destination: Option<Source>,
+    /// The tenant's number called (required for dial-in), or the caller ID shown on a
+    /// dial-out.
     pub service_number: Option<Source>,
 }
 
@@ -66,6 +72,7 @@ pub struct Numbers {
     pub international_prefix: Option<String>,
     /// The national trunk prefix (`0`), replaced by `+` and `country_code`.
     pub national_prefix: Option<String>,
+    /// The switch's own country code, for national numbers.
     pub country_code: Option<String>,
     /// Digits that match neither prefix are already international: `+` is put in front.
     pub assume_international: bool,
@@ -74,15 +81,20 @@ pub struct Numbers {
 /// The cdr.conf `[csv]` options of an Asterisk switch: they decide the columns and the times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AsteriskOptions {
+    /// Times are UTC, not local.
     pub usegmtime: bool,
+    /// A `uniqueid` column follows `amaflags`.
     pub loguniqueid: bool,
+    /// A `userfield` column follows.
     pub loguserfield: bool,
+    /// `peeraccount`, `linkedid` and `sequence` follow.
     pub newcdrcolumns: bool,
 }
 
 /// A checked mapping.
 #[derive(Debug, Clone)]
 pub struct Mapping {
+    /// The switch the mapping reads.
     pub format: Format,
     /// The columns of a CSV format, in order (empty for Kamailio, whose pairs are named).
     pub columns: Vec<String>,
@@ -90,15 +102,21 @@ pub struct Mapping {
     pub sql: bool,
     /// The zone of the switch's local times (`None`: its times are UTC).
     pub timezone: Option<TimeZone>,
+    /// Asterisk's `[csv]` options (all off for other switches).
     pub asterisk: AsteriskOptions,
+    /// The field carrying the tenant (its value, or a key of `tenants`).
     pub tenant: Source,
     /// Values of the tenant field and the tenant each stands for; empty: the value is the id.
     pub tenants: BTreeMap<String, String>,
+    /// The field carrying the organizer's UPN (C5: charges attach to the organizer).
     pub organizer: Source,
+    /// The conference id (empty without one).
     pub conference: Option<Source>,
     /// `None`: a digest of the record's line (`cdr-` and 32 hex digits).
     pub call_id: Option<Source>,
+    /// How numbers become E.164.
     pub numbers: Numbers,
+    /// The PSTN leg rules, in order: the first that matches decides.
     pub legs: Vec<LegRule>,
 }
 
@@ -106,6 +124,7 @@ pub struct Mapping {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("mapping refused: {}", problems.join("; "))]
 pub struct MappingError {
+    /// Each problem, with its place in the file.
     pub problems: Vec<String>,
 }
 

@@ -92,23 +92,30 @@ impl SkipReason {
 /// A record reported and not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The 1-based line of the file where the record starts.
     pub line: usize,
     pub reason: SkipReason,
+    /// What was found, in English (the field and its value).
     pub detail: String,
 }
 
 /// A record of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
+    /// The 1-based line of the file where the record starts.
     pub line: usize,
+    /// The tenant whose call it is (not yet known to exist).
     pub tenant: String,
+    /// The call record, as `minutely ingest` would read it.
     pub record: CallRecord,
 }
 
 /// A file read: its records and what was skipped, each in file order.
 #[derive(Debug, Default)]
 pub struct Converted {
+    /// The tenants' call records.
     pub records: Vec<Imported>,
+    /// What is reported and not imported.
     pub skipped: Vec<Skipped>,
     /// Whether the record limit was passed (the file is refused).
     overflow: bool,
