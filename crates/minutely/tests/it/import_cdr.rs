@@ -264,6 +264,16 @@ fn a_malformed_file_is_refused_whole_naming_line_field_and_value() {
     );
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(store.usage().len(), 0);
+    // A tenant the store does not have is reported, and the other tenants' calls go on.
+    let other = master.replacen("\"contoso\"", "\"fabrikam\"", 1);
+    std::fs::write(&path, other).unwrap();
+    let report = text(&store.run(&args));
+    assert!(
+        report.contains("line 1: unknown_tenant: no tenant \"fabrikam\" in the store"),
+        "{report}"
+    );
+    assert!(report.contains("tenant contoso: 2 records"), "{report}");
+    assert_eq!(store.usage().len(), 2);
     // A mapping for another switch is refused before the records are read.
     let wrong = store.import(
         "cdr/Master.csv",
