@@ -145,20 +145,130 @@ fn merge(kept: &mut ProxyRecord, other: ProxyRecord) {
 }
 
 /// A field at fault and why.
-type LineError = (&'static str, String);
+pub type LineError = (&'static str, String);
+
+/// What marks a line of the log as a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// `log_write_cdr():` or `CDR:`: a dialog's CDR.
+    Cdr,
+    /// `ACC:`: a transaction's line.
+    Acc,
+}
+
+/// One marked line with its `key=value` pairs in the order written, for readers that need
+/// more of a record than reconciliation does (`cdr`: importing call records, whose tenant,
+/// organizer and numbers are `cdr_extra` pairs a mapping names). Nothing is checked here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkedLine<'a> {
+    /// The 1-based line of the log.
+    pub line: usize,
+    pub marker: Marker,
+    /// For an `ACC:` line, the event before the pairs (`call missed`, `transaction failed`,
+    /// `transaction answered`); empty for a CDR.
+    pub event: &'a str,
+    /// The pairs, trimmed, in the order written (a key may repeat; the first counts).
+    pub pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl MarkedLine<'_> {
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+/// Every marked line of `text` (markers as `parse` knows them; other lines are noise), at most
+/// `MAX_LINES` lines.
+pub fn marked_lines(text: &str) -> Result<Vec<MarkedLine<'_>>, AccError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = i + 1;
+        if line > MAX_LINES {
+            return Err(AccError::TooManyLines { max: MAX_LINES });
+        }
+        let Some((marker, rest)) = marker_of(raw.trim_end_matches('\r')) else {
+            continue;
+        };
+        let (event, rest) = match marker {
+            Marker::Cdr => ("", rest),
+            Marker::Acc => rest.split_once(':').unwrap_or(("", rest)),
+        };
+        let pairs = rest
+            .split(';')
+            .filter_map(|part| part.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        out.push(MarkedLine {
+            line,
+            marker,
+            event: event.trim(),
+            pairs,
+        });
+    }
+    Ok(out)
+}
+
+/// A CDR's `duration`: seconds with an optional fraction, rounded down (C38), at most
+/// `MAX_DURATION_S`; the error says why not.
+pub fn duration_s(text: &str) -> Result<u64, String> {
+    parse_duration_s(text).map_err(|(_, reason)| reason)
+}
 
 /// One line: `None` without a marker (noise).
 fn parse_line(text: &str, line: usize) -> Result<Option<Entry>, LineError> {
-    if let Some(at) = text.find("log_write_cdr():") {
-        return parse_cdr(&text[at + "log_write_cdr():".len()..], line).map(Some);
+    match marker_of(text) {
+        Some((Marker::Cdr, rest)) => parse_cdr(rest, line).map(Some),
+        Some((Marker::Acc, rest)) => parse_acc(rest, line).map(Some),
+        None => Ok(None),
     }
-    if let Some(at) = text.find("CDR:") {
-        return parse_cdr(&text[at + "CDR:".len()..], line).map(Some);
+}
+
+/// A line's marker and what follows it; `None` for noise.
+fn marker_of(text: &str) -> Option<(Marker, &str)> {
+    [
+        ("log_write_cdr():", Marker::Cdr),
+        ("CDR:", Marker::Cdr),
+        ("ACC:", Marker::Acc),
+    ]
+    .into_iter()
+    .find_map(|(mark, marker)| {
+        let at = text.find(mark)?;
+        Some((marker, &text[at + mark.len()..]))
+    })
+}
+
+/// What an `ACC:` line's transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transaction {
+    /// Not an INVITE (a BYE...): not a call's end.
+    Other,
+    /// An INVITE answered with `code`; `failed` when it never connected (a code of 300 or
+    /// more, or a `call missed` or `transaction failed` line).
+    Invite { code: u16, failed: bool },
+}
+
+/// Reads an `ACC:` line's `method` and `code` (`get` gives a pair's value) after its `event`.
+pub fn transaction<'a>(
+    event: &str,
+    get: impl Fn(&'static str) -> Option<&'a str>,
+) -> Result<Transaction, LineError> {
+    let required = |field: &'static str| match get(field) {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err((field, format!("{field} is empty"))),
+        None => Err((field, format!("{field} is missing"))),
+    };
+    if !required("method")?.eq_ignore_ascii_case("INVITE") {
+        return Ok(Transaction::Other);
     }
-    if let Some(at) = text.find("ACC:") {
-        return parse_acc(&text[at + "ACC:".len()..], line).map(Some);
-    }
-    Ok(None)
+    let code_text = required("code")?;
+    let code: u16 = code_text
+        .parse()
+        .ok()
+        .filter(|c| (100..700).contains(c))
+        .ok_or_else(|| ("code", format!("code {code_text:?} is not a SIP status")))?;
+    let failed = code >= 300 || matches!(event.trim(), "call missed" | "transaction failed");
+    Ok(Transaction::Invite { code, failed })
 }
 
 /// The `key=value` pairs of a record (`;` or `; ` between them); the first of a key counts.
@@ -228,18 +338,10 @@ fn parse_cdr(text: &str, line: usize) -> Result<Entry, LineError> {
 fn parse_acc(text: &str, line: usize) -> Result<Entry, LineError> {
     let (event, rest) = text.split_once(':').unwrap_or(("", text));
     let map = pairs(rest);
-    let method = required(&map, "method")?;
-    if !method.eq_ignore_ascii_case("INVITE") {
+    let Transaction::Invite { failed, .. } = transaction(event, |k| map.get(k).copied())? else {
         return Ok(Entry::Ignored);
-    }
-    let code_text = required(&map, "code")?;
-    let code: u16 = code_text
-        .parse()
-        .ok()
-        .filter(|c| (100..700).contains(c))
-        .ok_or_else(|| ("code", format!("code {code_text:?} is not a SIP status")))?;
+    };
     let (tenant, call_id) = call_of(&map)?;
-    let failed = code >= 300 || matches!(event.trim(), "call missed" | "transaction failed");
     if !failed {
         return Ok(Entry::Ignored);
     }
@@ -444,6 +546,26 @@ mod tests {
         assert!(errors[4].2.contains("$dlg_var(call_id)"), "{errors:?}");
         let text = parse(log, 10).unwrap_err().to_string();
         assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn marked_lines_keep_every_pair_in_order() {
+        let log = "noise\n\
+                   x log_write_cdr(): start_time=1; duration=5; call_id=c-1; mt_tenant=t; \
+                   organizer=ana@x.example; organizer=second\n\
+                   ACC: call missed: method=INVITE;call_id=c-2;code=486\n";
+        let lines = marked_lines(log).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0].line, lines[0].marker), (2, Marker::Cdr));
+        assert_eq!(lines[0].get("organizer"), Some("ana@x.example"));
+        assert_eq!(lines[0].pairs.len(), 6);
+        assert_eq!(
+            (lines[1].marker, lines[1].event),
+            (Marker::Acc, "call missed")
+        );
+        assert_eq!(lines[1].get("code"), Some("486"));
+        assert_eq!(duration_s("61.9"), Ok(61));
+        assert!(duration_s("-1").is_err());
     }
 
     #[test]

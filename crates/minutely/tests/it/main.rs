@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod cli;
 mod crash;
+mod import_cdr;
 mod keys;
 mod secrets;
 mod serve;
