@@ -3,6 +3,7 @@
 
 pub mod acc;
 pub mod calls;
+pub mod cgrates;
 pub mod countries;
 pub mod export;
 pub mod instant;
