@@ -35,7 +35,10 @@ fn any_profile() -> Selection {
 fn run(files: &[(&str, &str)], selection: &Selection) -> Result<Import, ImportError> {
     let mut set = Files::default();
     for (name, text) in files {
-        assert!(set.set(name, text.as_bytes()), "{name} is a file of the plan");
+        assert!(
+            set.set(name, text.as_bytes()),
+            "{name} is a file of the plan"
+        );
     }
     import(&set, eur(), selection)
 }
@@ -70,7 +73,10 @@ fn places(import: &Import) -> Vec<String> {
 
 /// C7: the cost of a call of `duration_s` to `number` at `at`, with the imported card.
 fn cost(import: &Import, number: &str, at: &str, duration_s: u64) -> Decimal {
-    let version = import.card.version_at(at.parse().unwrap()).expect("a version");
+    let version = import
+        .card
+        .version_at(at.parse().unwrap())
+        .expect("a version");
     let entry = version
         .dial_out(E164::parse(number).unwrap())
         .expect("a rate");
@@ -118,9 +124,15 @@ fn c6_c7_one_group_is_its_rate_per_minute_fee_and_increment() {
     );
     assert_eq!((entry.first_block_s, entry.increment_s), (30, 30));
     // 31 s bill as 60 s (C6): 0.05 + 0.30.
-    assert_eq!(cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 31), d("0.35"));
+    assert_eq!(
+        cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 31),
+        d("0.35")
+    );
     // No connection fee on a call that did not connect (C7).
-    assert_eq!(cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 0), d("0"));
+    assert_eq!(
+        cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 0),
+        d("0")
+    );
     // Before the activation there is no version: no rate (C9), never a zero charge.
     assert!(
         import
@@ -145,12 +157,20 @@ fn c6_two_groups_of_one_price_are_a_first_block_then_an_increment() {
 
 #[test]
 fn groups_with_different_prices_or_unaligned_increments_are_reported_at_their_line() {
-    let import = one_rate("RT_A,0.4,0.2,60s,60s,0s\nRT_A,0,0.1,60s,1s,60s\n", "*up,4,0,").unwrap();
+    let import = one_rate(
+        "RT_A,0.4,0.2,60s,60s,0s\nRT_A,0,0.1,60s,1s,60s\n",
+        "*up,4,0,",
+    )
+    .unwrap();
     assert_eq!(places(&import), ["Rates.csv:3", "RatingProfiles.csv:2"]);
     assert!(import.issues[0].what.contains("different prices"));
     assert_eq!(import.card.entries().count(), 0);
     // 30-second steps to 60 s, then 10-second steps: not one first block.
-    let import = one_rate("RT_A,0,0.4,60s,30s,0s\nRT_A,0,0.4,60s,10s,60s\n", "*up,4,0,").unwrap();
+    let import = one_rate(
+        "RT_A,0,0.4,60s,30s,0s\nRT_A,0,0.4,60s,10s,60s\n",
+        "*up,4,0,",
+    )
+    .unwrap();
     assert_eq!(places(&import), ["Rates.csv:3", "RatingProfiles.csv:2"]);
     // The first group starting after 0s leaves the first seconds unpriced.
     let import = one_rate("RT_A,0,0.05,60s,60s,60s\n", "*up,4,0,").unwrap();
@@ -165,33 +185,65 @@ fn a_rate_with_no_exact_price_per_minute_or_increment_in_seconds_is_reported() {
     assert!(import.issues[0].what.contains("per minute"));
     // An increment of 1 ns (an SMS or data unit) is not whole seconds.
     let import = one_rate("RT_A,0,0.01,1,1,0\n", "*middle,2,0,").unwrap();
-    assert!(import.issues.iter().any(|i| i.what.contains("increment 1ns")));
-    assert!(import.issues.iter().any(|i| i.what.contains("largest rate")));
+    assert!(
+        import
+            .issues
+            .iter()
+            .any(|i| i.what.contains("increment 1ns"))
+    );
+    assert!(
+        import
+            .issues
+            .iter()
+            .any(|i| i.what.contains("largest rate"))
+    );
     // A zero rate has a price per minute whatever its unit: a fee per call.
     let import = one_rate("RT_A,0.1,0,0,1s,0\n", "*up,4,,").unwrap();
     assert_eq!(places(&import), Vec::<String>::new());
-    assert_eq!(cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 3600), d("0.10"));
+    assert_eq!(
+        cost(&import, "+4930123456", "2025-02-01T00:00:00Z", 3600),
+        d("0.10")
+    );
 }
 
 #[test]
 fn c7_a_rounding_is_reported_only_where_it_can_change_a_charge() {
     // 0.01 per second: every charge is whole cents, so *up to 4 decimals changes nothing.
-    assert!(one_rate("RT_A,0,0.6,60s,1s,0s\n", "*up,4,0,").unwrap().issues.is_empty());
+    assert!(
+        one_rate("RT_A,0,0.6,60s,1s,0s\n", "*up,4,0,")
+            .unwrap()
+            .issues
+            .is_empty()
+    );
     // 0.01 per minute by the second: 7 s cost 0.00116..., *up 4 gives 0.0012, Minutely 0.00.
     let import = one_rate("RT_A,0,0.01,60s,1s,0s\n", "*up,5,0,").unwrap();
-    assert_eq!(places(&import), ["DestinationRates.csv:2", "RatingProfiles.csv:2"]);
+    assert_eq!(
+        places(&import),
+        ["DestinationRates.csv:2", "RatingProfiles.csv:2"]
+    );
     assert!(import.issues[0].what.contains("rounding *up to 5 decimals"));
     // Half up to the minor unit, once (one group, fee in cents): Minutely's own rounding.
-    assert!(one_rate("RT_A,0,0.01,60s,1s,0s\n", "*middle,2,0,").unwrap().issues.is_empty());
+    assert!(
+        one_rate("RT_A,0,0.01,60s,1s,0s\n", "*middle,2,0,")
+            .unwrap()
+            .issues
+            .is_empty()
+    );
     // Coarser than the currency: 0.01 per second rounded to whole units.
     let import = one_rate("RT_A,0,0.6,60s,1s,0s\n", "*middle,0,0,").unwrap();
-    assert_eq!(places(&import), ["DestinationRates.csv:2", "RatingProfiles.csv:2"]);
+    assert_eq!(
+        places(&import),
+        ["DestinationRates.csv:2", "RatingProfiles.csv:2"]
+    );
 }
 
 #[test]
 fn a_maximum_cost_is_reported() {
     let import = one_rate("RT_A,0,0.6,60s,1s,0s\n", "*up,4,0.12,*disconnect").unwrap();
-    assert_eq!(places(&import), ["DestinationRates.csv:2", "RatingProfiles.csv:2"]);
+    assert_eq!(
+        places(&import),
+        ["DestinationRates.csv:2", "RatingProfiles.csv:2"]
+    );
     assert!(import.issues[0].what.contains("maximum cost of 0.12"));
 }
 
