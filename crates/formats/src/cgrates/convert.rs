@@ -93,41 +93,7 @@ pub fn import(
         .collect();
     let index = Index::new(&rows);
     let mut issues = BTreeSet::new();
-    let mut entries = Vec::new();
-    let mut versions = Vec::new();
-    let mut seen: HashMap<Timestamp, usize> = HashMap::new();
-    for profile in chosen {
-        if let Some(earlier) = seen.insert(profile.activation, profile.line) {
-            let what = format!(
-                "a second rating plan ({}) activated at the same instant as line {earlier}",
-                profile.plan_id
-            );
-            issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
-            continue;
-        }
-        if !profile.fallback_subjects.is_empty() {
-            let what = format!(
-                "the fallback subject {:?} (rates of another subject where this plan has none) is not followed",
-                profile.fallback_subjects
-            );
-            issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
-        }
-        let version = index.version(profile, currency, selection, &mut issues);
-        if version.is_empty() {
-            let what = format!(
-                "no rate of {} can be represented: the activation at {} is left out",
-                profile.plan_id, profile.activation
-            );
-            issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
-        }
-        versions.push(Version {
-            effective_from: profile.activation,
-            plan_id: profile.plan_id.clone(),
-            line: profile.line,
-            entries: version.len(),
-        });
-        entries.extend(version);
-    }
+    let (entries, versions) = index.versions(&chosen, currency, selection, &mut issues);
     let card = RateCard::build(currency, entries).map_err(|errors| {
         let bad = errors
             .into_iter()
@@ -160,7 +126,7 @@ fn check_references(rows: &Rows, bad: &mut Vec<BadRow>) {
     // A destination and a timing may be `*any`; a rate and a plan are always named.
     let mut missing = |file, line, column: &str, what: &str, id: &str, known: &HashSet<&str>| {
         let any_allowed = matches!(column, "DestinationId" | "TimingTag");
-        if !(any_allowed && id == ANY) && !known.contains(id) {
+        if !(known.contains(id) || any_allowed && id == ANY) {
             let reason = format!("{id:?}: no {what} has this id");
             bad.push(BadRow::new(file, line, column, reason));
         }
@@ -287,7 +253,7 @@ struct Index<'a> {
     timings: HashMap<&'a str, &'a read::Timing>,
 }
 
-fn by_id<'a, T>(rows: &'a [T], id: impl Fn(&T) -> &str) -> HashMap<&'a str, Vec<&'a T>> {
+fn by_id<T>(rows: &[T], id: impl Fn(&T) -> &str) -> HashMap<&str, Vec<&T>> {
     let mut map: HashMap<&str, Vec<&T>> = HashMap::new();
     for row in rows {
         map.entry(id(row)).or_default().push(row);
@@ -308,6 +274,52 @@ impl<'a> Index<'a> {
             plans: by_id(&rows.plans, |p| &p.id),
             timings: rows.timings.iter().map(|t| (t.id.as_str(), t)).collect(),
         }
+    }
+
+    /// Every activation of the chosen profile, oldest first: its entries and what it is.
+    fn versions(
+        &self,
+        chosen: &[&Profile],
+        currency: Currency,
+        selection: &Selection,
+        issues: &mut BTreeSet<Issue>,
+    ) -> (Vec<(usize, RateEntry)>, Vec<Version>) {
+        let mut entries = Vec::new();
+        let mut versions = Vec::new();
+        let mut seen: HashMap<Timestamp, usize> = HashMap::new();
+        for profile in chosen {
+            if let Some(earlier) = seen.insert(profile.activation, profile.line) {
+                let what = format!(
+                    "a second rating plan ({}) activated at the same instant as line {earlier}",
+                    profile.plan_id
+                );
+                issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
+                continue;
+            }
+            if !profile.fallback_subjects.is_empty() {
+                let what = format!(
+                    "the fallback subject {:?} (rates of another subject where this plan has none) is not followed",
+                    profile.fallback_subjects
+                );
+                issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
+            }
+            let version = self.version(profile, currency, selection, issues);
+            if version.is_empty() {
+                let what = format!(
+                    "no rate of {} can be represented: the activation at {} is left out",
+                    profile.plan_id, profile.activation
+                );
+                issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
+            }
+            versions.push(Version {
+                effective_from: profile.activation,
+                plan_id: profile.plan_id.clone(),
+                line: profile.line,
+                entries: version.len(),
+            });
+            entries.extend(version);
+        }
+        (entries, versions)
     }
 
     /// The entries of one activation (with the `RatingPlans.csv` line each comes from).

@@ -57,7 +57,7 @@ fn per_minute(group: &RateGroup) -> Result<Decimal, String> {
 
 /// `60s`, `1.5s`, `1024ns`: a duration as it is best read in a report.
 pub fn seconds_text(ns: u64) -> String {
-    if ns % NS_PER_S == 0 {
+    if ns.is_multiple_of(NS_PER_S) {
         format!("{}s", ns / NS_PER_S)
     } else if ns < NS_PER_S {
         format!("{ns}ns")
@@ -70,7 +70,7 @@ pub fn seconds_text(ns: u64) -> String {
 fn block_s(group: &RateGroup) -> Result<u32, String> {
     let ns = group.increment_ns;
     let seconds = ns / NS_PER_S;
-    if ns % NS_PER_S != 0 || seconds == 0 || seconds > u64::from(MAX_BLOCK_S) {
+    if !ns.is_multiple_of(NS_PER_S) || seconds == 0 || seconds > u64::from(MAX_BLOCK_S) {
         return Err(format!(
             "{}: the increment {} is not whole seconds from 1 to {MAX_BLOCK_S}",
             group.id,
@@ -78,6 +78,51 @@ fn block_s(group: &RateGroup) -> Result<u32, String> {
         ));
     }
     Ok(seconds as u32)
+}
+
+/// Checks the groups after the first against it (same price, no fee of their own) and returns
+/// the segments of their increments: groups of equal increments whose starts fall on that
+/// increment bill as one.
+fn later_groups(
+    groups: &[&RateGroup],
+    rate: Option<Decimal>,
+    issues: &mut Vec<Issue>,
+) -> Vec<(u64, u64)> {
+    let issue = |group: &RateGroup, what: String| Issue::new(RATES_CSV, group.line, what);
+    let first = groups[0];
+    let mut segments: Vec<(u64, u64)> = vec![(0, first.increment_ns)];
+    for group in &groups[1..] {
+        if !group.connect_fee.is_zero() && group.connect_fee != first.connect_fee {
+            let what = format!(
+                "{}: a connect fee ({}) on the group from {} is charged mid-call",
+                group.id,
+                group.connect_fee,
+                seconds_text(group.start_ns)
+            );
+            issues.push(issue(group, what));
+        }
+        match (per_minute(group), rate) {
+            (Ok(r), Some(first_rate)) if r != first_rate => {
+                let what = format!(
+                    "{}: the group from {} costs {r} per minute and the group from 0s {first_rate}: groups with different prices cannot be represented",
+                    group.id,
+                    seconds_text(group.start_ns)
+                );
+                issues.push(issue(group, what));
+            }
+            (Err(e), _) => issues.push(issue(group, e)),
+            _ => {}
+        }
+        let (start, increment) = *segments.last().expect("one segment");
+        // Groups are sorted by start, so this does not underflow.
+        let same = group.increment_ns == increment
+            && increment > 0
+            && (group.start_ns - start).is_multiple_of(increment);
+        if !same {
+            segments.push((group.start_ns, group.increment_ns));
+        }
+    }
+    segments
 }
 
 /// The groups of one rate (sorted by start) as one tariff: the groups must all cost the same
@@ -109,38 +154,7 @@ pub fn tariff(groups: &[&RateGroup]) -> Result<Tariff, Vec<Issue>> {
         );
         issues.push(issue(first, what));
     }
-    // Segments of equal increments whose starts fall on that increment bill as one.
-    let mut segments: Vec<(u64, u64)> = vec![(0, first.increment_ns)];
-    for group in &groups[1..] {
-        if !group.connect_fee.is_zero() && group.connect_fee != first.connect_fee {
-            let what = format!(
-                "{}: a connect fee ({}) on the group from {} is charged mid-call",
-                group.id,
-                group.connect_fee,
-                seconds_text(group.start_ns)
-            );
-            issues.push(issue(group, what));
-        }
-        match (per_minute(group), rate) {
-            (Ok(r), Some(first_rate)) if r != first_rate => {
-                let what = format!(
-                    "{}: the group from {} costs {r} per minute and the group from 0s {first_rate}: groups with different prices cannot be represented",
-                    group.id,
-                    seconds_text(group.start_ns)
-                );
-                issues.push(issue(group, what));
-            }
-            (Err(e), _) => issues.push(issue(group, e)),
-            _ => {}
-        }
-        let (start, increment) = *segments.last().expect("one segment");
-        let same = group.increment_ns == increment
-            && increment > 0
-            && (group.start_ns - start) % increment == 0;
-        if !same {
-            segments.push((group.start_ns, group.increment_ns));
-        }
-    }
+    let segments = later_groups(groups, rate, &mut issues);
     let increment_s = match segments.as_slice() {
         [_] => first_block_s,
         [(_, first_increment), (start, _)] if start == first_increment => {

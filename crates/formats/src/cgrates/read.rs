@@ -362,30 +362,13 @@ pub fn rows(files: &super::Files<'_>, bad: &mut Vec<BadRow>) -> Rows {
                 prefix: f.id(1),
             },
         ),
-        rates: read(super::RATES_CSV, files.rates, &RATES, bad, |f| RateGroup {
-            line: f.line,
-            id: f.id(0),
-            connect_fee: f.amount(1, true),
-            rate: f.amount(2, false),
-            unit_ns: f.duration_ns(3),
-            increment_ns: f.duration_ns(4),
-            start_ns: f.duration_ns(5),
-        }),
+        rates: read(super::RATES_CSV, files.rates, &RATES, bad, rate_group),
         destination_rates: read(
             super::DESTINATION_RATES_CSV,
             files.destination_rates,
             &DESTINATION_RATES,
             bad,
-            |f| DestinationRate {
-                line: f.line,
-                id: f.id(0),
-                destination_id: f.id(1),
-                rate_id: f.id(2),
-                rounding_method: f.text(3),
-                rounding_decimals: f.decimals(4),
-                max_cost: f.amount(5, true),
-                max_cost_strategy: f.text(6),
-            },
+            destination_rate,
         ),
         plans: read(
             super::RATING_PLANS_CSV,
@@ -426,5 +409,30 @@ pub fn rows(files: &super::Files<'_>, bad: &mut Vec<BadRow>) -> Rows {
                 time: f.text(5),
             }
         }),
+    }
+}
+
+fn rate_group(f: &mut Fields<'_>) -> RateGroup {
+    RateGroup {
+        line: f.line,
+        id: f.id(0),
+        connect_fee: f.amount(1, true),
+        rate: f.amount(2, false),
+        unit_ns: f.duration_ns(3),
+        increment_ns: f.duration_ns(4),
+        start_ns: f.duration_ns(5),
+    }
+}
+
+fn destination_rate(f: &mut Fields<'_>) -> DestinationRate {
+    DestinationRate {
+        line: f.line,
+        id: f.id(0),
+        destination_id: f.id(1),
+        rate_id: f.id(2),
+        rounding_method: f.text(3),
+        rounding_decimals: f.decimals(4),
+        max_cost: f.amount(5, true),
+        max_cost_strategy: f.text(6),
     }
 }
