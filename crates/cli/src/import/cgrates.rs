@@ -46,6 +46,9 @@ pub struct CgratesArgs {
     skip_unrepresentable: bool,
 }
 
+/// The most lines of other rating profiles named in the summary.
+const MAX_LINES_LISTED: usize = 20;
+
 /// Reads one file of the plan, if it is there, refusing one larger than `MAX_FILE_BYTES`.
 fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
     let file = match std::fs::File::open(path) {
@@ -84,10 +87,19 @@ fn report(import: &Import) -> String {
         ));
     }
     if !import.other_profiles.is_empty() {
-        let lines: Vec<String> = import.other_profiles.iter().map(usize::to_string).collect();
+        // The first lines only: the count says how many there are.
+        let count = import.other_profiles.len();
+        let mut lines: Vec<String> = import
+            .other_profiles
+            .iter()
+            .take(MAX_LINES_LISTED)
+            .map(usize::to_string)
+            .collect();
+        if count > MAX_LINES_LISTED {
+            lines.push("...".into());
+        }
         text.push_str(&format!(
-            "not imported: {} other rating profiles ({} lines {}; --tenant, --category, --subject)\n",
-            lines.len(),
+            "not imported: {count} other rating profiles ({} lines {}; --tenant, --category, --subject)\n",
             cgrates::RATING_PROFILES_CSV,
             lines.join(", ")
         ));

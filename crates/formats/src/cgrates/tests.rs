@@ -502,3 +502,32 @@ fn references_to_nothing_are_named() {
         ]
     );
 }
+
+#[test]
+fn rows_and_fields_are_bounded() {
+    let long = "x".repeat(MAX_FIELD_CHARS + 1);
+    let destinations = format!("DE,+49\n{long},+4917\n");
+    let mut rows = String::with_capacity((MAX_ROWS + 1) * 8);
+    for _ in 0..=MAX_ROWS {
+        rows.push_str("D,+49\n");
+    }
+    for (text, expected) in [
+        (destinations, "Destinations.csv:2:Id"),
+        (rows, "Destinations.csv:1000001:"),
+    ] {
+        let err = run(
+            &[(DESTINATIONS_CSV, &text), (RATING_PROFILES_CSV, PROFILE)],
+            &any_profile(),
+        )
+        .unwrap_err();
+        let ImportError::Bad(bad) = err else {
+            panic!("{err}")
+        };
+        let found: Vec<String> = bad
+            .iter()
+            .filter(|r| r.file == DESTINATIONS_CSV)
+            .map(|r| format!("{}:{}:{}", r.file, r.line, r.column))
+            .collect();
+        assert_eq!(found, [expected]);
+    }
+}

@@ -298,3 +298,29 @@ fn reratecdrs_imports_at_chosen_prefixes_at_cgrates_prices() {
     assert_eq!(store.cost("+49 30 1234567", "60s"), "0.60 EUR");
     assert_eq!(store.cost("+49 30 1234567", "2m"), "1.20 EUR");
 }
+
+#[test]
+fn a_file_over_the_bound_or_a_missing_directory_is_refused() {
+    let store = Store::new();
+    let dir = store.dir.path().join("plan");
+    std::fs::create_dir(&dir).expect("a plan directory");
+    // A sparse file one byte over the bound: nothing past the bound is read.
+    let big = std::fs::File::create(dir.join("Destinations.csv")).expect("a file");
+    big.set_len(64 * 1024 * 1024 + 1).expect("a sparse file");
+    let plan = dir.to_str().expect("UTF-8 path");
+    let out = store.run(&["import", "cgrates", plan, "--currency", "EUR"]);
+    let stderr = String::from_utf8(out.stderr).expect("UTF-8 errors");
+    assert!(!out.status.success());
+    assert!(stderr.contains("is larger than 67108864 bytes"), "{stderr}");
+    let missing = store.dir.path().join("nowhere");
+    let out = store.run(&[
+        "import",
+        "cgrates",
+        missing.to_str().unwrap(),
+        "--currency",
+        "EUR",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+    assert_eq!(store.card(), Vec::<String>::new());
+}
