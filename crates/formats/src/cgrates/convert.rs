@@ -16,6 +16,13 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
+/// An entry with the line of `RatingPlans.csv` it comes from.
+type LinedEntry = (usize, RateEntry);
+
+/// The most prefixes one import prices, over every activation and binding (a prefix priced by
+/// two bindings counts twice): twice the rows of the largest rate card.
+pub const MAX_PRICED: usize = 2 * crate::ratecard::MAX_ROWS;
+
 /// CGRateS's word for "every destination", "every subject" and "always".
 const ANY: &str = "*any";
 
@@ -79,21 +86,15 @@ pub fn import(
         return Err(ImportError::Bad(bad));
     }
     let (tenant, category, subject) = choose(&rows.profiles, selection)?;
-    let mut chosen: Vec<&Profile> = rows
-        .profiles
-        .iter()
-        .filter(|p| p.tenant == tenant && p.category == category && p.subject == subject)
-        .collect();
+    let is_chosen =
+        |p: &Profile| p.tenant == tenant && p.category == category && p.subject == subject;
+    let (mut chosen, others): (Vec<&Profile>, Vec<&Profile>) =
+        rows.profiles.iter().partition(|p| is_chosen(p));
     chosen.sort_by_key(|p| (p.activation, p.line));
-    let other_profiles = rows
-        .profiles
-        .iter()
-        .filter(|p| !chosen.iter().any(|c| c.line == p.line))
-        .map(|p| p.line)
-        .collect();
+    let other_profiles = others.iter().map(|p| p.line).collect();
     let index = Index::new(&rows);
     let mut issues = BTreeSet::new();
-    let (entries, versions) = index.versions(&chosen, currency, selection, &mut issues);
+    let (entries, versions) = index.versions(&chosen, currency, selection, &mut issues)?;
     let card = RateCard::build(currency, entries).map_err(|errors| {
         let bad = errors
             .into_iter()
@@ -251,6 +252,8 @@ struct Index<'a> {
     destination_rates: HashMap<&'a str, Vec<&'a DestinationRate>>,
     plans: HashMap<&'a str, Vec<&'a PlanBinding>>,
     timings: HashMap<&'a str, &'a read::Timing>,
+    /// Prefixes priced so far (`spend`).
+    priced: std::cell::Cell<usize>,
 }
 
 fn by_id<T>(rows: &[T], id: impl Fn(&T) -> &str) -> HashMap<&str, Vec<&T>> {
@@ -273,6 +276,7 @@ impl<'a> Index<'a> {
             destination_rates: by_id(&rows.destination_rates, |d| &d.id),
             plans: by_id(&rows.plans, |p| &p.id),
             timings: rows.timings.iter().map(|t| (t.id.as_str(), t)).collect(),
+            priced: std::cell::Cell::new(0),
         }
     }
 
@@ -283,7 +287,7 @@ impl<'a> Index<'a> {
         currency: Currency,
         selection: &Selection,
         issues: &mut BTreeSet<Issue>,
-    ) -> (Vec<(usize, RateEntry)>, Vec<Version>) {
+    ) -> Result<(Vec<LinedEntry>, Vec<Version>), ImportError> {
         let mut entries = Vec::new();
         let mut versions = Vec::new();
         let mut seen: HashMap<Timestamp, usize> = HashMap::new();
@@ -303,7 +307,7 @@ impl<'a> Index<'a> {
                 );
                 issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
             }
-            let version = self.version(profile, currency, selection, issues);
+            let version = self.version(profile, currency, selection, issues)?;
             if version.is_empty() {
                 let what = format!(
                     "no rate of {} can be represented: the activation at {} is left out",
@@ -319,7 +323,7 @@ impl<'a> Index<'a> {
             });
             entries.extend(version);
         }
-        (entries, versions)
+        Ok((entries, versions))
     }
 
     /// The entries of one activation (with the `RatingPlans.csv` line each comes from).
@@ -329,7 +333,7 @@ impl<'a> Index<'a> {
         currency: Currency,
         selection: &Selection,
         issues: &mut BTreeSet<Issue>,
-    ) -> Vec<(usize, RateEntry)> {
+    ) -> Result<Vec<LinedEntry>, ImportError> {
         let mut candidates = Vec::new();
         let bindings = self
             .plans
@@ -345,13 +349,42 @@ impl<'a> Index<'a> {
             }
             let rows = &self.destination_rates[binding.destination_rate_id.as_str()];
             for dr in rows {
+                self.spend(dr, selection, profile.line)?;
                 let found = self.candidates(binding, dr, currency, selection, issues);
                 if always.is_ok() {
                     candidates.extend(found);
                 }
             }
         }
-        decide(candidates, profile.activation, issues)
+        Ok(decide(candidates, profile.activation, issues))
+    }
+
+    /// Counts the prefixes a destination rate prices against `MAX_PRICED`, so that a plan whose
+    /// activations, bindings and destinations multiply cannot make an import endless.
+    fn spend(
+        &self,
+        dr: &DestinationRate,
+        selection: &Selection,
+        line: usize,
+    ) -> Result<(), ImportError> {
+        let count = match self.destinations.get(dr.destination_id.as_str()) {
+            Some(prefixes) => prefixes.len(),
+            None => selection.any_prefixes.len().max(1),
+        };
+        let spent = self.priced.get().saturating_add(count);
+        self.priced.set(spent);
+        if spent > MAX_PRICED {
+            let reason = format!(
+                "the profile's activations price more than {MAX_PRICED} prefixes in all, the most one import reads"
+            );
+            return Err(ImportError::Bad(vec![BadRow::new(
+                RATING_PROFILES_CSV,
+                line,
+                "",
+                reason,
+            )]));
+        }
+        Ok(())
     }
 
     /// `Ok` when the binding's timing is always in force: `*any`, or a timing of every year,

@@ -14,7 +14,7 @@ mod convert;
 mod rate;
 mod read;
 
-pub use convert::{Import, Selection, Version, e164_prefix, import};
+pub use convert::{Import, MAX_PRICED, Selection, Version, e164_prefix, import};
 pub use read::parse_duration_ns;
 
 /// The file names, as CGRateS writes them.

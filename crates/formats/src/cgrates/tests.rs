@@ -531,3 +531,28 @@ fn rows_and_fields_are_bounded() {
         assert_eq!(found, [expected]);
     }
 }
+
+#[test]
+fn prefixes_priced_over_and_over_are_bounded() {
+    // 1,000 prefixes bound by one more than MAX_PRICED / 1,000 bindings of the same plan.
+    let mut destinations = String::new();
+    for i in 0..1000 {
+        destinations.push_str(&format!("DE,+49{i}\n"));
+    }
+    let mut plans = String::new();
+    for _ in 0..=MAX_PRICED / 1000 {
+        plans.push_str("RP_A,DR_A,*any,10\n");
+    }
+    let err = run(
+        &[
+            (DESTINATIONS_CSV, &destinations),
+            (RATES_CSV, "RT_A,0,0.6,60s,1s,0s\n"),
+            (DESTINATION_RATES_CSV, "DR_A,DE,RT_A,*up,4,0,\n"),
+            (RATING_PLANS_CSV, &plans),
+            (RATING_PROFILES_CSV, PROFILE),
+        ],
+        &any_profile(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("RatingProfiles.csv:2"), "{err}");
+}
