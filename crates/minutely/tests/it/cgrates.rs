@@ -126,8 +126,9 @@ fn tutorial_is_reported_whole() {
         stderr.contains("several tenants (cgrates.com, cgrates.org)"),
         "{stderr}"
     );
-    // CGRateS prices 1001 calling 1002 for 120 s at 0.7002 (apier/v1/costs_it_test.go:126) and
-    // for 2m10s at 0.7169 (general_tests/tutorial_it_test.go:140): RT_20CNT's second group
+    // CGRateS prices 1001 calling 1002 for 120 s at 0.7002 (apier/v1/costs_it_test.go,
+    // testCostGetCost) and for 2m10s at 0.7169 (general_tests/tutorial_it_test.go,
+    // testTutorialGetCost): RT_20CNT's second group
     // costs half the first (Rates.csv:5), and "1002" is an extension, not an E.164 prefix.
     refused_whole(
         "tutorial",
@@ -195,8 +196,8 @@ fn tutorial2_imports_its_all_day_prefixes_at_cgrates_prices() {
             "dial_out,+30,,DST_2030,GR,false,1.2,0.2,60,1,2019-03-01T00:00:00Z",
         ]
     );
-    // general_tests/tutorial2_it_test.go: subject 1002 (rated by *any) calling 2001 for 45 s
-    // costs 1.4 (0.2 to connect and the first minute whole at 1.2, RT_120C).
+    // general_tests/tutorial2_it_test.go, testTutGetCost: subject 1002 (rated by *any)
+    // calling 2001 for 45 s costs 1.4 (0.2 to connect and the first minute whole at 1.2, RT_120C).
     assert_eq!(store.cost("+20 2 23456789", "45s"), "1.40 EUR");
     // After the first minute RT_120C bills by the second: 0.2 + 1.2 + 1.2 * 10 / 60.
     assert_eq!(store.cost("+30 210 1234567", "70s"), "1.60 EUR");
@@ -246,7 +247,7 @@ fn testtp_imports_exactly_at_cgrates_prices() {
     assert_eq!(places(&stdout), Vec::<String>::new());
     assert!(stdout.contains("added EUR version effective from 2012-01-01T00:00:00Z"));
     assert_eq!(store.card().len(), 4);
-    // apier/v1/apier_it_test.go (testApierGetCost) and general_tests/costs1_test.go
+    // apier/v1/apier_it_test.go (testApierResponderGetCost) and general_tests/costs1_test.go
     // (TestCosts1GetCost1): 90 s to +4917621621391 and to +4986517174963 cost 90 (RT_1CENT:
     // 1 per second); a call of 0 s costs 0 (TestCosts1GetCostZeroDuration).
     assert_eq!(store.cost("+4917621621391", "90s"), "90.00 EUR");
@@ -259,17 +260,26 @@ fn testtp_imports_exactly_at_cgrates_prices() {
 
 #[test]
 fn testit_is_reported_whole() {
-    // apier/v2/cdrs_it_test.go prices a call at 0.0198 (CustomerCharges): RT_1CNT, 0.01 per
-    // minute by the second, rounded *up to 5 decimals, which Minutely's rounding to the cent
-    // cannot give (DestinationRates.csv:2), besides the destination *any.
+    // The default profile (*any) prices the destination *any with RT_1CNT (0.01 per minute,
+    // by the second) rounded *up to 5 decimals, which can change a charge that Minutely
+    // rounds to the cent once.
     refused_whole(
         "testit",
         &[],
         &[
-            "DestinationRates.csv:2",
-            "DestinationRates.csv:2",
+            "DestinationRates.csv:2", // rounding *up 5
+            "DestinationRates.csv:2", // destination *any
             "RatingProfiles.csv:2",
         ],
+    );
+    // apier/v2/cdrs_it_test.go, testV2CDRsProcessCDR: subject ANY2CNT calling +4986517174963
+    // is charged 0.0198 (CustomerCharges), an amount below the cent. With *any priced at +49
+    // what is left is that rounding (RT_2CNT, *up to 5 decimals).
+    let args = ["--subject", "ANY2CNT", "--any-destination", "+49"];
+    refused_whole(
+        "testit",
+        &args,
+        &["DestinationRates.csv:3", "RatingProfiles.csv:4"],
     );
 }
 
@@ -293,8 +303,10 @@ fn reratecdrs_imports_at_chosen_prefixes_at_cgrates_prices() {
     );
     assert!(ok, "{stderr}");
     assert_eq!(places(&stdout), Vec::<String>::new());
-    // general_tests/rerate_cdrs_it_test.go: 1001's calls of 1 and 2 minutes cost 0.6 and 1.2
-    // (RT_ANY, 0.6 per minute by the second).
+    // general_tests/rerate_cdrs_it_test.go, TestRerateCDRs: 1001's second call of 2 minutes
+    // costs 1.2, and its first, whose first minute a 1-minute voice balance pays, costs 0.6
+    // for the other minute (RT_ANY: 0.6 per minute, by the second; Minutely has no voice
+    // balances, so that minute is the cost of a 1-minute call here).
     assert_eq!(store.cost("+49 30 1234567", "60s"), "0.60 EUR");
     assert_eq!(store.cost("+49 30 1234567", "2m"), "1.20 EUR");
 }
