@@ -310,7 +310,7 @@ impl<'a> Index<'a> {
             let version = self.version(profile, currency, selection, issues)?;
             if version.is_empty() {
                 let what = format!(
-                    "no rate of {} can be represented: the activation at {} is left out",
+                    "no rate of {} can be represented: the activation at {} is left out (an earlier version would stay in force)",
                     profile.plan_id, profile.activation
                 );
                 issues.insert(Issue::new(RATING_PROFILES_CSV, profile.line, what));
