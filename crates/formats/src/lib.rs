@@ -4,6 +4,7 @@
 pub mod acc;
 pub mod calls;
 pub mod cdr;
+pub mod cgrates;
 pub mod countries;
 pub mod export;
 pub mod instant;

@@ -3,6 +3,7 @@
 mod advise;
 mod audit;
 mod backup;
+mod cgrates;
 mod cli;
 mod crash;
 mod import_cdr;
