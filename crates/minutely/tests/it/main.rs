@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod crash;
 mod keys;
+mod offline_tenants;
 mod secrets;
 mod serve;
 mod soak;
