@@ -141,7 +141,7 @@ impl CallFile {
                 break;
             }
             file.push(&record, &columns, line, &mut errors);
-            if file.rows.len() % 65536 == 0 {
+            if file.rows.len().is_multiple_of(65536) {
                 progress(reader.position().byte());
             }
         }
