@@ -797,3 +797,62 @@ async fn c11_each_currency_has_its_own_minimum_over_the_api_across_restarts() {
     assert_eq!(r.status, 200, "{}", r.text);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_json_record_naming_its_tenant_is_ingested_only_into_that_tenant() {
+    let mut app = TestApp::start().await;
+    let (admin, _) = app.seed_tenant("acme", Some("100")).await;
+    let mut own = record(
+        "t1",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        60,
+        60,
+    );
+    own["tenant"] = json!("acme");
+    let r = ingest(&app, &admin, "acme", vec![own.clone()]).await;
+    assert_eq!(r.body["results"][0]["status"], "charged", "{}", r.text);
+    // A batch with a record of another tenant is refused whole, naming the record.
+    let mut other = record(
+        "t2",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        120,
+        60,
+    );
+    other["tenant"] = json!("globex");
+    let plain = record(
+        "t3",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        180,
+        60,
+    );
+    let r = app
+        .post(
+            "/v1/tenants/acme/calls",
+            &admin,
+            json!({ "calls": [plain, other.clone()] }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let detail = r.body["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("calls[1].tenant \"globex\" is not the tenant of the path \"acme\""),
+        "{detail}"
+    );
+    // The end report's record too.
+    let r = app
+        .post(
+            "/v1/tenants/acme/calls/t2/end",
+            &admin,
+            json!({ "record": other }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("record.tenant"), "{}", r.text);
+    app.stop().await;
+}
