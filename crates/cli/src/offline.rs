@@ -315,12 +315,14 @@ impl Router {
         if !self.multi {
             return Ok(Route::Tenant(0));
         }
-        let key = if organizer.chars().any(char::is_uppercase) || organizer.trim() != organizer {
-            Upn::new(organizer).key
-        } else {
-            organizer.to_string()
-        };
-        match self.owners.get(&key).map(Vec::as_slice) {
+        // The UPN's identity is its lower case (`Upn`); most are written so already.
+        let key: std::borrow::Cow<str> =
+            if organizer.chars().any(char::is_uppercase) || organizer.trim() != organizer {
+                Upn::new(organizer).key.into()
+            } else {
+                organizer.into()
+            };
+        match self.owners.get(key.as_ref()).map(Vec::as_slice) {
             None | Some([]) => Ok(Route::Nobody),
             Some([one]) => Ok(Route::Tenant(*one)),
             Some(several) => Err(("organizer", self.ambiguous(organizer, several))),
