@@ -406,10 +406,9 @@ impl Outputs<'_, '_> {
         match (outcome, replay, book) {
             (_, true, _) => {}
             (Outcome::Charged(charge), false, Some(book)) => {
-                let tenant_data = &book.tenant;
                 export::write_row(
                     &mut self.buffer,
-                    tenant_data,
+                    &book.tenant,
                     countries,
                     record,
                     charge,
