@@ -27,6 +27,8 @@ use std::collections::HashSet;
 
 /// The call id of the path the `end` bodies are checked against.
 const PATH_CALL_ID: &str = "call-1";
+/// The tenant of the path a body is sent to.
+const PATH_TENANT: &str = "acme";
 
 /// What the caller checks further of every refusal (the server's replay test: the message
 /// catalogue has the code).
@@ -190,7 +192,7 @@ fn ingest(body: &[u8], on_refusal: OnRefusal) {
     let Some(request) = read::<IngestRequest>(body, on_refusal) else {
         return;
     };
-    match request.records(MAX_BATCH_RECORDS) {
+    match request.records(MAX_BATCH_RECORDS, PATH_TENANT) {
         Ok(records) => {
             assert_eq!(records.len(), request.calls.len());
             assert!(records.iter().all(|r| !r.call_id.trim().is_empty()));

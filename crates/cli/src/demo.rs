@@ -63,11 +63,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let mut inputs = Inputs {
         countries: table,
         card,
-        book,
+        books: vec![book],
         calls,
+        multi: false,
     };
     let mut export = Vec::new();
-    let summary = rate_all(&mut inputs, true, &mut export, None)?;
+    let summary = rate_all(&mut inputs, true, &mut export, None)?.total();
     println!("First rows of the extended PSTN usage export:");
     for line in String::from_utf8_lossy(&export).lines().take(6) {
         println!("  {line}");
@@ -77,9 +78,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
         println!("  {:<30} {n} calls", funding_label(funding));
     }
     println!("\nSummary:");
-    print!("{}", summary.render(currency, &inputs.book));
+    print!("{}", summary.render(currency, &inputs.books[0]));
     println!("\nWallet lots now (FIFO; each expires 12 months after purchase):");
-    for lot in inputs.book.wallet.lots() {
+    for lot in inputs.books[0].wallet.lots() {
         println!(
             "  lot {:>3}: {:>10} of {:>8} {currency}, funded {}, expires {}",
             lot.id,

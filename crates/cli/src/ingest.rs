@@ -44,6 +44,8 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     bar.finish_and_clear();
+    only_this_tenant(&calls, &book.tenant.id)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     calls.sort_canonical();
     let bar = count_progress(calls.len() as u64, "rating");
     let summary = rate_into_store(
@@ -104,4 +106,23 @@ pub fn rate_into_store(
         progress(end as u64);
     }
     Ok(summary)
+}
+
+/// A file with the `tenant` column is ingested into one tenant only when no record names
+/// another; else it is refused whole, every such record named.
+fn only_this_tenant(calls: &CallFile, tenant: &str) -> Result<(), minutely_formats::FileErrors> {
+    let mut errors = minutely_formats::ErrorList::default();
+    if calls.has_tenant_column() {
+        for index in 0..calls.len() {
+            let named = calls.tenant(index);
+            if !named.is_empty() && named != tenant {
+                errors.push(
+                    calls.line(index),
+                    minutely_formats::calls::TENANT_COLUMN,
+                    format!("the record is tenant {named:?}'s, not {tenant:?}'s"),
+                );
+            }
+        }
+    }
+    errors.finish("call records", ())
 }

@@ -66,9 +66,12 @@ pub enum Command {
     /// Example: minutely rerate --tenant contoso --from 2026-03-01T00:00:00Z --to 2026-04-01T00:00:00Z --dry-run
     Rerate(rerate::RerateArgs),
     /// Rate call records offline, without a store, replaying the wallet in memory; writes the
-    /// PSTN usage export to stdout.
+    /// PSTN usage export to stdout. Several tenants at once: give --tenant-file several times
+    /// or a directory; each record goes to its `tenant` column's tenant, else its organizer's.
     ///
     /// Example: minutely rate --rates rates.csv --currency EUR --tenant-file tenant.toml --calls calls.csv --refused refused.csv > usage.csv
+    ///
+    /// Example: minutely rate --rates rates.csv --currency EUR --tenant-file tenants/ --calls all.csv > usage.csv
     Rate(offline::RateArgs),
     /// Reports from the store.
     #[command(subcommand)]

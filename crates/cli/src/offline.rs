@@ -1,16 +1,19 @@
 //! `minutely rate`: rates a file of call records without a store, replaying the tenant's
 //! fundings, wallet, pool and auto-recharges in memory, in canonical order (C22). The same core
-//! code as everywhere else decides every charge.
+//! code as everywhere else decides every charge. One run may rate several tenants (up to
+//! `MAX_TENANTS`): each record goes to the tenant its `tenant` column names, else to the one
+//! tenant its organizer is a user of, and each tenant is rated on its own book exactly as if it
+//! were rated alone.
 
 use crate::output::{progress, read_file};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use minutely_core::catalogue::{CountryTable, RateCard};
-use minutely_core::directory::AmountRules;
+use minutely_core::directory::{AmountRules, Upn};
 use minutely_core::engine::{Funding, Mode, Outcome, TenantBook};
-use minutely_core::ledger::{EntryKind, Event};
+use minutely_core::ledger::{Effects, EntryKind, Event};
 use minutely_core::money::Currency;
-use minutely_core::rating::Rater;
+use minutely_core::rating::{CallRecord, Rater};
 use minutely_core::reason::Reason;
 use minutely_formats::calls::{CallFile, empty_record};
 use minutely_formats::tenant_file::{TenantFile, apply};
@@ -26,13 +29,15 @@ pub struct RateArgs {
     /// The rate card (CSV).
     #[arg(long)]
     pub rates: PathBuf,
-    /// The rate card's currency (must be the tenant's).
+    /// The rate card's currency (must be every tenant's).
     #[arg(long)]
     pub currency: String,
-    /// The tenant file (TOML), with its past fundings.
-    #[arg(long)]
-    pub tenant_file: PathBuf,
-    /// The call records (CSV).
+    /// A tenant file (TOML) with its past fundings, or a directory of them (every `*.toml`, in
+    /// name order). Given several times, or as a directory, the run rates several tenants.
+    #[arg(long, required = true)]
+    pub tenant_file: Vec<PathBuf>,
+    /// The call records (CSV); with several tenants, an optional `tenant` column says whose
+    /// each record is (else its organizer does).
     #[arg(long)]
     pub calls: PathBuf,
     /// Add the five extended columns to the export.
@@ -41,9 +46,13 @@ pub struct RateArgs {
     /// Write the refused calls, with their reason codes, to this file.
     #[arg(long)]
     pub refused: Option<PathBuf>,
-    /// C11: the smallest funding, recharge amount and trigger, in whole currency units.
+    /// C11: the smallest funding, recharge amount and trigger, in whole currency units (the
+    /// default of every currency without its own).
     #[arg(long, default_value = "50")]
     pub minimum_amount: String,
+    /// C11: a currency's own minimum, as CODE=AMOUNT (JPY=5000); may be given several times.
+    #[arg(long, value_name = "CODE=AMOUNT")]
+    pub currency_minimum: Vec<String>,
     /// A country table to use instead of the shipped one.
     #[arg(long)]
     pub countries: Option<PathBuf>,
@@ -107,9 +116,18 @@ impl Summary {
             .count() as u64;
     }
 
-    /// Prints the summary to stderr.
-    /// The summary as text (one fact a line).
+    /// Prints the summary to stderr (stdout may carry the export).
+    pub fn print(&self, currency: Currency, book: &TenantBook) {
+        eprint!("{}", self.render(currency, book));
+    }
+
+    /// The summary as text (one fact a line), with the tenant's balance.
     pub fn render(&self, currency: Currency, book: &TenantBook) -> String {
+        self.render_with_balance(currency, Some(book.wallet.balance()))
+    }
+
+    /// The summary as text; `balance` is left out when there is none (no tenant).
+    fn render_with_balance(&self, currency: Currency, balance: Option<Decimal>) -> String {
         let mut text = format!("records:    {}\n", self.records);
         let refused: u64 = self.refused.values().sum();
         text += &format!(
@@ -134,16 +152,62 @@ impl Summary {
             "forfeited:  {} {currency}\n",
             currency.format(self.forfeited)
         );
-        text += &format!(
-            "balance:    {} {currency}\n",
-            currency.format(book.wallet.balance())
-        );
+        if let Some(balance) = balance {
+            text += &format!("balance:    {} {currency}\n", currency.format(balance));
+        }
         text
     }
 
-    /// Prints the summary to stderr (stdout may carry the export).
-    pub fn print(&self, currency: Currency, book: &TenantBook) {
-        eprint!("{}", self.render(currency, book));
+    /// Adds another run's counts to these.
+    pub fn add(&mut self, other: &Summary) {
+        self.records += other.records;
+        self.charged += other.charged;
+        self.duplicates += other.duplicates;
+        for (reason, n) in &other.refused {
+            *self.refused.entry(*reason).or_default() += n;
+        }
+        self.charged_amount += other.charged_amount;
+        for (funding, n) in &other.by_funding {
+            *self.by_funding.entry(funding).or_default() += n;
+        }
+        self.pool_minutes += other.pool_minutes;
+        self.recharges += other.recharges;
+        self.recharge_failures += other.recharge_failures;
+        self.forfeited += other.forfeited;
+    }
+}
+
+impl RunSummary {
+    /// Every tenant's counts and those of records of no tenant, together.
+    pub fn total(&self) -> Summary {
+        let mut total = self.no_tenant.clone();
+        for summary in &self.tenants {
+            total.add(summary);
+        }
+        total
+    }
+
+    /// The summary as text: a single tenant's as before; several tenants' one after another
+    /// (in id order, indented under `tenant ID`), then the records of no tenant and the total.
+    pub fn render(&self, currency: Currency, books: &[TenantBook], multi: bool) -> String {
+        if !multi {
+            return self.tenants[0].render(currency, &books[0]);
+        }
+        let indent =
+            |text: String| -> String { text.lines().map(|l| format!("  {l}\n")).collect() };
+        let mut text = String::new();
+        for (summary, book) in self.tenants.iter().zip(books) {
+            text += &format!("tenant {}\n", book.tenant.id);
+            text += &indent(summary.render(currency, book));
+        }
+        if self.no_tenant.records > 0 {
+            text += "no tenant (the organizer is a user of none)\n";
+            text += &indent(self.no_tenant.render_with_balance(currency, None));
+        }
+        let balances: Decimal = books.iter().map(|b| b.wallet.balance()).sum();
+        text += &format!("total ({} tenants)\n", books.len());
+        text += &indent(self.total().render_with_balance(currency, Some(balances)));
+        text
     }
 }
 
@@ -172,98 +236,324 @@ impl std::hash::Hasher for DigestHasher {
 /// Call-id digest -> fingerprint of its first submission.
 type SeenDigests = HashMap<u128, u128, std::hash::BuildHasherDefault<DigestHasher>>;
 
+/// The most tenants one run rates.
+pub const MAX_TENANTS: usize = 1000;
+/// The most entries a tenant directory may hold (of any kind).
+pub const MAX_DIRECTORY_ENTRIES: usize = 10_000;
+/// The largest tenant file, in bytes.
+pub const MAX_TENANT_FILE_BYTES: u64 = 64 << 20;
+/// The most tenants a refusal lists by name.
+const MAX_LISTED_TENANTS: usize = 5;
+
 /// Everything one offline run reads.
 pub struct Inputs {
     pub countries: CountryTable,
     pub card: RateCard,
-    pub book: TenantBook,
+    /// The tenants, each rated alone with its own wallet and pool (one in a single-tenant run).
+    pub books: Vec<TenantBook>,
     pub calls: CallFile,
+    /// Whether this is a run over several tenants: records are routed by their `tenant` column
+    /// or their organizer, and the outputs carry the tenant.
+    pub multi: bool,
 }
 
-/// Rates every call of `inputs` in canonical order, writing export rows to `out` and refused
-/// calls to `refused`.
+/// What a run did: per tenant (in `Inputs::books` order), and for records of no tenant.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub tenants: Vec<Summary>,
+    /// Records whose organizer is a user of no tenant (multi-tenant runs only).
+    pub no_tenant: Summary,
+}
+
+/// Where a record goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// To the tenant at this index of `Inputs::books`.
+    Tenant(usize),
+    /// To no tenant: its organizer is a user of none (refused, C30).
+    Nobody,
+}
+
+/// Finds each record's tenant: by its `tenant` column, else (several tenants) by its organizer.
+struct Router {
+    /// Tenant id -> index.
+    ids: HashMap<String, usize>,
+    /// Lower-case UPN -> the tenants it is a user of (several tenants only).
+    owners: HashMap<String, Vec<usize>>,
+    multi: bool,
+}
+
+impl Router {
+    fn new(books: &[TenantBook], multi: bool) -> Router {
+        let ids = books
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.tenant.id.clone(), i))
+            .collect();
+        let mut owners: HashMap<String, Vec<usize>> = HashMap::new();
+        if multi {
+            for (i, book) in books.iter().enumerate() {
+                for user in book.tenant.users() {
+                    owners.entry(user.upn.key.clone()).or_default().push(i);
+                }
+            }
+        }
+        Router { ids, owners, multi }
+    }
+
+    /// The record's route, or the column at fault and what is wrong.
+    fn route(&self, tenant: &str, organizer: &str) -> Result<Route, (&'static str, String)> {
+        if !tenant.is_empty() {
+            return match self.ids.get(tenant) {
+                Some(&i) => Ok(Route::Tenant(i)),
+                None => Err((
+                    minutely_formats::calls::TENANT_COLUMN,
+                    format!("unknown tenant {tenant:?}: no tenant file of this run has that id"),
+                )),
+            };
+        }
+        if !self.multi {
+            return Ok(Route::Tenant(0));
+        }
+        // The UPN's identity is its lower case (`Upn`); most are written so already.
+        let key: std::borrow::Cow<str> =
+            if organizer.chars().any(char::is_uppercase) || organizer.trim() != organizer {
+                Upn::new(organizer).key.into()
+            } else {
+                organizer.into()
+            };
+        match self.owners.get(key.as_ref()).map(Vec::as_slice) {
+            None | Some([]) => Ok(Route::Nobody),
+            Some([one]) => Ok(Route::Tenant(*one)),
+            Some(several) => Err(("organizer", self.ambiguous(organizer, several))),
+        }
+    }
+
+    fn ambiguous(&self, organizer: &str, several: &[usize]) -> String {
+        let mut names: Vec<&str> = self
+            .ids
+            .iter()
+            .filter(|(_, i)| several.contains(i))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        names.sort_unstable();
+        let more = names.len().saturating_sub(MAX_LISTED_TENANTS);
+        names.truncate(MAX_LISTED_TENANTS);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!(
+            "ambiguous: {organizer} is a user of tenants {}{more}; name one in the tenant column",
+            names.join(", ")
+        )
+    }
+
+    /// Refuses the file whole when a record names an unknown tenant or has an ambiguous
+    /// organizer, listing every such record.
+    fn check(&self, calls: &CallFile) -> Result<(), minutely_formats::FileErrors> {
+        let mut errors = minutely_formats::ErrorList::default();
+        if !calls.has_tenant_column() && !self.multi {
+            return Ok(());
+        }
+        let mut record = empty_record();
+        for index in 0..calls.len() {
+            calls.fill(index, &mut record);
+            if let Err((column, reason)) = self.route(calls.tenant(index), &record.organizer) {
+                errors.push(calls.line(index), column, reason);
+            }
+        }
+        errors.finish("call records", ())
+    }
+}
+
+/// The output buffers of a run, flushed to their writers when full.
+struct Outputs<'o, 'r> {
+    extended: bool,
+    multi: bool,
+    out: &'o mut dyn Write,
+    buffer: Vec<u8>,
+    refused: Option<&'r mut dyn Write>,
+    refused_buffer: Vec<u8>,
+}
+
+impl Outputs<'_, '_> {
+    fn headers(&mut self) {
+        let (export, refused) = if self.multi {
+            (
+                export::tenant_header(self.extended),
+                export::refused_tenant_header(),
+            )
+        } else {
+            (export::header(self.extended), export::refused_header())
+        };
+        self.buffer.extend_from_slice(export.as_bytes());
+        if self.refused.is_some() {
+            self.refused_buffer.extend_from_slice(refused.as_bytes());
+        }
+    }
+
+    /// Writes what a call's outcome shows: its export row or its refusal (a replay shows none).
+    fn write(
+        &mut self,
+        book: Option<&TenantBook>,
+        countries: &CountryTable,
+        record: &CallRecord,
+        (outcome, replay): (&Outcome, bool),
+    ) -> Result<()> {
+        let tenant = book.map_or("", |b| b.tenant.id.as_str());
+        match (outcome, replay, book) {
+            (_, true, _) => {}
+            (Outcome::Charged(charge), false, Some(book)) => {
+                export::write_row(
+                    &mut self.buffer,
+                    &book.tenant,
+                    countries,
+                    record,
+                    charge,
+                    self.extended,
+                );
+                if self.multi {
+                    export::end_row_with_tenant(&mut self.buffer, tenant);
+                }
+            }
+            (Outcome::Charged(_), false, None) => unreachable!("only a tenant's book charges"),
+            (Outcome::Refused(reason), false, _) => {
+                if self.refused.is_some() {
+                    export::write_refused(&mut self.refused_buffer, record, *reason);
+                    if self.multi {
+                        export::end_row_with_tenant(&mut self.refused_buffer, tenant);
+                    }
+                }
+            }
+        }
+        self.flush(1 << 20)
+    }
+
+    /// Writes the buffers out once they hold `at_least` bytes.
+    fn flush(&mut self, at_least: usize) -> Result<()> {
+        if self.buffer.len() >= at_least {
+            self.out.write_all(&self.buffer)?;
+            self.buffer.clear();
+        }
+        if let Some(w) = self.refused.as_deref_mut()
+            && self.refused_buffer.len() >= at_least
+        {
+            w.write_all(&self.refused_buffer)?;
+            self.refused_buffer.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush(0)?;
+        self.out.flush()?;
+        if let Some(w) = self.refused {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// C23: a call id seen before with the same content is a replay; with other content it is
+/// refused; else the call is new and `book` (none: no tenant, C30) processes it.
+fn process(
+    book: Option<&mut TenantBook>,
+    seen: &mut SeenDigests,
+    rater: &mut Rater,
+    record: &CallRecord,
+) -> (Outcome, bool, Effects) {
+    let fingerprint = record.fingerprint();
+    let digest = minutely_core::digest::of(&record.call_id);
+    match seen.get(&digest) {
+        Some(first) if *first == fingerprint => (
+            Outcome::Refused(Reason::CallIdReused),
+            true,
+            Default::default(),
+        ),
+        Some(_) => (
+            Outcome::Refused(Reason::CallIdReused),
+            false,
+            Default::default(),
+        ),
+        None => {
+            seen.insert(digest, fingerprint);
+            match book {
+                Some(book) => {
+                    let (outcome, effects) = book.process_new(rater, record, Mode::Bulk);
+                    (outcome, false, effects)
+                }
+                None => (
+                    Outcome::Refused(Reason::OrganizerNotEnabled),
+                    false,
+                    Default::default(),
+                ),
+            }
+        }
+    }
+}
+
+/// Rates every call of `inputs`, each tenant's in canonical order (C22) on its own book,
+/// writing export rows to `out` and refused calls to `refused`. A record naming an unknown
+/// tenant, or whose organizer is a user of several tenants and names none, refuses the run
+/// before anything is written.
 pub fn rate_all(
     inputs: &mut Inputs,
     extended: bool,
     out: &mut dyn Write,
-    mut refused: Option<&mut dyn Write>,
-) -> Result<Summary> {
+    refused: Option<&mut dyn Write>,
+) -> Result<RunSummary> {
     let Inputs {
         countries,
         card,
-        book,
+        books,
         calls,
+        multi,
     } = inputs;
+    assert!(!books.is_empty() && (*multi || books.len() == 1));
+    let router = Router::new(books, *multi);
+    router.check(calls).map_err(|e| anyhow::anyhow!("{e}"))?;
     calls.sort_canonical();
     let mut rater = Rater::new(countries, card);
-    let mut summary = Summary::default();
-    let mut seen = SeenDigests::with_capacity_and_hasher(calls.len(), Default::default());
+    let mut summary = RunSummary {
+        tenants: vec![Summary::default(); books.len()],
+        no_tenant: Summary::default(),
+    };
+    let capacity = if *multi { 0 } else { calls.len() };
+    let mut seen: Vec<SeenDigests> = (0..=books.len())
+        .map(|_| SeenDigests::with_capacity_and_hasher(capacity, Default::default()))
+        .collect();
+    let mut outputs = Outputs {
+        extended,
+        multi: *multi,
+        out,
+        buffer: Vec::with_capacity(1 << 20),
+        refused,
+        refused_buffer: Vec::new(),
+    };
+    outputs.headers();
     let mut record = empty_record();
-    let mut buffer = Vec::with_capacity(1 << 20);
-    let mut refused_buffer = Vec::new();
-    buffer.extend_from_slice(export::header(extended).as_bytes());
-    if refused.is_some() {
-        refused_buffer.extend_from_slice(export::refused_header().as_bytes());
-    }
     for index in 0..calls.len() {
         calls.fill(index, &mut record);
-        let fingerprint = record.fingerprint();
-        let (outcome, replay, effects) = match seen.get(&minutely_core::digest::of(&record.call_id))
-        {
-            Some(first) if *first == fingerprint => (
-                Outcome::Refused(Reason::CallIdReused),
-                true,
-                Default::default(),
-            ),
-            Some(_) => (
-                Outcome::Refused(Reason::CallIdReused),
-                false,
-                Default::default(),
-            ),
-            None => {
-                seen.insert(minutely_core::digest::of(&record.call_id), fingerprint);
-                let (outcome, effects) = book.process_new(&mut rater, &record, Mode::Bulk);
-                (outcome, false, effects)
-            }
+        let route = router
+            .route(calls.tenant(index), &record.organizer)
+            .expect("every record was routed before rating");
+        let (mut book, seen, counted) = match route {
+            Route::Tenant(i) => (Some(&mut books[i]), &mut seen[i], &mut summary.tenants[i]),
+            Route::Nobody => (None, &mut seen[books.len()], &mut summary.no_tenant),
         };
-        summary.count(&outcome, replay, &effects.entries, &effects.events);
-        match (&outcome, replay) {
-            (_, true) => {}
-            (Outcome::Charged(charge), false) => export::write_row(
-                &mut buffer,
-                &book.tenant,
-                countries,
-                &record,
-                charge,
-                extended,
-            ),
-            (Outcome::Refused(reason), false) => {
-                if refused.is_some() {
-                    export::write_refused(&mut refused_buffer, &record, *reason);
-                }
-            }
-        }
-        if buffer.len() >= 1 << 20 {
-            out.write_all(&buffer)?;
-            buffer.clear();
-        }
-        if let Some(w) = refused.as_deref_mut()
-            && refused_buffer.len() >= 1 << 20
-        {
-            w.write_all(&refused_buffer)?;
-            refused_buffer.clear();
-        }
+        let (outcome, replay, effects) = process(book.as_deref_mut(), seen, &mut rater, &record);
+        counted.count(&outcome, replay, &effects.entries, &effects.events);
+        outputs.write(book.as_deref(), countries, &record, (&outcome, replay))?;
     }
     // What was declared after the last call is made too, so the summary shows the whole history.
-    let mut effects = Default::default();
-    book.settle(jiff::Timestamp::MAX, &mut effects);
-    summary.count_effects(&effects.entries, &effects.events);
-    out.write_all(&buffer)?;
-    out.flush()?;
-    if let Some(w) = refused {
-        w.write_all(&refused_buffer)?;
-        w.flush()?;
+    for (book, counted) in books.iter_mut().zip(&mut summary.tenants) {
+        let mut effects = Effects::default();
+        book.settle(jiff::Timestamp::MAX, &mut effects);
+        counted.count_effects(&effects.entries, &effects.events);
     }
+    outputs.finish()?;
     Ok(summary)
 }
 
@@ -280,6 +570,112 @@ pub fn load_tenant(
     Ok(applied.book)
 }
 
+/// The tenant files a run reads: each path given, or every `*.toml` of a directory given, in
+/// name order; and whether the run is over several tenants (several paths, or a directory).
+pub fn tenant_paths(given: &[PathBuf]) -> Result<(Vec<PathBuf>, bool)> {
+    let mut paths = Vec::new();
+    let mut multi = given.len() > 1;
+    for path in given {
+        if !path.is_dir() {
+            paths.push(path.clone());
+            continue;
+        }
+        multi = true;
+        let mut found = Vec::new();
+        let entries =
+            std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for (count, entry) in entries.enumerate() {
+            if count >= MAX_DIRECTORY_ENTRIES {
+                bail!(
+                    "{}: a tenant directory holds at most {MAX_DIRECTORY_ENTRIES} entries",
+                    path.display()
+                );
+            }
+            let entry = entry.with_context(|| format!("cannot read {}", path.display()))?;
+            let file = entry.path();
+            if file.extension().is_some_and(|e| e == "toml") && file.is_file() {
+                found.push(file);
+            }
+        }
+        if found.is_empty() {
+            bail!(
+                "{}: the directory holds no tenant file (*.toml)",
+                path.display()
+            );
+        }
+        found.sort();
+        paths.extend(found);
+    }
+    if paths.len() > MAX_TENANTS {
+        bail!(
+            "a run rates at most {MAX_TENANTS} tenants; {} tenant files were given",
+            paths.len()
+        );
+    }
+    Ok((paths, multi))
+}
+
+/// Loads every tenant of a run, each paying in `currency`, with distinct ids; in id order.
+fn load_tenants(
+    paths: &[PathBuf],
+    currency: Currency,
+    countries: &CountryTable,
+    rules: &AmountRules,
+) -> Result<Vec<TenantBook>> {
+    let mut books: Vec<(TenantBook, &PathBuf)> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        if size > MAX_TENANT_FILE_BYTES {
+            bail!(
+                "{}: a tenant file holds at most {MAX_TENANT_FILE_BYTES} bytes",
+                path.display()
+            );
+        }
+        let text = String::from_utf8(read_file(path)?)
+            .with_context(|| format!("{} is not UTF-8", path.display()))?;
+        let book =
+            load_tenant(&text, countries, rules).with_context(|| format!("{}", path.display()))?;
+        if book.tenant.currency != currency {
+            bail!(
+                "{}: the rate card is in {currency} but tenant {} pays in {}",
+                path.display(),
+                book.tenant.id,
+                book.tenant.currency
+            );
+        }
+        if let Some((_, first)) = books.iter().find(|(b, _)| b.tenant.id == book.tenant.id) {
+            bail!(
+                "{}: tenant {} is also the tenant of {}; each tenant is given once",
+                path.display(),
+                book.tenant.id,
+                first.display()
+            );
+        }
+        books.push((book, path));
+    }
+    books.sort_by(|a, b| a.0.tenant.id.cmp(&b.0.tenant.id));
+    Ok(books.into_iter().map(|(book, _)| book).collect())
+}
+
+/// The amount rules of a run (C11): the default minimum and each `CODE=N` of its own.
+fn run_rules(minimum_amount: &str, currency_minimums: &[String]) -> Result<AmountRules> {
+    let minimum = minutely_core::money::parse_amount(minimum_amount)?;
+    let mut rules = AmountRules::new(minimum).map_err(anyhow::Error::msg)?;
+    for given in currency_minimums {
+        let Some((code, amount)) = given.split_once('=') else {
+            bail!("--currency-minimum {given:?}: expected CODE=AMOUNT, such as JPY=5000");
+        };
+        let currency = Currency::parse(code)?;
+        let amount = minutely_core::money::parse_amount(amount)?;
+        rules
+            .set_currency(currency, Some(amount))
+            .map_err(|e| anyhow::anyhow!("--currency-minimum {given:?}: {e}"))?;
+    }
+    Ok(rules)
+}
+
 pub fn run(args: RateArgs) -> Result<()> {
     let started = Instant::now();
     let currency = Currency::parse(&args.currency)?;
@@ -289,18 +685,9 @@ pub fn run(args: RateArgs) -> Result<()> {
     };
     let card = ratecard::parse(&read_file(&args.rates)?, currency)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.rates.display()))?;
-    let text =
-        String::from_utf8(read_file(&args.tenant_file)?).context("the tenant file is not UTF-8")?;
-    let minimum = minutely_core::money::parse_amount(&args.minimum_amount)?;
-    let rules = AmountRules::new(minimum).map_err(anyhow::Error::msg)?;
-    let book = load_tenant(&text, &countries, &rules)?;
-    if book.tenant.currency != currency {
-        bail!(
-            "the rate card is in {currency} but tenant {} pays in {}",
-            book.tenant.id,
-            book.tenant.currency
-        );
-    }
+    let rules = run_rules(&args.minimum_amount, &args.currency_minimum)?;
+    let (paths, multi) = tenant_paths(&args.tenant_file)?;
+    let books = load_tenants(&paths, currency, &countries, &rules)?;
     let file = std::fs::File::open(&args.calls)
         .with_context(|| format!("cannot read {}", args.calls.display()))?;
     let bar = progress(file.metadata().map(|m| m.len()).unwrap_or(0), "reading");
@@ -313,9 +700,27 @@ pub fn run(args: RateArgs) -> Result<()> {
     let mut inputs = Inputs {
         countries,
         card,
-        book,
+        books,
         calls,
+        multi,
     };
+    let read_s = read_started.elapsed().as_secs_f64();
+    let rate_started = Instant::now();
+    let summary = rate_to_files(&mut inputs, &args)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
+    eprint!("{}", summary.render(currency, &inputs.books, multi));
+    let seconds = started.elapsed().as_secs_f64();
+    let rate_s = rate_started.elapsed().as_secs_f64();
+    let records = summary.total().records;
+    eprintln!(
+        "time:       {seconds:.2} s ({:.0} records/s; reading {read_s:.2} s, rating and writing {rate_s:.2} s)",
+        records as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+/// Rates to stdout and the refused-calls file.
+fn rate_to_files(inputs: &mut Inputs, args: &RateArgs) -> Result<RunSummary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut refused_file = match &args.refused {
@@ -325,22 +730,18 @@ pub fn run(args: RateArgs) -> Result<()> {
         )),
         None => None,
     };
-    let read_s = read_started.elapsed().as_secs_f64();
-    let rate_started = Instant::now();
-    let summary = rate_all(
-        &mut inputs,
+    let rated = rate_all(
+        inputs,
         args.extended,
         &mut out,
         refused_file.as_mut().map(|w| w as &mut dyn Write),
-    )?;
-    summary.print(currency, &inputs.book);
-    let seconds = started.elapsed().as_secs_f64();
-    let rate_s = rate_started.elapsed().as_secs_f64();
-    eprintln!(
-        "time:       {seconds:.2} s ({:.0} records/s; reading {read_s:.2} s, rating and writing {rate_s:.2} s)",
-        summary.records as f64 / seconds.max(1e-9)
     );
-    Ok(())
+    if let (Err(_), Some(path)) = (&rated, &args.refused) {
+        // A refused run writes nothing: its refused-calls file does not stay behind.
+        drop(refused_file);
+        let _ = std::fs::remove_file(path);
+    }
+    rated
 }
 
 /// Which funding sources appear in a run (for the demo's narrative).

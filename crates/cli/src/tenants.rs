@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use minutely_core::directory::AmountRules;
 use minutely_core::ledger::{EntryKind, LotSource};
-use minutely_core::money::parse_amount;
+use minutely_core::money::{Currency, parse_amount};
 use minutely_formats::instant;
 use minutely_formats::tenant_file::TenantFile;
 use minutely_service::Kind;
@@ -31,7 +31,7 @@ pub enum WalletCommand {
     Fund {
         #[arg(long)]
         tenant: String,
-        /// Whole currency units, at least the minimum (50).
+        /// Whole currency units, at least the minimum of the wallet's currency (50 by default).
         #[arg(long)]
         amount: String,
         /// The payment's reference; a reference is funded once.
@@ -56,30 +56,81 @@ pub enum SettingsCommand {
     Show,
     /// Change settings.
     ///
-    /// Example: minutely settings set --minimum-amount 100
+    /// Examples: minutely settings set --minimum-amount 50;
+    /// minutely settings set --minimum-amount 5000 --currency JPY;
+    /// minutely settings set --currency JPY --remove-minimum-amount
     Set {
-        /// C11: the smallest funding, auto-recharge amount and trigger, in whole currency units.
+        /// C11: the smallest funding, auto-recharge amount and trigger, in whole currency units:
+        /// the default, or with `--currency` that currency's own.
+        #[arg(long, required_unless_present = "remove_minimum_amount")]
+        minimum_amount: Option<String>,
+        /// The currency (ISO 4217) whose own minimum is set or removed.
         #[arg(long)]
-        minimum_amount: String,
+        currency: Option<String>,
+        /// Remove the currency's own minimum: it follows the default again.
+        #[arg(long, requires = "currency", conflicts_with = "minimum_amount")]
+        remove_minimum_amount: bool,
     },
+}
+
+/// The audit picture of one minimum: `None` when the currency has none of its own.
+fn minimum_picture(rules: &AmountRules, currency: Option<Currency>) -> Option<String> {
+    let minimum = match currency {
+        None => Some(rules.minimum),
+        Some(c) => rules.by_currency.get(&c).copied(),
+    }?;
+    let mut picture = serde_json::json!({ "minimum_amount": minimum.to_string() });
+    if let Some(c) = currency {
+        picture["currency"] = serde_json::json!(c.code());
+    }
+    Some(snapshot(&picture))
+}
+
+/// The rules after a `settings set`.
+fn changed_rules(
+    old: &AmountRules,
+    minimum_amount: Option<&str>,
+    currency: Option<Currency>,
+) -> Result<AmountRules> {
+    let minimum = minimum_amount.map(parse_amount).transpose()?;
+    let mut rules = old.clone();
+    match (currency, minimum) {
+        (None, Some(minimum)) => {
+            rules.minimum = AmountRules::new(minimum)
+                .map_err(anyhow::Error::msg)?
+                .minimum;
+        }
+        (Some(currency), minimum) => rules
+            .set_currency(currency, minimum)
+            .map_err(anyhow::Error::msg)?,
+        (None, None) => bail!("--remove-minimum-amount needs --currency"),
+    }
+    Ok(rules)
 }
 
 pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
     let (_lock, mut store) = open_store_to_change(db)?;
-    if let SettingsCommand::Set { minimum_amount } = command {
-        let rules = AmountRules::new(parse_amount(&minimum_amount)?).map_err(anyhow::Error::msg)?;
+    if let SettingsCommand::Set {
+        minimum_amount,
+        currency,
+        ..
+    } = command
+    {
+        let currency = currency.as_deref().map(Currency::parse).transpose()?;
         let old = store.amount_rules()?;
+        let rules = changed_rules(&old, minimum_amount.as_deref(), currency)?;
         if old != rules {
-            let picture = |r: &AmountRules| {
-                snapshot(&serde_json::json!({ "minimum_amount": r.minimum.to_string() }))
+            let target = match currency {
+                None => "minimum_amount".to_string(),
+                Some(c) => format!("minimum_amount.{}", c.code()),
             };
             let entry = Actor::cli().entry(
                 jiff::Timestamp::now(),
                 None,
                 "settings.set",
-                "minimum_amount",
-                Some(picture(&old)),
-                Some(picture(&rules)),
+                &target,
+                minimum_picture(&old, currency),
+                minimum_picture(&rules, currency),
             );
             store.atomically(|store| {
                 store.set_amount_rules(&rules)?;
@@ -87,7 +138,11 @@ pub fn settings(db: &Path, command: SettingsCommand) -> Result<()> {
             })?;
         }
     }
-    println!("minimum amount: {}", store.amount_rules()?.minimum);
+    let rules = store.amount_rules()?;
+    println!("minimum amount: {}", rules.minimum);
+    for (currency, minimum) in &rules.by_currency {
+        println!("minimum amount {currency}: {minimum}");
+    }
     Ok(())
 }
 

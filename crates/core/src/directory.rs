@@ -266,37 +266,73 @@ pub struct WalletSettings {
     pub low_balance_thresholds: [Option<Decimal>; 2],
 }
 
-/// Operator settings that bound amounts (C11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The most currencies that may have their own minimum amount.
+pub const MAX_CURRENCY_MINIMUMS: usize = 200;
+
+/// Operator settings that bound amounts (C11): a default minimum, and a minimum of its own for
+/// any currency whose units are worth much less or much more (5000 JPY rather than 50).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AmountRules {
-    /// Smallest funding, recharge amount and trigger (default 50).
+    /// Smallest funding, recharge amount and trigger in a currency without its own (default 50).
     pub minimum: Decimal,
+    /// The currencies with a minimum of their own (at most `MAX_CURRENCY_MINIMUMS`).
+    pub by_currency: BTreeMap<Currency, Decimal>,
 }
 
 impl Default for AmountRules {
     fn default() -> Self {
         AmountRules {
             minimum: Decimal::from(50),
+            by_currency: BTreeMap::new(),
         }
     }
 }
 
 impl AmountRules {
-    /// Rules with this minimum, which must be a positive whole number of currency units of at
-    /// most `MAX_AMOUNT`.
+    /// Rules with this default minimum and no currency of its own; the minimum must be a
+    /// positive whole number of currency units of at most `MAX_AMOUNT`.
     pub fn new(minimum: Decimal) -> Result<AmountRules, String> {
-        if minimum <= Decimal::ZERO || !minimum.fract().is_zero() || minimum > MAX_AMOUNT {
-            return Err(format!(
-                "the minimum amount must be a positive whole number of at most {MAX_AMOUNT}, not {minimum}"
-            ));
-        }
-        Ok(AmountRules { minimum })
+        check_minimum(minimum)?;
+        Ok(AmountRules {
+            minimum,
+            by_currency: BTreeMap::new(),
+        })
     }
 
-    /// C11/C40: `amount_below_minimum` is checked before `amount_out_of_range` (above
-    /// `MAX_AMOUNT`), then `amount_not_whole`.
-    pub fn check(&self, amount: Decimal) -> Result<(), Reason> {
-        if amount < self.minimum {
+    /// Gives `currency` a minimum of its own (`Some`), or makes it follow the default (`None`).
+    pub fn set_currency(
+        &mut self,
+        currency: Currency,
+        minimum: Option<Decimal>,
+    ) -> Result<(), String> {
+        let Some(minimum) = minimum else {
+            self.by_currency.remove(&currency);
+            return Ok(());
+        };
+        check_minimum(minimum)?;
+        if !self.by_currency.contains_key(&currency)
+            && self.by_currency.len() >= MAX_CURRENCY_MINIMUMS
+        {
+            return Err(format!(
+                "at most {MAX_CURRENCY_MINIMUMS} currencies may have a minimum amount of their own"
+            ));
+        }
+        self.by_currency.insert(currency, minimum);
+        Ok(())
+    }
+
+    /// The minimum of amounts in `currency`: its own, else the default.
+    pub fn minimum_for(&self, currency: Currency) -> Decimal {
+        self.by_currency
+            .get(&currency)
+            .copied()
+            .unwrap_or(self.minimum)
+    }
+
+    /// C11/C40: `amount_below_minimum` (the minimum of the amount's currency) is checked before
+    /// `amount_out_of_range` (above `MAX_AMOUNT`), then `amount_not_whole`.
+    pub fn check(&self, currency: Currency, amount: Decimal) -> Result<(), Reason> {
+        if amount < self.minimum_for(currency) {
             return Err(Reason::AmountBelowMinimum);
         }
         if amount > MAX_AMOUNT {
@@ -307,6 +343,16 @@ impl AmountRules {
         }
         Ok(())
     }
+}
+
+/// A minimum amount is a positive whole number of currency units of at most `MAX_AMOUNT`.
+fn check_minimum(minimum: Decimal) -> Result<(), String> {
+    if minimum <= Decimal::ZERO || !minimum.fract().is_zero() || minimum > MAX_AMOUNT {
+        return Err(format!(
+            "the minimum amount must be a positive whole number of at most {MAX_AMOUNT}, not {minimum}"
+        ));
+    }
+    Ok(())
 }
 
 /// Purchased license counts over time (the pool uses the count in force at a call's start, C32).
@@ -648,8 +694,18 @@ impl Tenant {
             ));
         }
         if let Some(recharge) = settings.auto_recharge {
-            check_amount(rules, recharge.trigger, "auto-recharge trigger")?;
-            check_amount(rules, recharge.amount, "auto-recharge amount")?;
+            check_amount(
+                rules,
+                self.currency,
+                recharge.trigger,
+                "auto-recharge trigger",
+            )?;
+            check_amount(
+                rules,
+                self.currency,
+                recharge.amount,
+                "auto-recharge amount",
+            )?;
         }
         for (index, threshold) in settings.low_balance_thresholds.iter().enumerate() {
             if let Some(threshold) = threshold {
@@ -766,18 +822,23 @@ impl Tenant {
     }
 }
 
-fn check_amount(rules: &AmountRules, amount: Decimal, what: &str) -> Result<(), Refusal> {
+fn check_amount(
+    rules: &AmountRules,
+    currency: Currency,
+    amount: Decimal,
+    what: &str,
+) -> Result<(), Refusal> {
     rules
-        .check(amount)
-        .map_err(|reason| Refusal::new(reason, rules.explain(what, amount)))
+        .check(currency, amount)
+        .map_err(|reason| Refusal::new(reason, rules.explain(what, currency, amount)))
 }
 
 impl AmountRules {
-    /// The detail of a refused amount: the field, the amount and the bounds.
-    pub fn explain(&self, what: &str, amount: Decimal) -> String {
+    /// The detail of a refused amount: the field, the amount and the bounds in its currency.
+    pub fn explain(&self, what: &str, currency: Currency, amount: Decimal) -> String {
         format!(
-            "{what} {amount}: amounts are whole currency units from {} to {MAX_AMOUNT}",
-            self.minimum
+            "{what} {amount}: amounts are whole {currency} units from {} (the minimum in {currency}) to {MAX_AMOUNT}",
+            self.minimum_for(currency)
         )
     }
 }

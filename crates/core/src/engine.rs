@@ -227,9 +227,10 @@ impl TenantBook {
                 "only the operator may fund a reseller tenant's wallet",
             ));
         }
+        let currency = self.tenant.currency;
         rules
-            .check(amount)
-            .map_err(|reason| Refusal::new(reason, rules.explain("amount", amount)))?;
+            .check(currency, amount)
+            .map_err(|reason| Refusal::new(reason, rules.explain("amount", currency, amount)))?;
         // C11: the balance a funding may bring the wallet to, counting the fundings still
         // scheduled, is bounded.
         let after = sum(self.scheduled.iter().map(|f| f.amount))

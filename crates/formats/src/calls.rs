@@ -1,6 +1,7 @@
 //! Call records CSV (`call_id,conference_id,organizer,direction,service_number,caller_number,
-//! destination_number,start,end`), read into a compact arena so that millions of records fit in
-//! memory and can be put in canonical order (C22) before rating.
+//! destination_number,start,end`, and an optional `tenant` that says whose record it is when one
+//! file holds the records of several tenants), read into a compact arena so that millions of
+//! records fit in memory and can be put in canonical order (C22) before rating.
 
 use crate::{ErrorList, FileErrors, instant};
 use jiff::Timestamp;
@@ -19,6 +20,9 @@ pub const HEADER: [&str; 9] = [
     "start",
     "end",
 ];
+
+/// The optional column naming a record's tenant (empty: the tenant is found otherwise).
+pub const TENANT_COLUMN: &str = "tenant";
 
 /// Longest call or conference id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
@@ -39,8 +43,8 @@ struct Row {
     end_ns: i64,
     /// Offset of the first text field in the arena.
     base: u64,
-    /// Lengths of call_id, conference_id, organizer, service, caller, destination.
-    lens: [u16; 6],
+    /// Lengths of call_id, conference_id, organizer, service, caller, destination and tenant.
+    lens: [u16; 7],
     line: u32,
     direction: Direction,
 }
@@ -51,6 +55,16 @@ pub struct CallFile {
     /// The text fields of every record, one after another (checked UTF-8 once, on read).
     arena: String,
     rows: Vec<Row>,
+    /// Whether the header has the `tenant` column.
+    tenant_column: bool,
+}
+
+/// Where each column is in a file's header.
+struct Columns {
+    /// The required columns, in `HEADER` order.
+    required: [usize; 9],
+    /// The optional `tenant` column.
+    tenant: Option<usize>,
 }
 
 fn to_ns(at: Timestamp) -> Option<i64> {
@@ -95,8 +109,17 @@ impl CallFile {
             );
             return errors.finish("call records", CallFile::default());
         }
-        let columns = columns.map(|c| c.expect("checked above"));
-        let mut file = CallFile::default();
+        let columns = Columns {
+            required: columns.map(|c| c.expect("checked above")),
+            tenant: reader
+                .byte_headers()
+                .ok()
+                .and_then(|h| h.iter().position(|c| c == TENANT_COLUMN.as_bytes())),
+        };
+        let mut file = CallFile {
+            tenant_column: columns.tenant.is_some(),
+            ..CallFile::default()
+        };
         let mut record = csv::ByteRecord::new();
         let mut line = 1usize;
         loop {
@@ -118,7 +141,7 @@ impl CallFile {
                 break;
             }
             file.push(&record, &columns, line, &mut errors);
-            if file.rows.len() % 65536 == 0 {
+            if file.rows.len().is_multiple_of(65536) {
                 progress(reader.position().byte());
             }
         }
@@ -129,13 +152,13 @@ impl CallFile {
     fn push(
         &mut self,
         record: &csv::ByteRecord,
-        columns: &[usize; 9],
+        columns: &Columns,
         line: usize,
         errors: &mut ErrorList,
     ) {
         // Numbers are read back as `write_number_text` guarded them (`'=...` is `=...`).
         let field = |i: usize| {
-            let value = record.get(columns[i]).unwrap_or(b"");
+            let value = record.get(columns.required[i]).unwrap_or(b"");
             if (4..=6).contains(&i) {
                 crate::unguard(value)
             } else {
@@ -168,6 +191,8 @@ impl CallFile {
         if errors.len() == count_before {
             check_identifiers(&field, line, errors);
         }
+        let tenant = columns.tenant.and_then(|c| record.get(c)).unwrap_or(b"");
+        check_tenant(tenant, line, errors);
         let direction = match field(3) {
             b"dial_in" => Some(Direction::DialIn),
             b"dial_out" => Some(Direction::DialOut),
@@ -202,9 +227,9 @@ impl CallFile {
             return;
         }
         let base = self.arena.len() as u64;
-        let mut lens = [0u16; 6];
-        for (slot, &i) in TEXT_FIELDS.iter().enumerate() {
-            let value = field(i);
+        let mut lens = [0u16; 7];
+        let values = TEXT_FIELDS.map(field);
+        for (slot, value) in values.into_iter().chain([tenant]).enumerate() {
             lens[slot] = value.len() as u16;
             self.arena
                 .push_str(std::str::from_utf8(value).expect("checked UTF-8 above"));
@@ -253,6 +278,19 @@ impl CallFile {
         self.rows = rows;
     }
 
+    /// Whether the file has the `tenant` column.
+    pub fn has_tenant_column(&self) -> bool {
+        self.tenant_column
+    }
+
+    /// The tenant record `index` names (empty when it names none).
+    pub fn tenant(&self, index: usize) -> &str {
+        let row = &self.rows[index];
+        let before: usize = row.lens[..6].iter().map(|&l| usize::from(l)).sum();
+        let start = row.base as usize + before;
+        &self.arena[start..start + usize::from(row.lens[6])]
+    }
+
     /// The file line of record `index`.
     pub fn line(&self, index: usize) -> usize {
         self.rows[index].line as usize
@@ -270,7 +308,7 @@ impl CallFile {
             &mut out.caller_number,
             &mut out.destination_number,
         ];
-        for (target, len) in targets.into_iter().zip(row.lens) {
+        for (target, len) in targets.into_iter().zip(row.lens[..6].iter().copied()) {
             let end = offset + usize::from(len);
             target.clear();
             target.push_str(&self.arena[offset..end]);
@@ -339,6 +377,29 @@ fn check_identifiers<'a>(field: &impl Fn(usize) -> &'a [u8], line: usize, errors
     }
 }
 
+/// The `tenant` column, when not empty, holds a tenant id (`minutely_core::ident::tenant_id`).
+fn check_tenant(value: &[u8], line: usize, errors: &mut ErrorList) {
+    if value.is_empty() {
+        return;
+    }
+    if value.len() > MAX_ID_BYTES {
+        errors.push(
+            line,
+            TENANT_COLUMN,
+            format!("longer than {MAX_ID_BYTES} bytes"),
+        );
+        return;
+    }
+    match std::str::from_utf8(value) {
+        Err(_) => errors.push(line, TENANT_COLUMN, "not valid UTF-8"),
+        Ok(text) => {
+            if let Err(bad) = minutely_core::ident::tenant_id(TENANT_COLUMN, text) {
+                errors.push(line, TENANT_COLUMN, bad.to_string());
+            }
+        }
+    }
+}
+
 /// The header line.
 pub fn header_line() -> String {
     format!("{}\n", HEADER.join(","))
@@ -396,5 +457,38 @@ z,conf,,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05T10:01:00Z
         );
         let missing = CallFile::read("call_id,start\n".as_bytes(), |_| {}).unwrap_err();
         assert!(missing.errors[0].reason.contains("conference_id"));
+    }
+
+    #[test]
+    fn the_optional_tenant_column_names_each_records_tenant() {
+        let input = "tenant,call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end
+fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05T10:01:01Z
+,a,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T09:00:00Z,2026-01-05T09:00:30Z
+";
+        let mut file = CallFile::read(input.as_bytes(), |_| {}).unwrap();
+        assert!(file.has_tenant_column());
+        file.sort_canonical();
+        assert_eq!((file.tenant(0), file.get(0).call_id.as_str()), ("", "a"));
+        assert_eq!(
+            (file.tenant(1), file.get(1).call_id.as_str()),
+            ("fabrikam", "b")
+        );
+        assert_eq!(file.get(1).organizer, "ana@x.com");
+        // Without the column, every record names no tenant.
+        let plain = input
+            .replace("tenant,", "")
+            .replace("fabrikam,", "")
+            .replace("\n,a", "\na");
+        let file = CallFile::read(plain.as_bytes(), |_| {}).unwrap();
+        assert!(!file.has_tenant_column());
+        assert_eq!((file.tenant(0), file.tenant(1)), ("", ""));
+        // A value that is not a tenant id is named by line and column.
+        let bad = input.replace("fabrikam,", "=cmd|x,");
+        let err = CallFile::read(bad.as_bytes(), |_| {}).unwrap_err();
+        assert_eq!(
+            (err.errors[0].line, err.errors[0].column.as_str()),
+            (2, "tenant")
+        );
+        assert!(err.to_string().contains("=cmd|x"), "{err}");
     }
 }

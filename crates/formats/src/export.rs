@@ -1,5 +1,7 @@
 //! The PSTN usage export (RFC 4180, header row, UTC ISO 8601 instants, the twenty columns of
-//! product.md in order; the extended export adds five), and the refused-calls file.
+//! product.md in order; the extended export adds five), and the refused-calls file. A run over
+//! several tenants adds one last column to both, the tenant (`Tenant` in the export, `tenant`
+//! in the refused-calls file, so that the latter reads back as a call-record file).
 
 use crate::{instant, write_text};
 use minutely_core::catalogue::CountryTable;
@@ -51,6 +53,40 @@ pub fn header(extended: bool) -> String {
         columns.extend(EXTENDED_COLUMNS);
     }
     format!("{}\r\n", columns.join(","))
+}
+
+/// The last column of a run over several tenants' export.
+pub const TENANT_COLUMN: &str = "Tenant";
+
+/// The header line of a run over several tenants: `header` and the `Tenant` column.
+pub fn tenant_header(extended: bool) -> String {
+    with_tenant_column(header(extended), TENANT_COLUMN)
+}
+
+/// The refused-calls header of a run over several tenants, ending with `tenant`.
+pub fn refused_tenant_header() -> String {
+    with_tenant_column(refused_header(), crate::calls::TENANT_COLUMN)
+}
+
+fn with_tenant_column(mut line: String, column: &str) -> String {
+    let end = line.trim_end_matches(['\r', '\n']).len();
+    line.insert_str(end, &format!(",{column}"));
+    line
+}
+
+/// Adds the tenant column to the row just written at the end of `out` (an export row or a
+/// refused call), before its line end. A tenant id needs no quoting (`ident::tenant_id`).
+pub fn end_row_with_tenant(out: &mut Vec<u8>, tenant: &str) {
+    assert!(out.ends_with(b"\n"), "a row ends with its line end");
+    let line_end: &[u8] = if out.ends_with(b"\r\n") {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    out.truncate(out.len() - line_end.len());
+    out.push(b',');
+    write_text(out, tenant);
+    out.extend_from_slice(line_end);
 }
 
 /// Writes a number as E.164 when it reads as one, else as written without separators.

@@ -70,7 +70,7 @@ use minutely_core::ledger::{Entry, Event, LotId, Wallet, WalletSnapshot};
 use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -410,26 +410,27 @@ impl Store {
         catalogue::read_countries(&self.conn)
     }
 
-    /// The operator's amount rules (C11: the minimum funding, recharge amount and trigger).
+    /// The operator's amount rules (C11: the minimum funding, recharge amount and trigger): the
+    /// default under the settings key `minimum_amount`, and each currency's own minimum under
+    /// `minimum_amount.<CODE>` (`minimum_amount.JPY`).
     pub fn amount_rules(&self) -> Result<AmountRules> {
-        let stored: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'minimum_amount'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        match stored {
-            None => Ok(AmountRules::default()),
-            Some(text) => text
-                .parse::<Decimal>()
-                .map(|minimum| AmountRules { minimum })
-                .map_err(|_| codec::corrupt("settings", "value", &text)),
+        let mut statement = self.conn.prepare_cached(
+            "SELECT key, value FROM settings
+             WHERE key = 'minimum_amount' OR key LIKE 'minimum_amount.%' ORDER BY key",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut rules = AmountRules::default();
+        for row in rows {
+            let (key, text) = row?;
+            read_minimum(&mut rules, &key, &text)?;
         }
+        Ok(rules)
     }
 
-    /// Sets the operator's amount rules.
+    /// Sets the operator's amount rules: the default and every currency's own minimum (a
+    /// currency left out follows the default).
     pub fn set_amount_rules(&mut self, rules: &AmountRules) -> Result<()> {
         self.in_write(|tx| {
             tx.execute(
@@ -437,6 +438,16 @@ impl Store {
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [codec::dec(rules.minimum)],
             )?;
+            tx.execute("DELETE FROM settings WHERE key LIKE 'minimum_amount.%'", [])?;
+            for (currency, minimum) in &rules.by_currency {
+                tx.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+                    [
+                        format!("minimum_amount.{}", currency.code()),
+                        codec::dec(*minimum),
+                    ],
+                )?;
+            }
             Ok(())
         })
     }
@@ -819,5 +830,27 @@ fn write_changes(conn: &rusqlite::Connection, c: &TenantChanges) -> Result<()> {
     rerate::insert_runs(conn, id, &c.commit.rerate_runs)?;
     reservations::put(conn, id, &c.reservations_put)?;
     reservations::delete(conn, id, &c.reservations_drop)?;
+    Ok(())
+}
+
+/// Reads one stored minimum into `rules`: the default, or a currency's own; a value that does not
+/// read back as a valid minimum is corruption.
+fn read_minimum(rules: &mut AmountRules, key: &str, text: &str) -> Result<()> {
+    let corrupt = || codec::corrupt("settings", key, text);
+    let minimum = text.parse::<Decimal>().map_err(|_| corrupt())?;
+    match key.strip_prefix("minimum_amount.") {
+        None => {
+            *rules = AmountRules {
+                by_currency: std::mem::take(&mut rules.by_currency),
+                ..AmountRules::new(minimum).map_err(|_| corrupt())?
+            };
+        }
+        Some(code) => {
+            let currency = minutely_core::money::Currency::parse(code).map_err(|_| corrupt())?;
+            rules
+                .set_currency(currency, Some(minimum))
+                .map_err(|_| corrupt())?;
+        }
+    }
     Ok(())
 }

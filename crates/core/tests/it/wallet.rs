@@ -14,6 +14,7 @@ use minutely_core::directory::{
 };
 use minutely_core::engine::{Mode, TenantBook, canonical_order};
 use minutely_core::ledger::{Account, EntryKind, Event, LotSource, Posting, lot_expiry};
+use minutely_core::money::Currency;
 use minutely_core::rating::{CallRecord, Rater};
 
 /// 1.00 EUR per minute to France (so a pay-per-minute call of N minutes costs N), and a sub-cent
@@ -1167,10 +1168,13 @@ fn c11_c40_amount_checks() {
         ),
     ];
     for (name, minimum, amount, want) in cases {
-        let rules = AmountRules {
-            minimum: d(minimum),
-        };
-        assert_eq!(rules.check(d(amount)), want, "{name}: AmountRules::check");
+        let rules = AmountRules::new(d(minimum)).unwrap();
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(
+            rules.check(eur, d(amount)),
+            want,
+            "{name}: AmountRules::check"
+        );
         // Funding.
         let mut book = book_with(plain_wallet());
         let got = book.fund(d(amount), ts("2026-01-10T00:00:00Z"), "ref", true, &rules);
@@ -1210,6 +1214,57 @@ fn c11_c40_amount_checks() {
             );
         }
     }
+}
+
+#[test]
+fn c11_each_currency_may_have_its_own_minimum() {
+    // C11: the operator configures the minimum, here 5000 for JPY; EUR keeps the default 50.
+    let jpy = Currency::parse("JPY").unwrap();
+    let eur = Currency::parse("EUR").unwrap();
+    let mut rules = AmountRules::default();
+    rules.set_currency(jpy, Some(d("5000"))).unwrap();
+    assert_eq!(rules.minimum_for(jpy), d("5000"));
+    assert_eq!(rules.minimum_for(eur), d("50"));
+    let yen_book = || {
+        TenantFx::new("yen", "JP", "JPY")
+            .purchase(Sku::Credits, 1)
+            .wallet_settings(plain_wallet())
+            .book()
+    };
+    let at = ts("2026-01-10T00:00:00Z");
+    let mut book = yen_book();
+    let refused = book.fund(d("4999"), at, "ref", true, &rules).unwrap_err();
+    assert_eq!(refused.reason, Reason::AmountBelowMinimum, "C11 4999 JPY");
+    assert!(
+        refused.detail.contains("5000") && refused.detail.contains("JPY"),
+        "the refusal names the minimum and its currency: {}",
+        refused.detail
+    );
+    assert_eq!(book.wallet.balance(), d("0"));
+    book.fund(d("5000"), at, "ref", true, &rules).unwrap();
+    assert_eq!(book.wallet.balance(), d("5000"));
+    let recharge = |trigger: &str, amount: &str| Some(auto(trigger, amount, true));
+    let got = book
+        .tenant
+        .set_auto_recharge(recharge("4999", "5000"), countries(), &rules);
+    assert_eq!(
+        got.unwrap_err().reason,
+        Reason::AmountBelowMinimum,
+        "C11 JPY trigger"
+    );
+    book.tenant
+        .set_auto_recharge(recharge("5000", "5000"), countries(), &rules)
+        .unwrap();
+    // The euro tenant still has the default.
+    let mut book = book_with(plain_wallet());
+    let refused = book.fund(d("49"), at, "ref", true, &rules).unwrap_err();
+    assert_eq!(refused.reason, Reason::AmountBelowMinimum, "C11 49 EUR");
+    assert!(refused.detail.contains("50") && refused.detail.contains("EUR"));
+    book.fund(d("50"), at, "ref", true, &rules).unwrap();
+    // Removing the override makes JPY follow the default again.
+    rules.set_currency(jpy, None).unwrap();
+    assert_eq!(rules.minimum_for(jpy), d("50"));
+    assert!(rules.set_currency(jpy, Some(d("0.5"))).is_err());
 }
 
 #[test]

@@ -634,6 +634,115 @@ fn the_operator_sets_the_minimum_amount() {
     assert!(err.contains("amount_below_minimum"), "{err}");
 }
 
+/// The example tenant as a tenant paying in `currency` in `country`, with every amount of its
+/// wallet (trigger, recharge, fundings) `amount`.
+fn tenant_in(id: &str, country: &str, currency: &str, amount: &str) -> String {
+    example_tenant()
+        .replace("id = \"contoso\"", &format!("id = \"{id}\""))
+        .replace("country = \"FR\"", &format!("country = \"{country}\""))
+        .replace("currency = \"EUR\"", &format!("currency = \"{currency}\""))
+        .replace("trigger = 50", &format!("trigger = {amount}"))
+        .replace("amount = 100 ", &format!("amount = {amount} "))
+        .replace("amount = 200", &format!("amount = {amount}"))
+        .replace("amount = \"150\"", &format!("amount = \"{amount}\""))
+}
+
+#[test]
+fn c11_each_currency_may_have_its_own_minimum_amount() {
+    let ws = Workspace::new();
+    let set = ws.ok(&[
+        "settings",
+        "set",
+        "--minimum-amount",
+        "5000",
+        "--currency",
+        "jpy",
+    ]);
+    assert_eq!(set, "minimum amount: 50\nminimum amount JPY: 5000\n");
+    // Each command is a new process over the store file: the setting survived a restart.
+    assert_eq!(ws.ok(&["settings", "show"]), set);
+    // A JPY tenant: its trigger of 4999 is below JPY's minimum, named with its currency.
+    let yen = ws.write("yen.toml", &tenant_in("yen", "JP", "JPY", "4999"));
+    let err = ws.fails(&["apply", "-f", yen.to_str().unwrap()]);
+    assert!(
+        err.contains("amount_below_minimum") && err.contains("from 5000 (the minimum in JPY)"),
+        "{err}"
+    );
+    let yen = ws.write("yen.toml", &tenant_in("yen", "JP", "JPY", "5000"));
+    ws.ok(&["apply", "-f", yen.to_str().unwrap()]);
+    let fund = |tenant: &str, amount: &str| {
+        ws.run(&["wallet", "fund", "--tenant", tenant, "--amount", amount])
+    };
+    let refused = fund("yen", "4999");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("amount_below_minimum"),
+        "{err}"
+    );
+    assert!(
+        fund("yen", "5000").status.success(),
+        "C11 5000 JPY is the minimum"
+    );
+    // A USD tenant keeps the default of 50.
+    let usd = ws.write("usd.toml", &tenant_in("dollar", "US", "USD", "50"));
+    ws.ok(&["apply", "-f", usd.to_str().unwrap()]);
+    let refused = fund("dollar", "49");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("from 50 (the minimum in USD)"),
+        "{err}"
+    );
+    assert!(
+        fund("dollar", "50").status.success(),
+        "C11 50 USD is the minimum"
+    );
+    // Changing the default leaves JPY's own; removing JPY's makes it follow the default.
+    ws.ok(&["settings", "set", "--minimum-amount", "60"]);
+    assert_eq!(
+        ws.ok(&["settings", "show"]),
+        "minimum amount: 60\nminimum amount JPY: 5000\n"
+    );
+    let shown = ws.ok(&[
+        "settings",
+        "set",
+        "--currency",
+        "JPY",
+        "--remove-minimum-amount",
+    ]);
+    assert_eq!(shown, "minimum amount: 60\n");
+    assert!(
+        fund("yen", "61").status.success(),
+        "JPY follows the default again"
+    );
+    let err = ws.fails(&[
+        "settings",
+        "set",
+        "--minimum-amount",
+        "0",
+        "--currency",
+        "JPY",
+    ]);
+    assert!(err.contains("positive whole number"), "{err}");
+    let err = ws.fails(&[
+        "settings",
+        "set",
+        "--minimum-amount",
+        "50",
+        "--currency",
+        "XYZ",
+    ]);
+    assert!(err.contains("unknown currency"), "{err}");
+    // Each change is audited with its currency.
+    let audit = ws.ok(&["audit"]);
+    let settings: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("settings.set"))
+        .collect();
+    assert_eq!(settings.len(), 3, "{audit}");
+    assert!(settings[0].contains("minimum_amount.JPY"), "{audit}");
+    assert!(settings[2].contains("minimum_amount.JPY"), "{audit}");
+}
+
 #[test]
 fn the_country_table_is_exported_and_an_edited_one_imported() {
     let ws = Workspace::new();

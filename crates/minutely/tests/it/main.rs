@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod import_cdr;
 mod keys;
+mod offline_tenants;
 mod secrets;
 mod serve;
 mod soak;

@@ -404,7 +404,7 @@ pub async fn end(
     JsonOrEmpty(body): JsonOrEmpty<EndRequest>,
 ) -> ApiResult<Json<OutcomeJson>> {
     caller.check(&tenant, Access::Control)?;
-    let step = end_step(call_id, body)?;
+    let step = end_step(&tenant, call_id, body)?;
     let answer: Ended = state
         .writer
         .execute(Command::Control(ctl::ControlCommand::End { tenant, step }))
@@ -413,9 +413,9 @@ pub async fn end(
 }
 
 /// An end report's path and body checked, made the service's step.
-fn end_step(call_id: String, body: EndRequest) -> ApiResult<ctl::End> {
+fn end_step(tenant: &str, call_id: String, body: EndRequest) -> ApiResult<ctl::End> {
     ident::call_id("call_id", &call_id)?;
-    let checked = body.check_answered(&call_id)?;
+    let checked = body.check_answered(&call_id, tenant)?;
     Ok(ctl::End {
         call_id,
         end_at: checked.end_at,
@@ -526,7 +526,7 @@ impl ControlCommand {
                 ("extend", ControlStep::Extend(extend_step(call_id, body)?))
             }
             ControlCommand::End { call_id, body } => {
-                ("end", ControlStep::End(end_step(call_id, body)?))
+                ("end", ControlStep::End(end_step(tenant, call_id, body)?))
             }
         })
     }
@@ -703,7 +703,7 @@ pub async fn ingest(
     Json(body): Json<IngestRequest>,
 ) -> ApiResult<Json<IngestResponse>> {
     caller.check(&tenant, Access::Bridge)?;
-    let records = body.records(state.config.max_batch_records)?;
+    let records = body.records(state.config.max_batch_records, &tenant)?;
     let (ingested, currency): (Vec<Ingested>, Currency) = state
         .writer
         .execute(Command::Ingest { tenant, records })

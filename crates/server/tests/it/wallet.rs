@@ -709,3 +709,150 @@ async fn pages_honour_limit_and_after_and_refuse_bad_values() {
     }
     app.stop().await;
 }
+
+/// Funds `tenant` with `amount` and returns the refusal's code and detail (`None`: funded).
+async fn fund_outcome(app: &TestApp, tenant: &str, amount: &str) -> Option<(String, String)> {
+    let op = app.operator_key.clone();
+    let r = fund(
+        app,
+        &op,
+        tenant,
+        json!(amount),
+        &format!("{tenant}-{amount}"),
+    )
+    .await;
+    if (200..300).contains(&r.status) {
+        return None;
+    }
+    assert_eq!(r.status, 422, "{}", r.text);
+    let error = &r.body["error"];
+    Some((
+        error["code"].as_str().unwrap().to_string(),
+        error["detail"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+#[tokio::test]
+async fn c11_each_currency_has_its_own_minimum_over_the_api_across_restarts() {
+    let mut app = TestApp::start().await;
+    let op = app.operator_key.clone();
+    for (id, country, currency, timezone) in [
+        ("yen", "JP", "JPY", "Asia/Tokyo"),
+        ("dollar", "US", "USD", "America/New_York"),
+    ] {
+        let tenant = json!({"id": id, "name": id, "country": country, "currency": currency,
+                            "timezone": timezone, "agreement": "online_subscription"});
+        let r = app.post("/v1/tenants", &op, tenant).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app
+            .put(&format!("/v1/tenants/{id}/wallet/settings"), &op, json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // The operator gives JPY its own minimum (the command line's setting, in the store file).
+    if let Some(server) = app.server.take() {
+        server.shutdown().await.expect("a clean shutdown");
+    }
+    {
+        let mut store =
+            minutely_store::Store::open(&app.db, &minutely_formats::countries::shipped())
+                .expect("the store");
+        let mut rules = store.amount_rules().expect("the rules");
+        let jpy = minutely_core::money::Currency::parse("JPY").unwrap();
+        rules.set_currency(jpy, Some(Decimal::from(5000))).unwrap();
+        store.set_amount_rules(&rules).expect("stored");
+    }
+    app.restart().await;
+    for round in ["started", "restarted"] {
+        let (code, detail) = fund_outcome(&app, "yen", "4999").await.expect("refused");
+        assert_eq!(code, "amount_below_minimum", "C11 4999 JPY ({round})");
+        assert!(
+            detail.contains("from 5000 (the minimum in JPY)"),
+            "{detail}"
+        );
+        let (code, detail) = fund_outcome(&app, "dollar", "49").await.expect("refused");
+        assert_eq!(code, "amount_below_minimum", "C11 49 USD ({round})");
+        assert!(detail.contains("from 50 (the minimum in USD)"), "{detail}");
+        let recharge = json!({"enabled": true, "trigger": "4999", "amount": "5000"});
+        let r = app
+            .put("/v1/tenants/yen/wallet/auto-recharge", &op, recharge)
+            .await;
+        assert_eq!(
+            r.body["error"]["code"], "amount_below_minimum",
+            "{}",
+            r.text
+        );
+        app.restart().await;
+    }
+    assert_eq!(
+        fund_outcome(&app, "yen", "5000").await,
+        None,
+        "C11 5000 JPY"
+    );
+    assert_eq!(fund_outcome(&app, "dollar", "50").await, None, "C11 50 USD");
+    let recharge = json!({"enabled": true, "trigger": "5000", "amount": "5000"});
+    let r = app
+        .put("/v1/tenants/yen/wallet/auto-recharge", &op, recharge)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_json_record_naming_its_tenant_is_ingested_only_into_that_tenant() {
+    let mut app = TestApp::start().await;
+    let (admin, _) = app.seed_tenant("acme", Some("100")).await;
+    let mut own = record(
+        "t1",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        60,
+        60,
+    );
+    own["tenant"] = json!("acme");
+    let r = ingest(&app, &admin, "acme", vec![own.clone()]).await;
+    assert_eq!(r.body["results"][0]["status"], "charged", "{}", r.text);
+    // A batch with a record of another tenant is refused whole, naming the record.
+    let mut other = record(
+        "t2",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        120,
+        60,
+    );
+    other["tenant"] = json!("globex");
+    let plain = record(
+        "t3",
+        "ppm@acme.example",
+        "dial_out",
+        "+33 1 42 68 53 00",
+        180,
+        60,
+    );
+    let r = app
+        .post(
+            "/v1/tenants/acme/calls",
+            &admin,
+            json!({ "calls": [plain, other.clone()] }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let detail = r.body["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("calls[1].tenant \"globex\" is not the tenant of the path \"acme\""),
+        "{detail}"
+    );
+    // The end report's record too.
+    let r = app
+        .post(
+            "/v1/tenants/acme/calls/t2/end",
+            &admin,
+            json!({ "record": other }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("record.tenant"), "{}", r.text);
+    app.stop().await;
+}

@@ -81,7 +81,7 @@ fn fund(
              nothing was credited"
         )));
     }
-    let rules = ctx.catalogue.rules;
+    let rules = ctx.catalogue.rules.clone();
     let now = ctx.now;
     let book = ctx.book(&tenant)?;
     let made = fund_book(book, (amount, reference), now, by_operator, &rules)?;

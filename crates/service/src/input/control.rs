@@ -36,9 +36,29 @@ pub struct CallRecordJson {
     pub start: String,
     /// RFC 3339 UTC.
     pub end: String,
+    /// The tenant whose record it is (optional). When given, it must be the tenant of the path:
+    /// a record of another tenant is refused, never charged to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl CallRecordJson {
+    /// A record that names a tenant names the one of the path (`tenant`); `at` names the
+    /// record in errors (`calls[3]`).
+    pub fn check_tenant(&self, at: &str, tenant: &str) -> ServiceResult<()> {
+        let Some(named) = &self.tenant else {
+            return Ok(());
+        };
+        let field = format!("{at}.tenant");
+        bounded(&field, named)?;
+        if named == tenant {
+            return Ok(());
+        }
+        Err(ServiceError::unprocessable(format!(
+            "{field} {named:?} is not the tenant of the path {tenant:?}"
+        )))
+    }
+
     /// The core record; `at` names the record in errors (`calls[3]`).
     pub fn to_record(&self, at: &str) -> ServiceResult<CallRecord> {
         for (name, value) in [
@@ -80,6 +100,7 @@ impl CallRecordJson {
             destination_number: r.destination_number.clone(),
             start: minutely_formats::instant::format(r.start),
             end: minutely_formats::instant::format(r.end),
+            tenant: None,
         }
     }
 }
@@ -210,8 +231,12 @@ impl EndRequest {
         self.check_times(call_id)
     }
 
-    /// `check`, with the answer instant read as well.
-    pub fn check_answered(&self, call_id: &str) -> ServiceResult<EndChecked> {
+    /// `check`, with the answer instant read as well, and the record's tenant, if it names
+    /// one, matched against the path's `tenant`.
+    pub fn check_answered(&self, call_id: &str, tenant: &str) -> ServiceResult<EndChecked> {
+        if let Some(record) = &self.record {
+            record.check_tenant("record", tenant)?;
+        }
         let (end_at, record) = self.check_times(call_id)?;
         let answered_at = parse_optional_instant("answered_at", self.answered_at.as_deref())?;
         Ok(EndChecked {
@@ -266,8 +291,9 @@ pub struct IngestRequest {
 
 impl IngestRequest {
     /// The batch's checks, made before any state is touched: at most `max` records, each one
-    /// well formed; a batch with bad records is refused whole, naming every one (`calls[3]`).
-    pub fn records(&self, max: usize) -> ServiceResult<Vec<CallRecord>> {
+    /// well formed and, if it names its tenant, of the path's `tenant`; a batch with bad
+    /// records is refused whole, naming every one (`calls[3]`).
+    pub fn records(&self, max: usize, tenant: &str) -> ServiceResult<Vec<CallRecord>> {
         if self.calls.len() > max {
             return Err(ServiceError::new(
                 Kind::TooLarge,
@@ -281,7 +307,11 @@ impl IngestRequest {
         let mut records = Vec::with_capacity(self.calls.len());
         let mut problems = Vec::new();
         for (i, call) in self.calls.iter().enumerate() {
-            match call.to_record(&format!("calls[{i}]")) {
+            let at = format!("calls[{i}]");
+            match call
+                .check_tenant(&at, tenant)
+                .and_then(|()| call.to_record(&at))
+            {
                 Ok(r) => records.push(r),
                 Err(e) => problems.push(e.detail),
             }

@@ -1040,3 +1040,51 @@ fn c20_pool_counters_are_per_month() {
     );
     assert_eq!(pool.keys().next().unwrap().to_string(), "2025-03");
 }
+
+#[test]
+fn c11_the_minimum_amounts_per_currency_survive_a_reopen_and_a_bad_one_is_corruption() {
+    let (_dir, path) = db();
+    let jpy = Currency::parse("JPY").unwrap();
+    {
+        let store = Store::open(&path, &countries()).unwrap();
+        assert_eq!(store.amount_rules().unwrap(), AmountRules::default());
+    }
+    let mut rules = AmountRules::new(d("60")).unwrap();
+    rules.set_currency(jpy, Some(d("5000"))).unwrap();
+    {
+        let mut store = Store::open(&path, &countries()).unwrap();
+        store.set_amount_rules(&rules).unwrap();
+    }
+    let store = Store::open(&path, &countries()).unwrap();
+    let read = store.amount_rules().unwrap();
+    assert_eq!(read, rules);
+    assert_eq!(
+        (read.minimum_for(jpy), read.minimum_for(eur())),
+        (d("5000"), d("60"))
+    );
+    drop(store);
+    // Removing JPY's own minimum removes its key.
+    rules.set_currency(jpy, None).unwrap();
+    Store::open(&path, &countries())
+        .unwrap()
+        .set_amount_rules(&rules)
+        .unwrap();
+    let keys: i64 = raw(&path)
+        .query_row(
+            "SELECT count(*) FROM settings WHERE key LIKE 'minimum_amount%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(keys, 1);
+    // A stored minimum that is not one reads as corruption, naming the key.
+    raw(&path)
+        .execute(
+            "INSERT INTO settings (key, value) VALUES ('minimum_amount.XYZ', '10')",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&path, &countries()).unwrap();
+    let err = store.amount_rules().unwrap_err().to_string();
+    assert!(err.contains("minimum_amount.XYZ"), "{err}");
+}
