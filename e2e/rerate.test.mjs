@@ -1,6 +1,8 @@
 // Rerating in a real browser against a real server: a corrected rate-card version replaces the
 // stored one (the import page's "replace" checkbox), the operator's Rerate page shows the
 // difference per call and in total, runs the rerate after a confirmation, and lists the run.
+// Rerating is a refund then a charge per changed call, in the canonical order (C22); running the
+// same period twice changes nothing the second time.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -156,6 +158,22 @@ test("the Rerate page shows the difference, runs the rerate and lists the run", 
     await form.locator("button[type=submit]").click();
     await result.locator(".ok-line", { hasText: "No call's charge changes" }).waitFor();
     assert.equal(await result.locator("#rerate-run-button").count(), 0);
+
+    // Chloé may now dial domestic numbers only: rating refuses her call to Japan today, so the
+    // call is kept as it was and listed with the reason.
+    await api(server, keys.op, "PUT", "/v1/tenants/contoso/users/chloe.bernard@contoso.example", {
+      display_name: "Chloé Bernard",
+      toll_free_dial_in: true,
+      dial_out_policy: "DialoutCPCDomesticPSTNDisabled",
+    });
+    const kept = await api(server, keys.op, "POST", "/v1/tenants/contoso/rerate", { from: startOf(from), to: startOf(next), dry_run: true });
+    const skipped = kept.items.find((i) => i.call_id === "e2e-2");
+    assert.equal(skipped && skipped.skipped, "policy_domestic_only", JSON.stringify(kept));
+    await form.locator("button[type=submit]").click();
+    const keptRow = result.locator("tbody tr.skipped", { hasText: "e2e-2" });
+    await keptRow.waitFor();
+    assert.equal(await result.locator('[data-stat="skipped"] .stat-value').textContent(), String(kept.skipped));
+    assert.equal(await keptRow.locator("td").nth(9).textContent(), "The organizer's dial-out policy allows domestic destinations only. policy_domestic_only");
 
     // A period that ends before it starts is refused with the server's message.
     await form.locator('input[name="from"]').fill(to);
