@@ -1,4 +1,5 @@
-// Pieces shared by the pages: the tenant's paths, dates in the tenant's calendar, CSV reading.
+// Pieces shared by the pages: the tenant's paths, dates in the tenant's calendar (and the
+// instant a day starts in its time zone), CSV reading.
 
 import { enc } from "../api.js";
 
@@ -23,6 +24,42 @@ export function thisMonth(timeZone) {
 export function previousMonth(isoMonth) {
   const [y, m] = isoMonth.split("-").map(Number);
   return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+}
+
+/** The day after a `YYYY-MM-DD` date. */
+export function nextDay(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+}
+
+/** How far a time zone's wall clock is ahead of UTC at an instant, in milliseconds. */
+function zoneOffset(instant, timeZone) {
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone: timeZone || "UTC",
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+  const parts = Object.fromEntries(format.formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+  const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  return wall - instant;
+}
+
+/**
+ * The instant a `YYYY-MM-DD` day starts in a time zone, as RFC 3339 in UTC
+ * (`2026-03-01` in Europe/Paris is `2026-02-28T23:00:00Z`). The offset is looked up twice, so a
+ * day that starts near a daylight-saving change gets the offset in force at its start.
+ */
+export function dayStart(isoDate, timeZone) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  const wall = Date.UTC(y, m - 1, d);
+  let instant = wall - zoneOffset(wall, timeZone);
+  instant = wall - zoneOffset(instant, timeZone);
+  return new Date(instant).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
 /** Days between two `YYYY-MM-DD` dates, both included. */

@@ -165,9 +165,17 @@ function versionsSection(data) {
 function importForm(refresh) {
   const currency = h("input", { name: "currency", required: true, maxlength: "3", class: "narrow", value: "EUR" });
   const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
+  const replace = h("input", { type: "checkbox", name: "replace" });
   const button = h("button", { type: "submit", text: t("rates.import") });
   const output = h("div", { id: "import-result", role: "status" });
-  const form = h("form", { class: "inline-form", id: "import-form" }, field(t("tenants.currency"), currency, { name: "currency" }), field(t("rates.file"), file, { name: "file" }), button);
+  const form = h(
+    "form",
+    { class: "inline-form", id: "import-form" },
+    field(t("tenants.currency"), currency, { name: "currency" }),
+    field(t("rates.file"), file, { name: "file" }),
+    h("label", { class: "check", title: t("rates.replace_hint") }, replace, " ", t("rates.replace")),
+    button,
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!file.files[0]) return;
@@ -175,27 +183,37 @@ function importForm(refresh) {
       clear(output);
       try {
         const text = await file.files[0].text();
-        const response = await api.raw("POST", `/v1/rate-cards/${api.enc(currency.value.trim().toUpperCase())}`, { body: text, contentType: "text/csv", accept: "application/json" });
+        const path = `/v1/rate-cards/${api.enc(currency.value.trim().toUpperCase())}${api.query({ replace: replace.checked ? "true" : "" })}`;
+        const response = await api.raw("POST", path, { body: text, contentType: "text/csv", accept: "application/json" });
         const body = await response.json().catch(() => null);
         if (!response.ok) throw new api.ApiError(response.status, body);
-        clear(output, h("p", { class: "ok-line", text: t("rates.imported", { added: number(body.added.length), unchanged: number(body.unchanged.length) }) }));
+        const replaced = body.replaced || [];
+        clear(
+          output,
+          h("p", { class: "ok-line", text: t("rates.imported", { added: number(body.added.length), unchanged: number(body.unchanged.length) }) }),
+          replaced.length ? h("p", { class: "ok-line", text: t("rates.replaced", { n: number(replaced.length), versions: replaced.map((v) => dateTime(v, "UTC")).join(", ") }) }) : null,
+          replaced.length ? h("p", { class: "note", text: t("rates.replaced_note") }) : null,
+        );
         await refresh();
       } catch (e) {
         const rows = rowErrors(e);
+        // A refusal without bad rows (a version conflict, a bad currency) is shown as it came.
+        if (!rows.length) {
+          clear(output, errorBox(e));
+          return;
+        }
         clear(
           output,
           h("div", { class: "alert error", role: "alert" }, h("span", { class: "error-message", text: t("rates.refused", { n: number(rows.length) }) }), " ", h("small", { text: e.message })),
-          rows.length
-            ? table(
-                [
-                  { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
-                  { label: t("rates.column"), cell: (r) => r.column },
-                  { label: t("rates.problem"), cell: (r) => r.message },
-                ],
-                rows,
-                { caption: t("rates.row_errors") },
-              )
-            : errorBox(e),
+          table(
+            [
+              { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
+              { label: t("rates.column"), cell: (r) => r.column },
+              { label: t("rates.problem"), cell: (r) => r.message },
+            ],
+            rows,
+            { caption: t("rates.row_errors") },
+          ),
         );
       }
     });

@@ -1,10 +1,11 @@
-// The tenant's pages, in navigation order.
+// The tenant's pages, in navigation order; `operatorOnly` pages are shown to operator keys only.
 
 import { t } from "../i18n.js";
 import { overview, usage, calls, refused } from "./activity.js";
 import { wallet } from "./wallet.js";
 import { users, simulator, numbers, webhooks } from "./directory.js";
 import { reports } from "./reports.js";
+import { rerate } from "./rerate.js";
 
 export const TENANT_PAGES = [
   { id: "overview", group: "tenant", label: () => t("nav.overview"), render: overview },
@@ -17,4 +18,5 @@ export const TENANT_PAGES = [
   { id: "numbers", group: "tenant", label: () => t("nav.numbers"), render: numbers },
   { id: "reports", group: "tenant", label: () => t("nav.reports"), render: reports },
   { id: "webhooks", group: "tenant", label: () => t("nav.webhooks"), render: webhooks },
+  { id: "rerate", group: "tenant", operatorOnly: true, label: () => t("nav.rerate"), render: rerate },
 ];
