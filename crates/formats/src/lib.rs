@@ -4,6 +4,7 @@
 pub mod acc;
 pub mod calls;
 pub mod countries;
+pub mod deck;
 pub mod export;
 pub mod instant;
 pub mod ratecard;
