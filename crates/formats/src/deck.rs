@@ -528,7 +528,7 @@ impl std::fmt::Display for Outlier {
 pub struct DeckSummary {
     /// Data rows read (blank rows and the header are not rows).
     pub rows: usize,
-    /// Rows that became rate entries.
+    /// Rows that become rate entries (read well and not refused by a check across rows).
     pub priced: usize,
     /// Non-geographic rows left out (`non_geographic = "skip"`).
     pub skipped: usize,
@@ -849,15 +849,13 @@ impl RowReader<'_> {
             }
             None => None,
         };
-        let money = |col: &Col, max: Decimal, what: &str, out: &mut Refusals| {
-            let text = self.text(record, col, line, out)?;
-            out.take(
-                line,
-                col,
-                bounded_amount(&text, self.mapping.decimal_comma, max, what),
-            )
-        };
-        let rate = money(&cols.rate, MAX_RATE_PER_MINUTE, "rate per minute", out);
+        let rate = self.money(
+            record,
+            (&cols.rate, line),
+            MAX_RATE_PER_MINUTE,
+            "rate per minute",
+            out,
+        );
         let connection_fee = match &cols.fee {
             Some(col)
                 if record
@@ -866,20 +864,17 @@ impl RowReader<'_> {
             {
                 Some(Decimal::ZERO)
             }
-            Some(col) => money(col, MAX_CONNECTION_FEE, "connection fee", out),
+            Some(col) => self.money(
+                record,
+                (col, line),
+                MAX_CONNECTION_FEE,
+                "connection fee",
+                out,
+            ),
             None => Some(self.mapping.fixed_connection_fee),
         };
         let increments = self.increments(record, line, cols, out);
-        let effective_from = match &cols.effective {
-            Some(col) => self.text(record, col, line, out).and_then(|text| {
-                let at = self.date(&text);
-                out.take(line, col, at)
-            }),
-            None => match self.mapping.effective {
-                Effective::Fixed(at) => Some(at),
-                _ => None,
-            },
-        };
+        let effective_from = self.effective(record, line, cols, out);
         let premium = match &cols.premium {
             Some(col) => self
                 .text(record, col, line, out)
@@ -914,6 +909,41 @@ impl RowReader<'_> {
             increment_s,
             effective_from: effective_from?,
         })
+    }
+
+    /// A rate (up to `MAX_RATE_PER_MINUTE`) or a fee (up to `MAX_CONNECTION_FEE`); `what`
+    /// names it in errors.
+    fn money(
+        &self,
+        record: &csv::ByteRecord,
+        (col, line): (&Col, usize),
+        max: Decimal,
+        what: &str,
+        out: &mut Refusals,
+    ) -> Option<Decimal> {
+        let text = self.text(record, col, line, out)?;
+        let amount = bounded_amount(&text, self.mapping.decimal_comma, max, what);
+        out.take(line, col, amount)
+    }
+
+    fn effective(
+        &mut self,
+        record: &csv::ByteRecord,
+        line: usize,
+        cols: &Cols,
+        out: &mut Refusals,
+    ) -> Option<Timestamp> {
+        match &cols.effective {
+            Some(col) => {
+                let text = self.text(record, col, line, out)?;
+                let at = self.date(&text);
+                out.take(line, col, at)
+            }
+            None => match self.mapping.effective {
+                Effective::Fixed(at) => Some(at),
+                _ => None,
+            },
+        }
     }
 
     fn increments(
@@ -1143,11 +1173,12 @@ pub fn read(
     if summary.rows == 0 && out.list.is_empty() {
         out.push(1, "", "the deck has no rows");
     }
-    for row in &rows {
+    // The summary counts the rows that would be priced: read well and not refused since.
+    for row in rows.iter().filter(|r| !out.lines.contains(&r.line)) {
         *summary.versions.entry(row.effective_from).or_default() += 1;
         summary.countries.insert(row.country);
+        summary.priced += 1;
     }
-    summary.priced = rows.len();
     summary.refused = out.lines.len();
     if !out.list.is_empty() {
         let card = out.list.finish("rate deck", RateCard::empty(currency));
@@ -1311,7 +1342,10 @@ Code;Destination;Rate;Setup;Billing;Effective
             expected.iter().map(|(l, c)| (*l, c.to_string())).collect();
         assert_eq!(found, expected);
         let deck = read_with(EXAMPLE_MAPPING, deck, &options());
-        assert_eq!((deck.summary.rows, deck.summary.refused), (9, 8));
+        assert_eq!(
+            (deck.summary.rows, deck.summary.priced, deck.summary.refused),
+            (9, 1, 8)
+        );
         let errors = deck.card.unwrap_err().to_string();
         // The value and what is wrong with it are named.
         assert!(errors.contains("\"+33A\" is not a prefix"), "{errors}");
@@ -1320,6 +1354,10 @@ Code;Destination;Rate;Setup;Billing;Effective
             "{errors}"
         );
         assert!(errors.contains("no country calling code"), "{errors}");
+        assert!(
+            errors.contains("\"1000001\" is larger than 1000000, the largest connection fee"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod cli;
 mod crash;
+mod deck;
 mod keys;
 mod secrets;
 mod serve;
