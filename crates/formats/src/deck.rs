@@ -856,23 +856,7 @@ impl RowReader<'_> {
             "rate per minute",
             out,
         );
-        let connection_fee = match &cols.fee {
-            Some(col)
-                if record
-                    .get(col.index)
-                    .is_some_and(|f| f.trim_ascii().is_empty()) =>
-            {
-                Some(Decimal::ZERO)
-            }
-            Some(col) => self.money(
-                record,
-                (col, line),
-                MAX_CONNECTION_FEE,
-                "connection fee",
-                out,
-            ),
-            None => Some(self.mapping.fixed_connection_fee),
-        };
+        let connection_fee = self.fee(record, line, cols, out);
         let increments = self.increments(record, line, cols, out);
         let effective_from = self.effective(record, line, cols, out);
         let premium = match &cols.premium {
@@ -881,18 +865,8 @@ impl RowReader<'_> {
                 .and_then(|text| out.take(line, col, parse_premium(&text))),
             None => Some(false),
         };
-        let description = match &cols.description {
-            Some(col) => self.text(record, col, line, out).map(Some),
-            None => Some(None),
-        };
         let (prefix, country) = prefix?;
-        let description = description?;
-        let name = self.name(description.as_deref(), country);
-        let name = out.take(
-            line,
-            cols.description.as_ref().unwrap_or(&cols.prefix),
-            name,
-        )?;
+        let name = self.row_name(record, line, cols, country, out)?;
         let (first_block_s, increment_s) = increments?;
         if out.list.len() != errors_before {
             return None;
@@ -909,6 +883,53 @@ impl RowReader<'_> {
             increment_s,
             effective_from: effective_from?,
         })
+    }
+
+    /// The connection fee: the column's (empty is 0), or the mapping's for every row.
+    fn fee(
+        &self,
+        record: &csv::ByteRecord,
+        line: usize,
+        cols: &Cols,
+        out: &mut Refusals,
+    ) -> Option<Decimal> {
+        let Some(col) = &cols.fee else {
+            return Some(self.mapping.fixed_connection_fee);
+        };
+        if record
+            .get(col.index)
+            .is_some_and(|f| f.trim_ascii().is_empty())
+        {
+            return Some(Decimal::ZERO);
+        }
+        self.money(
+            record,
+            (col, line),
+            MAX_CONNECTION_FEE,
+            "connection fee",
+            out,
+        )
+    }
+
+    /// The destination's name: the description, or the country's name.
+    fn row_name(
+        &self,
+        record: &csv::ByteRecord,
+        line: usize,
+        cols: &Cols,
+        country: Country,
+        out: &mut Refusals,
+    ) -> Option<String> {
+        let description = match &cols.description {
+            Some(col) => Some(self.text(record, col, line, out)?),
+            None => None,
+        };
+        let name = self.name(description.as_deref(), country);
+        out.take(
+            line,
+            cols.description.as_ref().unwrap_or(&cols.prefix),
+            name,
+        )
     }
 
     /// A rate (up to `MAX_RATE_PER_MINUTE`) or a fee (up to `MAX_CONNECTION_FEE`); `what`
