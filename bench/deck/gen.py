@@ -7,7 +7,7 @@ The layout is the one bench/deck/mapping.toml describes: a header, then
 `Prefix,Destination,Rate,Connection Fee,Billing,Effective Date`, with prefixes written with
 `+`, `00` or bare digits, increments as `60/60`-style text, and two versions (2026-01-01 and
 2026-02-01) of the same prefixes, half the rows each. North America is priced by area code and
-exchange (+1 NPA NXX), every other country by its calling code and one to four more digits.
+exchange (+1 NPA NXX), every other country by its calling code and one to five more digits.
 Within a country the rates stay within a factor of eight of each other, so the import's
 magnitude check accepts every row.
 """
@@ -51,10 +51,11 @@ VERSIONS = ["2026-01-01", "2026-02-01"]
 
 
 def prefixes(rng: random.Random, count: int) -> list[tuple[str, str, int]]:
-    """`count` distinct (digits, destination, base rate), a third of them North American."""
+    """`count` distinct (digits, destination, base rate), a third of them North American (at
+    most half of the area codes' exchanges, so that drawing new ones stays quick)."""
     seen: set[str] = set()
     out = []
-    nanp = count // 3
+    nanp = min(count // 3, len(NANP) * 800 // 2)
     while len(out) < nanp:
         digits = "1" + rng.choice(NANP) + str(rng.randint(200, 999))
         if digits not in seen:
@@ -62,7 +63,7 @@ def prefixes(rng: random.Random, count: int) -> list[tuple[str, str, int]]:
             out.append((digits, "North America " + digits[1:4], 40))
     while len(out) < count:
         code, name, base = rng.choice(COUNTRIES)
-        extra = "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(1, 4)))
+        extra = "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(1, 5)))
         digits = code + extra
         if digits not in seen:
             seen.add(digits)
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if not 2 <= args.rows <= 2_000_000:
+        parser.error("--rows is from 2 to 2,000,000 (the most rows a deck may have)")
     rng = random.Random(args.seed)
     per_version = args.rows // len(VERSIONS)
     chosen = prefixes(rng, per_version)
