@@ -621,7 +621,7 @@ fn find(column: &ColumnRef, header: Option<&[String]>) -> Result<Col, String> {
             let label = header
                 .and_then(|h| h.get(index))
                 .map(|name| name.trim())
-                .filter(|name| !name.is_empty())
+                .filter(|name| !name.is_empty() && name.len() <= MAX_FIELD_BYTES)
                 .map_or_else(|| p.to_string(), str::to_string);
             Ok(Col { index, label })
         }
@@ -637,7 +637,7 @@ fn find(column: &ColumnRef, header: Option<&[String]>) -> Result<Col, String> {
                 }),
                 [] => Err(format!(
                     "the mapping's column {name:?} is not in the header ({})",
-                    header.join(", ")
+                    header_listing(header)
                 )),
                 _ => Err(format!(
                     "the header has {} columns named {name:?}: name it by position",
@@ -646,6 +646,20 @@ fn find(column: &ColumnRef, header: Option<&[String]>) -> Result<Col, String> {
             }
         }
     }
+}
+
+/// The header's names for an error: at most `LISTED_NAMES`, each at most 64 characters.
+fn header_listing(header: &[String]) -> String {
+    const LISTED_NAMES: usize = 30;
+    let mut names: Vec<String> = header
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|name| name.trim().chars().take(64).collect())
+        .collect();
+    if header.len() > LISTED_NAMES {
+        names.push(format!("... {} more", header.len() - LISTED_NAMES));
+    }
+    names.join(", ")
 }
 
 /// Finds every mapped column; every missing one is listed.
@@ -1581,6 +1595,11 @@ increments = "1/1"
             errors.contains("\"rate\" is not in the header (prefix, price)"),
             "{errors}"
         );
+        let wide = format!("{}\n", vec!["x"; 100].join(","));
+        let errors = read_with(SIMPLE_MAPPING, &wide, &options())
+            .card
+            .unwrap_err();
+        assert!(errors.to_string().contains("x, ... 70 more)"), "{errors}");
     }
 
     #[test]
