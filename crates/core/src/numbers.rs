@@ -237,6 +237,60 @@ impl NumberPlan {
         PlanAnswer::Invalid
     }
 
+    /// The country a dial-out prefix (E.164 digits without `+`, at least its country calling
+    /// code) belongs to in the numbering plan. A calling code of one region answers at once.
+    /// Where regions share a code, the prefix is completed into whole numbers with the rest of
+    /// each region's example numbers, in the plan's order (main region first), and the first
+    /// completion the plan finds valid answers with its country (`+1` and `+1212` are US,
+    /// `+1416` is CA, `+1876` is JM; `+7` is RU, `+77` is KZ); when none is valid, the code's
+    /// main region. `Invalid` when no calling code begins the digits.
+    pub fn classify_prefix(&self, digits: &str) -> PlanAnswer {
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return PlanAnswer::Invalid;
+        }
+        for cc_len in 1..=3.min(digits.len()) {
+            let code: u16 = digits[..cc_len].parse().expect("digits");
+            let Some(slot) = self.by_code.get(&code) else {
+                continue;
+            };
+            let regions = Self::regions(code, slot);
+            if regions.len() > 1
+                && let Some(country) = Self::completed_country(regions, &digits[cc_len..])
+            {
+                return PlanAnswer::Country(country);
+            }
+            return match regions.first().map(|r| r.country) {
+                Some(Some(country)) => PlanAnswer::Country(country),
+                Some(None) => PlanAnswer::NonGeographic,
+                None => PlanAnswer::Invalid,
+            };
+        }
+        PlanAnswer::Invalid
+    }
+
+    /// The country of the first valid number made of `national` followed by the rest of an
+    /// example number of the regions (in their order), if any is valid.
+    fn completed_country(regions: &[Region], national: &str) -> Option<Country> {
+        let mut completed = String::with_capacity(E164_MAX_DIGITS);
+        for facts in regions
+            .iter()
+            .filter_map(|r| r.country.and_then(region_facts))
+        {
+            for example in [facts.fixed_example, facts.mobile_example]
+                .into_iter()
+                .flatten()
+            {
+                completed.clear();
+                completed.push_str(national);
+                completed.push_str(example.get(national.len()..).unwrap_or(""));
+                if let PlanAnswer::Country(country) = Self::classify_national(regions, &completed) {
+                    return Some(country);
+                }
+            }
+        }
+        None
+    }
+
     fn classify_national(regions: &[Region], national: &str) -> PlanAnswer {
         let valid_in = |region: &Region| {
             region.general.matches(national) && region.types.iter().any(|t| t.matches(national))
@@ -443,6 +497,31 @@ mod tests {
         assert_eq!(classify("+1 212 555"), PlanAnswer::Invalid);
         assert_eq!(classify("+999 1234 5678"), PlanAnswer::Invalid);
         assert_eq!(classify("+1 011 555 0100"), PlanAnswer::Invalid);
+    }
+
+    #[test]
+    fn c8_a_prefix_belongs_to_the_region_its_leading_digits_pick() {
+        let plan = NumberPlan::global();
+        let cases = [
+            ("33", country("FR")),
+            ("336", country("FR")),
+            ("1", country("US")),
+            ("1212", country("US")),
+            ("1416", country("CA")),
+            ("1876", country("JM")),
+            ("7", country("RU")),
+            ("77", country("KZ")),
+            ("44", country("GB")),
+            ("441481", country("GG")),
+            ("800", PlanAnswer::NonGeographic),
+            ("3", PlanAnswer::Invalid),
+            ("999", PlanAnswer::Invalid),
+            ("", PlanAnswer::Invalid),
+            ("3a", PlanAnswer::Invalid),
+        ];
+        for (digits, expected) in cases {
+            assert_eq!(plan.classify_prefix(digits), expected, "{digits}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod cdr;
 pub mod cgrates;
 pub mod countries;
+pub mod deck;
 pub mod export;
 pub mod instant;
 pub mod ratecard;

@@ -6,6 +6,7 @@ mod backup;
 mod cgrates;
 mod cli;
 mod crash;
+mod deck;
 mod import_cdr;
 mod keys;
 mod offline_tenants;
