@@ -426,10 +426,10 @@ async fn session(
     cursors: &Cursors,
     stopped: &mut watch::Receiver<bool>,
 ) -> End {
-    if let Some(name) = &config.create {
-        if let Err(error) = ensure_stream(&mut conn, name, config).await {
-            return End::Lost(error);
-        }
+    if let Some(name) = &config.create
+        && let Err(error) = ensure_stream(&mut conn, name, config).await
+    {
+        return End::Lost(error);
     }
     let mut committed = state.committed.clone();
     let mut pending = Pending {
@@ -441,10 +441,10 @@ async fn session(
         if *stopped.borrow() {
             return End::Stopped;
         }
-        if pending.queues.is_empty() {
-            if let Err(code) = pending.refill(state, &config.prefix).await {
-                tracing::warn!(code, "cannot read the outbox for the event stream");
-            }
+        if pending.queues.is_empty()
+            && let Err(code) = pending.refill(state, &config.prefix).await
+        {
+            tracing::warn!(code, "cannot read the outbox for the event stream");
         }
         if pending.queues.is_empty() {
             tokio::select! {

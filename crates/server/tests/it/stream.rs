@@ -92,15 +92,12 @@ impl Nats {
         while started.elapsed() < Duration::from_secs(15) {
             if let Ok(mut conn) =
                 Connection::connect(&self.addr(), "probe", Duration::from_secs(1)).await
-            {
-                if let Ok(reply) = conn
+                && let Ok(reply) = conn
                     .request("$JS.API.INFO", b"", Duration::from_secs(1))
                     .await
-                {
-                    if reply.status().is_none() {
-                        return;
-                    }
-                }
+                && reply.status().is_none()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
