@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod cli;
 mod crash;
+mod events_nats;
 mod keys;
 mod secrets;
 mod serve;
