@@ -14,6 +14,7 @@ use minutely_formats::tenant_file::EXAMPLE;
 use minutely_formats::{instant, ratecard};
 use minutely_server::auth::{self, KeyKind};
 use minutely_server::ratelimit::RateLimit;
+use minutely_server::stream::{ServerAddr, StreamConfig};
 use minutely_server::webhooks::{AllowRule, WebhookAllow};
 use minutely_server::{Config, Server};
 use std::io::IsTerminal;
@@ -95,6 +96,30 @@ pub struct ServeArgs {
         value_name = "NETWORK|HOST"
     )]
     webhook_allow: Vec<AllowRule>,
+    /// Also publish every event to NATS JetStream at this server (`nats://host:port`, or
+    /// `nats://user:password@host:port`, `nats://token@host:port`), beside the webhooks: subject
+    /// `<--events-subject>.<tenant>.<event type>`, header `Nats-Msg-Id` the event's id, body the
+    /// webhook's JSON. Without it nothing is published.
+    #[arg(long, env = "MINUTELY_EVENTS_NATS", value_name = "URL")]
+    events_nats: Option<ServerAddr>,
+    /// The first tokens of the events' subjects.
+    #[arg(
+        long,
+        env = "MINUTELY_EVENTS_SUBJECT",
+        default_value = "minutely.events",
+        value_name = "PREFIX"
+    )]
+    events_subject: String,
+    /// The JetStream stream minutely creates at each connection when it is absent (subjects
+    /// `<PREFIX>.>`, file storage, a two-minute duplicate window); an existing one is used as it
+    /// is. An empty name creates nothing: the operator's stream must capture `<PREFIX>.>`.
+    #[arg(
+        long,
+        env = "MINUTELY_EVENTS_STREAM",
+        default_value = "MINUTELY_EVENTS",
+        value_name = "NAME"
+    )]
+    events_stream: String,
 }
 
 /// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
@@ -138,6 +163,7 @@ fn explain_refusal(error: anyhow::Error, db: &Path) -> anyhow::Error {
 }
 
 async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
+    let events = events_stream(&args)?;
     let demo = if args.demo {
         let db = db.clone();
         Some(tokio::task::spawn_blocking(move || prepare_demo(&db)).await??)
@@ -159,6 +185,7 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     config.idle_timeout = Duration::from_secs(args.idle_timeout_s);
     config.webhook_allow = WebhookAllow::new(args.webhook_allow)
         .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
+    config.events_stream = events;
     config.rate_limit = (args.rate_limit_per_s > 0).then_some(RateLimit {
         per_s: args.rate_limit_per_s,
         burst: args.rate_limit_burst,
@@ -208,6 +235,24 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
     result?;
     println!("Minutely stopped: everything acknowledged is committed.");
     Ok(())
+}
+
+/// The event stream the flags ask for, checked.
+fn events_stream(args: &ServeArgs) -> Result<Option<StreamConfig>> {
+    let Some(server) = args.events_nats.clone() else {
+        return Ok(None);
+    };
+    minutely_server::stream::check_prefix(&args.events_subject)
+        .map_err(|e| anyhow::anyhow!("--events-subject: {e}"))?;
+    let mut config = StreamConfig::new(server, args.events_subject.clone());
+    config.create = if args.events_stream.is_empty() {
+        None
+    } else {
+        minutely_server::stream::check_stream_name(&args.events_stream)
+            .map_err(|e| anyhow::anyhow!("--events-stream: {e}"))?;
+        Some(args.events_stream.clone())
+    };
+    Ok(Some(config))
 }
 
 async fn wait_for_signal() {

@@ -1,5 +1,6 @@
 //! Work the server does on its own: lapsing reservations (C27), refreshing the key cache (keys
-//! created or revoked from the command line), delivering webhooks.
+//! created or revoked from the command line), delivering webhooks, publishing events to NATS
+//! JetStream when configured.
 //!
 //! Their intervals are in `Config` (`sweep_every`, `key_refresh_every`, `metrics_upkeep_every`),
 //! so that tests can make them short rather than wait for the production values.
@@ -75,6 +76,13 @@ pub fn start(state: AppState) -> Background {
                 }
             }
         }));
+    }
+    if let Some(stream) = state.config.events_stream.clone() {
+        tasks.push(tokio::spawn(crate::stream::publish(
+            state.clone(),
+            stream,
+            stopped.clone(),
+        )));
     }
     tasks.push(tokio::spawn(crate::webhooks::deliver(state, stopped)));
     Background { stop, tasks }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod i18n;
 mod listener;
 pub mod ratelimit;
+pub mod stream;
 pub mod webhooks;
 pub mod writer;
 

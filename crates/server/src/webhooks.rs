@@ -129,7 +129,8 @@ struct Payload<'a> {
     data: serde_json::Map<String, serde_json::Value>,
 }
 
-fn body_of(tenant: &str, id: &str, event: &StoredEvent) -> Vec<u8> {
+/// The JSON body of one event (also the payload of its NATS message, `crate::stream`).
+pub(crate) fn body_of(tenant: &str, id: &str, event: &StoredEvent) -> Vec<u8> {
     let data = event
         .fields
         .iter()

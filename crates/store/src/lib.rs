@@ -18,6 +18,7 @@ mod prices;
 mod rerate;
 mod reservations;
 mod schema;
+mod stream;
 mod webhooks;
 
 pub use access::ApiKey;
@@ -59,6 +60,7 @@ pub fn claim(db: &Path) -> Result<OwnerLock> {
     }
 }
 pub use rerate::{FundedLot, RerateRow, RerateRun};
+pub use stream::StreamPosition;
 pub use webhooks::{Delivery, StoredEvent, WebhookEndpoint};
 
 use jiff::Timestamp;
@@ -697,6 +699,23 @@ impl Store {
     /// an attempt already logged is refused (`StoreError::is_constraint`).
     pub fn record_delivery(&mut self, d: &Delivery, done_through: Option<u64>) -> Result<()> {
         self.in_write(|tx| webhooks::record_delivery(tx, d, done_through))
+    }
+
+    /// Every tenant, by id, with its last outbox event and the last one NATS JetStream
+    /// acknowledged under the subject `prefix` (0 when none was).
+    pub fn stream_positions(&self, prefix: &str) -> Result<Vec<(String, StreamPosition)>> {
+        stream::positions(&self.conn, prefix)
+    }
+
+    /// Moves the tenants' stream cursors under `prefix` forward to the `seq` given with each
+    /// (never back), in one transaction.
+    pub fn advance_stream_cursors(
+        &mut self,
+        prefix: &str,
+        through: &[(String, u64)],
+        at: Timestamp,
+    ) -> Result<()> {
+        self.in_write(|tx| stream::advance(tx, prefix, through, at))
     }
 
     /// Up to `limit` delivery attempts of the endpoint, newest first (by `at`, then event and

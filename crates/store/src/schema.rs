@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -513,5 +513,19 @@ CREATE TABLE rerate_items (
     skipped TEXT,
     PRIMARY KEY (tenant, run, call_id),
     FOREIGN KEY (tenant, run) REFERENCES rerate_runs (tenant, id)
+) STRICT;
+"#;
+
+/// V8: how far the event stream (NATS JetStream, `minutely serve --events-nats`) has got through
+/// each tenant's outbox. `published_through` is the last event `seq` of the tenant that
+/// JetStream acknowledged on the subjects under `prefix` (the `--events-subject`): publishing
+/// resumes after it. A tenant without a row has had nothing published under that prefix.
+const V8: &str = r#"
+CREATE TABLE stream_cursors (
+    prefix TEXT NOT NULL,
+    tenant TEXT NOT NULL REFERENCES tenants (id),
+    published_through INTEGER NOT NULL CHECK (published_through >= 0),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (prefix, tenant)
 ) STRICT;
 "#;

@@ -7,6 +7,7 @@ mod cgrates;
 mod cli;
 mod crash;
 mod deck;
+mod events_nats;
 mod import_cdr;
 mod keys;
 mod offline_tenants;

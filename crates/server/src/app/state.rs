@@ -50,6 +50,8 @@ pub struct Config {
     /// internal (loopback, private, link-local, ...); empty by default, so webhooks go only to
     /// public addresses (`crate::webhooks::egress`).
     pub webhook_allow: crate::webhooks::WebhookAllow,
+    /// Events also published to NATS JetStream (`crate::stream`); `None`: webhooks only.
+    pub events_stream: Option<crate::stream::StreamConfig>,
     /// Requests per API key (`None`: unlimited). Over it, a request is answered 429 with
     /// `Retry-After` before its body is read.
     pub rate_limit: Option<RateLimit>,
@@ -84,6 +86,7 @@ impl Config {
             webhook_attempts: 12,
             webhook_first_backoff: Duration::from_secs(1),
             webhook_allow: crate::webhooks::WebhookAllow::default(),
+            events_stream: None,
             rate_limit: Some(RateLimit::DEFAULT),
             sweep_every: Duration::from_secs(1),
             key_refresh_every: Duration::from_secs(1),

@@ -28,6 +28,7 @@ mod shutdown;
 mod slow_clients;
 mod smoke;
 mod statements;
+mod stream;
 mod support;
 mod wallet;
 mod webhook_egress;

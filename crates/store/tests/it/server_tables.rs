@@ -19,7 +19,8 @@ use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164};
 use minutely_core::rating::{CallRecord, Direction, Rater};
 use minutely_store::{
-    ApiKey, Commit, Delivery, Store, StoreError, StoredEvent, TenantChanges, WebhookEndpoint,
+    ApiKey, Commit, Delivery, Store, StoreError, StoredEvent, StreamPosition, TenantChanges,
+    WebhookEndpoint,
 };
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
@@ -358,18 +359,18 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     drop(store);
     let conn = raw(&path);
     conn.execute_batch(
-        "DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
+        "DROP TABLE stream_cursors; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
          DROP TABLE api_keys; DROP TABLE reservations; DROP INDEX service_numbers_by_number; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 1, known: 6 }) => {}
+        Err(StoreError::NotMigrated { found: 1, known: 7 }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 8);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_same_book(&loaded, &book);
     assert!(loaded.live().is_empty());
@@ -1180,7 +1181,7 @@ fn readers_open_read_only_next_to_a_writer() {
     let (mut writer, acme, ..) = two_tenants(&path);
     let reader = Store::open_read_only(&path).unwrap();
     let other_reader = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader.schema_version().unwrap(), 6);
+    assert_eq!(reader.schema_version().unwrap(), 8);
     assert_same_book(&reader.load_book("acme").unwrap().unwrap(), &acme);
 
     // The writer commits while the readers are open; they see each commit once it is made.
@@ -1213,9 +1214,9 @@ fn readers_open_read_only_next_to_a_writer() {
     );
     drop(alone);
 
-    raw(&path).pragma_update(None, "user_version", 7).unwrap();
+    raw(&path).pragma_update(None, "user_version", 8).unwrap();
     match Store::open_read_only(&path) {
-        Err(StoreError::TooNew { found: 7, known: 6 }) => {}
+        Err(StoreError::TooNew { found: 8, known: 7 }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
     drop(dir);
@@ -1291,13 +1292,13 @@ fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
     // What V6 added, taken away again: a version 5 file.
     raw(&path)
         .execute_batch(
-            "DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
+            "DROP TABLE stream_cursors; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
              ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 5;",
         )
         .unwrap();
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 8);
     // C25: a reservation written before answers were kept reads as not answered.
     let r = store.load_book("acme").unwrap().unwrap().live().get("r1");
     let r = r.expect("kept");
@@ -1336,4 +1337,62 @@ fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
     assert_eq!(owners, ["acme", "globex"]);
     let unknown = E164::parse("+33 1 00 00 00 00").unwrap();
     assert!(store.number_owners(&unknown).unwrap().is_empty());
+}
+
+#[test]
+fn stream_cursors_start_at_zero_move_only_forward_and_are_kept_per_prefix() {
+    let (_dir, path) = db();
+    let (mut store, ..) = two_tenants(&path);
+    let acme_events = store.events("acme").unwrap().len() as u64;
+    let globex_events = store.events("globex").unwrap().len() as u64;
+    let start = store.stream_positions("minutely").unwrap();
+    assert_eq!(
+        start,
+        vec![
+            (
+                "acme".to_string(),
+                StreamPosition {
+                    last_event: acme_events,
+                    published_through: 0
+                }
+            ),
+            (
+                "globex".to_string(),
+                StreamPosition {
+                    last_event: globex_events,
+                    published_through: 0
+                }
+            ),
+        ]
+    );
+    let t = at("2025-03-10T00:00:00Z");
+    store
+        .advance_stream_cursors("minutely", &[("acme".into(), 2)], t)
+        .unwrap();
+    // Never back: an older acknowledgement (a resend after a restart) keeps the cursor.
+    store
+        .advance_stream_cursors("minutely", &[("acme".into(), 1)], t)
+        .unwrap();
+    let now = store.stream_positions("minutely").unwrap();
+    assert_eq!(now[0].1.published_through, 2);
+    assert_eq!(now[1].1.published_through, 0);
+    // Another prefix has its own cursors.
+    assert_eq!(
+        store.stream_positions("other").unwrap()[0]
+            .1
+            .published_through,
+        0
+    );
+    // A tenant that does not exist has no cursor: the foreign key refuses it whole.
+    let refused = store.advance_stream_cursors("minutely", &[("nobody".into(), 1)], t);
+    assert!(refused.unwrap_err().is_constraint());
+    drop(store);
+    // Kept across a reopen, and readable by a reader.
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(
+        reader.stream_positions("minutely").unwrap()[0]
+            .1
+            .published_through,
+        2
+    );
 }
