@@ -368,11 +368,11 @@ catalogue! {
         de: "Der Anforderungstext ist zu groß.",
     }
     "too_many_calls" => {
-        en: "The period holds more calls than one rerate run takes; split the period.",
-        ja: "期間内の通話が 1 回の再計算で扱える数を超えています。期間を分割してください。",
+        en: "The period holds more calls than one rerate run can take, so split it.",
+        ja: "期間内の通話が1回の再計算で扱える数を超えているため、期間を分割してください。",
         zh_cn: "该期间的通话数超过一次重新计费可处理的数量，请拆分期间。",
-        fr: "La période contient plus d’appels qu’un recalcul n’en traite ; divisez la période.",
-        de: "Der Zeitraum enthält mehr Anrufe, als eine Neuberechnung verarbeitet; teilen Sie den Zeitraum.",
+        fr: "La période contient plus d’appels qu’un recalcul ne peut en traiter, divisez-la.",
+        de: "Der Zeitraum enthält mehr Anrufe, als eine Neuberechnung verarbeiten kann, teilen Sie ihn daher auf.",
     }
     "batch_too_large" => {
         en: "The batch contains too many call records.",

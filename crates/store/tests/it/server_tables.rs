@@ -359,13 +359,13 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     drop(store);
     let conn = raw(&path);
     conn.execute_batch(
-        "DROP TABLE stream_cursors; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
+        "DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
          DROP TABLE api_keys; DROP TABLE reservations; DROP INDEX service_numbers_by_number; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 1, known: 7 }) => {}
+        Err(StoreError::NotMigrated { found: 1, known: 8 }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
 
@@ -1214,9 +1214,9 @@ fn readers_open_read_only_next_to_a_writer() {
     );
     drop(alone);
 
-    raw(&path).pragma_update(None, "user_version", 8).unwrap();
+    raw(&path).pragma_update(None, "user_version", 9).unwrap();
     match Store::open_read_only(&path) {
-        Err(StoreError::TooNew { found: 8, known: 7 }) => {}
+        Err(StoreError::TooNew { found: 9, known: 8 }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
     drop(dir);
@@ -1292,7 +1292,7 @@ fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
     // What V6 added, taken away again: a version 5 file.
     raw(&path)
         .execute_batch(
-            "DROP TABLE stream_cursors; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
+            "DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
              ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 5;",
         )
         .unwrap();
