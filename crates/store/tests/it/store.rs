@@ -229,7 +229,7 @@ fn a_file_from_a_newer_minutely_is_refused() {
     match Store::open(&path, &countries()) {
         Err(StoreError::TooNew {
             found: 99,
-            known: 7,
+            known: 8,
         }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
