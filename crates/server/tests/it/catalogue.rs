@@ -216,12 +216,12 @@ async fn c36_rate_card_import_adds_versions_once_and_exports_them_as_csv() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.body,
-        json!({"currency": "EUR", "added": ["2026-01-01T00:00:00Z"], "unchanged": []})
+        json!({"currency": "EUR", "added": ["2026-01-01T00:00:00Z"], "unchanged": [], "replaced": []})
     );
     let r = post_text(&app, "/v1/rate-cards/eur", &op, "text/csv", RATES).await;
     assert_eq!(
         r.body,
-        json!({"currency": "EUR", "added": [], "unchanged": ["2026-01-01T00:00:00Z"]}),
+        json!({"currency": "EUR", "added": [], "unchanged": ["2026-01-01T00:00:00Z"], "replaced": []}),
         "{}",
         r.text
     );
