@@ -10,6 +10,7 @@
 
 pub mod charging;
 pub mod fixtures;
+pub mod nats;
 mod rng;
 
 pub use rng::Rng;

@@ -44,6 +44,20 @@ fn book(settings: WalletSettings) -> TenantBook {
         .book()
 }
 
+/// A manual funding of `amount` at `at`, its entries kept in `journal`.
+fn funded(book: &mut TenantBook, amount: &str, at: &str, journal: &mut Journal) {
+    let (_, effects) = book
+        .fund(
+            d(amount),
+            ts(at),
+            &format!("f-{at}"),
+            true,
+            &Default::default(),
+        )
+        .unwrap();
+    journal.absorb(&effects);
+}
+
 /// Rates `calls` in bulk with `card`, keeping each record, charge and the journal.
 fn rate_all(
     book: &mut TenantBook,
@@ -133,16 +147,7 @@ fn kinds(done: &Rerated) -> Vec<(EntryKind, String)> {
 fn a_call_is_refunded_and_charged_at_the_new_rate_c22_c24() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2026-03-01T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2026-03-01T00:00:00Z", &mut journal);
     let calls = vec![dial_out("c1", PPM, FR_FIXED, "2026-03-02T10:00:00Z", 600)];
     let old = rate_all(&mut book, &card("EUR", WRONG), &calls, &mut journal);
     assert_eq!(old[0].old.amount, d("20.00"));
@@ -169,16 +174,7 @@ fn a_call_is_refunded_and_charged_at_the_new_rate_c22_c24() {
 fn a_call_whose_funding_changes_when_the_pool_runs_out_earlier_c32() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2026-03-01T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2026-03-01T00:00:00Z", &mut journal);
     // Germany was premium: 40 minutes on credits; France took 40 pool minutes.
     let calls = vec![
         dial_out("a", SUB, DE_NUM, "2026-03-02T10:00:00Z", 2400),
@@ -214,16 +210,7 @@ fn a_call_whose_funding_changes_when_the_pool_runs_out_earlier_c32() {
 fn a_rerate_that_crosses_the_recharge_trigger_recharges_once_and_a_refund_never_does_c34() {
     let mut book = book(wallet_with(auto("50", "100", true)));
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("75"),
-            ts("2026-03-01T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "75", "2026-03-01T00:00:00Z", &mut journal);
     // Here the card as imported said 1.00 for France and the fix says 2.00 (`WRONG` is the
     // corrected card of this test): the charges go up.
     let calls = vec![
@@ -273,30 +260,12 @@ fn a_rerate_that_crosses_the_recharge_trigger_recharges_once_and_a_refund_never_
 fn a_charge_from_a_lot_that_expired_since_forfeits_what_the_new_charge_leaves_c10_c28() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2025-01-10T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2025-01-10T00:00:00Z", &mut journal);
     let calls = vec![dial_out("old", PPM, FR_FIXED, "2025-06-01T10:00:00Z", 600)];
     let old = rate_all(&mut book, &card("EUR", WRONG), &calls, &mut journal);
     assert_eq!(old[0].old.lots, vec![(1, d("20.00"))]);
     // Lot 1 expires on 2026-01-10 with 80 left; lot 2 is bought after.
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2026-02-01T00:00:00Z"),
-            "f2",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2026-02-01T00:00:00Z", &mut journal);
     assert_eq!(book.wallet.totals().2, d("80.00"));
     let done = rerate(&mut book, old, "2026-03-01T00:00:00Z", &mut journal);
     // Refund 20 to lot 1, the new 10 taken from it, the other 10 forfeited again: as if the
@@ -322,16 +291,7 @@ fn a_charge_from_a_lot_that_expired_since_forfeits_what_the_new_charge_leaves_c1
 fn the_same_run_twice_changes_nothing_the_second_time() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2026-03-01T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2026-03-01T00:00:00Z", &mut journal);
     let calls = vec![
         dial_out("a", SUB, DE_NUM, "2026-03-02T10:00:00Z", 2400),
         dial_out("b", SUB, FR_FIXED, "2026-03-03T10:00:00Z", 2400),
@@ -363,16 +323,7 @@ fn the_same_run_twice_changes_nothing_the_second_time() {
 fn a_call_rating_refuses_today_is_kept_and_reported() {
     let mut book = book(plain_wallet());
     let mut journal = Journal::default();
-    let (_, effects) = book
-        .fund(
-            d("100"),
-            ts("2026-03-01T00:00:00Z"),
-            "f1",
-            true,
-            &Default::default(),
-        )
-        .unwrap();
-    journal.absorb(&effects);
+    funded(&mut book, "100", "2026-03-01T00:00:00Z", &mut journal);
     let calls = vec![dial_out("gb", PPM, GB_NUM, "2026-03-02T10:00:00Z", 60)];
     let gb: &[Row] = &[(
         "dial_out",

@@ -8,35 +8,11 @@ use minutely_server::stream::ServerAddr;
 use minutely_server::stream::client::Connection;
 use minutely_store::Store;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn nats_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nats-server"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        if std::env::var("MINUTELY_SKIP_NATS").as_deref() == Ok("1") {
-            eprintln!("skipped: nats-server is not installed and MINUTELY_SKIP_NATS=1");
-            return None;
-        }
-        panic!(
-            "nats-server is not installed: `apt-get install nats-server` (Debian), or set \
-             MINUTELY_SKIP_NATS=1 to skip the NATS JetStream tests"
-        );
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free port")
-        .port()
-}
+use minutely_testkit::nats::{free_port, nats_binary};
 
 /// Stops a child this test started, by its pid: SIGTERM, then SIGKILL after 10 s.
 fn terminate(child: &mut Child) {
