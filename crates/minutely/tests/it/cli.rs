@@ -675,29 +675,24 @@ fn c11_each_currency_may_have_its_own_minimum_amount() {
     let fund = |tenant: &str, amount: &str| {
         ws.run(&["wallet", "fund", "--tenant", tenant, "--amount", amount])
     };
-    let refused = fund("yen", "4999");
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && err.contains("amount_below_minimum"),
-        "{err}"
-    );
-    assert!(
-        fund("yen", "5000").status.success(),
-        "C11 5000 JPY is the minimum"
-    );
     // A USD tenant keeps the default of 50.
     let usd = ws.write("usd.toml", &tenant_in("dollar", "US", "USD", "50"));
     ws.ok(&["apply", "-f", usd.to_str().unwrap()]);
-    let refused = fund("dollar", "49");
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && err.contains("from 50 (the minimum in USD)"),
-        "{err}"
-    );
-    assert!(
-        fund("dollar", "50").status.success(),
-        "C11 50 USD is the minimum"
-    );
+    for (tenant, below, minimum, says) in [
+        ("yen", "4999", "5000", "from 5000 (the minimum in JPY)"),
+        ("dollar", "49", "50", "from 50 (the minimum in USD)"),
+    ] {
+        let refused = fund(tenant, below);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success() && err.contains("amount_below_minimum") && err.contains(says),
+            "{tenant}: {err}"
+        );
+        assert!(
+            fund(tenant, minimum).status.success(),
+            "C11 {minimum} is the minimum of {tenant}"
+        );
+    }
     // Changing the default leaves JPY's own; removing JPY's makes it follow the default.
     ws.ok(&["settings", "set", "--minimum-amount", "60"]);
     assert_eq!(
