@@ -150,7 +150,10 @@ fn cgrates_file(name: &str) -> usize {
 /// CSV holds exactly, whose versions are the profile's activations in order and account for
 /// every entry, and the same import twice gives the same card and issues.
 pub fn cgrates(data: &[u8]) {
-    let parts: Vec<&[u8]> = data.split(|&b| b == CGRATES_FILE_SEPARATOR).take(6).collect();
+    let parts: Vec<&[u8]> = data
+        .split(|&b| b == CGRATES_FILE_SEPARATOR)
+        .take(6)
+        .collect();
     let mut files = Files::default();
     for (name, part) in cgrates::FILE_NAMES.iter().zip(&parts) {
         assert!(files.set(name, part));
@@ -159,23 +162,7 @@ pub fn cgrates(data: &[u8]) {
     let (currency, selection) = (currency_of(data), cgrates_selection(data));
     let import = match cgrates::import(&files, currency, &selection) {
         Ok(import) => import,
-        Err(ImportError::Bad(rows)) => {
-            assert!(!rows.is_empty(), "a refusal lists no bad row");
-            for row in &rows {
-                let file = cgrates_file(row.file);
-                assert!((1..=lines_of(file)).contains(&row.line), "{row:?}");
-                assert!(
-                    row.column.is_empty() || CGRATES_COLUMNS[file].contains(&row.column.as_str()),
-                    "{:?} is not a column of {}: {row:?}",
-                    row.column,
-                    row.file
-                );
-                assert!(!row.reason.trim().is_empty(), "{row:?}");
-            }
-            let text = ImportError::Bad(rows).to_string();
-            assert!(text.contains("refused"), "{text}");
-            return;
-        }
+        Err(ImportError::Bad(rows)) => return check_cgrates_refusal(rows, lines_of),
         Err(ImportError::Selection(why)) => return assert!(!why.trim().is_empty()),
     };
     for issue in &import.issues {
@@ -190,7 +177,10 @@ pub fn cgrates(data: &[u8]) {
     assert_eq!(import.category, "call");
     assert!(!import.tenant.is_empty() && !import.subject.is_empty());
     assert!(
-        import.versions.windows(2).all(|w| w[0].effective_from < w[1].effective_from),
+        import
+            .versions
+            .windows(2)
+            .all(|w| w[0].effective_from < w[1].effective_from),
         "versions out of order: {:?}",
         import.versions
     );
@@ -202,13 +192,41 @@ pub fn cgrates(data: &[u8]) {
         "the versions do not account for the card's entries"
     );
     for e in &entries {
-        let of_version = import.versions.iter().find(|v| v.effective_from == e.effective_from);
-        assert!(of_version.is_some_and(|v| v.entries > 0), "{e:?} of no version");
+        let of_version = import
+            .versions
+            .iter()
+            .find(|v| v.effective_from == e.effective_from);
+        assert!(
+            of_version.is_some_and(|v| v.entries > 0),
+            "{e:?} of no version"
+        );
     }
     check_card(&import.card, currency);
     let again = cgrates::import(&files, currency, &selection).expect("imported once");
     assert_eq!(again.card.entries().collect::<Vec<_>>(), entries);
-    assert_eq!((again.issues, again.versions), (import.issues, import.versions));
+    assert_eq!(
+        (again.issues, again.versions),
+        (import.issues, import.versions)
+    );
+}
+
+/// A refused tariff plan names, for each bad row, a line of a file that was given and one of
+/// that file's columns (or none, for the whole row).
+fn check_cgrates_refusal(rows: Vec<cgrates::BadRow>, lines_of: impl Fn(usize) -> usize) {
+    assert!(!rows.is_empty(), "a refusal lists no bad row");
+    for row in &rows {
+        let file = cgrates_file(row.file);
+        assert!((1..=lines_of(file)).contains(&row.line), "{row:?}");
+        assert!(
+            row.column.is_empty() || CGRATES_COLUMNS[file].contains(&row.column.as_str()),
+            "{:?} is not a column of {}: {row:?}",
+            row.column,
+            row.file
+        );
+        assert!(!row.reason.trim().is_empty(), "{row:?}");
+    }
+    let text = ImportError::Bad(rows).to_string();
+    assert!(text.contains("refused"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,7 +358,10 @@ pub fn rate_deck(data: &[u8]) {
     match &read.card {
         Err(e) => {
             check_deck_refusal(e, labels.as_deref(), input);
-            assert!((1..=max_line(input)).contains(&summary.refused), "{summary:?}");
+            assert!(
+                (1..=max_line(input)).contains(&summary.refused),
+                "{summary:?}"
+            );
         }
         Ok(card) => {
             check_card(card, currency);
@@ -383,7 +404,6 @@ fn check_deck_card(
     assert!(summary.rows >= summary.priced + summary.skipped && summary.rows <= deck::MAX_ROWS);
     assert_eq!(summary.versions.values().sum::<usize>(), entries.len());
     let mut seen = HashSet::new();
-    let mut families: HashMap<_, Vec<Decimal>> = HashMap::new();
     for e in &entries {
         let RateKey::Prefix(digits) = &e.key else {
             unreachable!("checked")
@@ -393,19 +413,35 @@ fn check_deck_card(
             PlanAnswer::Country(e.country),
             "{e:?}"
         );
-        assert!(seen.insert((e.effective_from, digits.clone())), "twice: {e:?}");
-        assert!(e.name.chars().count() <= deck::MAX_NAME_CHARS && !e.name.chars().any(char::is_control));
+        assert!(
+            seen.insert((e.effective_from, digits.clone())),
+            "twice: {e:?}"
+        );
+        assert!(
+            e.name.chars().count() <= deck::MAX_NAME_CHARS && !e.name.chars().any(char::is_control)
+        );
         assert!(mapping.premium.is_some() || !e.premium, "{e:?}");
         if let deck::Effective::Fixed(at) = mapping.effective {
             assert_eq!(e.effective_from, at, "{e:?}");
         }
-        if !e.rate_per_minute.is_zero() {
-            families.entry((e.effective_from, e.country)).or_default().push(e.rate_per_minute);
-        }
+    }
+    check_outliers(&entries, summary, accept_all);
+}
+
+/// The entries more than `OUTLIER_FACTOR` times from the lower median of their family's
+/// non-zero rates (when it has `MIN_FAMILY_RATES`) are exactly the outliers the summary lists
+/// as accepted, and there are none unless every outlier is accepted.
+fn check_outliers(entries: &[&RateEntry], summary: &deck::DeckSummary, accept_all: bool) {
+    let mut families: HashMap<_, Vec<Decimal>> = HashMap::new();
+    for e in entries.iter().filter(|e| !e.rate_per_minute.is_zero()) {
+        families
+            .entry((e.effective_from, e.country))
+            .or_default()
+            .push(e.rate_per_minute);
     }
     let factor = Decimal::from(deck::OUTLIER_FACTOR);
     let mut outliers = BTreeSet::new();
-    for e in &entries {
+    for e in entries {
         let Some(rates) = families.get_mut(&(e.effective_from, e.country)) else {
             continue;
         };
@@ -424,8 +460,14 @@ fn check_deck_card(
         .iter()
         .map(|o| (o.effective_from, RateKey::Prefix(o.prefix.clone())))
         .collect();
-    assert!(accept_all || outliers.is_empty(), "outliers accepted unasked: {outliers:?}");
-    assert_eq!(accepted, outliers, "the accepted outliers are not the deck's outliers");
+    assert!(
+        accept_all || outliers.is_empty(),
+        "outliers accepted unasked: {outliers:?}"
+    );
+    assert_eq!(
+        accepted, outliers,
+        "the accepted outliers are not the deck's outliers"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -526,7 +568,11 @@ pub fn switch_cdr(data: &[u8]) {
     let mut starts = HashSet::new();
     let places = read.records.iter().map(|r| r.line);
     for line in places.chain(read.skipped.iter().map(|s| s.line)) {
-        assert!((1..=lines.len()).contains(&line), "line {line} of {}", lines.len());
+        assert!(
+            (1..=lines.len()).contains(&line),
+            "line {line} of {}",
+            lines.len()
+        );
         assert!(starts.insert(line), "two records start on line {line}");
     }
     assert!(starts.len() <= cdr::MAX_RECORDS);
@@ -535,15 +581,26 @@ pub fn switch_cdr(data: &[u8]) {
         check_cdr_record(r, mapping, &lines[r.line - 1..]);
     }
     let again = cdr::read(&text, mapping).expect("read once");
-    assert_eq!((&again.records, &again.skipped), (&read.records, &read.skipped));
+    assert_eq!(
+        (&again.records, &again.skipped),
+        (&read.records, &read.skipped)
+    );
     let records: Vec<CallRecord> = read.records.iter().map(|r| r.record.clone()).collect();
     let mut out = calls::header_line().into_bytes();
-    records.iter().for_each(|r| calls::write_record(&mut out, r));
+    records
+        .iter()
+        .for_each(|r| calls::write_record(&mut out, r));
     let back = CallFile::read(&out[..], |_| {}).unwrap_or_else(|e| {
-        panic!("the records written out are refused: {e}\n{}", String::from_utf8_lossy(&out))
+        panic!(
+            "the records written out are refused: {e}\n{}",
+            String::from_utf8_lossy(&out)
+        )
     });
     let back: Vec<CallRecord> = (0..back.len()).map(|i| back.get(i)).collect();
-    assert_eq!(back, records, "records changed on their way through the call-record file");
+    assert_eq!(
+        back, records,
+        "records changed on their way through the call-record file"
+    );
 }
 
 fn check_cdr_record(r: &cdr::Imported, mapping: &cdr::Mapping, from_line: &[&str]) {
@@ -552,9 +609,15 @@ fn check_cdr_record(r: &cdr::Imported, mapping: &cdr::Mapping, from_line: &[&str
     assert!(mapping.tenants.is_empty() || mapping.tenants.values().any(|t| *t == r.tenant));
     assert!(ident::call_id("c", &c.call_id).is_ok(), "{r:?}");
     assert!(ident::organizer("o", &c.organizer).is_ok(), "{r:?}");
-    assert!(ident::optional_conference_id("m", &c.conference_id).is_ok(), "{r:?}");
+    assert!(
+        ident::optional_conference_id("m", &c.conference_id).is_ok(),
+        "{r:?}"
+    );
     let length_s = c.end.duration_since(c.start).as_secs();
-    assert!((0..=acc::MAX_DURATION_S as i64).contains(&length_s), "{r:?}");
+    assert!(
+        (0..=acc::MAX_DURATION_S as i64).contains(&length_s),
+        "{r:?}"
+    );
     let needed = match c.direction {
         Direction::DialIn => &c.service_number,
         Direction::DialOut => &c.destination_number,
@@ -566,11 +629,17 @@ fn check_cdr_record(r: &cdr::Imported, mapping: &cdr::Mapping, from_line: &[&str
     match &mapping.call_id {
         Some(cdr::mapping::Source::Field(_)) => {
             let rest = from_line.join("\n");
-            assert!(rest.contains(&c.call_id), "the call id is not on line {}: {r:?}", r.line);
+            assert!(
+                rest.contains(&c.call_id),
+                "the call id is not on line {}: {r:?}",
+                r.line
+            );
         }
         Some(_) => {}
         None => assert!(
-            from_line.iter().any(|raw| cdr::line_call_id(raw) == c.call_id)
+            from_line
+                .iter()
+                .any(|raw| cdr::line_call_id(raw) == c.call_id)
                 || c.call_id.len() == 36 && c.call_id.starts_with("cdr-"),
             "{r:?}"
         ),
@@ -581,7 +650,12 @@ fn check_cdr_refusal(error: &FileErrors, mapping: &cdr::Mapping, lines: &[&str])
     assert!(!error.errors.is_empty(), "a refusal lists no bad line");
     assert!(error.errors.len() <= MAX_LISTED_ERRORS);
     for row in &error.errors {
-        assert!((1..=lines.len()).contains(&row.line), "line {} of {}: {row:?}", row.line, lines.len());
+        assert!(
+            (1..=lines.len()).contains(&row.line),
+            "line {} of {}: {row:?}",
+            row.line,
+            lines.len()
+        );
         let column = row.column.as_str();
         let known = match mapping.format {
             Format::KamailioAcc => {
@@ -589,7 +663,10 @@ fn check_cdr_refusal(error: &FileErrors, mapping: &cdr::Mapping, lines: &[&str])
             }
             _ => mapping.columns.iter().any(|c| c == column),
         };
-        assert!(column.is_empty() || known, "{column:?} is not a field of the format: {row:?}");
+        assert!(
+            column.is_empty() || known,
+            "{column:?} is not a field of the format: {row:?}"
+        );
         assert!(!row.reason.trim().is_empty(), "{row:?}");
     }
     assert!(error.to_string().contains("refused"));

@@ -14,6 +14,7 @@
 
 pub mod mapping;
 
+use crate::calls::{MAX_ID_BYTES, MAX_UPN_BYTES};
 use crate::{ErrorList, FileErrors, acc};
 use jiff::{SignedDuration, Timestamp};
 use mapping::{Condition, LegRule, Numbers, Source, Test};
@@ -675,6 +676,28 @@ fn ids_of(
     };
     ident::optional_conference_id("conference", &conference_id)
         .map_err(|e| skip(line, SkipReason::BadValue, e.to_string()))?;
+    // The identifiers' rules count characters; a call-record file bounds their bytes.
+    let bounds = [
+        (
+            "organizer",
+            &organizer,
+            MAX_UPN_BYTES,
+            SkipReason::NoOrganizer,
+        ),
+        (
+            "conference id",
+            &conference_id,
+            MAX_ID_BYTES,
+            SkipReason::BadValue,
+        ),
+    ];
+    for (name, text, max, reason) in bounds {
+        if text.len() > max {
+            let why =
+                format!("the {name} is longer than {max} bytes, the most a call record holds");
+            return Err(skip(line, reason, why));
+        }
+    }
     Ok((call_id, conference_id, organizer))
 }
 
