@@ -629,7 +629,14 @@ fn convert(
     let billed = i64::try_from(billed_s).unwrap_or(i64::MAX);
     let end = at
         .checked_add(SignedDuration::from_secs(billed))
-        .map_err(|_| skip(line, SkipReason::BadValue, "the end is out of range".into()))?;
+        .ok()
+        .filter(|end| in_call_record_range(at) && in_call_record_range(*end))
+        .ok_or_else(|| {
+            let why = format!(
+                "the call ({at} for {billed_s} s) is outside the instants a call record holds (1677-09-21 to 2262-04-11)"
+            );
+            skip(line, SkipReason::BadValue, why)
+        })?;
     let record = CallRecord {
         call_id,
         conference_id,
@@ -646,6 +653,12 @@ fn convert(
         tenant,
         record,
     })
+}
+
+/// Whether a call record can hold `at`: a call-record file keeps instants as signed 64-bit
+/// nanoseconds since 1970.
+fn in_call_record_range(at: Timestamp) -> bool {
+    i64::try_from(at.as_nanosecond()).is_ok()
 }
 
 /// The organizer, the call id and the conference id of a record, each checked as an identifier.

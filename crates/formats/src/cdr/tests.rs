@@ -445,3 +445,20 @@ fn an_organizer_or_conference_a_call_record_file_cannot_hold_is_skipped_not_impo
     let lines: Vec<usize> = c.records.iter().map(|r| r.line).collect();
     assert_eq!(lines, [3]);
 }
+
+#[test]
+fn a_call_outside_the_instants_a_call_record_holds_is_skipped_not_imported() {
+    // Call records keep instants as 64-bit nanoseconds: 2262-04-11 is the last day.
+    let m = mapping(ASTERISK_MAPPING, Format::Asterisk);
+    let first = MASTER_CSV.lines().next().unwrap();
+    let text = format!("{}\n{first}\n", first.replace("2026-03-02", "2300-03-02"));
+    let c = read(&text, &m).unwrap();
+    assert_eq!(skipped(&c), [(1, "bad_value")]);
+    assert!(
+        c.skipped[0].detail.contains("2262-04-11"),
+        "{:?}",
+        c.skipped
+    );
+    assert_eq!(c.records.len(), 1);
+    assert_eq!(c.records[0].line, 2);
+}
