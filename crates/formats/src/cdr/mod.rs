@@ -394,7 +394,8 @@ fn read_kamailio(text: &str, mapping: &Mapping, out: &mut Converted, errors: &mu
     let lines = match acc::marked_lines(text) {
         Ok(lines) => lines,
         Err(e) => {
-            errors.push(0, "", e.to_string());
+            // The only refusal of the whole log: past the line limit, named at its first line.
+            errors.push(acc::MAX_LINES + 1, "", e.to_string());
             return;
         }
     };

@@ -462,3 +462,12 @@ fn a_call_outside_the_instants_a_call_record_holds_is_skipped_not_imported() {
     assert_eq!(c.records.len(), 1);
     assert_eq!(c.records[0].line, 2);
 }
+
+#[test]
+fn a_kamailio_log_past_the_line_limit_is_refused_at_a_line_it_has() {
+    let m = mapping(KAMAILIO_MAPPING, Format::KamailioAcc);
+    let long = "x\n".repeat(acc::MAX_LINES);
+    let (named, text) = malformed(&long, &m);
+    assert_eq!(named, [(acc::MAX_LINES + 1, String::new())]);
+    assert!(text.contains("refused"), "{text}");
+}
