@@ -417,9 +417,7 @@ fn check_deck_card(
             seen.insert((e.effective_from, digits.clone())),
             "twice: {e:?}"
         );
-        assert!(
-            e.name.chars().count() <= deck::MAX_NAME_CHARS && !e.name.chars().any(char::is_control)
-        );
+        assert!(e.name.len() <= deck::MAX_NAME_BYTES && !e.name.chars().any(char::is_control));
         assert!(mapping.premium.is_some() || !e.premium, "{e:?}");
         if let deck::Effective::Fixed(at) = mapping.effective {
             assert_eq!(e.effective_from, at, "{e:?}");
