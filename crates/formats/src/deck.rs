@@ -36,6 +36,9 @@ pub const MAX_ROWS: usize = 2_000_000;
 pub const MAX_FIELD_BYTES: usize = 256;
 /// The longest description kept as a destination's name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
+/// The longest description kept, in bytes of UTF-8 (a rate card's name is bounded so; an
+/// ISO 8859-1 letter above 127 takes two).
+pub const MAX_NAME_BYTES: usize = 200;
 /// The largest mapping file, in bytes.
 pub const MAX_MAPPING_BYTES: usize = 64 * 1024;
 /// The most lines a mapping may skip before the header (a carrier's title lines).
@@ -789,9 +792,11 @@ impl RowReader<'_> {
         if text.is_empty() {
             return Ok(self.countries.name(country));
         }
-        if text.chars().count() > MAX_NAME_CHARS {
+        // A rate card's name is bounded in bytes of UTF-8: a deck's card must be one.
+        if text.chars().count() > MAX_NAME_CHARS || text.len() > MAX_NAME_BYTES {
             return Err(format!(
-                "a description has at most {MAX_NAME_CHARS} characters"
+                "a description has at most {MAX_NAME_CHARS} characters and {MAX_NAME_BYTES} bytes of UTF-8 (as a rate card's name); this one has {} bytes",
+                text.len()
             ));
         }
         if text.chars().any(char::is_control) {
@@ -1651,6 +1656,14 @@ increments = "1/1"
             refused(long_name, &deck, &options()),
             [(2, "d".to_string())]
         );
+        // 101 characters of 2 bytes: within the characters, over a rate card's name's bytes.
+        let deck = format!("p,d,r\n33,{},0.02\n", "é".repeat(MAX_NAME_BYTES / 2 + 1));
+        assert_eq!(
+            refused(long_name, &deck, &options()),
+            [(2, "d".to_string())]
+        );
+        let deck = format!("p,d,r\n33,{},0.02\n", "é".repeat(MAX_NAME_BYTES / 2));
+        assert_eq!(card(long_name, &deck).entries().count(), 1);
         assert!(Mapping::parse(&" ".repeat(MAX_MAPPING_BYTES + 1)).is_err());
         assert_eq!(
             refused(SIMPLE_MAPPING, "prefix,rate\n", &options()),

@@ -14,6 +14,7 @@
 
 pub mod mapping;
 
+use crate::calls::{MAX_ID_BYTES, MAX_UPN_BYTES};
 use crate::{ErrorList, FileErrors, acc};
 use jiff::{SignedDuration, Timestamp};
 use mapping::{Condition, LegRule, Numbers, Source, Test};
@@ -393,7 +394,8 @@ fn read_kamailio(text: &str, mapping: &Mapping, out: &mut Converted, errors: &mu
     let lines = match acc::marked_lines(text) {
         Ok(lines) => lines,
         Err(e) => {
-            errors.push(0, "", e.to_string());
+            // The only refusal of the whole log: past the line limit, named at its first line.
+            errors.push(acc::MAX_LINES + 1, "", e.to_string());
             return;
         }
     };
@@ -628,7 +630,14 @@ fn convert(
     let billed = i64::try_from(billed_s).unwrap_or(i64::MAX);
     let end = at
         .checked_add(SignedDuration::from_secs(billed))
-        .map_err(|_| skip(line, SkipReason::BadValue, "the end is out of range".into()))?;
+        .ok()
+        .filter(|end| in_call_record_range(at) && in_call_record_range(*end))
+        .ok_or_else(|| {
+            let why = format!(
+                "the call ({at} for {billed_s} s) is outside the instants a call record holds (1677-09-21 to 2262-04-11)"
+            );
+            skip(line, SkipReason::BadValue, why)
+        })?;
     let record = CallRecord {
         call_id,
         conference_id,
@@ -645,6 +654,12 @@ fn convert(
         tenant,
         record,
     })
+}
+
+/// Whether a call record can hold `at`: a call-record file keeps instants as signed 64-bit
+/// nanoseconds since 1970.
+fn in_call_record_range(at: Timestamp) -> bool {
+    i64::try_from(at.as_nanosecond()).is_ok()
 }
 
 /// The organizer, the call id and the conference id of a record, each checked as an identifier.
@@ -675,6 +690,28 @@ fn ids_of(
     };
     ident::optional_conference_id("conference", &conference_id)
         .map_err(|e| skip(line, SkipReason::BadValue, e.to_string()))?;
+    // The identifiers' rules count characters; a call-record file bounds their bytes.
+    let bounds = [
+        (
+            "organizer",
+            &organizer,
+            MAX_UPN_BYTES,
+            SkipReason::NoOrganizer,
+        ),
+        (
+            "conference id",
+            &conference_id,
+            MAX_ID_BYTES,
+            SkipReason::BadValue,
+        ),
+    ];
+    for (name, text, max, reason) in bounds {
+        if text.len() > max {
+            let why =
+                format!("the {name} is longer than {max} bytes, the most a call record holds");
+            return Err(skip(line, reason, why));
+        }
+    }
     Ok((call_id, conference_id, organizer))
 }
 

@@ -425,3 +425,49 @@ destination = "to"
         c.skipped
     );
 }
+
+#[test]
+fn an_organizer_or_conference_a_call_record_file_cannot_hold_is_skipped_not_imported() {
+    // Characters of 2 bytes: within the identifier rules' 256 (organizer) and 128 (conference)
+    // characters, but more bytes than a call-record file (`minutely ingest`) holds.
+    let m = mapping(KAMAILIO_MAPPING, Format::KamailioAcc);
+    let cdr = "acc [acc_cdr.c:395]: log_write_cdr(): start_time=1772442020; end_time=1772442145; duration=125; call_id=c1@h; mt_tenant=contoso; mt_direction=dial_out; mt_from=+33186950000; mt_to=+33144556677";
+    let (wide, half) = ("é".repeat(200), "é".repeat(100));
+    let log = format!(
+        "{cdr}; mt_organizer={wide}@x.example\n{}; mt_organizer=o@x.example; mt_conference={half}\n{}; mt_organizer=o@x.example\n",
+        cdr.replace("c1@h", "c2@h"),
+        cdr.replace("c1@h", "c3@h"),
+    );
+    let c = read(&log, &m).unwrap();
+    assert_eq!(skipped(&c), [(1, "no_organizer"), (2, "bad_value")]);
+    assert!(c.skipped[0].detail.contains("256 bytes"), "{:?}", c.skipped);
+    assert!(c.skipped[1].detail.contains("128 bytes"), "{:?}", c.skipped);
+    let lines: Vec<usize> = c.records.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3]);
+}
+
+#[test]
+fn a_call_outside_the_instants_a_call_record_holds_is_skipped_not_imported() {
+    // Call records keep instants as 64-bit nanoseconds: 2262-04-11 is the last day.
+    let m = mapping(ASTERISK_MAPPING, Format::Asterisk);
+    let first = MASTER_CSV.lines().next().unwrap();
+    let text = format!("{}\n{first}\n", first.replace("2026-03-02", "2300-03-02"));
+    let c = read(&text, &m).unwrap();
+    assert_eq!(skipped(&c), [(1, "bad_value")]);
+    assert!(
+        c.skipped[0].detail.contains("2262-04-11"),
+        "{:?}",
+        c.skipped
+    );
+    assert_eq!(c.records.len(), 1);
+    assert_eq!(c.records[0].line, 2);
+}
+
+#[test]
+fn a_kamailio_log_past_the_line_limit_is_refused_at_a_line_it_has() {
+    let m = mapping(KAMAILIO_MAPPING, Format::KamailioAcc);
+    let long = "x\n".repeat(acc::MAX_LINES);
+    let (named, text) = malformed(&long, &m);
+    assert_eq!(named, [(acc::MAX_LINES + 1, String::new())]);
+    assert!(text.contains("refused"), "{text}");
+}
