@@ -691,7 +691,8 @@ pub struct IngestResponse {
     responses(
         (status = 200, description = "Each record charged or refused", body = IngestResponse),
         (status = 400, description = "Malformed records (nothing was processed)", body = crate::app::ErrorBody),
-        (status = 413, description = "Too many records or too large a body", body = crate::app::ErrorBody)
+        (status = 413, description = "Too many records or too large a body", body = crate::app::ErrorBody),
+        (status = 422, description = "A record names another tenant than the path's (`unprocessable_request`; nothing was processed)", body = crate::app::ErrorBody)
     ),
     tag = "call records",
     security(("key" = []))

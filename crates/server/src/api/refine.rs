@@ -266,7 +266,14 @@ fn field_patches() -> Vec<(&'static str, &'static str, Value)> {
             "count",
             json!({"maximum": MAX_LICENSE_COUNT}),
         ),
-        ("SetPurchasedRequest", "from", instant),
+        ("SetPurchasedRequest", "from", instant.clone()),
+        ("RerateRequest", "from", instant.clone()),
+        ("RerateRequest", "to", instant),
+        (
+            "CallRecordJson",
+            "tenant",
+            json!({"pattern": TENANT_ID_PATTERN}),
+        ),
         (
             "CreateEndpointRequest",
             "url",

@@ -46,11 +46,11 @@ pub fn routes() -> Vec<Route> {
     request_body = RerateRequest,
     responses(
         (status = 200, description = "The run (or, dry, the difference): per call and in total", body = RerateRunJson),
-        (status = 400, description = "A bad instant, or `from` not before `to` (nothing was changed)", body = crate::app::ErrorBody),
+        (status = 400, description = "A bad instant (nothing was changed)", body = crate::app::ErrorBody),
         (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
         (status = 404, description = "Unknown tenant", body = crate::app::ErrorBody),
         (status = 413, description = "More charged calls in the period than one run rates (`too_many_calls`)", body = crate::app::ErrorBody),
-        (status = 422, description = "A call's new charge cannot be funded (`credits_not_set_up`, `credits_license_missing`): nothing was rerated", body = crate::app::ErrorBody)
+        (status = 422, description = "`from` not before `to` (`unprocessable_request`), or a call's new charge cannot be funded (`credits_not_set_up`, `credits_license_missing`): nothing was rerated", body = crate::app::ErrorBody)
     ),
     tag = "wallet",
     security(("key" = []))

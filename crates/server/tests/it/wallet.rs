@@ -838,7 +838,7 @@ async fn a_json_record_naming_its_tenant_is_ingested_only_into_that_tenant() {
             json!({ "calls": [plain, other.clone()] }),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 422, "{}", r.text);
     let detail = r.body["error"]["detail"].as_str().unwrap();
     assert!(
         detail.contains("calls[1].tenant \"globex\" is not the tenant of the path \"acme\""),

@@ -42,7 +42,7 @@ impl Rerate {
     /// Carries the run out in the writer.
     pub fn execute(self, ctx: &mut Ctx<'_>) -> ServiceResult<RerateReport> {
         if self.from >= self.to {
-            return Err(ServiceError::invalid(format!(
+            return Err(ServiceError::unprocessable(format!(
                 "from {} must be before to {}",
                 self.from, self.to
             )));

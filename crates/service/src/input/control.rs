@@ -304,14 +304,19 @@ impl IngestRequest {
                 ),
             ));
         }
+        // A record of another tenant is well formed but not this tenant's: 422, naming each.
+        let others: Vec<String> = (self.calls.iter().enumerate())
+            .filter_map(|(i, call)| call.check_tenant(&format!("calls[{i}]"), tenant).err())
+            .map(|e| e.detail)
+            .collect();
+        if !others.is_empty() {
+            return Err(ServiceError::unprocessable(summarize(&others)));
+        }
         let mut records = Vec::with_capacity(self.calls.len());
         let mut problems = Vec::new();
         for (i, call) in self.calls.iter().enumerate() {
             let at = format!("calls[{i}]");
-            match call
-                .check_tenant(&at, tenant)
-                .and_then(|()| call.to_record(&at))
-            {
+            match call.to_record(&at) {
                 Ok(r) => records.push(r),
                 Err(e) => problems.push(e.detail),
             }

@@ -26,7 +26,7 @@ impl RerateRequest {
         let from = parse_instant("from", bounded("from", &self.from)?)?;
         let to = parse_instant("to", bounded("to", &self.to)?)?;
         if from >= to {
-            return Err(crate::error::ServiceError::invalid(format!(
+            return Err(crate::error::ServiceError::unprocessable(format!(
                 "from {} must be before to {}",
                 self.from, self.to
             )));
