@@ -102,8 +102,9 @@ pub fn same_rating(a: &Charge, b: &Charge) -> bool {
 }
 
 impl TenantBook {
-    /// Rates `calls` again at `at` (see the module). `known` describes the lots the calls'
-    /// charges name that are no longer live, and the newest lot, as the journal records them.
+    /// Rates `calls` again at `at` (see the module). `known` describes every lot the calls'
+    /// charges name, and the newest lot, as the journal records them (a lot live when the run
+    /// starts may be emptied by the run before a later refund goes back to it).
     /// `reference` is the run's id. On a refusal nothing has changed.
     pub fn rerate(
         &mut self,

@@ -243,3 +243,28 @@ async fn bad_periods_are_refused_naming_the_field_and_change_nothing() {
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_lot_the_run_empties_still_takes_back_the_next_calls_refund_c10_c24() {
+    // Lot 1 (50) paid both calls; the first call's new charge empties it, and the second call's
+    // refund goes back to it all the same (regression: the run stopped there).
+    let mut app = TestApp::start().await;
+    let (admin, bridge) = app.seed_tenant("acme", None).await;
+    fund(&app, "acme", 50, "F1").await;
+    let start = app.clock.now();
+    let at = |s: i64| (start + jiff::SignedDuration::from_secs(s)).to_string();
+    let calls = json!({"calls": [
+        record("a", PPM, "dial_out", "+33 6 12 34 56 78", &at(-90_000), 12_000),
+        record("b", PPM, "dial_out", "+33 6 12 34 56 79", &at(-70_000), 12_000),
+    ]});
+    let r = app.post("/v1/tenants/acme/calls", &bridge, calls).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    correct_the_card(&app).await;
+    let run = rerate(&app, json!({"from": at(-100_000), "to": at(1)})).await;
+    assert_eq!(run["changed"], 2, "{run}");
+    let w = check_c24(&app, "acme", &admin).await;
+    assert!(
+        dec(&w["balance"]) < rust_decimal::Decimal::ZERO,
+        "in debt now: {w}"
+    );
+}

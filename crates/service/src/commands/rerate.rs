@@ -160,10 +160,10 @@ fn charged_calls(ctx: &mut Ctx<'_>, rerate: &Rerate) -> ServiceResult<Vec<Rerate
     Ok(calls)
 }
 
-/// The lots the charges name that are no longer live, and the newest lot, from the journal.
+/// Every lot the charges name, and the newest lot, as the journal records them: a lot live now
+/// may be emptied by an earlier call of the run before a later call's refund goes back to it.
 fn known_lots(ctx: &mut Ctx<'_>, tenant: &str, calls: &[RerateCall]) -> ServiceResult<Vec<Lot>> {
     let book = ctx.book(tenant)?;
-    let live: BTreeSet<LotId> = book.wallet.lots().map(|l| l.id).collect();
     let newest = book
         .wallet
         .snapshot()
@@ -175,7 +175,6 @@ fn known_lots(ctx: &mut Ctx<'_>, tenant: &str, calls: &[RerateCall]) -> ServiceR
         .iter()
         .flat_map(|c| c.old.lots.iter().map(|(id, _)| *id))
         .chain(newest)
-        .filter(|id| !live.contains(id))
         .collect();
     let ids: Vec<LotId> = ids.into_iter().collect();
     let funded = ctx.store.funded_lots(tenant, &ids)?;
