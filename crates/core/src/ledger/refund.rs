@@ -40,7 +40,7 @@ impl Refund<'_> {
 
 impl Wallet {
     /// Gives a charge back at `at` (see the module). `known` describes the lots the charge
-    /// names that are no longer live, and the newest lot, as the journal records them.
+    /// names, and the newest lot, as the journal records them (used for those not live).
     /// Returns the parts given back to lots that have expired: they count in the balance
     /// until the new charge takes from them (`debit_after_refund`) and the rest is forfeited
     /// (`forfeit_parts`), which the caller does next.
