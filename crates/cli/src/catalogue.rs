@@ -7,7 +7,13 @@ use minutely_core::catalogue::{RateCard, RateEntry, RateVersion};
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use minutely_formats::{countries, instant, ratecard};
-use minutely_service::audit::{Actor, countries_snapshots, rate_card_snapshot};
+use minutely_service::Command;
+use minutely_service::audit::{Actor, countries_snapshots};
+use minutely_service::clock::Clock;
+use minutely_service::commands::catalogue::CatalogueCommand;
+use minutely_service::commands::expect_answer;
+use minutely_service::writer::{State, WriterConfig, execute_once};
+use minutely_store::ImportSummary;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -80,30 +86,25 @@ pub(crate) fn store_card(db: &Path, card: &RateCard) -> Result<()> {
 }
 
 /// `store_card`, where `replace` lets a corrected version take the place of the stored one
-/// with the same `effective_from`.
+/// with the same `effective_from`: the service's own import (`CatalogueCommand::ImportRateCard`,
+/// as the API runs it), carried out by the writer's code in this process.
 fn store_card_as(db: &Path, card: &RateCard, replace: bool) -> Result<()> {
     let currency = card.currency;
-    let (_lock, mut store) = open_store_to_change(db)?;
-    let summary = store.atomically(|store| {
-        let before = store.rate_card(currency)?;
-        let summary = if replace {
-            store.replace_rate_versions(card)?
-        } else {
-            store.import_rate_card(card)?
-        };
-        if !summary.added.is_empty() || !summary.replaced.is_empty() {
-            let after = store.rate_card(currency)?;
-            store.append_audit(&[Actor::cli().entry(
-                jiff::Timestamp::now(),
-                None,
-                "rate_card.import",
-                currency.code(),
-                Some(rate_card_snapshot(&before)),
-                Some(rate_card_snapshot(&after)),
-            )])?;
-        }
-        Ok::<_, minutely_store::StoreError>(summary)
-    })?;
+    let (_lock, store) = open_store_to_change(db)?;
+    let command = Command::Catalogue(CatalogueCommand::ImportRateCard {
+        actor: Actor::cli(),
+        card: Box::new(card.clone()),
+        replace,
+    });
+    let summary = execute_once(
+        State::load(store)?,
+        &WriterConfig::default(),
+        &Clock::System,
+        command,
+        true,
+    )
+    .and_then(expect_answer::<ImportSummary>)
+    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
     for at in &summary.added {
         println!(
             "added {currency} version effective from {}",

@@ -114,13 +114,13 @@ impl TenantBook {
         known: &[Lot],
     ) -> Result<Rerated, RerateRefused> {
         calls.sort_by(|a, b| crate::engine::canonical_cmp(&a.record, &b.record));
-        let plans = self.plan_again(rater, &calls)?;
+        let released = self.pool_without(&calls, rater);
+        let plans = self.plan_again(rater, &calls, released.clone())?;
         let at = at.max(self.wallet.clock());
         let mut effects = Effects::default();
         self.settle(at, &mut effects);
         self.wallet.advance(at, &mut effects);
-        let pool_before = self.pool_used.clone();
-        self.release_pool(&calls, &plans);
+        let pool_before = std::mem::replace(&mut self.pool_used, released);
         let mut items = Vec::with_capacity(calls.len());
         for (call, plan) in calls.into_iter().zip(plans) {
             let item = match plan {
@@ -146,8 +146,9 @@ impl TenantBook {
         &self,
         rater: &mut Rater<'_>,
         calls: &[RerateCall],
+        released: BTreeMap<Month, u32>,
     ) -> Result<Vec<Result<Charge, Reason>>, RerateRefused> {
-        let mut pool = self.clone_pool_without(calls, rater);
+        let mut pool = PoolDraft { used: released };
         let mut plans = Vec::with_capacity(calls.len());
         for call in calls {
             let assessment = match rater.assess(&self.tenant, &call.record) {
@@ -172,8 +173,8 @@ impl TenantBook {
     }
 
     /// The pool counters with the minutes of the calls to be rerated given back (those rating
-    /// refuses today keep theirs).
-    fn clone_pool_without(&self, calls: &[RerateCall], rater: &mut Rater<'_>) -> PoolDraft {
+    /// refuses today keep theirs): what the run plans from, and the counters it charges from.
+    fn pool_without(&self, calls: &[RerateCall], rater: &mut Rater<'_>) -> BTreeMap<Month, u32> {
         let mut used = self.pool_used.clone();
         for call in calls {
             if call.old.pool_minutes == 0 || rater.assess(&self.tenant, &call.record).is_err() {
@@ -185,21 +186,7 @@ impl TenantBook {
                 .checked_sub(call.old.pool_minutes)
                 .expect("a stored call's pool minutes are counted in its month");
         }
-        PoolDraft { used }
-    }
-
-    /// Gives back the pool minutes of the calls that will be charged again.
-    fn release_pool(&mut self, calls: &[RerateCall], plans: &[Result<Charge, Reason>]) {
-        for (call, plan) in calls.iter().zip(plans) {
-            if plan.is_err() || call.old.pool_minutes == 0 {
-                continue;
-            }
-            let month = self.month_of(call.record.start);
-            let used = self.pool_used.entry(month).or_insert(0);
-            *used = used
-                .checked_sub(call.old.pool_minutes)
-                .expect("a stored call's pool minutes are counted in its month");
-        }
+        used
     }
 
     /// Charges one call again: pool minutes, then refund and debit when the amount changed.

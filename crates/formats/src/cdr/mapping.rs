@@ -231,21 +231,7 @@ pub const FREESWITCH_EXAMPLE: [&str; 15] = [
 ];
 
 /// The stock `sql` template: the `example` fields without the codecs, as an `INSERT`.
-pub const FREESWITCH_SQL: [&str; 13] = [
-    "caller_id_name",
-    "caller_id_number",
-    "destination_number",
-    "context",
-    "start_stamp",
-    "answer_stamp",
-    "end_stamp",
-    "duration",
-    "billsec",
-    "hangup_cause",
-    "uuid",
-    "bleg_uuid",
-    "accountcode",
-];
+pub const FREESWITCH_SQL: &[&str] = FREESWITCH_EXAMPLE.split_at(13).0;
 
 /// The stock `asterisk` template: Asterisk's Master.csv layout with FreeSWITCH's variables.
 pub const FREESWITCH_ASTERISK: [&str; 18] = [
@@ -477,7 +463,7 @@ fn columns_of(
             };
             let columns = match (fs.template.as_str(), &fs.fields) {
                 ("example", None) => strings(&FREESWITCH_EXAMPLE),
-                ("sql", None) => strings(&FREESWITCH_SQL),
+                ("sql", None) => strings(FREESWITCH_SQL),
                 ("asterisk", None) => strings(&FREESWITCH_ASTERISK),
                 ("custom", Some(fields)) if !fields.is_empty() && fields.len() <= 256 => {
                     fields.clone()
