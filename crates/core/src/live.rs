@@ -67,26 +67,38 @@ impl PartialEq for Holds {
 
 impl Eq for Holds {}
 
-/// When the reservation in a slot of `Reservations` is due (to lapse, or to be forgotten), as
-/// seconds and nanoseconds of the instant (ordered as the instants are).
+/// The second in which the reservation in a slot of `Reservations` is due (to lapse, or to be
+/// forgotten), split so that the key takes 12 bytes, ordered as the seconds are. The instant
+/// itself is the reservation's (`due_at`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Due {
-    second: i64,
-    nanosecond: i32,
+    second_high: i32,
+    second_low: u32,
     slot: u32,
 }
 
 impl Due {
     fn new(at: Timestamp, slot: u32) -> Due {
+        let second = at.as_second();
         Due {
-            second: at.as_second(),
-            nanosecond: at.subsec_nanosecond(),
+            second_high: (second >> 32) as i32,
+            second_low: second as u32,
             slot,
         }
     }
 
-    fn at(&self) -> Timestamp {
-        Timestamp::new(self.second, self.nanosecond).expect("a due instant was an instant")
+    fn second(&self) -> i64 {
+        (i64::from(self.second_high) << 32) | i64::from(self.second_low)
+    }
+}
+
+/// When a reservation that expires at `expires_at` is due: a live one lapses then, a lapsed one
+/// is forgotten after its retention.
+fn due_at(expires_at: Timestamp, live: bool) -> Timestamp {
+    if live {
+        expires_at
+    } else {
+        forget_at(expires_at)
     }
 }
 
@@ -110,7 +122,7 @@ impl Holds {
     fn add(&mut self, r: &Reservation, slot: u32, tz: &TimeZone) {
         let id = r.call.call_id.as_str();
         if !r.live {
-            self.due.insert(Due::new(forget_at(r.expires_at), slot));
+            self.due.insert(Due::new(due_at(r.expires_at, false), slot));
             return;
         }
         assert_grant_holds(r);
@@ -135,7 +147,9 @@ impl Holds {
     fn release(&mut self, r: &Reservation, slot: u32, tz: &TimeZone) {
         let id = r.call.call_id.as_str();
         if !r.live {
-            let due = self.due.remove(&Due::new(forget_at(r.expires_at), slot));
+            let due = self
+                .due
+                .remove(&Due::new(due_at(r.expires_at, false), slot));
             assert!(
                 due,
                 "call {id}: a released lapsed reservation was due to be forgotten"
@@ -422,19 +436,27 @@ impl LiveCalls {
         self.rekey(tz);
         let mut changes = HoldChanges::default();
         while let Some(first) = self.holds.due.first().copied() {
-            if first.at() > now {
+            if first.second() > now.as_second() {
                 break;
             }
-            let mut slots: Vec<u32> = self
+            // Those due in the first second, by (instant, call id); none of them by `now`
+            // means nothing is.
+            let mut due: Vec<(Timestamp, u32)> = self
                 .holds
                 .due
                 .range(first..)
-                .take_while(|d| (d.second, d.nanosecond) == (first.second, first.nanosecond))
-                .map(|d| d.slot)
+                .take_while(|d| d.second() == first.second())
+                .filter_map(|d| {
+                    let (expires_at, live) = self.reservations.expiry_at(d.slot)?;
+                    Some((due_at(expires_at, live), d.slot)).filter(|(at, _)| *at <= now)
+                })
                 .collect();
+            if due.is_empty() {
+                break;
+            }
             let reservations = &self.reservations;
-            slots.sort_unstable_by_key(|slot| reservations.id_at(*slot));
-            for slot in slots {
+            due.sort_unstable_by_key(|(at, slot)| (*at, reservations.id_at(*slot)));
+            for (_, slot) in due {
                 self.lapse(slot, &mut changes);
             }
         }

@@ -292,6 +292,11 @@ impl Reservations {
         cell(&self.chunks, slot).map(|r| r.unpack(&self.texts))
     }
 
+    /// When the reservation in `slot` expires, and whether it is live, if there is one.
+    pub(crate) fn expiry_at(&self, slot: u32) -> Option<(Timestamp, bool)> {
+        cell(&self.chunks, slot).map(|r| (r.instant(2), r.flags & LIVE != 0))
+    }
+
     /// The call id of the reservation in `slot`, if any.
     pub(crate) fn id_at(&self, slot: u32) -> Option<&str> {
         cell(&self.chunks, slot).map(|r| r.call_id.as_str())

@@ -350,3 +350,34 @@ fn c25_c27_holds_stay_in_step_when_the_slots_of_ended_calls_are_given_back() {
     assert!(live.is_empty());
     assert_eq!(*live.holds(), Holds::default());
 }
+
+#[test]
+fn c27_calls_due_within_one_second_lapse_in_the_order_of_their_instants_then_ids() {
+    // Instants within one second: those due by `now` lapse, by (instant, call id); the one due
+    // later in that second waits.
+    let utc = TimeZone::UTC;
+    let mut live = LiveCalls::new(&utc);
+    let mut changes = HoldChanges::default();
+    for (id, start) in [
+        ("a", "2026-03-02T10:00:00.700Z"),
+        ("b", "2026-03-02T10:00:00.200Z"),
+        ("c", "2026-03-02T10:00:00.200Z"),
+        ("d", "2026-03-02T10:00:00.900Z"),
+    ] {
+        live.reserve(reservation(id, start, 60, "0.10", 0), &utc, &mut changes);
+    }
+    let lapsed = live.expire(at("2026-03-02T10:02:00.800Z"), &utc);
+    let order: Vec<&str> = lapsed.put.iter().map(|r| r.call.call_id.as_str()).collect();
+    assert_eq!(order, ["b", "c", "a"]);
+    assert_eq!(held(&live), (d("0.10"), 1, 0));
+    assert!(live.expire(at("2026-03-02T10:02:00.899Z"), &utc).is_empty());
+    let lapsed = live.expire(at("2026-03-02T10:02:00.900Z"), &utc);
+    assert_eq!(lapsed.put.len(), 1);
+    assert_eq!(lapsed.put[0].call.call_id, "d");
+}
+
+#[test]
+fn an_entry_of_the_schedule_of_lapses_stays_small() {
+    // A million live calls each have one.
+    assert_eq!(std::mem::size_of::<Due>(), 12);
+}
