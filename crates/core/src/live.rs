@@ -43,19 +43,63 @@ pub fn month_key(at: Timestamp, tz: &TimeZone) -> MonthKey {
 }
 
 /// What the live reservations of a tenant hold together, and when each lapses. Read only:
-/// `LiveCalls` alone changes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `LiveCalls` alone changes it. Two holds are equal when they hold the same credit and pool
+/// minutes for as many calls (the schedule of lapses names slots of the reservations, which
+/// differ between two copies of the same reservations).
+#[derive(Debug, Clone, Default)]
 pub struct Holds {
     /// Credit held by live reservations.
     credit: Decimal,
     /// Pool minutes held by live reservations, per month of their start (in the time zone of
     /// the `LiveCalls` that owns them).
     pool: BTreeMap<MonthKey, u32>,
-    /// (instant, call id): a live reservation lapses at its instant; a lapsed one is forgotten
-    /// at its instant.
-    due: BTreeSet<(Timestamp, Box<str>)>,
+    /// A live reservation lapses at its instant; a lapsed one is forgotten at its instant.
+    due: BTreeSet<Due>,
     /// How many reservations are live.
     live: usize,
+}
+
+impl PartialEq for Holds {
+    fn eq(&self, other: &Holds) -> bool {
+        self.credit == other.credit && self.pool == other.pool && self.live == other.live
+    }
+}
+
+impl Eq for Holds {}
+
+/// The second in which the reservation in a slot of `Reservations` is due (to lapse, or to be
+/// forgotten), split so that the key takes 12 bytes, ordered as the seconds are. The instant
+/// itself is the reservation's (`due_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    second_high: i32,
+    second_low: u32,
+    slot: u32,
+}
+
+impl Due {
+    fn new(at: Timestamp, slot: u32) -> Due {
+        let second = at.as_second();
+        Due {
+            second_high: (second >> 32) as i32,
+            second_low: second as u32,
+            slot,
+        }
+    }
+
+    fn second(&self) -> i64 {
+        (i64::from(self.second_high) << 32) | i64::from(self.second_low)
+    }
+}
+
+/// When a reservation that expires at `expires_at` is due: a live one lapses then, a lapsed one
+/// is forgotten after its retention.
+fn due_at(expires_at: Timestamp, live: bool) -> Timestamp {
+    if live {
+        expires_at
+    } else {
+        forget_at(expires_at)
+    }
 }
 
 impl Holds {
@@ -74,11 +118,11 @@ impl Holds {
         self.pool.values().map(|m| u64::from(*m)).sum()
     }
 
-    /// Adds what `r` holds, keyed in `tz`.
-    fn add(&mut self, r: &Reservation, tz: &TimeZone) {
+    /// Adds what `r`, in `slot`, holds, keyed in `tz`.
+    fn add(&mut self, r: &Reservation, slot: u32, tz: &TimeZone) {
         let id = r.call.call_id.as_str();
         if !r.live {
-            self.due.insert((forget_at(r.expires_at), id.into()));
+            self.due.insert(Due::new(due_at(r.expires_at, false), slot));
             return;
         }
         assert_grant_holds(r);
@@ -94,16 +138,18 @@ impl Holds {
                 .checked_add(r.pool_minutes)
                 .expect("held pool minutes are bounded by the pool size");
         }
-        self.due.insert((r.expires_at, id.into()));
+        self.due.insert(Due::new(r.expires_at, slot));
         self.assert_invariant(id);
     }
 
-    /// Takes back what `r` holds, keyed in `tz`. `r` must be what was added: a release of more
-    /// than is held is a broken invariant, and stops the process.
-    fn release(&mut self, r: &Reservation, tz: &TimeZone) {
+    /// Takes back what `r`, in `slot`, holds, keyed in `tz`. `r` must be what was added: a
+    /// release of more than is held is a broken invariant, and stops the process.
+    fn release(&mut self, r: &Reservation, slot: u32, tz: &TimeZone) {
         let id = r.call.call_id.as_str();
         if !r.live {
-            let due = self.due.remove(&(forget_at(r.expires_at), id.into()));
+            let due = self
+                .due
+                .remove(&Due::new(due_at(r.expires_at, false), slot));
             assert!(
                 due,
                 "call {id}: a released lapsed reservation was due to be forgotten"
@@ -138,7 +184,7 @@ impl Holds {
                 self.pool.insert(month, left);
             }
         }
-        let due = self.due.remove(&(r.expires_at, id.into()));
+        let due = self.due.remove(&Due::new(r.expires_at, slot));
         assert!(
             due,
             "call {id}: a released live reservation was due to lapse"
@@ -267,11 +313,25 @@ impl LiveCalls {
     /// release builds, where the assertions of each hold and release stand guard.
     pub fn debug_assert_recount(&self) {
         #[cfg(debug_assertions)]
-        assert_eq!(
-            self.recount(),
-            self.holds,
-            "the holds agree with a recount of the reservations"
-        );
+        {
+            let recount = self.recount();
+            assert_eq!(
+                recount, self.holds,
+                "the holds agree with a recount of the reservations"
+            );
+            assert_eq!(
+                recount.due, self.holds.due,
+                "the schedule of lapses agrees with a recount of the reservations"
+            );
+        }
+    }
+
+    /// Gives back the slots of reservations gone when few are left of many (the schedule of
+    /// lapses, which names slots, is counted again).
+    fn compact(&mut self) {
+        if self.reservations.compact() {
+            self.holds = count(&self.reservations, &self.tz);
+        }
     }
 
     /// Pool minutes held by live calls in `month` of the tenant's time zone `tz`.
@@ -329,9 +389,9 @@ impl LiveCalls {
             !self.reservations.contains_key(id),
             "call {id} is reserved only once"
         );
-        self.holds.add(&r, &self.tz);
+        let slot = self.reservations.put(&r);
+        self.holds.add(&r, slot, &self.tz);
         changes.put(&r);
-        self.reservations.insert(&r);
         self.debug_assert_recount();
     }
 
@@ -339,14 +399,16 @@ impl LiveCalls {
     pub(crate) fn regrant(&mut self, next: Reservation, tz: &TimeZone, changes: &mut HoldChanges) {
         self.rekey(tz);
         let id = next.call.call_id.as_str();
-        let before = self
+        let (slot, before) = self
             .reservations
-            .get(id)
+            .slot(id)
+            .and_then(|slot| Some((slot, self.reservations.at(slot)?)))
             .unwrap_or_else(|| panic!("call {id}: an extended call is reserved"));
-        self.holds.release(&before, &self.tz);
-        self.holds.add(&next, &self.tz);
+        self.holds.release(&before, slot, &self.tz);
+        self.holds.add(&next, slot, &self.tz);
         changes.put(&next);
-        self.reservations.insert(&next);
+        let kept = self.reservations.put(&next);
+        debug_assert_eq!(kept, slot, "a changed reservation keeps its slot");
         self.debug_assert_recount();
     }
 
@@ -358,54 +420,82 @@ impl LiveCalls {
         changes: &mut HoldChanges,
     ) -> Option<Reservation> {
         self.rekey(tz);
+        let slot = self.reservations.slot(call_id)?;
         let r = self.reservations.remove(call_id)?;
-        self.holds.release(&r, &self.tz);
+        self.holds.release(&r, slot, &self.tz);
         changes.drop_id(call_id);
+        self.compact();
         self.debug_assert_recount();
         Some(r)
     }
 
     /// C27: reservations whose grant and grace have passed by `now` lapse and what they held
-    /// returns; lapsed ones past their retention are forgotten.
+    /// returns; lapsed ones past their retention are forgotten. Those due at the same instant
+    /// are taken in the order of their call ids.
     pub(crate) fn expire(&mut self, now: Timestamp, tz: &TimeZone) -> HoldChanges {
         self.rekey(tz);
         let mut changes = HoldChanges::default();
-        while let Some((at, id)) = self.holds.due.first().cloned() {
-            if at > now {
+        while let Some(first) = self.holds.due.first().copied() {
+            if first.second() > now.as_second() {
                 break;
             }
-            let r = self
-                .reservations
-                .get(&id)
-                .unwrap_or_else(|| panic!("call {id}: a due reservation is held"));
-            self.holds.release(&r, &self.tz);
-            if r.live {
-                let lapsed = Reservation {
-                    credit: Decimal::ZERO,
-                    pool_minutes: 0,
-                    live: false,
-                    ..r
-                };
-                self.holds.add(&lapsed, &self.tz);
-                changes.put(&lapsed);
-                self.reservations.insert(&lapsed);
-            } else {
-                self.reservations.remove(&id);
-                changes.drop_id(&id);
+            // Those due in the first second, by (instant, call id); none of them by `now`
+            // means nothing is.
+            let mut due: Vec<(Timestamp, u32)> = self
+                .holds
+                .due
+                .range(first..)
+                .take_while(|d| d.second() == first.second())
+                .filter_map(|d| {
+                    let (expires_at, live) = self.reservations.expiry_at(d.slot)?;
+                    Some((due_at(expires_at, live), d.slot)).filter(|(at, _)| *at <= now)
+                })
+                .collect();
+            if due.is_empty() {
+                break;
+            }
+            let reservations = &self.reservations;
+            due.sort_unstable_by_key(|(at, slot)| (*at, reservations.id_at(*slot)));
+            for (_, slot) in due {
+                self.lapse(slot, &mut changes);
             }
         }
         if !changes.is_empty() {
+            self.compact();
             self.debug_assert_recount();
         }
         changes
+    }
+
+    /// The due reservation in `slot` lapses (what it held returns), or, lapsed, is forgotten.
+    fn lapse(&mut self, slot: u32, changes: &mut HoldChanges) {
+        let r = self
+            .reservations
+            .at(slot)
+            .unwrap_or_else(|| panic!("slot {slot}: a due reservation is held"));
+        self.holds.release(&r, slot, &self.tz);
+        if r.live {
+            let lapsed = Reservation {
+                credit: Decimal::ZERO,
+                pool_minutes: 0,
+                live: false,
+                ..r
+            };
+            self.holds.add(&lapsed, slot, &self.tz);
+            changes.put(&lapsed);
+            self.reservations.put(&lapsed);
+        } else {
+            self.reservations.remove(&r.call.call_id);
+            changes.drop_id(&r.call.call_id);
+        }
     }
 }
 
 /// The holds of `reservations`, keyed in `tz`.
 fn count(reservations: &Reservations, tz: &TimeZone) -> Holds {
     let mut holds = Holds::default();
-    for r in reservations.iter() {
-        holds.add(&r, tz);
+    for (slot, r) in reservations.iter_slots() {
+        holds.add(&r, slot, tz);
     }
     holds
 }

@@ -15,6 +15,6 @@ pub use error_body::{ErrorBody, ErrorDetail};
 pub use extract::{Caller, Path, Query, RequestId};
 pub use middleware::router;
 pub use startup::Server;
-pub use state::{AppState, Config, Readers};
+pub use state::{AppState, Config, Readers, Shared};
 
 pub use crate::body::{Json, JsonOrEmpty};

@@ -142,6 +142,8 @@ pub use minutely_service::keys::{digest, new_key, random_bytes};
 #[derive(Clone)]
 pub struct Keys {
     secret: [u8; 32],
+    /// The HMAC keyed with `secret`, copied for each key checked (the key is absorbed once).
+    mac: Hmac<Sha256>,
     keys: Arc<RwLock<HashMap<String, ApiKey>>>,
     /// Bumped, under the write lock, by every `upsert`: a refresh read from the store before an
     /// upsert must not overwrite it with the older list.
@@ -152,6 +154,7 @@ impl Keys {
     pub fn new(secret: [u8; 32], keys: Vec<ApiKey>) -> Keys {
         let k = Keys {
             secret,
+            mac: Hmac::<Sha256>::new_from_slice(&secret).expect("HMAC takes any key size"),
             keys: Arc::default(),
             generation: Arc::default(),
         };
@@ -232,8 +235,7 @@ impl Keys {
             .read()
             .expect("the key cache lock is never poisoned");
         let key = keys.get(id).ok_or_else(unknown)?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key size");
+        let mut mac = self.mac.clone();
         mac.update(secret.as_bytes());
         mac.verify_slice(&key.digest).map_err(|_| unknown())?;
         if key.revoked_at.is_some() {

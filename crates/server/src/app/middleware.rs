@@ -13,7 +13,59 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Instant;
+
+/// The request counter of each (route, status) and the latency histogram of each route,
+/// registered with the metrics recorder on a route's first request and kept: a request
+/// counts and times itself without building the metrics' keys again.
+#[derive(Default)]
+pub struct RouteMetrics {
+    routes: RwLock<HashMap<Box<str>, RouteHandles>>,
+}
+
+#[derive(Clone)]
+struct RouteHandles {
+    seconds: Histogram,
+    requests: Vec<(u16, Counter)>,
+}
+
+impl RouteMetrics {
+    /// Counts a request of `route` answered `status` in `elapsed`.
+    fn record(&self, route: &str, status: u16, elapsed: std::time::Duration) {
+        let seen = self
+            .routes
+            .read()
+            .expect("never poisoned")
+            .get(route)
+            .and_then(|h| {
+                let counter = h.requests.iter().find(|(s, _)| *s == status)?;
+                Some((h.seconds.clone(), counter.1.clone()))
+            });
+        let (seconds, requests) = seen.unwrap_or_else(|| self.register(route, status));
+        requests.increment(1);
+        seconds.record(elapsed.as_secs_f64());
+    }
+
+    fn register(&self, route: &str, status: u16) -> (Histogram, Counter) {
+        let mut routes = self.routes.write().expect("never poisoned");
+        let handles = routes.entry(route.into()).or_insert_with(|| RouteHandles {
+            seconds: metrics::histogram!("minutely_http_request_seconds", "route" => route.to_string()),
+            requests: Vec::new(),
+        });
+        let counter = match handles.requests.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => counter.clone(),
+            None => {
+                let counter = metrics::counter!("minutely_http_requests_total", "route" => route.to_string(), "status" => status.to_string());
+                handles.requests.push((status, counter.clone()));
+                counter
+            }
+        };
+        (handles.seconds.clone(), counter)
+    }
+}
 
 /// Whether a client's `x-request-id` is used as the request's id. The id is logged, echoed and
 /// recorded in the audit log, so one that may be an API key pasted into the wrong header
@@ -44,11 +96,11 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .and_then(|v| v.to_str().ok()),
     );
     let method = request.method().clone();
-    let route = request
+    let matched = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+        .cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let body_timer = request
         .extensions()
         .get::<crate::listener::BodyTimer>()
@@ -61,9 +113,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics::counter!("minutely_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("minutely_http_request_seconds", "route" => route.clone())
-        .record(elapsed.as_secs_f64());
+    state.route_metrics.record(route, status, elapsed);
     tracing::info!(
         request_id = %request_id,
         method = %method,

@@ -1,7 +1,7 @@
 //! Start-up and graceful shutdown: the store opened and checked, the writer, the background
 //! tasks and the listener started; the metrics recorder; the signals that stop the server.
 
-use super::{AppState, Config, Readers, router};
+use super::{AppState, Config, Readers, Shared, router};
 use crate::auth::Keys;
 use crate::ratelimit::Limiter;
 use crate::writer;
@@ -184,7 +184,7 @@ impl Server {
         let limiter = config
             .rate_limit
             .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
-        let state = AppState {
+        let state = AppState::new(Shared {
             writer,
             keys,
             readers: Arc::new(Readers::new(config.db.clone())),
@@ -193,7 +193,8 @@ impl Server {
             metrics: metrics_handle(),
             committed: committed_rx,
             limiter,
-        };
+            route_metrics: Default::default(),
+        });
         tracing::info!(%addr, tenants, "serving");
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = Serving {

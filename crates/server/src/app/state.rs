@@ -129,9 +129,27 @@ impl Readers {
     }
 }
 
-/// Shared by every request.
+/// Shared by every request: one reference-counted `Shared`, so that the copy each layer and
+/// extractor takes of it costs one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every request shares (through `AppState`).
+pub struct Shared {
     pub writer: Writer,
     pub keys: Keys,
     pub readers: Arc<Readers>,
@@ -142,6 +160,8 @@ pub struct AppState {
     pub committed: tokio::sync::watch::Receiver<u64>,
     /// The per-key token buckets, when requests are limited.
     pub limiter: Option<Arc<Limiter>>,
+    /// The metrics of each route, registered once.
+    pub route_metrics: super::middleware::RouteMetrics,
 }
 
 impl AppState {
