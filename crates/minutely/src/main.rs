@@ -1,6 +1,7 @@
 //! `minutely`: the command line of the Minutely charging engine. `serve` runs the HTTP server
 //! (this crate, with the server crate); every other command is crates/cli's.
 
+mod logs;
 mod serve;
 
 use clap::{Parser, Subcommand};

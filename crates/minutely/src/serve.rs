@@ -123,27 +123,34 @@ pub struct ServeArgs {
 }
 
 /// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
-/// `RUST_LOG` filters (default `info`). Stdout carries only the banner.
-fn init_logs() {
+/// `RUST_LOG` filters (default `info`). Stdout carries only the banner. Lines are written in
+/// runs (`logs.rs`); the sink returned is flushed when the server stops.
+fn init_logs() -> crate::logs::LogSink {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let sink = crate::logs::LogSink::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(sink.clone());
     let _ = if std::io::stderr().is_terminal() {
         builder.try_init()
     } else {
         builder.json().flatten_event(true).try_init()
     };
+    sink
 }
 
 pub fn run(db: &Path, args: ServeArgs) -> Result<()> {
-    init_logs();
+    let logs = init_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(db.to_path_buf(), args))
+    let served = runtime.block_on(serve(db.to_path_buf(), args));
+    // What the runtime's threads log while it stops is written too.
+    drop(runtime);
+    logs.flush();
+    served
 }
 
 /// A store whose data is damaged or does not add up is not served: the error says which file
