@@ -33,6 +33,9 @@ pub const MAX_NUMBER_BYTES: usize = 64;
 /// The most records one file may hold.
 pub const MAX_RECORDS: usize = 100_000_000;
 
+/// Records split off the input before they are checked in parallel.
+const BATCH_RECORDS: usize = 16384;
+
 /// The text fields kept per record, in arena order.
 const TEXT_FIELDS: [usize; 6] = [0, 1, 2, 4, 5, 6];
 
@@ -77,8 +80,20 @@ fn from_ns(ns: i64) -> Timestamp {
 
 impl CallFile {
     /// Reads a call-record file; any bad row refuses it whole, with every bad row listed.
-    /// `progress` is told the bytes read so far, now and then.
-    pub fn read(input: impl Read, mut progress: impl FnMut(u64)) -> Result<CallFile, FileErrors> {
+    /// `progress` is told the bytes read so far, now and then. Uses every core (`read_on`).
+    pub fn read(input: impl Read, progress: impl FnMut(u64)) -> Result<CallFile, FileErrors> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CallFile::read_on(input, threads, progress)
+    }
+
+    /// `read`, checking records on `threads` threads: records are split off the input in
+    /// batches, in order, and each batch's records are checked and stored in parallel parts
+    /// joined in order, so the file and its errors are the same on any number of threads.
+    pub fn read_on(
+        input: impl Read,
+        threads: usize,
+        mut progress: impl FnMut(u64),
+    ) -> Result<CallFile, FileErrors> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
@@ -120,33 +135,115 @@ impl CallFile {
             tenant_column: columns.tenant.is_some(),
             ..CallFile::default()
         };
-        let mut record = csv::ByteRecord::new();
+        let mut batch: Vec<(csv::ByteRecord, usize)> = Vec::new();
         let mut line = 1usize;
-        loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    errors.push(line + 1, "", e.to_string());
-                    break;
+        let mut done = false;
+        while !done {
+            let mut filled = 0;
+            let mut failed = None;
+            while filled < BATCH_RECORDS {
+                if filled == batch.len() {
+                    batch.push((csv::ByteRecord::new(), 0));
                 }
+                let (record, at) = &mut batch[filled];
+                match reader.read_byte_record(record) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some((line + 1, e.to_string()));
+                        done = true;
+                        break;
+                    }
+                }
+                line = record.position().map_or(line + 1, |p| p.line() as usize);
+                *at = line;
+                filled += 1;
             }
-            line = record.position().map_or(line + 1, |p| p.line() as usize);
-            if file.rows.len() >= MAX_RECORDS {
-                errors.push(
-                    line,
-                    "",
-                    format!("a file holds at most {MAX_RECORDS} records"),
-                );
+            let batch = &batch[..filled];
+            if file.rows.len() + batch.len() < MAX_RECORDS {
+                file.push_batch(batch, &columns, threads, &mut errors);
+            } else if !file.push_each(batch, &columns, &mut errors) {
                 break;
             }
-            file.push(&record, &columns, line, &mut errors);
-            if file.rows.len().is_multiple_of(65536) {
-                progress(reader.position().byte());
+            if let Some((line, reason)) = failed {
+                errors.push(line, "", reason);
             }
+            progress(reader.position().byte());
         }
         progress(reader.position().byte());
         errors.finish("call records", file)
+    }
+
+    /// Checks and stores a batch of records on up to `threads` threads.
+    fn push_batch(
+        &mut self,
+        batch: &[(csv::ByteRecord, usize)],
+        columns: &Columns,
+        threads: usize,
+        errors: &mut ErrorList,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let part_len = batch.len().div_ceil(threads.max(1));
+        let mut chunks = batch.chunks(part_len);
+        let first = chunks.next().expect("a batch is not empty");
+        let parts: Vec<(CallFile, ErrorList)> = std::thread::scope(|scope| {
+            let others: Vec<_> = chunks
+                .map(|chunk| scope.spawn(move || CallFile::part(chunk, columns)))
+                .collect();
+            let mut parts = vec![CallFile::part(first, columns)];
+            for other in others {
+                parts.push(other.join().expect("checking records does not panic"));
+            }
+            parts
+        });
+        for (part, part_errors) in parts {
+            let offset = self.arena.len() as u64;
+            self.arena.push_str(&part.arena);
+            self.rows.extend(part.rows.into_iter().map(|row| Row {
+                base: row.base + offset,
+                ..row
+            }));
+            errors.errors.extend(part_errors.errors);
+            errors.more += part_errors.more;
+            errors.truncate_listed();
+        }
+    }
+
+    /// A batch's records checked and stored on their own.
+    fn part(batch: &[(csv::ByteRecord, usize)], columns: &Columns) -> (CallFile, ErrorList) {
+        let mut part = CallFile::default();
+        let mut errors = ErrorList::default();
+        for (record, line) in batch {
+            part.push(record, columns, *line, &mut errors);
+        }
+        (part, errors)
+    }
+
+    /// Checks and stores records one by one up to `MAX_RECORDS`; false when the file holds
+    /// more (the record after the last is refused).
+    fn push_each(
+        &mut self,
+        batch: &[(csv::ByteRecord, usize)],
+        columns: &Columns,
+        errors: &mut ErrorList,
+    ) -> bool {
+        for (record, line) in batch {
+            if self.rows.len() >= MAX_RECORDS {
+                errors.push(
+                    *line,
+                    "",
+                    format!("a file holds at most {MAX_RECORDS} records"),
+                );
+                return false;
+            }
+            self.push(record, columns, *line, errors);
+        }
+        true
     }
 
     fn push(
@@ -276,6 +373,13 @@ impl CallFile {
                 .then_with(|| self.call_id(a).cmp(self.call_id(b)))
         });
         self.rows = rows;
+    }
+
+    /// The call id of record `index`.
+    pub fn call_id_of(&self, index: usize) -> &str {
+        let row = &self.rows[index];
+        let start = row.base as usize;
+        &self.arena[start..start + usize::from(row.lens[0])]
     }
 
     /// Whether the file has the `tenant` column.
