@@ -336,11 +336,15 @@ impl Router {
         if !calls.has_tenant_column() && !self.multi {
             return Ok(());
         }
-        let mut record = empty_record();
-        for index in 0..calls.len() {
-            calls.fill(index, &mut record);
-            if let Err((column, reason)) = self.route(calls.tenant(index), &record.organizer) {
-                errors.push(calls.line(index), column, reason);
+        let mut run: Vec<_> = (0..4096).map(|_| (empty_record(), String::new())).collect();
+        for first in (0..calls.len()).step_by(run.len()) {
+            let count = run.len().min(calls.len() - first);
+            let targets = run[..count].iter_mut().map(|(r, t)| (r, t));
+            calls.fill_run(first, targets);
+            for (n, (record, tenant)) in run[..count].iter().enumerate() {
+                if let Err((column, reason)) = self.route(tenant, &record.organizer) {
+                    errors.push(calls.line(first + n), column, reason);
+                }
             }
         }
         errors.finish("call records", ())
@@ -565,10 +569,11 @@ pub fn run(args: RateArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.calls.display()))?;
     let bar = progress(file.metadata().map(|m| m.len()).unwrap_or(0), "reading");
     let read_started = Instant::now();
-    let calls = CallFile::read(std::io::BufReader::with_capacity(1 << 20, file), |bytes| {
-        bar.set_position(bytes)
-    })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let input = std::io::BufReader::with_capacity(1 << 20, file);
+    let budget = Some(minutely_formats::calls::TEXT_BUDGET_BYTES);
+    let calls = CallFile::read_on(input, threads, budget, |bytes| bar.set_position(bytes))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
     bar.finish_and_clear();
     let mut inputs = Inputs {
         countries,
@@ -579,7 +584,7 @@ pub fn run(args: RateArgs) -> Result<()> {
     };
     let read_s = read_started.elapsed().as_secs_f64();
     let rate_started = Instant::now();
-    let summary = rate_to_files(&mut inputs, &args)
+    let summary = rate_to_files(&mut inputs, &args, threads)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
     eprint!("{}", summary.render(currency, &inputs.books, multi));
     let seconds = started.elapsed().as_secs_f64();
@@ -593,7 +598,7 @@ pub fn run(args: RateArgs) -> Result<()> {
 }
 
 /// Rates to stdout and the refused-calls file.
-fn rate_to_files(inputs: &mut Inputs, args: &RateArgs) -> Result<RunSummary> {
+fn rate_to_files(inputs: &mut Inputs, args: &RateArgs, threads: usize) -> Result<RunSummary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut refused_file = match &args.refused {
@@ -603,7 +608,6 @@ fn rate_to_files(inputs: &mut Inputs, args: &RateArgs) -> Result<RunSummary> {
         )),
         None => None,
     };
-    let threads = args.threads.unwrap_or_else(default_threads);
     let rated = rate_all_on(
         inputs,
         args.extended,
@@ -677,14 +681,14 @@ mod tests {
         all.join("\n") + "\n"
     }
 
-    fn inputs(text: &str) -> Inputs {
+    fn inputs(text: &str, text_budget: Option<usize>) -> Inputs {
         let countries = minutely_formats::countries::shipped();
         let book = load_tenant(EXAMPLE, &countries, &Default::default()).unwrap();
         let currency = book.tenant.currency;
         let from = instant::parse("2025-01-01T00:00:00Z").unwrap();
         let card_text = sample_rates(&countries, currency, 3, 200, from);
         let card = ratecard::parse(card_text.as_bytes(), currency).unwrap();
-        let calls = CallFile::read(text.as_bytes(), |_| {}).unwrap();
+        let calls = CallFile::read_on(text.as_bytes(), 2, text_budget, |_| {}).unwrap();
         Inputs {
             countries,
             card,
@@ -694,10 +698,10 @@ mod tests {
         }
     }
 
-    fn rate(text: &str, threads: usize) -> (Vec<u8>, Vec<u8>, RunSummary) {
+    fn rate(text: &str, threads: usize, budget: Option<usize>) -> (Vec<u8>, Vec<u8>, RunSummary) {
         let (mut out, mut refused) = (Vec::new(), Vec::new());
         let summary = rate_all_on(
-            &mut inputs(text),
+            &mut inputs(text, budget),
             true,
             threads,
             &mut out,
@@ -710,7 +714,7 @@ mod tests {
     /// The same run one call at a time through `TenantBook::process_call`, which keeps its own
     /// record of seen call ids (C23).
     fn rate_one_by_one(text: &str) -> (Vec<u8>, Vec<u8>, Summary) {
-        let mut inputs = inputs(text);
+        let mut inputs = inputs(text, None);
         inputs.calls.sort_canonical();
         let mut rater = Rater::new(&inputs.countries, &inputs.card);
         let book = &mut inputs.books[0];
@@ -740,11 +744,12 @@ mod tests {
     }
 
     /// C22, C23: the pipeline writes the same bytes and counts on one thread as on several,
-    /// and the same as charging each call in canonical order through `process_call`.
+    /// with the records' text in memory or in a temporary file, and the same as charging each
+    /// call in canonical order through `process_call`.
     #[test]
     fn c22_c23_the_pipeline_rates_alike_on_any_number_of_threads() {
         let text = calls_text();
-        let one = rate(&text, 1);
+        let one = rate(&text, 1, None);
         let summary = &one.2.tenants[0];
         assert!(summary.records > 20_000, "{summary:?}");
         assert!(summary.duplicates > 0, "{summary:?}");
@@ -754,10 +759,11 @@ mod tests {
             summary.charged > 10_000 && summary.pool_minutes > 0,
             "{summary:?}"
         );
-        for threads in [2, 3] {
-            let many = rate(&text, threads);
-            assert!(one.0 == many.0, "export differs on {threads} threads");
-            assert!(one.1 == many.1, "refused calls differ on {threads} threads");
+        for (threads, budget) in [(2, None), (3, None), (1, Some(4096)), (2, Some(1 << 16))] {
+            let many = rate(&text, threads, budget);
+            let what = format!("{threads} threads, text budget {budget:?}");
+            assert!(one.0 == many.0, "export differs on {what}");
+            assert!(one.1 == many.1, "refused calls differ on {what}");
             assert_eq!(one.2, many.2);
         }
         let (out, refused, reference) = rate_one_by_one(&text);

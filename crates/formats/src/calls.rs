@@ -1,7 +1,11 @@
 //! Call records CSV (`call_id,conference_id,organizer,direction,service_number,caller_number,
 //! destination_number,start,end`, and an optional `tenant` that says whose record it is when one
-//! file holds the records of several tenants), read into a compact arena so that millions of
-//! records fit in memory and can be put in canonical order (C22) before rating.
+//! file holds the records of several tenants), read into compact rows so that millions of
+//! records can be put in canonical order (C22) before rating: each row holds the record's
+//! instants and where its text is; the call ids stay in memory (the canonical order needs
+//! them), the other text fields go to a temporary file once they outgrow `TEXT_BUDGET_BYTES`.
+
+mod text;
 
 use crate::{ErrorList, FileErrors, instant};
 use jiff::Timestamp;
@@ -36,27 +40,58 @@ pub const MAX_RECORDS: usize = 100_000_000;
 /// Records split off the input before they are checked in parallel.
 const BATCH_RECORDS: usize = 16384;
 
-/// The text fields kept per record, in arena order.
+/// The text fields kept per record: the call id, then those of `TextStore`.
 const TEXT_FIELDS: [usize; 6] = [0, 1, 2, 4, 5, 6];
 
-/// One record: its instants and where its text lives in the arena.
+/// Text (other than call ids) a call file keeps in memory; past it, the text goes to a
+/// temporary file.
+pub const TEXT_BUDGET_BYTES: usize = 16 << 20;
+
+/// One record: its instants and where its text lives.
 #[derive(Debug, Clone, Copy)]
 struct Row {
     start_ns: i64,
     end_ns: i64,
-    /// Offset of the first text field in the arena.
+    /// Offset of the call id in `CallFile::ids`.
+    id_base: u64,
+    /// Offset of the other text fields in `CallFile::text`.
     base: u64,
-    /// Lengths of call_id, conference_id, organizer, service, caller, destination and tenant.
-    lens: [u16; 7],
+    /// Lengths of call_id, conference_id, service, caller, destination and tenant (each at
+    /// most `MAX_ID_BYTES`).
+    lens: [u8; 6],
+    /// Length of the organizer (at most `MAX_UPN_BYTES`).
+    organizer_len: u16,
     line: u32,
     direction: Direction,
+}
+
+impl Row {
+    /// Lengths of the fields in `CallFile::text`: conference_id, organizer, service, caller,
+    /// destination and tenant.
+    fn text_lens(&self) -> [usize; 6] {
+        let l = self.lens.map(usize::from);
+        [
+            l[1],
+            usize::from(self.organizer_len),
+            l[2],
+            l[3],
+            l[4],
+            l[5],
+        ]
+    }
+
+    fn text_len(&self) -> usize {
+        self.text_lens().iter().sum()
+    }
 }
 
 /// A whole file of call records.
 #[derive(Debug, Default)]
 pub struct CallFile {
-    /// The text fields of every record, one after another (checked UTF-8 once, on read).
-    arena: String,
+    /// The call ids, one after another (checked UTF-8 once, on read).
+    ids: String,
+    /// The other text fields of every record, one after another (checked UTF-8 on read).
+    text: text::TextStore,
     rows: Vec<Row>,
     /// Whether the header has the `tenant` column.
     tenant_column: bool,
@@ -83,15 +118,17 @@ impl CallFile {
     /// `progress` is told the bytes read so far, now and then. Uses every core (`read_on`).
     pub fn read(input: impl Read, progress: impl FnMut(u64)) -> Result<CallFile, FileErrors> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        CallFile::read_on(input, threads, progress)
+        CallFile::read_on(input, threads, Some(TEXT_BUDGET_BYTES), progress)
     }
 
     /// `read`, checking records on `threads` threads: records are split off the input in
     /// batches, in order, and each batch's records are checked and stored in parallel parts
     /// joined in order, so the file and its errors are the same on any number of threads.
+    /// Text past `text_budget` bytes (none: no bound) goes to a temporary file.
     pub fn read_on(
         input: impl Read,
         threads: usize,
+        text_budget: Option<usize>,
         mut progress: impl FnMut(u64),
     ) -> Result<CallFile, FileErrors> {
         let mut reader = csv::ReaderBuilder::new()
@@ -133,39 +170,23 @@ impl CallFile {
         };
         let mut file = CallFile {
             tenant_column: columns.tenant.is_some(),
+            text: text::TextStore::new(text_budget),
             ..CallFile::default()
         };
         let mut batch: Vec<(csv::ByteRecord, usize)> = Vec::new();
         let mut line = 1usize;
         let mut done = false;
         while !done {
-            let mut filled = 0;
-            let mut failed = None;
-            while filled < BATCH_RECORDS {
-                if filled == batch.len() {
-                    batch.push((csv::ByteRecord::new(), 0));
-                }
-                let (record, at) = &mut batch[filled];
-                match reader.read_byte_record(record) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        done = true;
-                        break;
-                    }
-                    Err(e) => {
-                        failed = Some((line + 1, e.to_string()));
-                        done = true;
-                        break;
-                    }
-                }
-                line = record.position().map_or(line + 1, |p| p.line() as usize);
-                *at = line;
-                filled += 1;
-            }
+            let (filled, failed) = next_batch(&mut reader, &mut batch, &mut line);
+            done = filled < BATCH_RECORDS || failed.is_some();
             let batch = &batch[..filled];
             if file.rows.len() + batch.len() < MAX_RECORDS {
                 file.push_batch(batch, &columns, threads, &mut errors);
             } else if !file.push_each(batch, &columns, &mut errors) {
+                break;
+            }
+            if let Err(e) = file.text.settle() {
+                errors.push(line, "", format!("cannot keep the records: {e}"));
                 break;
             }
             if let Some((line, reason)) = failed {
@@ -202,9 +223,11 @@ impl CallFile {
             parts
         });
         for (part, part_errors) in parts {
-            let offset = self.arena.len() as u64;
-            self.arena.push_str(&part.arena);
+            let (id_offset, offset) = (self.ids.len() as u64, self.text.len());
+            self.ids.push_str(&part.ids);
+            self.text.append(&part.text);
             self.rows.extend(part.rows.into_iter().map(|row| Row {
+                id_base: row.id_base + id_offset,
                 base: row.base + offset,
                 ..row
             }));
@@ -323,19 +346,22 @@ impl CallFile {
         if errors.len() != count_before {
             return;
         }
-        let base = self.arena.len() as u64;
-        let mut lens = [0u16; 7];
-        let values = TEXT_FIELDS.map(field);
-        for (slot, value) in values.into_iter().chain([tenant]).enumerate() {
-            lens[slot] = value.len() as u16;
-            self.arena
-                .push_str(std::str::from_utf8(value).expect("checked UTF-8 above"));
+        let (id_base, base) = (self.ids.len() as u64, self.text.len());
+        let [id, conference, organizer, service, caller, destination] = TEXT_FIELDS.map(field);
+        self.ids
+            .push_str(std::str::from_utf8(id).expect("checked UTF-8 above"));
+        for value in [conference, organizer, service, caller, destination, tenant] {
+            self.text.push(value);
         }
+        // Each length was checked against its bound (at most 256) above.
+        let lens = [id, conference, service, caller, destination, tenant].map(|v| v.len() as u8);
         self.rows.push(Row {
             start_ns: start_ns.expect("checked"),
             end_ns: end_ns.expect("checked"),
+            id_base,
             base,
             lens,
+            organizer_len: organizer.len() as u16,
             line: line as u32,
             direction: direction.expect("checked"),
         });
@@ -351,8 +377,8 @@ impl CallFile {
     }
 
     fn call_id(&self, row: &Row) -> &[u8] {
-        let start = row.base as usize;
-        &self.arena.as_bytes()[start..start + usize::from(row.lens[0])]
+        let start = row.id_base as usize;
+        &self.ids.as_bytes()[start..start + usize::from(row.lens[0])]
     }
 
     /// C22: puts the records in canonical order (start, then call_id); records with the same
@@ -378,8 +404,8 @@ impl CallFile {
     /// The call id of record `index`.
     pub fn call_id_of(&self, index: usize) -> &str {
         let row = &self.rows[index];
-        let start = row.base as usize;
-        &self.arena[start..start + usize::from(row.lens[0])]
+        let start = row.id_base as usize;
+        &self.ids[start..start + usize::from(row.lens[0])]
     }
 
     /// Whether the file has the `tenant` column.
@@ -388,11 +414,10 @@ impl CallFile {
     }
 
     /// The tenant record `index` names (empty when it names none).
-    pub fn tenant(&self, index: usize) -> &str {
-        let row = &self.rows[index];
-        let before: usize = row.lens[..6].iter().map(|&l| usize::from(l)).sum();
-        let start = row.base as usize + before;
-        &self.arena[start..start + usize::from(row.lens[6])]
+    pub fn tenant(&self, index: usize) -> String {
+        let (mut record, mut tenant) = (empty_record(), String::new());
+        self.fill_run(index, [(&mut record, &mut tenant)]);
+        tenant
     }
 
     /// The file line of record `index`.
@@ -402,21 +427,68 @@ impl CallFile {
 
     /// Copies record `index` into `out`, reusing its strings' memory.
     pub fn fill(&self, index: usize, out: &mut CallRecord) {
-        let row = &self.rows[index];
-        let mut offset = row.base as usize;
+        let mut tenant = String::new();
+        self.fill_run(index, [(out, &mut tenant)]);
+    }
+
+    /// Copies the records from `first` on into `targets` (a record and its tenant each),
+    /// reusing their strings' memory; a run whose text is stored in one piece (a file read in
+    /// canonical order) is read at once.
+    pub fn fill_run<'t>(
+        &self,
+        first: usize,
+        targets: impl IntoIterator<Item = (&'t mut CallRecord, &'t mut String)>,
+    ) {
+        let targets: Vec<_> = targets.into_iter().collect();
+        let rows = &self.rows[first..first + targets.len()];
+        let whole = rows
+            .windows(2)
+            .all(|w| w[0].base + w[0].text_len() as u64 == w[1].base);
+        let (mut scratch, mut own) = (Vec::new(), Vec::new());
+        let run = match (whole, rows.first(), rows.last()) {
+            (true, Some(a), Some(z)) => {
+                let len = (z.base - a.base) as usize + z.text_len();
+                Some((a.base, self.read_text(a.base, len, &mut scratch)))
+            }
+            _ => None,
+        };
+        for ((record, tenant), row) in targets.into_iter().zip(rows) {
+            let text = match run {
+                Some((start, text)) => {
+                    let from = (row.base - start) as usize;
+                    &text[from..from + row.text_len()]
+                }
+                None => self.read_text(row.base, row.text_len(), &mut own),
+            };
+            self.fill_row(row, text, record, tenant);
+        }
+    }
+
+    /// Stored text, which was checked UTF-8 when read from the file.
+    fn read_text<'s>(&'s self, start: u64, len: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+        self.text
+            .read(start, len, scratch)
+            .expect("the temporary file of the records reads back")
+    }
+
+    fn fill_row(&self, row: &Row, text: &[u8], out: &mut CallRecord, tenant: &mut String) {
+        let text = String::from_utf8_lossy(text);
+        out.call_id.clear();
+        out.call_id
+            .push_str(std::str::from_utf8(self.call_id(row)).unwrap_or_default());
         let targets: [&mut String; 6] = [
-            &mut out.call_id,
             &mut out.conference_id,
             &mut out.organizer,
             &mut out.service_number,
             &mut out.caller_number,
             &mut out.destination_number,
+            tenant,
         ];
-        for (target, len) in targets.into_iter().zip(row.lens[..6].iter().copied()) {
-            let end = offset + usize::from(len);
+        let mut offset = 0;
+        for (target, len) in targets.into_iter().zip(row.text_lens()) {
             target.clear();
-            target.push_str(&self.arena[offset..end]);
-            offset = end;
+            target.push_str(&text[offset..offset + len]);
+            offset += len;
         }
         out.direction = row.direction;
         out.start = from_ns(row.start_ns);
@@ -429,6 +501,31 @@ impl CallFile {
         self.fill(index, &mut record);
         record
     }
+}
+
+/// Reads up to `BATCH_RECORDS` records into `batch` (reusing its records), each with its line
+/// (`line`: the last record's line so far); how many, and the error that stopped the reading.
+fn next_batch(
+    reader: &mut csv::Reader<impl Read>,
+    batch: &mut Vec<(csv::ByteRecord, usize)>,
+    line: &mut usize,
+) -> (usize, Option<(usize, String)>) {
+    let mut filled = 0;
+    while filled < BATCH_RECORDS {
+        if filled == batch.len() {
+            batch.push((csv::ByteRecord::new(), 0));
+        }
+        let (record, at) = &mut batch[filled];
+        match reader.read_byte_record(record) {
+            Ok(true) => {}
+            Ok(false) => return (filled, None),
+            Err(e) => return (filled, Some((*line + 1, e.to_string()))),
+        }
+        *line = record.position().map_or(*line + 1, |p| p.line() as usize);
+        *at = *line;
+        filled += 1;
+    }
+    (filled, None)
 }
 
 /// A record with empty fields, to be filled.
@@ -572,9 +669,12 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
         let mut file = CallFile::read(input.as_bytes(), |_| {}).unwrap();
         assert!(file.has_tenant_column());
         file.sort_canonical();
-        assert_eq!((file.tenant(0), file.get(0).call_id.as_str()), ("", "a"));
         assert_eq!(
-            (file.tenant(1), file.get(1).call_id.as_str()),
+            (file.tenant(0).as_str(), file.get(0).call_id.as_str()),
+            ("", "a")
+        );
+        assert_eq!(
+            (file.tenant(1).as_str(), file.get(1).call_id.as_str()),
             ("fabrikam", "b")
         );
         assert_eq!(file.get(1).organizer, "ana@x.com");
@@ -585,7 +685,7 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
             .replace("\n,a", "\na");
         let file = CallFile::read(plain.as_bytes(), |_| {}).unwrap();
         assert!(!file.has_tenant_column());
-        assert_eq!((file.tenant(0), file.tenant(1)), ("", ""));
+        assert_eq!((file.tenant(0).as_str(), file.tenant(1).as_str()), ("", ""));
         // A value that is not a tenant id is named by line and column.
         let bad = input.replace("fabrikam,", "=cmd|x,");
         let err = CallFile::read(bad.as_bytes(), |_| {}).unwrap_err();
@@ -594,5 +694,59 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
             (2, "tenant")
         );
         assert!(err.to_string().contains("=cmd|x"), "{err}");
+    }
+
+    fn many_records(count: usize, bad_lines: &[usize]) -> String {
+        let mut input = header_line();
+        for i in 0..count {
+            let direction = if bad_lines.contains(&(i + 2)) {
+                "sideways"
+            } else {
+                "dial_in"
+            };
+            input += &format!(
+                "c{:05},conf{},u{}@x.com,{direction},+33142685300,+1 212 555 {:04},,2026-01-05T10:{:02}:00Z,2026-01-05T11:00:00Z\n",
+                (i * 7919) % count,
+                i % 13,
+                i % 7,
+                i % 10_000,
+                (i * 31) % 60
+            );
+        }
+        input
+    }
+
+    /// Records whose text went to the temporary file read back as those kept in memory, in
+    /// canonical order too (C22).
+    #[test]
+    fn text_past_the_budget_reads_back_from_a_temporary_file() {
+        let input = many_records(5000, &[]);
+        let mut memory = CallFile::read_on(input.as_bytes(), 1, None, |_| {}).unwrap();
+        let mut spilled = CallFile::read_on(input.as_bytes(), 2, Some(1000), |_| {}).unwrap();
+        assert!(spilled.text.len() > 100_000);
+        memory.sort_canonical();
+        spilled.sort_canonical();
+        assert_eq!(memory.len(), 5000);
+        for i in 0..5000 {
+            assert_eq!(memory.get(i), spilled.get(i));
+            assert_eq!(memory.line(i), spilled.line(i));
+        }
+        assert_eq!(memory.get(0).call_id, "c00000");
+    }
+
+    /// Bad rows of a file checked in parallel batches are named by their own lines.
+    #[test]
+    fn bad_rows_of_every_batch_keep_their_lines() {
+        let bad = [5, 20_000, 39_000];
+        let input = many_records(40_000, &bad);
+        for threads in [1, 3] {
+            let err = CallFile::read_on(input.as_bytes(), threads, None, |_| {}).unwrap_err();
+            let found: Vec<(usize, &str)> = err
+                .errors
+                .iter()
+                .map(|e| (e.line, e.column.as_str()))
+                .collect();
+            assert_eq!(found, bad.map(|line| (line, "direction")));
+        }
     }
 }

@@ -6,7 +6,7 @@
 use crate::{instant, write_text};
 use minutely_core::catalogue::CountryTable;
 use minutely_core::digest::Digest;
-use minutely_core::directory::{NumberKind, Tenant};
+use minutely_core::directory::{NumberKind, ServiceNumber, Tenant, User};
 use minutely_core::engine::Charge;
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164};
@@ -126,6 +126,27 @@ fn write_uuid(out: &mut Vec<u8>, value: u128) {
     }
 }
 
+/// What a call's row shows of the tenant's directory: the organizer and, for a dial-in, the
+/// service number (rating has found them already; `Found::of` looks them up).
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'a> {
+    pub organizer: Option<&'a User>,
+    pub service: Option<&'a ServiceNumber>,
+}
+
+impl<'a> Found<'a> {
+    pub fn of(tenant: &'a Tenant, call: &CallRecord) -> Found<'a> {
+        let service = match call.direction {
+            Direction::DialIn => E164::parse(&call.service_number).and_then(|n| tenant.number(n)),
+            Direction::DialOut => None,
+        };
+        Found {
+            organizer: tenant.user(&call.organizer),
+            service,
+        }
+    }
+}
+
 /// Appends the export row of one charged call (lines end with CRLF, as RFC 4180 says).
 pub fn write_row(
     out: &mut Vec<u8>,
@@ -135,7 +156,20 @@ pub fn write_row(
     charge: &Charge,
     extended: bool,
 ) {
-    let organizer = tenant.user(&call.organizer);
+    let found = Found::of(tenant, call);
+    write_found_row(out, tenant, countries, (call, found), charge, extended);
+}
+
+/// `write_row` with the directory's entries found already.
+pub fn write_found_row(
+    out: &mut Vec<u8>,
+    tenant: &Tenant,
+    countries: &CountryTable,
+    (call, found): (&CallRecord, Found<'_>),
+    charge: &Charge,
+    extended: bool,
+) {
+    let organizer = found.organizer;
     let currency = tenant.currency;
     write_uuid(out, usage_digest(&tenant.id, &call.call_id));
     out.push(b',');
@@ -159,7 +193,7 @@ pub fn write_row(
     out.push(b',');
     match call.direction {
         Direction::DialIn => {
-            let service = E164::parse(&call.service_number).and_then(|n| tenant.number(n));
+            let service = found.service;
             write_number(out, &call.caller_number);
             out.extend_from_slice(b",conf_in,");
             let kind = service.map_or("", |s| {

@@ -34,11 +34,15 @@ const CHUNK_RECORDS: usize = 1024;
 /// One record on its way through the pipeline.
 struct Slot<'t> {
     record: CallRecord,
+    /// The record's `tenant` column.
+    tenant: String,
     route: Route,
     /// `seen_hash` of the record's route and call id.
     hash: u64,
     /// The assessment against the record's tenant (none: it has no tenant); taken by stage 2.
     assessed: Option<Result<Assessment<'t>, Reason>>,
+    /// The directory entries the assessment found, for the export row.
+    found: Option<export::Found<'t>>,
     /// What stage 2 decided, and whether it was a replay (C23).
     outcome: Option<(Outcome, bool)>,
 }
@@ -47,9 +51,11 @@ impl Slot<'_> {
     fn new() -> Self {
         Slot {
             record: empty_record(),
+            tenant: String::new(),
             route: Route::Nobody,
             hash: 0,
             assessed: None,
+            found: None,
             outcome: None,
         }
     }
@@ -195,27 +201,11 @@ pub(super) fn run(
             rating.slots.resize_with(len, Slot::new);
             rating.slots.truncate(len);
         }
-        let mut tasks = Vec::new();
-        if (2..block_count + 2).contains(&step) {
-            let chunks = writing.slots.len().div_ceil(CHUNK_RECORDS);
-            writing.written.resize_with(chunks, Written::default);
-            for (slots, into) in writing
-                .slots
-                .chunks(CHUNK_RECORDS)
-                .zip(&mut writing.written)
-            {
-                tasks.push(Task::Write { slots, into });
-            }
-        }
-        if step < block_count {
-            let first = rating.first;
-            for (n, slots) in rating.slots.chunks_mut(CHUNK_RECORDS).enumerate() {
-                let first = first + n * CHUNK_RECORDS;
-                tasks.push(Task::Rate { first, slots });
-            }
-        }
-        tasks.reverse();
-        let queue = Mutex::new(tasks);
+        let writes = (2..block_count + 2)
+            .contains(&step)
+            .then_some(&mut *writing);
+        let rates = (step < block_count).then_some(&mut *rating);
+        let queue = Mutex::new(tasks(writes, rates));
         let charge = (1..block_count + 1).contains(&step).then_some(charging);
         let (main_rater, others) = raters.split_first_mut().expect("one rater a thread");
         std::thread::scope(|scope| {
@@ -241,6 +231,30 @@ pub(super) fn run(
         }
     }
     Ok(())
+}
+
+/// The chunks of a step: those of the block to write, then those of the block to rate (in the
+/// order they are taken).
+fn tasks<'b, 't>(
+    writing: Option<&'b mut Block<'t>>,
+    rating: Option<&'b mut Block<'t>>,
+) -> Vec<Task<'b, 't>> {
+    let mut tasks = Vec::new();
+    if let Some(block) = writing {
+        let chunks = block.slots.len().div_ceil(CHUNK_RECORDS);
+        block.written.resize_with(chunks, Written::default);
+        let pairs = block.slots.chunks(CHUNK_RECORDS).zip(&mut block.written);
+        tasks.extend(pairs.map(|(slots, into)| Task::Write { slots, into }));
+    }
+    if let Some(block) = rating {
+        let first = block.first;
+        for (n, slots) in block.slots.chunks_mut(CHUNK_RECORDS).enumerate() {
+            let first = first + n * CHUNK_RECORDS;
+            tasks.push(Task::Rate { first, slots });
+        }
+    }
+    tasks.reverse();
+    tasks
 }
 
 /// The blocks that step `step` rates, charges and writes.
@@ -272,17 +286,24 @@ fn rate_chunk<'t>(
     first: usize,
     slots: &mut [Slot<'t>],
 ) {
-    for (n, slot) in slots.iter_mut().enumerate() {
-        let index = first + n;
-        shared.calls.fill(index, &mut slot.record);
+    let targets = slots.iter_mut().map(|s| (&mut s.record, &mut s.tenant));
+    shared.calls.fill_run(first, targets);
+    for slot in slots.iter_mut() {
         slot.route = shared
             .router
-            .route(shared.calls.tenant(index), &slot.record.organizer)
+            .route(&slot.tenant, &slot.record.organizer)
             .expect("every record was routed before rating");
         slot.hash = seen_hash(slot.route, &slot.record.call_id);
         slot.assessed = match slot.route {
             Route::Tenant(i) => Some(rater.assess(&shared.tenants[i], &slot.record)),
             Route::Nobody => None,
+        };
+        slot.found = match &slot.assessed {
+            Some(Ok(a)) => Some(export::Found {
+                organizer: Some(a.organizer),
+                service: a.service,
+            }),
+            _ => None,
         };
         slot.outcome = None;
     }
@@ -337,10 +358,11 @@ fn charge_block(
 
 /// The route of record `index` (filled into `scratch`).
 fn route_of(shared: &Shared<'_>, index: usize, scratch: &mut CallRecord) -> Route {
-    shared.calls.fill(index, scratch);
+    let mut tenant = String::new();
+    shared.calls.fill_run(index, [(&mut *scratch, &mut tenant)]);
     shared
         .router
-        .route(shared.calls.tenant(index), &scratch.organizer)
+        .route(&tenant, &scratch.organizer)
         .expect("every record was routed before rating")
 }
 
@@ -357,11 +379,14 @@ fn write_chunk(shared: &Shared<'_>, slots: &[Slot<'_>], into: &mut Written) {
         match (outcome, replay, tenant) {
             (_, true, _) => {}
             (Outcome::Charged(charge), false, Some(tenant)) => {
-                export::write_row(
+                let found = slot
+                    .found
+                    .unwrap_or_else(|| export::Found::of(tenant, &slot.record));
+                export::write_found_row(
                     &mut into.export,
                     tenant,
                     shared.countries,
-                    &slot.record,
+                    (&slot.record, found),
                     charge,
                     shared.extended,
                 );
