@@ -331,7 +331,7 @@ impl Router {
 
     /// Refuses the file whole when a record names an unknown tenant or has an ambiguous
     /// organizer, listing every such record.
-    fn check(&self, calls: &CallFile) -> Result<(), minutely_formats::FileErrors> {
+    fn check(&self, calls: &CallFile) -> Result<()> {
         let mut errors = minutely_formats::ErrorList::default();
         if !calls.has_tenant_column() && !self.multi {
             return Ok(());
@@ -340,14 +340,16 @@ impl Router {
         for first in (0..calls.len()).step_by(run.len()) {
             let count = run.len().min(calls.len() - first);
             let targets = run[..count].iter_mut().map(|(r, t)| (r, t));
-            calls.fill_run(first, targets);
+            calls.fill_run(first, targets)?;
             for (n, (record, tenant)) in run[..count].iter().enumerate() {
                 if let Err((column, reason)) = self.route(tenant, &record.organizer) {
                     errors.push(calls.line(first + n), column, reason);
                 }
             }
         }
-        errors.finish("call records", ())
+        errors
+            .finish("call records", ())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
@@ -386,7 +388,7 @@ pub fn rate_all_on(
     } = inputs;
     assert!(!books.is_empty() && (*multi || books.len() == 1));
     let router = Router::new(books, *multi);
-    router.check(calls).map_err(|e| anyhow::anyhow!("{e}"))?;
+    router.check(calls)?;
     calls.sort_canonical();
     let mut summary = RunSummary {
         tenants: vec![Summary::default(); books.len()],
@@ -722,7 +724,7 @@ mod tests {
         let mut refused = export::refused_header().into_bytes();
         let mut summary = Summary::default();
         for index in 0..inputs.calls.len() {
-            let record = inputs.calls.get(index);
+            let record = inputs.calls.get(index).unwrap();
             let done = book.process_call(&mut rater, &record, Mode::Bulk);
             let (entries, events) = (&done.effects.entries, &done.effects.events);
             summary.count(&done.outcome, done.replay, entries, events);
@@ -759,7 +761,13 @@ mod tests {
             summary.charged > 10_000 && summary.pool_minutes > 0,
             "{summary:?}"
         );
-        for (threads, budget) in [(2, None), (3, None), (1, Some(4096)), (2, Some(1 << 16))] {
+        for (threads, budget) in [
+            (2, None),
+            (3, None),
+            (8, None),
+            (1, Some(4096)),
+            (2, Some(1 << 16)),
+        ] {
             let many = rate(&text, threads, budget);
             let what = format!("{threads} threads, text budget {budget:?}");
             assert!(one.0 == many.0, "export differs on {what}");

@@ -414,10 +414,10 @@ impl CallFile {
     }
 
     /// The tenant record `index` names (empty when it names none).
-    pub fn tenant(&self, index: usize) -> String {
+    pub fn tenant(&self, index: usize) -> std::io::Result<String> {
         let (mut record, mut tenant) = (empty_record(), String::new());
-        self.fill_run(index, [(&mut record, &mut tenant)]);
-        tenant
+        self.fill_run(index, [(&mut record, &mut tenant)])?;
+        Ok(tenant)
     }
 
     /// The file line of record `index`.
@@ -426,19 +426,19 @@ impl CallFile {
     }
 
     /// Copies record `index` into `out`, reusing its strings' memory.
-    pub fn fill(&self, index: usize, out: &mut CallRecord) {
+    pub fn fill(&self, index: usize, out: &mut CallRecord) -> std::io::Result<()> {
         let mut tenant = String::new();
-        self.fill_run(index, [(out, &mut tenant)]);
+        self.fill_run(index, [(out, &mut tenant)])
     }
 
     /// Copies the records from `first` on into `targets` (a record and its tenant each),
     /// reusing their strings' memory; a run whose text is stored in one piece (a file read in
-    /// canonical order) is read at once.
+    /// canonical order) is read at once. An error reading the temporary file back names it.
     pub fn fill_run<'t>(
         &self,
         first: usize,
         targets: impl IntoIterator<Item = (&'t mut CallRecord, &'t mut String)>,
-    ) {
+    ) -> std::io::Result<()> {
         let targets: Vec<_> = targets.into_iter().collect();
         let rows = &self.rows[first..first + targets.len()];
         let whole = rows
@@ -448,7 +448,7 @@ impl CallFile {
         let run = match (whole, rows.first(), rows.last()) {
             (true, Some(a), Some(z)) => {
                 let len = (z.base - a.base) as usize + z.text_len();
-                Some((a.base, self.read_text(a.base, len, &mut scratch)))
+                Some((a.base, self.text.read(a.base, len, &mut scratch)?))
             }
             _ => None,
         };
@@ -458,17 +458,11 @@ impl CallFile {
                     let from = (row.base - start) as usize;
                     &text[from..from + row.text_len()]
                 }
-                None => self.read_text(row.base, row.text_len(), &mut own),
+                None => self.text.read(row.base, row.text_len(), &mut own)?,
             };
             self.fill_row(row, text, record, tenant);
         }
-    }
-
-    /// Stored text, which was checked UTF-8 when read from the file.
-    fn read_text<'s>(&'s self, start: u64, len: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        self.text
-            .read(start, len, scratch)
-            .expect("the temporary file of the records reads back")
+        Ok(())
     }
 
     fn fill_row(&self, row: &Row, text: &[u8], out: &mut CallRecord, tenant: &mut String) {
@@ -495,11 +489,19 @@ impl CallFile {
         out.end = from_ns(row.end_ns);
     }
 
+    /// The records of `range` as new values, their text read in one run.
+    pub fn records(&self, range: std::ops::Range<usize>) -> std::io::Result<Vec<CallRecord>> {
+        let mut records: Vec<CallRecord> = range.clone().map(|_| empty_record()).collect();
+        let mut tenants = vec![String::new(); records.len()];
+        self.fill_run(range.start, records.iter_mut().zip(&mut tenants))?;
+        Ok(records)
+    }
+
     /// Record `index` as a new value.
-    pub fn get(&self, index: usize) -> CallRecord {
+    pub fn get(&self, index: usize) -> std::io::Result<CallRecord> {
         let mut record = empty_record();
-        self.fill(index, &mut record);
-        record
+        self.fill(index, &mut record)?;
+        Ok(record)
     }
 }
 
@@ -619,17 +621,19 @@ c,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T09:00:00Z,2026-01-05T09:00:30
 ";
         let mut file = CallFile::read(input.as_bytes(), |_| {}).unwrap();
         file.sort_canonical();
-        let ids: Vec<String> = (0..file.len()).map(|i| file.get(i).call_id).collect();
+        let ids: Vec<String> = (0..file.len())
+            .map(|i| file.get(i).unwrap().call_id)
+            .collect();
         assert_eq!(ids, ["c", "a", "b"]);
         assert_eq!(file.line(0), 4);
         let mut out = header_line().into_bytes();
         for i in 0..file.len() {
-            write_record(&mut out, &file.get(i));
+            write_record(&mut out, &file.get(i).unwrap());
         }
         let again = CallFile::read(&out[..], |_| {}).unwrap();
         assert_eq!(
-            (0..3).map(|i| again.get(i)).collect::<Vec<_>>(),
-            (0..3).map(|i| file.get(i)).collect::<Vec<_>>()
+            (0..3).map(|i| again.get(i).unwrap()).collect::<Vec<_>>(),
+            (0..3).map(|i| file.get(i).unwrap()).collect::<Vec<_>>()
         );
     }
 
@@ -670,14 +674,20 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
         assert!(file.has_tenant_column());
         file.sort_canonical();
         assert_eq!(
-            (file.tenant(0).as_str(), file.get(0).call_id.as_str()),
+            (
+                file.tenant(0).unwrap().as_str(),
+                file.get(0).unwrap().call_id.as_str()
+            ),
             ("", "a")
         );
         assert_eq!(
-            (file.tenant(1).as_str(), file.get(1).call_id.as_str()),
+            (
+                file.tenant(1).unwrap().as_str(),
+                file.get(1).unwrap().call_id.as_str()
+            ),
             ("fabrikam", "b")
         );
-        assert_eq!(file.get(1).organizer, "ana@x.com");
+        assert_eq!(file.get(1).unwrap().organizer, "ana@x.com");
         // Without the column, every record names no tenant.
         let plain = input
             .replace("tenant,", "")
@@ -685,7 +695,13 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
             .replace("\n,a", "\na");
         let file = CallFile::read(plain.as_bytes(), |_| {}).unwrap();
         assert!(!file.has_tenant_column());
-        assert_eq!((file.tenant(0).as_str(), file.tenant(1).as_str()), ("", ""));
+        assert_eq!(
+            (
+                file.tenant(0).unwrap().as_str(),
+                file.tenant(1).unwrap().as_str()
+            ),
+            ("", "")
+        );
         // A value that is not a tenant id is named by line and column.
         let bad = input.replace("fabrikam,", "=cmd|x,");
         let err = CallFile::read(bad.as_bytes(), |_| {}).unwrap_err();
@@ -728,10 +744,16 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
         spilled.sort_canonical();
         assert_eq!(memory.len(), 5000);
         for i in 0..5000 {
-            assert_eq!(memory.get(i), spilled.get(i));
+            assert_eq!(memory.get(i).unwrap(), spilled.get(i).unwrap());
             assert_eq!(memory.line(i), spilled.line(i));
         }
-        assert_eq!(memory.get(0).call_id, "c00000");
+        assert_eq!(memory.get(0).unwrap().call_id, "c00000");
+        // A run read at once is the records read one by one.
+        let run = spilled.records(1000..4000).unwrap();
+        assert_eq!(run.len(), 3000);
+        for (n, record) in run.iter().enumerate() {
+            assert_eq!(record, &memory.get(1000 + n).unwrap());
+        }
     }
 
     /// Bad rows of a file checked in parallel batches are named by their own lines.

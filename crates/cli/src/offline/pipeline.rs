@@ -8,10 +8,13 @@
 //!    process_assessed`), one record after another, on the run's thread;
 //! 3. write: the export row or refused-call line of each record, into the block's buffers.
 //!
-//! While the run's thread charges block `b`, the other threads (and the run's thread when it
-//! is done) rate block `b + 1` and write block `b - 1`, in chunks taken from a shared queue.
-//! Whatever the number of threads, every record is rated, charged and written alike, and the
-//! output is written in block order: the bytes do not depend on the threads.
+//! The threads live for the whole run and take stages 1 and 3 of blocks from one queue; the
+//! run's thread charges each block as soon as it and every block before it are rated (and
+//! takes jobs from the queue when it has none to charge), and writes the blocks out in their
+//! order as they come back from stage 3. A fixed number of blocks is in flight, recycled as
+//! they are written out, so the memory does not grow with the file. Whatever the number of
+//! threads, every record is rated, charged and written alike, and the output is written in
+//! block order: the bytes do not depend on the threads.
 
 use super::{Route, Router, RunSummary};
 use anyhow::Result;
@@ -23,13 +26,14 @@ use minutely_core::rating::{Assessment, CallRecord, Rater};
 use minutely_core::reason::Reason;
 use minutely_formats::calls::{CallFile, empty_record};
 use minutely_formats::export;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, mpsc};
 
 /// Records per block.
-const BLOCK_RECORDS: usize = 8192;
-/// Records per chunk of a stage run by one thread.
-const CHUNK_RECORDS: usize = 1024;
+const BLOCK_RECORDS: usize = 2048;
+/// Blocks in flight a thread: what bounds the memory of the pipeline.
+const BLOCKS_A_THREAD: usize = 4;
 
 /// One record on its way through the pipeline.
 struct Slot<'t> {
@@ -76,31 +80,99 @@ pub(super) struct Shared<'a> {
     pub refused: bool,
 }
 
-/// The bytes one chunk of stage 3 writes.
-#[derive(Default)]
-struct Written {
+/// A block: its index (its records are the file's from `index * BLOCK_RECORDS` on, in
+/// canonical order), its records and the bytes stage 3 wrote of them.
+struct Block<'t> {
+    index: usize,
+    slots: Vec<Slot<'t>>,
     export: Vec<u8>,
     refused: Vec<u8>,
+    /// Why stage 1 could not read the block's records.
+    failed: Option<std::io::Error>,
+    /// Whether stage 2 is done.
+    charged: bool,
 }
 
-/// A block: its records and the bytes of its chunks.
-struct Block<'t> {
-    /// Index of the block's first record in the call file (canonical order).
-    first: usize,
-    slots: Vec<Slot<'t>>,
-    written: Vec<Written>,
+impl<'t> Block<'t> {
+    /// The block `index` of a file of `total` records, reusing `self`'s memory.
+    fn reset(mut self, index: usize, total: usize) -> Block<'t> {
+        let len = BLOCK_RECORDS.min(total - index * BLOCK_RECORDS);
+        self.index = index;
+        self.slots.resize_with(len, Slot::new);
+        self.slots.truncate(len);
+        self.export.clear();
+        self.refused.clear();
+        self.failed = None;
+        self.charged = false;
+        self
+    }
+
+    fn first(&self) -> usize {
+        self.index * BLOCK_RECORDS
+    }
 }
 
-/// A chunk of work for any thread.
-enum Task<'b, 't> {
-    Rate {
-        first: usize,
-        slots: &'b mut [Slot<'t>],
-    },
-    Write {
-        slots: &'b [Slot<'t>],
-        into: &'b mut Written,
-    },
+/// Work any thread does: stage 1 or stage 3 of a block.
+enum Job<'t> {
+    Rate(Block<'t>),
+    Write(Block<'t>),
+}
+
+/// The jobs waiting for a thread; writes go first, as they free blocks.
+struct Queue<'t> {
+    state: Mutex<(VecDeque<Job<'t>>, bool)>,
+    ready: Condvar,
+}
+
+impl<'t> Queue<'t> {
+    fn new() -> Queue<'t> {
+        Queue {
+            state: Mutex::new((VecDeque::new(), false)),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Job<'t>>, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, job: Job<'t>) {
+        let mut state = self.lock();
+        match job {
+            Job::Write(_) => state.0.push_front(job),
+            Job::Rate(_) => state.0.push_back(job),
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    fn try_pop(&self) -> Option<Job<'t>> {
+        self.lock().0.pop_front()
+    }
+
+    /// The next job, waiting for one; none once the queue is closed.
+    fn pop(&self) -> Option<Job<'t>> {
+        let mut state = self.lock();
+        loop {
+            if state.1 {
+                return None;
+            }
+            if let Some(job) = state.0.pop_front() {
+                return Some(job);
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_all();
+    }
 }
 
 /// C23's record of call ids seen so far, per route: an open-addressing table of (32 bits of
@@ -171,110 +243,149 @@ pub(super) struct Books<'b> {
 
 /// Rates every record of `shared.calls` (in canonical order) on `threads` threads, writing
 /// the export to `out` and refused calls to `refused` (their headers are written already).
+///
+/// The threads live for the whole run. The run's thread charges (stage 2) each block as soon
+/// as it and every block before it are rated, and writes the blocks out in their order; any
+/// thread, the run's included when it has nothing to charge, rates and writes blocks. At most
+/// `BLOCKS_A_THREAD * threads` blocks are in flight.
 pub(super) fn run(
     shared: &Shared<'_>,
     state: Books<'_>,
     threads: usize,
     out: &mut dyn Write,
-    mut refused: Option<&mut (dyn Write + '_)>,
+    refused: Option<&mut (dyn Write + '_)>,
 ) -> Result<()> {
-    let Books { books, summary } = state;
     let threads = threads.max(1);
     let mut raters: Vec<Rater> = (0..threads)
         .map(|_| Rater::new(shared.countries, shared.card))
         .collect();
+    let queue = Queue::new();
+    let (sender, done) = mpsc::channel();
+    let (main_rater, others) = raters.split_first_mut().expect("one rater a thread");
+    std::thread::scope(|scope| {
+        for rater in others.iter_mut() {
+            let (queue, sender) = (&queue, sender.clone());
+            scope.spawn(move || {
+                while let Some(job) = queue.pop() {
+                    if sender.send(do_job(shared, rater, job)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut outputs = Outputs { out, refused };
+        let result = drive(
+            shared,
+            state,
+            threads,
+            (main_rater, &queue, &done),
+            &mut outputs,
+        );
+        queue.close();
+        result
+    })
+}
+
+/// Where the blocks go, in order.
+struct Outputs<'o, 'r> {
+    out: &'o mut dyn Write,
+    refused: Option<&'o mut (dyn Write + 'r)>,
+}
+
+/// The run's thread: hands out blocks, charges them in order, takes jobs when it has nothing
+/// else to do and writes the blocks out in order.
+fn drive<'t>(
+    shared: &Shared<'t>,
+    Books { books, summary }: Books<'_>,
+    threads: usize,
+    (rater, queue, done): (&mut Rater<'t>, &Queue<'t>, &mpsc::Receiver<Block<'t>>),
+    outputs: &mut Outputs<'_, '_>,
+) -> Result<()> {
     let total = shared.calls.len();
     let block_count = total.div_ceil(BLOCK_RECORDS);
-    let mut blocks: [Block; 3] = std::array::from_fn(|_| Block {
-        first: 0,
-        slots: Vec::new(),
-        written: Vec::new(),
-    });
     let mut seen = SeenIds::with_capacity(total);
-    // Step s rates block s, charges block s - 1 and writes block s - 2.
-    for step in 0..block_count + 2 {
-        let [rating, charging, writing] = rotate(&mut blocks, step);
-        if step < block_count {
-            let first = step * BLOCK_RECORDS;
-            rating.first = first;
-            let len = BLOCK_RECORDS.min(total - first);
-            rating.slots.resize_with(len, Slot::new);
-            rating.slots.truncate(len);
-        }
-        let writes = (2..block_count + 2)
-            .contains(&step)
-            .then_some(&mut *writing);
-        let rates = (step < block_count).then_some(&mut *rating);
-        let queue = Mutex::new(tasks(writes, rates));
-        let charge = (1..block_count + 1).contains(&step).then_some(charging);
-        let (main_rater, others) = raters.split_first_mut().expect("one rater a thread");
-        std::thread::scope(|scope| {
-            for rater in others.iter_mut() {
-                let queue = &queue;
-                scope.spawn(move || work(shared, rater, queue));
+    let mut next_new = (BLOCKS_A_THREAD * threads).min(block_count);
+    for index in 0..next_new {
+        queue.push(Job::Rate(empty_block().reset(index, total)));
+    }
+    // Blocks rated, waiting for those before them to be charged; blocks written, waiting for
+    // those before them to be written out.
+    let (mut rated, mut written) = (BTreeMap::new(), BTreeMap::new());
+    let (mut next_charge, mut next_out) = (0, 0);
+    let file = |block: Block<'t>, rated: &mut BTreeMap<_, _>, written: &mut BTreeMap<_, _>| {
+        let to = if block.charged { written } else { rated };
+        to.insert(block.index, block);
+    };
+    while next_out < block_count {
+        if let Ok(block) = done.try_recv() {
+            file(block, &mut rated, &mut written);
+        } else if let Some(mut block) = written.remove(&next_out) {
+            outputs.write(&block)?;
+            next_out += 1;
+            if next_new < block_count {
+                block = block.reset(next_new, total);
+                queue.push(Job::Rate(block));
+                next_new += 1;
             }
-            if let Some(block) = charge {
-                charge_block(shared, books, summary, &mut seen, block);
+        } else if let Some(mut block) = rated.remove(&next_charge) {
+            if let Some(error) = block.failed.take() {
+                return Err(error.into());
             }
-            work(shared, main_rater, &queue);
-        });
-        drop(queue);
-        if (2..block_count + 2).contains(&step) {
-            for written in &mut writing.written {
-                out.write_all(&written.export)?;
-                written.export.clear();
-                if let Some(w) = refused.as_deref_mut() {
-                    w.write_all(&written.refused)?;
-                }
-                written.refused.clear();
+            charge_block(shared, books, summary, &mut seen, &mut block)?;
+            block.charged = true;
+            next_charge += 1;
+            queue.push(Job::Write(block));
+        } else if let Some(job) = queue.try_pop() {
+            file(do_job(shared, rater, job), &mut rated, &mut written);
+        } else {
+            match done.recv() {
+                Ok(block) => file(block, &mut rated, &mut written),
+                Err(_) => anyhow::bail!("a thread of the rating pipeline stopped"),
             }
         }
     }
     Ok(())
 }
 
-/// The chunks of a step: those of the block to write, then those of the block to rate (in the
-/// order they are taken).
-fn tasks<'b, 't>(
-    writing: Option<&'b mut Block<'t>>,
-    rating: Option<&'b mut Block<'t>>,
-) -> Vec<Task<'b, 't>> {
-    let mut tasks = Vec::new();
-    if let Some(block) = writing {
-        let chunks = block.slots.len().div_ceil(CHUNK_RECORDS);
-        block.written.resize_with(chunks, Written::default);
-        let pairs = block.slots.chunks(CHUNK_RECORDS).zip(&mut block.written);
-        tasks.extend(pairs.map(|(slots, into)| Task::Write { slots, into }));
-    }
-    if let Some(block) = rating {
-        let first = block.first;
-        for (n, slots) in block.slots.chunks_mut(CHUNK_RECORDS).enumerate() {
-            let first = first + n * CHUNK_RECORDS;
-            tasks.push(Task::Rate { first, slots });
+impl Outputs<'_, '_> {
+    fn write(&mut self, block: &Block<'_>) -> Result<()> {
+        self.out.write_all(&block.export)?;
+        if let Some(w) = self.refused.as_deref_mut() {
+            w.write_all(&block.refused)?;
         }
-    }
-    tasks.reverse();
-    tasks
-}
-
-/// The blocks that step `step` rates, charges and writes.
-fn rotate<'x, 't>(blocks: &'x mut [Block<'t>; 3], step: usize) -> [&'x mut Block<'t>; 3] {
-    let [a, b, c] = blocks;
-    match step % 3 {
-        0 => [a, c, b],
-        1 => [b, a, c],
-        _ => [c, b, a],
+        Ok(())
     }
 }
 
-/// Runs tasks from `queue` until it is empty.
-fn work<'t>(shared: &Shared<'t>, rater: &mut Rater<'t>, queue: &Mutex<Vec<Task<'_, 't>>>) {
-    loop {
-        let task = queue.lock().expect("no task panics").pop();
-        match task {
-            None => return,
-            Some(Task::Rate { first, slots }) => rate_chunk(shared, rater, first, slots),
-            Some(Task::Write { slots, into }) => write_chunk(shared, slots, into),
+fn empty_block<'t>() -> Block<'t> {
+    Block {
+        index: 0,
+        slots: Vec::new(),
+        export: Vec::new(),
+        refused: Vec::new(),
+        failed: None,
+        charged: false,
+    }
+}
+
+/// Runs a job: stage 1 (an error reading the records is kept in the block) or stage 3.
+fn do_job<'t>(shared: &Shared<'t>, rater: &mut Rater<'t>, job: Job<'t>) -> Block<'t> {
+    match job {
+        Job::Rate(mut block) => {
+            let first = block.first();
+            block.failed = rate_chunk(shared, rater, first, &mut block.slots).err();
+            block
+        }
+        Job::Write(mut block) => {
+            let Block {
+                slots,
+                export,
+                refused,
+                ..
+            } = &mut block;
+            write_chunk(shared, slots, export, refused);
+            block
         }
     }
 }
@@ -285,9 +396,9 @@ fn rate_chunk<'t>(
     rater: &mut Rater<'t>,
     first: usize,
     slots: &mut [Slot<'t>],
-) {
+) -> std::io::Result<()> {
     let targets = slots.iter_mut().map(|s| (&mut s.record, &mut s.tenant));
-    shared.calls.fill_run(first, targets);
+    shared.calls.fill_run(first, targets)?;
     for slot in slots.iter_mut() {
         slot.route = shared
             .router
@@ -307,6 +418,7 @@ fn rate_chunk<'t>(
         };
         slot.outcome = None;
     }
+    Ok(())
 }
 
 /// Stage 2: C23, then the charge, of each record of a block in order; counts them.
@@ -316,18 +428,29 @@ fn charge_block(
     summary: &mut RunSummary,
     seen: &mut SeenIds,
     block: &mut Block<'_>,
-) {
+) -> std::io::Result<()> {
     let mut earlier_record = empty_record();
+    let first = block.first();
     for (n, slot) in block.slots.iter_mut().enumerate() {
-        let index = block.first + n;
+        let index = first + n;
         let route = slot.route;
+        let mut failed = None;
         let earlier = seen.first_or_insert(slot.hash, index, |earlier| {
             shared.calls.call_id_of(earlier) == slot.record.call_id
-                && route_of(shared, earlier, &mut earlier_record) == route
+                && match route_of(shared, earlier, &mut earlier_record) {
+                    Ok(earlier_route) => earlier_route == route,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
         });
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let (outcome, replay, effects) = match (earlier, route) {
             (Some(earlier), _) => {
-                shared.calls.fill(earlier, &mut earlier_record);
+                shared.calls.fill(earlier, &mut earlier_record)?;
                 let same = earlier_record.fingerprint() == slot.record.fingerprint();
                 (
                     Outcome::Refused(Reason::CallIdReused),
@@ -354,21 +477,29 @@ fn charge_block(
         slot.assessed = None;
         slot.outcome = Some((outcome, replay));
     }
+    Ok(())
 }
 
 /// The route of record `index` (filled into `scratch`).
-fn route_of(shared: &Shared<'_>, index: usize, scratch: &mut CallRecord) -> Route {
+fn route_of(shared: &Shared<'_>, index: usize, scratch: &mut CallRecord) -> std::io::Result<Route> {
     let mut tenant = String::new();
-    shared.calls.fill_run(index, [(&mut *scratch, &mut tenant)]);
     shared
+        .calls
+        .fill_run(index, [(&mut *scratch, &mut tenant)])?;
+    Ok(shared
         .router
         .route(&tenant, &scratch.organizer)
-        .expect("every record was routed before rating")
+        .expect("every record was routed before rating"))
 }
 
 /// Stage 3: what each record's outcome shows: its export row or its refusal (a replay shows
 /// none).
-fn write_chunk(shared: &Shared<'_>, slots: &[Slot<'_>], into: &mut Written) {
+fn write_chunk(
+    shared: &Shared<'_>,
+    slots: &[Slot<'_>],
+    export: &mut Vec<u8>,
+    refused: &mut Vec<u8>,
+) {
     for slot in slots {
         let (outcome, replay) = slot.outcome.as_ref().expect("stage 2 charged every record");
         let tenant = match slot.route {
@@ -383,7 +514,7 @@ fn write_chunk(shared: &Shared<'_>, slots: &[Slot<'_>], into: &mut Written) {
                     .found
                     .unwrap_or_else(|| export::Found::of(tenant, &slot.record));
                 export::write_found_row(
-                    &mut into.export,
+                    export,
                     tenant,
                     shared.countries,
                     (&slot.record, found),
@@ -391,15 +522,15 @@ fn write_chunk(shared: &Shared<'_>, slots: &[Slot<'_>], into: &mut Written) {
                     shared.extended,
                 );
                 if shared.multi {
-                    export::end_row_with_tenant(&mut into.export, id);
+                    export::end_row_with_tenant(export, id);
                 }
             }
             (Outcome::Charged(_), false, None) => unreachable!("only a tenant's book charges"),
             (Outcome::Refused(_), false, _) if !shared.refused => {}
             (Outcome::Refused(reason), false, _) => {
-                export::write_refused(&mut into.refused, &slot.record, *reason);
+                export::write_refused(refused, &slot.record, *reason);
                 if shared.multi {
-                    export::end_row_with_tenant(&mut into.refused, id);
+                    export::end_row_with_tenant(refused, id);
                 }
             }
         }

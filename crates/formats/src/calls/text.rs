@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 
 /// Bytes written to the temporary file at once.
 const SPILL_WRITE_BYTES: usize = 1 << 20;
@@ -17,6 +18,8 @@ pub(super) struct TextStore {
     /// Bytes already in `file`.
     spilled: u64,
     file: Option<File>,
+    /// The name the temporary file had before it was unlinked (for error messages).
+    path: Option<PathBuf>,
     /// Bytes the buffer may hold before it goes to a temporary file (none: it never does).
     budget: Option<usize>,
 }
@@ -59,7 +62,9 @@ impl TextStore {
             return Ok(());
         }
         if self.file.is_none() {
-            self.file = Some(temporary_file()?);
+            let (file, path) = temporary_file()?;
+            self.file = Some(file);
+            self.path = Some(path);
         }
         let file = self.file.as_mut().expect("created above");
         file.write_all(&self.buffer)?;
@@ -68,7 +73,8 @@ impl TextStore {
         Ok(())
     }
 
-    /// The `len` bytes at `start`: from memory, or read into `scratch`.
+    /// The `len` bytes at `start`: from memory, or read into `scratch`; an error names the
+    /// temporary file.
     pub fn read<'s>(
         &'s self,
         start: u64,
@@ -83,14 +89,28 @@ impl TextStore {
         scratch.clear();
         scratch.resize(len, 0);
         let in_file = len.min((self.spilled - start) as usize);
-        file.read_exact_at(&mut scratch[..in_file], start)?;
+        file.read_exact_at(&mut scratch[..in_file], start)
+            .map_err(|e| self.read_error(e))?;
         scratch[in_file..].copy_from_slice(&self.buffer[..len - in_file]);
         Ok(scratch)
     }
+
+    /// An error reading the temporary file back, naming it.
+    fn read_error(&self, e: std::io::Error) -> std::io::Error {
+        let path = self.path.as_deref().unwrap_or(std::path::Path::new("?"));
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot read back the call records' temporary file {} (unlinked): {e}",
+                path.display()
+            ),
+        )
+    }
 }
 
-/// A new file in the temporary directory, already unlinked: it goes when it is closed.
-fn temporary_file() -> std::io::Result<File> {
+/// A new file in the temporary directory, already unlinked (it goes when it is closed), and
+/// the name it had.
+fn temporary_file() -> std::io::Result<(File, PathBuf)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir();
@@ -109,11 +129,38 @@ fn temporary_file() -> std::io::Result<File> {
         {
             Ok(file) => {
                 std::fs::remove_file(&path)?;
-                return Ok(file);
+                return Ok((file, path));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
     }
     Err(std::io::Error::other("no free temporary file name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_file_that_does_not_read_back_is_an_error_naming_it() {
+        let mut store = TextStore::new(Some(4));
+        store.push(b"abcdefgh");
+        store.settle().unwrap();
+        assert_eq!(store.read(2, 3, &mut Vec::new()).unwrap(), b"cde");
+        // A file that cannot be read stands for a disk that fails.
+        let path = store.path.clone().unwrap();
+        let unreadable = File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        store.file = Some(unreadable);
+        let error = store.read(2, 3, &mut Vec::new()).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("temporary file"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
 }
