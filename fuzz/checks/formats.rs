@@ -72,7 +72,7 @@ pub fn rate_card(data: &[u8]) {
 }
 
 fn records(file: &CallFile) -> Vec<CallRecord> {
-    (0..file.len()).map(|i| file.get(i)).collect()
+    file.records(0..file.len()).unwrap()
 }
 
 /// Call-record CSV: progress only moves forward within the input; the records read, written

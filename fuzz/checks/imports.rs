@@ -594,7 +594,7 @@ pub fn switch_cdr(data: &[u8]) {
             String::from_utf8_lossy(&out)
         )
     });
-    let back: Vec<CallRecord> = (0..back.len()).map(|i| back.get(i)).collect();
+    let back: Vec<CallRecord> = back.records(0..back.len()).unwrap();
     assert_eq!(
         back, records,
         "records changed on their way through the call-record file"

@@ -8,9 +8,10 @@ use clap::Args;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::engine::{Mode, TenantBook};
 use minutely_core::rating::{CallRecord, Rater};
-use minutely_formats::calls::CallFile;
+use minutely_formats::calls::{CallFile, empty_record};
 use minutely_service::ingest::is_stored;
 use minutely_store::{Commit, Store};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Records committed per transaction.
@@ -44,7 +45,7 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     bar.finish_and_clear();
-    only_this_tenant(&calls, &book.tenant.id)
+    only_this_tenant(&calls, &book.tenant.id)?
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     calls.sort_canonical();
     let bar = count_progress(calls.len() as u64, "rating");
@@ -52,7 +53,7 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
         &mut store,
         &mut book,
         (&countries, &card),
-        (calls.len(), |i| calls.get(i)),
+        (calls.len(), |range| calls.records(range)),
         |done| bar.set_position(done),
     )?;
     bar.finish_and_clear();
@@ -63,15 +64,18 @@ pub fn run(db: &Path, args: IngestArgs) -> Result<()> {
     Ok(())
 }
 
-/// Rates `count` records (`record(i)`, in canonical order, C22) against the tenant's book and
-/// persists them, one transaction per `BATCH` records, building each batch only when it is
+/// Rates `count` records (`records(range)`, in canonical order, C22) against the tenant's book
+/// and persists them, one transaction per `BATCH` records, building each batch only when it is
 /// reached; a record already stored is a replay (C23) and charges nothing again. `progress` is
 /// told how many records are done after each batch.
 pub fn rate_into_store(
     store: &mut Store,
     book: &mut TenantBook,
     (countries, card): (&CountryTable, &RateCard),
-    (count, record): (usize, impl Fn(usize) -> CallRecord),
+    (count, mut records): (
+        usize,
+        impl FnMut(Range<usize>) -> std::io::Result<Vec<CallRecord>>,
+    ),
     mut progress: impl FnMut(u64),
 ) -> Result<Summary> {
     let tenant = book.tenant.id.clone();
@@ -80,7 +84,7 @@ pub fn rate_into_store(
     let mut start = 0;
     while start < count {
         let end = (start + BATCH).min(count);
-        let batch: Vec<CallRecord> = (start..end).map(&record).collect();
+        let batch = records(start..end)?;
         start = end;
         let ids: Vec<&str> = batch.iter().map(|r| r.call_id.as_str()).collect();
         book.seen = store.seen(&tenant, &ids)?;
@@ -109,20 +113,30 @@ pub fn rate_into_store(
 }
 
 /// A file with the `tenant` column is ingested into one tenant only when no record names
-/// another; else it is refused whole, every such record named.
-fn only_this_tenant(calls: &CallFile, tenant: &str) -> Result<(), minutely_formats::FileErrors> {
+/// another; else it is refused whole, every such record named. The records are read a run at
+/// a time (an error reading them back is the outer error).
+fn only_this_tenant(
+    calls: &CallFile,
+    tenant: &str,
+) -> std::io::Result<Result<(), minutely_formats::FileErrors>> {
     let mut errors = minutely_formats::ErrorList::default();
     if calls.has_tenant_column() {
-        for index in 0..calls.len() {
-            let named = calls.tenant(index);
-            if !named.is_empty() && named != tenant {
-                errors.push(
-                    calls.line(index),
-                    minutely_formats::calls::TENANT_COLUMN,
-                    format!("the record is tenant {named:?}'s, not {tenant:?}'s"),
-                );
+        let mut run: Vec<_> = (0..BATCH)
+            .map(|_| (empty_record(), String::new()))
+            .collect();
+        for first in (0..calls.len()).step_by(run.len()) {
+            let count = run.len().min(calls.len() - first);
+            calls.fill_run(first, run[..count].iter_mut().map(|(r, t)| (r, t)))?;
+            for (n, (_, named)) in run[..count].iter().enumerate() {
+                if !named.is_empty() && named != tenant {
+                    errors.push(
+                        calls.line(first + n),
+                        minutely_formats::calls::TENANT_COLUMN,
+                        format!("the record is tenant {named:?}'s, not {tenant:?}'s"),
+                    );
+                }
             }
         }
     }
-    errors.finish("call records", ())
+    Ok(errors.finish("call records", ()))
 }

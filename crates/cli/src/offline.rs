@@ -5,15 +5,16 @@
 //! tenant its organizer is a user of, and each tenant is rated on its own book exactly as if it
 //! were rated alone.
 
+mod pipeline;
+
 use crate::output::{progress, read_file};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::directory::{AmountRules, Upn};
-use minutely_core::engine::{Funding, Mode, Outcome, TenantBook};
+use minutely_core::engine::{Funding, Outcome, TenantBook};
 use minutely_core::ledger::{Effects, EntryKind, Event};
 use minutely_core::money::Currency;
-use minutely_core::rating::{CallRecord, Rater};
 use minutely_core::reason::Reason;
 use minutely_formats::calls::{CallFile, empty_record};
 use minutely_formats::tenant_file::{TenantFile, apply};
@@ -56,6 +57,9 @@ pub struct RateArgs {
     /// A country table to use instead of the shipped one.
     #[arg(long)]
     pub countries: Option<PathBuf>,
+    /// Threads to rate on (default: one a core); the output is the same on any number.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// What a run did, for the summary.
@@ -211,31 +215,6 @@ impl RunSummary {
     }
 }
 
-/// Hashes keys that are already uniform digests by folding them, instead of hashing them again.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl std::hash::Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = (value as u64) ^ ((value >> 64) as u64);
-    }
-}
-
-/// Call-id digest -> fingerprint of its first submission.
-type SeenDigests = HashMap<u128, u128, std::hash::BuildHasherDefault<DigestHasher>>;
-
 /// The most tenants one run rates.
 pub const MAX_TENANTS: usize = 1000;
 /// The most entries a tenant directory may hold (of any kind).
@@ -352,155 +331,51 @@ impl Router {
 
     /// Refuses the file whole when a record names an unknown tenant or has an ambiguous
     /// organizer, listing every such record.
-    fn check(&self, calls: &CallFile) -> Result<(), minutely_formats::FileErrors> {
+    fn check(&self, calls: &CallFile) -> Result<()> {
         let mut errors = minutely_formats::ErrorList::default();
         if !calls.has_tenant_column() && !self.multi {
             return Ok(());
         }
-        let mut record = empty_record();
-        for index in 0..calls.len() {
-            calls.fill(index, &mut record);
-            if let Err((column, reason)) = self.route(calls.tenant(index), &record.organizer) {
-                errors.push(calls.line(index), column, reason);
-            }
-        }
-        errors.finish("call records", ())
-    }
-}
-
-/// The output buffers of a run, flushed to their writers when full.
-struct Outputs<'o, 'r> {
-    extended: bool,
-    multi: bool,
-    out: &'o mut dyn Write,
-    buffer: Vec<u8>,
-    refused: Option<&'r mut dyn Write>,
-    refused_buffer: Vec<u8>,
-}
-
-impl Outputs<'_, '_> {
-    fn headers(&mut self) {
-        let (export, refused) = if self.multi {
-            (
-                export::tenant_header(self.extended),
-                export::refused_tenant_header(),
-            )
-        } else {
-            (export::header(self.extended), export::refused_header())
-        };
-        self.buffer.extend_from_slice(export.as_bytes());
-        if self.refused.is_some() {
-            self.refused_buffer.extend_from_slice(refused.as_bytes());
-        }
-    }
-
-    /// Writes what a call's outcome shows: its export row or its refusal (a replay shows none).
-    fn write(
-        &mut self,
-        book: Option<&TenantBook>,
-        countries: &CountryTable,
-        record: &CallRecord,
-        (outcome, replay): (&Outcome, bool),
-    ) -> Result<()> {
-        let tenant = book.map_or("", |b| b.tenant.id.as_str());
-        match (outcome, replay, book) {
-            (_, true, _) => {}
-            (Outcome::Charged(charge), false, Some(book)) => {
-                export::write_row(
-                    &mut self.buffer,
-                    &book.tenant,
-                    countries,
-                    record,
-                    charge,
-                    self.extended,
-                );
-                if self.multi {
-                    export::end_row_with_tenant(&mut self.buffer, tenant);
-                }
-            }
-            (Outcome::Charged(_), false, None) => unreachable!("only a tenant's book charges"),
-            (Outcome::Refused(reason), false, _) => {
-                if self.refused.is_some() {
-                    export::write_refused(&mut self.refused_buffer, record, *reason);
-                    if self.multi {
-                        export::end_row_with_tenant(&mut self.refused_buffer, tenant);
-                    }
+        let mut run: Vec<_> = (0..4096).map(|_| (empty_record(), String::new())).collect();
+        for first in (0..calls.len()).step_by(run.len()) {
+            let count = run.len().min(calls.len() - first);
+            let targets = run[..count].iter_mut().map(|(r, t)| (r, t));
+            calls.fill_run(first, targets)?;
+            for (n, (record, tenant)) in run[..count].iter().enumerate() {
+                if let Err((column, reason)) = self.route(tenant, &record.organizer) {
+                    errors.push(calls.line(first + n), column, reason);
                 }
             }
         }
-        self.flush(1 << 20)
-    }
-
-    /// Writes the buffers out once they hold `at_least` bytes.
-    fn flush(&mut self, at_least: usize) -> Result<()> {
-        if self.buffer.len() >= at_least {
-            self.out.write_all(&self.buffer)?;
-            self.buffer.clear();
-        }
-        if let Some(w) = self.refused.as_deref_mut()
-            && self.refused_buffer.len() >= at_least
-        {
-            w.write_all(&self.refused_buffer)?;
-            self.refused_buffer.clear();
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.flush(0)?;
-        self.out.flush()?;
-        if let Some(w) = self.refused {
-            w.flush()?;
-        }
-        Ok(())
-    }
-}
-
-/// C23: a call id seen before with the same content is a replay; with other content it is
-/// refused; else the call is new and `book` (none: no tenant, C30) processes it.
-fn process(
-    book: Option<&mut TenantBook>,
-    seen: &mut SeenDigests,
-    rater: &mut Rater,
-    record: &CallRecord,
-) -> (Outcome, bool, Effects) {
-    let fingerprint = record.fingerprint();
-    let digest = minutely_core::digest::of(&record.call_id);
-    match seen.get(&digest) {
-        Some(first) if *first == fingerprint => (
-            Outcome::Refused(Reason::CallIdReused),
-            true,
-            Default::default(),
-        ),
-        Some(_) => (
-            Outcome::Refused(Reason::CallIdReused),
-            false,
-            Default::default(),
-        ),
-        None => {
-            seen.insert(digest, fingerprint);
-            match book {
-                Some(book) => {
-                    let (outcome, effects) = book.process_new(rater, record, Mode::Bulk);
-                    (outcome, false, effects)
-                }
-                None => (
-                    Outcome::Refused(Reason::OrganizerNotEnabled),
-                    false,
-                    Default::default(),
-                ),
-            }
-        }
+        errors
+            .finish("call records", ())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
 /// Rates every call of `inputs`, each tenant's in canonical order (C22) on its own book,
 /// writing export rows to `out` and refused calls to `refused`. A record naming an unknown
 /// tenant, or whose organizer is a user of several tenants and names none, refuses the run
-/// before anything is written.
+/// before anything is written. Uses every core (`rate_all_on` chooses).
 pub fn rate_all(
     inputs: &mut Inputs,
     extended: bool,
+    out: &mut dyn Write,
+    refused: Option<&mut dyn Write>,
+) -> Result<RunSummary> {
+    rate_all_on(inputs, extended, default_threads(), out, refused)
+}
+
+/// The threads a run uses unless told: one a core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `rate_all` on `threads` threads (the output does not depend on them).
+pub fn rate_all_on(
+    inputs: &mut Inputs,
+    extended: bool,
+    threads: usize,
     out: &mut dyn Write,
     refused: Option<&mut dyn Write>,
 ) -> Result<RunSummary> {
@@ -513,47 +388,51 @@ pub fn rate_all(
     } = inputs;
     assert!(!books.is_empty() && (*multi || books.len() == 1));
     let router = Router::new(books, *multi);
-    router.check(calls).map_err(|e| anyhow::anyhow!("{e}"))?;
+    router.check(calls)?;
     calls.sort_canonical();
-    let mut rater = Rater::new(countries, card);
     let mut summary = RunSummary {
         tenants: vec![Summary::default(); books.len()],
         no_tenant: Summary::default(),
     };
-    let capacity = if *multi { 0 } else { calls.len() };
-    let mut seen: Vec<SeenDigests> = (0..=books.len())
-        .map(|_| SeenDigests::with_capacity_and_hasher(capacity, Default::default()))
-        .collect();
-    let mut outputs = Outputs {
+    let (export_header, refused_header) = if *multi {
+        (
+            export::tenant_header(extended),
+            export::refused_tenant_header(),
+        )
+    } else {
+        (export::header(extended), export::refused_header())
+    };
+    out.write_all(export_header.as_bytes())?;
+    let mut refused = refused;
+    if let Some(w) = refused.as_deref_mut() {
+        w.write_all(refused_header.as_bytes())?;
+    }
+    let tenants: Vec<_> = books.iter().map(|b| b.tenant.clone()).collect();
+    let shared = pipeline::Shared {
+        countries,
+        card,
+        calls,
+        router: &router,
+        tenants: &tenants,
         extended,
         multi: *multi,
-        out,
-        buffer: Vec::with_capacity(1 << 20),
-        refused,
-        refused_buffer: Vec::new(),
+        refused: refused.is_some(),
     };
-    outputs.headers();
-    let mut record = empty_record();
-    for index in 0..calls.len() {
-        calls.fill(index, &mut record);
-        let route = router
-            .route(calls.tenant(index), &record.organizer)
-            .expect("every record was routed before rating");
-        let (mut book, seen, counted) = match route {
-            Route::Tenant(i) => (Some(&mut books[i]), &mut seen[i], &mut summary.tenants[i]),
-            Route::Nobody => (None, &mut seen[books.len()], &mut summary.no_tenant),
-        };
-        let (outcome, replay, effects) = process(book.as_deref_mut(), seen, &mut rater, &record);
-        counted.count(&outcome, replay, &effects.entries, &effects.events);
-        outputs.write(book.as_deref(), countries, &record, (&outcome, replay))?;
-    }
+    let state = pipeline::Books {
+        books,
+        summary: &mut summary,
+    };
+    pipeline::run(&shared, state, threads, out, refused.as_deref_mut())?;
     // What was declared after the last call is made too, so the summary shows the whole history.
     for (book, counted) in books.iter_mut().zip(&mut summary.tenants) {
         let mut effects = Effects::default();
         book.settle(jiff::Timestamp::MAX, &mut effects);
         counted.count_effects(&effects.entries, &effects.events);
     }
-    outputs.finish()?;
+    out.flush()?;
+    if let Some(w) = refused {
+        w.flush()?;
+    }
     Ok(summary)
 }
 
@@ -692,10 +571,11 @@ pub fn run(args: RateArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.calls.display()))?;
     let bar = progress(file.metadata().map(|m| m.len()).unwrap_or(0), "reading");
     let read_started = Instant::now();
-    let calls = CallFile::read(std::io::BufReader::with_capacity(1 << 20, file), |bytes| {
-        bar.set_position(bytes)
-    })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let input = std::io::BufReader::with_capacity(1 << 20, file);
+    let budget = Some(minutely_formats::calls::TEXT_BUDGET_BYTES);
+    let calls = CallFile::read_on(input, threads, budget, |bytes| bar.set_position(bytes))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
     bar.finish_and_clear();
     let mut inputs = Inputs {
         countries,
@@ -706,7 +586,7 @@ pub fn run(args: RateArgs) -> Result<()> {
     };
     let read_s = read_started.elapsed().as_secs_f64();
     let rate_started = Instant::now();
-    let summary = rate_to_files(&mut inputs, &args)
+    let summary = rate_to_files(&mut inputs, &args, threads)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.calls.display()))?;
     eprint!("{}", summary.render(currency, &inputs.books, multi));
     let seconds = started.elapsed().as_secs_f64();
@@ -720,7 +600,7 @@ pub fn run(args: RateArgs) -> Result<()> {
 }
 
 /// Rates to stdout and the refused-calls file.
-fn rate_to_files(inputs: &mut Inputs, args: &RateArgs) -> Result<RunSummary> {
+fn rate_to_files(inputs: &mut Inputs, args: &RateArgs, threads: usize) -> Result<RunSummary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut refused_file = match &args.refused {
@@ -730,9 +610,10 @@ fn rate_to_files(inputs: &mut Inputs, args: &RateArgs) -> Result<RunSummary> {
         )),
         None => None,
     };
-    let rated = rate_all(
+    let rated = rate_all_on(
         inputs,
         args.extended,
+        threads,
         &mut out,
         refused_file.as_mut().map(|w| w as &mut dyn Write),
     );
@@ -753,5 +634,149 @@ pub fn funding_label(funding: &str) -> &'static str {
         Some(Funding::PoolAndCredits) => "pool, then credits",
         Some(Funding::Credits) => "Communications Credits",
         None => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{CallSpec, generate_calls, sample_rates};
+    use minutely_core::engine::Mode;
+    use minutely_core::rating::Rater;
+    use minutely_formats::instant;
+    use minutely_formats::tenant_file::EXAMPLE;
+
+    /// Generated calls of the example tenant over several pipeline blocks, with C23's cases
+    /// added: exact resubmissions (replays), a call id reused with other content, and records
+    /// of an organizer who is no user (C30).
+    fn calls_text() -> String {
+        let spec = CallSpec {
+            count: 20_000,
+            seed: 11,
+            start: instant::parse("2026-01-05T00:00:00Z").unwrap(),
+            days: 40,
+            population: 500,
+        };
+        let mut out = Vec::new();
+        generate_calls(EXAMPLE, &spec, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut extra = Vec::new();
+        for (n, line) in lines.iter().enumerate().skip(1).step_by(997) {
+            extra.push(line.to_string());
+            if n % 2 == 1 {
+                extra.push(line.replacen(":00Z", ":01Z", 1));
+                let end = line.rfind('Z').unwrap();
+                extra.push(format!("{}7Z", &line[..end - 1]));
+            }
+            let fields: Vec<&str> = line.split(',').collect();
+            let mut stranger = fields.clone();
+            let id = format!("{}-x", fields[0]);
+            stranger[0] = &id;
+            stranger[2] = "nobody@elsewhere.example";
+            extra.push(stranger.join(","));
+        }
+        let mut all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        // Out of order, so that the canonical sort has work to do.
+        all[1..].reverse();
+        all.extend(extra);
+        all.join("\n") + "\n"
+    }
+
+    fn inputs(text: &str, text_budget: Option<usize>) -> Inputs {
+        let countries = minutely_formats::countries::shipped();
+        let book = load_tenant(EXAMPLE, &countries, &Default::default()).unwrap();
+        let currency = book.tenant.currency;
+        let from = instant::parse("2025-01-01T00:00:00Z").unwrap();
+        let card_text = sample_rates(&countries, currency, 3, 200, from);
+        let card = ratecard::parse(card_text.as_bytes(), currency).unwrap();
+        let calls = CallFile::read_on(text.as_bytes(), 2, text_budget, |_| {}).unwrap();
+        Inputs {
+            countries,
+            card,
+            books: vec![book],
+            calls,
+            multi: false,
+        }
+    }
+
+    fn rate(text: &str, threads: usize, budget: Option<usize>) -> (Vec<u8>, Vec<u8>, RunSummary) {
+        let (mut out, mut refused) = (Vec::new(), Vec::new());
+        let summary = rate_all_on(
+            &mut inputs(text, budget),
+            true,
+            threads,
+            &mut out,
+            Some(&mut refused),
+        )
+        .unwrap();
+        (out, refused, summary)
+    }
+
+    /// The same run one call at a time through `TenantBook::process_call`, which keeps its own
+    /// record of seen call ids (C23).
+    fn rate_one_by_one(text: &str) -> (Vec<u8>, Vec<u8>, Summary) {
+        let mut inputs = inputs(text, None);
+        inputs.calls.sort_canonical();
+        let mut rater = Rater::new(&inputs.countries, &inputs.card);
+        let book = &mut inputs.books[0];
+        let mut out = export::header(true).into_bytes();
+        let mut refused = export::refused_header().into_bytes();
+        let mut summary = Summary::default();
+        for index in 0..inputs.calls.len() {
+            let record = inputs.calls.get(index).unwrap();
+            let done = book.process_call(&mut rater, &record, Mode::Bulk);
+            let (entries, events) = (&done.effects.entries, &done.effects.events);
+            summary.count(&done.outcome, done.replay, entries, events);
+            match (&done.outcome, done.replay) {
+                (_, true) => {}
+                (Outcome::Charged(charge), false) => {
+                    let countries = &inputs.countries;
+                    export::write_row(&mut out, &book.tenant, countries, &record, charge, true);
+                }
+                (Outcome::Refused(reason), false) => {
+                    export::write_refused(&mut refused, &record, *reason)
+                }
+            }
+        }
+        let mut effects = Effects::default();
+        book.settle(jiff::Timestamp::MAX, &mut effects);
+        summary.count_effects(&effects.entries, &effects.events);
+        (out, refused, summary)
+    }
+
+    /// C22, C23: the pipeline writes the same bytes and counts on one thread as on several,
+    /// with the records' text in memory or in a temporary file, and the same as charging each
+    /// call in canonical order through `process_call`.
+    #[test]
+    fn c22_c23_the_pipeline_rates_alike_on_any_number_of_threads() {
+        let text = calls_text();
+        let one = rate(&text, 1, None);
+        let summary = &one.2.tenants[0];
+        assert!(summary.records > 20_000, "{summary:?}");
+        assert!(summary.duplicates > 0, "{summary:?}");
+        assert!(summary.refused.contains_key(&Reason::CallIdReused));
+        assert!(summary.refused.contains_key(&Reason::OrganizerNotEnabled));
+        assert!(
+            summary.charged > 10_000 && summary.pool_minutes > 0,
+            "{summary:?}"
+        );
+        for (threads, budget) in [
+            (2, None),
+            (3, None),
+            (8, None),
+            (1, Some(4096)),
+            (2, Some(1 << 16)),
+        ] {
+            let many = rate(&text, threads, budget);
+            let what = format!("{threads} threads, text budget {budget:?}");
+            assert!(one.0 == many.0, "export differs on {what}");
+            assert!(one.1 == many.1, "refused calls differ on {what}");
+            assert_eq!(one.2, many.2);
+        }
+        let (out, refused, reference) = rate_one_by_one(&text);
+        assert!(one.0 == out, "export differs from process_call's");
+        assert!(one.1 == refused, "refused calls differ from process_call's");
+        assert_eq!(one.2.tenants[0], reference);
     }
 }

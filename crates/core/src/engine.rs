@@ -400,22 +400,54 @@ impl TenantBook {
         self.settle(dated, &mut effects);
         // C14/C28: what is available is what the wallet holds at the call's instant.
         self.wallet.advance(dated, &mut effects);
-        let outcome = match self.charge(rater, call, mode, &mut effects) {
+        let plan = rater
+            .assess(&self.tenant, call)
+            .and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
+        let outcome = match plan.and_then(|plan| self.charge(plan, call, mode, &mut effects)) {
             Ok(charge) => Outcome::Charged(Box::new(charge)),
             Err(reason) => Outcome::Refused(reason),
         };
         (outcome, effects)
     }
 
+    /// `process_new` for a call already assessed (`Rater::assess`) against this book's tenant,
+    /// or an equal copy of it: rating is a pure function of the call, the card and the
+    /// directory, so it may run ahead (on other threads) of the charges, which replay in
+    /// canonical order (C22). Offline runs only (`Mode::Bulk`).
+    pub fn process_assessed(
+        &mut self,
+        call: &CallRecord,
+        assessed: Result<Assessment<'_>, Reason>,
+    ) -> (Outcome, Effects) {
+        let mut effects = Effects::default();
+        self.settle(call.start, &mut effects);
+        self.wallet.advance(call.start, &mut effects);
+        let plan = assessed.and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
+        let outcome = match plan.and_then(|p| self.charge(p, call, Mode::Bulk, &mut effects)) {
+            Ok(charge) => Outcome::Charged(Box::new(charge)),
+            Err(reason) => Outcome::Refused(reason),
+        };
+        (outcome, effects)
+    }
+
+    /// The pool minutes a call may use: those remaining at `at` for a call the pool may pay,
+    /// else none (`plan_funding` reads them only then).
+    fn pool_left(&self, a: &Assessment<'_>, at: Timestamp) -> u32 {
+        if a.payer == Payer::Pool {
+            self.pool_remaining(at)
+        } else {
+            0
+        }
+    }
+
+    /// Applies a planned charge (`plan_funding`) to the pool and the wallet.
     fn charge(
         &mut self,
-        rater: &mut Rater<'_>,
+        plan: Charge,
         call: &CallRecord,
         mode: Mode,
         effects: &mut Effects,
     ) -> Result<Charge, Reason> {
-        let assessment = rater.assess(&self.tenant, call)?;
-        let plan = self.plan_funding(&assessment, self.pool_remaining(call.start))?;
         let needs_credit = plan.amount > Decimal::ZERO
             || matches!(plan.funding, Funding::Credits | Funding::PoolAndCredits);
         // C14/C29: only a call about to connect is refused for a balance that is not positive.

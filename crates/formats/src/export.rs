@@ -6,7 +6,7 @@
 use crate::{instant, write_text};
 use minutely_core::catalogue::CountryTable;
 use minutely_core::digest::Digest;
-use minutely_core::directory::{NumberKind, Tenant};
+use minutely_core::directory::{NumberKind, ServiceNumber, Tenant, User};
 use minutely_core::engine::Charge;
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164};
@@ -126,6 +126,27 @@ fn write_uuid(out: &mut Vec<u8>, value: u128) {
     }
 }
 
+/// What a call's row shows of the tenant's directory: the organizer and, for a dial-in, the
+/// service number (rating has found them already; `Found::of` looks them up).
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'a> {
+    pub organizer: Option<&'a User>,
+    pub service: Option<&'a ServiceNumber>,
+}
+
+impl<'a> Found<'a> {
+    pub fn of(tenant: &'a Tenant, call: &CallRecord) -> Found<'a> {
+        let service = match call.direction {
+            Direction::DialIn => E164::parse(&call.service_number).and_then(|n| tenant.number(n)),
+            Direction::DialOut => None,
+        };
+        Found {
+            organizer: tenant.user(&call.organizer),
+            service,
+        }
+    }
+}
+
 /// Appends the export row of one charged call (lines end with CRLF, as RFC 4180 says).
 pub fn write_row(
     out: &mut Vec<u8>,
@@ -135,7 +156,20 @@ pub fn write_row(
     charge: &Charge,
     extended: bool,
 ) {
-    let organizer = tenant.user(&call.organizer);
+    let found = Found::of(tenant, call);
+    write_found_row(out, tenant, countries, (call, found), charge, extended);
+}
+
+/// `write_row` with the directory's entries found already.
+pub fn write_found_row(
+    out: &mut Vec<u8>,
+    tenant: &Tenant,
+    countries: &CountryTable,
+    (call, found): (&CallRecord, Found<'_>),
+    charge: &Charge,
+    extended: bool,
+) {
+    let organizer = found.organizer;
     let currency = tenant.currency;
     write_uuid(out, usage_digest(&tenant.id, &call.call_id));
     out.push(b',');
@@ -159,7 +193,7 @@ pub fn write_row(
     out.push(b',');
     match call.direction {
         Direction::DialIn => {
-            let service = E164::parse(&call.service_number).and_then(|n| tenant.number(n));
+            let service = found.service;
             write_number(out, &call.caller_number);
             out.extend_from_slice(b",conf_in,");
             let kind = service.map_or("", |s| {
@@ -212,30 +246,87 @@ fn write_domestic(out: &mut Vec<u8>, domestic: Option<bool>) {
 }
 
 fn write_money_tail(out: &mut Vec<u8>, currency: Currency, charge: &Charge, extended: bool) {
-    use std::io::Write;
-    let _ = write!(
-        out,
-        ",{},{},{},{},{}",
-        charge.duration_s,
-        currency.display(charge.connection_fee),
-        currency.display(charge.amount),
-        currency.code(),
-        charge.capability.code()
-    );
+    out.push(b',');
+    write_u64(out, charge.duration_s);
+    out.push(b',');
+    write_amount(out, currency, charge.connection_fee);
+    out.push(b',');
+    write_amount(out, currency, charge.amount);
+    out.push(b',');
+    out.extend_from_slice(currency.code().as_bytes());
+    out.push(b',');
+    out.extend_from_slice(charge.capability.code().as_bytes());
     if extended {
-        let _ = write!(
-            out,
-            ",{},{},{},",
-            charge.funding.as_str(),
-            charge.pool_minutes,
-            currency.display(charge.amount)
-        );
+        out.push(b',');
+        out.extend_from_slice(charge.funding.as_str().as_bytes());
+        out.push(b',');
+        write_u64(out, u64::from(charge.pool_minutes));
+        out.push(b',');
+        write_amount(out, currency, charge.amount);
+        out.push(b',');
         if let Some(balance) = charge.balance_after {
-            let _ = write!(out, "{}", currency.display(balance));
+            write_amount(out, currency, balance);
         }
-        let _ = write!(out, ",{}", charge.rule);
+        out.push(b',');
+        out.extend_from_slice(charge.rule.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes an unsigned integer in decimal.
+fn write_u64(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Writes `currency.display(amount)` (the amount without trailing zeros, with at least the
+/// currency's minor-unit digits) without the formatting machinery.
+pub fn write_amount(out: &mut Vec<u8>, currency: Currency, amount: rust_decimal::Decimal) {
+    let (mut mantissa, mut scale) = (amount.mantissa(), amount.scale());
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    let minor = currency.minor_units();
+    // Past 10^26 the decimal type itself may not hold the rescaled value: its own display
+    // decides.
+    let bound = 10i128.pow(26);
+    if mantissa.abs() >= bound {
+        use std::io::Write;
+        let _ = write!(out, "{}", currency.display(amount));
+        return;
+    }
+    while scale < minor {
+        mantissa *= 10;
+        scale += 1;
+    }
+    if mantissa < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut value = mantissa.unsigned_abs();
+    let mut written = 0u32;
+    while value > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            at -= 1;
+            digits[at] = b'.';
+        }
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        written += 1;
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// The refused-calls file: the call record's columns, then `reason` and `rule`.
@@ -252,4 +343,63 @@ pub fn write_refused(out: &mut Vec<u8>, call: &CallRecord, reason: Reason) {
     out.push(b',');
     out.extend_from_slice(reason.rule().as_bytes());
     out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    /// The export's amounts are `Currency::display`'s text, byte for byte.
+    #[test]
+    fn amounts_are_written_as_the_currency_displays_them() {
+        let mut values: Vec<Decimal> = [
+            "0",
+            "-0",
+            "0.00",
+            "1",
+            "-1",
+            "0.5",
+            "-0.05",
+            "12.3400",
+            "100",
+            "1e3",
+            "0.001",
+            "-123456.789",
+            "0.1235",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7922816251426433759354395033.5",
+            "99999999999999999.99",
+            "0.0000000000000000000000000001",
+        ]
+        .iter()
+        .map(|t| {
+            Decimal::from_str_exact(t)
+                .or_else(|_| Decimal::from_scientific(t))
+                .unwrap()
+        })
+        .collect();
+        for n in 0..2000i64 {
+            values.push(Decimal::new(n * 7919 - 5_000_000, (n % 9) as u32));
+        }
+        for code in ["EUR", "JPY", "KWD"] {
+            let currency = Currency::parse(code).unwrap();
+            for value in &values {
+                let mut out = Vec::new();
+                write_amount(&mut out, currency, *value);
+                let expected = currency.display(*value).to_string();
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "{value} {code}");
+            }
+        }
+    }
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        for value in [0u64, 7, 10, 99, 100, 123_456_789, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(&mut out, value);
+            assert_eq!(out, value.to_string().into_bytes());
+        }
+    }
 }

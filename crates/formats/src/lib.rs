@@ -74,6 +74,14 @@ impl ErrorList {
         }
     }
 
+    /// Keeps the listing bound after lists were joined: errors past it are counted only.
+    fn truncate_listed(&mut self) {
+        if self.errors.len() > MAX_LISTED_ERRORS {
+            self.more += self.errors.len() - MAX_LISTED_ERRORS;
+            self.errors.truncate(MAX_LISTED_ERRORS);
+        }
+    }
+
     /// Errors pushed so far.
     pub fn len(&self) -> usize {
         self.errors.len() + self.more

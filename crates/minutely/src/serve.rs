@@ -345,7 +345,7 @@ fn prepare_demo(db: &Path) -> Result<Demo> {
     let mut generated = Vec::new();
     generate_calls(EXAMPLE, &spec, &mut generated)?;
     let file = CallFile::read(&generated[..], |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let calls = (0..file.len()).map(|i| file.get(i)).collect();
+    let calls = file.records(0..file.len())?;
     Ok(Demo {
         tenant,
         admin_key,
@@ -395,7 +395,7 @@ fn demo_history(
         let mut csv = Vec::new();
         generate_calls(EXAMPLE, &spec, &mut csv)?;
         let file = CallFile::read(&csv[..], |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
-        records.extend((0..file.len()).map(|i| file.get(i)));
+        records.extend(file.records(0..file.len())?);
     }
     minutely_core::engine::canonical_order(&mut records);
     let mut book = store
@@ -407,7 +407,7 @@ fn demo_history(
         store,
         &mut book,
         (&countries, &card),
-        (records.len(), |i| records[i].clone()),
+        (records.len(), |range| Ok(records[range].to_vec())),
         |_| {},
     )?;
     let new = summary.records - summary.duplicates;

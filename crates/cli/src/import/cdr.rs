@@ -123,7 +123,7 @@ fn import(store: &mut Store, converted: Converted, dry_run: bool) -> Result<Stri
                 store,
                 book_ref,
                 (&countries, &card),
-                (calls.len(), |i| calls[i].clone()),
+                (calls.len(), |range| Ok(calls[range].to_vec())),
                 |_| {},
             )?
         };
