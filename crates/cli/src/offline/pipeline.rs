@@ -267,7 +267,13 @@ pub(super) fn run(
             let (queue, sender) = (&queue, sender.clone());
             scope.spawn(move || {
                 while let Some(job) = queue.pop() {
-                    if sender.send(do_job(shared, rater, job)).is_err() {
+                    // A panic is a bug, never bad input: the run's thread is told, so that it
+                    // stops instead of waiting for the block this thread held.
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        do_job(shared, rater, job)
+                    }));
+                    let stopped = done.is_err();
+                    if sender.send(done.map_err(|_| Stopped)).is_err() || stopped {
                         return;
                     }
                 }
@@ -287,11 +293,17 @@ pub(super) fn run(
     })
 }
 
+/// A thread of the pipeline stopped on a panic.
+struct Stopped;
+
 /// Where the blocks go, in order.
 struct Outputs<'o, 'r> {
     out: &'o mut dyn Write,
     refused: Option<&'o mut (dyn Write + 'r)>,
 }
+
+/// What a run whose thread stopped says.
+const STOPPED: &str = "a thread of the rating pipeline stopped";
 
 /// The run's thread: hands out blocks, charges them in order, takes jobs when it has nothing
 /// else to do and writes the blocks out in order.
@@ -299,7 +311,11 @@ fn drive<'t>(
     shared: &Shared<'t>,
     Books { books, summary }: Books<'_>,
     threads: usize,
-    (rater, queue, done): (&mut Rater<'t>, &Queue<'t>, &mpsc::Receiver<Block<'t>>),
+    (rater, queue, done): (
+        &mut Rater<'t>,
+        &Queue<'t>,
+        &mpsc::Receiver<Result<Block<'t>, Stopped>>,
+    ),
     outputs: &mut Outputs<'_, '_>,
 ) -> Result<()> {
     let total = shared.calls.len();
@@ -319,6 +335,9 @@ fn drive<'t>(
     };
     while next_out < block_count {
         if let Ok(block) = done.try_recv() {
+            let Ok(block) = block else {
+                anyhow::bail!(STOPPED)
+            };
             file(block, &mut rated, &mut written);
         } else if let Some(mut block) = written.remove(&next_out) {
             outputs.write(&block)?;
@@ -340,8 +359,8 @@ fn drive<'t>(
             file(do_job(shared, rater, job), &mut rated, &mut written);
         } else {
             match done.recv() {
-                Ok(block) => file(block, &mut rated, &mut written),
-                Err(_) => anyhow::bail!("a thread of the rating pipeline stopped"),
+                Ok(Ok(block)) => file(block, &mut rated, &mut written),
+                Ok(Err(Stopped)) | Err(_) => anyhow::bail!(STOPPED),
             }
         }
     }
