@@ -63,16 +63,20 @@ impl E164 {
     /// C8: strips spaces, dashes and dots, then requires `+` and 2..=15 digits. This checks the
     /// form only; `NumberPlan::country_of` checks the number against the numbering plan.
     pub fn parse(text: &str) -> Option<E164> {
-        let mut bytes = text
-            .trim()
-            .bytes()
-            .filter(|b| !matches!(b, b' ' | b'-' | b'.'));
-        if bytes.next() != Some(b'+') {
-            return None;
-        }
+        let mut plus = false;
         let mut value: u64 = 0;
         let mut len = 0usize;
-        for b in bytes {
+        for &b in text.trim().as_bytes() {
+            if matches!(b, b' ' | b'-' | b'.') {
+                continue;
+            }
+            if !plus {
+                if b != b'+' {
+                    return None;
+                }
+                plus = true;
+                continue;
+            }
             if !b.is_ascii_digit() || (len == 0 && b == b'0') {
                 return None;
             }
