@@ -155,16 +155,23 @@ struct Region {
     types: Vec<Pattern>,
 }
 
-/// A national-number pattern with its possible lengths.
+/// A national-number pattern with its possible lengths. The regex is compiled the first time a
+/// number of one of those lengths is checked against it: most patterns of a region are never
+/// needed by a given input, and compiling is what a run of the plan costs most.
 struct Pattern {
-    regex: regex::Regex,
+    /// The metadata's pattern, white space removed.
+    source: String,
+    regex: OnceLock<regex::Regex>,
     lengths: Vec<u16>,
 }
 
 impl Pattern {
     fn matches(&self, national: &str) -> bool {
         (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
-            && self.regex.is_match(national)
+            && self
+                .regex
+                .get_or_init(|| whole(&self.source))
+                .is_match(national)
     }
 }
 
@@ -187,13 +194,14 @@ fn ascii_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).unicode(false).build()
 }
 
-fn whole(pattern: &str) -> regex::Regex {
-    ascii_regex(&format!("^(?:{})$", squeeze(pattern))).expect("numbering-plan patterns compile")
+fn whole(squeezed: &str) -> regex::Regex {
+    ascii_regex(&format!("^(?:{squeezed})$")).expect("numbering-plan patterns compile")
 }
 
 fn pattern(desc: &phonenumber::metadata::Descriptor) -> Pattern {
     Pattern {
-        regex: whole(desc.national_number().as_str()),
+        source: squeeze(desc.national_number().as_str()),
+        regex: OnceLock::new(),
         lengths: desc.possible_length().to_vec(),
     }
 }
@@ -214,6 +222,21 @@ impl NumberPlan {
             .map(|code| (code, OnceLock::new()))
             .collect();
         NumberPlan { by_code }
+    }
+
+    /// A plan of its own with every pattern of every calling code compiled at once, as the plan
+    /// did before patterns were compiled on first use: the reference that the lazy plan (and its
+    /// memo, `PlanCache`) must answer like. Takes about a second.
+    pub fn compiled_eagerly() -> NumberPlan {
+        let plan = NumberPlan::compile();
+        for (code, slot) in &plan.by_code {
+            for region in Self::regions(*code, slot) {
+                for pattern in std::iter::once(&region.general).chain(&region.types) {
+                    pattern.regex.get_or_init(|| whole(&pattern.source));
+                }
+            }
+        }
+        plan
     }
 
     /// The regions of a calling code, compiled on first use.
@@ -545,6 +568,41 @@ mod tests {
             );
         }
         assert!(cache.answers.len() <= 2);
+    }
+
+    /// Random digit strings after every calling code (and after digits that are none), of every
+    /// length E.164 allows: the lazily compiled plan and its memo answer like the plan compiled at
+    /// once (which also shows that every pattern of the metadata compiles).
+    #[test]
+    fn c8_lazy_plan_and_memo_answer_like_the_eager_plan() {
+        let eager = NumberPlan::compiled_eagerly();
+        let lazy = NumberPlan::global();
+        let mut memo = PlanCache::new(64);
+        let mut state = 0x5EED_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let (mut checked, mut valid) = (0, 0);
+        for code in 1u64..=999 {
+            for _ in 0..120 {
+                let code_digits = code.to_string();
+                let total = (code_digits.len() as u64 + 1 + next() % 14).min(15);
+                let mut text = format!("+{code_digits}");
+                while (text.len() as u64) <= total {
+                    text.push(char::from(b'0' + (next() % 10) as u8));
+                }
+                let number = E164::parse(&text).expect("E.164 form");
+                let expected = eager.classify(number);
+                assert_eq!(lazy.classify(number), expected, "{text}");
+                assert_eq!(memo.classify(number), expected, "{text} (memo)");
+                checked += 1;
+                valid += usize::from(expected != PlanAnswer::Invalid);
+            }
+        }
+        assert!(checked > 100_000 && valid > 1_000, "{checked} {valid}");
     }
 
     #[test]
