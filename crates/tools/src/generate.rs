@@ -221,10 +221,10 @@ fn write_user(text: &mut String, mix: &mut Mix, i: usize, plan: usize) {
         capitalized(first),
         capitalized(last)
     );
-    if mix.next() % 4 == 0 {
+    if mix.next().is_multiple_of(4) {
         let _ = writeln!(text, "usage_location = \"{}\"", mix.pick(&LOCATIONS));
     }
-    if mix.next() % 8 == 0 {
+    if mix.next().is_multiple_of(8) {
         let _ = writeln!(text, "dial_out_policy = \"{}\"", mix.pick(&POLICIES));
     }
 }
