@@ -392,6 +392,58 @@ impl Purchases {
     }
 }
 
+/// The hash of the UPN index: a folded multiply over 8-byte words, keyed with a random seed per
+/// process. It is several times cheaper than SipHash on a UPN (this lookup is made for every
+/// call record), and without the seed the keys' buckets cannot be predicted.
+#[derive(Debug, Clone, Copy)]
+struct KeyHashState(u64);
+
+impl Default for KeyHashState {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHashState(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64)
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for KeyHashState {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        let product = u128::from(self.0 ^ word) * u128::from(0x9E37_79B9_7F4A_7C15_u64);
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        let mut word = [0u8; 8];
+        for chunk in &mut words {
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+    }
+}
+
 /// A tenant's users with the indexes that keep every directory operation O(1) or O(log n):
 /// the per-record lookup by UPN is one hash probe, the C41 object-id check is another, and the
 /// count of each license held is kept as users change rather than counted.
@@ -402,7 +454,7 @@ impl Purchases {
 #[derive(Debug, Clone, Default)]
 struct Users {
     slots: Vec<User>,
-    by_key: HashMap<String, usize>,
+    by_key: HashMap<String, usize, KeyHashState>,
     ordered: BTreeMap<String, usize>,
     by_object_id: HashMap<String, usize>,
     assigned: [u32; Sku::ALL.len()],
@@ -888,12 +940,17 @@ impl Tenant {
     /// without surrounding white space (as call records carry it) is looked up as it is, without
     /// allocating.
     pub fn user(&self, upn: &str) -> Option<&User> {
-        let needs_key = if upn.is_ascii() {
-            upn.bytes().any(|b| b.is_ascii_uppercase())
-        } else {
-            upn.chars().any(char::is_uppercase)
-        };
-        if needs_key || upn.trim().len() != upn.len() {
+        let plain = |b: &u8| b.is_ascii() && !b.is_ascii_uppercase();
+        // The ASCII characters `trim` removes.
+        let blank = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let bytes = upn.as_bytes();
+        if bytes.iter().all(plain)
+            && !bytes.first().is_some_and(blank)
+            && !bytes.last().is_some_and(blank)
+        {
+            return self.users.get(upn);
+        }
+        if upn.chars().any(char::is_uppercase) || upn.trim().len() != upn.len() {
             self.users.get(&Upn::new(upn).key)
         } else {
             self.users.get(upn)

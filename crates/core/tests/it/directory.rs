@@ -743,3 +743,42 @@ fn c41_c42_indexes_follow_every_change() {
     assert_eq!(keys, sorted, "users() in order of lower-case UPN");
     assert_eq!(keys.len(), 302);
 }
+
+/// C41: the lookup by UPN ignores case and surrounding white space (as `Upn::new` does) on every
+/// path: lower-case ASCII as given, anything else through the lower-case key.
+#[test]
+fn c41_user_lookup_ignores_case_and_surrounding_white_space() {
+    let mut t = TenantFx::new("t", "FR", "EUR").build();
+    for upn in ["alice@contoso.fr", "élodie@contoso.fr", "a@b"] {
+        t.upsert_user(user_spec(upn)).unwrap();
+    }
+    let found = [
+        "alice@contoso.fr",
+        "ALICE@contoso.fr",
+        "  alice@contoso.fr",
+        "alice@contoso.fr\t",
+        "\u{0B}alice@contoso.fr\r\n",
+        "\u{A0}alice@contoso.fr",
+        "Élodie@contoso.fr",
+        "élodie@contoso.fr ",
+        "a@b",
+        "A@B",
+        " a@b",
+    ];
+    for upn in found {
+        assert_eq!(
+            t.user(upn).map(|u| u.upn.key.as_str()),
+            Some(upn.trim().to_lowercase().as_str()),
+            "{upn:?}"
+        );
+    }
+    for upn in [
+        "",
+        " ",
+        "alice@contoso.fr\u{1C}",
+        "alice@contoso.f",
+        "bob@contoso.fr",
+    ] {
+        assert!(t.user(upn).is_none(), "{upn:?}");
+    }
+}
