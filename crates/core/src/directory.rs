@@ -1016,7 +1016,22 @@ pub fn stable_object_id(tenant: &str, upn_key: &str) -> String {
     let mut d = crate::digest::Digest::default();
     d.field(tenant.as_bytes());
     d.field(upn_key.as_bytes());
-    crate::digest::uuid_text(d.finish())
+    uuid_text(d.finish())
+}
+
+/// `digest::uuid_text` written straight into one allocation: 32 lower-case hex digits, most
+/// significant first, with a dash before digits 8, 12, 16 and 20.
+fn uuid_text(value: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for i in 0..32u32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (value >> (124 - 4 * i)) & 0xF;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
 }
 
 /// Rebuilding a tenant from durable state that was checked when it was first written: these
@@ -1036,5 +1051,33 @@ impl Tenant {
 
     pub fn restore_number(&mut self, number: ServiceNumber) {
         self.numbers.insert(number.number, number);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_written_as_the_digest_module_writes_them() {
+        let mut values = vec![
+            0,
+            u128::MAX,
+            1,
+            1 << 127,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u128;
+        for _ in 0..1000 {
+            seed = seed.wrapping_mul(0x2545_f491_4f6c_dd1d_0000_0000_0000_0001) ^ (seed >> 61);
+            values.push(seed);
+        }
+        for value in values {
+            assert_eq!(
+                uuid_text(value),
+                crate::digest::uuid_text(value),
+                "{value:x}"
+            );
+        }
     }
 }
