@@ -829,4 +829,27 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn applying_silently_gives_the_same_tenant_without_sentences() {
+        let file = TenantFile::parse(EXAMPLE).unwrap();
+        let countries = crate::countries::shipped();
+        let (rules, refs) = (AmountRules::default(), BTreeSet::new());
+        let told = apply(&file, None, &countries, &rules, &refs).unwrap();
+        let silent = apply_silently(&file, None, &countries, &rules, &refs).unwrap();
+        assert!(!told.changes.is_empty());
+        assert!(silent.changes.is_empty());
+        assert_eq!(told.funding_refs, silent.funding_refs);
+        assert_eq!(told.book.scheduled.len(), silent.book.scheduled.len());
+        for user in &file.users {
+            let upn = &user.spec.upn;
+            assert!(told.book.tenant.user(upn).is_some(), "{upn}");
+            assert_eq!(told.book.tenant.user(upn), silent.book.tenant.user(upn));
+        }
+        // A refusal names the same place either way.
+        let bad = TenantFile::parse(&EXAMPLE.replace("MCOPSTNPP = 3", "MCOPSTNPP = 1")).unwrap();
+        let told = apply(&bad, None, &countries, &rules, &refs).unwrap_err();
+        let silent = apply_silently(&bad, None, &countries, &rules, &refs).unwrap_err();
+        assert_eq!(told, silent);
+    }
 }
