@@ -9,7 +9,7 @@ use crate::reason::Reason;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The tenant's commercial agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +76,16 @@ impl Sku {
         Sku::ALL
             .into_iter()
             .find(|s| s.code().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// The position in `Sku::ALL`.
+    fn index(self) -> usize {
+        match self {
+            Sku::Subscription => 0,
+            Sku::PayPerMinute => 1,
+            Sku::Credits => 2,
+            Sku::DialOutUs => 3,
+        }
     }
 
     /// The two audio-conferencing licenses a user holds at most one of.
@@ -382,6 +392,147 @@ impl Purchases {
     }
 }
 
+/// The hash of the UPN index: a folded multiply over 8-byte words, keyed with a random seed per
+/// process. It is several times cheaper than SipHash on a UPN (this lookup is made for every
+/// call record), and without the seed the keys' buckets cannot be predicted.
+#[derive(Debug, Clone, Copy)]
+struct KeyHashState(u64);
+
+impl Default for KeyHashState {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHashState(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64)
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for KeyHashState {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        let product = u128::from(self.0 ^ word) * u128::from(0x9E37_79B9_7F4A_7C15_u64);
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        let mut word = [0u8; 8];
+        for chunk in &mut words {
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+    }
+}
+
+/// A tenant's users with the indexes that keep every directory operation O(1) or O(log n):
+/// the per-record lookup by UPN is one hash probe, the C41 object-id check is another, and the
+/// count of each license held is kept as users change rather than counted.
+///
+/// Invariants: `slots` holds each user once; `by_key` and `ordered` map every user's lower-case
+/// UPN to its slot; `by_object_id` maps every user's object id to its slot; `assigned[i]` is the
+/// number of users holding `Sku::ALL[i]`. Users are never removed.
+#[derive(Debug, Clone, Default)]
+struct Users {
+    slots: Vec<User>,
+    by_key: HashMap<String, usize, KeyHashState>,
+    ordered: BTreeMap<String, usize>,
+    by_object_id: HashMap<String, usize>,
+    assigned: [u32; Sku::ALL.len()],
+}
+
+impl Users {
+    fn get(&self, key: &str) -> Option<&User> {
+        self.by_key.get(key).map(|slot| &self.slots[*slot])
+    }
+
+    fn by_object_id(&self, object_id: &str) -> Option<&User> {
+        self.by_object_id
+            .get(object_id)
+            .map(|slot| &self.slots[*slot])
+    }
+
+    /// In order of lower-case UPN.
+    fn iter(&self) -> impl Iterator<Item = &User> {
+        self.ordered.values().map(|slot| &self.slots[*slot])
+    }
+
+    fn count_license(&mut self, sku: Sku, add: bool) {
+        let count = &mut self.assigned[sku.index()];
+        *count = if add {
+            count.saturating_add(1)
+        } else {
+            count.saturating_sub(1)
+        };
+    }
+
+    fn count_licenses(&mut self, licenses: &BTreeSet<Sku>, add: bool) {
+        for sku in licenses {
+            self.count_license(*sku, add);
+        }
+    }
+
+    /// Adds the user, or replaces the user with the same lower-case UPN.
+    fn insert(&mut self, user: User) {
+        self.count_licenses(&user.licenses, true);
+        let slot = match self.by_key.get(&user.upn.key) {
+            Some(&slot) => {
+                let old = std::mem::replace(&mut self.slots[slot], user);
+                self.count_licenses(&old.licenses, false);
+                if self.by_object_id.get(&old.object_id) == Some(&slot) {
+                    self.by_object_id.remove(&old.object_id);
+                }
+                slot
+            }
+            None => {
+                let slot = self.slots.len();
+                self.by_key.insert(user.upn.key.clone(), slot);
+                self.ordered.insert(user.upn.key.clone(), slot);
+                self.slots.push(user);
+                slot
+            }
+        };
+        self.by_object_id
+            .insert(self.slots[slot].object_id.clone(), slot);
+    }
+
+    /// Gives (`held`) or takes a license from the user with this key; whether it changed.
+    fn set_license(&mut self, key: &str, sku: Sku, held: bool) -> bool {
+        let Some(&slot) = self.by_key.get(key) else {
+            return false;
+        };
+        let licenses = &mut self.slots[slot].licenses;
+        let changed = if held {
+            licenses.insert(sku)
+        } else {
+            licenses.remove(&sku)
+        };
+        if changed {
+            self.count_license(sku, held);
+        }
+        changed
+    }
+}
+
 /// A tenant and its directory.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -396,8 +547,7 @@ pub struct Tenant {
     pub default_policy: Policy,
     purchases: Purchases,
     wallet: Option<WalletSettings>,
-    /// Users by lower-case UPN.
-    users: BTreeMap<String, User>,
+    users: Users,
     /// Service numbers by number.
     numbers: BTreeMap<E164, ServiceNumber>,
 }
@@ -462,7 +612,7 @@ impl Tenant {
             default_policy: Policy::GLOBAL,
             purchases: Purchases::default(),
             wallet: None,
-            users: BTreeMap::new(),
+            users: Users::default(),
             numbers: BTreeMap::new(),
         })
     }
@@ -508,10 +658,7 @@ impl Tenant {
 
     /// How many users hold `sku`.
     pub fn assigned(&self, sku: Sku) -> u32 {
-        self.users
-            .values()
-            .filter(|u| u.licenses.contains(&sku))
-            .count() as u32
+        self.users.assigned[sku.index()]
     }
 
     /// Sets the purchased count of `sku` from instant `from` (C42: C1 -> C2 -> count). A count
@@ -574,8 +721,8 @@ impl Tenant {
             .unwrap_or_else(|| stable_object_id(&self.id, &upn.key));
         if let Some(other) = self
             .users
-            .values()
-            .find(|u| u.object_id == object_id && u.upn.key != upn.key)
+            .by_object_id(&object_id)
+            .filter(|u| u.upn.key != upn.key)
         {
             return Err(Refusal::new(
                 Reason::UpnNotUnique,
@@ -609,7 +756,7 @@ impl Tenant {
             upn: upn.clone(),
         };
         let changed = self.users.get(&upn.key) != Some(&user);
-        self.users.insert(upn.key, user);
+        self.users.insert(user);
         Ok(changed)
     }
 
@@ -650,22 +797,16 @@ impl Tenant {
                 ),
             ));
         }
-        self.users
-            .get_mut(&key)
-            .expect("checked above")
-            .licenses
-            .insert(sku);
-        Ok(true)
+        Ok(self.users.set_license(&key, sku, true))
     }
 
     /// Removes a license from a user; not holding it changes nothing.
     pub fn unassign(&mut self, upn: &str, sku: Sku) -> Result<bool, Refusal> {
         let key = Upn::new(upn).key;
-        let user = self
-            .users
-            .get_mut(&key)
-            .ok_or_else(|| Refusal::new(Reason::UnknownUser, format!("no user {upn}")))?;
-        Ok(user.licenses.remove(&sku))
+        if self.users.get(&key).is_none() {
+            return Err(Refusal::new(Reason::UnknownUser, format!("no user {upn}")));
+        }
+        Ok(self.users.set_license(&key, sku, false))
     }
 
     /// C3: sets up (or updates) the wallet.
@@ -795,8 +936,20 @@ impl Tenant {
         changed
     }
 
-    /// The user with this UPN (case-insensitive).
+    /// The user with this UPN (case-insensitive). One hash lookup; a UPN already in lower case
+    /// without surrounding white space (as call records carry it) is looked up as it is, without
+    /// allocating.
     pub fn user(&self, upn: &str) -> Option<&User> {
+        let plain = |b: &u8| b.is_ascii() && !b.is_ascii_uppercase();
+        // The ASCII characters `trim` removes.
+        let blank = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let bytes = upn.as_bytes();
+        if bytes.iter().all(plain)
+            && !bytes.first().is_some_and(blank)
+            && !bytes.last().is_some_and(blank)
+        {
+            return self.users.get(upn);
+        }
         if upn.chars().any(char::is_uppercase) || upn.trim().len() != upn.len() {
             self.users.get(&Upn::new(upn).key)
         } else {
@@ -804,8 +957,9 @@ impl Tenant {
         }
     }
 
+    /// The users, by lower-case UPN.
     pub fn users(&self) -> impl Iterator<Item = &User> {
-        self.users.values()
+        self.users.iter()
     }
 
     pub fn number(&self, number: E164) -> Option<&ServiceNumber> {
@@ -862,7 +1016,22 @@ pub fn stable_object_id(tenant: &str, upn_key: &str) -> String {
     let mut d = crate::digest::Digest::default();
     d.field(tenant.as_bytes());
     d.field(upn_key.as_bytes());
-    crate::digest::uuid_text(d.finish())
+    uuid_text(d.finish())
+}
+
+/// `digest::uuid_text` written straight into one allocation: 32 lower-case hex digits, most
+/// significant first, with a dash before digits 8, 12, 16 and 20.
+fn uuid_text(value: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for i in 0..32u32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (value >> (124 - 4 * i)) & 0xF;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
 }
 
 /// Rebuilding a tenant from durable state that was checked when it was first written: these
@@ -877,10 +1046,38 @@ impl Tenant {
     }
 
     pub fn restore_user(&mut self, user: User) {
-        self.users.insert(user.upn.key.clone(), user);
+        self.users.insert(user);
     }
 
     pub fn restore_number(&mut self, number: ServiceNumber) {
         self.numbers.insert(number.number, number);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_written_as_the_digest_module_writes_them() {
+        let mut values = vec![
+            0,
+            u128::MAX,
+            1,
+            1 << 127,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u128;
+        for _ in 0..1000 {
+            seed = seed.wrapping_mul(0x2545_f491_4f6c_dd1d_0000_0000_0000_0001) ^ (seed >> 61);
+            values.push(seed);
+        }
+        for value in values {
+            assert_eq!(
+                uuid_text(value),
+                crate::digest::uuid_text(value),
+                "{value:x}"
+            );
+        }
     }
 }

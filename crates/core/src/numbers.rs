@@ -63,16 +63,20 @@ impl E164 {
     /// C8: strips spaces, dashes and dots, then requires `+` and 2..=15 digits. This checks the
     /// form only; `NumberPlan::country_of` checks the number against the numbering plan.
     pub fn parse(text: &str) -> Option<E164> {
-        let mut bytes = text
-            .trim()
-            .bytes()
-            .filter(|b| !matches!(b, b' ' | b'-' | b'.'));
-        if bytes.next() != Some(b'+') {
-            return None;
-        }
+        let mut plus = false;
         let mut value: u64 = 0;
         let mut len = 0usize;
-        for b in bytes {
+        for &b in text.trim().as_bytes() {
+            if matches!(b, b' ' | b'-' | b'.') {
+                continue;
+            }
+            if !plus {
+                if b != b'+' {
+                    return None;
+                }
+                plus = true;
+                continue;
+            }
             if !b.is_ascii_digit() || (len == 0 && b == b'0') {
                 return None;
             }
@@ -151,24 +155,84 @@ struct Region {
     types: Vec<Pattern>,
 }
 
-/// A national-number pattern with its possible lengths.
+/// A national-number pattern with its possible lengths. The regex is compiled the first time a
+/// number of one of those lengths is checked against it: most patterns of a region are never
+/// needed by a given input, and compiling is what a run of the plan costs most.
 struct Pattern {
-    regex: regex::Regex,
+    /// The metadata's pattern, white space removed.
+    source: String,
+    regex: OnceLock<regex::Regex>,
     lengths: Vec<u16>,
 }
 
 impl Pattern {
     fn matches(&self, national: &str) -> bool {
         (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
-            && self.regex.is_match(national)
+            && self
+                .regex
+                .get_or_init(|| whole(&self.source))
+                .is_match(national)
     }
 }
 
 /// The numbering plan: for every country calling code, its regions in the libphonenumber data.
-/// A code's patterns are compiled the first time a number of that code is seen (compiling them
-/// all takes about a second); lookups need no lock once compiled.
+/// A code's regions are built the first time a number of that code is seen, and each pattern is
+/// compiled the first time a number needs it (compiling them all takes about a second); lookups
+/// need no lock once compiled.
 pub struct NumberPlan {
     by_code: HashMap<u16, OnceLock<Vec<Region>>>,
+    source: PlanSource,
+}
+
+/// Where a plan reads the metadata from.
+#[derive(Clone, Copy)]
+enum PlanSource {
+    /// The tables extracted at build time (`tables`): nothing to load at run time.
+    Tables,
+    /// The `phonenumber` crate's metadata database, loaded on first use (which parses every
+    /// pattern of the metadata): the reference the tables are checked against.
+    Database,
+}
+
+/// The numbering plan as the build script extracts it from the libphonenumber metadata
+/// (crates/core/build.rs): patterns without white space, regions in libphonenumber's order.
+mod tables {
+    pub(super) struct PatternData {
+        pub source: &'static str,
+        pub lengths: &'static [u16],
+    }
+
+    pub(super) struct RegionData {
+        /// An ISO country code, or "001" for a non-geographic entity.
+        pub id: &'static str,
+        pub leading_digits: Option<&'static str>,
+        pub general: PatternData,
+        /// In the order the plan checks them (premium rate, toll free, ..., fixed line, mobile).
+        pub types: &'static [PatternData],
+        pub fixed_example: Option<&'static str>,
+        pub mobile_example: Option<&'static str>,
+    }
+
+    pub(super) struct CodeData {
+        pub code: u16,
+        /// The main region first.
+        pub regions: &'static [RegionData],
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/plan_tables.rs"));
+
+    /// The regions of a calling code.
+    pub(super) fn regions(code: u16) -> &'static [RegionData] {
+        PLAN_TABLES
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(&[], |c| c.regions)
+    }
+
+    /// Every calling code with its regions.
+    pub(super) fn codes() -> &'static [CodeData] {
+        PLAN_TABLES
+    }
 }
 
 /// The metadata writes patterns over several indented lines; like libphonenumber's own build,
@@ -183,45 +247,91 @@ fn ascii_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(pattern).unicode(false).build()
 }
 
-fn whole(pattern: &str) -> regex::Regex {
-    ascii_regex(&format!("^(?:{})$", squeeze(pattern))).expect("numbering-plan patterns compile")
+fn whole(squeezed: &str) -> regex::Regex {
+    ascii_regex(&format!("^(?:{squeezed})$")).expect("numbering-plan patterns compile")
 }
 
 fn pattern(desc: &phonenumber::metadata::Descriptor) -> Pattern {
     Pattern {
-        regex: whole(desc.national_number().as_str()),
+        source: squeeze(desc.national_number().as_str()),
+        regex: OnceLock::new(),
         lengths: desc.possible_length().to_vec(),
     }
 }
 
+fn table_pattern(data: &tables::PatternData) -> Pattern {
+    Pattern {
+        source: data.source.to_string(),
+        regex: OnceLock::new(),
+        lengths: data.lengths.to_vec(),
+    }
+}
+
+fn leading_regex(squeezed: &str) -> regex::Regex {
+    ascii_regex(&format!("^(?:{squeezed})")).expect("leading-digit patterns compile")
+}
+
+fn table_region(data: &tables::RegionData) -> Region {
+    Region {
+        country: Country::parse(data.id).ok(),
+        leading_digits: data.leading_digits.map(leading_regex),
+        general: table_pattern(&data.general),
+        types: data.types.iter().map(table_pattern).collect(),
+    }
+}
+
 impl NumberPlan {
-    /// The process-wide plan, compiled on first use.
+    /// The process-wide plan, built on first use from the tables.
     pub fn global() -> &'static NumberPlan {
         static PLAN: OnceLock<NumberPlan> = OnceLock::new();
-        PLAN.get_or_init(NumberPlan::compile)
+        PLAN.get_or_init(|| NumberPlan::compile(PlanSource::Tables))
     }
 
-    fn compile() -> NumberPlan {
-        use phonenumber::metadata::DATABASE;
-        // Country calling codes have one to three digits; non-geographic entities share the
-        // id "001", so the codes are enumerated rather than read off the ids.
-        let by_code = (1u16..=999)
-            .filter(|code| DATABASE.region(code).is_some())
-            .map(|code| (code, OnceLock::new()))
-            .collect();
-        NumberPlan { by_code }
+    fn compile(source: PlanSource) -> NumberPlan {
+        let by_code = match source {
+            PlanSource::Tables => tables::codes()
+                .iter()
+                .map(|c| (c.code, OnceLock::new()))
+                .collect(),
+            // Country calling codes have one to three digits; non-geographic entities share
+            // the id "001", so the codes are enumerated rather than read off the ids.
+            PlanSource::Database => (1u16..=999)
+                .filter(|code| phonenumber::metadata::DATABASE.region(code).is_some())
+                .map(|code| (code, OnceLock::new()))
+                .collect(),
+        };
+        NumberPlan { by_code, source }
     }
 
-    /// The regions of a calling code, compiled on first use.
-    fn regions(code: u16, slot: &OnceLock<Vec<Region>>) -> &[Region] {
-        slot.get_or_init(|| {
-            use phonenumber::metadata::DATABASE;
-            // The database lists the regions of a code with the main country first, which is
-            // the order in which libphonenumber tries them.
-            let ids = DATABASE.region(&code).unwrap_or_default();
-            let mut metas = DATABASE.by_code(&code).unwrap_or_default();
-            metas.sort_by_key(|meta| ids.iter().position(|id| *id == meta.id()));
-            metas.into_iter().map(compile_region).collect()
+    /// A plan of its own read off the `phonenumber` crate's metadata database, with every
+    /// pattern of every calling code compiled at once: the plan as it was before the build-time
+    /// tables and the compilation on first use, and the reference that the global plan (and its
+    /// memo, `PlanCache`) must answer like. Takes a second or two.
+    pub fn compiled_eagerly() -> NumberPlan {
+        let plan = NumberPlan::compile(PlanSource::Database);
+        for (code, slot) in &plan.by_code {
+            for region in plan.regions(*code, slot) {
+                for pattern in std::iter::once(&region.general).chain(&region.types) {
+                    pattern.regex.get_or_init(|| whole(&pattern.source));
+                }
+            }
+        }
+        plan
+    }
+
+    /// The regions of a calling code, built on first use.
+    fn regions<'p>(&self, code: u16, slot: &'p OnceLock<Vec<Region>>) -> &'p [Region] {
+        slot.get_or_init(|| match self.source {
+            PlanSource::Tables => tables::regions(code).iter().map(table_region).collect(),
+            PlanSource::Database => {
+                use phonenumber::metadata::DATABASE;
+                // The database lists the regions of a code with the main country first, which
+                // is the order in which libphonenumber tries them.
+                let ids = DATABASE.region(&code).unwrap_or_default();
+                let mut metas = DATABASE.by_code(&code).unwrap_or_default();
+                metas.sort_by_key(|meta| ids.iter().position(|id| *id == meta.id()));
+                metas.into_iter().map(compile_region).collect()
+            }
         })
     }
 
@@ -231,7 +341,7 @@ impl NumberPlan {
         for cc_len in 1..=3.min(digits.len() - 1) {
             let code: u16 = digits[..cc_len].parse().expect("digits");
             if let Some(slot) = self.by_code.get(&code) {
-                return Self::classify_national(Self::regions(code, slot), &digits[cc_len..]);
+                return Self::classify_national(self.regions(code, slot), &digits[cc_len..]);
             }
         }
         PlanAnswer::Invalid
@@ -253,9 +363,9 @@ impl NumberPlan {
             let Some(slot) = self.by_code.get(&code) else {
                 continue;
             };
-            let regions = Self::regions(code, slot);
+            let regions = self.regions(code, slot);
             if regions.len() > 1
-                && let Some(country) = Self::completed_country(regions, &digits[cc_len..])
+                && let Some(country) = self.completed_country(regions, &digits[cc_len..])
             {
                 return PlanAnswer::Country(country);
             }
@@ -270,12 +380,13 @@ impl NumberPlan {
 
     /// The country of the first valid number made of `national` followed by the rest of an
     /// example number of the regions (in their order), if any is valid.
-    fn completed_country(regions: &[Region], national: &str) -> Option<Country> {
+    fn completed_country(&self, regions: &[Region], national: &str) -> Option<Country> {
+        let facts_of = |country| match self.source {
+            PlanSource::Tables => region_facts(country),
+            PlanSource::Database => database_region_facts(country),
+        };
         let mut completed = String::with_capacity(E164_MAX_DIGITS);
-        for facts in regions
-            .iter()
-            .filter_map(|r| r.country.and_then(region_facts))
-        {
+        for facts in regions.iter().filter_map(|r| r.country.and_then(facts_of)) {
             for example in [facts.fixed_example, facts.mobile_example]
                 .into_iter()
                 .flatten()
@@ -329,10 +440,9 @@ fn compile_region(meta: &phonenumber::metadata::Metadata) -> Region {
     ];
     Region {
         country: Country::parse(meta.id()).ok(),
-        leading_digits: meta.leading_digits().map(|r| {
-            ascii_regex(&format!("^(?:{})", squeeze(r.as_str())))
-                .expect("leading-digit patterns compile")
-        }),
+        leading_digits: meta
+            .leading_digits()
+            .map(|r| leading_regex(&squeeze(r.as_str()))),
         general: pattern(d.general()),
         types: types.into_iter().flatten().map(pattern).collect(),
     }
@@ -543,6 +653,71 @@ mod tests {
         assert!(cache.answers.len() <= 2);
     }
 
+    /// Random digit strings after every calling code (and after digits that are none), of every
+    /// length E.164 allows: the lazily compiled plan and its memo answer like the plan compiled at
+    /// once (which also shows that every pattern of the metadata compiles).
+    #[test]
+    fn c8_lazy_plan_and_memo_answer_like_the_eager_plan() {
+        let eager = NumberPlan::compiled_eagerly();
+        let lazy = NumberPlan::global();
+        let mut memo = PlanCache::new(64);
+        let mut state = 0x5EED_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let (mut checked, mut valid) = (0, 0);
+        for code in 1u64..=999 {
+            for _ in 0..120 {
+                let code_digits = code.to_string();
+                let total = (code_digits.len() as u64 + 1 + next() % 14).min(15);
+                let mut text = format!("+{code_digits}");
+                while (text.len() as u64) <= total {
+                    text.push(char::from(b'0' + (next() % 10) as u8));
+                }
+                let number = E164::parse(&text).expect("E.164 form");
+                let prefix = &text[1..2 + (next() as usize) % (text.len() - 1)];
+                assert_eq!(
+                    lazy.classify_prefix(prefix),
+                    eager.classify_prefix(prefix),
+                    "prefix {prefix}"
+                );
+                let expected = eager.classify(number);
+                assert_eq!(lazy.classify(number), expected, "{text}");
+                assert_eq!(memo.classify(number), expected, "{text} (memo)");
+                checked += 1;
+                valid += usize::from(expected != PlanAnswer::Invalid);
+            }
+        }
+        assert!(checked > 100_000 && valid > 1_000, "{checked} {valid}");
+    }
+
+    /// The build-time tables hold every region of the metadata with its calling code and
+    /// example numbers.
+    #[test]
+    fn c8_tables_give_every_region_the_facts_of_the_metadata() {
+        let database = &*phonenumber::metadata::DATABASE;
+        let mut regions = 0;
+        for code in 1u16..=999 {
+            let ids = database.region(&code).unwrap_or_default();
+            assert_eq!(tables::regions(code).len(), ids.len(), "+{code}");
+            for id in ids {
+                let Ok(country) = Country::parse(id) else {
+                    continue;
+                };
+                assert_eq!(
+                    region_facts(country),
+                    database_region_facts(country),
+                    "{id}"
+                );
+                regions += 1;
+            }
+        }
+        assert!(regions > 200, "{regions}");
+    }
+
     #[test]
     fn trie_finds_the_longest_prefix() {
         let mut trie = DigitTrie::default();
@@ -569,6 +744,18 @@ pub struct RegionFacts {
 
 /// The calling code and example numbers of a country, when the plan knows it.
 pub fn region_facts(country: Country) -> Option<RegionFacts> {
+    tables::codes().iter().find_map(|code| {
+        let region = code.regions.iter().find(|r| r.id == country.as_str())?;
+        Some(RegionFacts {
+            calling_code: code.code,
+            fixed_example: region.fixed_example.map(str::to_string),
+            mobile_example: region.mobile_example.map(str::to_string),
+        })
+    })
+}
+
+/// `region_facts` read off the `phonenumber` crate's database.
+fn database_region_facts(country: Country) -> Option<RegionFacts> {
     let meta = phonenumber::metadata::DATABASE.by_id(country.as_str())?;
     let d = meta.descriptors();
     Some(RegionFacts {

@@ -226,19 +226,34 @@ fn instant(location: &str, text: &str) -> Result<Timestamp, FileError> {
 }
 
 fn sku(location: &str, text: &str) -> Result<Sku, FileError> {
-    Sku::parse(text).ok_or_else(|| err(location, format!("{text:?} is not a license (MCOMEETADD, MCOMEETACPEA, MCOPSTNPP, MCOMEETADD_DIALOUT_US)")))
+    sku_at(|| location.to_string(), text)
+}
+
+/// As `sku`, with the location written only when the license is refused.
+fn sku_at(location: impl FnOnce() -> String, text: &str) -> Result<Sku, FileError> {
+    Sku::parse(text).ok_or_else(|| err(location(), format!("{text:?} is not a license (MCOMEETADD, MCOMEETACPEA, MCOPSTNPP, MCOMEETADD_DIALOUT_US)")))
 }
 
 fn policy(location: &str, text: &str) -> Result<Policy, FileError> {
+    policy_at(|| location.to_string(), text)
+}
+
+/// As `policy`, with the location written only when the policy is refused.
+fn policy_at(location: impl FnOnce() -> String, text: &str) -> Result<Policy, FileError> {
     Policy::parse(text).map_err(|reason| FileError {
-        location: location.into(),
+        location: location(),
         reason: Some(reason),
         message: format!("{reason}: {text:?} is not a dial-out policy name"),
     })
 }
 
 fn country(location: &str, text: &str) -> Result<Country, FileError> {
-    Country::parse(text).map_err(|e| err(location, e.to_string()))
+    country_at(|| location.to_string(), text)
+}
+
+/// As `country`, with the location written only when the country is refused.
+fn country_at(location: impl FnOnce() -> String, text: &str) -> Result<Country, FileError> {
+    Country::parse(text).map_err(|e| err(location(), e.to_string()))
 }
 
 impl TenantFile {
@@ -402,12 +417,12 @@ impl TenantFile {
     }
 
     fn check_user(i: usize, u: &UserFile) -> Result<UserDecl, FileError> {
-        let location = format!("users[{i}]");
+        // The locations are written only for a refusal.
         let licenses = u
             .licenses
             .iter()
             .enumerate()
-            .map(|(j, l)| sku(&format!("{location}.licenses[{j}]"), l))
+            .map(|(j, l)| sku_at(|| format!("users[{i}].licenses[{j}]"), l))
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(UserDecl {
             spec: UserSpec {
@@ -417,12 +432,12 @@ impl TenantFile {
                 usage_location: u
                     .usage_location
                     .as_deref()
-                    .map(|c| country(&format!("{location}.usage_location"), c))
+                    .map(|c| country_at(|| format!("users[{i}].usage_location"), c))
                     .transpose()?,
                 policy: u
                     .dial_out_policy
                     .as_deref()
-                    .map(|p| policy(&format!("{location}.dial_out_policy"), p))
+                    .map(|p| policy_at(|| format!("users[{i}].dial_out_policy"), p))
                     .transpose()?,
                 toll_free_dial_in: u.toll_free_dial_in,
             },
@@ -462,6 +477,21 @@ pub struct Applied {
     pub funding_refs: Vec<String>,
 }
 
+/// The change sentences of one apply, or none at all when nobody will read them.
+struct Changes {
+    list: Vec<String>,
+    record: bool,
+}
+
+impl Changes {
+    /// Records the sentence `say` builds, building it only when sentences are kept.
+    fn push(&mut self, say: impl FnOnce() -> String) {
+        if self.record {
+            self.list.push(say());
+        }
+    }
+}
+
 /// Applies `file` to `existing` (or creates the tenant). `applied_refs` are the references of
 /// fundings already declared. Declared fundings are scheduled: made when the ledger reaches their
 /// instants. A refusal changes nothing and names where in the file it comes from.
@@ -472,7 +502,34 @@ pub fn apply(
     rules: &AmountRules,
     applied_refs: &BTreeSet<String>,
 ) -> Result<Applied, FileError> {
-    let mut changes = Vec::new();
+    apply_with(file, existing, countries, rules, applied_refs, true)
+}
+
+/// As [`apply`], but without the change sentences (`changes` stays empty): the same book,
+/// effects, references and refusals, for callers that only use the tenant, such as an offline
+/// run loading its tenant files.
+pub fn apply_silently(
+    file: &TenantFile,
+    existing: Option<&TenantBook>,
+    countries: &CountryTable,
+    rules: &AmountRules,
+    applied_refs: &BTreeSet<String>,
+) -> Result<Applied, FileError> {
+    apply_with(file, existing, countries, rules, applied_refs, false)
+}
+
+fn apply_with(
+    file: &TenantFile,
+    existing: Option<&TenantBook>,
+    countries: &CountryTable,
+    rules: &AmountRules,
+    applied_refs: &BTreeSet<String>,
+    record: bool,
+) -> Result<Applied, FileError> {
+    let mut changes = Changes {
+        list: Vec::new(),
+        record,
+    };
     let mut book = match existing {
         Some(book) => {
             let mut book = book.clone();
@@ -480,7 +537,7 @@ pub fn apply(
             book
         }
         None => {
-            changes.push(format!("created tenant {}", file.spec.id));
+            changes.push(|| format!("created tenant {}", file.spec.id));
             TenantBook::new(Tenant::new(file.spec.clone()).map_err(|m| err("timezone", m))?)
         }
     };
@@ -488,15 +545,63 @@ pub fn apply(
     if let Some(p) = file.default_policy
         && tenant.set_default_policy(p)
     {
-        changes.push(format!("set the default dial-out policy to {}", p.name));
+        changes.push(|| format!("set the default dial-out policy to {}", p.name));
     }
+    apply_users(file, tenant, &mut changes)?;
+    for (sku, from, count) in &file.purchases {
+        if tenant
+            .set_purchased(*sku, *count, *from, countries)
+            .map_err(|r| refused(format!("licenses.{}", sku.code()), r))?
+        {
+            changes.push(|| {
+                let since = if *from == SINCE_ALWAYS {
+                    String::new()
+                } else {
+                    format!(" from {}", crate::instant::format(*from))
+                };
+                format!("set purchased {} to {count}{since}", sku.code())
+            });
+        }
+    }
+    if let Some(settings) = file.wallet
+        && tenant
+            .setup_wallet(settings, countries, rules)
+            .map_err(|r| refused("wallet", r))?
+    {
+        changes.push(|| "set up the wallet settings".to_string());
+    }
+    for (i, (number, kind, shared, default)) in file.numbers.iter().enumerate() {
+        if tenant
+            .add_number(*number, *kind, *shared, *default, countries)
+            .map_err(|r| refused(format!("numbers[{i}]"), r))?
+        {
+            changes.push(|| format!("saved {} number {number}", kind.as_str()));
+        }
+    }
+    apply_assignments(file, tenant, countries, &mut changes)?;
+    let (effects, funding_refs) =
+        schedule_fundings(file, &mut book, rules, applied_refs, &mut changes)?;
+    Ok(Applied {
+        book,
+        changes: changes.list,
+        effects,
+        funding_refs,
+    })
+}
+
+/// Saves every declared user and takes back the licenses the file no longer gives them.
+fn apply_users(
+    file: &TenantFile,
+    tenant: &mut Tenant,
+    changes: &mut Changes,
+) -> Result<(), FileError> {
     for (i, decl) in file.users.iter().enumerate() {
-        let location = format!("users[{i}]");
+        let location = || format!("users[{i}]");
         if tenant
             .upsert_user(decl.spec.clone())
-            .map_err(|r| refused(&location, r))?
+            .map_err(|r| refused(location(), r))?
         {
-            changes.push(format!("saved user {}", decl.spec.upn.trim()));
+            changes.push(|| ["saved user ", decl.spec.upn.trim()].concat());
         }
         let held: Vec<Sku> = tenant
             .user(&decl.spec.upn)
@@ -505,63 +610,47 @@ pub fn apply(
         for sku in held.into_iter().filter(|s| !decl.licenses.contains(s)) {
             if tenant
                 .unassign(&decl.spec.upn, sku)
-                .map_err(|r| refused(&location, r))?
+                .map_err(|r| refused(location(), r))?
             {
-                changes.push(format!(
-                    "unassigned {} from {}",
-                    sku.code(),
-                    decl.spec.upn.trim()
-                ));
+                changes
+                    .push(|| ["unassigned ", sku.code(), " from ", decl.spec.upn.trim()].concat());
             }
         }
     }
-    for (sku, from, count) in &file.purchases {
-        let location = format!("licenses.{}", sku.code());
-        if tenant
-            .set_purchased(*sku, *count, *from, countries)
-            .map_err(|r| refused(&location, r))?
-        {
-            let since = if *from == SINCE_ALWAYS {
-                String::new()
-            } else {
-                format!(" from {}", crate::instant::format(*from))
-            };
-            changes.push(format!("set purchased {} to {count}{since}", sku.code()));
-        }
-    }
-    if let Some(settings) = file.wallet
-        && tenant
-            .setup_wallet(settings, countries, rules)
-            .map_err(|r| refused("wallet", r))?
-    {
-        changes.push("set up the wallet settings".to_string());
-    }
-    for (i, (number, kind, shared, default)) in file.numbers.iter().enumerate() {
-        if tenant
-            .add_number(*number, *kind, *shared, *default, countries)
-            .map_err(|r| refused(format!("numbers[{i}]"), r))?
-        {
-            changes.push(format!("saved {} number {number}", kind.as_str()));
-        }
-    }
+    Ok(())
+}
+
+/// Gives every declared user the licenses the file lists for them.
+fn apply_assignments(
+    file: &TenantFile,
+    tenant: &mut Tenant,
+    countries: &CountryTable,
+    changes: &mut Changes,
+) -> Result<(), FileError> {
     for (i, decl) in file.users.iter().enumerate() {
         for (j, sku) in decl.licenses.iter().enumerate() {
             if tenant
                 .assign(&decl.spec.upn, *sku, countries)
                 .map_err(|r| refused(format!("users[{i}].licenses[{j}]"), r))?
             {
-                changes.push(format!(
-                    "assigned {} to {}",
-                    sku.code(),
-                    decl.spec.upn.trim()
-                ));
+                changes.push(|| ["assigned ", sku.code(), " to ", decl.spec.upn.trim()].concat());
             }
         }
     }
+    Ok(())
+}
+
+/// Declared fundings are history: each is made when the ledger reaches its instant, in time
+/// order with the calls (at once when the ledger is already past it).
+fn schedule_fundings(
+    file: &TenantFile,
+    book: &mut TenantBook,
+    rules: &AmountRules,
+    applied_refs: &BTreeSet<String>,
+    changes: &mut Changes,
+) -> Result<(Effects, Vec<String>), FileError> {
     let mut effects = Effects::default();
     let mut funding_refs = Vec::new();
-    // Declared fundings are history: each is made when the ledger reaches its instant, in time
-    // order with the calls (at once when the ledger is already past it).
     for (i, f) in file.fundings.iter().enumerate() {
         if applied_refs.contains(&f.reference) {
             continue;
@@ -572,26 +661,24 @@ pub fn apply(
         effects.entries.extend(e.entries);
         effects.events.extend(e.events);
         funding_refs.push(f.reference.clone());
-        changes.push(format!(
-            "declared funding {} {} ({}) dated {}",
-            book.tenant.currency.format(f.amount),
-            book.tenant.currency,
-            f.reference,
-            crate::instant::format(f.at)
-        ));
+        let currency = book.tenant.currency;
+        changes.push(|| {
+            format!(
+                "declared funding {} {} ({}) dated {}",
+                currency.format(f.amount),
+                currency,
+                f.reference,
+                crate::instant::format(f.at)
+            )
+        });
     }
-    Ok(Applied {
-        book,
-        changes,
-        effects,
-        funding_refs,
-    })
+    Ok((effects, funding_refs))
 }
 
 fn update_tenant(
     tenant: &mut Tenant,
     spec: &TenantSpec,
-    changes: &mut Vec<String>,
+    changes: &mut Changes,
 ) -> Result<(), FileError> {
     if tenant.country != spec.country || tenant.currency != spec.currency {
         return Err(err(
@@ -604,17 +691,17 @@ fn update_tenant(
     }
     if tenant.name != spec.name {
         tenant.name = spec.name.clone();
-        changes.push(format!("renamed the tenant to {}", spec.name));
+        changes.push(|| format!("renamed the tenant to {}", spec.name));
     }
     if tenant.agreement != spec.agreement {
         tenant.agreement = spec.agreement;
-        changes.push(format!("set the agreement to {}", spec.agreement.as_str()));
+        changes.push(|| format!("set the agreement to {}", spec.agreement.as_str()));
     }
     if tenant.timezone_name != spec.timezone {
         let fresh = Tenant::new(spec.clone()).map_err(|m| err("timezone", m))?;
         tenant.timezone = fresh.timezone;
         tenant.timezone_name = spec.timezone.clone();
-        changes.push(format!("set the time zone to {}", spec.timezone));
+        changes.push(|| format!("set the time zone to {}", spec.timezone));
     }
     Ok(())
 }
@@ -741,5 +828,28 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn applying_silently_gives_the_same_tenant_without_sentences() {
+        let file = TenantFile::parse(EXAMPLE).unwrap();
+        let countries = crate::countries::shipped();
+        let (rules, refs) = (AmountRules::default(), BTreeSet::new());
+        let told = apply(&file, None, &countries, &rules, &refs).unwrap();
+        let silent = apply_silently(&file, None, &countries, &rules, &refs).unwrap();
+        assert!(!told.changes.is_empty());
+        assert!(silent.changes.is_empty());
+        assert_eq!(told.funding_refs, silent.funding_refs);
+        assert_eq!(told.book.scheduled.len(), silent.book.scheduled.len());
+        for user in &file.users {
+            let upn = &user.spec.upn;
+            assert!(told.book.tenant.user(upn).is_some(), "{upn}");
+            assert_eq!(told.book.tenant.user(upn), silent.book.tenant.user(upn));
+        }
+        // A refusal names the same place either way.
+        let bad = TenantFile::parse(&EXAMPLE.replace("MCOPSTNPP = 3", "MCOPSTNPP = 1")).unwrap();
+        let told = apply(&bad, None, &countries, &rules, &refs).unwrap_err();
+        let silent = apply_silently(&bad, None, &countries, &rules, &refs).unwrap_err();
+        assert_eq!(told, silent);
     }
 }

@@ -696,3 +696,89 @@ fn country_table_is_parsed_from_the_operator_file() {
     );
     assert_eq!(table.name(country("GB")), "United Kingdom");
 }
+
+/// C41/C42 over many changes: the object ids freed by an update can be taken again, a taken one
+/// is refused, every user is found in any case, `users()` lists them in order of lower-case UPN,
+/// and the assigned count of each license always equals the users holding it.
+#[test]
+fn c41_c42_indexes_follow_every_change() {
+    use Reason::*;
+    let mut t = TenantFx::new("t", "FR", "EUR")
+        .purchase(Subscription, 400)
+        .purchase(PayPerMinute, 400)
+        .purchase(Credits, 400)
+        .build();
+    let with_id = |upn: &str, id: &str| UserSpec {
+        object_id: Some(id.to_string()),
+        ..user_spec(upn)
+    };
+    t.upsert_user(with_id("alice@contoso.fr", "id-1")).unwrap();
+    // Without an object id the user takes the stable one, freeing id-1.
+    t.upsert_user(user_spec("Alice@contoso.fr")).unwrap();
+    let stable = t.user("alice@contoso.fr").unwrap().object_id.clone();
+    assert_ne!(stable, "id-1");
+    assert_eq!(t.upsert_user(with_id("bob@contoso.fr", "id-1")), Ok(true));
+    let r = t
+        .upsert_user(with_id("carol@contoso.fr", &stable))
+        .unwrap_err();
+    assert_eq!(r.reason, UpnNotUnique, "C41 one object, one UPN");
+    let recount = |t: &Tenant, sku: Sku| t.users().filter(|u| u.licenses.contains(&sku)).count();
+    for i in 0..600u32 {
+        let upn = format!("User{:03}@Contoso.fr", (i * 7919) % 300);
+        t.upsert_user(user_spec(&upn)).unwrap();
+        let sku = [Subscription, PayPerMinute, Credits][(i % 3) as usize];
+        if i % 5 == 0 {
+            t.unassign(&upn, sku).unwrap();
+        } else {
+            let _ = t.assign(&upn, sku, countries());
+        }
+        assert!(t.user(&upn.to_lowercase()).is_some(), "{upn}");
+    }
+    for sku in [Subscription, PayPerMinute, Credits, DialOutUs] {
+        assert_eq!(t.assigned(sku) as usize, recount(&t, sku), "{sku:?}");
+    }
+    let keys: Vec<&str> = t.users().map(|u| u.upn.key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted, "users() in order of lower-case UPN");
+    assert_eq!(keys.len(), 302);
+}
+
+/// C41: the lookup by UPN ignores case and surrounding white space (as `Upn::new` does) on every
+/// path: lower-case ASCII as given, anything else through the lower-case key.
+#[test]
+fn c41_user_lookup_ignores_case_and_surrounding_white_space() {
+    let mut t = TenantFx::new("t", "FR", "EUR").build();
+    for upn in ["alice@contoso.fr", "élodie@contoso.fr", "a@b"] {
+        t.upsert_user(user_spec(upn)).unwrap();
+    }
+    let found = [
+        "alice@contoso.fr",
+        "ALICE@contoso.fr",
+        "  alice@contoso.fr",
+        "alice@contoso.fr\t",
+        "\u{0B}alice@contoso.fr\r\n",
+        "\u{A0}alice@contoso.fr",
+        "Élodie@contoso.fr",
+        "élodie@contoso.fr ",
+        "a@b",
+        "A@B",
+        " a@b",
+    ];
+    for upn in found {
+        assert_eq!(
+            t.user(upn).map(|u| u.upn.key.as_str()),
+            Some(upn.trim().to_lowercase().as_str()),
+            "{upn:?}"
+        );
+    }
+    for upn in [
+        "",
+        " ",
+        "alice@contoso.fr\u{1C}",
+        "alice@contoso.f",
+        "bob@contoso.fr",
+    ] {
+        assert!(t.user(upn).is_none(), "{upn:?}");
+    }
+}
