@@ -17,7 +17,7 @@ use minutely_core::ledger::{Effects, EntryKind, Event};
 use minutely_core::money::Currency;
 use minutely_core::reason::Reason;
 use minutely_formats::calls::{CallFile, empty_record};
-use minutely_formats::tenant_file::{TenantFile, apply};
+use minutely_formats::tenant_file::{TenantFile, apply_silently};
 use minutely_formats::{countries, export, ratecard};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -444,7 +444,7 @@ pub fn load_tenant(
     rules: &AmountRules,
 ) -> Result<TenantBook> {
     let file = TenantFile::parse(text).map_err(|e| anyhow::anyhow!("tenant file: {e}"))?;
-    let applied = apply(&file, None, countries, rules, &BTreeSet::new())
+    let applied = apply_silently(&file, None, countries, rules, &BTreeSet::new())
         .map_err(|e| anyhow::anyhow!("tenant file: {e}"))?;
     Ok(applied.book)
 }
