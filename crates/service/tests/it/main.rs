@@ -363,3 +363,63 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
     assert!(live.contains_key("held") && !live.contains_key("gone"));
     assert_eq!(stored_reservations(&db, "contoso"), ["held"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let state = State::load(open(&db)).unwrap();
+    let (writer, thread) =
+        writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
+    let file = TenantFile::parse(TENANT_FILE).unwrap();
+    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
+    let _: TenantApplied = writer
+        .execute(Command::ApplyTenantFile {
+            actor,
+            tenant: "contoso".to_string(),
+            file: Box::new(file),
+        })
+        .await
+        .unwrap();
+    // Each command is its own batch: authorizations change no wallet row, ends do.
+    let end = |call_id: &str| {
+        ControlStep::End(End {
+            call_id: call_id.to_string(),
+            end_at: None,
+            duration_s: Some(90),
+            record: None,
+            answered_at: None,
+        })
+    };
+    for steps in [
+        vec![authorize_step("a")],
+        vec![authorize_step("b")],
+        vec![end("a")],
+        vec![authorize_step("c")],
+        vec![end("b")],
+        vec![authorize_step("d")],
+    ] {
+        let answered: BatchAnswered = writer
+            .execute(Command::Control(ControlCommand::Batch {
+                tenant: "contoso".to_string(),
+                steps,
+            }))
+            .await
+            .unwrap();
+        assert!(answered.0.iter().all(Result::is_ok), "{answered:?}");
+    }
+    let in_memory = writer
+        .with_book("contoso", |book| {
+            Ok((book.wallet.clone(), book.scheduled.clone()))
+        })
+        .await
+        .unwrap();
+    stop(writer, thread).await;
+    let state = State::load(open(&db)).unwrap();
+    let book = &state.books["contoso"];
+    assert_eq!(
+        (&book.wallet, &book.scheduled),
+        (&in_memory.0, &in_memory.1)
+    );
+    assert_eq!(stored_reservations(&db, "contoso"), ["c", "d"]);
+}
