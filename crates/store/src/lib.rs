@@ -214,8 +214,9 @@ pub struct TenantChanges {
     pub tenant_id: String,
     /// The whole directory, when it changed (or the tenant is new): rewritten like `save` does.
     pub directory: Option<Tenant>,
-    /// The wallet snapshot, when the wallet changed (wallet_state row and the tenant's lots
-    /// rewritten). Required when `commit.entries` is not empty.
+    /// The wallet snapshot, when the wallet changed: the wallet_state row and the tenant's lots
+    /// become the snapshot's, only the rows that differ being written. Required when
+    /// `commit.entries` is not empty.
     pub wallet: Option<WalletSnapshot>,
     /// The scheduled fundings, when they changed (replaced).
     pub scheduled: Option<Vec<ScheduledFunding>>,
