@@ -448,7 +448,15 @@ pub fn start(
     let (tx, rx) = mpsc::channel(config.queue.max(1));
     let handle = std::thread::Builder::new()
         .name("minutely-writer".into())
-        .spawn(move || writer_loop(state, rx, config, clock, committed))
+        .spawn(move || {
+            let mut state = state;
+            // The server's writer lives long and commits often: its commits leave the WAL's
+            // checkpoints to a thread of their own. (One-shot commands keep SQLite's own.)
+            if let Err(e) = state.store.checkpoint_in_background() {
+                tracing::warn!(error = %e, "checkpoints stay inside commits");
+            }
+            writer_loop(state, rx, config, clock, committed)
+        })
         .expect("the writer thread starts");
     (Writer { tx }, handle)
 }
