@@ -14,6 +14,7 @@ pub mod keys;
 pub mod statements;
 pub mod tenants;
 pub mod writer;
+mod written;
 
 pub use commands::{Answer, Command};
 pub use error::{Kind, ServiceError, ServiceResult, unknown_tenant};

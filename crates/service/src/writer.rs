@@ -8,6 +8,7 @@
 use crate::clock::Clock;
 use crate::commands::{Answer, Command, FromAnswer, expect_answer};
 use crate::error::{ServiceError, ServiceResult, unknown_tenant};
+use crate::written::{Stored, Written};
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::control::{ControlPolicy, HoldChanges};
@@ -394,6 +395,8 @@ pub struct State {
     pub store: Store,
     /// When the live-reservations gauge was last published.
     live_gauge_at: Option<Instant>,
+    /// What the store holds of each tenant's wallet, as this writer committed it.
+    written: Written,
 }
 
 /// How often the live-reservations gauge is brought up to date while batches commit.
@@ -429,6 +432,7 @@ impl State {
             },
             store,
             live_gauge_at: None,
+            written: Written::default(),
         })
     }
 }
@@ -444,7 +448,15 @@ pub fn start(
     let (tx, rx) = mpsc::channel(config.queue.max(1));
     let handle = std::thread::Builder::new()
         .name("minutely-writer".into())
-        .spawn(move || writer_loop(state, rx, config, clock, committed))
+        .spawn(move || {
+            let mut state = state;
+            // The server's writer lives long and commits often: its commits leave the WAL's
+            // checkpoints to a thread of their own. (One-shot commands keep SQLite's own.)
+            if let Err(e) = state.store.checkpoint_in_background() {
+                tracing::warn!(error = %e, "checkpoints stay inside commits");
+            }
+            writer_loop(state, rx, config, clock, committed)
+        })
         .expect("the writer thread starts");
     (Writer { tx }, handle)
 }
@@ -474,7 +486,7 @@ pub fn execute_once(
     let mut ctx = work.ctx(&mut state, config, clock);
     let answer = guarded(|| command.execute(&mut ctx));
     // The same checks as before a commit (C24 on every wallet changed), with nothing written.
-    changes_of(&state.books, work.changes);
+    changes_of(&state.books, &state.written, work.changes);
     answer
 }
 
@@ -538,12 +550,17 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             Message::Stop => {}
         }
     }
-    let tenant_changes = changes_of(&state.books, work.changes);
+    let (tenant_changes, stored) = changes_of(&state.books, &state.written, work.changes);
     let failure = if tenant_changes.is_empty() && work.audit.is_empty() {
         None
     } else {
         commit(state, &tenant_changes, &work.audit)
     };
+    if failure.is_none() {
+        for (c, stored) in tenant_changes.iter().zip(stored) {
+            state.written.committed(&c.tenant_id, stored);
+        }
+    }
     // C23 needs only the ids of the batch at hand in memory: the rest is on disk.
     for c in &tenant_changes {
         if let Some(book) = state.books.get_mut(&c.tenant_id) {
@@ -556,13 +573,17 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
     publish(state, &tenant_changes);
 }
 
-/// What the batch changed, tenant by tenant, as the store writes it. C24 is checked on every
-/// wallet written: a ledger that does not add up is never made durable (the process stops and
-/// the restart rebuilds from what was committed).
+/// What the batch changed, tenant by tenant, as the store writes it, with the fingerprints of
+/// each tenant's wallet and scheduled fundings once written. C24 is checked on every wallet
+/// touched: a ledger that does not add up is never made durable (the process stops and the
+/// restart rebuilds from what was committed). The wallet and the scheduled fundings are left
+/// out when the store already holds exactly them (`written`); never with journal entries, nor
+/// for a tenant whose directory is written.
 fn changes_of(
     books: &BTreeMap<String, TenantBook>,
+    written: &Written,
     changes: BTreeMap<String, Pending>,
-) -> Vec<TenantChanges> {
+) -> (Vec<TenantChanges>, Vec<Stored>) {
     changes
         .into_iter()
         .filter_map(|(id, pending)| {
@@ -571,18 +592,30 @@ fn changes_of(
                 tracing::error!(tenant = %id, error = %e, "C24 broken in memory; stopping");
                 std::process::abort();
             }
+            let known = if pending.directory {
+                None
+            } else {
+                written.get(&id)
+            };
             let mut c = pending.changes;
             c.reservations_put = pending.holds.put;
             c.reservations_drop = pending.holds.dropped;
             if pending.directory {
                 c.directory = Some(book.tenant.clone());
             }
-            c.wallet = Some(book.wallet.snapshot());
-            c.scheduled = Some(book.scheduled.clone());
+            let wallet = book.wallet.snapshot();
+            let stored = Stored::of(&wallet, &book.scheduled);
+            let same = |of: fn(&Stored) -> u128| known.as_ref().map(of) == Some(of(&stored));
+            if !same(|s| s.wallet) || !c.commit.entries.is_empty() {
+                c.wallet = Some(wallet);
+            }
+            if !same(|s| s.scheduled) {
+                c.scheduled = Some(book.scheduled.clone());
+            }
             c.pool = book.pool_used.clone();
-            Some(c)
+            Some((c, stored))
         })
-        .collect()
+        .unzip()
 }
 
 /// Commits the batch in one transaction; when that fails, reloads the tenants it touched (memory
@@ -598,6 +631,7 @@ fn commit(
         .err()?;
     tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
     for c in tenant_changes {
+        state.written.forget(&c.tenant_id);
         match state.store.load_book(&c.tenant_id) {
             Ok(Some(book)) => {
                 state.books.insert(c.tenant_id.clone(), book);

@@ -12,14 +12,23 @@ use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
-/// Replaces the tenant's wallet state and live lots with the snapshot.
+/// Makes the tenant's wallet state and live lots those of the snapshot, writing only what
+/// differs from the stored rows: a state row or a lot that holds the same values is left as it
+/// is, a lot whose values changed is updated in place, a new lot is inserted and a lot no longer
+/// live is deleted. The rows afterwards are exactly those a delete-and-insert of the whole
+/// snapshot leaves (the same columns, the same values), at the cost of the rows that changed.
 pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) -> Result<()> {
+    // The update runs only when a value differs (`IS NOT` also compares NULLs).
     let mut state = conn.prepare_cached(
         "INSERT INTO wallet_state (tenant, debt, next_lot, next_seq, clock, retry_after, funded, debited, forfeited)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant) DO UPDATE SET debt = excluded.debt, next_lot = excluded.next_lot,
              next_seq = excluded.next_seq, clock = excluded.clock, retry_after = excluded.retry_after,
-             funded = excluded.funded, debited = excluded.debited, forfeited = excluded.forfeited",
+             funded = excluded.funded, debited = excluded.debited, forfeited = excluded.forfeited
+         WHERE debt IS NOT excluded.debt OR next_lot IS NOT excluded.next_lot
+             OR next_seq IS NOT excluded.next_seq OR clock IS NOT excluded.clock
+             OR retry_after IS NOT excluded.retry_after OR funded IS NOT excluded.funded
+             OR debited IS NOT excluded.debited OR forfeited IS NOT excluded.forfeited",
     )?;
     state.execute(params![
         tenant,
@@ -32,11 +41,18 @@ pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) 
         dec(s.debited),
         dec(s.forfeited),
     ])?;
-    conn.prepare_cached("DELETE FROM lots WHERE tenant = ?1")?
-        .execute([tenant])?;
+    drop_gone_lots(conn, tenant, &s.lots)?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO lots (tenant, id, funded_at, expires_at, amount, remaining, source_kind, source_ref, warned)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (tenant, id) DO UPDATE SET funded_at = excluded.funded_at,
+             expires_at = excluded.expires_at, amount = excluded.amount,
+             remaining = excluded.remaining, source_kind = excluded.source_kind,
+             source_ref = excluded.source_ref, warned = excluded.warned
+         WHERE funded_at IS NOT excluded.funded_at OR expires_at IS NOT excluded.expires_at
+             OR amount IS NOT excluded.amount OR remaining IS NOT excluded.remaining
+             OR source_kind IS NOT excluded.source_kind OR source_ref IS NOT excluded.source_ref
+             OR warned IS NOT excluded.warned",
     )?;
     for lot in &s.lots {
         let (kind, reference) = match &lot.source {
@@ -54,6 +70,30 @@ pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) 
             reference,
             lot.warned,
         ])?;
+    }
+    Ok(())
+}
+
+/// Deletes the stored lots of the tenant that are not among `live` (emptied or expired). The
+/// stored ids come from the primary key's index alone.
+fn drop_gone_lots(conn: &Connection, tenant: &str, live: &[Lot]) -> Result<()> {
+    let mut gone: Vec<i64> = Vec::new();
+    {
+        let mut ids = conn.prepare_cached("SELECT id FROM lots WHERE tenant = ?1")?;
+        let mut rows = ids.query([tenant])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if !live.iter().any(|lot| i64::try_from(lot.id) == Ok(id)) {
+                gone.push(id);
+            }
+        }
+    }
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let mut delete = conn.prepare_cached("DELETE FROM lots WHERE tenant = ?1 AND id = ?2")?;
+    for id in gone {
+        delete.execute(params![tenant, id])?;
     }
     Ok(())
 }
@@ -362,12 +402,16 @@ fn verify_accounts(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<()
     }
 }
 
-/// Replaces the tenant's scheduled fundings.
+/// Replaces the tenant's scheduled fundings; when the stored ones are already exactly these,
+/// nothing is written.
 pub(crate) fn write_scheduled(
     conn: &Connection,
     tenant: &str,
     scheduled: &[ScheduledFunding],
 ) -> Result<()> {
+    if stored_scheduled_are(conn, tenant, scheduled)? {
+        return Ok(());
+    }
     conn.prepare_cached("DELETE FROM scheduled_fundings WHERE tenant = ?1")?
         .execute([tenant])?;
     let mut stmt = conn.prepare_cached(
@@ -377,6 +421,32 @@ pub(crate) fn write_scheduled(
         stmt.execute(params![tenant, f.reference, dec(f.amount), ts(f.at)])?;
     }
     Ok(())
+}
+
+/// True when the tenant's stored scheduled fundings are exactly `scheduled` (the same
+/// references with the same amount and instant texts, none more).
+fn stored_scheduled_are(
+    conn: &Connection,
+    tenant: &str,
+    scheduled: &[ScheduledFunding],
+) -> Result<bool> {
+    let mut stmt = conn
+        .prepare_cached("SELECT reference, amount, at FROM scheduled_fundings WHERE tenant = ?1")?;
+    let mut rows = stmt.query([tenant])?;
+    let mut stored = 0usize;
+    while let Some(row) = rows.next()? {
+        stored += 1;
+        let reference: String = row.get(0)?;
+        let amount: String = row.get(1)?;
+        let at: String = row.get(2)?;
+        let same = scheduled
+            .iter()
+            .any(|f| f.reference == reference && dec(f.amount) == amount && ts(f.at) == at);
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(stored == scheduled.len())
 }
 
 /// The tenant's scheduled fundings, oldest first.

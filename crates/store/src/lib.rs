@@ -9,6 +9,7 @@ mod audit;
 mod backup;
 mod calls;
 mod catalogue;
+mod checkpoint;
 mod codec;
 mod directory;
 mod integrity;
@@ -214,8 +215,9 @@ pub struct TenantChanges {
     pub tenant_id: String,
     /// The whole directory, when it changed (or the tenant is new): rewritten like `save` does.
     pub directory: Option<Tenant>,
-    /// The wallet snapshot, when the wallet changed (wallet_state row and the tenant's lots
-    /// rewritten). Required when `commit.entries` is not empty.
+    /// The wallet snapshot, when the wallet changed: the wallet_state row and the tenant's lots
+    /// become the snapshot's, only the rows that differ being written. Required when
+    /// `commit.entries` is not empty.
     pub wallet: Option<WalletSnapshot>,
     /// The scheduled fundings, when they changed (replaced).
     pub scheduled: Option<Vec<ScheduledFunding>>,
@@ -233,6 +235,9 @@ pub struct TenantChanges {
 
 /// The store.
 pub struct Store {
+    /// The checkpoint thread, when `checkpoint_in_background` started one. Declared before
+    /// `conn` so that it is stopped before the writer's connection closes.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: rusqlite::Connection,
     /// The commit watermark's writer (see `integrity`); `None` on a read-only store.
     watermark: Option<integrity::Publisher>,
@@ -276,6 +281,7 @@ impl Store {
         };
         let (conn, seq) = open().map_err(|e| integrity::damaged(path, e))?;
         Ok(Store {
+            checkpointer: None,
             conn,
             watermark: Some(integrity::Publisher::open(path, seq)),
             pending_seq: None,
@@ -301,6 +307,7 @@ impl Store {
         let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         schema::configure_read_only(&conn)?;
         Ok(Store {
+            checkpointer: None,
             conn,
             watermark: None,
             pending_seq: None,
@@ -357,6 +364,32 @@ impl Store {
         if let Some(watermark) = &mut self.watermark {
             watermark.publish(seq);
         }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed(&self.conn);
+        }
+    }
+
+    /// Moves checkpoints off this connection onto a thread of their own (see `checkpoint`):
+    /// for a long-lived writer, whose commits then never copy the WAL back into the database
+    /// file themselves. The thread stops when the store is dropped. Call it from the thread
+    /// that commits, on a read-write store; it does nothing when already done. On an error
+    /// (said in the answer) SQLite keeps checkpointing inside commits, as before.
+    pub fn checkpoint_in_background(&mut self) -> std::result::Result<(), String> {
+        if self.checkpointer.is_some() {
+            return Ok(());
+        }
+        if self.watermark.is_none() {
+            return Err("a read-only store does not checkpoint".into());
+        }
+        let path = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .ok_or("the store has no file")?
+            .to_owned();
+        let checkpointer = checkpoint::Checkpointer::start(Path::new(&path), &self.conn)?;
+        self.checkpointer = Some(checkpointer);
+        Ok(())
     }
 
     /// Runs `f` in ONE write transaction: every change `f` makes through this store commits

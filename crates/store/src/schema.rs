@@ -23,6 +23,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// ones (rusqlite keeps 16 by default, which would re-prepare them for every tenant).
 const STATEMENT_CACHE: usize = 64;
 
+/// The read-write connection's page cache, in KiB (SQLite's negative `cache_size`). The
+/// default 2 MiB holds the b-tree pages of a few hundred tenants: past that, every batch reads
+/// the pages of the tenants it touches back from the file. Pages are cached only once read, so
+/// a small store never grows to it.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+
 /// The durability settings: WAL so readers never block the writer, `synchronous=FULL` so a
 /// commit survives power loss (C24 must hold after any crash), foreign keys enforced.
 pub(crate) fn configure(conn: &Connection) -> Result<()> {
@@ -34,6 +40,7 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     Ok(())
 }
 

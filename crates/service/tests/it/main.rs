@@ -3,12 +3,16 @@
 
 use jiff::Timestamp;
 use minutely_core::Reason;
+use minutely_core::control::Decision;
 use minutely_core::engine::Outcome;
 use minutely_core::rating::{CallRecord, Direction};
 use minutely_formats::tenant_file::TenantFile;
 use minutely_service::Command;
 use minutely_service::audit::Actor;
 use minutely_service::clock::Clock;
+use minutely_service::commands::control::{
+    Authorize, BatchAnswered, ControlCommand, ControlStep, End, StepAnswer,
+};
 use minutely_service::ingest::{Ingested, ingest_in_writer};
 use minutely_service::keys::{KeyKind, LastOperator, Revoked, create_key, revoke_key};
 use minutely_service::tenants::{TenantApplied, apply_to_store};
@@ -283,4 +287,139 @@ async fn directory_commands_record_a_change_once_and_name_what_they_refuse() {
             ("user.put".to_string(), ActorKind::TenantAdmin),
         ]
     );
+}
+
+/// The call ids of the tenant's stored reservations, sorted.
+fn stored_reservations(db: &Path, tenant: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT call_id FROM reservations WHERE tenant = ?1 ORDER BY call_id")
+        .unwrap();
+    stmt.query_map([tenant], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn authorize_step(call_id: &str) -> ControlStep {
+    ControlStep::Authorize(Authorize {
+        call: dial_in(call_id, "conf-A"),
+        start: Some(now()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let state = State::load(open(&db)).unwrap();
+    let (writer, thread) =
+        writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
+    let file = TenantFile::parse(TENANT_FILE).unwrap();
+    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
+    let _: TenantApplied = writer
+        .execute(Command::ApplyTenantFile {
+            actor,
+            tenant: "contoso".to_string(),
+            file: Box::new(file),
+        })
+        .await
+        .unwrap();
+    // One command, so one batch: "gone" is held and released before the commit; "held" stays.
+    let steps = vec![
+        authorize_step("gone"),
+        ControlStep::End(End {
+            call_id: "gone".to_string(),
+            end_at: None,
+            duration_s: Some(60),
+            record: None,
+            answered_at: None,
+        }),
+        authorize_step("held"),
+    ];
+    let answered: BatchAnswered = writer
+        .execute(Command::Control(ControlCommand::Batch {
+            tenant: "contoso".to_string(),
+            steps,
+        }))
+        .await
+        .unwrap();
+    for answer in &answered.0 {
+        match answer {
+            Ok(StepAnswer::Authorized(a)) => {
+                assert!(matches!(a.decision, Decision::Allow(_)), "{a:?}")
+            }
+            Ok(StepAnswer::Ended(e)) => assert!(!e.replay, "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    stop(writer, thread).await;
+    assert_eq!(stored_reservations(&db, "contoso"), ["held"]);
+    let store = open(&db);
+    assert!(store.call("contoso", "gone").unwrap().is_some(), "charged");
+    // The restart reads what is stored: the ended call holds nothing, the other still does.
+    let state = State::load(store).unwrap();
+    let live = state.books["contoso"].live();
+    assert!(live.contains_key("held") && !live.contains_key("gone"));
+    assert_eq!(stored_reservations(&db, "contoso"), ["held"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let state = State::load(open(&db)).unwrap();
+    let (writer, thread) =
+        writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
+    let file = TenantFile::parse(TENANT_FILE).unwrap();
+    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
+    let _: TenantApplied = writer
+        .execute(Command::ApplyTenantFile {
+            actor,
+            tenant: "contoso".to_string(),
+            file: Box::new(file),
+        })
+        .await
+        .unwrap();
+    // Each command is its own batch: authorizations change no wallet row, ends do.
+    let end = |call_id: &str| {
+        ControlStep::End(End {
+            call_id: call_id.to_string(),
+            end_at: None,
+            duration_s: Some(90),
+            record: None,
+            answered_at: None,
+        })
+    };
+    for steps in [
+        vec![authorize_step("a")],
+        vec![authorize_step("b")],
+        vec![end("a")],
+        vec![authorize_step("c")],
+        vec![end("b")],
+        vec![authorize_step("d")],
+    ] {
+        let answered: BatchAnswered = writer
+            .execute(Command::Control(ControlCommand::Batch {
+                tenant: "contoso".to_string(),
+                steps,
+            }))
+            .await
+            .unwrap();
+        assert!(answered.0.iter().all(Result::is_ok), "{answered:?}");
+    }
+    let in_memory = writer
+        .with_book("contoso", |book| {
+            Ok((book.wallet.clone(), book.scheduled.clone()))
+        })
+        .await
+        .unwrap();
+    stop(writer, thread).await;
+    let state = State::load(open(&db)).unwrap();
+    let book = &state.books["contoso"];
+    assert_eq!(
+        (&book.wallet, &book.scheduled),
+        (&in_memory.0, &in_memory.1)
+    );
+    assert_eq!(stored_reservations(&db, "contoso"), ["c", "d"]);
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod checkpoint;
 mod integrity;
 mod server_tables;
 mod store;

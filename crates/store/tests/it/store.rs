@@ -11,8 +11,8 @@ use minutely_core::directory::{
     Agreement, AmountRules, AutoRecharge, NumberKind, Policy, Sku, Tenant, TenantSpec, UserSpec,
     WalletSettings,
 };
-use minutely_core::engine::{Funding, Mode, Outcome, TenantBook};
-use minutely_core::ledger::EntryKind;
+use minutely_core::engine::{Funding, Mode, Outcome, ScheduledFunding, TenantBook};
+use minutely_core::ledger::{EntryKind, LotSource};
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164};
 use minutely_core::rating::{CallRecord, Direction, Rater};
@@ -1087,4 +1087,126 @@ fn c11_the_minimum_amounts_per_currency_survive_a_reopen_and_a_bad_one_is_corrup
     let store = Store::open(&path, &countries()).unwrap();
     let err = store.amount_rules().unwrap_err().to_string();
     assert!(err.contains("minimum_amount.XYZ"), "{err}");
+}
+
+/// The rows of the wallet snapshot tables, every column, in key order.
+fn wallet_rows(path: &Path) -> Vec<Vec<rusqlite::types::Value>> {
+    let conn = raw(path);
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM wallet_state ORDER BY tenant",
+        "SELECT * FROM lots ORDER BY tenant, id",
+        "SELECT * FROM scheduled_fundings ORDER BY tenant, reference",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let width = stmt.column_count();
+        let found = stmt
+            .query_map([], |row| {
+                (0..width)
+                    .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        rows.extend(found.map(Result::unwrap));
+        rows.push(vec![rusqlite::types::Value::Text(sql.into())]);
+    }
+    rows
+}
+
+/// The rows `book`'s wallet gives when written whole into a new store.
+fn rows_written_whole(book: &TenantBook) -> Vec<Vec<rusqlite::types::Value>> {
+    let (_dir, path) = db();
+    Store::open(&path, &countries())
+        .unwrap()
+        .save(book, &Commit::default())
+        .unwrap();
+    wallet_rows(&path)
+}
+
+#[test]
+fn c24_a_wallet_written_change_by_change_holds_the_rows_a_whole_write_gives() {
+    // Lots are funded, drawn, emptied, recharged (C7) and expired (C28) one commit at a time,
+    // and scheduled fundings come and go; after every commit the stored rows are those a
+    // wallet written whole leaves, and the wallet reads back as the one in memory.
+    let (_dir, path) = db();
+    let mut store = Store::open(&path, &countries()).unwrap();
+    store.import_rate_card(&card()).unwrap();
+    let card = store.rate_card(eur()).unwrap();
+    let mut book = TenantBook::new(tenant(&countries()));
+    let step = |store: &mut Store, book: &TenantBook, commit: Commit, what: &str| {
+        store.save(book, &commit).unwrap();
+        assert_eq!(wallet_rows(&path), rows_written_whole(book), "after {what}");
+        let loaded = store.load_book("acme").unwrap().unwrap();
+        assert_eq!(loaded.wallet, book.wallet, "after {what}");
+        assert_eq!(loaded.scheduled, book.scheduled, "after {what}");
+    };
+    step(&mut store, &book, Commit::default(), "the new tenant");
+    let mut first = Commit::default();
+    fund(
+        &mut book,
+        "100",
+        "2025-01-10T09:00:00Z",
+        "INV-1",
+        &mut first,
+    );
+    step(&mut store, &book, first, "a funding");
+    let mut second = Commit::default();
+    fund(
+        &mut book,
+        "60",
+        "2025-02-01T09:00:00Z",
+        "INV-2",
+        &mut second,
+    );
+    book.scheduled.push(ScheduledFunding {
+        reference: "INV-3".into(),
+        amount: d("25"),
+        at: at("2027-01-01T00:00:00Z"),
+    });
+    step(
+        &mut store,
+        &book,
+        second,
+        "a second lot and a scheduled funding",
+    );
+    let (mut recharged, mut drawn) = (false, false);
+    for record in calls_2025() {
+        let mut commit = Commit::default();
+        process(&mut book, &card, std::slice::from_ref(&record), &mut commit);
+        step(&mut store, &book, commit, &record.call_id);
+        recharged |= book
+            .wallet
+            .lots()
+            .any(|lot| matches!(lot.source, LotSource::AutoRecharge { .. }));
+        drawn |= book.wallet.lots().any(|lot| lot.remaining < lot.amount);
+    }
+    assert!(recharged, "a call recharges");
+    assert!(drawn, "a call draws on a lot in place");
+    book.scheduled[0].amount = d("30");
+    step(
+        &mut store,
+        &book,
+        Commit::default(),
+        "a changed scheduled funding",
+    );
+    book.scheduled.clear();
+    step(&mut store, &book, Commit::default(), "no scheduled funding");
+    let late = call(
+        "c8",
+        "alice@acme.example",
+        Direction::DialIn,
+        TOLL,
+        "",
+        "2026-02-15T10:00:00Z",
+        5,
+    );
+    let lots_before = book.wallet.lots().count();
+    let mut commit = Commit::default();
+    process(&mut book, &card, &[late], &mut commit);
+    assert!(
+        book.wallet.lots().count() < lots_before,
+        "a lot expired: {:?}",
+        book.wallet.snapshot().lots
+    );
+    step(&mut store, &book, commit, "an expiry");
 }
