@@ -120,8 +120,9 @@ def tenant_file_load(bin: str, rates: Path, work: Path, users: int) -> dict:
     files = {}
     for n in (users, 1):
         files[n] = work / f"tenant-{n}.toml"
-        subprocess.run([tools, "gen", "tenant", "--users", str(n), "--seed", "7",
-                        "--currency", "EUR", "--out", str(files[n])], check=True)
+        with open(files[n], "w") as f:
+            subprocess.run([tools, "gen", "tenant", "--users", str(n), "--seed", "7"],
+                           stdout=f, check=True)
     subprocess.run([tools, "gen", "calls", "--tenant-file", str(files[1]), "--count", "0",
                     "--out", str(calls)], check=True)
 
