@@ -301,18 +301,9 @@ fn stored_reservations(db: &Path, tenant: &str) -> Vec<String> {
         .collect()
 }
 
-fn authorize_step(call_id: &str) -> ControlStep {
-    ControlStep::Authorize(Authorize {
-        call: dial_in(call_id, "conf-A"),
-        start: Some(now()),
-    })
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
-    let state = State::load(open(&db)).unwrap();
+/// A writer on the store at `db`, started at `now()`, with the example tenant applied.
+async fn writer_with_contoso(db: &Path) -> (writer::Writer, std::thread::JoinHandle<()>) {
+    let state = State::load(open(db)).unwrap();
     let (writer, thread) =
         writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
     let file = TenantFile::parse(TENANT_FILE).unwrap();
@@ -325,6 +316,21 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
         })
         .await
         .unwrap();
+    (writer, thread)
+}
+
+fn authorize_step(call_id: &str) -> ControlStep {
+    ControlStep::Authorize(Authorize {
+        call: dial_in(call_id, "conf-A"),
+        start: Some(now()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (writer, thread) = writer_with_contoso(&db).await;
     // One command, so one batch: "gone" is held and released before the commit; "held" stays.
     let steps = vec![
         authorize_step("gone"),
@@ -368,19 +374,7 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
 async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let state = State::load(open(&db)).unwrap();
-    let (writer, thread) =
-        writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
-    let file = TenantFile::parse(TENANT_FILE).unwrap();
-    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
-    let _: TenantApplied = writer
-        .execute(Command::ApplyTenantFile {
-            actor,
-            tenant: "contoso".to_string(),
-            file: Box::new(file),
-        })
-        .await
-        .unwrap();
+    let (writer, thread) = writer_with_contoso(&db).await;
     // Each command is its own batch: authorizations change no wallet row, ends do.
     let end = |call_id: &str| {
         ControlStep::End(End {
