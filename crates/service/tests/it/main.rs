@@ -156,19 +156,7 @@ fn dial_in(call_id: &str, conference_id: &str) -> CallRecord {
 async fn a_reused_call_id_is_answered_and_never_stored_in_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let state = State::load(open(&db)).unwrap();
-    let clock = Clock::manual(now());
-    let (writer, thread) = writer::start(state, WriterConfig::default(), clock, None);
-    let file = TenantFile::parse(TENANT_FILE).unwrap();
-    let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
-    let applied: TenantApplied = writer
-        .execute(Command::ApplyTenantFile {
-            actor,
-            tenant: "contoso".to_string(),
-            file: Box::new(file),
-        })
-        .await
-        .unwrap();
+    let (writer, thread, applied) = writer_with_contoso(&db).await;
     assert!(applied.created);
     // C23: the same id with other content is `call_id_reused`; the same record again is a
     // replay; in one batch, the first in canonical order (C22) is the first submission.
@@ -301,14 +289,17 @@ fn stored_reservations(db: &Path, tenant: &str) -> Vec<String> {
         .collect()
 }
 
-/// A writer on the store at `db`, started at `now()`, with the example tenant applied.
-async fn writer_with_contoso(db: &Path) -> (writer::Writer, std::thread::JoinHandle<()>) {
+/// A writer on the store at `db`, started at `now()`, with the example tenant applied (and
+/// what applying it answered).
+async fn writer_with_contoso(
+    db: &Path,
+) -> (writer::Writer, std::thread::JoinHandle<()>, TenantApplied) {
     let state = State::load(open(db)).unwrap();
     let (writer, thread) =
         writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
     let file = TenantFile::parse(TENANT_FILE).unwrap();
     let actor = Actor::key(ActorKind::Operator, "k1", Some("r1".to_string()));
-    let _: TenantApplied = writer
+    let applied: TenantApplied = writer
         .execute(Command::ApplyTenantFile {
             actor,
             tenant: "contoso".to_string(),
@@ -316,7 +307,7 @@ async fn writer_with_contoso(db: &Path) -> (writer::Writer, std::thread::JoinHan
         })
         .await
         .unwrap();
-    (writer, thread)
+    (writer, thread, applied)
 }
 
 fn authorize_step(call_id: &str) -> ControlStep {
@@ -330,7 +321,7 @@ fn authorize_step(call_id: &str) -> ControlStep {
 async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let (writer, thread) = writer_with_contoso(&db).await;
+    let (writer, thread, _) = writer_with_contoso(&db).await;
     // One command, so one batch: "gone" is held and released before the commit; "held" stays.
     let steps = vec![
         authorize_step("gone"),
@@ -374,7 +365,7 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
 async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let (writer, thread) = writer_with_contoso(&db).await;
+    let (writer, thread, _) = writer_with_contoso(&db).await;
     // Each command is its own batch: authorizations change no wallet row, ends do.
     let end = |call_id: &str| {
         ControlStep::End(End {
