@@ -120,14 +120,15 @@ pub fn write_text(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A field as written before `write_text` guarded it: a leading `'` in front of what would
-/// read as a formula is taken off again, so that a file Minutely wrote reads back the same.
+/// A field as written before `write_text` or `write_number_text` guarded it: a leading `'` in
+/// front of what would read as a formula, or of another `'`, is taken off again, so that a file
+/// Minutely wrote reads back the same.
 pub fn unguard(field: &[u8]) -> &[u8] {
     match field.split_first() {
         Some((b'\'', rest))
             if matches!(
                 rest.first(),
-                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n')
+                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\n' | b'\'')
             ) =>
         {
             rest
@@ -150,6 +151,9 @@ pub fn write_number_text(out: &mut Vec<u8>, text: &str) {
             .is_none_or(|b| b.is_ascii_digit() || b == b'(');
     if numeric {
         write_field(out, text);
+    } else if text.starts_with('\'') {
+        // Guarded too, so that `unguard` takes off only what was added.
+        write_field(out, &format!("'{text}"));
     } else {
         write_text(out, text);
     }
@@ -170,5 +174,27 @@ pub fn write_field(out: &mut Vec<u8>, text: &str) {
         out.push(b'"');
     } else {
         out.extend_from_slice(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    /// A number field that is not a number reads back as written, whatever it starts with.
+    #[test]
+    fn number_texts_read_back_as_written() {
+        for text in [
+            "+33 1 44 55 66 77",
+            "+l_id=b9",
+            "'+l_id=b9",
+            "'abc",
+            "''",
+            "'",
+            "=1",
+            "x",
+        ] {
+            let mut out = Vec::new();
+            super::write_number_text(&mut out, text);
+            assert_eq!(super::unguard(&out), text.as_bytes(), "{text:?} as {out:?}");
+        }
     }
 }
