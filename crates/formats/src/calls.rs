@@ -329,7 +329,7 @@ impl CallFile {
             }
         };
         let mut when = |i: usize| {
-            let text = String::from_utf8_lossy(field(i));
+            let text = text_of(field(i));
             match instant::parse(&text).map(to_ns) {
                 Ok(Some(ns)) => Some(ns),
                 Ok(None) => {
@@ -466,7 +466,7 @@ impl CallFile {
     }
 
     fn fill_row(&self, row: &Row, text: &[u8], out: &mut CallRecord, tenant: &mut String) {
-        let text = String::from_utf8_lossy(text);
+        let text = text_of(text);
         out.call_id.clear();
         out.call_id
             .push_str(std::str::from_utf8(self.call_id(row)).unwrap_or_default());
@@ -502,6 +502,14 @@ impl CallFile {
         let mut record = empty_record();
         self.fill(index, &mut record)?;
         Ok(record)
+    }
+}
+
+/// `bytes` as text (`String::from_utf8_lossy`), borrowed without a copy when it is UTF-8.
+fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
