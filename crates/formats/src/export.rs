@@ -334,7 +334,7 @@ fn write_small_amount(
     mut scale: u32,
     minor: u32,
 ) {
-    while scale > 0 && value % 10 == 0 {
+    while scale > 0 && value.is_multiple_of(10) {
         value /= 10;
         scale -= 1;
     }
