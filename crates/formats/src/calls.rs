@@ -41,8 +41,9 @@ pub const MAX_RECORDS: usize = 100_000_000;
 /// Records split off the input before they are checked in parallel (by the CSV reader).
 const BATCH_RECORDS: usize = 16384;
 
-/// Bytes of whole lines split into records and checked in parallel at once.
-const BLOCK_BYTES: usize = 4 << 20;
+/// Bytes of whole lines split into records and checked in parallel at once (tests cut their
+/// files into many blocks).
+const BLOCK_BYTES: usize = if cfg!(test) { 64 << 10 } else { 4 << 20 };
 
 /// The text fields kept per record: the call id, then those of `TextStore`.
 const TEXT_FIELDS: [usize; 6] = [0, 1, 2, 4, 5, 6];
@@ -209,14 +210,15 @@ impl CallFile {
                     return;
                 }
                 split::Next::Block { bytes, first_line } => {
-                    let stored = if rows_before + bytes.len() < MAX_RECORDS {
-                        self.push_block(bytes, first_line, read)
+                    let (stored, newlines) = if rows_before + bytes.len() < MAX_RECORDS {
+                        (true, self.push_block(bytes, first_line, read))
                     } else {
                         self.push_block_each(bytes, first_line, read)
                     };
                     if !stored {
                         return;
                     }
+                    lines.passed(newlines);
                 }
             }
             if let Err(e) = self.text.settle() {
@@ -231,64 +233,72 @@ impl CallFile {
     }
 
     /// Splits and checks the records of a block (whole lines, no quote) on up to `threads`
-    /// threads, each a part cut at a line border, and stores them in order. Always true.
-    fn push_block(&mut self, bytes: &[u8], first_line: usize, read: &mut Reading<'_>) -> bool {
+    /// threads, each a part cut at a line border, and stores them in order; the lines the
+    /// block ends.
+    fn push_block(&mut self, bytes: &[u8], first_line: usize, read: &mut Reading<'_>) -> usize {
         let columns = read.columns;
         let pieces = split::at_lines(bytes, read.threads);
-        let mut piece_line = first_line;
-        let mut starts = Vec::with_capacity(pieces.len());
-        for piece in &pieces {
-            starts.push(piece_line);
-            piece_line += split::newlines(piece);
-        }
-        let parts: Vec<(CallFile, ErrorList)> = std::thread::scope(|scope| {
-            let mut work = pieces.iter().zip(&starts);
-            let (first, first_start) = work.next().expect("a block is not empty");
-            let others: Vec<_> = work
-                .map(|(piece, &start)| {
-                    scope.spawn(move || CallFile::split_part(piece, start, columns))
-                })
+        let parts: Vec<(CallFile, ErrorList, usize)> = std::thread::scope(|scope| {
+            let mut pieces = pieces.iter();
+            let first = pieces.next().expect("a block is not empty");
+            let others: Vec<_> = pieces
+                .map(|piece| scope.spawn(move || CallFile::split_part(piece, columns)))
                 .collect();
-            let mut parts = vec![CallFile::split_part(first, *first_start, columns)];
+            let mut parts = vec![CallFile::split_part(first, columns)];
             for other in others {
                 parts.push(other.join().expect("checking records does not panic"));
             }
             parts
         });
-        for (part, part_errors) in parts {
+        // Each part counted its lines from 1: they move to where the part starts.
+        let mut part_line = first_line;
+        for (mut part, mut part_errors, newlines) in parts {
+            let offset = part_line - 1;
+            for row in &mut part.rows {
+                row.line += offset as u32;
+            }
+            for error in &mut part_errors.errors {
+                error.line += offset;
+            }
             self.append_part(part, part_errors, read.errors);
+            part_line += newlines;
         }
-        true
+        part_line - first_line
     }
 
-    /// A piece of a block (whole lines, no quote, starting on `first_line`) split into
-    /// records, checked and stored on its own.
-    fn split_part(piece: &[u8], first_line: usize, columns: &Columns) -> (CallFile, ErrorList) {
+    /// A piece of a block (whole lines, no quote) split into records, checked and stored on
+    /// its own, their lines counted from the piece's first; and the lines the piece ends.
+    fn split_part(piece: &[u8], columns: &Columns) -> (CallFile, ErrorList, usize) {
         let mut part = CallFile::default();
         let mut errors = ErrorList::default();
         let mut reader = csv_reader(piece, false);
         let mut record = csv::ByteRecord::new();
         // A slice is read without an error: flexible records, no IO.
         while let Ok(true) = reader.read_byte_record(&mut record) {
-            let line = record
-                .position()
-                .map_or(first_line, |p| first_line + p.line() as usize - 1);
+            let line = record.position().map_or(1, |p| p.line() as usize);
             part.push(&record, columns, line, &mut errors);
         }
-        (part, errors)
+        let newlines = reader.position().line() as usize - 1;
+        (part, errors, newlines)
     }
 
-    /// `push_block` one record at a time up to `MAX_RECORDS`; false when the file holds more.
-    fn push_block_each(&mut self, bytes: &[u8], first_line: usize, read: &mut Reading<'_>) -> bool {
+    /// `push_block` one record at a time up to `MAX_RECORDS`: whether the file holds no more,
+    /// and the lines the block ends.
+    fn push_block_each(
+        &mut self,
+        bytes: &[u8],
+        first_line: usize,
+        read: &mut Reading<'_>,
+    ) -> (bool, usize) {
         let mut reader = csv_reader(bytes, false);
         let (mut batch, mut line) = (Vec::new(), first_line - 1);
         loop {
             let (filled, _) = next_batch(&mut reader, &mut batch, (&mut line, first_line));
             if !self.push_each(&batch[..filled], read.columns, read.errors) {
-                return false;
+                return (false, 0);
             }
             if filled < BATCH_RECORDS {
-                return true;
+                return (true, reader.position().line() as usize - 1);
             }
         }
     }

@@ -40,11 +40,6 @@ pub(super) fn is_plain(bytes: &[u8]) -> bool {
     !bytes.contains(&b'"') && !bytes.contains(&b'\r')
 }
 
-/// How many lines `bytes` ends.
-pub(super) fn newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
-}
-
 impl<R: Read> Lines<R> {
     pub fn new(input: R) -> Lines<R> {
         Lines {
@@ -115,10 +110,14 @@ impl<R: Read> Lines<R> {
             return Ok(Next::Quoted);
         }
         let first_line = self.next_line;
-        self.next_line += newlines(bytes);
         self.handed = end;
         self.consumed += end as u64;
         Ok(Next::Block { bytes, first_line })
+    }
+
+    /// Counts the lines the block last handed out ends (its reader counted them).
+    pub fn passed(&mut self, newlines: usize) {
+        self.next_line += newlines;
     }
 
     /// Bytes handed out so far.
