@@ -180,6 +180,18 @@ pub fn conference_id<'a>(field: &str, text: &'a str) -> Result<&'a str, BadIdent
 
 /// 1 to `max_chars` characters, none hidden, not starting with a space or a formula sign.
 fn free_text(text: &str, max_chars: usize) -> bool {
+    if text.is_ascii() {
+        // One byte a character; the hidden ASCII characters are the controls.
+        return (1..=max_chars).contains(&text.len())
+            && !text.starts_with(' ')
+            && !looks_like_formula(text)
+            && !text.bytes().any(|b| b.is_ascii_control());
+    }
+    free_text_by_chars(text, max_chars)
+}
+
+/// `free_text` character by character, for any text.
+fn free_text_by_chars(text: &str, max_chars: usize) -> bool {
     (1..=max_chars).contains(&text.chars().count())
         && !text.starts_with(' ')
         && !looks_like_formula(text)
@@ -259,6 +271,30 @@ fn upn_domain(domain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ASCII path of `free_text` decides as the general one: every text of up to two ASCII
+    /// characters, and texts around the length bound.
+    #[test]
+    fn free_text_decides_ascii_as_character_by_character() {
+        let mut texts: Vec<String> = (0u8..128).map(|b| char::from(b).to_string()).collect();
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                texts.push([char::from(a), char::from(b)].iter().collect());
+            }
+        }
+        for len in [0, 1, 127, 128, 129, 256, 257] {
+            texts.push("x".repeat(len));
+        }
+        for text in &texts {
+            for max_chars in [1, 2, 128, 256] {
+                assert_eq!(
+                    free_text(text, max_chars),
+                    free_text_by_chars(text, max_chars),
+                    "{text:?} {max_chars}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn tenant_ids_refuse_dots_and_formulas() {

@@ -5,6 +5,7 @@
 //! instants and where its text is; the call ids stay in memory (the canonical order needs
 //! them), the other text fields go to a temporary file once they outgrow `TEXT_BUDGET_BYTES`.
 
+mod split;
 mod text;
 
 use crate::{ErrorList, FileErrors, instant};
@@ -37,8 +38,12 @@ pub const MAX_NUMBER_BYTES: usize = 64;
 /// The most records one file may hold.
 pub const MAX_RECORDS: usize = 100_000_000;
 
-/// Records split off the input before they are checked in parallel.
+/// Records split off the input before they are checked in parallel (by the CSV reader).
 const BATCH_RECORDS: usize = 16384;
+
+/// Bytes of whole lines split into records and checked in parallel at once (tests cut their
+/// files into many blocks).
+const BLOCK_BYTES: usize = if cfg!(test) { 64 << 10 } else { 4 << 20 };
 
 /// The text fields kept per record: the call id, then those of `TextStore`.
 const TEXT_FIELDS: [usize; 6] = [0, 1, 2, 4, 5, 6];
@@ -131,71 +136,205 @@ impl CallFile {
         text_budget: Option<usize>,
         mut progress: impl FnMut(u64),
     ) -> Result<CallFile, FileErrors> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(input);
         let mut errors = ErrorList::default();
-        let columns = match reader.byte_headers() {
-            Ok(h) => HEADER.map(|name| h.iter().position(|c| c == name.as_bytes())),
+        let mut lines = split::Lines::new(input);
+        let header = match lines.plain_header() {
+            Ok(header) => header,
             Err(e) => {
-                errors.push(1, "", e.to_string());
+                errors.push(1, "", csv::Error::from(e).to_string());
                 return errors.finish("call records", CallFile::default());
             }
         };
-        let missing: Vec<&str> = HEADER
-            .iter()
-            .zip(columns)
-            .filter(|(_, c)| c.is_none())
-            .map(|(n, _)| *n)
-            .collect();
-        if !missing.is_empty() {
-            errors.push(
-                1,
-                "",
-                format!(
-                    "the header lacks {}; it needs {}",
-                    missing.join(", "),
-                    HEADER.join(",")
-                ),
-            );
-            return errors.finish("call records", CallFile::default());
-        }
-        let columns = Columns {
-            required: columns.map(|c| c.expect("checked above")),
-            tenant: reader
-                .byte_headers()
-                .ok()
-                .and_then(|h| h.iter().position(|c| c == TENANT_COLUMN.as_bytes())),
+        let file = match header {
+            Some(header) => {
+                let mut reader = csv_reader(&header[..], true);
+                let Some(columns) = columns_of(&mut reader, &mut errors) else {
+                    return errors.finish("call records", CallFile::default());
+                };
+                let mut file = CallFile::new(&columns, text_budget);
+                let mut read = Reading {
+                    columns: &columns,
+                    threads,
+                    errors: &mut errors,
+                    progress: &mut progress,
+                };
+                file.read_blocks(lines, &mut read);
+                file
+            }
+            None => {
+                let mut reader = csv_reader(lines.into_rest(), true);
+                let Some(columns) = columns_of(&mut reader, &mut errors) else {
+                    return errors.finish("call records", CallFile::default());
+                };
+                let mut file = CallFile::new(&columns, text_budget);
+                let mut read = Reading {
+                    columns: &columns,
+                    threads,
+                    errors: &mut errors,
+                    progress: &mut progress,
+                };
+                file.read_records(&mut reader, (1, 0), &mut read);
+                file
+            }
         };
-        let mut file = CallFile {
+        errors.finish("call records", file)
+    }
+
+    fn new(columns: &Columns, text_budget: Option<usize>) -> CallFile {
+        CallFile {
             tenant_column: columns.tenant.is_some(),
             text: text::TextStore::new(text_budget),
             ..CallFile::default()
-        };
+        }
+    }
+
+    /// Reads the input block by block, each block's records split and checked in parallel,
+    /// until a block holds a quote or a carriage return: the CSV reader takes the rest.
+    fn read_blocks(&mut self, mut lines: split::Lines<impl Read>, read: &mut Reading<'_>) {
+        loop {
+            let rows_before = self.rows.len();
+            let next = match lines.next_block(BLOCK_BYTES) {
+                Ok(next) => next,
+                Err(e) => {
+                    let line = lines.next_line();
+                    read.errors.push(line, "", csv::Error::from(e).to_string());
+                    return;
+                }
+            };
+            match next {
+                split::Next::Done => break,
+                split::Next::Quoted => {
+                    let at = (lines.next_line(), lines.consumed());
+                    let mut reader = csv_reader(lines.into_rest(), false);
+                    self.read_records(&mut reader, at, read);
+                    return;
+                }
+                split::Next::Block { bytes, first_line } => {
+                    let (stored, newlines) = if rows_before + bytes.len() < MAX_RECORDS {
+                        (true, self.push_block(bytes, first_line, read))
+                    } else {
+                        self.push_block_each(bytes, first_line, read)
+                    };
+                    if !stored {
+                        return;
+                    }
+                    lines.passed(newlines);
+                }
+            }
+            if let Err(e) = self.text.settle() {
+                let line = lines.next_line() - 1;
+                read.errors
+                    .push(line, "", format!("cannot keep the records: {e}"));
+                return;
+            }
+            (read.progress)(lines.consumed());
+        }
+        (read.progress)(lines.consumed());
+    }
+
+    /// Splits and checks the records of a block (whole lines, no quote) on up to `threads`
+    /// threads, each a part cut at a line border, and stores them in order; the lines the
+    /// block ends.
+    fn push_block(&mut self, bytes: &[u8], first_line: usize, read: &mut Reading<'_>) -> usize {
+        let columns = read.columns;
+        let pieces = split::at_lines(bytes, read.threads);
+        let parts: Vec<(CallFile, ErrorList, usize)> = std::thread::scope(|scope| {
+            let mut pieces = pieces.iter();
+            let first = pieces.next().expect("a block is not empty");
+            let others: Vec<_> = pieces
+                .map(|piece| scope.spawn(move || CallFile::split_part(piece, columns)))
+                .collect();
+            let mut parts = vec![CallFile::split_part(first, columns)];
+            for other in others {
+                parts.push(other.join().expect("checking records does not panic"));
+            }
+            parts
+        });
+        // Each part counted its lines from 1: they move to where the part starts.
+        let mut part_line = first_line;
+        for (mut part, mut part_errors, newlines) in parts {
+            let offset = part_line - 1;
+            for row in &mut part.rows {
+                row.line += offset as u32;
+            }
+            for error in &mut part_errors.errors {
+                error.line += offset;
+            }
+            self.append_part(part, part_errors, read.errors);
+            part_line += newlines;
+        }
+        part_line - first_line
+    }
+
+    /// A piece of a block (whole lines, no quote) split into records, checked and stored on
+    /// its own, their lines counted from the piece's first; and the lines the piece ends.
+    fn split_part(piece: &[u8], columns: &Columns) -> (CallFile, ErrorList, usize) {
+        let mut part = CallFile::default();
+        let mut errors = ErrorList::default();
+        let mut reader = csv_reader(piece, false);
+        let mut record = csv::ByteRecord::new();
+        // A slice is read without an error: flexible records, no IO.
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            let line = record.position().map_or(1, |p| p.line() as usize);
+            part.push(&record, columns, line, &mut errors);
+        }
+        let newlines = reader.position().line() as usize - 1;
+        (part, errors, newlines)
+    }
+
+    /// `push_block` one record at a time up to `MAX_RECORDS`: whether the file holds no more,
+    /// and the lines the block ends.
+    fn push_block_each(
+        &mut self,
+        bytes: &[u8],
+        first_line: usize,
+        read: &mut Reading<'_>,
+    ) -> (bool, usize) {
+        let mut reader = csv_reader(bytes, false);
+        let (mut batch, mut line) = (Vec::new(), first_line - 1);
+        loop {
+            let (filled, _) = next_batch(&mut reader, &mut batch, (&mut line, first_line));
+            if !self.push_each(&batch[..filled], read.columns, read.errors) {
+                return (false, 0);
+            }
+            if filled < BATCH_RECORDS {
+                return (true, reader.position().line() as usize - 1);
+            }
+        }
+    }
+
+    /// Reads the records of a CSV reader whose first line is `at.0` of the file and which
+    /// starts `at.1` bytes into it, in batches checked in parallel.
+    fn read_records(
+        &mut self,
+        reader: &mut csv::Reader<impl Read>,
+        at: (usize, u64),
+        read: &mut Reading<'_>,
+    ) {
+        let (first_line, first_byte) = at;
         let mut batch: Vec<(csv::ByteRecord, usize)> = Vec::new();
-        let mut line = 1usize;
+        let mut line = first_line.max(2) - 1;
         let mut done = false;
         while !done {
-            let (filled, failed) = next_batch(&mut reader, &mut batch, &mut line);
+            let (filled, failed) = next_batch(reader, &mut batch, (&mut line, first_line));
             done = filled < BATCH_RECORDS || failed.is_some();
             let batch = &batch[..filled];
-            if file.rows.len() + batch.len() < MAX_RECORDS {
-                file.push_batch(batch, &columns, threads, &mut errors);
-            } else if !file.push_each(batch, &columns, &mut errors) {
+            if self.rows.len() + batch.len() < MAX_RECORDS {
+                self.push_batch(batch, read.columns, read.threads, read.errors);
+            } else if !self.push_each(batch, read.columns, read.errors) {
                 break;
             }
-            if let Err(e) = file.text.settle() {
-                errors.push(line, "", format!("cannot keep the records: {e}"));
+            if let Err(e) = self.text.settle() {
+                read.errors
+                    .push(line, "", format!("cannot keep the records: {e}"));
                 break;
             }
             if let Some((line, reason)) = failed {
-                errors.push(line, "", reason);
+                read.errors.push(line, "", reason);
             }
-            progress(reader.position().byte());
+            (read.progress)(first_byte + reader.position().byte());
         }
-        progress(reader.position().byte());
-        errors.finish("call records", file)
+        (read.progress)(first_byte + reader.position().byte());
     }
 
     /// Checks and stores a batch of records on up to `threads` threads.
@@ -223,18 +362,23 @@ impl CallFile {
             parts
         });
         for (part, part_errors) in parts {
-            let (id_offset, offset) = (self.ids.len() as u64, self.text.len());
-            self.ids.push_str(&part.ids);
-            self.text.append(&part.text);
-            self.rows.extend(part.rows.into_iter().map(|row| Row {
-                id_base: row.id_base + id_offset,
-                base: row.base + offset,
-                ..row
-            }));
-            errors.errors.extend(part_errors.errors);
-            errors.more += part_errors.more;
-            errors.truncate_listed();
+            self.append_part(part, part_errors, errors);
         }
+    }
+
+    /// Appends the records and errors of a part checked on its own.
+    fn append_part(&mut self, part: CallFile, part_errors: ErrorList, errors: &mut ErrorList) {
+        let (id_offset, offset) = (self.ids.len() as u64, self.text.len());
+        self.ids.push_str(&part.ids);
+        self.text.append(&part.text);
+        self.rows.extend(part.rows.into_iter().map(|row| Row {
+            id_base: row.id_base + id_offset,
+            base: row.base + offset,
+            ..row
+        }));
+        errors.errors.extend(part_errors.errors);
+        errors.more += part_errors.more;
+        errors.truncate_listed();
     }
 
     /// A batch's records checked and stored on their own.
@@ -329,7 +473,7 @@ impl CallFile {
             }
         };
         let mut when = |i: usize| {
-            let text = String::from_utf8_lossy(field(i));
+            let text = text_of(field(i));
             match instant::parse(&text).map(to_ns) {
                 Ok(Some(ns)) => Some(ns),
                 Ok(None) => {
@@ -466,7 +610,7 @@ impl CallFile {
     }
 
     fn fill_row(&self, row: &Row, text: &[u8], out: &mut CallRecord, tenant: &mut String) {
-        let text = String::from_utf8_lossy(text);
+        let text = text_of(text);
         out.call_id.clear();
         out.call_id
             .push_str(std::str::from_utf8(self.call_id(row)).unwrap_or_default());
@@ -505,12 +649,68 @@ impl CallFile {
     }
 }
 
+/// `bytes` as text (`String::from_utf8_lossy`), borrowed without a copy when it is UTF-8.
+fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// A CSV reader of call records (the header is the first record when `headers`).
+fn csv_reader<R: Read>(input: R, headers: bool) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(headers)
+        .flexible(true)
+        .from_reader(input)
+}
+
+/// Where each column is, from the reader's header; none (and the error listed) when the
+/// header cannot be read or lacks a column.
+fn columns_of(reader: &mut csv::Reader<impl Read>, errors: &mut ErrorList) -> Option<Columns> {
+    let columns = match reader.byte_headers() {
+        Ok(h) => HEADER.map(|name| h.iter().position(|c| c == name.as_bytes())),
+        Err(e) => {
+            errors.push(1, "", e.to_string());
+            return None;
+        }
+    };
+    let missing: Vec<&str> = HEADER
+        .iter()
+        .zip(columns)
+        .filter(|(_, c)| c.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        let needs = HEADER.join(",");
+        let reason = format!("the header lacks {}; it needs {needs}", missing.join(", "));
+        errors.push(1, "", reason);
+        return None;
+    }
+    Some(Columns {
+        required: columns.map(|c| c.expect("checked above")),
+        tenant: reader
+            .byte_headers()
+            .ok()
+            .and_then(|h| h.iter().position(|c| c == TENANT_COLUMN.as_bytes())),
+    })
+}
+
+/// What reading the records needs besides the file.
+struct Reading<'r> {
+    columns: &'r Columns,
+    threads: usize,
+    errors: &'r mut ErrorList,
+    progress: &'r mut dyn FnMut(u64),
+}
+
 /// Reads up to `BATCH_RECORDS` records into `batch` (reusing its records), each with its line
-/// (`line`: the last record's line so far); how many, and the error that stopped the reading.
+/// (`line`: the last record's line so far; the reader's first line is the file's
+/// `first_line`); how many, and the error that stopped the reading.
 fn next_batch(
     reader: &mut csv::Reader<impl Read>,
     batch: &mut Vec<(csv::ByteRecord, usize)>,
-    line: &mut usize,
+    (line, first_line): (&mut usize, usize),
 ) -> (usize, Option<(usize, String)>) {
     let mut filled = 0;
     while filled < BATCH_RECORDS {
@@ -523,7 +723,9 @@ fn next_batch(
             Ok(false) => return (filled, None),
             Err(e) => return (filled, Some((*line + 1, e.to_string()))),
         }
-        *line = record.position().map_or(*line + 1, |p| p.line() as usize);
+        *line = record
+            .position()
+            .map_or(*line + 1, |p| first_line + p.line() as usize - 1);
         *at = *line;
         filled += 1;
     }
@@ -753,6 +955,56 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
         assert_eq!(run.len(), 3000);
         for (n, record) in run.iter().enumerate() {
             assert_eq!(record, &memory.get(1000 + n).unwrap());
+        }
+    }
+
+    /// Everything a read gives: each record with its line, or the errors.
+    fn read_all(input: &str, threads: usize) -> Result<Vec<(CallRecord, usize)>, String> {
+        match CallFile::read_on(input.as_bytes(), threads, None, |_| {}) {
+            Ok(file) => Ok((0..file.len())
+                .map(|i| (file.get(i).unwrap(), file.line(i)))
+                .collect()),
+            Err(e) => Err(format!("{:?} {}", e.errors, e.more)),
+        }
+    }
+
+    /// Records split from blocks of whole lines in parallel are those the CSV reader splits
+    /// alone (a quoted header sends the whole file to it), with the same lines and errors:
+    /// with blank lines, a quoted field or a carriage return part way (the CSV reader takes
+    /// the rest from there), bad rows and no last line end.
+    #[test]
+    fn records_split_in_blocks_are_those_the_csv_reader_splits() {
+        let plain = many_records(40_000, &[5, 20_000, 39_000]);
+        let good = many_records(40_000, &[]);
+        let mut lines: Vec<&str> = good.lines().collect();
+        lines.insert(100, "");
+        lines.insert(35_000, "");
+        let blanks = lines.join("\n") + "\n";
+        let mut quoted_lines: Vec<String> = good.lines().map(String::from).collect();
+        quoted_lines[30_000] = quoted_lines[30_000].replacen(",conf", ",\"co,nf\"", 1);
+        let quoted = quoted_lines.join("\n") + "\n";
+        let (head, tail) = good.split_at(good.len() / 4 * 3);
+        let carriage = format!("{head}{}", tail.replace('\n', "\r\n"));
+        let unended = good.trim_end().to_string();
+        let header = header_line();
+        let quoted_header = header.replacen("call_id", "\"call_id\"", 1);
+        for (name, input) in [
+            ("bad rows", &plain),
+            ("blank lines", &blanks),
+            ("quoted field", &quoted),
+            ("carriage returns", &carriage),
+            ("no last line end", &unended),
+        ] {
+            let by_csv = input.replacen(&header, &quoted_header, 1);
+            assert_ne!(&by_csv, input);
+            for threads in [1, 3] {
+                let blocks = read_all(input, threads);
+                assert!(
+                    blocks == read_all(&by_csv, threads),
+                    "{name}, {threads} threads"
+                );
+                assert!(blocks.is_err() == (name == "bad rows"), "{name}");
+            }
         }
     }
 

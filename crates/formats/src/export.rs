@@ -91,6 +91,16 @@ pub fn end_row_with_tenant(out: &mut Vec<u8>, tenant: &str) {
 
 /// Writes a number as E.164 when it reads as one, else as written without separators.
 fn write_number(out: &mut Vec<u8>, text: &str) {
+    if is_plain_e164(text) {
+        // Written as E.164 already: what `E164::parse` would give back is the text itself.
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    write_parsed_number(out, text);
+}
+
+/// `write_number` through `E164::parse`, for any text.
+fn write_parsed_number(out: &mut Vec<u8>, text: &str) {
     match E164::parse(text) {
         Some(number) => {
             out.push(b'+');
@@ -106,6 +116,15 @@ fn write_number(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// Whether `text` is `+` and 2 to 15 digits, the first not 0: an E.164 number in the form
+/// `write_number` writes.
+fn is_plain_e164(text: &str) -> bool {
+    let Some(digits) = text.as_bytes().strip_prefix(b"+") else {
+        return false;
+    };
+    (2..=15).contains(&digits.len()) && digits[0] != b'0' && digits.iter().all(u8::is_ascii_digit)
+}
+
 /// The digest behind a call's usage id.
 fn usage_digest(tenant: &str, call_id: &str) -> u128 {
     let mut d = Digest::default();
@@ -118,12 +137,16 @@ fn usage_digest(tenant: &str, call_id: &str) -> u128 {
 /// Writes a UUID-shaped id without allocating.
 fn write_uuid(out: &mut Vec<u8>, value: u128) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [b'-'; 36];
+    let mut at = 0;
     for i in 0..32 {
         if matches!(i, 8 | 12 | 16 | 20) {
-            out.push(b'-');
+            at += 1;
         }
-        out.push(HEX[((value >> (124 - 4 * i)) & 0xF) as usize]);
+        text[at] = HEX[((value >> (124 - 4 * i)) & 0xF) as usize];
+        at += 1;
     }
+    out.extend_from_slice(&text);
 }
 
 /// What a call's row shows of the tenant's directory: the organizer and, for a dial-in, the
@@ -291,6 +314,55 @@ fn write_u64(out: &mut Vec<u8>, mut value: u64) {
 /// Writes `currency.display(amount)` (the amount without trailing zeros, with at least the
 /// currency's minor-unit digits) without the formatting machinery.
 pub fn write_amount(out: &mut Vec<u8>, currency: Currency, amount: rust_decimal::Decimal) {
+    let (mantissa, minor) = (amount.mantissa(), currency.minor_units());
+    match u64::try_from(mantissa.unsigned_abs()) {
+        Ok(small) if small < SMALL_MANTISSA && minor <= 4 => {
+            write_small_amount(out, mantissa < 0, small, amount.scale(), minor)
+        }
+        _ => write_large_amount(out, currency, amount),
+    }
+}
+
+/// Mantissas below this, rescaled to at most 4 more digits, fit in 64 bits.
+const SMALL_MANTISSA: u64 = 1_000_000_000_000_000;
+
+/// `write_amount` of `value` / 10^`scale` (negative when `negative`) in 64-bit arithmetic.
+fn write_small_amount(
+    out: &mut Vec<u8>,
+    negative: bool,
+    mut value: u64,
+    mut scale: u32,
+    minor: u32,
+) {
+    while scale > 0 && value.is_multiple_of(10) {
+        value /= 10;
+        scale -= 1;
+    }
+    while scale < minor {
+        value *= 10;
+        scale += 1;
+    }
+    if negative {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut written = 0u32;
+    while value > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            at -= 1;
+            digits[at] = b'.';
+        }
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        written += 1;
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `write_amount` in 128-bit arithmetic.
+fn write_large_amount(out: &mut Vec<u8>, currency: Currency, amount: rust_decimal::Decimal) {
     let (mut mantissa, mut scale) = (amount.mantissa(), amount.scale());
     while scale > 0 && mantissa % 10 == 0 {
         mantissa /= 10;
@@ -391,6 +463,45 @@ mod tests {
                 let expected = currency.display(*value).to_string();
                 assert_eq!(String::from_utf8(out).unwrap(), expected, "{value} {code}");
             }
+        }
+    }
+
+    /// A number already written as E.164 is copied as `E164::parse` would write it back; every
+    /// other text goes through the parser.
+    #[test]
+    fn numbers_are_written_as_the_parser_reads_them() {
+        let mut texts: Vec<String> = [
+            "",
+            "+",
+            "+1",
+            "+12",
+            "+0",
+            "+01",
+            "+33612341044",
+            "+123456789012345",
+            "+1234567890123456",
+            "+33 6 12 34 10 44",
+            " +33612341044",
+            "+33612341044 ",
+            "33612341044",
+            "+3361234104a",
+            "++33",
+            "+33-6.12",
+            "'+33",
+            "=1+2",
+            "+١٢",
+        ]
+        .map(String::from)
+        .to_vec();
+        for n in 0..3000u64 {
+            texts.push(format!("+{}", n * 7919 * 104_729));
+            texts.push(format!("+{:0width$}", n, width = (n % 17) as usize));
+        }
+        for text in &texts {
+            let (mut fast, mut parsed) = (Vec::new(), Vec::new());
+            write_number(&mut fast, text);
+            write_parsed_number(&mut parsed, text);
+            assert_eq!(fast, parsed, "{text:?}");
         }
     }
 

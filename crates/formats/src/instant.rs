@@ -90,23 +90,19 @@ pub fn write(out: &mut Vec<u8>, at: Timestamp) {
         out.extend_from_slice(at.to_string().as_bytes());
         return;
     }
-    let two = |out: &mut Vec<u8>, v: i64| {
-        out.push(b'0' + (v / 10) as u8);
-        out.push(b'0' + (v % 10) as u8);
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let two = |text: &mut [u8; 20], at: usize, v: i64| {
+        text[at] = b'0' + (v / 10) as u8;
+        text[at + 1] = b'0' + (v % 10) as u8;
     };
-    two(out, year / 100);
-    two(out, year % 100);
-    out.push(b'-');
-    two(out, month);
-    out.push(b'-');
-    two(out, day);
-    out.push(b'T');
-    two(out, rem / 3600);
-    out.push(b':');
-    two(out, rem % 3600 / 60);
-    out.push(b':');
-    two(out, rem % 60);
-    out.push(b'Z');
+    two(&mut text, 0, year / 100);
+    two(&mut text, 2, year % 100);
+    two(&mut text, 5, month);
+    two(&mut text, 8, day);
+    two(&mut text, 11, rem / 3600);
+    two(&mut text, 14, rem % 3600 / 60);
+    two(&mut text, 17, rem % 60);
+    out.extend_from_slice(&text);
 }
 
 /// `at` as UTC ISO 8601 text.
