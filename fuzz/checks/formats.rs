@@ -164,6 +164,15 @@ pub fn tenant_file(data: &[u8]) {
     );
 }
 
+/// Tenant file (TOML), the fast reader: wherever it answers, it answers the very value the
+/// `toml` crate gives (and never answers a file the `toml` crate refuses).
+pub fn tenant_toml(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Err(difference) = tenant_file::fast_reader_agrees(&text) {
+        panic!("the fast reader and the toml crate disagree:\n{difference}");
+    }
+}
+
 /// What C8 accepts, written out independently of the parser: after trimming and dropping
 /// spaces, dashes and dots, `+` then 2 to 15 digits, the first not 0.
 fn e164_expected(text: &str) -> Option<String> {

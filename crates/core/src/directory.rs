@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// The tenant's commercial agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -198,6 +199,20 @@ impl Upn {
         Upn {
             key: display.to_lowercase(),
             display,
+        }
+    }
+
+    /// The key `Upn::new(text)` has, borrowed from `text` when it is already one (ASCII
+    /// without upper case, nothing to trim), else made.
+    pub fn key_of(text: &str) -> std::borrow::Cow<'_, str> {
+        let trimmed = text.trim();
+        if trimmed
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            std::borrow::Cow::Borrowed(trimmed)
+        } else {
+            std::borrow::Cow::Owned(trimmed.to_lowercase())
         }
     }
 }
@@ -454,9 +469,9 @@ impl std::hash::Hasher for KeyHasher {
 #[derive(Debug, Clone, Default)]
 struct Users {
     slots: Vec<User>,
-    by_key: HashMap<String, usize, KeyHashState>,
-    ordered: BTreeMap<String, usize>,
-    by_object_id: HashMap<String, usize>,
+    by_key: HashMap<Arc<str>, usize, KeyHashState>,
+    ordered: BTreeMap<Arc<str>, usize>,
+    by_object_id: HashMap<String, usize, KeyHashState>,
     assigned: [u32; Sku::ALL.len()],
 }
 
@@ -474,6 +489,13 @@ impl Users {
     /// In order of lower-case UPN.
     fn iter(&self) -> impl Iterator<Item = &User> {
         self.ordered.values().map(|slot| &self.slots[*slot])
+    }
+
+    /// Room for `more` users beyond those held, in the slots and the hash indexes.
+    fn reserve(&mut self, more: usize) {
+        self.slots.reserve(more);
+        self.by_key.reserve(more);
+        self.by_object_id.reserve(more);
     }
 
     fn count_license(&mut self, sku: Sku, add: bool) {
@@ -494,7 +516,7 @@ impl Users {
     /// Adds the user, or replaces the user with the same lower-case UPN.
     fn insert(&mut self, user: User) {
         self.count_licenses(&user.licenses, true);
-        let slot = match self.by_key.get(&user.upn.key) {
+        let slot = match self.by_key.get(user.upn.key.as_str()) {
             Some(&slot) => {
                 let old = std::mem::replace(&mut self.slots[slot], user);
                 self.count_licenses(&old.licenses, false);
@@ -505,8 +527,9 @@ impl Users {
             }
             None => {
                 let slot = self.slots.len();
-                self.by_key.insert(user.upn.key.clone(), slot);
-                self.ordered.insert(user.upn.key.clone(), slot);
+                let key: Arc<str> = Arc::from(user.upn.key.as_str());
+                self.by_key.insert(Arc::clone(&key), slot);
+                self.ordered.insert(key, slot);
                 self.slots.push(user);
                 slot
             }
@@ -547,7 +570,9 @@ pub struct Tenant {
     pub default_policy: Policy,
     purchases: Purchases,
     wallet: Option<WalletSettings>,
-    users: Users,
+    /// Shared by clones until one of them changes its users (copy on write): an offline run
+    /// keeps a copy of each tenant for rating without copying its users.
+    users: Arc<Users>,
     /// Service numbers by number.
     numbers: BTreeMap<E164, ServiceNumber>,
 }
@@ -612,7 +637,7 @@ impl Tenant {
             default_policy: Policy::GLOBAL,
             purchases: Purchases::default(),
             wallet: None,
-            users: Users::default(),
+            users: Arc::default(),
             numbers: BTreeMap::new(),
         })
     }
@@ -715,9 +740,9 @@ impl Tenant {
         if let Err(e) = crate::ident::upn("upn", spec.upn.trim()) {
             return Err(Refusal::new(Reason::InvalidRecord, e.to_string()));
         }
+        let given = spec.object_id.is_some();
         let object_id = spec
             .object_id
-            .clone()
             .unwrap_or_else(|| stable_object_id(&self.id, &upn.key));
         if let Some(other) = self
             .users
@@ -732,8 +757,9 @@ impl Tenant {
                 ),
             ));
         }
-        if let Some(existing) = self.users.get(&upn.key)
-            && spec.object_id.is_some()
+        let existing = self.users.get(&upn.key);
+        if let Some(existing) = existing
+            && given
             && existing.object_id != object_id
         {
             return Err(Refusal::new(
@@ -741,23 +767,24 @@ impl Tenant {
                 format!("UPN {} is already used by another user", upn.display),
             ));
         }
-        let licenses = self
-            .users
-            .get(&upn.key)
-            .map(|u| u.licenses.clone())
-            .unwrap_or_default();
         let user = User {
             object_id,
             display_name: spec.display_name,
             usage_location: spec.usage_location.unwrap_or(self.country),
-            licenses,
+            licenses: existing.map(|u| u.licenses.clone()).unwrap_or_default(),
             policy: spec.policy,
             toll_free_dial_in: spec.toll_free_dial_in,
-            upn: upn.clone(),
+            upn,
         };
-        let changed = self.users.get(&upn.key) != Some(&user);
-        self.users.insert(user);
+        let changed = existing != Some(&user);
+        Arc::make_mut(&mut self.users).insert(user);
         Ok(changed)
+    }
+
+    /// Makes room for `more` users beyond those the tenant has (a hint: adding users works
+    /// without it, with the indexes grown as they fill).
+    pub fn reserve_users(&mut self, more: usize) {
+        Arc::make_mut(&mut self.users).reserve(more);
     }
 
     /// C42: C1 -> C2 -> conflicting licenses -> purchased count. Holding it already changes
@@ -768,7 +795,7 @@ impl Tenant {
         sku: Sku,
         countries: &CountryTable,
     ) -> Result<bool, Refusal> {
-        let key = Upn::new(upn).key;
+        let key = Upn::key_of(upn);
         let user = self.users.get(&key).ok_or_else(|| {
             Refusal::new(
                 Reason::UnknownUser,
@@ -797,16 +824,16 @@ impl Tenant {
                 ),
             ));
         }
-        Ok(self.users.set_license(&key, sku, true))
+        Ok(Arc::make_mut(&mut self.users).set_license(&key, sku, true))
     }
 
     /// Removes a license from a user; not holding it changes nothing.
     pub fn unassign(&mut self, upn: &str, sku: Sku) -> Result<bool, Refusal> {
-        let key = Upn::new(upn).key;
+        let key = Upn::key_of(upn);
         if self.users.get(&key).is_none() {
             return Err(Refusal::new(Reason::UnknownUser, format!("no user {upn}")));
         }
-        Ok(self.users.set_license(&key, sku, false))
+        Ok(Arc::make_mut(&mut self.users).set_license(&key, sku, false))
     }
 
     /// C3: sets up (or updates) the wallet.
@@ -1046,7 +1073,7 @@ impl Tenant {
     }
 
     pub fn restore_user(&mut self, user: User) {
-        self.users.insert(user);
+        Arc::make_mut(&mut self.users).insert(user);
     }
 
     pub fn restore_number(&mut self, number: ServiceNumber) {

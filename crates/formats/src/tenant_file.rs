@@ -15,7 +15,9 @@ use minutely_core::numbers::{Country, E164};
 use minutely_core::reason::Reason;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+mod fast;
 
 /// The most users, numbers or fundings one file may declare.
 pub const MAX_ITEMS: usize = 100_000;
@@ -23,14 +25,14 @@ pub const MAX_ITEMS: usize = 100_000;
 pub const MAX_ID_BYTES: usize = 64;
 
 /// A count since always, or its history.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 enum LicenseCount {
     Count(u32),
     History(Vec<CountFrom>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CountFrom {
     count: u32,
@@ -38,7 +40,7 @@ struct CountFrom {
 }
 
 /// Money as an integer or a decimal string; a TOML float is refused.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 enum Money {
     Whole(i64),
@@ -46,7 +48,7 @@ enum Money {
     Float(#[allow(dead_code, reason = "only its presence matters: floats are refused")] f64),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RechargeFile {
     #[serde(default = "yes")]
@@ -57,7 +59,7 @@ struct RechargeFile {
     payment_accepted: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FundingFile {
     reference: String,
@@ -65,7 +67,7 @@ struct FundingFile {
     at: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WalletFile {
     #[serde(default)]
@@ -75,7 +77,7 @@ struct WalletFile {
     fundings: Vec<FundingFile>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NumberFile {
     number: String,
@@ -86,7 +88,7 @@ struct NumberFile {
     bridge_default: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserFile {
     upn: String,
@@ -104,7 +106,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TenantFileRaw {
     id: String,
@@ -258,14 +260,15 @@ fn country_at(location: impl FnOnce() -> String, text: &str) -> Result<Country, 
 
 impl TenantFile {
     /// Reads and checks a tenant file's text.
+    ///
+    /// A file in the subset of TOML tenant files are written in is read by a reader of its
+    /// own (`fast.rs`), which gives the value the `toml` crate gives; any other file, and any
+    /// file that is refused, is read by the `toml` crate, so a refusal always comes from it.
     pub fn parse(text: &str) -> Result<TenantFile, FileError> {
-        let raw: TenantFileRaw = toml::from_str(text).map_err(|e| {
-            let location = e.span().map_or_else(
-                || "file".to_string(),
-                |s| format!("line {}", line_of(text, s.start)),
-            );
-            err(location, e.message().to_string())
-        })?;
+        let raw = match fast::read(text) {
+            Some(raw) => raw,
+            None => read_toml(text)?,
+        };
         Self::check(raw)
     }
 
@@ -341,15 +344,14 @@ impl TenantFile {
         }
         let users = raw
             .users
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, u)| Self::check_user(i, u))
             .collect::<Result<Vec<_>, _>>()?;
         // C41: UPNs are unique in a tenant, case-insensitively.
-        let mut upns = BTreeSet::new();
+        let mut upns = HashSet::with_capacity(users.len());
         for (i, user) in users.iter().enumerate() {
-            let key = minutely_core::directory::Upn::new(&user.spec.upn).key;
-            if !upns.insert(key) {
+            if !upns.insert(minutely_core::directory::Upn::key_of(&user.spec.upn)) {
                 return Err(FileError {
                     location: format!("users[{i}].upn"),
                     reason: Some(Reason::UpnNotUnique),
@@ -416,7 +418,7 @@ impl TenantFile {
         Ok((settings, fundings))
     }
 
-    fn check_user(i: usize, u: &UserFile) -> Result<UserDecl, FileError> {
+    fn check_user(i: usize, u: UserFile) -> Result<UserDecl, FileError> {
         // The locations are written only for a refusal.
         let licenses = u
             .licenses
@@ -426,9 +428,9 @@ impl TenantFile {
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(UserDecl {
             spec: UserSpec {
-                object_id: u.object_id.clone(),
-                upn: u.upn.clone(),
-                display_name: u.display_name.clone(),
+                object_id: u.object_id,
+                upn: u.upn,
+                display_name: u.display_name,
                 usage_location: u
                     .usage_location
                     .as_deref()
@@ -453,6 +455,31 @@ impl TenantFile {
     /// The declared fundings (reference, amount, instant), oldest first.
     pub fn fundings(&self) -> &[DeclaredFunding] {
         &self.fundings
+    }
+}
+
+/// A tenant file's text read by the `toml` crate; a refusal names its line.
+fn read_toml(text: &str) -> Result<TenantFileRaw, FileError> {
+    toml::from_str(text).map_err(|e| {
+        let location = e.span().map_or_else(
+            || "file".to_string(),
+            |s| format!("line {}", line_of(text, s.start)),
+        );
+        err(location, e.message().to_string())
+    })
+}
+
+/// What the fast reader makes of `text`, beside the `toml` crate's reading: `Ok(false)` when
+/// it declines, `Ok(true)` when it answers the very value the `toml` crate gives, and a
+/// description of the difference otherwise. For the tests and the fuzz target.
+pub fn fast_reader_agrees(text: &str) -> Result<bool, String> {
+    let Some(fast) = fast::read(text) else {
+        return Ok(false);
+    };
+    match read_toml(text) {
+        Ok(slow) if slow == fast => Ok(true),
+        Ok(slow) => Err(format!("fast reader: {fast:?}\ntoml: {slow:?}")),
+        Err(e) => Err(format!("fast reader: {fast:?}\ntoml refused: {e}")),
     }
 }
 
@@ -538,7 +565,9 @@ fn apply_with(
         }
         None => {
             changes.push(|| format!("created tenant {}", file.spec.id));
-            TenantBook::new(Tenant::new(file.spec.clone()).map_err(|m| err("timezone", m))?)
+            let mut tenant = Tenant::new(file.spec.clone()).map_err(|m| err("timezone", m))?;
+            tenant.reserve_users(file.users.len());
+            TenantBook::new(tenant)
         }
     };
     let tenant = &mut book.tenant;
@@ -851,5 +880,177 @@ mod tests {
         let told = apply(&bad, None, &countries, &rules, &refs).unwrap_err();
         let silent = apply_silently(&bad, None, &countries, &rules, &refs).unwrap_err();
         assert_eq!(told, silent);
+    }
+
+    /// Every tenant file of the repository: the example, the benchmark's, and the fuzz
+    /// corpus's (valid or not).
+    fn repository_files() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut paths = vec![
+            root.join("examples/tenant.toml"),
+            root.join("bench/tenant.toml"),
+        ];
+        let corpus = root.join("fuzz/corpus/tenant_file");
+        let mut entries: Vec<_> = std::fs::read_dir(&corpus)
+            .expect("the tenant file corpus")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        entries.sort();
+        paths.extend(entries);
+        paths
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p).expect("a tenant file");
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                (p.display().to_string(), text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_reader_reads_the_repository_files_as_toml_does() {
+        let mut answered = 0;
+        for (path, text) in repository_files() {
+            let agrees = fast_reader_agrees(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if agrees {
+                answered += 1;
+            }
+            // Either way, parsing gives what the toml crate's reading gives.
+            let slow = read_toml(&text).and_then(TenantFile::check);
+            let fast = TenantFile::parse(&text);
+            assert_eq!(
+                format!("{:?}", fast.map(|f| (f.spec.id, f.users.len()))),
+                format!("{:?}", slow.map(|f| (f.spec.id, f.users.len()))),
+                "{path}"
+            );
+        }
+        assert!(answered >= 8, "the fast reader answered {answered} files");
+        assert_eq!(fast_reader_agrees(EXAMPLE), Ok(true));
+    }
+
+    /// Edits of the example (what, into what) the fast reader answers.
+    const ANSWERED: [(&str, &str); 15] = [
+        (r#"id = "contoso""#, r#"id = 'contoso'"#),
+        (r#"id = "contoso""#, r#"id="con\u0074oso"   # escaped"#),
+        (r#"id = "contoso""#, "\tid\t=\t\"contoso\"\t"),
+        (
+            r#"name = "Contoso SA""#,
+            r#"name = "Q\"\\\t\n\b\f\r\e\x41\U0001F600""#,
+        ),
+        (r#"name = "Contoso SA""#, "name = ''"),
+        (r#"name = "Contoso SA""#, r#"name = """#),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = +1_2"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 1_000"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = []"),
+        ("[licenses]", "[ licenses ]"),
+        ("[[users]]", " [[ users ]] # a user"),
+        ("trigger = 50", r#"trigger = "50.00""#),
+        (
+            "low_balance_thresholds = [100, 25]",
+            "low_balance_thresholds = [\n 100, # high\n \"25\",\n]",
+        ),
+        ("{ count = 2, from", "{count=2,from"),
+        ("\n", "\r\n"),
+    ];
+
+    /// Edits of the example the fast reader leaves to the toml crate.
+    const DECLINED: [(&str, &str); 33] = [
+        (r#"id = "contoso""#, r#"id = """contoso""""#),
+        (r#"id = "contoso""#, "id = '''contoso'''"),
+        (r#"id = "contoso""#, r#""id" = "contoso""#),
+        (r#"id = "contoso""#, "id = \"contoso\"\nid = \"contoso\""),
+        (r#"id = "contoso""#, r#"id = "con\qtoso""#),
+        (r#"id = "contoso""#, r#"id = "con\uD800""#),
+        (r#"id = "contoso""#, "id = \"con\u{7f}\""),
+        (r#"id = "contoso""#, r#"id = "contoso" name = "x""#),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 02"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 2_"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 0x2"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 2.0"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = -2"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 4294967296"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 99999999999999999999"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA = 1979-05-27"),
+        ("MCOMEETACPEA = 2", "MCOMEETACPEA.x = 2"),
+        ("MCOPSTNPP = 3", "MCOPSTNPP = 3\nMCOPSTNPP = 3"),
+        ("[licenses]", "[licenses]\n[licenses]"),
+        (
+            "[wallet]\n",
+            "[wallet]\nauto_recharge = { trigger = 50, amount = 100 }\n",
+        ),
+        ("[wallet]\n", "[wallet.auto_recharge]\n[wallet]\n"),
+        ("[[users]]", "[[ users ] ]"),
+        ("[[users]]", "[[users.x]]"),
+        ("{ count = 2, from", "{ count = 2,\n from"),
+        ("\" },\n]", "\", },\n]"),
+        ("toll_free_dial_in = false", "toll_free_dial_in = False"),
+        (
+            "toll_free_dial_in = false",
+            r#"toll_free_dial_in = "false""#,
+        ),
+        ("toll_free_dial_in = false", r#"colour = "blue""#),
+        ("trigger = 50", "trigger = 50.5"),
+        ("trigger = 50", "trigger = inf"),
+        ("\n", "\r"),
+        ("# A tenant", "\u{feff}# A tenant"),
+        ("# A tenant", "#\u{1} A tenant"),
+    ];
+
+    /// TOML written in ways the generator never writes: what the fast reader answers is what
+    /// the toml crate gives, and what it does not know it leaves to the toml crate.
+    #[test]
+    fn the_fast_reader_answers_only_what_toml_answers_the_same() {
+        for (cases, expected) in [(&ANSWERED[..], true), (&DECLINED[..], false)] {
+            for (from, to) in cases {
+                assert!(EXAMPLE.contains(from), "{from:?}");
+                let text = EXAMPLE.replacen(from, to, 1);
+                assert_eq!(fast_reader_agrees(&text), Ok(expected), "{to:?}");
+            }
+        }
+    }
+
+    /// Every edit of one character of a small file: the fast reader never answers other than
+    /// the toml crate does.
+    #[test]
+    fn the_fast_reader_never_disagrees_on_an_edited_file() {
+        let text = r#"id = "t" # c
+name = 'N'
+country = "FR"
+currency = "EUR"
+agreement = "reseller"
+[licenses]
+MCOMEETADD = [{ count = 1_0, from = "x" }]
+[wallet]
+low_balance_thresholds = [1, "2"]
+[wallet.auto_recharge]
+trigger = -5
+amount = 0
+[[users]]
+upn = "a\u0040b"
+display_name = "A"
+licenses = ["MCOMEETADD",]
+toll_free_dial_in = true
+"#;
+        assert_eq!(fast_reader_agrees(text), Ok(true));
+        let mut answered = 0;
+        for at in (0..text.len()).filter(|i| text.is_char_boundary(*i)) {
+            let (head, tail) = text.split_at(at);
+            let rest = tail.get(1..).unwrap_or("");
+            let mut edits = vec![format!("{head}{rest}")];
+            for c in [
+                "\"", "'", "=", "[", "]", "{", ",", ".", "_", "#", "\n", " ", "0", "\\",
+            ] {
+                edits.push(format!("{head}{c}{rest}"));
+                edits.push(format!("{head}{c}{tail}"));
+            }
+            for edit in edits {
+                match fast_reader_agrees(&edit) {
+                    Ok(true) => answered += 1,
+                    Ok(false) => {}
+                    Err(e) => panic!("{edit:?}: {e}"),
+                }
+            }
+        }
+        assert!(answered > 100, "only {answered} edits were answered");
     }
 }

@@ -271,6 +271,22 @@ mod tests {
         }
     }
 
+    /// Generated files of several seeds and sizes are read by the tenant file's fast reader,
+    /// which gives the very value the `toml` crate gives for each.
+    #[test]
+    fn the_fast_reader_reads_generated_files_as_toml_does() {
+        for users in [0, 1, 7, 1_000, 5_000] {
+            for seed in [1, 7, 42] {
+                let text = tenant_file(users, seed);
+                assert_eq!(
+                    minutely_formats::tenant_file::fast_reader_agrees(&text),
+                    Ok(true),
+                    "{users} users, seed {seed}"
+                );
+            }
+        }
+    }
+
     /// The largest file the format allows (`MAX_ITEMS` users) loads; its time is measured by the
     /// benchmark (`minutely-tools gen tenant --users 100000`), not here.
     #[test]

@@ -28,6 +28,11 @@ fn tenant_file_corpus() {
 }
 
 #[test]
+fn tenant_toml_corpus() {
+    replay::replay(HERE, "tenant_toml", checks::tenant_toml);
+}
+
+#[test]
 fn e164_corpus() {
     replay::replay(HERE, "e164", checks::e164);
 }
