@@ -147,37 +147,41 @@ impl CallFile {
         };
         let file = match header {
             Some(header) => {
-                let mut reader = csv_reader(&header[..], true);
-                let Some(columns) = columns_of(&mut reader, &mut errors) else {
-                    return errors.finish("call records", CallFile::default());
-                };
-                let mut file = CallFile::new(&columns, text_budget);
-                let mut read = Reading {
-                    columns: &columns,
-                    threads,
-                    errors: &mut errors,
-                    progress: &mut progress,
-                };
-                file.read_blocks(lines, &mut read);
-                file
+                let reader = csv_reader(&header[..], true);
+                CallFile::with_columns(reader, &mut errors, threads, text_budget, &mut progress, {
+                    |file, _, read| file.read_blocks(lines, read)
+                })
             }
             None => {
-                let mut reader = csv_reader(lines.into_rest(), true);
-                let Some(columns) = columns_of(&mut reader, &mut errors) else {
-                    return errors.finish("call records", CallFile::default());
-                };
-                let mut file = CallFile::new(&columns, text_budget);
-                let mut read = Reading {
-                    columns: &columns,
-                    threads,
-                    errors: &mut errors,
-                    progress: &mut progress,
-                };
-                file.read_records(&mut reader, (1, 0), &mut read);
-                file
+                let reader = csv_reader(lines.into_rest(), true);
+                CallFile::with_columns(reader, &mut errors, threads, text_budget, &mut progress, {
+                    |file, mut reader, read| file.read_records(&mut reader, (1, 0), read)
+                })
             }
         };
-        errors.finish("call records", file)
+        errors.finish("call records", file.unwrap_or_default())
+    }
+
+    /// Reads the header line with `reader`, then the records with `body` (`None`: the header
+    /// was refused, its errors listed).
+    fn with_columns<R: Read>(
+        mut reader: csv::Reader<R>,
+        errors: &mut ErrorList,
+        threads: usize,
+        text_budget: Option<usize>,
+        progress: &mut dyn FnMut(u64),
+        body: impl FnOnce(&mut CallFile, csv::Reader<R>, &mut Reading<'_>),
+    ) -> Option<CallFile> {
+        let columns = columns_of(&mut reader, errors)?;
+        let mut file = CallFile::new(&columns, text_budget);
+        let mut read = Reading {
+            columns: &columns,
+            threads,
+            errors,
+            progress,
+        };
+        body(&mut file, reader, &mut read);
+        Some(file)
     }
 
     fn new(columns: &Columns, text_budget: Option<usize>) -> CallFile {

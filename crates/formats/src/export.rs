@@ -345,20 +345,7 @@ fn write_small_amount(
     if negative {
         out.push(b'-');
     }
-    let mut digits = [0u8; 40];
-    let mut at = digits.len();
-    let mut written = 0u32;
-    while value > 0 || written <= scale {
-        if written == scale && scale > 0 {
-            at -= 1;
-            digits[at] = b'.';
-        }
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        written += 1;
-    }
-    out.extend_from_slice(&digits[at..]);
+    push_scaled(out, value, scale);
 }
 
 /// `write_amount` in 128-bit arithmetic.
@@ -384,18 +371,49 @@ fn write_large_amount(out: &mut Vec<u8>, currency: Currency, amount: rust_decima
     if mantissa < 0 {
         out.push(b'-');
     }
+    push_scaled(out, mantissa.unsigned_abs(), scale);
+}
+
+/// An unsigned integer that gives its last decimal digit (64-bit values keep 64-bit division).
+trait Digits: Copy {
+    fn is_zero(self) -> bool;
+    /// (self / 10, self % 10)
+    fn split_last(self) -> (Self, u8);
+}
+
+impl Digits for u64 {
+    fn is_zero(self) -> bool {
+        self == 0
+    }
+    fn split_last(self) -> (u64, u8) {
+        (self / 10, (self % 10) as u8)
+    }
+}
+
+impl Digits for u128 {
+    fn is_zero(self) -> bool {
+        self == 0
+    }
+    fn split_last(self) -> (u128, u8) {
+        (self / 10, (self % 10) as u8)
+    }
+}
+
+/// Appends `value` / 10^`scale` in decimal: at least one digit before the point, exactly
+/// `scale` after it.
+fn push_scaled(out: &mut Vec<u8>, mut value: impl Digits, scale: u32) {
     let mut digits = [0u8; 40];
     let mut at = digits.len();
-    let mut value = mantissa.unsigned_abs();
     let mut written = 0u32;
-    while value > 0 || written <= scale {
+    while !value.is_zero() || written <= scale {
         if written == scale && scale > 0 {
             at -= 1;
             digits[at] = b'.';
         }
+        let (rest, digit) = value.split_last();
         at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
+        digits[at] = b'0' + digit;
+        value = rest;
         written += 1;
     }
     out.extend_from_slice(&digits[at..]);
