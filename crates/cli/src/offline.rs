@@ -295,12 +295,7 @@ impl Router {
             return Ok(Route::Tenant(0));
         }
         // The UPN's identity is its lower case (`Upn`); most are written so already.
-        let key: std::borrow::Cow<str> =
-            if organizer.chars().any(char::is_uppercase) || organizer.trim() != organizer {
-                Upn::new(organizer).key.into()
-            } else {
-                organizer.into()
-            };
+        let key = Upn::key_of(organizer);
         match self.owners.get(key.as_ref()).map(Vec::as_slice) {
             None | Some([]) => Ok(Route::Nobody),
             Some([one]) => Ok(Route::Tenant(*one)),

@@ -963,25 +963,12 @@ impl Tenant {
         changed
     }
 
-    /// The user with this UPN (case-insensitive). One hash lookup; a UPN already in lower case
-    /// without surrounding white space (as call records carry it) is looked up as it is, without
-    /// allocating.
+    /// The user with this UPN (case-insensitive: the key `Upn::new` makes). One hash lookup; a
+    /// UPN already in lower-case ASCII without surrounding white space (as call records carry
+    /// it) is looked up as it is, without allocating. Any other text is lower-cased first, so a
+    /// title-case letter such as `ǅ` (not upper case, yet lower-cased) finds its user.
     pub fn user(&self, upn: &str) -> Option<&User> {
-        let plain = |b: &u8| b.is_ascii() && !b.is_ascii_uppercase();
-        // The ASCII characters `trim` removes.
-        let blank = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
-        let bytes = upn.as_bytes();
-        if bytes.iter().all(plain)
-            && !bytes.first().is_some_and(blank)
-            && !bytes.last().is_some_and(blank)
-        {
-            return self.users.get(upn);
-        }
-        if upn.chars().any(char::is_uppercase) || upn.trim().len() != upn.len() {
-            self.users.get(&Upn::new(upn).key)
-        } else {
-            self.users.get(upn)
-        }
+        self.users.get(&Upn::key_of(upn))
     }
 
     /// The users, by lower-case UPN.

@@ -1356,6 +1356,26 @@ fn c5_non_ascii_upn_is_matched_case_insensitively() {
 }
 
 #[test]
+fn c5_a_upn_with_a_title_case_letter_is_found_as_written() {
+    // "ǅ" (U+01C5) is a title-case letter: not upper case, yet lower-cased to "ǆ". The user
+    // "ǅane@contoso.fr" organizes a call reported with the same UPN: the same user, so the
+    // pool pays.
+    let card = std_card();
+    let mut book = std_fx().user("ǅane@contoso.fr", &[Subscription]).book();
+    let mut rater = Rater::new(countries(), &card);
+    let p = rate(
+        &mut book,
+        &mut rater,
+        &dial_out("c", "ǅane@contoso.fr", FR_FIXED, T, 125),
+    );
+    assert_outcome(
+        "C5 title-case UPN",
+        &p,
+        charge(Pool, Subscription, "0", 3, 180),
+    );
+}
+
+#[test]
 fn c8_separators_in_service_and_caller_numbers() {
     let card = std_card();
     let mut book = std_book();

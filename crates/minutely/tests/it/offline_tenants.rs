@@ -405,3 +405,31 @@ fn c11_an_offline_run_uses_the_minimum_of_the_tenants_currency() {
     let out = yen_run(&["--currency-minimum", "JPY5000"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected CODE=AMOUNT"));
 }
+
+#[test]
+fn c30_an_organizer_with_a_title_case_letter_is_routed_to_its_tenant() {
+    // "ǅ" (U+01C5) is a title-case letter: not upper case, yet lower-cased to "ǆ". A UPN that
+    // holds it is found as written: the record goes to its tenant and is charged there, not
+    // refused as nobody's (C30).
+    let run = Run::new();
+    run.write(
+        "tenants/fabrikam.toml",
+        &fabrikam().replace("bruno.martin@fabrikam", "ǅbruno.martin@fabrikam"),
+    );
+    let header = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end";
+    run.write(
+        "calls.csv",
+        &format!(
+            "{header}\na1,m1,ǅbruno.martin@fabrikam.example,dial_out,,,+33 1 42 68 53 00,2026-01-05T10:00:00Z,2026-01-05T10:01:00Z\n"
+        ),
+    );
+    let refused = run.path("refused.csv");
+    let (export, _) = run.ok(
+        &["tenants"],
+        "calls.csv",
+        &["--refused", refused.to_str().unwrap()],
+    );
+    assert_eq!(rows_of(&export, "fabrikam").len(), 1, "{export}");
+    let refused = std::fs::read_to_string(&refused).unwrap();
+    assert!(rows(&refused).is_empty(), "{refused}");
+}
