@@ -317,6 +317,27 @@ fn authorize_step(call_id: &str) -> ControlStep {
     })
 }
 
+fn end_step(call_id: &str, duration_s: u64) -> ControlStep {
+    ControlStep::End(End {
+        call_id: call_id.to_string(),
+        end_at: None,
+        duration_s: Some(duration_s),
+        record: None,
+        answered_at: None,
+    })
+}
+
+/// Contoso's batch of `steps`, one command: its answers once committed.
+async fn contoso_batch(writer: &writer::Writer, steps: Vec<ControlStep>) -> BatchAnswered {
+    writer
+        .execute(Command::Control(ControlCommand::Batch {
+            tenant: "contoso".to_string(),
+            steps,
+        }))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,22 +346,10 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
     // One command, so one batch: "gone" is held and released before the commit; "held" stays.
     let steps = vec![
         authorize_step("gone"),
-        ControlStep::End(End {
-            call_id: "gone".to_string(),
-            end_at: None,
-            duration_s: Some(60),
-            record: None,
-            answered_at: None,
-        }),
+        end_step("gone", 60),
         authorize_step("held"),
     ];
-    let answered: BatchAnswered = writer
-        .execute(Command::Control(ControlCommand::Batch {
-            tenant: "contoso".to_string(),
-            steps,
-        }))
-        .await
-        .unwrap();
+    let answered = contoso_batch(&writer, steps).await;
     for answer in &answered.0 {
         match answer {
             Ok(StepAnswer::Authorized(a)) => {
@@ -367,15 +376,7 @@ async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_
     let db = dir.path().join("m.db");
     let (writer, thread, _) = writer_with_contoso(&db).await;
     // Each command is its own batch: authorizations change no wallet row, ends do.
-    let end = |call_id: &str| {
-        ControlStep::End(End {
-            call_id: call_id.to_string(),
-            end_at: None,
-            duration_s: Some(90),
-            record: None,
-            answered_at: None,
-        })
-    };
+    let end = |call_id: &str| end_step(call_id, 90);
     for steps in [
         vec![authorize_step("a")],
         vec![authorize_step("b")],
@@ -384,13 +385,7 @@ async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_
         vec![end("b")],
         vec![authorize_step("d")],
     ] {
-        let answered: BatchAnswered = writer
-            .execute(Command::Control(ControlCommand::Batch {
-                tenant: "contoso".to_string(),
-                steps,
-            }))
-            .await
-            .unwrap();
+        let answered = contoso_batch(&writer, steps).await;
         assert!(answered.0.iter().all(Result::is_ok), "{answered:?}");
     }
     let in_memory = writer

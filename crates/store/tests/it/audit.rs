@@ -18,7 +18,8 @@ fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-fn countries() -> CountryTable {
+/// France alone (the audit and checkpoint tests need one country to open a store).
+pub(crate) fn countries() -> CountryTable {
     CountryTable::new([CountryFacts {
         country: Country::parse("FR").unwrap(),
         name: "France".into(),

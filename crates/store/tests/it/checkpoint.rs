@@ -3,24 +3,11 @@
 //! back into the database (it does not grow past a few thresholds), and the thread stops with
 //! the store.
 
+use crate::audit::countries;
 use jiff::Timestamp;
-use minutely_core::catalogue::{Availability, Conferencing, CountryFacts, CountryTable};
-use minutely_core::numbers::Country;
 use minutely_store::{ActorKind, AuditEntry, Store};
 use std::path::PathBuf;
 use tempfile::TempDir;
-
-fn countries() -> CountryTable {
-    CountryTable::new([CountryFacts {
-        country: Country::parse("FR").unwrap(),
-        name: "France".into(),
-        zone_a: true,
-        conferencing: Conferencing::Yes,
-        toll_dial_in: Availability::Yes,
-        toll_free_dial_in: Availability::Yes,
-        communications_credits: true,
-    }])
-}
 
 /// An audit row of about 4 KiB (one page of its own), numbered `i`.
 fn big_row(i: usize) -> AuditEntry {
