@@ -165,6 +165,15 @@ def fsync_bound(fsyncs: float) -> str:
             f"clients, group commit shares each fsync among every request in flight.")
 
 
+FLOOR_NOTE = (
+    "Floor: the same load, with the same clients and calls a request, against "
+    "`minutely-tools floor`: HTTP/1.1 on the product's stack (hyper, a tokio worker a core) "
+    "that parses nothing and answers each request once one 64-byte record a call is appended "
+    "and synced (one fdatasync shared by every request waiting). It is what loopback HTTP, "
+    "one durable commit a request and the load generator leave on this machine, all sharing "
+    "its cores; \"of floor\" is Minutely's figure over it.")
+
+
 def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -277,6 +286,10 @@ def main() -> int:
                                        size["seconds"], size["warmup"], size["control_batch"])
         pg = postgres.run(str(rates), str(work), size["clients"], size["tenants"],
                           size["pg_seconds"])
+        floors = {1: server_bench.floor(bin, size["clients"], size["seconds"], size["warmup"],
+                                        "pairs", 1)}
+        floors[size["control_batch"]] = server_bench.floor(
+            bin, size["clients"], size["seconds"], size["warmup"], "batch", size["control_batch"])
         pg_by = {(p["clients"], p["tenants"]): p for p in pg}
         if pg and pg[0].get("postgresql"):
             versions["postgresql"] = pg[0]["postgresql"]
@@ -289,6 +302,8 @@ def main() -> int:
                          x["p50_ms"], x["p99_ms"], x["p999_ms"],
                          num(p.get("pairs_per_s", 0)), p.get("p50_ms", "?"),
                          p.get("p99_ms", "?"), p.get("p999_ms", "?"), f"{ratio:.1f}x",
+                         num(floors[x["batch"]][x["clients"]]),
+                         f"{x['pairs_per_s'] / floors[x['batch']][x['clients']]:.2f}",
                          control_target(x, fsyncs)])
             failures += control_failures("control", x)
         for p in pg:
@@ -297,7 +312,8 @@ def main() -> int:
         tables["control"] = table(
             ["Minutely route", "clients", "tenants", "Minutely pairs/s", "p50 ms", "p99 ms",
              "p999 ms", "PostgreSQL pairs/s", "p50 ms", "p99 ms", "p999 ms", "ratio",
-             "target"], rows) + "\n\n" + fsync_bound(fsyncs)
+             "floor pairs/s", "of floor", "target"], rows) + "\n\n" + fsync_bound(fsyncs)
+            + "\n\n" + FLOOR_NOTE)
         print(tables["control"], flush=True)
 
     if "ingest" in parts or "curve" in parts:
@@ -305,9 +321,13 @@ def main() -> int:
         batches = size["ingest_batches"] if "curve" in parts else [100]
         fsyncs = fsyncs_per_s(str(work))
         ing = server_bench.ingest(bin, str(rates), batches, size["seconds"], 8)
+        ing_floor = {b: server_bench.floor(bin, [8], size["seconds"], 0, "ingest", b)[8]
+                     for b in batches}
         tables["ingest"] = table(
-            ["records per request", "records/s", "request p50 ms", "request p99 ms"],
-            [[num(i["batch"]), num(i["records_per_s"]), i["p50_ms"], i["p99_ms"]]
+            ["records per request", "records/s", "request p50 ms", "request p99 ms",
+             "floor records/s", "of floor"],
+            [[num(i["batch"]), num(i["records_per_s"]), i["p50_ms"], i["p99_ms"],
+              num(ing_floor[i["batch"]]), f"{i['records_per_s'] / ing_floor[i['batch']]:.2f}"]
              for i in ing]) + (
             f"\n\nTarget: at least 200,000 records/s. Disk during this part: "
             f"{num(fsyncs)} write + fdatasync rounds a second; every request is one durable "

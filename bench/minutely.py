@@ -188,21 +188,12 @@ class Server:
     def load(self, *, mode: str = "pairs", seconds: float | None = None, count: int = 0,
              concurrency: int = 64, tenant: str = "hot", tenants: int = 1,
              batch: int = 100) -> dict:
-        tools = str(Path(self.bin).with_name("minutely-tools"))
-        args = [tools, "load", "--url", self.url, "--key", self.key, "--mode", mode,
-                "--tenant", tenant, "--tenants", str(tenants), "--organizer", ORGANIZER,
-                "--destination", DESTINATION, "--duration-s", str(DURATION_S),
-                "--concurrency", str(concurrency), "--batch", str(batch), "--json"]
-        if seconds is not None:
-            args += ["--seconds", str(seconds)]
-        else:
-            args += ["--pairs", str(count)]
-        result = subprocess.run(args, capture_output=True, text=True,
-                                timeout=(seconds or 0) + 3600)
-        if result.returncode != 0:
-            raise BenchError(f"minutely-tools load failed: {result.stderr.strip()[-1500:]}\n"
-                             f"server: {self.log_tail()[-800:]}")
-        return json.loads(result.stdout)
+        try:
+            return run_load(self.bin, self.url, self.key, mode=mode, seconds=seconds,
+                            count=count, concurrency=concurrency, tenant=tenant,
+                            tenants=tenants, batch=batch)
+        except BenchError as e:
+            raise BenchError(f"{e}\nserver: {self.log_tail()[-800:]}") from None
 
     def check_charges(self, names: list[str], pairs: int, cost: Decimal) -> dict:
         """What the tenants' wallets hold after `pairs` pairs of `cost` each: every pair
@@ -227,6 +218,83 @@ class Server:
         if status != 200:
             raise BenchError(f"wallet of {tenant}: {status} {body[:300]!r}")
         return json.loads(body)
+
+
+def run_load(bin: str, url: str, key: str, *, mode: str, seconds: float | None, count: int,
+             concurrency: int, tenant: str, tenants: int, batch: int) -> dict:
+    """One run of `minutely-tools load` (beside `bin`), its figures as JSON."""
+    tools = str(Path(bin).with_name("minutely-tools"))
+    args = [tools, "load", "--url", url, "--key", key, "--mode", mode,
+            "--tenant", tenant, "--tenants", str(tenants), "--organizer", ORGANIZER,
+            "--destination", DESTINATION, "--duration-s", str(DURATION_S),
+            "--concurrency", str(concurrency), "--batch", str(batch), "--json"]
+    if seconds is not None:
+        args += ["--seconds", str(seconds)]
+    else:
+        args += ["--pairs", str(count)]
+    result = subprocess.run(args, capture_output=True, text=True,
+                            timeout=(seconds or 0) + 3600)
+    if result.returncode != 0:
+        raise BenchError(f"minutely-tools load failed: {result.stderr.strip()[-1500:]}")
+    return json.loads(result.stdout)
+
+
+class Floor:
+    """`minutely-tools floor`: HTTP on the product's stack, one group-committed append and
+    fdatasync a request, nothing else. The same load against it gives the floor every
+    real-time figure is read against. Stopped (its directory removed) on exit."""
+
+    def __init__(self, bin: str, seconds: float):
+        self.bin = bin
+        self.dir = Path(tempfile.mkdtemp(prefix="minutely-floor-"))
+        self.seconds = seconds
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def __enter__(self) -> "Floor":
+        tools = str(Path(self.bin).with_name("minutely-tools"))
+        self.proc = subprocess.Popen(
+            [tools, "floor", "--listen", "127.0.0.1:0", "--dir", str(self.dir),
+             "--seconds", str(int(self.seconds) + 60)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening on (127\.[0-9.]+:[0-9]+)", line)
+        if not m:
+            raise BenchError(f"the floor server did not start: {line!r}")
+        self.url = f"http://{m.group(1)}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def load(self, **kw) -> dict:
+        return run_load(self.bin, self.url, "floor", **kw)
+
+
+def floor(bin: str, clients: list[int], seconds: float, warmup: float, mode: str,
+          batch: int) -> dict[int, float]:
+    """Units a second (pairs, or records when ingesting) on the floor server at each client
+    count, with the load the product is measured with."""
+    out = {}
+    for c in clients:
+        with Floor(bin, warmup + seconds) as f:
+            if warmup > 0:
+                f.load(mode=mode, seconds=warmup, count=0, concurrency=c, tenant="hot",
+                       tenants=1, batch=batch)
+            figures = f.load(mode=mode, seconds=seconds, count=0, concurrency=c,
+                             tenant="hot", tenants=1, batch=batch)
+            if figures["failed"] or figures["denied"]:
+                raise BenchError(f"the floor server failed requests: {figures}")
+            out[c] = round(figures["per_s"], 1)
+    return out
 
 
 def tenant_names(tenants: int) -> list[str]:

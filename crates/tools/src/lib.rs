@@ -1,7 +1,9 @@
 //! `minutely-tools`: what drives or feeds a Minutely server without being part of the product:
-//! sample data (`gen`), a load generator (`load`) and a steady-rate soak run (`soak`). The
-//! product binary, `minutely`, carries none of it; `minutely-tools` is built beside it.
+//! sample data (`gen`), a load generator (`load`), a steady-rate soak run (`soak`) and the
+//! floor server the real-time benchmarks are read against (`floor`). The product binary,
+//! `minutely`, carries none of it; `minutely-tools` is built beside it.
 
+pub mod floor;
 pub mod generate;
 pub mod load;
 pub mod soak;
@@ -46,6 +48,13 @@ enum Command {
     ///
     /// Example: minutely-tools --db minutely.db soak --key mk_... --rate 800 --duration 600 --pid 4242
     Soak(soak::SoakArgs),
+    /// The floor under the real-time figures: an HTTP server on the product's stack that only
+    /// appends a record a call to a file and syncs it (group commit) before answering. Driven
+    /// by `load` with the product's arguments, it shows what HTTP on loopback, one durable
+    /// commit a request and the load generator allow on this machine.
+    ///
+    /// Example: minutely-tools floor --listen 127.0.0.1:8090 --dir /tmp/floor --seconds 60
+    Floor(floor::FloorArgs),
 }
 
 /// Parses the command line of `minutely-tools`, runs the command and gives its exit code.
@@ -55,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Gen(c) => generate::run(c),
         Command::Load(args) => load::run(args),
         Command::Soak(args) => soak::run(&cli.db, args),
+        Command::Floor(args) => floor::run(args),
     };
     minutely_cli::exit_code(result)
 }

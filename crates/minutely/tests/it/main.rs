@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod deck;
 mod events_nats;
+mod floor;
 mod import_cdr;
 mod keys;
 mod offline_tenants;
