@@ -41,6 +41,7 @@ SIZES = {
         "tenants": [1, 10_000],
         "seconds": 15,
         "warmup": 3,
+        "floor_seconds": 15,
         "pg_seconds": 15,
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
@@ -57,6 +58,7 @@ SIZES = {
         "tenants": [1, 100],
         "seconds": 2,
         "warmup": 0.5,
+        "floor_seconds": 1,
         "pg_seconds": 3,
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
@@ -286,10 +288,9 @@ def main() -> int:
                                        size["seconds"], size["warmup"], size["control_batch"])
         pg = postgres.run(str(rates), str(work), size["clients"], size["tenants"],
                           size["pg_seconds"])
-        floors = {1: server_bench.floor(bin, size["clients"], size["seconds"], size["warmup"],
-                                        "pairs", 1)}
-        floors[size["control_batch"]] = server_bench.floor(
-            bin, size["clients"], size["seconds"], size["warmup"], "batch", size["control_batch"])
+        floors = {b: server_bench.floor(bin, size["clients"], size["floor_seconds"],
+                                        size["warmup"], "pairs" if b == 1 else "batch", b)
+                  for b in (1, size["control_batch"])}
         pg_by = {(p["clients"], p["tenants"]): p for p in pg}
         if pg and pg[0].get("postgresql"):
             versions["postgresql"] = pg[0]["postgresql"]
@@ -309,7 +310,7 @@ def main() -> int:
         for p in pg:
             if not p.get("agree"):
                 failures.append(f"control: PostgreSQL's answers are wrong: {p.get('problems')}")
-        tables["control"] = table(
+        tables["control"] = (table(
             ["Minutely route", "clients", "tenants", "Minutely pairs/s", "p50 ms", "p99 ms",
              "p999 ms", "PostgreSQL pairs/s", "p50 ms", "p99 ms", "p999 ms", "ratio",
              "floor pairs/s", "of floor", "target"], rows) + "\n\n" + fsync_bound(fsyncs)
@@ -321,7 +322,7 @@ def main() -> int:
         batches = size["ingest_batches"] if "curve" in parts else [100]
         fsyncs = fsyncs_per_s(str(work))
         ing = server_bench.ingest(bin, str(rates), batches, size["seconds"], 8)
-        ing_floor = {b: server_bench.floor(bin, [8], size["seconds"], 0, "ingest", b)[8]
+        ing_floor = {b: server_bench.floor(bin, [8], size["floor_seconds"], 0, "ingest", b)[8]
                      for b in batches}
         tables["ingest"] = table(
             ["records per request", "records/s", "request p50 ms", "request p99 ms",
