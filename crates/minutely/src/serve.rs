@@ -135,7 +135,13 @@ fn init_logs() -> crate::logs::LogSink {
     let _ = if std::io::stderr().is_terminal() {
         builder.try_init()
     } else {
-        builder.json().flatten_event(true).try_init()
+        // The lines of `json().flatten_event(true)`, written by hand (`logs::JsonLines`).
+        builder
+            .fmt_fields(crate::logs::JsonLineFields::new())
+            .event_format(crate::logs::JsonLines::new(
+                tracing_subscriber::fmt::time::SystemTime,
+            ))
+            .try_init()
     };
     sink
 }

@@ -13,7 +13,8 @@ use hmac::{Hmac, Mac};
 use minutely_store::ApiKey;
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use subtle::ConstantTimeEq;
 
 pub use minutely_service::keys::KeyKind;
 
@@ -138,13 +139,53 @@ fn edge_refused() -> ApiError {
 
 pub use minutely_service::keys::{digest, new_key, random_bytes};
 
+/// A stored key and the one secret already checked against its digest. The entry is made anew
+/// whenever the key's record is (`replace`, `upsert`, `refresh`), so the checked secret never
+/// outlives the digest it was checked against, and a revocation is seen by the next request.
+struct Known {
+    key: ApiKey,
+    /// The secret whose HMAC was found equal to `key.digest`: a request that presents it again
+    /// is compared with it in constant time instead of computing the HMAC again.
+    checked: OnceLock<Box<[u8]>>,
+}
+
+impl Known {
+    fn new(key: ApiKey) -> (String, Known) {
+        let id = key.id.clone();
+        let known = Known {
+            key,
+            checked: OnceLock::new(),
+        };
+        (id, known)
+    }
+
+    /// Whether `secret` is the key's secret: equal, in constant time, to the secret checked
+    /// before, or else its HMAC equal to the digest (then it is remembered).
+    fn verify(&self, mac: &Hmac<Sha256>, secret: &[u8]) -> bool {
+        if let Some(checked) = self.checked.get() {
+            // Unequal lengths differ at once; equal lengths are compared byte by byte in
+            // constant time. A different secret of any length goes on to the HMAC.
+            if bool::from(checked.as_ref().ct_eq(secret)) {
+                return true;
+            }
+        }
+        let mut mac = mac.clone();
+        mac.update(secret);
+        if mac.verify_slice(&self.key.digest).is_err() {
+            return false;
+        }
+        let _ = self.checked.set(secret.into());
+        true
+    }
+}
+
 /// The keys known to the server, refreshed from the store.
 #[derive(Clone)]
 pub struct Keys {
     secret: [u8; 32],
     /// The HMAC keyed with `secret`, copied for each key checked (the key is absorbed once).
     mac: Hmac<Sha256>,
-    keys: Arc<RwLock<HashMap<String, ApiKey>>>,
+    keys: Arc<RwLock<HashMap<String, Known>>>,
     /// Bumped, under the write lock, by every `upsert`: a refresh read from the store before an
     /// upsert must not overwrite it with the older list.
     generation: Arc<std::sync::atomic::AtomicU64>,
@@ -168,7 +209,7 @@ impl Keys {
 
     /// Replaces the cache with what the store holds now.
     pub fn replace(&self, keys: Vec<ApiKey>) {
-        let map = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+        let map = keys.into_iter().map(Known::new).collect();
         *self
             .keys
             .write()
@@ -181,7 +222,8 @@ impl Keys {
             .keys
             .write()
             .expect("the key cache lock is never poisoned");
-        keys.insert(key.id.clone(), key);
+        let (id, known) = Known::new(key);
+        keys.insert(id, known);
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
@@ -194,7 +236,7 @@ impl Keys {
     /// Replaces the cache with `keys`, read from the store after `generation` was taken, unless
     /// a key was upserted since: that list may predate it (the next refresh brings both).
     pub fn refresh(&self, keys: Vec<ApiKey>, generation: u64) -> bool {
-        let map = keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+        let map = keys.into_iter().map(Known::new).collect();
         let mut current = self
             .keys
             .write()
@@ -212,7 +254,7 @@ impl Keys {
             .read()
             .expect("the key cache lock is never poisoned")
             .get(id)
-            .cloned()
+            .map(|known| known.key.clone())
     }
 
     /// Checks an `Authorization` header value.
@@ -234,10 +276,11 @@ impl Keys {
             .keys
             .read()
             .expect("the key cache lock is never poisoned");
-        let key = keys.get(id).ok_or_else(unknown)?;
-        let mut mac = self.mac.clone();
-        mac.update(secret.as_bytes());
-        mac.verify_slice(&key.digest).map_err(|_| unknown())?;
+        let known = keys.get(id).ok_or_else(unknown)?;
+        if !known.verify(&self.mac, secret.as_bytes()) {
+            return Err(unknown());
+        }
+        let key = &known.key;
         if key.revoked_at.is_some() {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
@@ -260,5 +303,91 @@ impl Keys {
             (KeyKind::Edge, None) => Ok(Principal::Edge { key: key_id }),
             _ => Err(unknown()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::Timestamp;
+
+    const SECRET: [u8; 32] = [7; 32];
+
+    fn bridge(keys: &Keys) -> (ApiKey, String) {
+        let (record, text) = new_key(
+            &SECRET,
+            KeyKind::Bridge,
+            Some("acme"),
+            "bridge",
+            Timestamp::UNIX_EPOCH,
+        );
+        keys.upsert(record.clone());
+        (record, text)
+    }
+
+    fn check(keys: &Keys, text: &str) -> Result<Principal, String> {
+        keys.authenticate(Some(&format!("Bearer {text}")))
+            .map_err(|e| format!("{} {}", e.code, e.detail))
+    }
+
+    /// A key's text with its secret changed at one place, the length kept.
+    fn other_secret(text: &str) -> String {
+        let last = text.chars().last().expect("a key");
+        let other = if last == '0' { '1' } else { '0' };
+        format!("{}{other}", &text[..text.len() - 1])
+    }
+
+    /// The secret checked once is accepted again from memory, and every other secret (the same
+    /// length or not) is still refused, before and after.
+    #[test]
+    fn a_checked_secret_is_remembered_and_no_other_is_accepted() {
+        let keys = Keys::new(SECRET, Vec::new());
+        let (record, text) = bridge(&keys);
+        let unknown = "unauthorized the API key is not valid".to_string();
+        assert_eq!(check(&keys, &other_secret(&text)), Err(unknown.clone()));
+        let principal = Principal::Bridge {
+            key: record.id.clone(),
+            tenant: "acme".into(),
+        };
+        for _ in 0..3 {
+            assert_eq!(check(&keys, &text), Ok(principal.clone()));
+            assert_eq!(check(&keys, &other_secret(&text)), Err(unknown.clone()));
+            assert_eq!(check(&keys, &format!("{text}0")), Err(unknown.clone()));
+            assert_eq!(check(&keys, &text[..text.len() - 1]), Err(unknown.clone()));
+        }
+    }
+
+    /// A revocation (an upsert of the revoked record, or a refresh from the store) refuses the
+    /// remembered secret at the next request.
+    #[test]
+    fn a_revocation_is_seen_by_the_next_request() {
+        let revoked = "key_revoked the API key has been revoked".to_string();
+        for by_refresh in [false, true] {
+            let keys = Keys::new(SECRET, Vec::new());
+            let (mut record, text) = bridge(&keys);
+            assert!(check(&keys, &text).is_ok());
+            record.revoked_at = Some(Timestamp::UNIX_EPOCH);
+            if by_refresh {
+                assert!(keys.refresh(vec![record.clone()], keys.generation()));
+            } else {
+                keys.upsert(record.clone());
+            }
+            assert_eq!(check(&keys, &text), Err(revoked.clone()));
+        }
+    }
+
+    /// A record stored again with another digest (the same id) no longer accepts the secret
+    /// remembered for the old one.
+    #[test]
+    fn a_new_digest_forgets_the_old_secret() {
+        let keys = Keys::new(SECRET, Vec::new());
+        let (mut record, text) = bridge(&keys);
+        assert!(check(&keys, &text).is_ok());
+        record.digest = digest(&SECRET, "another secret");
+        keys.replace(vec![record]);
+        assert_eq!(
+            check(&keys, &text),
+            Err("unauthorized the API key is not valid".to_string())
+        );
     }
 }

@@ -55,9 +55,53 @@ where
 }
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    /// The answer `axum::Json` gives, the same status, headers and bytes, serialized into a
+    /// buffer the thread keeps (serializing into a growing `BytesMut` cost more than the JSON
+    /// itself): the body is one exact copy of it.
     fn into_response(self) -> axum::response::Response {
-        axum::Json(self.0).into_response()
+        SERIALIZED.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut buffer) => json_response(&mut buffer, &self.0),
+            // Serializing a body never serializes another; should it, it gets its own buffer.
+            Err(_) => json_response(&mut Vec::new(), &self.0),
+        })
     }
+}
+
+thread_local! {
+    /// The serialized body of the thread's last answer, kept for the next one.
+    static SERIALIZED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most a thread keeps between answers; a larger body's buffer is given back.
+const KEPT_BYTES: usize = 1 << 20;
+
+fn json_response<T: serde::Serialize>(buffer: &mut Vec<u8>, value: &T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    buffer.clear();
+    let serialized = serde_json::to_writer(&mut *buffer, value);
+    let response = match serialized {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            axum::body::Bytes::copy_from_slice(buffer),
+        )
+            .into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            err.to_string(),
+        )
+            .into_response(),
+    };
+    if buffer.capacity() > KEPT_BYTES {
+        *buffer = Vec::new();
+    }
+    response
 }
 
 /// Reads the whole body (bounded by the server's body limit) and parses it as one JSON object;
@@ -127,5 +171,69 @@ mod tests {
             h.insert(header::CONTENT_TYPE, value.parse().unwrap());
             assert_eq!(is_json(&h), json, "{value}");
         }
+    }
+
+    use axum::response::IntoResponse;
+    use std::collections::BTreeMap;
+
+    /// Status, every header and the body bytes of an answer.
+    async fn parts(response: axum::response::Response) -> (u16, Vec<(String, Vec<u8>)>, Vec<u8>) {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body in memory");
+        (status, headers, body.to_vec())
+    }
+
+    async fn same_answer<T: serde::Serialize + Clone>(value: T) {
+        let ours = parts(Json(value.clone()).into_response()).await;
+        let axum = parts(axum::Json(value).into_response()).await;
+        assert_eq!(ours, axum);
+    }
+
+    #[derive(Clone, serde::Serialize)]
+    struct Shaped {
+        text: String,
+        count: u64,
+        ratio: f64,
+        missing: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u32>,
+        nested: Vec<BTreeMap<String, bool>>,
+    }
+
+    /// Every answer is the one `axum::Json` gives, byte for byte: strings with every escape,
+    /// numbers, nulls, nesting, a body larger than the kept buffer, one after another on the
+    /// same thread, and a value that cannot be serialized (500 with serde's text).
+    #[tokio::test]
+    async fn answers_are_axum_json_answers_byte_for_byte() {
+        let strange: String = (0u8..0x80)
+            .map(char::from)
+            .chain("é日本🎧\u{2028}".chars())
+            .collect();
+        for text in ["", "plain", strange.as_str()] {
+            same_answer(text.to_string()).await;
+            same_answer(Shaped {
+                text: text.to_string(),
+                count: u64::MAX,
+                ratio: -0.1,
+                missing: None,
+                skipped: None,
+                nested: vec![BTreeMap::from([(text.to_string(), true)]), BTreeMap::new()],
+            })
+            .await;
+        }
+        same_answer(serde_json::json!({"a": [1, 2.5, null, {"b": "c"}], "d": f64::NAN})).await;
+        same_answer("x".repeat(3 * KEPT_BYTES)).await;
+        same_answer(vec!["after a large body"; 100]).await;
+        let unserializable = BTreeMap::from([(vec![1u8], 1u8)]);
+        same_answer(unserializable.clone()).await;
+        let (status, _, body) = parts(Json(unserializable).into_response()).await;
+        assert_eq!((status, body), (500, b"key must be a string".to_vec()));
     }
 }

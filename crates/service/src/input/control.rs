@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use minutely_core::ident;
 use minutely_core::rating::{CallRecord, Direction};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 use utoipa::ToSchema;
 
 /// The default largest number of call records in one ingestion request, and of commands in
@@ -69,23 +70,29 @@ impl CallRecordJson {
             ("caller_number", &self.caller_number),
             ("destination_number", &self.destination_number),
         ] {
-            bounded(&format!("{at}.{name}"), value)?;
+            named(at, name, |field| bounded(field, value))?;
         }
-        ident::call_id(&format!("{at}.call_id"), &self.call_id)?;
-        ident::optional_conference_id(&format!("{at}.conference_id"), &self.conference_id)?;
+        named(at, "call_id", |field| ident::call_id(field, &self.call_id))?;
+        named(at, "conference_id", |field| {
+            ident::optional_conference_id(field, &self.conference_id)
+        })?;
         if !self.organizer.is_empty() {
-            ident::organizer(&format!("{at}.organizer"), &self.organizer)?;
+            named(at, "organizer", |field| {
+                ident::organizer(field, &self.organizer)
+            })?;
         }
         Ok(CallRecord {
             call_id: self.call_id.clone(),
             conference_id: self.conference_id.clone(),
             organizer: self.organizer.clone(),
-            direction: parse_direction(&format!("{at}.direction"), &self.direction)?,
+            direction: named(at, "direction", |field| {
+                parse_direction(field, &self.direction)
+            })?,
             service_number: self.service_number.clone(),
             caller_number: self.caller_number.clone(),
             destination_number: self.destination_number.clone(),
-            start: parse_instant(&format!("{at}.start"), &self.start)?,
-            end: parse_instant(&format!("{at}.end"), &self.end)?,
+            start: named(at, "start", |field| parse_instant(field, &self.start))?,
+            end: named(at, "end", |field| parse_instant(field, &self.end))?,
         })
     }
 
@@ -306,6 +313,7 @@ impl IngestRequest {
         }
         // A record of another tenant is well formed but not this tenant's: 422, naming each.
         let others: Vec<String> = (self.calls.iter().enumerate())
+            .filter(|(_, call)| call.tenant.is_some())
             .filter_map(|(i, call)| call.check_tenant(&format!("calls[{i}]"), tenant).err())
             .map(|e| e.detail)
             .collect();
@@ -314,8 +322,10 @@ impl IngestRequest {
         }
         let mut records = Vec::with_capacity(self.calls.len());
         let mut problems = Vec::new();
+        let mut at = String::new();
         for (i, call) in self.calls.iter().enumerate() {
-            let at = format!("calls[{i}]");
+            at.clear();
+            let _ = write!(at, "calls[{i}]");
             match call.to_record(&at) {
                 Ok(r) => records.push(r),
                 Err(e) => problems.push(e.detail),
@@ -328,6 +338,13 @@ impl IngestRequest {
     }
 }
 
+/// `check` of the field `name` of the record `at`. The checks are pure and use the field's
+/// name only in their errors, so the full name (`calls[3].start`) is only written out to
+/// check again for the error, not for every field of every record.
+fn named<T, E>(at: &str, name: &str, check: impl Fn(&str) -> Result<T, E>) -> Result<T, E> {
+    check(name).or_else(|_| check(&format!("{at}.{name}")))
+}
+
 /// The problems of a refused batch, the first 50 of them.
 pub fn summarize(problems: &[String]) -> String {
     let shown: Vec<String> = problems.iter().take(50).cloned().collect();
@@ -337,4 +354,133 @@ pub fn summarize(problems: &[String]) -> String {
         detail.push_str(&format!("; and {more} more"));
     }
     detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::MAX_FIELD;
+
+    /// The checks of `to_record` as they were written before `named`: every field's full name
+    /// formatted up front.
+    fn eager(r: &CallRecordJson, at: &str) -> ServiceResult<CallRecord> {
+        for (name, value) in [
+            ("call_id", &r.call_id),
+            ("conference_id", &r.conference_id),
+            ("organizer", &r.organizer),
+            ("service_number", &r.service_number),
+            ("caller_number", &r.caller_number),
+            ("destination_number", &r.destination_number),
+        ] {
+            bounded(&format!("{at}.{name}"), value)?;
+        }
+        ident::call_id(&format!("{at}.call_id"), &r.call_id)?;
+        ident::optional_conference_id(&format!("{at}.conference_id"), &r.conference_id)?;
+        if !r.organizer.is_empty() {
+            ident::organizer(&format!("{at}.organizer"), &r.organizer)?;
+        }
+        Ok(CallRecord {
+            call_id: r.call_id.clone(),
+            conference_id: r.conference_id.clone(),
+            organizer: r.organizer.clone(),
+            direction: parse_direction(&format!("{at}.direction"), &r.direction)?,
+            service_number: r.service_number.clone(),
+            caller_number: r.caller_number.clone(),
+            destination_number: r.destination_number.clone(),
+            start: parse_instant(&format!("{at}.start"), &r.start)?,
+            end: parse_instant(&format!("{at}.end"), &r.end)?,
+        })
+    }
+
+    fn good() -> CallRecordJson {
+        CallRecordJson {
+            call_id: "c-1".into(),
+            conference_id: "conf".into(),
+            organizer: "alice@example.com".into(),
+            direction: "dial_out".into(),
+            service_number: String::new(),
+            caller_number: "+33100000000".into(),
+            destination_number: "+442000000000".into(),
+            start: "2026-12-07T10:00:00Z".into(),
+            end: "2026-12-07T10:05:00Z".into(),
+            tenant: None,
+        }
+    }
+
+    /// Every record, good or with any one field bad (C5's fields), gives the same record or
+    /// the same error naming the same field as the eager checks.
+    #[test]
+    fn records_are_checked_as_the_eager_checks_did() {
+        let long = "x".repeat(MAX_FIELD + 1);
+        let bad: [&str; 7] = [
+            "",
+            " lead",
+            "=1+1",
+            "a\u{7}b",
+            "not a time",
+            "dial_up",
+            &long,
+        ];
+        let mut records = vec![good()];
+        for value in bad {
+            for field in 0..9 {
+                let mut r = good();
+                let slot = match field {
+                    0 => &mut r.call_id,
+                    1 => &mut r.conference_id,
+                    2 => &mut r.organizer,
+                    3 => &mut r.direction,
+                    4 => &mut r.service_number,
+                    5 => &mut r.caller_number,
+                    6 => &mut r.destination_number,
+                    7 => &mut r.start,
+                    _ => &mut r.end,
+                };
+                *slot = value.to_string();
+                records.push(r);
+            }
+        }
+        let mut refused = 0;
+        for (i, r) in records.iter().enumerate() {
+            let at = format!("calls[{i}]");
+            let (ours, theirs) = (r.to_record(&at), eager(r, &at));
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (Err(a), Err(b)) => {
+                    refused += 1;
+                    assert_eq!((a.kind, &a.code, &a.detail), (b.kind, &b.code, &b.detail));
+                    assert!(a.detail.contains(&at), "{}", a.detail);
+                }
+                _ => panic!("{at}: {ours:?} against {theirs:?}"),
+            }
+        }
+        assert!(refused >= 38, "{refused} refused");
+    }
+
+    /// A batch names every bad record and refuses a record of another tenant, as before.
+    #[test]
+    fn a_batch_names_its_bad_records() {
+        let mut bad = good();
+        bad.start = "soon".into();
+        let mut other = good();
+        other.tenant = Some("beta".into());
+        let batch = |calls: Vec<CallRecordJson>| IngestRequest { calls }.records(10, "acme");
+        assert_eq!(batch(vec![good(), good()]).map(|r| r.len()).ok(), Some(2));
+        let refused = batch(vec![good(), bad.clone(), bad]).unwrap_err();
+        assert_eq!(
+            refused.detail,
+            [1, 2]
+                .map(|i| format!(
+                    "calls[{i}].start: \"soon\" is not an RFC 3339 instant with an offset \
+                     (such as 2026-01-05T10:00:00Z) (expected RFC 3339, like \
+                     2026-01-31T12:00:00Z)"
+                ))
+                .join("; ")
+        );
+        let refused = batch(vec![good(), other]).unwrap_err();
+        assert_eq!(
+            refused.detail,
+            "calls[1].tenant \"beta\" is not the tenant of the path \"acme\""
+        );
+    }
 }
