@@ -111,7 +111,9 @@ async fn answer(
     let authorize = count(&body, b"\"op\":\"authorize\"");
     let end = count(&body, b"\"op\":\"end\"");
     let (done, wait) = oneshot::channel();
-    let records = (authorize + end).max(1);
+    // A call a record: each command of a batch and each record of an ingestion names its call;
+    // a single-call route's body does not (its call is in the path).
+    let records = count(&body, b"\"call_id\"").max(1);
     if queue.send(Waiting { records, done }).is_err() {
         return Ok(status(
             StatusCode::SERVICE_UNAVAILABLE,

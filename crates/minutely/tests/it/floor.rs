@@ -75,7 +75,7 @@ fn written_bytes(floor: &Floor) -> usize {
 }
 
 #[test]
-fn the_floor_answers_every_pair_and_every_call_of_a_batch_and_writes_a_record_each() {
+fn the_floor_answers_every_pair_batch_and_ingestion_and_writes_a_record_a_call() {
     let floor = start();
     let pairs = load(&floor, &["--pairs", "40", "--concurrency", "4"]);
     assert_eq!(pairs["pairs"], 40, "{pairs}");
@@ -100,6 +100,22 @@ fn the_floor_answers_every_pair_and_every_call_of_a_batch_and_writes_a_record_ea
     assert_eq!(batch["failed"], 0, "{batch}");
     // A batch is a record a call: 32 authorizations and 32 ends more.
     assert_eq!(written_bytes(&floor), (80 + 64) * 64);
+    let ingest = load(
+        &floor,
+        &[
+            "--mode",
+            "ingest",
+            "--batch",
+            "10",
+            "--pairs",
+            "30",
+            "--concurrency",
+            "1",
+        ],
+    );
+    assert_eq!(ingest["records"], 30, "{ingest}");
+    // An ingested record is a record: 30 more.
+    assert_eq!(written_bytes(&floor), (80 + 64 + 30) * 64);
 }
 
 #[test]
