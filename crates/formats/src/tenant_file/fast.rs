@@ -131,12 +131,11 @@ impl<'t> Cursor<'t> {
     /// A bare key: ASCII letters, digits, `_` and `-`.
     fn bare_key(&mut self) -> Option<&'t str> {
         let start = self.at;
-        while matches!(
-            self.peek(),
-            Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
-        ) {
-            self.at += 1;
-        }
+        let rest = &self.text.as_bytes()[start..];
+        self.at += rest
+            .iter()
+            .position(|b| !matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+            .unwrap_or(rest.len());
         let text = self.text;
         (self.at > start).then(|| &text[start..self.at])
     }
@@ -302,10 +301,16 @@ impl<'t> Cursor<'t> {
         if self.peek() == Some(b'"') && self.peek_at(1) == Some(b'"') {
             return None;
         }
-        let mut out = String::new();
         let mut run = self.at;
+        self.skip_text();
+        // Without escapes: the text as it is, in one allocation of its size.
+        if self.peek() == Some(b'"') {
+            let out = self.text[run..self.at].to_owned();
+            self.at += 1;
+            return Some(out);
+        }
+        let mut out = String::new();
         loop {
-            self.skip_text();
             match self.peek()? {
                 b'"' => break,
                 b'\\' => {
@@ -316,6 +321,7 @@ impl<'t> Cursor<'t> {
                 }
                 _ => return None,
             }
+            self.skip_text();
         }
         out.push_str(&self.text[run..self.at]);
         self.at += 1;
