@@ -6,11 +6,13 @@ use crate::catalogue::{Conferencing, CountryTable};
 use crate::money::{Currency, MAX_AMOUNT, MAX_LICENSE_COUNT};
 use crate::numbers::{Country, E164, NumberPlan, PlanAnswer};
 use crate::reason::Reason;
+use hashbrown::HashTable;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 /// The tenant's commercial agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,7 +199,7 @@ impl Upn {
     pub fn new(text: &str) -> Upn {
         let display = text.trim().to_string();
         Upn {
-            key: display.to_lowercase(),
+            key: Upn::key_of(&display).into_owned(),
             display,
         }
     }
@@ -206,15 +208,34 @@ impl Upn {
     /// without upper case, nothing to trim), else made.
     pub fn key_of(text: &str) -> std::borrow::Cow<'_, str> {
         let trimmed = text.trim();
-        if trimmed
-            .bytes()
-            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-        {
+        // Every byte looked at (no early exit), so that the loop runs over whole words.
+        let changing = trimmed.bytes().fold(0u8, |seen, b| {
+            seen | (b & 0x80) | u8::from(b.is_ascii_uppercase())
+        });
+        if changing == 0 {
             std::borrow::Cow::Borrowed(trimmed)
         } else {
             std::borrow::Cow::Owned(trimmed.to_lowercase())
         }
     }
+}
+
+/// C41: the position of the first UPN that repeats an earlier one, compared as `Upn::new`
+/// keys them (case-insensitively), if any.
+pub fn first_repeated_upn<'a>(upns: impl ExactSizeIterator<Item = &'a str>) -> Option<usize> {
+    let hasher = KeyHashState::default();
+    let mut seen: HashTable<std::borrow::Cow<'a, str>> = HashTable::with_capacity(upns.len());
+    for (i, upn) in upns.enumerate() {
+        let key = Upn::key_of(upn);
+        let hash = hasher.hash_one(key.as_ref());
+        match seen.entry(hash, |k| *k == key, |k| hasher.hash_one(k.as_ref())) {
+            hashbrown::hash_table::Entry::Occupied(_) => return Some(i),
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(key);
+            }
+        }
+    }
+    None
 }
 
 /// A tenant's user.
@@ -463,39 +484,66 @@ impl std::hash::Hasher for KeyHasher {
 /// the per-record lookup by UPN is one hash probe, the C41 object-id check is another, and the
 /// count of each license held is kept as users change rather than counted.
 ///
-/// Invariants: `slots` holds each user once; `by_key` and `ordered` map every user's lower-case
-/// UPN to its slot; `by_object_id` maps every user's object id to its slot; `assigned[i]` is the
-/// number of users holding `Sku::ALL[i]`. Users are never removed.
+/// Invariants: `slots` holds each user once; `by_key` holds the slot of every user, found by
+/// the hash of its lower-case UPN (`upn.key`, the text stored in the slot, not a copy);
+/// `by_object_id` maps every user's object id to its slot, found the same way by the object id;
+/// `ordered`, once made, lists every slot in order of lower-case UPN (it is made on the first
+/// `iter` after a user was added); `assigned[i]` is the number of users holding `Sku::ALL[i]`.
+/// Users are never removed.
 #[derive(Debug, Clone, Default)]
 struct Users {
     slots: Vec<User>,
-    by_key: HashMap<Arc<str>, usize, KeyHashState>,
-    ordered: BTreeMap<Arc<str>, usize>,
-    by_object_id: HashMap<String, usize, KeyHashState>,
+    by_key: HashTable<usize>,
+    by_object_id: HashTable<usize>,
+    ordered: OnceLock<Vec<usize>>,
+    hasher: KeyHashState,
     assigned: [u32; Sku::ALL.len()],
 }
 
 impl Users {
+    fn slot_of_key(&self, key: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.by_key
+            .find(hash, |s| slots[*s].upn.key == key)
+            .copied()
+    }
+
+    fn slot_of_object_id(&self, object_id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(object_id);
+        let slots = &self.slots;
+        self.by_object_id
+            .find(hash, |s| slots[*s].object_id == object_id)
+            .copied()
+    }
+
     fn get(&self, key: &str) -> Option<&User> {
-        self.by_key.get(key).map(|slot| &self.slots[*slot])
+        self.slot_of_key(key).map(|slot| &self.slots[slot])
     }
 
     fn by_object_id(&self, object_id: &str) -> Option<&User> {
-        self.by_object_id
-            .get(object_id)
-            .map(|slot| &self.slots[*slot])
+        self.slot_of_object_id(object_id)
+            .map(|slot| &self.slots[slot])
     }
 
     /// In order of lower-case UPN.
     fn iter(&self) -> impl Iterator<Item = &User> {
-        self.ordered.values().map(|slot| &self.slots[*slot])
+        let ordered = self.ordered.get_or_init(|| {
+            let mut ordered: Vec<usize> = (0..self.slots.len()).collect();
+            ordered.sort_unstable_by(|a, b| self.slots[*a].upn.key.cmp(&self.slots[*b].upn.key));
+            ordered
+        });
+        ordered.iter().map(|slot| &self.slots[*slot])
     }
 
     /// Room for `more` users beyond those held, in the slots and the hash indexes.
     fn reserve(&mut self, more: usize) {
         self.slots.reserve(more);
-        self.by_key.reserve(more);
-        self.by_object_id.reserve(more);
+        let (slots, hasher) = (&self.slots, self.hasher);
+        self.by_key
+            .reserve(more, |s| hasher.hash_one(slots[*s].upn.key.as_str()));
+        self.by_object_id
+            .reserve(more, |s| hasher.hash_one(slots[*s].object_id.as_str()));
     }
 
     fn count_license(&mut self, sku: Sku, add: bool) {
@@ -516,33 +564,64 @@ impl Users {
     /// Adds the user, or replaces the user with the same lower-case UPN.
     fn insert(&mut self, user: User) {
         self.count_licenses(&user.licenses, true);
-        let slot = match self.by_key.get(user.upn.key.as_str()) {
-            Some(&slot) => {
+        let hasher = self.hasher;
+        let slot = match self.slot_of_key(&user.upn.key) {
+            Some(slot) => {
                 let old = std::mem::replace(&mut self.slots[slot], user);
                 self.count_licenses(&old.licenses, false);
-                if self.by_object_id.get(&old.object_id) == Some(&slot) {
-                    self.by_object_id.remove(&old.object_id);
+                // The index entry of the old object id, when it is this slot's, goes.
+                if let Ok(entry) = self
+                    .by_object_id
+                    .find_entry(hasher.hash_one(old.object_id.as_str()), |s| *s == slot)
+                {
+                    entry.remove();
                 }
                 slot
             }
             None => {
                 let slot = self.slots.len();
-                let key: Arc<str> = Arc::from(user.upn.key.as_str());
-                self.by_key.insert(Arc::clone(&key), slot);
-                self.ordered.insert(key, slot);
                 self.slots.push(user);
+                let slots = &self.slots;
+                self.by_key.insert_unique(
+                    hasher.hash_one(slots[slot].upn.key.as_str()),
+                    slot,
+                    |s| hasher.hash_one(slots[*s].upn.key.as_str()),
+                );
+                self.ordered = OnceLock::new();
                 slot
             }
         };
-        self.by_object_id
-            .insert(self.slots[slot].object_id.clone(), slot);
+        self.index_object_id(slot);
+    }
+
+    /// Points the object id of the user in `slot` at that slot (in place of any other user
+    /// that had it).
+    fn index_object_id(&mut self, slot: usize) {
+        let (slots, hasher) = (&self.slots, self.hasher);
+        let object_id = slots[slot].object_id.as_str();
+        let hash = hasher.hash_one(object_id);
+        match self.by_object_id.entry(
+            hash,
+            |s| slots[*s].object_id == object_id,
+            |s| hasher.hash_one(slots[*s].object_id.as_str()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = slot,
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(slot);
+            }
+        }
     }
 
     /// Gives (`held`) or takes a license from the user with this key; whether it changed.
     fn set_license(&mut self, key: &str, sku: Sku, held: bool) -> bool {
-        let Some(&slot) = self.by_key.get(key) else {
-            return false;
-        };
+        match self.slot_of_key(key) {
+            Some(slot) => self.set_license_at(slot, sku, held),
+            None => false,
+        }
+    }
+
+    /// As `set_license`, for the user in `slot`.
+    fn set_license_at(&mut self, slot: usize, sku: Sku, held: bool) -> bool {
         let licenses = &mut self.slots[slot].licenses;
         let changed = if held {
             licenses.insert(sku)
@@ -736,14 +815,20 @@ impl Tenant {
 
     /// Adds or updates a user (`upn_not_unique` when another object id holds the UPN).
     pub fn upsert_user(&mut self, spec: UserSpec) -> Result<bool, Refusal> {
+        self.upsert_user_from(&spec)
+    }
+
+    /// As `upsert_user`, from a borrowed spec: the user's texts are copied once, into the user.
+    pub fn upsert_user_from(&mut self, spec: &UserSpec) -> Result<bool, Refusal> {
         let upn = Upn::new(&spec.upn);
         if let Err(e) = crate::ident::upn("upn", spec.upn.trim()) {
             return Err(Refusal::new(Reason::InvalidRecord, e.to_string()));
         }
         let given = spec.object_id.is_some();
-        let object_id = spec
-            .object_id
-            .unwrap_or_else(|| stable_object_id(&self.id, &upn.key));
+        let object_id = match &spec.object_id {
+            Some(id) => id.clone(),
+            None => stable_object_id(&self.id, &upn.key),
+        };
         if let Some(other) = self
             .users
             .by_object_id(&object_id)
@@ -769,7 +854,7 @@ impl Tenant {
         }
         let user = User {
             object_id,
-            display_name: spec.display_name,
+            display_name: spec.display_name.clone(),
             usage_location: spec.usage_location.unwrap_or(self.country),
             licenses: existing.map(|u| u.licenses.clone()).unwrap_or_default(),
             policy: spec.policy,
@@ -795,13 +880,13 @@ impl Tenant {
         sku: Sku,
         countries: &CountryTable,
     ) -> Result<bool, Refusal> {
-        let key = Upn::key_of(upn);
-        let user = self.users.get(&key).ok_or_else(|| {
+        let slot = self.users.slot_of_key(&Upn::key_of(upn)).ok_or_else(|| {
             Refusal::new(
                 Reason::UnknownUser,
                 format!("no user {upn} in tenant {}", self.id),
             )
         })?;
+        let user = &self.users.slots[slot];
         self.check_sku_allowed(sku, countries)?;
         if user.licenses.contains(&sku) {
             return Ok(false);
@@ -824,7 +909,7 @@ impl Tenant {
                 ),
             ));
         }
-        Ok(Arc::make_mut(&mut self.users).set_license(&key, sku, true))
+        Ok(Arc::make_mut(&mut self.users).set_license_at(slot, sku, true))
     }
 
     /// Removes a license from a user; not holding it changes nothing.
@@ -1028,24 +1113,41 @@ fn check_threshold(threshold: Decimal, index: usize) -> Result<(), Refusal> {
 /// and UPN, so the same file always gives the same ids.
 pub fn stable_object_id(tenant: &str, upn_key: &str) -> String {
     let mut d = crate::digest::Digest::default();
-    d.field(tenant.as_bytes());
-    d.field(upn_key.as_bytes());
+    // Both fields (each with its separator) are digested in one run of bytes when they fit on
+    // the stack: the same value as field by field, with whole words folded across the join.
+    let mut joined = [0u8; 256];
+    let (t, u) = (tenant.len(), upn_key.len());
+    match joined.get_mut(..t + u + 2) {
+        Some(bytes) => {
+            bytes[..t].copy_from_slice(tenant.as_bytes());
+            bytes[t] = 0xFF;
+            bytes[t + 1..t + 1 + u].copy_from_slice(upn_key.as_bytes());
+            bytes[t + 1 + u] = 0xFF;
+            d.bytes(bytes);
+        }
+        None => {
+            d.field(tenant.as_bytes());
+            d.field(upn_key.as_bytes());
+        }
+    }
     uuid_text(d.finish())
 }
 
-/// `digest::uuid_text` written straight into one allocation: 32 lower-case hex digits, most
-/// significant first, with a dash before digits 8, 12, 16 and 20.
+/// `digest::uuid_text` written into a buffer then one allocation: 32 lower-case hex digits,
+/// most significant first, with a dash before digits 8, 12, 16 and 20.
 fn uuid_text(value: u128) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for i in 0..32u32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push('-');
-        }
-        let nibble = (value >> (124 - 4 * i)) & 0xF;
-        out.push(char::from(HEX[nibble as usize]));
+    /// Where each byte's two digits go, dashes left between.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let mut out = [b'-'; 36];
+    for (byte, at) in value.to_be_bytes().into_iter().zip(AT) {
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0xF)];
     }
-    out
+    // Hex digits and dashes only: always UTF-8.
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// Rebuilding a tenant from durable state that was checked when it was first written: these
@@ -1093,5 +1195,117 @@ mod tests {
                 "{value:x}"
             );
         }
+    }
+
+    /// The object id of a user created without one is the digest of the tenant and the UPN key
+    /// field by field, whether both fit in one run of bytes or not (stored ids depend on it).
+    #[test]
+    fn stable_object_ids_are_the_digest_of_the_fields() {
+        let tenants = [
+            "",
+            "t",
+            "generated",
+            "a-tenant-id-of-sixteen",
+            &"x".repeat(64),
+        ];
+        for tenant in tenants {
+            for len in (0..40).chain([190, 191, 192, 193, 254, 255, 256, 300]) {
+                let upn: String = (0..len)
+                    .map(|i| char::from(b'a' + (i % 26) as u8))
+                    .collect();
+                let mut d = crate::digest::Digest::default();
+                d.field(tenant.as_bytes());
+                d.field(upn.as_bytes());
+                let expected = crate::digest::uuid_text(d.finish());
+                assert_eq!(stable_object_id(tenant, &upn), expected, "{tenant} {len}");
+            }
+        }
+        // As stored before the ids were written in one run (a generated tenant file's user).
+        assert_eq!(
+            stable_object_id("generated", "greta.silva.0@generated.example"),
+            "ff3b61cf-adb6-fbd7-6cbf-67972d2d4954",
+        );
+    }
+
+    /// C41: the first UPN that repeats an earlier one, compared as `Upn::new` keys them.
+    #[test]
+    fn the_first_repeated_upn_is_found_case_insensitively() {
+        let cases: [(&[&str], Option<usize>); 6] = [
+            (&[], None),
+            (&["a@x", "b@x", "c@x"], None),
+            (&["a@x", "B@x", "b@x", "A@x"], Some(2)),
+            (&[" a@x", "b@x", "A@X "], Some(2)),
+            (&["\u{1c5}@x", "\u{1c6}@x"], Some(1)),
+            (&["\u{c9}@x", "e@x", "\u{e9}@x"], Some(2)),
+        ];
+        for (upns, expected) in cases {
+            assert_eq!(
+                first_repeated_upn(upns.iter().copied()),
+                expected,
+                "{upns:?}"
+            );
+        }
+    }
+
+    fn user(upn: &str, object_id: &str) -> User {
+        User {
+            object_id: object_id.to_string(),
+            upn: Upn::new(upn),
+            display_name: upn.to_uppercase(),
+            usage_location: Country::parse("FR").expect("a country"),
+            licenses: BTreeSet::new(),
+            policy: None,
+            toll_free_dial_in: true,
+        }
+    }
+
+    /// The indexes find each user by key and by object id, iterate in key order after every
+    /// addition, and follow a replaced user's object id (C41).
+    #[test]
+    fn the_indexes_follow_every_insert_and_replacement() {
+        let mut users = Users::default();
+        let keys: Vec<String> = (0..500)
+            .map(|i| format!("u{:03}@x", (i * 7919) % 500))
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            users.insert(user(key, &format!("oid-{i}")));
+            if i % 97 == 0 {
+                let listed: Vec<&str> = users.iter().map(|u| u.upn.key.as_str()).collect();
+                let mut sorted = keys[..=i].iter().map(String::as_str).collect::<Vec<_>>();
+                sorted.sort();
+                assert_eq!(listed, sorted, "after {i}");
+            }
+        }
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(
+                users.get(key).map(|u| u.object_id.clone()),
+                Some(format!("oid-{i}"))
+            );
+            assert_eq!(
+                users.by_object_id(&format!("oid-{i}")).map(|u| &u.upn.key),
+                Some(key)
+            );
+        }
+        assert!(users.get("nobody@x").is_none());
+        // Replaced with a new object id: the old one finds nobody, the new one the user.
+        users.insert(user(&keys[3], "renamed"));
+        assert!(users.by_object_id("oid-3").is_none());
+        assert_eq!(
+            users.by_object_id("renamed").map(|u| &u.upn.key),
+            Some(&keys[3])
+        );
+        // Another user taking an object id (as restoring may): the id finds the newer holder,
+        // and replacing the older one leaves that entry alone.
+        users.insert(user(&keys[4], "oid-5"));
+        assert_eq!(
+            users.by_object_id("oid-5").map(|u| &u.upn.key),
+            Some(&keys[4])
+        );
+        users.insert(user(&keys[5], "other"));
+        assert_eq!(
+            users.by_object_id("oid-5").map(|u| &u.upn.key),
+            Some(&keys[4])
+        );
+        assert_eq!(users.iter().count(), keys.len());
     }
 }

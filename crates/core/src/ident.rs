@@ -224,9 +224,11 @@ pub fn reference<'a>(field: &str, text: &'a str) -> Result<&'a str, BadIdentifie
 
 /// A user principal name: see [`UPN_PATTERN`].
 pub fn upn<'a>(field: &str, text: &'a str) -> Result<&'a str, BadIdentifier> {
-    let ok = text
-        .split_once('@')
-        .is_some_and(|(local, domain)| upn_local(local) && upn_domain(domain));
+    let ok = if text.is_ascii() {
+        upn_ascii(text.as_bytes())
+    } else {
+        upn_by_chars(text)
+    };
     ok.then_some(text)
         .ok_or_else(|| refuse(field, Kind::Upn, text))
 }
@@ -245,6 +247,30 @@ pub fn optional_conference_id<'a>(field: &str, text: &'a str) -> Result<&'a str,
         return Ok(text);
     }
     conference_id(field, text)
+}
+
+fn upn_by_chars(text: &str) -> bool {
+    text.split_once('@')
+        .is_some_and(|(local, domain)| upn_local(local) && upn_domain(domain))
+}
+
+/// `upn_by_chars` for an ASCII text, byte by byte (a byte is a character and its own count).
+fn upn_ascii(text: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let Some(at) = text.iter().position(|b| *b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&text[..at], &text[at + 1..]);
+    let local_ok = local.first().is_some_and(word)
+        && local.len() <= MAX_UPN_LOCAL_CHARS
+        && local
+            .iter()
+            .all(|b| word(b) || matches!(b, b'.' | b'%' | b'+' | b'\'' | b'-'));
+    local_ok
+        && (1..=MAX_UPN_DOMAIN_CHARS).contains(&domain.len())
+        && domain.first().is_some_and(word)
+        && domain.last().is_some_and(word)
+        && domain.iter().all(|b| word(b) || matches!(b, b'.' | b'-'))
 }
 
 fn upn_word(c: char) -> bool {
@@ -294,6 +320,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The ASCII path of `upn` decides as the general one: every text of up to three
+    /// characters from an alphabet of every kind of ASCII character the rules name, and texts
+    /// around the length bounds.
+    #[test]
+    fn upns_decide_ascii_as_character_by_character() {
+        let alphabet = [
+            "a", "Z", "0", "_", "@", ".", "%", "+", "'", "-", " ", "!", "\u{7f}",
+        ];
+        let mut texts = vec![String::new()];
+        for a in alphabet {
+            texts.push(a.to_string());
+            for b in alphabet {
+                texts.push(format!("{a}{b}"));
+                for c in alphabet {
+                    texts.push(format!("{a}{b}{c}"));
+                    texts.push(format!("{a}{b}@{c}"));
+                    texts.push(format!("x{a}@{b}x{c}"));
+                }
+            }
+        }
+        for local in [0, 1, MAX_UPN_LOCAL_CHARS, MAX_UPN_LOCAL_CHARS + 1] {
+            for domain in [0, 1, MAX_UPN_DOMAIN_CHARS, MAX_UPN_DOMAIN_CHARS + 1] {
+                texts.push(format!("{}@{}", "l".repeat(local), "d".repeat(domain)));
+            }
+        }
+        let mut accepted = 0;
+        for text in &texts {
+            assert!(text.is_ascii());
+            let ascii = upn_ascii(text.as_bytes());
+            assert_eq!(ascii, upn_by_chars(text), "{text:?}");
+            accepted += usize::from(ascii);
+        }
+        assert!(accepted > 100, "{accepted}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use minutely_core::numbers::{Country, E164};
 use minutely_core::reason::Reason;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 mod fast;
 
@@ -96,7 +96,7 @@ struct UserFile {
     object_id: Option<String>,
     usage_location: Option<String>,
     #[serde(default)]
-    licenses: Vec<String>,
+    licenses: Licenses,
     dial_out_policy: Option<String>,
     #[serde(default = "yes")]
     toll_free_dial_in: bool,
@@ -104,6 +104,90 @@ struct UserFile {
 
 fn yes() -> bool {
     true
+}
+
+/// A user's licenses as written: any texts (as the `toml` crate reads them), or, from the fast
+/// reader, license codes written exactly as `Sku::code` writes them, each once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "Vec<String>")]
+enum Licenses {
+    Written(Vec<String>),
+    Codes(Codes),
+}
+
+/// Up to one of each license code, in the order written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Codes([Option<Sku>; Sku::ALL.len()]);
+
+impl Codes {
+    /// Adds `sku` after those held; `None` when it is held already.
+    fn push(&mut self, sku: Sku) -> Option<()> {
+        let mut slots = self.0.iter_mut();
+        for slot in &mut slots {
+            match slot {
+                Some(held) if *held == sku => return None,
+                Some(_) => {}
+                None => {
+                    *slot = Some(sku);
+                    return Some(());
+                }
+            }
+        }
+        None
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Sku> + '_ {
+        self.0.iter().map_while(|s| *s)
+    }
+}
+
+impl Default for Licenses {
+    fn default() -> Self {
+        Licenses::Codes(Codes::default())
+    }
+}
+
+impl From<Vec<String>> for Licenses {
+    fn from(texts: Vec<String>) -> Self {
+        Licenses::Written(texts)
+    }
+}
+
+/// Licenses are the same when their texts are, in order.
+impl PartialEq for Licenses {
+    fn eq(&self, other: &Self) -> bool {
+        fn texts(l: &Licenses) -> Vec<&str> {
+            match l {
+                Licenses::Written(texts) => texts.iter().map(String::as_str).collect(),
+                Licenses::Codes(codes) => codes.iter().map(Sku::code).collect(),
+            }
+        }
+        texts(self) == texts(other)
+    }
+}
+
+/// A set of licenses, one bit per `Sku::ALL` position; iterated in `Sku` order, as a
+/// `BTreeSet<Sku>` is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SkuSet(u8);
+
+impl SkuSet {
+    fn bit(sku: Sku) -> u8 {
+        let position = Sku::ALL.iter().position(|s| *s == sku).unwrap_or(0);
+        1 << position
+    }
+
+    fn insert(&mut self, sku: Sku) {
+        self.0 |= Self::bit(sku);
+    }
+
+    fn contains(&self, sku: Sku) -> bool {
+        self.0 & Self::bit(sku) != 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = Sku> {
+        Sku::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -164,7 +248,7 @@ pub const SINCE_ALWAYS: Timestamp = Timestamp::UNIX_EPOCH;
 #[derive(Debug, Clone)]
 struct UserDecl {
     spec: UserSpec,
-    licenses: BTreeSet<Sku>,
+    licenses: SkuSet,
 }
 
 /// A past funding declared in the file, applied once (by reference).
@@ -349,18 +433,16 @@ impl TenantFile {
             .map(|(i, u)| Self::check_user(i, u))
             .collect::<Result<Vec<_>, _>>()?;
         // C41: UPNs are unique in a tenant, case-insensitively.
-        let mut upns = HashSet::with_capacity(users.len());
-        for (i, user) in users.iter().enumerate() {
-            if !upns.insert(minutely_core::directory::Upn::key_of(&user.spec.upn)) {
-                return Err(FileError {
-                    location: format!("users[{i}].upn"),
-                    reason: Some(Reason::UpnNotUnique),
-                    message: format!(
-                        "upn_not_unique: {} is listed twice (UPNs compare case-insensitively)",
-                        user.spec.upn
-                    ),
-                });
-            }
+        let upns = users.iter().map(|u| u.spec.upn.as_str());
+        if let Some(i) = minutely_core::directory::first_repeated_upn(upns) {
+            return Err(FileError {
+                location: format!("users[{i}].upn"),
+                reason: Some(Reason::UpnNotUnique),
+                message: format!(
+                    "upn_not_unique: {} is listed twice (UPNs compare case-insensitively)",
+                    users[i].spec.upn
+                ),
+            });
         }
         Ok(TenantFile {
             spec,
@@ -420,12 +502,15 @@ impl TenantFile {
 
     fn check_user(i: usize, u: UserFile) -> Result<UserDecl, FileError> {
         // The locations are written only for a refusal.
-        let licenses = u
-            .licenses
-            .iter()
-            .enumerate()
-            .map(|(j, l)| sku_at(|| format!("users[{i}].licenses[{j}]"), l))
-            .collect::<Result<BTreeSet<_>, _>>()?;
+        let mut licenses = SkuSet::default();
+        match &u.licenses {
+            Licenses::Written(texts) => {
+                for (j, l) in texts.iter().enumerate() {
+                    licenses.insert(sku_at(|| format!("users[{i}].licenses[{j}]"), l)?);
+                }
+            }
+            Licenses::Codes(codes) => codes.iter().for_each(|sku| licenses.insert(sku)),
+        }
         Ok(UserDecl {
             spec: UserSpec {
                 object_id: u.object_id,
@@ -576,7 +661,7 @@ fn apply_with(
     {
         changes.push(|| format!("set the default dial-out policy to {}", p.name));
     }
-    apply_users(file, tenant, &mut changes)?;
+    apply_users(file, tenant, existing.is_none(), &mut changes)?;
     for (sku, from, count) in &file.purchases {
         if tenant
             .set_purchased(*sku, *count, *from, countries)
@@ -618,25 +703,31 @@ fn apply_with(
     })
 }
 
-/// Saves every declared user and takes back the licenses the file no longer gives them.
+/// Saves every declared user and takes back the licenses the file no longer gives them. In a
+/// tenant created by this file (`fresh`) every user is new and holds no license yet: the UPNs
+/// of a file are unique (C41).
 fn apply_users(
     file: &TenantFile,
     tenant: &mut Tenant,
+    fresh: bool,
     changes: &mut Changes,
 ) -> Result<(), FileError> {
     for (i, decl) in file.users.iter().enumerate() {
         let location = || format!("users[{i}]");
         if tenant
-            .upsert_user(decl.spec.clone())
+            .upsert_user_from(&decl.spec)
             .map_err(|r| refused(location(), r))?
         {
             changes.push(|| ["saved user ", decl.spec.upn.trim()].concat());
+        }
+        if fresh {
+            continue;
         }
         let held: Vec<Sku> = tenant
             .user(&decl.spec.upn)
             .map(|u| u.licenses.iter().copied().collect())
             .unwrap_or_default();
-        for sku in held.into_iter().filter(|s| !decl.licenses.contains(s)) {
+        for sku in held.into_iter().filter(|s| !decl.licenses.contains(*s)) {
             if tenant
                 .unassign(&decl.spec.upn, sku)
                 .map_err(|r| refused(location(), r))?
@@ -659,7 +750,7 @@ fn apply_assignments(
     for (i, decl) in file.users.iter().enumerate() {
         for (j, sku) in decl.licenses.iter().enumerate() {
             if tenant
-                .assign(&decl.spec.upn, *sku, countries)
+                .assign(&decl.spec.upn, sku, countries)
                 .map_err(|r| refused(format!("users[{i}].licenses[{j}]"), r))?
             {
                 changes.push(|| ["assigned ", sku.code(), " to ", decl.spec.upn.trim()].concat());
@@ -929,7 +1020,30 @@ mod tests {
     }
 
     /// Edits of the example (what, into what) the fast reader answers.
-    const ANSWERED: [(&str, &str); 15] = [
+    const ANSWERED: [(&str, &str); 22] = [
+        // Licenses read as codes, or as texts when not written as `Sku::code` writes them.
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            "licenses = [\n \"MCOPSTNPP\", # credits\n \"MCOMEETADD\",\n]",
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ["MCOMEETADD","MCOMEETADD"]"#,
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ["mcomeetadd", " MCOPSTNPP"]"#,
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ['MCOMEETADD', "MCO\u0050STNPP"]"#,
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ["MCOMEETADD", "GOLD"]"#,
+        ),
+        (r#"["MCOMEETADD", "MCOPSTNPP"]"#, "[]"),
+        (r#"licenses = ["MCOMEETACPEA"]"#, "licenses = [\"\"]"),
         (r#"id = "contoso""#, r#"id = 'contoso'"#),
         (r#"id = "contoso""#, r#"id="con\u0074oso"   # escaped"#),
         (r#"id = "contoso""#, "\tid\t=\t\"contoso\"\t"),
@@ -954,7 +1068,23 @@ mod tests {
     ];
 
     /// Edits of the example the fast reader leaves to the toml crate.
-    const DECLINED: [(&str, &str); 33] = [
+    const DECLINED: [(&str, &str); 37] = [
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = "MCOMEETADD""#,
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ["MCOMEETADD", 1]"#,
+        ),
+        (
+            r#"licenses = ["MCOMEETADD", "MCOPSTNPP"]"#,
+            r#"licenses = ["MCOMEETADD" "MCOPSTNPP"]"#,
+        ),
+        (
+            r#"licenses = ["MCOMEETACPEA"]"#,
+            "licenses = [\"MCOMEETACPEA\"]\nlicenses = []",
+        ),
         (r#"id = "contoso""#, r#"id = """contoso""""#),
         (r#"id = "contoso""#, "id = '''contoso'''"),
         (r#"id = "contoso""#, r#""id" = "contoso""#),

@@ -9,11 +9,16 @@
 //! multi-line string, a duplicate key, an unknown field, a missing one, a value of the wrong
 //! type, an integer out of range, a stray character) makes it decline, and the caller reads the
 //! file with the `toml` crate: every refusal and its text come from that one path.
+//!
+//! A user's keys are read straight into the user's fields, and a user's licenses written as
+//! `Sku::code` writes them (each once) into their codes, without a string each: the texts they
+//! stand for are the very texts the `toml` crate gives (`Licenses` compares them so).
 
 use super::{
-    CountFrom, FundingFile, LicenseCount, Money, NumberFile, RechargeFile, TenantFileRaw, UserFile,
-    WalletFile,
+    Codes, CountFrom, FundingFile, LicenseCount, Licenses, Money, NumberFile, RechargeFile,
+    TenantFileRaw, UserFile, WalletFile,
 };
+use minutely_core::directory::Sku;
 use std::collections::BTreeMap;
 
 /// A value as written; floats and dates are never produced (the reader declines them).
@@ -66,14 +71,26 @@ impl<'t> Cursor<'t> {
             return Some(());
         }
         self.at += 1;
-        while let Some(b) = self.peek() {
-            match b {
-                b'\n' | b'\r' => break,
-                b'\t' | 0x20..=0x7E | 0x80..=0xFF => self.at += 1,
+        loop {
+            self.skip_text();
+            match self.peek() {
+                Some(b'"' | b'\\') => self.at += 1,
+                None | Some(b'\n' | b'\r') => return Some(()),
                 _ => return None,
             }
         }
-        Some(())
+    }
+
+    /// Skips the bytes a string or comment may hold as they are: tab, printable ASCII but `"`
+    /// and `\\`, and any non-ASCII byte (the input is UTF-8).
+    fn skip_text(&mut self) {
+        let rest = &self.text.as_bytes()[self.at..];
+        self.at += rest
+            .iter()
+            .position(
+                |b| !matches!(b, b'\t' | 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E | 0x80..=0xFF),
+            )
+            .unwrap_or(rest.len());
     }
 
     /// A line break (LF or CRLF) or the end of the text.
@@ -114,18 +131,24 @@ impl<'t> Cursor<'t> {
     /// A bare key: ASCII letters, digits, `_` and `-`.
     fn bare_key(&mut self) -> Option<&'t str> {
         let start = self.at;
-        while matches!(
-            self.peek(),
-            Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
-        ) {
-            self.at += 1;
-        }
+        let rest = &self.text.as_bytes()[start..];
+        self.at += rest
+            .iter()
+            .position(|b| !matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+            .unwrap_or(rest.len());
         let text = self.text;
         (self.at > start).then(|| &text[start..self.at])
     }
 
     /// `key = value`, the key bare and not dotted.
     fn key_value(&mut self, depth: u8) -> Option<(&'t str, Val<'t>)> {
+        let key = self.key()?;
+        let value = self.value(depth)?;
+        Some((key, value))
+    }
+
+    /// `key =` and the blanks after it: a bare key, not dotted.
+    fn key(&mut self) -> Option<&'t str> {
         let key = self.bare_key()?;
         self.blanks();
         if self.peek() != Some(b'=') {
@@ -133,8 +156,60 @@ impl<'t> Cursor<'t> {
         }
         self.at += 1;
         self.blanks();
-        let value = self.value(depth)?;
-        Some((key, value))
+        Some(key)
+    }
+
+    /// A user's `licenses` array, when each of its values is a license code written as
+    /// `Sku::code` writes it, in a basic string without escapes, once: the codes, read without
+    /// a value of their own. Anything else is read as any value is.
+    fn licenses(&mut self) -> Option<Licenses> {
+        let start = self.at;
+        if let Some(codes) = self.codes() {
+            return Some(Licenses::Codes(codes));
+        }
+        self.at = start;
+        let Val::Array(items) = self.value(0)? else {
+            return None;
+        };
+        let texts = items.into_iter().map(string).collect::<Option<_>>()?;
+        Some(Licenses::Written(texts))
+    }
+
+    fn codes(&mut self) -> Option<Codes> {
+        if self.peek() != Some(b'[') {
+            return None;
+        }
+        self.at += 1;
+        let mut codes = Codes::default();
+        loop {
+            self.array_space()?;
+            if self.peek() == Some(b']') {
+                self.at += 1;
+                return Some(codes);
+            }
+            codes.push(self.code()?)?;
+            self.array_space()?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(codes);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `"CODE"`: a license code as `Sku::code` writes it.
+    fn code(&mut self) -> Option<Sku> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let rest = self.text.get(self.at + 1..)?;
+        let end = rest.find('"')?;
+        let sku = Sku::ALL.into_iter().find(|s| s.code() == &rest[..end])?;
+        self.at += end + 2;
+        Some(sku)
     }
 
     /// A value: arrays hold scalars and inline tables, inline tables hold scalars (`depth`
@@ -226,8 +301,15 @@ impl<'t> Cursor<'t> {
         if self.peek() == Some(b'"') && self.peek_at(1) == Some(b'"') {
             return None;
         }
-        let mut out = String::new();
         let mut run = self.at;
+        self.skip_text();
+        // Without escapes: the text as it is, in one allocation of its size.
+        if self.peek() == Some(b'"') {
+            let out = self.text[run..self.at].to_owned();
+            self.at += 1;
+            return Some(out);
+        }
+        let mut out = String::new();
         loop {
             match self.peek()? {
                 b'"' => break,
@@ -237,9 +319,9 @@ impl<'t> Cursor<'t> {
                     out.push(self.escape()?);
                     run = self.at;
                 }
-                b'\t' | 0x20..=0x7E | 0x80..=0xFF => self.at += 1,
                 _ => return None,
             }
+            self.skip_text();
         }
         out.push_str(&self.text[run..self.at]);
         self.at += 1;
@@ -319,18 +401,23 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    /// A header after its `[`: the section it opens (`array` for `[[`).
-    fn header(&mut self) -> Option<(bool, Vec<&'t str>)> {
+    /// A header after its `[`: the section it opens (`array` for `[[`) and its one or two keys
+    /// (a header of more keys names no section this reader knows: it declines).
+    fn header(&mut self) -> Option<(bool, Header<'t>)> {
         self.at += 1;
         let array = self.peek() == Some(b'[');
         if array {
             self.at += 1;
         }
         self.blanks();
-        let mut path = vec![self.bare_key()?];
+        let mut path = Header::One([self.bare_key()?]);
         while self.peek() == Some(b'.') {
             self.at += 1;
-            path.push(self.bare_key()?);
+            let key = self.bare_key()?;
+            path = match path {
+                Header::One([first]) => Header::Two([first, key]),
+                Header::Two(_) => return None,
+            };
         }
         self.blanks();
         let close: &[u8] = if array { b"]]" } else { b"]" };
@@ -339,6 +426,21 @@ impl<'t> Cursor<'t> {
         }
         self.at += close.len();
         Some((array, path))
+    }
+}
+
+/// The keys of a header: one or two.
+enum Header<'t> {
+    One([&'t str; 1]),
+    Two([&'t str; 2]),
+}
+
+impl<'t> Header<'t> {
+    fn keys(&self) -> &[&'t str] {
+        match self {
+            Header::One(keys) => keys,
+            Header::Two(keys) => keys,
+        }
     }
 }
 
@@ -355,7 +457,19 @@ struct Doc<'t> {
     licenses: Option<BTreeMap<String, LicenseCount>>,
     wallet: Option<WalletDoc<'t>>,
     numbers: Vec<Fields<'t>>,
-    users: Vec<Fields<'t>>,
+    users: Vec<UserDoc>,
+}
+
+/// A user's fields as they are read, each set at most once.
+#[derive(Default)]
+struct UserDoc {
+    upn: Option<String>,
+    display_name: Option<String>,
+    object_id: Option<String>,
+    usage_location: Option<String>,
+    licenses: Option<Licenses>,
+    dial_out_policy: Option<String>,
+    toll_free_dial_in: Option<bool>,
 }
 
 #[derive(Default)]
@@ -367,9 +481,6 @@ struct WalletDoc<'t> {
 
 /// The keys of one table of the file, in order (a duplicate declines when they are taken).
 type Fields<'t> = Vec<(&'t str, Val<'t>)>;
-
-/// Room for the keys of a user, the largest table.
-const KEYS: usize = 8;
 
 /// Reads `text` into the value `toml::from_str` gives, or `None` when it is not sure to.
 pub(super) fn read(text: &str) -> Option<TenantFileRaw> {
@@ -383,7 +494,11 @@ pub(super) fn read(text: &str) -> Option<TenantFileRaw> {
             Some(b'\n' | b'\r' | b'#') => {}
             Some(b'[') => {
                 let (array, path) = cursor.header()?;
-                section = open(&mut doc, array, &path)?;
+                section = open(&mut doc, array, path.keys())?;
+            }
+            Some(_) if section == Section::User => {
+                let user = doc.users.last_mut()?;
+                user_field(&mut cursor, user)?;
             }
             Some(_) => {
                 let (key, value) = cursor.key_value(0)?;
@@ -424,7 +539,7 @@ fn open(doc: &mut Doc<'_>, array: bool, path: &[&str]) -> Option<Section> {
             Some(Section::Number)
         }
         (true, ["users"]) => {
-            doc.users.push(Vec::with_capacity(KEYS));
+            doc.users.push(UserDoc::default());
             Some(Section::User)
         }
         _ => None,
@@ -469,10 +584,8 @@ fn put<'t>(doc: &mut Doc<'t>, section: Section, key: &'t str, value: Val<'t>) ->
             doc.numbers.last_mut()?.push((key, value));
             Some(())
         }
-        Section::User => {
-            doc.users.last_mut()?.push((key, value));
-            Some(())
-        }
+        // A user's keys are read by `user_field`.
+        Section::User => None,
     }
 }
 
@@ -649,35 +762,33 @@ fn number(fields: Fields<'_>) -> Option<NumberFile> {
     })
 }
 
-fn user(fields: Fields<'_>) -> Option<UserFile> {
-    let (mut upn, mut display_name, mut object_id, mut location) = (None, None, None, None);
-    let (mut licenses, mut policy, mut toll_free) = (None, None, None);
-    for (key, value) in fields {
-        match key {
-            "upn" => once(&mut upn, string(value))?,
-            "display_name" => once(&mut display_name, string(value))?,
-            "object_id" => once(&mut object_id, string(value))?,
-            "usage_location" => once(&mut location, string(value))?,
-            "licenses" => once(&mut licenses, strings(value))?,
-            "dial_out_policy" => once(&mut policy, string(value))?,
-            "toll_free_dial_in" => once(&mut toll_free, boolean(value))?,
-            _ => return None,
-        }
+/// One `key = value` of a user, read into its field (a user's licenses without a value of
+/// their own when they are license codes).
+fn user_field(cursor: &mut Cursor<'_>, user: &mut UserDoc) -> Option<()> {
+    let key = cursor.key()?;
+    if key == "licenses" {
+        return once(&mut user.licenses, cursor.licenses());
     }
-    Some(UserFile {
-        upn: upn?,
-        display_name: display_name?,
-        object_id,
-        usage_location: location,
-        licenses: licenses.unwrap_or_default(),
-        dial_out_policy: policy,
-        toll_free_dial_in: toll_free.unwrap_or(true),
-    })
-}
-
-fn strings(value: Val<'_>) -> Option<Vec<String>> {
-    match value {
-        Val::Array(items) => items.into_iter().map(string).collect(),
+    let value = cursor.value(0)?;
+    match key {
+        "upn" => once(&mut user.upn, string(value)),
+        "display_name" => once(&mut user.display_name, string(value)),
+        "object_id" => once(&mut user.object_id, string(value)),
+        "usage_location" => once(&mut user.usage_location, string(value)),
+        "dial_out_policy" => once(&mut user.dial_out_policy, string(value)),
+        "toll_free_dial_in" => once(&mut user.toll_free_dial_in, boolean(value)),
         _ => None,
     }
+}
+
+fn user(doc: UserDoc) -> Option<UserFile> {
+    Some(UserFile {
+        upn: doc.upn?,
+        display_name: doc.display_name?,
+        object_id: doc.object_id,
+        usage_location: doc.usage_location,
+        licenses: doc.licenses.unwrap_or_default(),
+        dial_out_policy: doc.dial_out_policy,
+        toll_free_dial_in: doc.toll_free_dial_in.unwrap_or(true),
+    })
 }
