@@ -37,7 +37,7 @@ pub(super) enum Next<'b> {
 
 /// Whether `bytes` holds no quote and no carriage return (every `\n` ends a record).
 pub(super) fn is_plain(bytes: &[u8]) -> bool {
-    !bytes.contains(&b'"') && !bytes.contains(&b'\r')
+    memchr::memchr2(b'"', b'\r', bytes).is_none()
 }
 
 impl<R: Read> Lines<R> {
