@@ -270,19 +270,15 @@ impl CallFile {
         part_line - first_line
     }
 
-    /// A piece of a block (whole lines, no quote) split into records, checked and stored on
-    /// its own, their lines counted from the piece's first; and the lines the piece ends.
+    /// A piece of a block (whole lines, no quote, no carriage return) split into records as
+    /// the CSV reader splits them (`split::plain_records`), checked and stored on its own,
+    /// their lines counted from the piece's first; and the lines the piece ends.
     fn split_part(piece: &[u8], columns: &Columns) -> (CallFile, ErrorList, usize) {
         let mut part = CallFile::default();
         let mut errors = ErrorList::default();
-        let mut reader = csv_reader(piece, false);
-        let mut record = csv::ByteRecord::new();
-        // A slice is read without an error: flexible records, no IO.
-        while let Ok(true) = reader.read_byte_record(&mut record) {
-            let line = record.position().map_or(1, |p| p.line() as usize);
-            part.push(&record, columns, line, &mut errors);
-        }
-        let newlines = reader.position().line() as usize - 1;
+        let newlines = split::plain_records(piece, |record, line| {
+            part.push(record, columns, line, &mut errors);
+        });
         (part, errors, newlines)
     }
 
@@ -419,14 +415,14 @@ impl CallFile {
 
     fn push(
         &mut self,
-        record: &csv::ByteRecord,
+        record: &impl split::Fields,
         columns: &Columns,
         line: usize,
         errors: &mut ErrorList,
     ) {
         // Numbers are read back as `write_number_text` guarded them (`'=...` is `=...`).
         let field = |i: usize| {
-            let value = record.get(columns.required[i]).unwrap_or(b"");
+            let value = record.field(columns.required[i]).unwrap_or(b"");
             if (4..=6).contains(&i) {
                 crate::unguard(value)
             } else {
@@ -463,7 +459,7 @@ impl CallFile {
         if errors.len() == count_before {
             check_identifiers(&texts, line, errors);
         }
-        let tenant = columns.tenant.and_then(|c| record.get(c)).unwrap_or(b"");
+        let tenant = columns.tenant.and_then(|c| record.field(c)).unwrap_or(b"");
         check_tenant(tenant, line, errors);
         let direction = match field(3) {
             b"dial_in" => Some(Direction::DialIn),
