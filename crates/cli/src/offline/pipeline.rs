@@ -51,9 +51,6 @@ struct Slot<'t> {
     found: Option<export::Found<'t>>,
     /// What stage 2 decided, and whether it was a replay (C23).
     outcome: Option<(Outcome, bool)>,
-    /// The entries and events of the charge, counted by stage 2 and freed by the next stage 1
-    /// of the slot (on any thread, not the one that charges).
-    effects: Effects,
 }
 
 impl Slot<'_> {
@@ -66,7 +63,6 @@ impl Slot<'_> {
             assessed: None,
             found: None,
             outcome: None,
-            effects: Effects::default(),
         }
     }
 }
@@ -450,7 +446,6 @@ fn rate_chunk<'t>(
             _ => None,
         };
         slot.outcome = None;
-        slot.effects = Effects::default();
     }
     Ok(())
 }
@@ -510,7 +505,6 @@ fn charge_block(
         counted.count(&outcome, replay, &effects.entries, &effects.events);
         slot.assessed = None;
         slot.outcome = Some((outcome, replay));
-        slot.effects = effects;
     }
     Ok(())
 }
