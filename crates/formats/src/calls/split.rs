@@ -227,9 +227,12 @@ pub(super) fn plain_records(bytes: &[u8], mut each: impl FnMut(&PlainRecord<'_>,
 mod tests {
     use super::*;
 
+    /// A record's fields and line.
+    type Split = (Vec<Vec<u8>>, usize);
+
     /// Every record of `bytes`, its fields and line, and the lines it ends, as the CSV reader
     /// reads them (no header, flexible).
-    fn by_csv(bytes: &[u8]) -> (Vec<(Vec<Vec<u8>>, usize)>, usize) {
+    fn by_csv(bytes: &[u8]) -> (Vec<Split>, usize) {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -243,7 +246,7 @@ mod tests {
         (records, reader.position().line() as usize - 1)
     }
 
-    fn by_plain_records(bytes: &[u8]) -> (Vec<(Vec<Vec<u8>>, usize)>, usize) {
+    fn by_plain_records(bytes: &[u8]) -> (Vec<Split>, usize) {
         let mut records = Vec::new();
         let newlines = plain_records(bytes, |record, line| {
             let fields = (0..).map_while(|i| record.field(i).map(<[u8]>::to_vec));
