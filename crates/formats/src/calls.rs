@@ -477,8 +477,11 @@ impl CallFile {
             }
         };
         let mut when = |i: usize| {
-            let text = text_of(field(i));
-            match instant::parse(&text).map(to_ns) {
+            let parsed = match instant::parse_utc_second(field(i)) {
+                Some(at) => Ok(at),
+                None => instant::parse(&text_of(field(i))),
+            };
+            match parsed.map(to_ns) {
                 Ok(Some(ns)) => Some(ns),
                 Ok(None) => {
                     errors.push(line, HEADER[i], "out of the supported range of instants");
