@@ -741,8 +741,9 @@ mod tests {
     }
 
     /// C22, C23: the pipeline writes the same bytes and counts on one thread as on several,
-    /// with the records' text in memory or in a temporary file, and the same as charging each
-    /// call in canonical order through `process_call`.
+    /// with the records' text in memory or in a temporary file, with the file's lines cut into
+    /// plain records or read by the CSV reader, and the same as charging each call in canonical
+    /// order through `process_call` (whose funding plans are made on the charging thread).
     #[test]
     fn c22_c23_the_pipeline_rates_alike_on_any_number_of_threads() {
         let text = calls_text();
@@ -769,6 +770,20 @@ mod tests {
             assert!(one.1 == many.1, "refused calls differ on {what}");
             assert_eq!(one.2, many.2);
         }
+        // The same file read by the CSV reader alone (a quoted header leaves it every line)
+        // rather than cut into plain records.
+        let quoted = text.replacen("call_id", "\"call_id\"", 1);
+        assert_ne!(quoted, text);
+        let by_csv = rate(&quoted, 2, None);
+        assert!(
+            one.0 == by_csv.0,
+            "export differs when the CSV reader reads"
+        );
+        assert!(
+            one.1 == by_csv.1,
+            "refused calls differ when the CSV reader reads"
+        );
+        assert_eq!(one.2, by_csv.2);
         let (out, refused, reference) = rate_one_by_one(&text);
         assert!(one.0 == out, "export differs from process_call's");
         assert!(one.1 == refused, "refused calls differ from process_call's");

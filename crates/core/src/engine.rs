@@ -29,6 +29,9 @@ pub struct AppliedRate {
     pub effective_from: Timestamp,
 }
 
+/// A call's assessment and the plan of its funding `TenantBook::plan_ahead` made, if any.
+pub type Planned<'a> = (Assessment<'a>, Option<Result<Charge, Reason>>);
+
 /// A call that was accepted: everything reports and "explain" need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
@@ -277,11 +280,11 @@ impl TenantBook {
         reference: &str,
         effects: &mut Effects,
     ) -> Result<LotId, Overflow> {
-        let tz = self.tenant.timezone.clone();
         let source = LotSource::Manual {
             reference: reference.to_string(),
         };
-        self.wallet.fund(amount, at, &tz, source, effects)
+        self.wallet
+            .fund(amount, at, &self.tenant.timezone, source, effects)
     }
 
     /// Checks a funding now and makes it when the ledger reaches `at` (at once when it already
@@ -419,10 +422,33 @@ impl TenantBook {
         call: &CallRecord,
         assessed: Result<Assessment<'_>, Reason>,
     ) -> (Outcome, Effects) {
+        self.process_planned(call, assessed.map(|a| (a, None)))
+    }
+
+    /// The plan of a call's funding when it depends on the tenant alone, not on the book's
+    /// state: for every payer but the pool (whose plan reads the minutes left when the call is
+    /// charged). `tenant` is the book's tenant or an equal copy of it, so the plan may be made
+    /// ahead, on another thread, and handed to `process_planned`.
+    pub fn plan_ahead(tenant: &Tenant, a: &Assessment<'_>) -> Option<Result<Charge, Reason>> {
+        (a.payer != Payer::Pool).then(|| plan_for(tenant, a, 0))
+    }
+
+    /// `process_assessed` with the plan `plan_ahead` made of the assessment, if it made one.
+    pub fn process_planned(
+        &mut self,
+        call: &CallRecord,
+        assessed: Result<Planned<'_>, Reason>,
+    ) -> (Outcome, Effects) {
         let mut effects = Effects::default();
         self.settle(call.start, &mut effects);
         self.wallet.advance(call.start, &mut effects);
-        let plan = assessed.and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
+        let plan = assessed.and_then(|(a, ahead)| match ahead {
+            Some(plan) => {
+                debug_assert_eq!(plan, self.plan_funding(&a, self.pool_left(&a, call.start)));
+                plan
+            }
+            None => self.plan_funding(&a, self.pool_left(&a, call.start)),
+        });
         let outcome = match plan.and_then(|p| self.charge(p, call, Mode::Bulk, &mut effects)) {
             Ok(charge) => Outcome::Charged(Box::new(charge)),
             Err(reason) => Outcome::Refused(reason),
@@ -471,14 +497,11 @@ impl TenantBook {
                 Mode::Bulk => call.start,
                 Mode::RealTime | Mode::Ended => call.end,
             };
-            let settings = self
-                .tenant
-                .wallet()
-                .copied()
-                .expect("a credit charge has a wallet");
-            let tz = self.tenant.timezone.clone();
+            // The tenant is read and the wallet changed: two fields, borrowed apart.
+            let tenant = &self.tenant;
+            let settings = tenant.wallet().expect("a credit charge has a wallet");
             let policy = crate::ledger::DebitPolicy {
-                tz: &tz,
+                tz: &tenant.timezone,
                 auto_recharge: settings.auto_recharge.as_ref(),
                 low_thresholds: &settings.low_balance_thresholds,
             };
@@ -502,93 +525,7 @@ impl TenantBook {
         a: &Assessment<'_>,
         pool_left: u32,
     ) -> Result<Charge, Reason> {
-        let subscription_capability = Sku::Subscription;
-        let credit_capability = if a.pay_per_minute {
-            Sku::PayPerMinute
-        } else {
-            Sku::Credits
-        };
-        let mut charge = Charge {
-            category: a.category,
-            funding: Funding::Included,
-            capability: subscription_capability,
-            rule: "C18",
-            duration_s: a.duration_s,
-            billable_s: a.rate.map_or(0, |r| r.billable_seconds(a.duration_s)),
-            rate: a.rate.map(|r| AppliedRate {
-                name: r.name.clone(),
-                country: r.country.to_string(),
-                premium: r.premium,
-                rate_per_minute: r.rate_per_minute,
-                first_block_s: r.first_block_s,
-                increment_s: r.increment_s,
-                effective_from: r.effective_from,
-            }),
-            connection_fee: Decimal::ZERO,
-            amount: Decimal::ZERO,
-            pool_minutes: 0,
-            other_country: a.other_country.map(|c| c.to_string()),
-            domestic: a.domestic,
-            lots: Vec::new(),
-            balance_after: None,
-            recharge_lot: None,
-        };
-        match a.payer {
-            Payer::Included => Ok(charge),
-            Payer::AddOn => Ok(Charge {
-                funding: Funding::AddOn,
-                capability: Sku::DialOutUs,
-                rule: "C33",
-                ..charge
-            }),
-            Payer::Pool if pool_left > 0 => {
-                let remaining = pool_left;
-                let minutes = a.duration_s.div_ceil(60);
-                charge.rule = "C32";
-                if minutes <= u64::from(remaining) {
-                    charge.funding = Funding::Pool;
-                    charge.pool_minutes = minutes as u32;
-                    return Ok(charge);
-                }
-                // C32: the pool pays its remaining whole minutes; credits pay the rest of the
-                // billable seconds at the rate, rounded once, without connection fee. If the
-                // credit part cannot be funded the whole call is refused.
-                self.check_credit_funding(a)?;
-                let rate = a.rate.expect("a pool-eligible call has a rate");
-                let credit_s = charge.billable_s - 60 * u64::from(remaining);
-                charge.funding = Funding::PoolAndCredits;
-                charge.pool_minutes = remaining;
-                let usage = mul(rate.rate_per_minute, Decimal::from(credit_s))
-                    .map_err(|_| Reason::AmountOutOfRange)?;
-                charge.amount = self.tenant.currency.round(usage / Decimal::from(60));
-                Ok(charge)
-            }
-            Payer::Pool | Payer::Credits => {
-                self.check_credit_funding(a)?;
-                let rate = a.rate.expect("a credit-funded call has a rate");
-                charge.funding = Funding::Credits;
-                charge.capability = credit_capability;
-                charge.rule = if a.pay_per_minute { "C18" } else { "C19" };
-                charge.amount = rate
-                    .checked_cost(a.duration_s, self.tenant.currency)
-                    .ok_or(Reason::AmountOutOfRange)?;
-                if a.duration_s > 0 {
-                    charge.connection_fee = rate.connection_fee;
-                }
-                Ok(charge)
-            }
-        }
-    }
-
-    /// C30's tail: `credits_not_set_up` then `credits_license_missing` (C19).
-    pub(crate) fn check_credit_funding(&self, a: &Assessment<'_>) -> Result<(), Reason> {
-        if self.tenant.wallet().is_none() {
-            return Err(Reason::CreditsNotSetUp);
-        }
-        if !a.pay_per_minute && !a.organizer.licenses.contains(&Sku::Credits) {
-            return Err(Reason::CreditsLicenseMissing);
-        }
-        Ok(())
+        plan_for(&self.tenant, a, pool_left)
     }
 
     /// C21: counts pool minutes against the month the call started in; C15 at 80% and 100%.
@@ -652,4 +589,95 @@ impl Shard {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.books.keys().map(String::as_str)
     }
+}
+
+/// C18, C19, C32: who pays for a call of `tenant`, and how much, given the pool minutes left.
+fn plan_for(tenant: &Tenant, a: &Assessment<'_>, pool_left: u32) -> Result<Charge, Reason> {
+    let subscription_capability = Sku::Subscription;
+    let credit_capability = if a.pay_per_minute {
+        Sku::PayPerMinute
+    } else {
+        Sku::Credits
+    };
+    let mut charge = Charge {
+        category: a.category,
+        funding: Funding::Included,
+        capability: subscription_capability,
+        rule: "C18",
+        duration_s: a.duration_s,
+        billable_s: a.rate.map_or(0, |r| r.billable_seconds(a.duration_s)),
+        rate: a.rate.map(|r| AppliedRate {
+            name: r.name.clone(),
+            country: r.country.to_string(),
+            premium: r.premium,
+            rate_per_minute: r.rate_per_minute,
+            first_block_s: r.first_block_s,
+            increment_s: r.increment_s,
+            effective_from: r.effective_from,
+        }),
+        connection_fee: Decimal::ZERO,
+        amount: Decimal::ZERO,
+        pool_minutes: 0,
+        other_country: a.other_country.map(|c| c.to_string()),
+        domestic: a.domestic,
+        lots: Vec::new(),
+        balance_after: None,
+        recharge_lot: None,
+    };
+    match a.payer {
+        Payer::Included => Ok(charge),
+        Payer::AddOn => Ok(Charge {
+            funding: Funding::AddOn,
+            capability: Sku::DialOutUs,
+            rule: "C33",
+            ..charge
+        }),
+        Payer::Pool if pool_left > 0 => {
+            let remaining = pool_left;
+            let minutes = a.duration_s.div_ceil(60);
+            charge.rule = "C32";
+            if minutes <= u64::from(remaining) {
+                charge.funding = Funding::Pool;
+                charge.pool_minutes = minutes as u32;
+                return Ok(charge);
+            }
+            // C32: the pool pays its remaining whole minutes; credits pay the rest of the
+            // billable seconds at the rate, rounded once, without connection fee. If the
+            // credit part cannot be funded the whole call is refused.
+            credit_funding_of(tenant, a)?;
+            let rate = a.rate.expect("a pool-eligible call has a rate");
+            let credit_s = charge.billable_s - 60 * u64::from(remaining);
+            charge.funding = Funding::PoolAndCredits;
+            charge.pool_minutes = remaining;
+            let usage = mul(rate.rate_per_minute, Decimal::from(credit_s))
+                .map_err(|_| Reason::AmountOutOfRange)?;
+            charge.amount = tenant.currency.round(usage / Decimal::from(60));
+            Ok(charge)
+        }
+        Payer::Pool | Payer::Credits => {
+            credit_funding_of(tenant, a)?;
+            let rate = a.rate.expect("a credit-funded call has a rate");
+            charge.funding = Funding::Credits;
+            charge.capability = credit_capability;
+            charge.rule = if a.pay_per_minute { "C18" } else { "C19" };
+            charge.amount = rate
+                .checked_cost(a.duration_s, tenant.currency)
+                .ok_or(Reason::AmountOutOfRange)?;
+            if a.duration_s > 0 {
+                charge.connection_fee = rate.connection_fee;
+            }
+            Ok(charge)
+        }
+    }
+}
+
+/// C30's tail: `credits_not_set_up` then `credits_license_missing` (C19).
+fn credit_funding_of(tenant: &Tenant, a: &Assessment<'_>) -> Result<(), Reason> {
+    if tenant.wallet().is_none() {
+        return Err(Reason::CreditsNotSetUp);
+    }
+    if !a.pay_per_minute && !a.organizer.licenses.contains(&Sku::Credits) {
+        return Err(Reason::CreditsLicenseMissing);
+    }
+    Ok(())
 }

@@ -270,19 +270,15 @@ impl CallFile {
         part_line - first_line
     }
 
-    /// A piece of a block (whole lines, no quote) split into records, checked and stored on
-    /// its own, their lines counted from the piece's first; and the lines the piece ends.
+    /// A piece of a block (whole lines, no quote, no carriage return) split into records as
+    /// the CSV reader splits them (`split::plain_records`), checked and stored on its own,
+    /// their lines counted from the piece's first; and the lines the piece ends.
     fn split_part(piece: &[u8], columns: &Columns) -> (CallFile, ErrorList, usize) {
         let mut part = CallFile::default();
         let mut errors = ErrorList::default();
-        let mut reader = csv_reader(piece, false);
-        let mut record = csv::ByteRecord::new();
-        // A slice is read without an error: flexible records, no IO.
-        while let Ok(true) = reader.read_byte_record(&mut record) {
-            let line = record.position().map_or(1, |p| p.line() as usize);
-            part.push(&record, columns, line, &mut errors);
-        }
-        let newlines = reader.position().line() as usize - 1;
+        let newlines = split::plain_records(piece, |record, line| {
+            part.push(record, columns, line, &mut errors);
+        });
         (part, errors, newlines)
     }
 
@@ -419,14 +415,14 @@ impl CallFile {
 
     fn push(
         &mut self,
-        record: &csv::ByteRecord,
+        record: &impl split::Fields,
         columns: &Columns,
         line: usize,
         errors: &mut ErrorList,
     ) {
         // Numbers are read back as `write_number_text` guarded them (`'=...` is `=...`).
         let field = |i: usize| {
-            let value = record.get(columns.required[i]).unwrap_or(b"");
+            let value = record.field(columns.required[i]).unwrap_or(b"");
             if (4..=6).contains(&i) {
                 crate::unguard(value)
             } else {
@@ -443,12 +439,16 @@ impl CallFile {
             MAX_NUMBER_BYTES,
             MAX_NUMBER_BYTES,
         ];
+        // Each text field's UTF-8 is checked here, once: `texts` holds the fields that are.
+        let mut texts = [""; 7];
         for &i in &TEXT_FIELDS {
             let value = field(i);
-            if std::str::from_utf8(value).is_err() {
-                errors.push(line, HEADER[i], "not valid UTF-8");
-            } else if value.len() > limits[i] {
-                errors.push(line, HEADER[i], format!("longer than {} bytes", limits[i]));
+            match std::str::from_utf8(value) {
+                Err(_) => errors.push(line, HEADER[i], "not valid UTF-8"),
+                Ok(_) if value.len() > limits[i] => {
+                    errors.push(line, HEADER[i], format!("longer than {} bytes", limits[i]));
+                }
+                Ok(text) => texts[i] = text,
             }
         }
         for i in [0usize, 2] {
@@ -457,9 +457,9 @@ impl CallFile {
             }
         }
         if errors.len() == count_before {
-            check_identifiers(&field, line, errors);
+            check_identifiers(&texts, line, errors);
         }
-        let tenant = columns.tenant.and_then(|c| record.get(c)).unwrap_or(b"");
+        let tenant = columns.tenant.and_then(|c| record.field(c)).unwrap_or(b"");
         check_tenant(tenant, line, errors);
         let direction = match field(3) {
             b"dial_in" => Some(Direction::DialIn),
@@ -477,8 +477,11 @@ impl CallFile {
             }
         };
         let mut when = |i: usize| {
-            let text = text_of(field(i));
-            match instant::parse(&text).map(to_ns) {
+            let parsed = match instant::parse_utc_second(field(i)) {
+                Some(at) => Ok(at),
+                None => instant::parse(&text_of(field(i))),
+            };
+            match parsed.map(to_ns) {
                 Ok(Some(ns)) => Some(ns),
                 Ok(None) => {
                     errors.push(line, HEADER[i], "out of the supported range of instants");
@@ -496,8 +499,7 @@ impl CallFile {
         }
         let (id_base, base) = (self.ids.len() as u64, self.text.len());
         let [id, conference, organizer, service, caller, destination] = TEXT_FIELDS.map(field);
-        self.ids
-            .push_str(std::str::from_utf8(id).expect("checked UTF-8 above"));
+        self.ids.push_str(texts[0]);
         for value in [conference, organizer, service, caller, destination, tenant] {
             self.text.push(value);
         }
@@ -615,9 +617,10 @@ impl CallFile {
 
     fn fill_row(&self, row: &Row, text: &[u8], out: &mut CallRecord, tenant: &mut String) {
         let text = text_of(text);
+        let id_start = row.id_base as usize;
         out.call_id.clear();
         out.call_id
-            .push_str(std::str::from_utf8(self.call_id(row)).unwrap_or_default());
+            .push_str(&self.ids[id_start..id_start + usize::from(row.lens[0])]);
         let targets: [&mut String; 6] = [
             &mut out.conference_id,
             &mut out.organizer,
@@ -770,14 +773,13 @@ pub fn write_record(out: &mut Vec<u8>, r: &CallRecord) {
 }
 
 /// The identifier grammars (`minutely_core::ident`) of a record's call id, conference id and
-/// organizer; each field's UTF-8 has been checked.
-fn check_identifiers<'a>(field: &impl Fn(usize) -> &'a [u8], line: usize, errors: &mut ErrorList) {
+/// organizer (`texts`, in `HEADER` order, each field's UTF-8 checked).
+fn check_identifiers(texts: &[&str; 7], line: usize, errors: &mut ErrorList) {
     use minutely_core::ident;
-    let text = |i: usize| std::str::from_utf8(field(i)).unwrap_or_default();
     let checks = [
-        ident::call_id(HEADER[0], text(0)).err(),
-        ident::optional_conference_id(HEADER[1], text(1)).err(),
-        ident::organizer(HEADER[2], text(2)).err(),
+        ident::call_id(HEADER[0], texts[0]).err(),
+        ident::optional_conference_id(HEADER[1], texts[1]).err(),
+        ident::organizer(HEADER[2], texts[2]).err(),
     ];
     for (bad, i) in checks.into_iter().zip([0usize, 1, 2]) {
         if let Some(bad) = bad {

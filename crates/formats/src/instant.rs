@@ -57,6 +57,12 @@ fn fast_utc(b: &[u8]) -> Option<Timestamp> {
     Timestamp::from_second(secs).ok()
 }
 
+/// A whole-second UTC instant written `2026-01-05T10:00:00Z` and nothing else, as `parse`
+/// reads it; none for any other text (which `parse` reads, or refuses).
+pub fn parse_utc_second(bytes: &[u8]) -> Option<Timestamp> {
+    fast_utc(bytes)
+}
+
 /// Parses an RFC 3339 instant (an offset is required; it is converted to UTC).
 pub fn parse(text: &str) -> Result<Timestamp, String> {
     let trimmed = text.trim();
@@ -127,6 +133,7 @@ mod tests {
         ] {
             let general: Timestamp = text.parse().unwrap();
             assert_eq!(parse(text).unwrap(), general);
+            assert_eq!(parse_utc_second(text.as_bytes()), Some(general));
             assert_eq!(format(general), text);
         }
     }
@@ -149,6 +156,17 @@ mod tests {
             "2026-01-05T10:00:00",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+            assert_eq!(parse_utc_second(bad.as_bytes()), None, "{bad}");
+        }
+        // Text `parse` reads that is not exactly a whole-second UTC instant is left to it.
+        for other in [
+            " 2026-01-05T10:00:00Z",
+            "2026-01-05T10:00:00Z ",
+            "2026-01-05T10:00:00.5Z",
+            "2026-01-05T11:00:00+01:00",
+        ] {
+            assert!(parse(other).is_ok(), "{other}");
+            assert_eq!(parse_utc_second(other.as_bytes()), None, "{other}");
         }
     }
 }

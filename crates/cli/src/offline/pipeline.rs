@@ -20,9 +20,9 @@ use super::{Route, Router, RunSummary};
 use anyhow::Result;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::directory::Tenant;
-use minutely_core::engine::{Outcome, TenantBook};
+use minutely_core::engine::{Outcome, Planned, TenantBook};
 use minutely_core::ledger::Effects;
-use minutely_core::rating::{Assessment, CallRecord, Rater};
+use minutely_core::rating::{CallRecord, Rater};
 use minutely_core::reason::Reason;
 use minutely_formats::calls::{CallFile, empty_record};
 use minutely_formats::export;
@@ -43,8 +43,10 @@ struct Slot<'t> {
     route: Route,
     /// `seen_hash` of the record's route and call id.
     hash: u64,
-    /// The assessment against the record's tenant (none: it has no tenant); taken by stage 2.
-    assessed: Option<Result<Assessment<'t>, Reason>>,
+    /// The assessment against the record's tenant (none: it has no tenant), with the plan of
+    /// its funding when it depends on the tenant alone (`TenantBook::plan_ahead`); taken by
+    /// stage 2.
+    assessed: Option<Result<Planned<'t>, Reason>>,
     /// The directory entries the assessment found, for the export row.
     found: Option<export::Found<'t>>,
     /// What stage 2 decided, and whether it was a replay (C23).
@@ -352,6 +354,7 @@ fn drive<'t>(
                 return Err(error.into());
             }
             charge_block(shared, books, summary, &mut seen, &mut block)?;
+            check_books(books, &block.slots)?;
             block.charged = true;
             next_charge += 1;
             queue.push(Job::Write(block));
@@ -425,11 +428,18 @@ fn rate_chunk<'t>(
             .expect("every record was routed before rating");
         slot.hash = seen_hash(slot.route, &slot.record.call_id);
         slot.assessed = match slot.route {
-            Route::Tenant(i) => Some(rater.assess(&shared.tenants[i], &slot.record)),
+            Route::Tenant(i) => {
+                let tenant = &shared.tenants[i];
+                let assessed = rater.assess(tenant, &slot.record);
+                Some(assessed.map(|a| {
+                    let plan = TenantBook::plan_ahead(tenant, &a);
+                    (a, plan)
+                }))
+            }
             Route::Nobody => None,
         };
         slot.found = match &slot.assessed {
-            Some(Ok(a)) => Some(export::Found {
+            Some(Ok((a, _))) => Some(export::Found {
                 organizer: Some(a.organizer),
                 service: a.service,
             }),
@@ -479,7 +489,7 @@ fn charge_block(
             }
             (None, Route::Tenant(i)) => {
                 let assessed = slot.assessed.take().expect("stage 1 assessed every record");
-                let (outcome, effects) = books[i].process_assessed(&slot.record, assessed);
+                let (outcome, effects) = books[i].process_planned(&slot.record, assessed);
                 (outcome, false, effects)
             }
             (None, Route::Nobody) => (
@@ -495,6 +505,27 @@ fn charge_block(
         counted.count(&outcome, replay, &effects.entries, &effects.events);
         slot.assessed = None;
         slot.outcome = Some((outcome, replay));
+    }
+    Ok(())
+}
+
+/// C24 in full, the lots summed against the running totals, of every book a block charged:
+/// once a block, as each debit checked the totals alone.
+fn check_books(books: &[TenantBook], slots: &[Slot<'_>]) -> Result<()> {
+    let mut charged: Vec<usize> = slots
+        .iter()
+        .filter_map(|slot| match slot.route {
+            Route::Tenant(i) => Some(i),
+            Route::Nobody => None,
+        })
+        .collect();
+    charged.sort_unstable();
+    charged.dedup();
+    for i in charged {
+        books[i]
+            .wallet
+            .check_invariant()
+            .map_err(anyhow::Error::msg)?;
     }
     Ok(())
 }

@@ -37,7 +37,7 @@ pub(super) enum Next<'b> {
 
 /// Whether `bytes` holds no quote and no carriage return (every `\n` ends a record).
 pub(super) fn is_plain(bytes: &[u8]) -> bool {
-    !bytes.contains(&b'"') && !bytes.contains(&b'\r')
+    memchr::memchr2(b'"', b'\r', bytes).is_none()
 }
 
 impl<R: Read> Lines<R> {
@@ -155,4 +155,146 @@ pub(super) fn at_lines(bytes: &[u8], parts: usize) -> Vec<&[u8]> {
         rest = after;
     }
     pieces
+}
+
+/// A record's fields, as the CSV reader gives them (`csv::ByteRecord`) or as `plain_records`
+/// cuts them.
+pub(super) trait Fields {
+    /// Field `i`, if the record has that many.
+    fn field(&self, i: usize) -> Option<&[u8]>;
+}
+
+impl Fields for csv::ByteRecord {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        self.get(i)
+    }
+}
+
+/// A line of a plain block, its fields cut at commas.
+pub(super) struct PlainRecord<'a> {
+    line: &'a [u8],
+    /// Where each field ends (at a comma or the line's end).
+    ends: Vec<usize>,
+}
+
+impl<'a> PlainRecord<'a> {
+    fn cut(&mut self, line: &'a [u8]) {
+        self.line = line;
+        self.ends.clear();
+        self.ends.extend(memchr::memchr_iter(b',', line));
+        self.ends.push(line.len());
+    }
+}
+
+impl Fields for PlainRecord<'_> {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+        Some(&self.line[start..end])
+    }
+}
+
+/// The records of `bytes` (whole lines without quote or carriage return), each with its line,
+/// as a CSV reader of `bytes` (no header, flexible) reads them: every `\n` ends a line, an
+/// empty line is no record, a record's fields are cut at its commas, and its line is the one
+/// the reader stood on when asked for it (after the previous record's line end, before the
+/// empty lines it skips). Returns the lines `bytes` ends (its `\n`s).
+pub(super) fn plain_records(bytes: &[u8], mut each: impl FnMut(&PlainRecord<'_>, usize)) -> usize {
+    let mut record = PlainRecord {
+        line: &[],
+        ends: Vec::new(),
+    };
+    let (mut newlines, mut record_line, mut at) = (0, 1, 0);
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let (line, ended) = match memchr::memchr(b'\n', rest) {
+            Some(end) => (&rest[..end], true),
+            None => (rest, false),
+        };
+        at += line.len() + usize::from(ended);
+        newlines += usize::from(ended);
+        if line.is_empty() {
+            continue;
+        }
+        record.cut(line);
+        each(&record, record_line);
+        record_line = newlines + 1;
+    }
+    newlines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's fields and line.
+    type Split = (Vec<Vec<u8>>, usize);
+
+    /// Every record of `bytes`, its fields and line, and the lines it ends, as the CSV reader
+    /// reads them (no header, flexible).
+    fn by_csv(bytes: &[u8]) -> (Vec<Split>, usize) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = csv::ByteRecord::new();
+        let mut records = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            let line = record.position().unwrap().line() as usize;
+            records.push((record.iter().map(<[u8]>::to_vec).collect(), line));
+        }
+        (records, reader.position().line() as usize - 1)
+    }
+
+    fn by_plain_records(bytes: &[u8]) -> (Vec<Split>, usize) {
+        let mut records = Vec::new();
+        let newlines = plain_records(bytes, |record, line| {
+            let fields = (0..).map_while(|i| record.field(i).map(<[u8]>::to_vec));
+            records.push((fields.collect(), line));
+        });
+        (records, newlines)
+    }
+
+    /// Plain text of every shape (empty lines anywhere, empty fields, lines of commas, no last
+    /// line end, spaces, bytes that are not UTF-8) splits into the records, lines and line count
+    /// the CSV reader gives.
+    #[test]
+    fn plain_records_are_those_the_csv_reader_reads() {
+        let alphabet: [&[u8]; 10] = [
+            b"a",
+            b",",
+            b",",
+            b"\n",
+            b"\n",
+            b"\n",
+            b" ",
+            b"9",
+            b"\xc3\xa9",
+            b"\xff",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut cases: Vec<Vec<u8>> = [&b""[..], b"\n", b"\n\n", b",", b"a", b"a\n", b",\n,"]
+            .iter()
+            .map(|c| c.to_vec())
+            .collect();
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            cases.push(
+                (0..len)
+                    .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .copied()
+                    .collect(),
+            );
+        }
+        for bytes in cases {
+            assert!(is_plain(&bytes));
+            assert_eq!(by_plain_records(&bytes), by_csv(&bytes), "{bytes:?}");
+        }
+    }
 }
