@@ -1014,6 +1014,31 @@ fabrikam,b,conf,ana@x.com,dial_in,+33142685300,,,2026-01-05T10:00:00Z,2026-01-05
         }
     }
 
+    /// Runs of blank lines everywhere, and a bad row after many of them: every record and
+    /// every error keeps the line the CSV reader alone gives it, on any number of threads,
+    /// wherever the blocks and their pieces are cut.
+    #[test]
+    fn records_after_blank_lines_keep_their_lines_wherever_the_input_is_cut() {
+        let bad: Vec<usize> = (0..8_000).filter(|i| i % 199 == 3).map(|i| i + 2).collect();
+        for bad in [&bad[..], &[]] {
+            let mut input = String::new();
+            for (i, line) in many_records(8_000, bad).lines().enumerate() {
+                input += line;
+                input.push('\n');
+                // After the header and each record, 0 to 6 blank lines.
+                input += &"\n".repeat((i * 7 + i / 3) % 7);
+            }
+            let header = header_line();
+            let quoted = header.replacen("call_id", "\"call_id\"", 1);
+            let expected = read_all(&input.replacen(&header, &quoted, 1), 1);
+            assert_eq!(expected.is_err(), !bad.is_empty());
+            for threads in [1, 2, 3, 8] {
+                let got = read_all(&input, threads);
+                assert!(got == expected, "{} bad rows, {threads} threads", bad.len());
+            }
+        }
+    }
+
     /// Bad rows of a file checked in parallel batches are named by their own lines.
     #[test]
     fn bad_rows_of_every_batch_keep_their_lines() {
