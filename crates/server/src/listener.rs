@@ -52,6 +52,23 @@ pub struct Listener {
     per_address: usize,
 }
 
+/// How many connections the system may hold, handshake done, before the server accepts them
+/// (the system caps it at `net.core.somaxconn`). Hundreds of bridges connecting at once while
+/// every worker is busy wait in this queue; the standard library's 128 dropped the rest.
+pub const BACKLOG: u32 = 4096;
+
+/// The listening socket on `addr`, with a queue of `BACKLOG` connections not yet accepted.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 impl Listener {
     pub fn new(inner: TcpListener, max_connections: usize, per_address: usize) -> Listener {
         Listener {
@@ -588,5 +605,49 @@ mod tests {
         assert_eq!(value["error"]["code"], "uri_too_long");
         assert_eq!(value["error"]["lang"], "en");
         assert_eq!(value["error"]["request_id"], "r-1");
+    }
+}
+
+#[cfg(test)]
+mod backlog_tests {
+    use std::time::Duration;
+
+    /// Connections made while nothing accepts wait in the queue, every one of them: 600
+    /// clients connecting at once are all accepted afterwards (a queue of 128 kept 129).
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_until_accepted() {
+        let listener = super::bind("127.0.0.1:0".parse().expect("an address")).expect("bound");
+        let addr = listener.local_addr().expect("its address");
+        let mut connecting = tokio::task::JoinSet::new();
+        for _ in 0..600 {
+            connecting.spawn(tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(addr),
+            ));
+        }
+        let mut clients = Vec::new();
+        while let Some(done) = connecting.join_next().await {
+            if let Ok(Ok(Ok(stream))) = done {
+                clients.push(stream);
+            }
+        }
+        let mut accepted = 0;
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(200), listener.accept()).await
+        {
+            accepted += 1;
+            assert!(accepted <= 600, "no more connections than were made");
+        }
+        // The system caps the queue at `net.core.somaxconn` (4096 by default).
+        let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .map_or(600, |somaxconn| somaxconn + 1);
+        assert_eq!(
+            accepted,
+            cap.min(600),
+            "{} clients connected",
+            clients.len()
+        );
     }
 }

@@ -48,7 +48,7 @@ async fn listen(
     SocketAddr,
     crate::listener::Limits,
 )> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = crate::listener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     if config.max_connections_per_address >= config.max_connections {
         tracing::warn!(
