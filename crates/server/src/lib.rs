@@ -21,5 +21,6 @@ pub mod webhooks;
 pub mod writer;
 
 pub use app::{Config, Server};
+pub use listener::{BACKLOG, bind};
 /// The writer's clock lives in the service; it is named here as before.
 pub use minutely_service::clock;

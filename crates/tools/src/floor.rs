@@ -73,8 +73,8 @@ pub fn run(args: FloorArgs) -> Result<()> {
 }
 
 async fn serve(args: FloorArgs, queue: mpsc::Sender<Waiting>) -> Result<()> {
-    let listener =
-        listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = minutely_server::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     println!("listening on {}", listener.local_addr()?);
     let deadline = tokio::time::sleep(std::time::Duration::from_secs(args.seconds));
     tokio::pin!(deadline);
@@ -93,19 +93,6 @@ async fn serve(args: FloorArgs, queue: mpsc::Sender<Waiting>) -> Result<()> {
                 .await;
         });
     }
-}
-
-/// The listening socket with the product's queue of connections not yet accepted (4096, as
-/// `minutely serve`), so that a burst of clients is queued alike.
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
 }
 
 /// Reads the body, waits for its records to be on disk, and answers.
