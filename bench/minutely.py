@@ -84,6 +84,17 @@ def rss_kib(pid: int) -> int:
     raise BenchError(f"no VmRSS for process {pid}")
 
 
+def stop(proc: subprocess.Popen | None, grace_s: float) -> None:
+    """Stops a process this script started: SIGTERM, then SIGKILL after `grace_s`."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Server:
     """`minutely serve` on a fresh store, stopped (and its directory removed) on exit."""
 
@@ -133,13 +144,7 @@ class Server:
         raise BenchError("the server did not become ready within 60 s")
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, 60)
         if hasattr(self, "log"):
             self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -266,13 +271,7 @@ class Floor:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def load(self, **kw) -> dict:
