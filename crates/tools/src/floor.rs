@@ -10,6 +10,7 @@
 //! Its answers carry just what the load generator counts: `"decision":"allow"` for each
 //! authorize and `"status":"charged"` for each end, once a call.
 
+use crate::load::count;
 use anyhow::{Context, Result};
 use clap::Args;
 use http_body_util::{BodyExt, Full, Limited};
@@ -150,13 +151,6 @@ fn status(code: StatusCode, why: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(why.to_string())));
     *response.status_mut() = code;
     response
-}
-
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
 }
 
 /// The data file, written whole with zeros and synced.

@@ -448,7 +448,8 @@ async fn batch_worker(plan: std::sync::Arc<Plan>, w: u64, share: u64) -> Result<
     Ok(s)
 }
 
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
+/// How many times `needle` occurs in `haystack` (overlapping occurrences counted).
+pub(crate) fn count(haystack: &[u8], needle: &[u8]) -> usize {
     haystack
         .windows(needle.len())
         .filter(|w| *w == needle)
