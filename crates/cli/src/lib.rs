@@ -12,6 +12,7 @@ pub mod generate;
 mod import;
 pub mod ingest;
 mod keys;
+mod migrate;
 mod offline;
 pub mod output;
 mod reconcile;
@@ -108,6 +109,12 @@ pub enum Command {
     ///
     /// Example: minutely backup --to minutely-2026-11-23.db
     Backup(backup::BackupArgs),
+    /// Copy an embedded store into a new PostgreSQL database, verified (every table's rows,
+    /// every tenant's journal and wallet); the embedded store is left as it was. Stop the
+    /// server first.
+    ///
+    /// Example: minutely migrate --from minutely.db --to postgres://minutely@127.0.0.1:5432/minutely
+    Migrate(migrate::MigrateArgs),
     /// Replace the store by a verified backup; refused while a server runs.
     ///
     /// Example: minutely restore --from minutely-2026-11-23.db --force
@@ -135,6 +142,7 @@ pub fn run(db: &Path, command: Command) -> Result<()> {
         Command::Keys(c) => keys::run(db, c),
         Command::Audit(args) => audit::run(db, args),
         Command::Backup(args) => backup::backup(db, args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Restore(args) => backup::restore(db, args),
     }
 }

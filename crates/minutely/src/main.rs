@@ -16,9 +16,11 @@ use std::process::ExitCode;
     about = "Billing and real-time charging for pay-per-minute audio conferencing."
 )]
 struct Cli {
-    /// The embedded store (a SQLite file, created when missing).
+    /// The store: a SQLite file (created when missing), or a PostgreSQL database
+    /// (postgres://user@host:port/dbname; its schema is made or brought up to date).
     #[arg(
         long,
+        visible_alias = "store",
         global = true,
         env = "MINUTELY_DB",
         default_value = "minutely.db"
@@ -43,11 +45,21 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// An error whose text names the store by its URL, with the URL's password hidden.
+fn hide_password(db: &std::path::Path, error: anyhow::Error) -> anyhow::Error {
+    let (shown, hidden) = (db.to_string_lossy(), minutely_store::redacted(db));
+    if shown == hidden {
+        return error;
+    }
+    let text = format!("{error:#}").replace(shown.as_ref(), &hidden);
+    anyhow::anyhow!(text)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Store(command) => minutely_cli::run(&cli.db, command),
         Command::Serve(args) => serve::run(&cli.db, args),
     };
-    minutely_cli::exit_code(result)
+    minutely_cli::exit_code(result.map_err(|e| hide_password(&cli.db, e)))
 }

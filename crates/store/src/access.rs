@@ -2,9 +2,10 @@
 //! the server's own HMAC key that those digests are made with.
 
 use crate::codec::{Cells, opt_ts, ts};
+use crate::db::{Db, Optional};
 use crate::{Result, StoreError};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
 /// One API key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
-pub(crate) fn insert(conn: &Connection, key: &ApiKey) -> Result<()> {
+pub(crate) fn insert(conn: &Db, key: &ApiKey) -> Result<()> {
     conn.execute(
         "INSERT INTO api_keys (id, kind, tenant, label, digest, created_at, revoked_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -40,16 +41,16 @@ pub(crate) fn insert(conn: &Connection, key: &ApiKey) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
+pub(crate) fn list(conn: &Db) -> Result<Vec<ApiKey>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, kind, tenant, label, digest, created_at, revoked_at
          FROM api_keys ORDER BY created_at, id",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut keys = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "api_keys",
         };
         keys.push(ApiKey {
@@ -66,7 +67,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<ApiKey>> {
 }
 
 /// True when the key was live and is now revoked.
-pub(crate) fn revoke(conn: &Connection, id: &str, at: Timestamp) -> Result<bool> {
+pub(crate) fn revoke(conn: &Db, id: &str, at: Timestamp) -> Result<bool> {
     let changed = conn.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![id, ts(at)],
@@ -78,7 +79,7 @@ pub(crate) fn revoke(conn: &Connection, id: &str, at: Timestamp) -> Result<bool>
 const KEY_SECRET: &str = "key_secret";
 
 /// The stored HMAC key, if one was made.
-pub(crate) fn read_secret(conn: &Connection) -> Result<Option<[u8; 32]>> {
+pub(crate) fn read_secret(conn: &Db) -> Result<Option<[u8; 32]>> {
     let text: Option<String> = conn
         .query_row(
             "SELECT value FROM settings WHERE key = ?1",
@@ -92,7 +93,7 @@ pub(crate) fn read_secret(conn: &Connection) -> Result<Option<[u8; 32]>> {
 
 /// Stores a new HMAC key drawn from the OS random source. The caller holds the write lock and
 /// has found no key.
-pub(crate) fn create_secret(conn: &Connection) -> Result<[u8; 32]> {
+pub(crate) fn create_secret(conn: &Db) -> Result<[u8; 32]> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| StoreError::Random(e.to_string()))?;
     conn.execute(
@@ -125,7 +126,7 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
 }
 
 /// The language a key's holder chose, if any.
-pub(crate) fn preferred_lang(conn: &Connection, key_id: &str) -> Result<Option<String>> {
+pub(crate) fn preferred_lang(conn: &Db, key_id: &str) -> Result<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT lang FROM key_preferences WHERE key_id = ?1")?
         .query_row(params![key_id], |row| row.get(0))
@@ -133,12 +134,7 @@ pub(crate) fn preferred_lang(conn: &Connection, key_id: &str) -> Result<Option<S
 }
 
 /// Keeps a key's language (replacing an earlier choice).
-pub(crate) fn set_preferred_lang(
-    conn: &Connection,
-    key_id: &str,
-    lang: &str,
-    at: Timestamp,
-) -> Result<()> {
+pub(crate) fn set_preferred_lang(conn: &Db, key_id: &str, lang: &str, at: Timestamp) -> Result<()> {
     conn.execute(
         "INSERT INTO key_preferences (key_id, lang, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key_id) DO UPDATE SET lang = excluded.lang, updated_at = excluded.updated_at",

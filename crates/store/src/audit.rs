@@ -7,9 +7,10 @@
 //! that it is JSON. Callers put ids, kinds and labels there, never a secret.
 
 use crate::codec::{Cells, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +82,7 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-pub(crate) fn append(conn: &Connection, entries: &[AuditEntry]) -> Result<()> {
+pub(crate) fn append(conn: &Db, entries: &[AuditEntry]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO audit (at, actor_kind, actor_key_id, tenant, action, object, before_json,
                             after_json, request_id)
@@ -106,7 +107,7 @@ pub(crate) fn append(conn: &Connection, entries: &[AuditEntry]) -> Result<()> {
 /// Up to `limit` rows after `after_seq`, oldest first: every row with `tenant: None`, the
 /// tenant's rows only otherwise.
 pub(crate) fn page(
-    conn: &Connection,
+    conn: &Db,
     tenant: Option<&str>,
     after_seq: u64,
     limit: usize,
@@ -133,7 +134,7 @@ pub(crate) fn page(
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(read_row(&Cells {
-            row,
+            row: &row,
             table: "audit",
         })?);
     }

@@ -43,8 +43,15 @@ impl Store {
                 dest.display()
             )));
         }
+        let source = self.conn.lite().ok_or_else(|| {
+            StoreError::Backup(
+                "a store on PostgreSQL is backed up with PostgreSQL's own tools (pg_dump, or a \
+                 base backup with WAL archiving), not with minutely backup"
+                    .to_string(),
+            )
+        })?;
         let temp = TempFile::beside(dest)?;
-        copy_into(&self.conn, &temp.path)?;
+        copy_into(source, &temp.path)?;
         let report = verify(&temp.path)?;
         temp.persist(dest)?;
         Ok(VerifyReport {

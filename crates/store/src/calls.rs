@@ -2,14 +2,15 @@
 //! (C23), numbered in commit order (C22), read back for duplicates and for reports.
 
 use crate::codec::{Cells, dec, fingerprint, lots_text, parse_category, parse_lots, rule_id, ts};
+use crate::db::Db;
 use crate::{Result, StoredCall};
 use jiff::Timestamp;
 use minutely_core::Reason;
 use minutely_core::directory::Sku;
 use minutely_core::engine::{AppliedRate, Charge, Funding, Outcome, Seen};
 use minutely_core::rating::{CallRecord, Direction};
+use rusqlite::params;
 use rusqlite::types::Value;
-use rusqlite::{Connection, params, params_from_iter};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -38,11 +39,7 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
 
 /// Inserts newly processed calls after the tenant's last one, keeping their processing order
 /// (C22: the commit order is authoritative). A call id already stored fails the commit.
-pub(crate) fn insert(
-    conn: &Connection,
-    tenant: &str,
-    calls: &[(CallRecord, u128, Outcome)],
-) -> Result<()> {
+pub(crate) fn insert(conn: &Db, tenant: &str, calls: &[(CallRecord, u128, Outcome)]) -> Result<()> {
     if calls.is_empty() {
         return Ok(());
     }
@@ -58,7 +55,7 @@ pub(crate) fn insert(
         ];
         values.extend(record_values(record));
         values.extend(outcome_values(outcome)?);
-        stmt.execute(params_from_iter(values))?;
+        stmt.execute(values)?;
     }
     Ok(())
 }
@@ -131,7 +128,7 @@ fn outcome_values(outcome: &Outcome) -> Result<Vec<Value>> {
 /// Rewrites the outcome columns of a stored call (a rerate's new charge); the number of rows
 /// changed (0 for an unknown call).
 pub(crate) fn update_outcome(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     call_id: &str,
     outcome: &Outcome,
@@ -150,17 +147,11 @@ pub(crate) fn update_outcome(
     });
     let mut values = vec![text(tenant), text(call_id)];
     values.extend(outcome_values(outcome)?);
-    Ok(conn
-        .prepare_cached(&UPDATE)?
-        .execute(params_from_iter(values))?)
+    Ok(conn.prepare_cached(&UPDATE)?.execute(values)?)
 }
 
 /// The stored first submissions of these call ids (C23); ids never seen are absent.
-pub(crate) fn seen(
-    conn: &Connection,
-    tenant: &str,
-    call_ids: &[&str],
-) -> Result<HashMap<String, Seen>> {
+pub(crate) fn seen(conn: &Db, tenant: &str, call_ids: &[&str]) -> Result<HashMap<String, Seen>> {
     let mut found = HashMap::new();
     for chunk in call_ids.chunks(LOOKUP_CHUNK) {
         let marks = vec!["?"; chunk.len()].join(", ");
@@ -168,12 +159,14 @@ pub(crate) fn seen(
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT call_id, fingerprint, {OUTCOME_COLUMNS} FROM calls WHERE tenant = ? AND call_id IN ({marks})"
         ))?;
-        let mut rows = stmt.query(params_from_iter(
-            std::iter::once(tenant).chain(chunk.iter().copied()),
-        ))?;
+        let values: Vec<Value> = std::iter::once(tenant)
+            .chain(chunk.iter().copied())
+            .map(text)
+            .collect();
+        let mut rows = stmt.query(values)?;
         while let Some(row) = rows.next()? {
             let c = Cells {
-                row,
+                row: &row,
                 table: "calls",
             };
             let seen = Seen {
@@ -189,7 +182,7 @@ pub(crate) fn seen(
 /// Calls that started in `[from, to)`, in the canonical order (C22: start, then call id). The
 /// text comparison is time order because instants are stored at fixed width (see `codec`).
 pub(crate) fn in_range(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     from: Timestamp,
     to: Timestamp,
@@ -203,7 +196,7 @@ pub(crate) fn in_range(
 }
 
 /// The stored call with this id.
-pub(crate) fn one(conn: &Connection, tenant: &str, call_id: &str) -> Result<Option<StoredCall>> {
+pub(crate) fn one(conn: &Db, tenant: &str, call_id: &str) -> Result<Option<StoredCall>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT seq, fingerprint, {RECORD_COLUMNS}, {OUTCOME_COLUMNS} FROM calls
          WHERE tenant = ?1 AND call_id = ?2"
@@ -215,7 +208,7 @@ pub(crate) fn one(conn: &Connection, tenant: &str, call_id: &str) -> Result<Opti
 /// Up to `limit` calls that started in `[from, to)` and come after the cursor `(start,
 /// call_id)` in canonical order (C22), refused ones only when `refused_only`.
 pub(crate) fn page(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     range: (Timestamp, Timestamp),
     after: Option<(Timestamp, &str)>,
@@ -243,11 +236,11 @@ pub(crate) fn page(
     read_calls(rows)
 }
 
-fn read_calls(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredCall>> {
+fn read_calls(mut rows: crate::db::Rows<'_>) -> Result<Vec<StoredCall>> {
     let mut calls = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "calls",
         };
         calls.push(StoredCall {

@@ -4,6 +4,7 @@ use crate::codec::{
     Cells, availability_text, conferencing_text, corrupt, dec, parse_availability,
     parse_conferencing, ts,
 };
+use crate::db::{Db, Optional};
 use crate::{ImportSummary, Result, StoreError};
 use jiff::Timestamp;
 use minutely_core::catalogue::{
@@ -12,18 +13,18 @@ use minutely_core::catalogue::{
 };
 use minutely_core::money::Currency;
 use minutely_core::numbers::Country;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::params;
 
-pub(crate) fn read_countries(conn: &Connection) -> Result<CountryTable> {
+pub(crate) fn read_countries(conn: &Db) -> Result<CountryTable> {
     let mut stmt = conn.prepare(
         "SELECT iso2, name, zone_a, conferencing, toll_dial_in, toll_free_dial_in, communications_credits
          FROM countries ORDER BY iso2",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut facts = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "countries",
         };
         facts.push(CountryFacts {
@@ -40,8 +41,8 @@ pub(crate) fn read_countries(conn: &Connection) -> Result<CountryTable> {
 }
 
 /// Replaces the whole table (the caller holds the transaction).
-pub(crate) fn write_countries(conn: &Connection, countries: &CountryTable) -> Result<()> {
-    conn.execute("DELETE FROM countries", [])?;
+pub(crate) fn write_countries(conn: &Db, countries: &CountryTable) -> Result<()> {
+    conn.execute("DELETE FROM countries", ())?;
     let mut stmt = conn.prepare(
         "INSERT INTO countries (iso2, name, zone_a, conferencing, toll_dial_in, toll_free_dial_in, communications_credits)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -62,7 +63,7 @@ pub(crate) fn write_countries(conn: &Connection, countries: &CountryTable) -> Re
 
 /// Versions are immutable: an identical version is left alone, a new one is added, and one
 /// that differs refuses the whole import (the caller rolls the transaction back).
-pub(crate) fn import(conn: &Connection, card: &RateCard, replace: bool) -> Result<ImportSummary> {
+pub(crate) fn import(conn: &Db, card: &RateCard, replace: bool) -> Result<ImportSummary> {
     let mut summary = ImportSummary::default();
     for version in card.versions() {
         let at = version.effective_from;
@@ -100,11 +101,7 @@ pub(crate) fn import(conn: &Connection, card: &RateCard, replace: bool) -> Resul
 }
 
 /// The entries of the stored version of `currency` effective from `at`, if there is one.
-fn stored_version(
-    conn: &Connection,
-    currency: Currency,
-    at: Timestamp,
-) -> Result<Option<Vec<RateEntry>>> {
+fn stored_version(conn: &Db, currency: Currency, at: Timestamp) -> Result<Option<Vec<RateEntry>>> {
     let id: Option<i64> = conn
         .query_row(
             "SELECT id FROM rate_versions WHERE currency = ?1 AND effective_from = ?2",
@@ -120,7 +117,7 @@ fn stored_version(
     let mut entries = Vec::new();
     while let Some(row) = rows.next()? {
         entries.push(read_entry(&Cells {
-            row,
+            row: &row,
             table: "rate_entries",
         })?);
     }
@@ -165,12 +162,12 @@ fn entry_order(e: &RateEntry) -> EntryOrder<'_> {
     )
 }
 
-fn insert_version(conn: &Connection, currency: Currency, version: &RateVersion) -> Result<()> {
-    conn.execute(
-        "INSERT INTO rate_versions (currency, effective_from) VALUES (?1, ?2)",
+fn insert_version(conn: &Db, currency: Currency, version: &RateVersion) -> Result<()> {
+    let id: i64 = conn.query_row(
+        "INSERT INTO rate_versions (currency, effective_from) VALUES (?1, ?2) RETURNING id",
         params![currency.code(), ts(version.effective_from)],
+        |row| row.get(0),
     )?;
-    let id = conn.last_insert_rowid();
     let mut stmt = conn.prepare(
         "INSERT INTO rate_entries (version_id, line, kind, key, origin, name, country, premium,
              rate_per_minute, connection_fee, first_block_s, increment_s)
@@ -243,7 +240,7 @@ fn read_entry(c: &Cells<'_, '_>) -> Result<RateEntry> {
 }
 
 /// Every version of the currency's card, rebuilt (and so re-checked) by the core.
-pub(crate) fn read_card(conn: &Connection, currency: Currency) -> Result<RateCard> {
+pub(crate) fn read_card(conn: &Db, currency: Currency) -> Result<RateCard> {
     let mut stmt = conn.prepare(&format!(
         "{ENTRY_SELECT} WHERE v.currency = ?1 ORDER BY v.effective_from, e.line"
     ))?;
@@ -254,7 +251,7 @@ pub(crate) fn read_card(conn: &Connection, currency: Currency) -> Result<RateCar
         entries.push((
             entries.len() + 1,
             read_entry(&Cells {
-                row,
+                row: &row,
                 table: "rate_entries",
             })?,
         ));
@@ -268,9 +265,9 @@ pub(crate) fn read_card(conn: &Connection, currency: Currency) -> Result<RateCar
     })
 }
 
-pub(crate) fn currencies(conn: &Connection) -> Result<Vec<Currency>> {
+pub(crate) fn currencies(conn: &Db) -> Result<Vec<Currency>> {
     let mut stmt = conn.prepare("SELECT DISTINCT currency FROM rate_versions ORDER BY currency")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let code: String = row.get(0)?;

@@ -52,7 +52,7 @@ fn null(table: &str, column: &str) -> StoreError {
 
 /// The cells of one row of `table`, read by column name.
 pub(crate) struct Cells<'r, 's> {
-    pub row: &'r rusqlite::Row<'s>,
+    pub row: &'r crate::db::Row<'s>,
     pub table: &'static str,
 }
 

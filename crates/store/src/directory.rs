@@ -3,6 +3,7 @@
 //! small next to the journal), read back through the core's `Tenant::restore_*`.
 
 use crate::codec::{Cells, dec, opt_dec, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use minutely_core::directory::{
     Agreement, AutoRecharge, NumberKind, Policy, ServiceNumber, Sku, Tenant, TenantSpec, Upn, User,
@@ -10,12 +11,12 @@ use minutely_core::directory::{
 };
 use minutely_core::money::Currency;
 use minutely_core::numbers::{Country, E164};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use std::collections::BTreeSet;
 
 /// Writes the tenant and replaces its directory rows. The tenant row is upserted, never
 /// deleted and re-inserted, since the journal and calls reference it.
-pub(crate) fn write(conn: &Connection, tenant: &Tenant) -> Result<()> {
+pub(crate) fn write(conn: &Db, tenant: &Tenant) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO tenants (id, name, country, currency, timezone, agreement, default_policy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -47,7 +48,7 @@ pub(crate) fn write(conn: &Connection, tenant: &Tenant) -> Result<()> {
     write_numbers(conn, tenant)
 }
 
-fn write_purchases(conn: &Connection, tenant: &Tenant) -> Result<()> {
+fn write_purchases(conn: &Db, tenant: &Tenant) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO purchases (tenant, sku, from_at, count) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -57,7 +58,7 @@ fn write_purchases(conn: &Connection, tenant: &Tenant) -> Result<()> {
     Ok(())
 }
 
-fn write_wallet_settings(conn: &Connection, tenant: &Tenant) -> Result<()> {
+fn write_wallet_settings(conn: &Db, tenant: &Tenant) -> Result<()> {
     let Some(settings) = tenant.wallet() else {
         return Ok(());
     };
@@ -80,7 +81,7 @@ fn write_wallet_settings(conn: &Connection, tenant: &Tenant) -> Result<()> {
     Ok(())
 }
 
-fn write_users(conn: &Connection, tenant: &Tenant) -> Result<()> {
+fn write_users(conn: &Db, tenant: &Tenant) -> Result<()> {
     let mut user_stmt = conn.prepare_cached(
         "INSERT INTO users (tenant, upn_key, upn_display, object_id, display_name, usage_location, policy, toll_free_dial_in)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -105,7 +106,7 @@ fn write_users(conn: &Connection, tenant: &Tenant) -> Result<()> {
     Ok(())
 }
 
-fn write_numbers(conn: &Connection, tenant: &Tenant) -> Result<()> {
+fn write_numbers(conn: &Db, tenant: &Tenant) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO service_numbers (tenant, number, kind, shared, country, bridge_default)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -123,16 +124,16 @@ fn write_numbers(conn: &Connection, tenant: &Tenant) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn tenant_ids(conn: &Connection) -> Result<Vec<String>> {
+pub(crate) fn tenant_ids(conn: &Db) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT id FROM tenants ORDER BY id")?;
     let ids = stmt
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+        .query_map((), |row| row.get(0))?
+        .collect::<Result<Vec<String>>>()?;
     Ok(ids)
 }
 
 /// The tenant with its whole directory, or `None` when there is no such tenant.
-pub(crate) fn read(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
+pub(crate) fn read(conn: &Db, id: &str) -> Result<Option<Tenant>> {
     let Some(mut tenant) = read_tenant_row(conn, id)? else {
         return Ok(None);
     };
@@ -144,7 +145,7 @@ pub(crate) fn read(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
     Ok(Some(tenant))
 }
 
-fn read_tenant_row(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
+fn read_tenant_row(conn: &Db, id: &str) -> Result<Option<Tenant>> {
     let mut stmt = conn.prepare(
         "SELECT id, name, country, currency, timezone, agreement, default_policy FROM tenants WHERE id = ?1",
     )?;
@@ -153,7 +154,7 @@ fn read_tenant_row(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
         return Ok(None);
     };
     let c = Cells {
-        row,
+        row: &row,
         table: "tenants",
     };
     let spec = TenantSpec {
@@ -172,12 +173,12 @@ fn read_tenant_row(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
     Ok(Some(tenant))
 }
 
-fn read_purchases(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
+fn read_purchases(conn: &Db, tenant: &mut Tenant) -> Result<()> {
     let mut stmt = conn.prepare("SELECT sku, from_at, count FROM purchases WHERE tenant = ?1")?;
     let mut rows = stmt.query([&tenant.id])?;
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "purchases",
         };
         tenant.restore_purchase(
@@ -189,7 +190,7 @@ fn read_purchases(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
     Ok(())
 }
 
-fn read_wallet_settings(conn: &Connection, tenant: &str) -> Result<Option<WalletSettings>> {
+fn read_wallet_settings(conn: &Db, tenant: &str) -> Result<Option<WalletSettings>> {
     let mut stmt = conn.prepare(
         "SELECT recharge_enabled, recharge_trigger, recharge_amount, recharge_payment_accepted,
              low_balance_1, low_balance_2
@@ -200,7 +201,7 @@ fn read_wallet_settings(conn: &Connection, tenant: &str) -> Result<Option<Wallet
         return Ok(None);
     };
     let c = Cells {
-        row,
+        row: &row,
         table: "wallet_settings",
     };
     // The schema's CHECK keeps the recharge columns all NULL or all set.
@@ -219,7 +220,7 @@ fn read_wallet_settings(conn: &Connection, tenant: &str) -> Result<Option<Wallet
     }))
 }
 
-fn read_users(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
+fn read_users(conn: &Db, tenant: &mut Tenant) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT upn_key, upn_display, object_id, display_name, usage_location, policy, toll_free_dial_in
          FROM users WHERE tenant = ?1 ORDER BY upn_key",
@@ -227,7 +228,7 @@ fn read_users(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
     let mut rows = stmt.query([&tenant.id])?;
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "users",
         };
         let upn = Upn {
@@ -248,7 +249,7 @@ fn read_users(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
     Ok(())
 }
 
-fn read_licenses(conn: &Connection, tenant: &str, upn_key: &str) -> Result<BTreeSet<Sku>> {
+fn read_licenses(conn: &Db, tenant: &str, upn_key: &str) -> Result<BTreeSet<Sku>> {
     let mut stmt =
         conn.prepare_cached("SELECT sku FROM user_licenses WHERE tenant = ?1 AND upn_key = ?2")?;
     let mut rows = stmt.query([tenant, upn_key])?;
@@ -256,7 +257,7 @@ fn read_licenses(conn: &Connection, tenant: &str, upn_key: &str) -> Result<BTree
     while let Some(row) = rows.next()? {
         licenses.insert(
             Cells {
-                row,
+                row: &row,
                 table: "user_licenses",
             }
             .parse("sku", Sku::parse)?,
@@ -265,14 +266,14 @@ fn read_licenses(conn: &Connection, tenant: &str, upn_key: &str) -> Result<BTree
     Ok(licenses)
 }
 
-fn read_numbers(conn: &Connection, tenant: &mut Tenant) -> Result<()> {
+fn read_numbers(conn: &Db, tenant: &mut Tenant) -> Result<()> {
     let mut stmt = conn.prepare(
         "SELECT number, kind, shared, country, bridge_default FROM service_numbers WHERE tenant = ?1",
     )?;
     let mut rows = stmt.query([&tenant.id])?;
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "service_numbers",
         };
         tenant.restore_number(ServiceNumber {
@@ -293,22 +294,16 @@ const MAX_NUMBER_OWNERS: usize = 8;
 /// The tenants holding the service number `number` (E.164, normalised as stored), with the
 /// number as each holds it, by tenant id; at most `MAX_NUMBER_OWNERS` of them. An index look-up
 /// (`service_numbers_by_number`), whatever the count of tenants.
-pub(crate) fn number_owners(
-    conn: &Connection,
-    number: &E164,
-) -> Result<Vec<(String, ServiceNumber)>> {
+pub(crate) fn number_owners(conn: &Db, number: &E164) -> Result<Vec<(String, ServiceNumber)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT tenant, number, kind, shared, country, bridge_default FROM service_numbers
          WHERE number = ?1 ORDER BY tenant LIMIT ?2",
     )?;
-    let mut rows = stmt.query(rusqlite::params![
-        number.to_string(),
-        MAX_NUMBER_OWNERS as i64
-    ])?;
+    let mut rows = stmt.query(params![number.to_string(), MAX_NUMBER_OWNERS as i64])?;
     let mut owners = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "service_numbers",
         };
         owners.push((

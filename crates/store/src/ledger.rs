@@ -2,13 +2,14 @@
 //! postings, and the C24 check of one against the other when a tenant is read back.
 
 use crate::codec::{Cells, account_text, corrupt, dec, opt_ts, parse_account, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use minutely_core::engine::ScheduledFunding;
 use minutely_core::ledger::{
     Account, Entry, EntryKind, Lot, LotSource, Posting, Wallet, WalletSnapshot, try_recompute,
 };
 use minutely_core::money;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -17,18 +18,18 @@ use std::collections::BTreeMap;
 /// is, a lot whose values changed is updated in place, a new lot is inserted and a lot no longer
 /// live is deleted. The rows afterwards are exactly those a delete-and-insert of the whole
 /// snapshot leaves (the same columns, the same values), at the cost of the rows that changed.
-pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) -> Result<()> {
-    // The update runs only when a value differs (`IS NOT` also compares NULLs).
+pub(crate) fn write_wallet(conn: &Db, tenant: &str, s: &WalletSnapshot) -> Result<()> {
+    // The update runs only when a value differs (`IS DISTINCT FROM` also compares NULLs).
     let mut state = conn.prepare_cached(
         "INSERT INTO wallet_state (tenant, debt, next_lot, next_seq, clock, retry_after, funded, debited, forfeited)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant) DO UPDATE SET debt = excluded.debt, next_lot = excluded.next_lot,
              next_seq = excluded.next_seq, clock = excluded.clock, retry_after = excluded.retry_after,
              funded = excluded.funded, debited = excluded.debited, forfeited = excluded.forfeited
-         WHERE debt IS NOT excluded.debt OR next_lot IS NOT excluded.next_lot
-             OR next_seq IS NOT excluded.next_seq OR clock IS NOT excluded.clock
-             OR retry_after IS NOT excluded.retry_after OR funded IS NOT excluded.funded
-             OR debited IS NOT excluded.debited OR forfeited IS NOT excluded.forfeited",
+         WHERE wallet_state.debt IS DISTINCT FROM excluded.debt OR wallet_state.next_lot IS DISTINCT FROM excluded.next_lot
+             OR wallet_state.next_seq IS DISTINCT FROM excluded.next_seq OR wallet_state.clock IS DISTINCT FROM excluded.clock
+             OR wallet_state.retry_after IS DISTINCT FROM excluded.retry_after OR wallet_state.funded IS DISTINCT FROM excluded.funded
+             OR wallet_state.debited IS DISTINCT FROM excluded.debited OR wallet_state.forfeited IS DISTINCT FROM excluded.forfeited",
     )?;
     state.execute(params![
         tenant,
@@ -49,10 +50,10 @@ pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) 
              expires_at = excluded.expires_at, amount = excluded.amount,
              remaining = excluded.remaining, source_kind = excluded.source_kind,
              source_ref = excluded.source_ref, warned = excluded.warned
-         WHERE funded_at IS NOT excluded.funded_at OR expires_at IS NOT excluded.expires_at
-             OR amount IS NOT excluded.amount OR remaining IS NOT excluded.remaining
-             OR source_kind IS NOT excluded.source_kind OR source_ref IS NOT excluded.source_ref
-             OR warned IS NOT excluded.warned",
+         WHERE lots.funded_at IS DISTINCT FROM excluded.funded_at OR lots.expires_at IS DISTINCT FROM excluded.expires_at
+             OR lots.amount IS DISTINCT FROM excluded.amount OR lots.remaining IS DISTINCT FROM excluded.remaining
+             OR lots.source_kind IS DISTINCT FROM excluded.source_kind OR lots.source_ref IS DISTINCT FROM excluded.source_ref
+             OR lots.warned IS DISTINCT FROM excluded.warned",
     )?;
     for lot in &s.lots {
         let (kind, reference) = match &lot.source {
@@ -76,7 +77,7 @@ pub(crate) fn write_wallet(conn: &Connection, tenant: &str, s: &WalletSnapshot) 
 
 /// Deletes the stored lots of the tenant that are not among `live` (emptied or expired). The
 /// stored ids come from the primary key's index alone.
-fn drop_gone_lots(conn: &Connection, tenant: &str, live: &[Lot]) -> Result<()> {
+fn drop_gone_lots(conn: &Db, tenant: &str, live: &[Lot]) -> Result<()> {
     let mut gone: Vec<i64> = Vec::new();
     {
         let mut ids = conn.prepare_cached("SELECT id FROM lots WHERE tenant = ?1")?;
@@ -99,7 +100,7 @@ fn drop_gone_lots(conn: &Connection, tenant: &str, live: &[Lot]) -> Result<()> {
 }
 
 /// The stored snapshot; `None` when the tenant has no wallet row.
-pub(crate) fn read_wallet(conn: &Connection, tenant: &str) -> Result<Option<WalletSnapshot>> {
+pub(crate) fn read_wallet(conn: &Db, tenant: &str) -> Result<Option<WalletSnapshot>> {
     let mut stmt = conn.prepare(
         "SELECT debt, next_lot, next_seq, clock, retry_after, funded, debited, forfeited
          FROM wallet_state WHERE tenant = ?1",
@@ -109,7 +110,7 @@ pub(crate) fn read_wallet(conn: &Connection, tenant: &str) -> Result<Option<Wall
         return Ok(None);
     };
     let c = Cells {
-        row,
+        row: &row,
         table: "wallet_state",
     };
     Ok(Some(WalletSnapshot {
@@ -126,7 +127,7 @@ pub(crate) fn read_wallet(conn: &Connection, tenant: &str) -> Result<Option<Wall
 }
 
 /// Live lots in FIFO order: ids are given in funding order, so id order is the wallet's order.
-fn read_lots(conn: &Connection, tenant: &str) -> Result<Vec<Lot>> {
+fn read_lots(conn: &Db, tenant: &str) -> Result<Vec<Lot>> {
     let mut stmt = conn.prepare(
         "SELECT id, funded_at, expires_at, amount, remaining, source_kind, source_ref, warned
          FROM lots WHERE tenant = ?1 ORDER BY id",
@@ -134,7 +135,10 @@ fn read_lots(conn: &Connection, tenant: &str) -> Result<Vec<Lot>> {
     let mut rows = stmt.query([tenant])?;
     let mut lots = Vec::new();
     while let Some(row) = rows.next()? {
-        let c = Cells { row, table: "lots" };
+        let c = Cells {
+            row: &row,
+            table: "lots",
+        };
         let reference = c.text("source_ref")?;
         let source = match c.text("source_kind")?.as_str() {
             "manual" => LotSource::Manual { reference },
@@ -156,7 +160,7 @@ fn read_lots(conn: &Connection, tenant: &str) -> Result<Vec<Lot>> {
 
 /// Appends entries with their postings. They must continue the stored journal without a gap
 /// (C24: every movement is an entry, so a missing one would leave a balance unexplained).
-pub(crate) fn append_entries(conn: &Connection, tenant: &str, entries: &[Entry]) -> Result<()> {
+pub(crate) fn append_entries(conn: &Db, tenant: &str, entries: &[Entry]) -> Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -205,7 +209,7 @@ pub(crate) fn append_entries(conn: &Connection, tenant: &str, entries: &[Entry])
 }
 
 /// The whole journal, by `seq`, each entry with its postings in their written order.
-pub(crate) fn read_journal(conn: &Connection, tenant: &str) -> Result<Vec<Entry>> {
+pub(crate) fn read_journal(conn: &Db, tenant: &str) -> Result<Vec<Entry>> {
     read_journal_page(conn, tenant, 0, None)
 }
 
@@ -213,14 +217,14 @@ pub(crate) fn read_journal(conn: &Connection, tenant: &str) -> Result<Vec<Entry>
 /// in their written order. Entries and postings are two queries: call this inside a read
 /// transaction so that they come from one snapshot.
 pub(crate) fn read_journal_page(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     after_seq: u64,
     limit: Option<usize>,
 ) -> Result<Vec<Entry>> {
     let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
-    // SQLite reads a negative LIMIT as no limit.
-    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    // No limit: the largest one (both SQLite and PostgreSQL take any non-negative i64).
+    let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let mut entries = read_entry_rows(conn, tenant, after, limit)?;
     let Some(through) = entries.last().map(|e| e.seq) else {
         return Ok(entries);
@@ -241,7 +245,7 @@ pub(crate) fn read_journal_page(
         .collect();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "postings",
         };
         let seq = c.u64("seq")?;
@@ -257,12 +261,7 @@ pub(crate) fn read_journal_page(
     Ok(entries)
 }
 
-fn read_entry_rows(
-    conn: &Connection,
-    tenant: &str,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<Entry>> {
+fn read_entry_rows(conn: &Db, tenant: &str, after_seq: i64, limit: i64) -> Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at, kind, amount, call_id, reference, balance_after
          FROM journal_entries WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -271,7 +270,7 @@ fn read_entry_rows(
     let mut entries = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "journal_entries",
         };
         entries.push(Entry {
@@ -405,7 +404,7 @@ fn verify_accounts(wallet: &Wallet, journal: &[Entry]) -> std::result::Result<()
 /// Replaces the tenant's scheduled fundings; when the stored ones are already exactly these,
 /// nothing is written.
 pub(crate) fn write_scheduled(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     scheduled: &[ScheduledFunding],
 ) -> Result<()> {
@@ -425,11 +424,7 @@ pub(crate) fn write_scheduled(
 
 /// True when the tenant's stored scheduled fundings are exactly `scheduled` (the same
 /// references with the same amount and instant texts, none more).
-fn stored_scheduled_are(
-    conn: &Connection,
-    tenant: &str,
-    scheduled: &[ScheduledFunding],
-) -> Result<bool> {
+fn stored_scheduled_are(conn: &Db, tenant: &str, scheduled: &[ScheduledFunding]) -> Result<bool> {
     let mut stmt = conn
         .prepare_cached("SELECT reference, amount, at FROM scheduled_fundings WHERE tenant = ?1")?;
     let mut rows = stmt.query([tenant])?;
@@ -450,7 +445,7 @@ fn stored_scheduled_are(
 }
 
 /// The tenant's scheduled fundings, oldest first.
-pub(crate) fn read_scheduled(conn: &Connection, tenant: &str) -> Result<Vec<ScheduledFunding>> {
+pub(crate) fn read_scheduled(conn: &Db, tenant: &str) -> Result<Vec<ScheduledFunding>> {
     let mut stmt = conn.prepare(
         "SELECT reference, amount, at FROM scheduled_fundings WHERE tenant = ?1 ORDER BY at, reference",
     )?;
@@ -458,7 +453,7 @@ pub(crate) fn read_scheduled(conn: &Connection, tenant: &str) -> Result<Vec<Sche
     let mut scheduled = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "scheduled_fundings",
         };
         scheduled.push(ScheduledFunding {

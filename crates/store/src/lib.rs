@@ -11,10 +11,13 @@ mod calls;
 mod catalogue;
 mod checkpoint;
 mod codec;
+mod db;
 mod directory;
 mod integrity;
 mod ledger;
+mod migrate;
 mod outbox;
+mod pg;
 mod prices;
 mod rerate;
 mod reservations;
@@ -26,6 +29,8 @@ pub use access::ApiKey;
 pub use audit::{ActorKind, AuditEntry, AuditRecord};
 pub use backup::{VerifyReport, restore, verify};
 pub use integrity::{Sidecar, read_sidecar, sidecar_path};
+pub use migrate::MigrationReport;
+pub use pg::{is_postgres, redacted};
 
 /// Held by the one process whose memory holds a store's tenants (the server), and briefly by
 /// each command that changes them: while a server runs, the command line cannot change what the
@@ -33,11 +38,33 @@ pub use integrity::{Sidecar, read_sidecar, sidecar_path};
 /// process dies.
 #[derive(Debug)]
 pub struct OwnerLock {
-    _file: std::fs::File,
+    _held: Held,
 }
 
-/// Takes the owner lock of the store at `db`, without waiting.
+/// What holds an owner lock: the lock file, or the PostgreSQL session holding the advisory lock.
+enum Held {
+    File(#[allow(dead_code)] std::fs::File),
+    Session(#[allow(dead_code)] Box<crate::pg::PgClient>),
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::File(file) => write!(f, "File({file:?})"),
+            Held::Session(_) => write!(f, "Session"),
+        }
+    }
+}
+
+/// Takes the owner lock of the store at `db`, without waiting. On PostgreSQL it is an
+/// advisory lock held by a session of its own.
 pub fn claim(db: &Path) -> Result<OwnerLock> {
+    if pg::is_postgres(db) {
+        let session = pg::claim(db)?;
+        return Ok(OwnerLock {
+            _held: Held::Session(Box::new(session)),
+        });
+    }
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     let file = std::fs::OpenOptions::new()
@@ -52,7 +79,9 @@ pub fn claim(db: &Path) -> Result<OwnerLock> {
             ))
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(OwnerLock { _file: file }),
+        Ok(()) => Ok(OwnerLock {
+            _held: Held::File(file),
+        }),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(db.to_path_buf())),
         Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Lock(format!(
             "cannot lock {}: {e}",
@@ -64,6 +93,7 @@ pub use rerate::{FundedLot, RerateRow, RerateRun};
 pub use stream::StreamPosition;
 pub use webhooks::{Delivery, StoredEvent, WebhookEndpoint};
 
+use db::Db;
 use jiff::Timestamp;
 use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::control::Reservation;
@@ -73,7 +103,6 @@ use minutely_core::ledger::{Entry, Event, LotId, Wallet, WalletSnapshot};
 use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
-use rusqlite::TransactionBehavior;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -83,6 +112,12 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused a statement or the connection failed.
+    #[error("PostgreSQL error: {}", pg_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// A PostgreSQL store location that cannot be used as given.
+    #[error("{0}")]
+    Location(String),
     /// The file was written by a newer Minutely.
     #[error(
         "the database schema version {found} is newer than this program knows ({known}); upgrade minutely"
@@ -161,11 +196,25 @@ impl StoreError {
     /// unknown tenant, a value a CHECK refuses. For callers that answer "conflict" rather than
     /// "failure".
     pub fn is_constraint(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation
-        )
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+            }
+            // Class 23: integrity constraint violation.
+            StoreError::Postgres(e) => e.code().is_some_and(|c| c.code().starts_with("23")),
+            _ => false,
+        }
+    }
+}
+
+/// A PostgreSQL error with the server's message and detail, when it sent them.
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {detail}", db.message()),
+            None => db.message().to_string(),
+        },
+        None => e.to_string(),
     }
 }
 
@@ -238,7 +287,7 @@ pub struct Store {
     /// The checkpoint thread, when `checkpoint_in_background` started one. Declared before
     /// `conn` so that it is stopped before the writer's connection closes.
     checkpointer: Option<checkpoint::Checkpointer>,
-    conn: rusqlite::Connection,
+    conn: Db,
     /// The commit watermark's writer (see `integrity`); `None` on a read-only store.
     watermark: Option<integrity::Publisher>,
     /// The commit sequence written by `in_write` inside `atomically`, published once the
@@ -267,25 +316,39 @@ impl Store {
     }
 
     fn open_after(path: &Path, countries: &CountryTable, pages: integrity::Pages) -> Result<Store> {
+        if let Some(url) = pg::url_of(path) {
+            return Ok(Store::on(pg::open(url, countries, false)?, None));
+        }
         integrity::check(path, pages)?;
-        let open = || -> Result<(rusqlite::Connection, u64)> {
-            let mut conn = rusqlite::Connection::open(path)?;
+        let open = || -> Result<(Db, u64)> {
+            let conn = rusqlite::Connection::open(path)?;
             schema::configure(&conn)?;
-            schema::migrate(&mut conn, |tx| catalogue::write_countries(tx, countries))?;
+            let db = Db::Lite(conn);
+            schema::migrate(&db, |tx| catalogue::write_countries(tx, countries))?;
+            let conn = db.lite().expect("a SQLite store");
             // Known only once the header has been read (by the migration).
             if conn.is_readonly(rusqlite::MAIN_DB)? {
                 return Err(StoreError::ReadOnly(path.to_path_buf()));
             }
-            let seq = integrity::held(&conn)?;
-            Ok((conn, seq))
+            let seq = integrity::held(conn)?;
+            Ok((db, seq))
         };
         let (conn, seq) = open().map_err(|e| integrity::damaged(path, e))?;
-        Ok(Store {
+        Ok(Store::on(conn, Some(integrity::Publisher::open(path, seq))))
+    }
+
+    fn on(conn: Db, watermark: Option<integrity::Publisher>) -> Store {
+        Store {
             checkpointer: None,
             conn,
-            watermark: Some(integrity::Publisher::open(path, seq)),
+            watermark,
             pending_seq: None,
-        })
+        }
+    }
+
+    /// True for a store on PostgreSQL (`postgres://...`).
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_pg()
     }
 
     /// Opens an existing database for reading only, for the server's readers while one writer
@@ -295,6 +358,9 @@ impl Store {
     /// schema (`NotMigrated`). Every writing method of the store fails on it.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         use rusqlite::OpenFlags;
+        if let Some(url) = pg::url_of(path) {
+            return Ok(Store::on(pg::open_read_only(url)?, None));
+        }
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Missing(path.to_path_buf()));
@@ -306,31 +372,28 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         schema::configure_read_only(&conn)?;
-        Ok(Store {
-            checkpointer: None,
-            conn,
-            watermark: None,
-            pending_seq: None,
-        })
+        Ok(Store::on(Db::Lite(conn), None))
     }
 
     /// The connection's durability settings as SQLite reports them: (`journal_mode`,
     /// `synchronous`), such as `("wal", 2)`. For health checks and tests.
+    /// On PostgreSQL: (`"postgres"`, 2) when `synchronous_commit` is `on` (a commit returns
+    /// once flushed), 0 otherwise.
     pub fn durability(&self) -> Result<(String, i64)> {
-        let mode = self
-            .conn
-            .pragma_query_value(None, "journal_mode", |row| row.get(0))?;
-        let synchronous = self
-            .conn
-            .pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        let Some(conn) = self.conn.lite() else {
+            return pg::durability(&self.conn);
+        };
+        let mode = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        let synchronous = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
         Ok((mode, synchronous))
     }
 
-    /// The schema version of the file (`PRAGMA user_version`).
+    /// The schema version of the database (`PRAGMA user_version` on SQLite).
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+        match self.conn.lite() {
+            Some(conn) => Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?),
+            None => pg::schema_version(&self.conn),
+        }
     }
 
     /// Runs `f` in a write transaction and commits it. IMMEDIATE takes the write lock up front,
@@ -338,24 +401,22 @@ impl Store {
     /// `f` fails, the transaction is dropped, which rolls back everything `f` wrote. Inside
     /// `atomically`, `f` runs in a savepoint instead: its writes become part of the enclosing
     /// transaction and commit with it (and are undone alone when `f` fails).
-    fn in_write<T>(&mut self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
-        // Every write transaction advances the commit sequence, published to the sidecar only
-        // once the commit returned (see `integrity`).
+    fn in_write<T>(&mut self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        // Every write transaction of a SQLite store advances the commit sequence, published to
+        // the sidecar only once the commit returned (see `integrity`).
+        let counted = |db: &Db| db.lite().map(integrity::advance).transpose();
         if !self.conn.is_autocommit() {
-            let savepoint = self.conn.savepoint()?;
-            let out = f(&savepoint)?;
-            let seq = integrity::advance(&savepoint)?;
-            savepoint.commit()?;
-            self.pending_seq = Some(seq);
+            let (out, seq) = self.conn.savepoint(|db| Ok((f(db)?, counted(db)?)))?;
+            self.pending_seq = seq.or(self.pending_seq);
             return Ok(out);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin_write()?;
         let out = f(&tx)?;
-        let seq = integrity::advance(&tx)?;
+        let seq = counted(&tx)?;
         tx.commit()?;
-        self.published(seq);
+        if let Some(seq) = seq {
+            self.published(seq);
+        }
         Ok(out)
     }
 
@@ -364,8 +425,8 @@ impl Store {
         if let Some(watermark) = &mut self.watermark {
             watermark.publish(seq);
         }
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.committed(&self.conn);
+        if let (Some(checkpointer), Some(conn)) = (&self.checkpointer, self.conn.lite()) {
+            checkpointer.committed(conn);
         }
     }
 
@@ -381,13 +442,13 @@ impl Store {
         if self.watermark.is_none() {
             return Err("a read-only store does not checkpoint".into());
         }
-        let path = self
-            .conn
+        let conn = self.conn.lite().ok_or("PostgreSQL checkpoints by itself")?;
+        let path = conn
             .path()
             .filter(|p| !p.is_empty())
             .ok_or("the store has no file")?
             .to_owned();
-        let checkpointer = checkpoint::Checkpointer::start(Path::new(&path), &self.conn)?;
+        let checkpointer = checkpoint::Checkpointer::start(Path::new(&path), conn)?;
         self.checkpointer = Some(checkpointer);
         Ok(())
     }
@@ -403,19 +464,16 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| E::from(e.into()))?;
+        self.conn.begin_write().map_err(E::from)?.keep_open();
         let out = f(self);
-        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let pending_seq = self.pending_seq.take();
-        if let Err(e) = self.conn.execute_batch(end) {
+        if let Err(e) = self.conn.end(out.is_ok()) {
             // A failed COMMIT may leave the transaction open: end it so nothing of it stays.
             if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.end(false);
             }
             if out.is_ok() {
-                return Err(E::from(e.into()));
+                return Err(E::from(e));
             }
         }
         if let (Ok(_), Some(seq)) = (&out, pending_seq) {
@@ -453,7 +511,7 @@ impl Store {
             "SELECT key, value FROM settings
              WHERE key = 'minimum_amount' OR key LIKE 'minimum_amount.%' ORDER BY key",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map((), |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })?;
         let mut rules = AmountRules::default();
@@ -473,7 +531,7 @@ impl Store {
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [codec::dec(rules.minimum)],
             )?;
-            tx.execute("DELETE FROM settings WHERE key LIKE 'minimum_amount.%'", [])?;
+            tx.execute("DELETE FROM settings WHERE key LIKE 'minimum_amount.%'", ())?;
             for (currency, minimum) in &rules.by_currency {
                 tx.execute(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2)",
@@ -546,7 +604,7 @@ impl Store {
     pub fn load_book(&self, tenant_id: &str) -> Result<Option<TenantBook>> {
         // One read transaction: the directory, wallet and journal come from the same commit
         // even while another process writes.
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.begin_read()?;
         let Some(tenant) = directory::read(&tx, tenant_id)? else {
             return Ok(None);
         };
@@ -760,7 +818,7 @@ impl Store {
     /// Up to `limit` journal entries of the tenant after `after_seq`, by `seq`, with their
     /// postings.
     pub fn journal_page(&self, tenant: &str, after_seq: u64, limit: usize) -> Result<Vec<Entry>> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.begin_read()?;
         ledger::read_journal_page(&tx, tenant, after_seq, Some(limit))
     }
 
@@ -818,7 +876,7 @@ impl Store {
     /// The whole journal of a tenant, by `seq`.
     pub fn journal(&self, tenant_id: &str) -> Result<Vec<Entry>> {
         // Entries and postings are two queries: read them from one snapshot.
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.begin_read()?;
         ledger::read_journal(&tx, tenant_id)
     }
 
@@ -834,7 +892,7 @@ impl Store {
 }
 
 /// Writes one tenant's part of a batch (see `Store::commit_batch`).
-fn write_changes(conn: &rusqlite::Connection, c: &TenantChanges) -> Result<()> {
+fn write_changes(conn: &Db, c: &TenantChanges) -> Result<()> {
     let id = c.tenant_id.as_str();
     let broken = |detail: String| StoreError::Invariant {
         tenant: id.to_string(),

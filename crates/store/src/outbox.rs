@@ -3,14 +3,15 @@
 
 use crate::Result;
 use crate::codec::{Cells, event_payload, month_text, parse_month, ts};
+use crate::db::Db;
 use jiff::Timestamp;
 use minutely_core::engine::Month;
 use minutely_core::ledger::Event;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use std::collections::BTreeMap;
 
 /// Appends events after the tenant's last one, in the order given.
-pub(crate) fn append_events(conn: &Connection, tenant: &str, events: &[Event]) -> Result<()> {
+pub(crate) fn append_events(conn: &Db, tenant: &str, events: &[Event]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -32,17 +33,14 @@ pub(crate) fn append_events(conn: &Connection, tenant: &str, events: &[Event]) -
     Ok(())
 }
 
-pub(crate) fn read_events(
-    conn: &Connection,
-    tenant: &str,
-) -> Result<Vec<(u64, String, Timestamp)>> {
+pub(crate) fn read_events(conn: &Db, tenant: &str) -> Result<Vec<(u64, String, Timestamp)>> {
     let mut stmt =
         conn.prepare("SELECT seq, kind, at FROM events WHERE tenant = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([tenant])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "events",
         };
         out.push((c.u64("seq")?, c.text("kind")?, c.ts("at")?));
@@ -52,11 +50,7 @@ pub(crate) fn read_events(
 
 /// A reference already stored is refused by the primary key: applying a declared funding twice
 /// would credit it twice, so the whole commit fails instead.
-pub(crate) fn insert_funding_refs(
-    conn: &Connection,
-    tenant: &str,
-    references: &[String],
-) -> Result<()> {
+pub(crate) fn insert_funding_refs(conn: &Db, tenant: &str, references: &[String]) -> Result<()> {
     if references.is_empty() {
         return Ok(());
     }
@@ -68,21 +62,17 @@ pub(crate) fn insert_funding_refs(
     Ok(())
 }
 
-pub(crate) fn read_funding_refs(conn: &Connection, tenant: &str) -> Result<Vec<String>> {
+pub(crate) fn read_funding_refs(conn: &Db, tenant: &str) -> Result<Vec<String>> {
     let mut stmt =
         conn.prepare("SELECT reference FROM funding_refs WHERE tenant = ?1 ORDER BY reference")?;
     let refs = stmt
         .query_map([tenant], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+        .collect::<Result<Vec<String>>>()?;
     Ok(refs)
 }
 
 /// Upserts the book's counters. Months the book does not hold are left as stored.
-pub(crate) fn write_pool(
-    conn: &Connection,
-    tenant: &str,
-    pool: &BTreeMap<Month, u32>,
-) -> Result<()> {
+pub(crate) fn write_pool(conn: &Db, tenant: &str, pool: &BTreeMap<Month, u32>) -> Result<()> {
     if pool.is_empty() {
         return Ok(());
     }
@@ -96,13 +86,13 @@ pub(crate) fn write_pool(
     Ok(())
 }
 
-pub(crate) fn read_pool(conn: &Connection, tenant: &str) -> Result<BTreeMap<Month, u32>> {
+pub(crate) fn read_pool(conn: &Db, tenant: &str) -> Result<BTreeMap<Month, u32>> {
     let mut stmt = conn.prepare("SELECT month, minutes FROM pool_usage WHERE tenant = ?1")?;
     let mut rows = stmt.query([tenant])?;
     let mut pool = BTreeMap::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "pool_usage",
         };
         pool.insert(c.parse("month", parse_month)?, c.u32("minutes")?);

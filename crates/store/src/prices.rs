@@ -3,21 +3,22 @@
 
 use crate::Result;
 use crate::codec::{Cells, corrupt, dec};
+use crate::db::Db;
 use minutely_core::advisor::LicensePrices;
 use minutely_core::directory::Sku;
 use minutely_core::money::Currency;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use std::collections::BTreeMap;
 
 /// Every currency with at least one price, by currency code.
-pub(crate) fn read_all(conn: &Connection) -> Result<Vec<LicensePrices>> {
+pub(crate) fn read_all(conn: &Db) -> Result<Vec<LicensePrices>> {
     let mut stmt =
         conn.prepare("SELECT currency, sku, price FROM license_prices ORDER BY currency, sku")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(())?;
     let mut by_currency: BTreeMap<String, LicensePrices> = BTreeMap::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "license_prices",
         };
         let currency = c.parse("currency", |t| Currency::parse(t).ok())?;
@@ -33,7 +34,7 @@ pub(crate) fn read_all(conn: &Connection) -> Result<Vec<LicensePrices>> {
 }
 
 /// The prices of one currency (none set when it has no rows).
-pub(crate) fn read(conn: &Connection, currency: Currency) -> Result<LicensePrices> {
+pub(crate) fn read(conn: &Db, currency: Currency) -> Result<LicensePrices> {
     Ok(read_all(conn)?
         .into_iter()
         .find(|p| p.currency == currency)
@@ -41,7 +42,7 @@ pub(crate) fn read(conn: &Connection, currency: Currency) -> Result<LicensePrice
 }
 
 /// Replaces the prices of `prices.currency` (the caller holds the transaction).
-pub(crate) fn replace(conn: &Connection, prices: &LicensePrices) -> Result<()> {
+pub(crate) fn replace(conn: &Db, prices: &LicensePrices) -> Result<()> {
     let code = prices.currency.code();
     conn.execute("DELETE FROM license_prices WHERE currency = ?1", [code])?;
     let mut stmt =

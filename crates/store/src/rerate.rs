@@ -2,11 +2,12 @@
 //! charges it rewrote, and what the journal knows of lots that are no longer live.
 
 use crate::codec::{Cells, dec, parse_account, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use jiff::Timestamp;
 use minutely_core::engine::Outcome;
 use minutely_core::ledger::{Account, LotId};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use rust_decimal::Decimal;
 
 /// One rerate run, as recorded.
@@ -72,7 +73,7 @@ fn versions_text(versions: &[Timestamp]) -> String {
         .join(";")
 }
 
-pub(crate) fn insert_runs(conn: &Connection, tenant: &str, runs: &[RerateRun]) -> Result<()> {
+pub(crate) fn insert_runs(conn: &Db, tenant: &str, runs: &[RerateRun]) -> Result<()> {
     for run in runs {
         conn.prepare_cached(
             "INSERT INTO rerate_runs (tenant, id, at, actor, from_at, to_at, card_versions, calls,
@@ -123,11 +124,7 @@ pub(crate) fn insert_runs(conn: &Connection, tenant: &str, runs: &[RerateRun]) -
 }
 
 /// Rewrites the charge of calls a run changed (their record and fingerprint stay).
-pub(crate) fn update_charges(
-    conn: &Connection,
-    tenant: &str,
-    rerated: &[(String, Outcome)],
-) -> Result<()> {
+pub(crate) fn update_charges(conn: &Db, tenant: &str, rerated: &[(String, Outcome)]) -> Result<()> {
     for (call_id, outcome) in rerated {
         let updated = crate::calls::update_outcome(conn, tenant, call_id, outcome)?;
         if updated != 1 {
@@ -141,7 +138,7 @@ pub(crate) fn update_charges(
 }
 
 /// The tenant's runs, newest first, at most `limit`, without their items.
-pub(crate) fn runs(conn: &Connection, tenant: &str, limit: usize) -> Result<Vec<RerateRun>> {
+pub(crate) fn runs(conn: &Db, tenant: &str, limit: usize) -> Result<Vec<RerateRun>> {
     let mut stmt = conn.prepare(
         "SELECT id, at, actor, from_at, to_at, card_versions, calls, changed, skipped, refunded,
          charged FROM rerate_runs WHERE tenant = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
@@ -150,7 +147,7 @@ pub(crate) fn runs(conn: &Connection, tenant: &str, limit: usize) -> Result<Vec<
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "rerate_runs",
         };
         let versions = c.text("card_versions")?;
@@ -179,7 +176,7 @@ pub(crate) fn runs(conn: &Connection, tenant: &str, limit: usize) -> Result<Vec<
 }
 
 /// One run with its items (in canonical order), or `None`.
-pub(crate) fn run(conn: &Connection, tenant: &str, id: &str) -> Result<Option<RerateRun>> {
+pub(crate) fn run(conn: &Db, tenant: &str, id: &str) -> Result<Option<RerateRun>> {
     let Some(mut run) = runs(conn, tenant, usize::MAX)?
         .into_iter()
         .find(|r| r.id == id)
@@ -194,7 +191,7 @@ pub(crate) fn run(conn: &Connection, tenant: &str, id: &str) -> Result<Option<Re
     let mut rows = stmt.query(params![tenant, id])?;
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "rerate_items",
         };
         run.items.push(RerateRow {
@@ -217,7 +214,7 @@ pub(crate) fn run(conn: &Connection, tenant: &str, id: &str) -> Result<Option<Re
 }
 
 /// How many runs the tenant has (the next run's number is one more).
-pub(crate) fn count(conn: &Connection, tenant: &str) -> Result<u64> {
+pub(crate) fn count(conn: &Db, tenant: &str) -> Result<u64> {
     let n: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM rerate_runs WHERE tenant = ?1")?
         .query_row([tenant], |row| row.get(0))?;
@@ -226,11 +223,7 @@ pub(crate) fn count(conn: &Connection, tenant: &str) -> Result<u64> {
 
 /// The lots `ids` as their funding or recharge entries record them (ids without one are
 /// absent).
-pub(crate) fn funded_lots(
-    conn: &Connection,
-    tenant: &str,
-    ids: &[LotId],
-) -> Result<Vec<FundedLot>> {
+pub(crate) fn funded_lots(conn: &Db, tenant: &str, ids: &[LotId]) -> Result<Vec<FundedLot>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.at, e.kind, e.amount, COALESCE(e.reference, e.call_id, '') AS reference
          FROM postings p JOIN journal_entries e ON e.tenant = p.tenant AND e.seq = p.seq
@@ -244,7 +237,7 @@ pub(crate) fn funded_lots(
         let mut rows = stmt.query(params![tenant, account])?;
         if let Some(row) = rows.next()? {
             let c = Cells {
-                row,
+                row: &row,
                 table: "journal_entries",
             };
             out.push(FundedLot {

@@ -2,16 +2,17 @@
 //! its hold lapses, so that a restarted server still knows what is held and what is owed.
 
 use crate::codec::{Cells, dec, opt_ts, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use minutely_core::control::Reservation;
 use minutely_core::engine::Funding;
 use minutely_core::rating::{CallRecord, Direction};
 use minutely_core::reservations::Reservations;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 /// Inserts the reservations, or replaces the stored ones with the same call id. A reservation
 /// whose record has an `end` other than its `start` is refused (only `start` is stored).
-pub(crate) fn put(conn: &Connection, tenant: &str, reservations: &[Reservation]) -> Result<()> {
+pub(crate) fn put(conn: &Db, tenant: &str, reservations: &[Reservation]) -> Result<()> {
     if reservations.is_empty() {
         return Ok(());
     }
@@ -70,7 +71,7 @@ pub(crate) fn put(conn: &Connection, tenant: &str, reservations: &[Reservation])
 }
 
 /// Deletes the reservations of these call ids; ids not stored are ignored.
-pub(crate) fn delete(conn: &Connection, tenant: &str, call_ids: &[String]) -> Result<()> {
+pub(crate) fn delete(conn: &Db, tenant: &str, call_ids: &[String]) -> Result<()> {
     if call_ids.is_empty() {
         return Ok(());
     }
@@ -83,7 +84,7 @@ pub(crate) fn delete(conn: &Connection, tenant: &str, call_ids: &[String]) -> Re
 }
 
 /// The tenant's reservations by call id.
-pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Reservations> {
+pub(crate) fn read(conn: &Db, tenant: &str) -> Result<Reservations> {
     let mut stmt = conn.prepare_cached(
         "SELECT call_id, conference_id, organizer, direction, service_number, caller_number,
              destination_number, start_at, granted_s, credit, pool_minutes, expires_at, live,
@@ -94,7 +95,7 @@ pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Reservations> {
     let mut found = Reservations::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "reservations",
         };
         let start = c.ts("start_at")?;

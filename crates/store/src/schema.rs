@@ -3,8 +3,9 @@
 //! Money and rates are TEXT decimals, instants RFC 3339 TEXT (see `codec`), fingerprints 16-byte
 //! BLOBs. Tables are STRICT so that nothing (a REAL in particular) can slip in with another type.
 
+use crate::db::Db;
 use crate::{Result, StoreError};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
@@ -63,13 +64,11 @@ pub(crate) fn configure_read_only(conn: &Connection) -> Result<()> {
 
 /// Applies the missing migrations in one transaction; a new file (version 0) is also seeded by
 /// `seed` in that transaction, so no crash can leave a migrated but unseeded file.
-pub(crate) fn migrate(
-    conn: &mut Connection,
-    seed: impl FnOnce(&Connection) -> Result<()>,
-) -> Result<()> {
+pub(crate) fn migrate(db: &Db, seed: impl FnOnce(&Db) -> Result<()>) -> Result<()> {
+    let conn = db.lite().expect("a SQLite store");
     // IMMEDIATE: two processes opening a new file at once must not both run the migrations.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let tx = db.begin_write()?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = known_version();
     if found > known {
         return Err(StoreError::TooNew { found, known });
@@ -80,12 +79,11 @@ pub(crate) fn migrate(
     for migration in &MIGRATIONS[found as usize..] {
         tx.execute_batch(migration)?;
     }
-    tx.pragma_update(None, "user_version", known)?;
+    conn.pragma_update(None, "user_version", known)?;
     if found == 0 {
         seed(&tx)?;
     }
-    tx.commit()?;
-    Ok(())
+    tx.commit()
 }
 
 const V1: &str = r#"

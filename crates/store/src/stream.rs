@@ -3,8 +3,9 @@
 
 use crate::Result;
 use crate::codec::{Cells, ts};
+use crate::db::Db;
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 /// One tenant's place in the stream: its last event and the last one acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ fn int(value: u64) -> Result<i64> {
 /// Every tenant with its last event and its cursor under `prefix`, by tenant id. Each tenant's
 /// last event is found through the primary key, so this costs a look-up per tenant, not a scan
 /// of the outbox.
-pub(crate) fn positions(conn: &Connection, prefix: &str) -> Result<Vec<(String, StreamPosition)>> {
+pub(crate) fn positions(conn: &Db, prefix: &str) -> Result<Vec<(String, StreamPosition)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT t.id,
              (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.tenant = t.id) AS last_event,
@@ -34,7 +35,7 @@ pub(crate) fn positions(conn: &Connection, prefix: &str) -> Result<Vec<(String, 
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "stream_cursors",
         };
         found.push((
@@ -50,7 +51,7 @@ pub(crate) fn positions(conn: &Connection, prefix: &str) -> Result<Vec<(String, 
 
 /// Moves each tenant's cursor under `prefix` forward to the `seq` given (never back).
 pub(crate) fn advance(
-    conn: &Connection,
+    conn: &Db,
     prefix: &str,
     through: &[(String, u64)],
     at: Timestamp,
@@ -59,7 +60,8 @@ pub(crate) fn advance(
         "INSERT INTO stream_cursors (prefix, tenant, published_through, updated_at)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (prefix, tenant) DO UPDATE SET
-             published_through = MAX(published_through, excluded.published_through),
+             published_through = CASE WHEN stream_cursors.published_through > excluded.published_through
+                 THEN stream_cursors.published_through ELSE excluded.published_through END,
              updated_at = excluded.updated_at",
     )?;
     for (tenant, seq) in through {

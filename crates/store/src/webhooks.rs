@@ -2,9 +2,10 @@
 //! tenant's outbox, and the log of delivery attempts. The outbox itself is the `events` table.
 
 use crate::codec::{Cells, corrupt, opt_ts, parse_payload, ts};
+use crate::db::Db;
 use crate::{Result, StoreError};
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 /// A tenant's webhook endpoint.
 #[derive(Clone, PartialEq, Eq)]
@@ -74,7 +75,7 @@ fn limit(value: usize) -> i64 {
 
 /// Inserts the endpoint with `delivered_through` at the tenant's last event (see
 /// `Store::insert_endpoint`).
-pub(crate) fn insert_endpoint(conn: &Connection, e: &WebhookEndpoint) -> Result<()> {
+pub(crate) fn insert_endpoint(conn: &Db, e: &WebhookEndpoint) -> Result<()> {
     conn.execute(
         "INSERT INTO webhook_endpoints (id, tenant, url, secret, created_at, disabled_at, delivered_through)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6,
@@ -91,16 +92,16 @@ pub(crate) fn insert_endpoint(conn: &Connection, e: &WebhookEndpoint) -> Result<
     Ok(())
 }
 
-pub(crate) fn endpoints(conn: &Connection, tenant: Option<&str>) -> Result<Vec<WebhookEndpoint>> {
+pub(crate) fn endpoints(conn: &Db, tenant: Option<&str>) -> Result<Vec<WebhookEndpoint>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, tenant, url, secret, created_at, disabled_at, delivered_through
-         FROM webhook_endpoints WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_at, id",
+         FROM webhook_endpoints WHERE CAST(?1 AS TEXT) IS NULL OR tenant = ?1 ORDER BY created_at, id",
     )?;
     let mut rows = stmt.query([tenant])?;
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "webhook_endpoints",
         };
         found.push(WebhookEndpoint {
@@ -117,7 +118,7 @@ pub(crate) fn endpoints(conn: &Connection, tenant: Option<&str>) -> Result<Vec<W
 }
 
 /// True when the endpoint was enabled and is now disabled.
-pub(crate) fn disable_endpoint(conn: &Connection, id: &str, at: Timestamp) -> Result<bool> {
+pub(crate) fn disable_endpoint(conn: &Db, id: &str, at: Timestamp) -> Result<bool> {
     let changed = conn.execute(
         "UPDATE webhook_endpoints SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
         params![id, ts(at)],
@@ -127,7 +128,7 @@ pub(crate) fn disable_endpoint(conn: &Connection, id: &str, at: Timestamp) -> Re
 
 /// Up to `limit` events of the tenant after `after_seq`, by `seq`.
 pub(crate) fn events_after(
-    conn: &Connection,
+    conn: &Db,
     tenant: &str,
     after_seq: u64,
     limit_to: usize,
@@ -140,7 +141,7 @@ pub(crate) fn events_after(
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "events",
         };
         events.push(StoredEvent {
@@ -155,11 +156,7 @@ pub(crate) fn events_after(
 
 /// Logs the attempt and, with `done_through`, moves the endpoint's `delivered_through` forward
 /// to it (never back).
-pub(crate) fn record_delivery(
-    conn: &Connection,
-    d: &Delivery,
-    done_through: Option<u64>,
-) -> Result<()> {
+pub(crate) fn record_delivery(conn: &Db, d: &Delivery, done_through: Option<u64>) -> Result<()> {
     conn.execute(
         "INSERT INTO webhook_deliveries (endpoint, event_seq, attempt, at, outcome, http_status, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -175,7 +172,8 @@ pub(crate) fn record_delivery(
     )?;
     if let Some(through) = done_through {
         let changed = conn.execute(
-            "UPDATE webhook_endpoints SET delivered_through = MAX(delivered_through, ?2)
+            "UPDATE webhook_endpoints SET delivered_through =
+                 CASE WHEN delivered_through > ?2 THEN delivered_through ELSE ?2 END
              WHERE id = ?1",
             params![d.endpoint, int(through)?],
         )?;
@@ -191,11 +189,7 @@ pub(crate) fn record_delivery(
 }
 
 /// Up to `limit` attempts logged for the endpoint, newest first.
-pub(crate) fn deliveries(
-    conn: &Connection,
-    endpoint: &str,
-    limit_to: usize,
-) -> Result<Vec<Delivery>> {
+pub(crate) fn deliveries(conn: &Db, endpoint: &str, limit_to: usize) -> Result<Vec<Delivery>> {
     let mut stmt = conn.prepare_cached(
         "SELECT endpoint, event_seq, attempt, at, outcome, http_status, error
          FROM webhook_deliveries WHERE endpoint = ?1
@@ -205,7 +199,7 @@ pub(crate) fn deliveries(
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {
-            row,
+            row: &row,
             table: "webhook_deliveries",
         };
         let http_status = c

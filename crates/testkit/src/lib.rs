@@ -12,5 +12,6 @@ pub mod charging;
 pub mod fixtures;
 pub mod nats;
 mod rng;
+pub mod stores;
 
 pub use rng::Rng;

@@ -12,6 +12,7 @@ mod floor;
 mod import_cdr;
 mod keys;
 mod offline_tenants;
+mod postgres;
 mod secrets;
 mod serve;
 mod soak;

@@ -48,7 +48,7 @@ impl TestApp {
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let db = dir.path().join("minutely.db");
+        let db = minutely_testkit::stores::store_location(dir.path());
         let clock = Clock::manual(ts(T0));
         let operator_key = {
             let mut store =

@@ -43,7 +43,7 @@ fn actions(store: &Store) -> Vec<(String, ActorKind)> {
 #[test]
 fn applying_a_tenant_file_to_the_store_records_one_row_and_a_second_time_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(&dir.path().join("m.db"));
+    let mut store = open(&minutely_testkit::stores::store_location(dir.path()));
     let file = TenantFile::parse(TENANT_FILE).unwrap();
     let first = apply_to_store(&mut store, &Actor::cli(), &file, now()).unwrap();
     assert_eq!(first.tenant, "contoso");
@@ -64,7 +64,7 @@ fn applying_a_tenant_file_to_the_store_records_one_row_and_a_second_time_nothing
 #[test]
 fn a_tenant_file_refused_by_a_charging_rule_names_its_place_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(&dir.path().join("m.db"));
+    let mut store = open(&minutely_testkit::stores::store_location(dir.path()));
     // C41: an unknown policy name is refused.
     let text = TENANT_FILE.replace(
         "default_dial_out_policy = \"Global\"",
@@ -86,7 +86,7 @@ fn a_tenant_file_refused_by_a_charging_rule_names_its_place_and_changes_nothing(
 #[test]
 fn keys_are_created_and_revoked_with_their_rows_and_the_api_keeps_the_last_operator_key() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(&dir.path().join("m.db"));
+    let mut store = open(&minutely_testkit::stores::store_location(dir.path()));
     let secret = store.key_secret().unwrap();
     let request = (KeyKind::Operator, None, "ops");
     let (record, text) = create_key(&mut store, (&secret, &Actor::cli()), request, now()).unwrap();
@@ -155,7 +155,7 @@ fn dial_in(call_id: &str, conference_id: &str) -> CallRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_call_id_is_answered_and_never_stored_in_the_writer() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
+    let db = minutely_testkit::stores::store_location(dir.path());
     let (writer, thread, applied) = writer_with_contoso(&db).await;
     assert!(applied.created);
     // C23: the same id with other content is `call_id_reused`; the same record again is a
@@ -216,7 +216,7 @@ async fn directory_commands_record_a_change_once_and_name_what_they_refuse() {
     use minutely_core::directory::{Agreement, Sku, Tenant, TenantSpec};
     use minutely_service::commands::directory::{DirectoryCommand, UserInput, UserView};
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
+    let db = minutely_testkit::stores::store_location(dir.path());
     let state = State::load(open(&db)).unwrap();
     let (writer, thread) =
         writer::start(state, WriterConfig::default(), Clock::manual(now()), None);
@@ -340,8 +340,12 @@ async fn contoso_batch(writer: &writer::Writer, steps: Vec<ControlStep>) -> Batc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_after_a_restart() {
+    if minutely_testkit::stores::on_postgres() {
+        eprintln!("SQLite only: this test reads the database file directly");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
+    let db = minutely_testkit::stores::store_location(dir.path());
     let (writer, thread, _) = writer_with_contoso(&db).await;
     // One command, so one batch: "gone" is held and released before the commit; "held" stays.
     let steps = vec![
@@ -372,8 +376,12 @@ async fn c27_a_call_authorized_and_ended_in_one_batch_leaves_no_reservation_afte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c24_batches_that_leave_the_wallet_as_stored_read_back_as_the_wallet_in_memory() {
+    if minutely_testkit::stores::on_postgres() {
+        eprintln!("SQLite only: this test reads the database file directly");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
+    let db = minutely_testkit::stores::store_location(dir.path());
     let (writer, thread, _) = writer_with_contoso(&db).await;
     // Each command is its own batch: authorizations change no wallet row, ends do.
     let end = |call_id: &str| end_step(call_id, 90);

@@ -33,7 +33,7 @@ pub(crate) fn countries() -> CountryTable {
 
 fn db() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("minutely.db");
+    let path = minutely_testkit::stores::store_location(dir.path());
     (dir, path)
 }
 
@@ -257,6 +257,7 @@ fn the_schema_refuses_rows_that_are_not_json_or_name_a_key_for_the_command_line(
 
 #[test]
 fn a_version_2_file_gains_the_audit_table() {
+    sqlite_only!();
     let (_dir, path) = db();
     let mut store = Store::open(&path, &countries()).unwrap();
     store.commit_batch(&[new_tenant("acme")]).unwrap();

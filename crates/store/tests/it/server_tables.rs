@@ -62,7 +62,7 @@ fn countries() -> CountryTable {
 /// A fresh database file in its own temporary directory (kept alive by the `TempDir`).
 fn db() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("minutely.db");
+    let path = minutely_testkit::stores::store_location(dir.path());
     (dir, path)
 }
 
@@ -338,6 +338,7 @@ fn two_tenants(path: &Path) -> (Store, TenantBook, TenantBook, Commit) {
 
 #[test]
 fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
+    sqlite_only!();
     let (_dir, path) = db();
     // A V1 file: a tenant saved, then the V2 tables removed and the version put back to 1.
     let mut store = Store::open(&path, &countries()).unwrap();
@@ -469,6 +470,7 @@ fn a_batch_of_many_tenants_reads_back_with_load_book() {
 
 #[test]
 fn a_loaded_book_holds_what_its_stored_reservations_hold() {
+    sqlite_only!();
     // C25: the live state of a loaded book is counted from its stored reservations, with no
     // recount left to the caller; a stored grant that holds more than it allows is refused on
     // load, naming the call, instead of being held.
@@ -675,6 +677,7 @@ fn api_keys_are_listed_revoked_once_and_checked_by_the_schema() {
 
 #[test]
 fn the_key_secret_is_made_once_and_kept() {
+    sqlite_only!();
     let (_dir, path) = db();
     let mut store = Store::open(&path, &countries()).unwrap();
     let secret = store.key_secret().unwrap();
@@ -1171,6 +1174,7 @@ fn paged_reads_honour_cursor_and_limit() {
 
 #[test]
 fn readers_open_read_only_next_to_a_writer() {
+    sqlite_only!();
     let (dir, path) = db();
     match Store::open_read_only(&path) {
         Err(StoreError::Missing(p)) => assert_eq!(p, path),
@@ -1275,6 +1279,7 @@ fn one_batch_carries_thousands_of_calls_across_many_tenants() {
 
 #[test]
 fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
+    sqlite_only!();
     let (_dir, path) = db();
     let (mut store, ..) = two_tenants(&path);
     let op = key("k-op", "operator", None, "2025-03-01T00:00:00Z");

@@ -1,0 +1,156 @@
+//! The product binary on PostgreSQL: `minutely migrate` moves an embedded store up, verified,
+//! and refuses a database that already holds data; every command and `minutely serve` then work
+//! on the migrated database; a server killed with SIGKILL restarts on it with every
+//! acknowledged charge present once (C24 checked on load). Runs when MINUTELY_TEST_POSTGRES
+//! names a server (`./run-tests` starts a throwaway one); says it was skipped otherwise.
+
+use crate::support::{Client, Keys, dec, minutely, record, run, seed, start};
+use minutely_testkit::stores::{new_database, postgres_server};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn on_postgres() -> Option<String> {
+    let server = postgres_server();
+    if server.is_none() {
+        eprintln!("skipped: MINUTELY_TEST_POSTGRES names no PostgreSQL server");
+    }
+    server
+}
+
+/// The reads that must give the same text on the embedded store and on its copy.
+const READS: &[&[&str]] = &[
+    &["wallet", "show", "--tenant", "acme"],
+    &["wallet", "ledger", "--tenant", "acme"],
+    &["keys", "list"],
+    &["audit"],
+    &["countries", "export"],
+    &["rates", "export", "--currency", "EUR"],
+];
+
+#[test]
+fn postgres_migrate_copies_a_store_verified_and_refuses_a_database_with_data() {
+    let Some(server) = on_postgres() else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = dir.path().join("minutely.db");
+    seed(dir.path(), &db);
+    let url = PathBuf::from(new_database(&server));
+    let (from, to) = (db.to_str().unwrap(), url.to_str().unwrap());
+    let said = minutely(&db, &["migrate", "--from", from, "--to", to]);
+    assert!(said.contains("1 tenants"), "{said}");
+    assert!(said.contains("verified"), "{said}");
+    for args in READS {
+        assert_eq!(
+            minutely(&db, args),
+            minutely(&url, args),
+            "minutely {args:?}"
+        );
+    }
+    let again = run(&db, &["migrate", "--from", from, "--to", to]);
+    assert!(!again.status.success(), "a second migration is refused");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already holds data"), "{stderr}");
+    for args in READS {
+        assert_eq!(
+            minutely(&db, args),
+            minutely(&url, args),
+            "unchanged: {args:?}"
+        );
+    }
+    let backwards = run(&db, &["migrate", "--from", to, "--to", from]);
+    assert!(
+        !backwards.status.success(),
+        "a PostgreSQL source is refused"
+    );
+}
+
+#[tokio::test]
+async fn postgres_serve_charges_and_a_killed_server_restarts_with_every_charge_once() {
+    let Some(server) = on_postgres() else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = PathBuf::from(new_database(&server));
+    let keys = Arc::new(seed(dir.path(), &url));
+    let log = dir.path().join("server.log");
+    let served = start(&url, &log);
+    let client = Client::new(&served.url, Arc::clone(&keys));
+    let before = balance(&client, &keys).await;
+    let calls: Vec<_> = (0..20).map(|i| record(&format!("pg-{i}"), 125)).collect();
+    let (status, answer) = client
+        .post(
+            "/v1/tenants/acme/calls",
+            &keys.bridge,
+            &json!({"calls": calls}),
+        )
+        .await
+        .expect("the calls are sent");
+    assert_eq!(status, 200, "{answer}");
+    let charged = charged_total(&answer, false);
+    assert!(charged > Decimal::ZERO, "{answer}");
+    served.kill();
+    // A new process on the same database loads every tenant (C24 checked) and holds every
+    // charge acknowledged, once: the same calls again are replays (C23).
+    let again = start(&url, &log);
+    let client = Client::new(&again.url, Arc::clone(&keys));
+    let (status, replay) = client
+        .post(
+            "/v1/tenants/acme/calls",
+            &keys.bridge,
+            &json!({"calls": calls}),
+        )
+        .await
+        .expect("the calls are sent again");
+    assert_eq!(status, 200, "{replay}");
+    assert_eq!(
+        charged_total(&replay, true),
+        charged,
+        "replays answer the first charge"
+    );
+    assert_eq!(
+        balance(&client, &keys).await,
+        before - charged,
+        "C24: charged once"
+    );
+    let fund = run(
+        &url,
+        &[
+            "wallet",
+            "fund",
+            "--tenant",
+            "acme",
+            "--amount",
+            "100",
+            "--reference",
+            "x",
+        ],
+    );
+    again.kill();
+    assert!(
+        !fund.status.success(),
+        "refused while a server owns the store"
+    );
+    let stderr = String::from_utf8_lossy(&fund.stderr);
+    assert!(
+        stderr.contains("in use by a running minutely server"),
+        "{stderr}"
+    );
+}
+
+/// The sum of the charged amounts of an ingestion answer, every result a replay or none.
+fn charged_total(answer: &serde_json::Value, replay: bool) -> Decimal {
+    let results = answer["results"].as_array().expect("results");
+    results
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "charged", "{r}");
+            assert_eq!(r["replay"], replay, "{r}");
+            dec(&r["charge"]["amount"])
+        })
+        .sum()
+}
+
+async fn balance(client: &Client, keys: &Keys) -> Decimal {
+    let (status, wallet) = client.get("/v1/tenants/acme/wallet", &keys.admin).await;
+    assert_eq!(status, 200, "{wallet}");
+    dec(&wallet["balance"])
+}

@@ -1,0 +1,112 @@
+//! A synchronous PostgreSQL session that may be used from any thread, an async runtime's
+//! included (the `postgres` crate's client panics there): `tokio_postgres` with its connection
+//! driven by a runtime of one thread owned by the session, and each call waited for by parking
+//! the calling thread, outside any runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+
+/// One session: the client and the runtime that drives its connection.
+pub(crate) struct PgClient {
+    client: Client,
+    /// Kept alive with the client; shut down (without waiting) when the session is dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        // Not `Runtime::drop`, which waits and must not run on an async runtime's thread.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PgClient {
+    /// Connects; the runtime's thread is named `minutely-pg`.
+    pub fn connect(config: &Config) -> Result<PgClient, tokio_postgres::Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("minutely-pg")
+            .enable_io()
+            .enable_time()
+            .build()
+            .expect("a runtime of one thread for a PostgreSQL session");
+        let config = config.clone();
+        let (client, connection) = wait(runtime.spawn(async move { config.connect(NoTls).await }))
+            .expect("the connect task is never cancelled")?;
+        runtime.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "a PostgreSQL session ended");
+            }
+        });
+        Ok(PgClient {
+            client,
+            runtime: Some(runtime),
+        })
+    }
+
+    pub fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        wait(self.client.prepare(sql))
+    }
+
+    pub fn execute(
+        &self,
+        stmt: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        wait(self.client.execute(stmt, params))
+    }
+
+    pub fn query(
+        &self,
+        stmt: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        wait(self.client.query(stmt, params))
+    }
+
+    pub fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        wait(self.client.query_one(sql, params))
+    }
+
+    pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        wait(self.client.batch_execute(sql))
+    }
+}
+
+/// Wakes the thread that waits.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` on this thread until it is ready, parking between polls.
+fn wait<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A wake-up that came before the park makes it return at once; the timeout only
+        // bounds what a lost wake-up could cost.
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
