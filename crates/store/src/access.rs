@@ -127,10 +127,9 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
 
 /// The language a key's holder chose, if any.
 pub(crate) fn preferred_lang(conn: &Db, key_id: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT lang FROM key_preferences WHERE key_id = ?1")?
+    conn.prepare_cached("SELECT lang FROM key_preferences WHERE key_id = ?1")?
         .query_row(params![key_id], |row| row.get(0))
-        .optional()?)
+        .optional()
 }
 
 /// Keeps a key's language (replacing an earlier choice).

@@ -147,7 +147,7 @@ pub(crate) fn update_outcome(
     });
     let mut values = vec![text(tenant), text(call_id)];
     values.extend(outcome_values(outcome)?);
-    Ok(conn.prepare_cached(&UPDATE)?.execute(values)?)
+    conn.prepare_cached(&UPDATE)?.execute(values)
 }
 
 /// The stored first submissions of these call ids (C23); ids never seen are absent.
