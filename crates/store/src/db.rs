@@ -230,12 +230,7 @@ impl Stmt<'_> {
         match self {
             Stmt::Lite(stmt) => args.with(&mut |refs| Ok(stmt.execute(refs)?)),
             Stmt::Pg { cell, stmt } => args.with(&mut |refs| {
-                let values = pg_values(refs)?;
-                let params = pg_params(&values);
-                let n = cell
-                    .borrow_mut()
-                    .client
-                    .execute(&*stmt, &pg_params_refs(&params))?;
+                let n = pg_call(refs, |params| cell.borrow().client.execute(stmt, params))?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
             }),
         }
@@ -260,12 +255,7 @@ impl Stmt<'_> {
                 Ok(Rows::Lite(stmt.raw_query()))
             }
             Stmt::Pg { cell, stmt } => args.with(&mut |refs| {
-                let values = pg_values(refs)?;
-                let params = pg_params(&values);
-                let rows = cell
-                    .borrow_mut()
-                    .client
-                    .query(&*stmt, &pg_params_refs(&params))?;
+                let rows = pg_call(refs, |params| cell.borrow().client.query(stmt, params))?;
                 Ok(Rows::Pg {
                     rows: rows.into_iter(),
                     current: None,
@@ -458,15 +448,18 @@ impl Args for Vec<Value> {
     }
 }
 
-fn pg_values<'a>(refs: &'a [&'a dyn ToSql]) -> Result<Vec<ToSqlOutput<'a>>> {
-    Ok(refs
+/// Calls `f` with rusqlite's parameters as PostgreSQL's.
+fn pg_call<T>(
+    refs: &[&dyn ToSql],
+    f: impl FnOnce(
+        &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> std::result::Result<T, tokio_postgres::Error>,
+) -> Result<T> {
+    let values = refs
         .iter()
         .map(|r| r.to_sql())
-        .collect::<rusqlite::Result<_>>()?)
-}
-
-fn pg_params<'v>(values: &'v [ToSqlOutput<'v>]) -> Vec<PgArg<'v>> {
-    values
+        .collect::<rusqlite::Result<Vec<ToSqlOutput<'_>>>>()?;
+    let args: Vec<PgArg<'_>> = values
         .iter()
         .map(|v| {
             PgArg(match v {
@@ -475,7 +468,12 @@ fn pg_params<'v>(values: &'v [ToSqlOutput<'v>]) -> Vec<PgArg<'v>> {
                 _ => ValueRef::Null,
             })
         })
-        .collect::<Vec<_>>()
+        .collect();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    Ok(f(&params)?)
 }
 
 /// A SQLite value sent as the PostgreSQL type the statement expects in its place.
@@ -504,12 +502,6 @@ impl tokio_postgres::types::ToSql for PgArg<'_> {
     }
 
     tokio_postgres::types::to_sql_checked!();
-}
-
-fn pg_params_refs<'a>(args: &'a [PgArg<'a>]) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
-    args.iter()
-        .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
-        .collect()
 }
 
 type PgResult = std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>>;

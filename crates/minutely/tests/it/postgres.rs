@@ -29,6 +29,17 @@ const READS: &[&[&str]] = &[
     &["rates", "export", "--currency", "EUR"],
 ];
 
+/// Every read of `READS` prints the same on both stores.
+fn same_reads(file: &std::path::Path, copy: &std::path::Path, why: &str) {
+    for args in READS {
+        assert_eq!(
+            minutely(file, args),
+            minutely(copy, args),
+            "{why}: {args:?}"
+        );
+    }
+}
+
 #[test]
 fn postgres_migrate_copies_a_store_verified_and_refuses_a_database_with_data() {
     let Some(server) = on_postgres() else { return };
@@ -40,24 +51,12 @@ fn postgres_migrate_copies_a_store_verified_and_refuses_a_database_with_data() {
     let said = minutely(&db, &["migrate", "--from", from, "--to", to]);
     assert!(said.contains("1 tenants"), "{said}");
     assert!(said.contains("verified"), "{said}");
-    for args in READS {
-        assert_eq!(
-            minutely(&db, args),
-            minutely(&url, args),
-            "minutely {args:?}"
-        );
-    }
+    same_reads(&db, &url, "migrated");
     let again = run(&db, &["migrate", "--from", from, "--to", to]);
     assert!(!again.status.success(), "a second migration is refused");
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("already holds data"), "{stderr}");
-    for args in READS {
-        assert_eq!(
-            minutely(&db, args),
-            minutely(&url, args),
-            "unchanged: {args:?}"
-        );
-    }
+    same_reads(&db, &url, "unchanged");
     let backwards = run(&db, &["migrate", "--from", to, "--to", from]);
     assert!(
         !backwards.status.success(),
