@@ -632,22 +632,46 @@ fn commit(
     tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
     for c in tenant_changes {
         state.written.forget(&c.tenant_id);
-        match state.store.load_book(&c.tenant_id) {
-            Ok(Some(book)) => {
+        match reload(&state.store, &c.tenant_id) {
+            Some(book) => {
                 state.books.insert(c.tenant_id.clone(), book);
             }
-            Ok(None) => {
+            None => {
                 state.books.remove(&c.tenant_id);
-            }
-            Err(error) => {
-                tracing::error!(%error, tenant = %c.tenant_id, "cannot reload a tenant after a failed commit; stopping");
-                std::process::abort();
             }
         }
     }
     Some(ServiceError::unavailable(
         "the change could not be made durable; nothing was changed, try again",
     ))
+}
+
+/// How long a reload after a failed commit waits for a store it cannot reach (a database
+/// restarting) before the process stops.
+const RELOAD_PATIENCE: Duration = Duration::from_secs(60);
+
+/// A tenant as stored (`None`: not stored), read again after a failed commit. A store that
+/// cannot be reached is tried again, with pauses growing to a second, for `RELOAD_PATIENCE`:
+/// the writer waits, and so do the requests queued behind it. Past that, or on any other
+/// error, the process stops: memory must never run ahead of the disk, and a restart rebuilds
+/// every tenant from what was committed.
+fn reload(store: &Store, tenant: &str) -> Option<TenantBook> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match store.load_book(tenant) {
+            Ok(book) => return book,
+            Err(error) if error.is_unreachable() && started.elapsed() < RELOAD_PATIENCE => {
+                tracing::warn!(%error, tenant, "the store cannot be reached; trying again");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(error) => {
+                tracing::error!(%error, tenant, "cannot reload a tenant after a failed commit; stopping");
+                std::process::abort();
+            }
+        }
+    }
 }
 
 /// The gauges of live reservations and of the balances the batch touched.

@@ -27,7 +27,8 @@ const STATEMENT_CACHE: usize = 256;
 /// A connection to the store's database.
 pub(crate) enum Db {
     Lite(rusqlite::Connection),
-    Pg(RefCell<PgConn>),
+    /// Boxed: a session (client, settings, statements) is several times a SQLite handle's size.
+    Pg(Box<RefCell<PgConn>>),
 }
 
 /// A PostgreSQL session: the client, its prepared statements, and whether a transaction is open.
@@ -46,7 +47,18 @@ impl PgConn {
         }
     }
 
+    /// Opens the session again when its connection ended between transactions (a restart of
+    /// the server): its prepared statements went with it. Inside a transaction the error stays:
+    /// what the transaction wrote is gone, and its caller must hear so.
+    fn revive(&mut self) -> Result<()> {
+        if !self.in_tx && self.client.revive()? {
+            self.cache.clear();
+        }
+        Ok(())
+    }
+
     fn prepared(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
+        self.revive()?;
         if let Some(stmt) = self.cache.get(sql) {
             return Ok(stmt.clone());
         }
@@ -85,7 +97,11 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self {
             Db::Lite(conn) => Ok(conn.execute_batch(sql)?),
-            Db::Pg(cell) => Ok(cell.borrow().client.batch_execute(sql)?),
+            Db::Pg(cell) => {
+                let mut pg = cell.borrow_mut();
+                pg.revive()?;
+                Ok(pg.client.batch_execute(sql)?)
+            }
         }
     }
 

@@ -192,6 +192,22 @@ impl StoreError {
         }
     }
 
+    /// True when the store could not be reached: a PostgreSQL connection that ended or could
+    /// not be made, or a server shutting down or starting up (SQLSTATE classes 08 and 57P).
+    /// Waiting and trying again may succeed; nothing of the failed call was committed.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => match e.code() {
+                Some(code) => {
+                    let code = code.code();
+                    code.starts_with("08") || code.starts_with("57P")
+                }
+                None => e.is_closed() || e.as_db_error().is_none(),
+            },
+            _ => false,
+        }
+    }
+
     /// True when SQLite refused the write for a constraint: a duplicate id or reference, an
     /// unknown tenant, a value a CHECK refuses. For callers that answer "conflict" rather than
     /// "failure".

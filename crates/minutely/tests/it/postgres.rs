@@ -153,3 +153,139 @@ async fn balance(client: &Client, keys: &Keys) -> Decimal {
     assert_eq!(status, 200, "{wallet}");
     dec(&wallet["balance"])
 }
+
+/// A throwaway PostgreSQL cluster of one test's own (`deploy/postgres-throwaway`), on a free
+/// loopback port: restarting it touches no other test. Stopped and deleted when dropped.
+struct Cluster {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        // Under /tmp: the cluster's owner (the `postgres` user, as root) must enter it.
+        let dir = PathBuf::from(format!("/tmp/minutely-pgr-{}-{port}", std::process::id()));
+        let out = throwaway(&["start", dir.to_str().unwrap(), &port.to_string()]);
+        Cluster {
+            dir,
+            url: String::from_utf8(out).expect("UTF-8").trim().to_string(),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(script())
+            .args(["stop", self.dir.to_str().unwrap()])
+            .status();
+    }
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/postgres-throwaway")
+}
+
+fn throwaway(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(script())
+        .args(args)
+        .output()
+        .expect("run deploy/postgres-throwaway");
+    assert!(
+        out.status.success(),
+        "postgres-throwaway {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Sends one batch of calls; the charged amount of each, when the batch was acknowledged.
+async fn send(client: &Client, keys: &Keys, calls: &[serde_json::Value]) -> Option<Vec<Decimal>> {
+    let body = json!({ "calls": calls });
+    match client
+        .post("/v1/tenants/acme/calls", &keys.bridge, &body)
+        .await
+    {
+        Ok((200, answer)) => Some(
+            answer["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["status"], "charged", "{r}");
+                    dec(&r["charge"]["amount"])
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_database_restart_under_load_loses_nothing_acknowledged() {
+    if on_postgres().is_none() {
+        return;
+    }
+    let cluster = Cluster::start();
+    let url = PathBuf::from(new_database(&cluster.url));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let keys = Arc::new(seed(dir.path(), &url));
+    let served = start(&url, &dir.path().join("server.log"));
+    let client = Client::new(&served.url, Arc::clone(&keys));
+    let before = balance(&client, &keys).await;
+    let batches: Vec<Vec<_>> = (0..40)
+        .map(|b| (0..5).map(|i| record(&format!("r-{b}-{i}"), 65)).collect())
+        .collect();
+    let mut acknowledged = Vec::new();
+    let mut restart = None;
+    for (n, calls) in batches.iter().enumerate() {
+        if n == 10 {
+            // Batches keep coming while the database restarts.
+            let dir = cluster.dir.clone();
+            restart = Some(tokio::task::spawn_blocking(move || {
+                throwaway(&["restart", dir.to_str().unwrap()]);
+            }));
+        }
+        acknowledged.push(send(&client, &keys, calls).await);
+        if n == 14 {
+            let restart = restart.take().expect("started at batch 10");
+            restart.await.expect("the restart ran");
+        }
+    }
+    let answered = acknowledged.iter().flatten().count();
+    assert!(
+        answered >= 30,
+        "the server recovered: {answered} of 40 batches answered"
+    );
+    // Every call again, until every batch is answered (bounded): the calls acknowledged before
+    // are replays with the same charge (C23); the others were charged then or now, once.
+    let mut total = Decimal::ZERO;
+    for (n, first) in acknowledged.iter().enumerate() {
+        let mut again = None;
+        for _ in 0..60 {
+            again = send(&client, &keys, &batches[n]).await;
+            if again.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let again = again.unwrap_or_else(|| panic!("batch {n} is never answered again"));
+        if let Some(first) = first {
+            assert_eq!(
+                first, &again,
+                "batch {n}: an acknowledged charge is kept as it was"
+            );
+        }
+        total += again.iter().copied().sum::<Decimal>();
+    }
+    assert_eq!(
+        balance(&client, &keys).await,
+        before - total,
+        "C24: each call charged once"
+    );
+    served.kill();
+    drop(cluster);
+}

@@ -10,9 +10,14 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
-/// One session: the client and the runtime that drives its connection.
+/// One session: the client and the runtime that drives its connection. A session whose
+/// connection ended (the server restarted or went away) is opened again by `revive`, with the
+/// same settings.
 pub(crate) struct PgClient {
     client: Client,
+    config: Config,
+    /// Statements run on every new connection (session settings).
+    setup: String,
     /// Kept alive with the client; shut down (without waiting) when the session is dropped.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -27,8 +32,8 @@ impl Drop for PgClient {
 }
 
 impl PgClient {
-    /// Connects; the runtime's thread is named `minutely-pg`.
-    pub fn connect(config: &Config) -> Result<PgClient, tokio_postgres::Error> {
+    /// Connects and runs `setup`; the runtime's thread is named `minutely-pg`.
+    pub fn connect(config: &Config, setup: &str) -> Result<PgClient, tokio_postgres::Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("minutely-pg")
@@ -36,18 +41,28 @@ impl PgClient {
             .enable_time()
             .build()
             .expect("a runtime of one thread for a PostgreSQL session");
-        let config = config.clone();
-        let (client, connection) = wait(runtime.spawn(async move { config.connect(NoTls).await }))
-            .expect("the connect task is never cancelled")?;
-        runtime.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "a PostgreSQL session ended");
-            }
-        });
+        let client = open(&runtime, config, setup)?;
         Ok(PgClient {
             client,
+            config: config.clone(),
+            setup: setup.to_string(),
             runtime: Some(runtime),
         })
+    }
+
+    /// Opens the session again when its connection has ended; true when it did. What the old
+    /// connection had not committed is gone (the server rolled it back).
+    pub fn revive(&mut self) -> Result<bool, tokio_postgres::Error> {
+        if !self.client.is_closed() {
+            return Ok(false);
+        }
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("a live session has its runtime");
+        self.client = open(runtime, &self.config, &self.setup)?;
+        tracing::info!("a PostgreSQL session was opened again");
+        Ok(true)
     }
 
     pub fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
@@ -81,6 +96,24 @@ impl PgClient {
     pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         wait(self.client.batch_execute(sql))
     }
+}
+
+/// Connects on `runtime`, which then drives the connection, and runs `setup`.
+fn open(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    setup: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let config = config.clone();
+    let (client, connection) = wait(runtime.spawn(async move { config.connect(NoTls).await }))
+        .expect("the connect task is never cancelled")?;
+    runtime.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "a PostgreSQL session ended");
+        }
+    });
+    wait(client.batch_execute(setup))?;
+    Ok(client)
 }
 
 /// Wakes the thread that waits.

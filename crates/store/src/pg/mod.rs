@@ -54,7 +54,7 @@ pub fn redacted(location: &Path) -> String {
     }
 }
 
-fn connect(url: &str) -> Result<PgClient> {
+fn connect(url: &str, setup: &str) -> Result<PgClient> {
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
         StoreError::Location(format!(
             "the store location {} is not a PostgreSQL connection URL: {e}",
@@ -67,15 +67,14 @@ fn connect(url: &str) -> Result<PgClient> {
     if config.get_application_name().is_none() {
         config.application_name("minutely");
     }
-    Ok(PgClient::connect(&config)?)
+    Ok(PgClient::connect(&config, setup)?)
 }
 
 /// Opens a read-write session: `synchronous_commit` on (a commit returns once flushed to the
 /// server's disk), the schema migrated, a new database seeded with `countries`.
 pub(crate) fn open(url: &str, countries: &CountryTable, _read_only: bool) -> Result<Db> {
-    let client = connect(url)?;
-    client.batch_execute("SET synchronous_commit = on; SET TIME ZONE 'UTC'")?;
-    let db = Db::Pg(RefCell::new(PgConn::new(client)));
+    let client = connect(url, "SET synchronous_commit = on; SET TIME ZONE 'UTC'")?;
+    let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
     migrate(&db, |tx| crate::catalogue::write_countries(tx, countries))?;
     Ok(db)
 }
@@ -83,9 +82,11 @@ pub(crate) fn open(url: &str, countries: &CountryTable, _read_only: bool) -> Res
 /// Opens a session whose transactions are all read-only, on a database at this program's
 /// schema version (an older one is refused: a reader cannot migrate).
 pub(crate) fn open_read_only(url: &str) -> Result<Db> {
-    let client = connect(url)?;
-    client.batch_execute("SET default_transaction_read_only = on; SET TIME ZONE 'UTC'")?;
-    let db = Db::Pg(RefCell::new(PgConn::new(client)));
+    let client = connect(
+        url,
+        "SET default_transaction_read_only = on; SET TIME ZONE 'UTC'",
+    )?;
+    let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
     let found = schema_version(&db)?;
     let known = crate::schema::known_version();
     if found > known {
@@ -208,7 +209,7 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
 /// its own, released when it is dropped or the process dies (the server ends the session).
 pub(crate) fn claim(location: &Path) -> Result<PgClient> {
     let url = url_of(location).expect("a PostgreSQL location");
-    let client = connect(url)?;
+    let client = connect(url, "")?;
     let held: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&OWNER_LOCK])?
         .get(0);
