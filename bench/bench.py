@@ -43,6 +43,8 @@ SIZES = {
         "warmup": 3,
         "floor_seconds": 15,
         "pg_seconds": 15,
+        "pgbackend_clients": [1, 64],
+        "pgbackend_tenants": [1, 10_000],
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
         "control_batch": 256,
@@ -60,6 +62,8 @@ SIZES = {
         "warmup": 0.5,
         "floor_seconds": 1,
         "pg_seconds": 3,
+        "pgbackend_clients": [1, 64],
+        "pgbackend_tenants": [1],
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
         "control_batch": 64,
@@ -210,14 +214,15 @@ def main() -> int:
     parser.add_argument("--bin", required=True, help="the release minutely binary (minutely-tools beside it)")
     parser.add_argument("--python", required=True, help="a Python that has duckdb")
     parser.add_argument("--quick", action="store_true", help="small sizes; tables printed only")
-    parser.add_argument("--only", default="rating,tenantfile,control,ingest,memory,curve",
+    parser.add_argument("--only", default="rating,tenantfile,control,pgbackend,ingest,memory,curve",
                         help="comma-separated parts to run")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
                                                           "minutely-bench"))
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     parts = set(args.only.split(","))
-    unknown = parts - {"rating", "tenantfile", "control", "ingest", "memory", "curve"}
+    unknown = parts - {"rating", "tenantfile", "control", "pgbackend", "ingest", "memory",
+                       "curve"}
     if unknown:
         parser.error(f"--only: unknown parts {sorted(unknown)}")
     work = Path(args.workdir)
@@ -316,6 +321,32 @@ def main() -> int:
              "floor pairs/s", "of floor", "target"], rows) + "\n\n" + fsync_bound(fsyncs)
             + "\n\n" + FLOOR_NOTE)
         print(tables["control"], flush=True)
+
+    if "pgbackend" in parts:
+        print("== real-time call control on the PostgreSQL backend", flush=True)
+        clients, tenants = size["pgbackend_clients"], size["pgbackend_tenants"]
+        with postgres.backend_cluster(str(work), max(clients) + 40) as new_database:
+            on_pg = server_bench.control(bin, str(rates), clients, tenants, size["seconds"],
+                                         size["warmup"], new_store=new_database)
+        reference = postgres.run(str(rates), str(work), clients, tenants, size["pg_seconds"])
+        ref_by = {(p["clients"], p["tenants"]): p for p in reference}
+        rows = []
+        for x in on_pg:
+            p = ref_by.get((x["clients"], x["tenants"]), {})
+            ratio = x["pairs_per_s"] / p["pairs_per_s"] if p.get("pairs_per_s") else 0
+            rows.append(["1", x["clients"], num(x["tenants"]), num(x["pairs_per_s"]),
+                         x["p50_ms"], x["p99_ms"], num(p.get("pairs_per_s", 0)),
+                         p.get("p50_ms", "?"), p.get("p99_ms", "?"), f"{ratio:.2f}x"])
+            failures += control_failures("pgbackend", x)
+        failures += [f"pgbackend: the reference's answers are wrong: {p.get('problems')}"
+                     for p in reference if not p.get("agree")]
+        tables["pgbackend"] = table(
+            ["Minutely nodes", "clients", "tenants", "Minutely on PostgreSQL pairs/s",
+             "p50 ms", "p99 ms", "PL/pgSQL reference pairs/s", "p50 ms", "p99 ms", "ratio"],
+            rows) + ("\n\nBoth on private clusters of the same PostgreSQL with the same settings "
+                     "(durable commits), one after the other on the same machine; the single "
+                     "routes, one authorize and one end request a pair.")
+        print(tables["pgbackend"], flush=True)
 
     if "ingest" in parts or "curve" in parts:
         print("== ingestion and batch sizes", flush=True)

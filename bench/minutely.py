@@ -96,12 +96,14 @@ def stop(proc: subprocess.Popen | None, grace_s: float) -> None:
 
 
 class Server:
-    """`minutely serve` on a fresh store, stopped (and its directory removed) on exit."""
+    """`minutely serve` on a fresh store, stopped (and its directory removed) on exit: a new
+    SQLite file, or the PostgreSQL database `store` names (new and empty)."""
 
-    def __init__(self, bin: str, rates: str, extra: list[str] | None = None):
+    def __init__(self, bin: str, rates: str, extra: list[str] | None = None,
+                 store: str | None = None):
         self.bin = bin
         self.dir = Path(tempfile.mkdtemp(prefix="minutely-bench-"))
-        self.db = str(self.dir / "bench.db")
+        self.db = store or str(self.dir / "bench.db")
         self.port = free_port()
         self.extra = extra or []
         self.rates = rates
@@ -301,17 +303,18 @@ def tenant_names(tenants: int) -> list[str]:
 
 
 def control(bin: str, rates: str, clients: list[int], tenants: list[int], seconds: float,
-            warmup: float, batch: int = 1) -> list[dict]:
+            warmup: float, batch: int = 1, new_store=None) -> list[dict]:
     """Authorize + end pairs at each (clients, tenants), each case on a fresh server: one call
     per request on the single-call routes (`batch` 1), or `batch` calls per request on the
-    batched route (the authorizations of a batch in one request, their ends in the next)."""
+    batched route (the authorizations of a batch in one request, their ends in the next).
+    `new_store`, when given, makes each case's store (a PostgreSQL URL); else a SQLite file."""
     cost = postgres.expected_cost(postgres.read_dial_out_rates(rates),
                                   "+" + re.sub(r"\D", "", DESTINATION), DURATION_S)
     mode, unit = ("pairs", "pair") if batch == 1 else ("batch", "batch")
     results = []
     for t in tenants:
         for c in clients:
-            with Server(bin, rates) as server:
+            with Server(bin, rates, store=new_store() if new_store else None) as server:
                 names = tenant_names(t)
                 server.add_tenants(names)
                 tenant = "hot"

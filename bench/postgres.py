@@ -313,6 +313,26 @@ def private_cluster(bindir: Path, workdir: str, max_connections: int, settings: 
                 signal.signal(sig, handler)
 
 
+@contextmanager
+def backend_cluster(workdir: str, max_connections: int):
+    """A private cluster with the reference's settings, for Minutely's own PostgreSQL backend;
+    yields a function that makes a new, empty database and returns its URL (over the cluster's
+    socket)."""
+    settings = {**SETTINGS, **DURABILITY, "commit_delay": str(DEFAULT_COMMIT_DELAY_US),
+                "commit_siblings": str(DEFAULT_COMMIT_SIBLINGS)}
+    with private_cluster(find_postgres(), workdir, max_connections, settings) as cluster:
+        made = []
+
+        def new_database() -> str:
+            name = f"minutely_bench_{len(made)}"
+            cluster.psql(f"CREATE DATABASE {name}")
+            made.append(name)
+            return (f"postgresql://postgres@localhost/{name}"
+                    f"?host={cluster.sock}&port={cluster.port}")
+
+        yield new_database
+
+
 def load_rates(cluster: Cluster, rates: list[dict]) -> None:
     lines = []
     for r in rates:

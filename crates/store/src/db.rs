@@ -36,6 +36,9 @@ pub(crate) struct PgConn {
     pub client: crate::pg::PgClient,
     cache: HashMap<String, tokio_postgres::Statement>,
     in_tx: bool,
+    /// A statement of the open transaction failed: PostgreSQL has aborted it, and would answer
+    /// a `COMMIT` by rolling back without an error. `end` refuses to report that as a commit.
+    aborted: bool,
 }
 
 impl PgConn {
@@ -44,6 +47,7 @@ impl PgConn {
             client,
             cache: HashMap::new(),
             in_tx: false,
+            aborted: false,
         }
     }
 
@@ -55,6 +59,13 @@ impl PgConn {
             self.cache.clear();
         }
         Ok(())
+    }
+
+    /// Remembers that a statement inside the open transaction failed.
+    fn note(&mut self, failed: bool) {
+        if failed && self.in_tx {
+            self.aborted = true;
+        }
     }
 
     fn prepared(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
@@ -100,7 +111,9 @@ impl Db {
             Db::Pg(cell) => {
                 let mut pg = cell.borrow_mut();
                 pg.revive()?;
-                Ok(pg.client.batch_execute(sql)?)
+                let out = pg.client.batch_execute(sql);
+                pg.note(out.is_err());
+                Ok(out?)
             }
         }
     }
@@ -109,8 +122,11 @@ impl Db {
         match self {
             Db::Lite(conn) => Ok(Stmt::Lite(conn.prepare_cached(sql)?)),
             Db::Pg(cell) => {
-                let stmt = cell.borrow_mut().prepared(sql)?;
-                Ok(Stmt::Pg { cell, stmt })
+                let mut pg = cell.borrow_mut();
+                let out = pg.prepared(sql);
+                pg.note(out.is_err());
+                drop(pg);
+                Ok(Stmt::Pg { cell, stmt: out? })
             }
         }
     }
@@ -168,10 +184,18 @@ impl Db {
 
     /// Ends the open transaction: `COMMIT` or `ROLLBACK`.
     pub fn end(&self, commit: bool) -> Result<()> {
-        let out = self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" });
+        let aborted = self.pg().is_some_and(|pg| pg.aborted);
+        let out = self.execute_batch(if commit && !aborted {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        });
         if out.is_ok() || self.is_pg() {
             // A failed COMMIT on PostgreSQL ends the transaction all the same.
             self.set_in_tx(false);
+        }
+        if commit && aborted {
+            return Err(StoreError::Aborted);
         }
         out
     }
@@ -179,6 +203,7 @@ impl Db {
     fn set_in_tx(&self, open: bool) {
         if let Some(mut pg) = self.pg() {
             pg.in_tx = open;
+            pg.aborted = false;
         }
     }
 
@@ -192,7 +217,15 @@ impl Db {
                 Ok(out)
             }
             Err(e) => {
-                let _ = self.execute_batch("ROLLBACK TO minutely; RELEASE minutely");
+                if self
+                    .execute_batch("ROLLBACK TO minutely; RELEASE minutely")
+                    .is_ok()
+                {
+                    // The transaction is as it was before the savepoint.
+                    if let Some(mut pg) = self.pg() {
+                        pg.aborted = false;
+                    }
+                }
                 Err(e)
             }
         }
@@ -246,7 +279,9 @@ impl Stmt<'_> {
         match self {
             Stmt::Lite(stmt) => args.with(&mut |refs| Ok(stmt.execute(refs)?)),
             Stmt::Pg { cell, stmt } => args.with(&mut |refs| {
-                let n = pg_call(refs, |params| cell.borrow().client.execute(stmt, params))?;
+                let out = pg_call(refs, |params| cell.borrow().client.execute(stmt, params));
+                cell.borrow_mut().note(out.is_err());
+                let n = out?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
             }),
         }
@@ -271,7 +306,9 @@ impl Stmt<'_> {
                 Ok(Rows::Lite(stmt.raw_query()))
             }
             Stmt::Pg { cell, stmt } => args.with(&mut |refs| {
-                let rows = pg_call(refs, |params| cell.borrow().client.query(stmt, params))?;
+                let out = pg_call(refs, |params| cell.borrow().client.query(stmt, params));
+                cell.borrow_mut().note(out.is_err());
+                let rows = out?;
                 Ok(Rows::Pg {
                     rows: rows.into_iter(),
                     current: None,
@@ -575,5 +612,51 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?' AND d IN ($2, $3)"
         );
         assert_eq!(pg_text("x = ?12 OR y = \"?\""), "x = $12 OR y = \"?\"");
+    }
+}
+
+#[cfg(test)]
+mod postgres_tests {
+    use super::Db;
+    use crate::StoreError;
+
+    /// A session on a new database of the test server, when one is named.
+    fn session() -> Option<Db> {
+        let server = minutely_testkit::stores::postgres_server()?;
+        let url = minutely_testkit::stores::new_database(&server);
+        Some(crate::pg::open_read_write(&url).expect("a session"))
+    }
+
+    #[test]
+    fn a_transaction_with_a_failed_statement_is_not_reported_committed() {
+        let Some(db) = session() else { return };
+        db.execute_batch("CREATE TABLE t (n BIGINT PRIMARY KEY)")
+            .unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.execute("INSERT INTO t (n) VALUES (?1)", [1i64]).unwrap();
+        assert!(tx.execute("INSERT INTO t (n) VALUES (?1)", [1i64]).is_err());
+        tx.keep_open();
+        assert!(matches!(db.end(true), Err(StoreError::Aborted)));
+        let n: i64 = db
+            .query_row("SELECT COUNT(*) FROM t", (), |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "nothing of it was committed");
+    }
+
+    #[test]
+    fn a_failure_undone_by_its_savepoint_leaves_the_rest_to_commit() {
+        let Some(db) = session() else { return };
+        db.execute_batch("CREATE TABLE t (n BIGINT PRIMARY KEY)")
+            .unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.execute("INSERT INTO t (n) VALUES (?1)", [1i64]).unwrap();
+        let failed = tx.savepoint(|db| db.execute("INSERT INTO t (n) VALUES (?1)", [1i64]));
+        assert!(failed.unwrap_err().is_constraint());
+        tx.execute("INSERT INTO t (n) VALUES (?1)", [2i64]).unwrap();
+        tx.commit().unwrap();
+        let n: i64 = db
+            .query_row("SELECT COUNT(*) FROM t", (), |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
     }
 }

@@ -115,6 +115,10 @@ pub enum StoreError {
     /// PostgreSQL refused a statement or the connection failed.
     #[error("PostgreSQL error: {}", pg_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    /// A statement of a PostgreSQL transaction failed earlier, so the transaction was rolled
+    /// back instead of committed.
+    #[error("a statement of the transaction failed, so nothing of it was committed")]
+    Aborted,
     /// A PostgreSQL store location that cannot be used as given.
     #[error("{0}")]
     Location(String),
@@ -333,7 +337,7 @@ impl Store {
 
     fn open_after(path: &Path, countries: &CountryTable, pages: integrity::Pages) -> Result<Store> {
         if let Some(url) = pg::url_of(path) {
-            return Ok(Store::on(pg::open(url, countries, false)?, None));
+            return Ok(Store::on(pg::open(url, countries)?, None));
         }
         integrity::check(path, pages)?;
         let open = || -> Result<(Db, u64)> {

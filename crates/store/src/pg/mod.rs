@@ -26,6 +26,12 @@ const MIGRATION_LOCK: i64 = 0x4d49_4e55_0001;
 /// The advisory lock key of the owner lock (`claim`).
 const OWNER_LOCK: i64 = 0x4d49_4e55_0002;
 
+/// A read-write session's settings: a commit returns once flushed to the server's disk.
+const WRITER_SETUP: &str = "SET synchronous_commit = on; SET TIME ZONE 'UTC'";
+
+/// A reader's settings: every transaction read-only.
+const READER_SETUP: &str = "SET default_transaction_read_only = on; SET TIME ZONE 'UTC'";
+
 /// The URL when `path` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub(crate) fn url_of(path: &Path) -> Option<&str> {
     let text = path.to_str()?;
@@ -72,20 +78,24 @@ fn connect(url: &str, setup: &str) -> Result<PgClient> {
 
 /// Opens a read-write session: `synchronous_commit` on (a commit returns once flushed to the
 /// server's disk), the schema migrated, a new database seeded with `countries`.
-pub(crate) fn open(url: &str, countries: &CountryTable, _read_only: bool) -> Result<Db> {
-    let client = connect(url, "SET synchronous_commit = on; SET TIME ZONE 'UTC'")?;
+pub(crate) fn open(url: &str, countries: &CountryTable) -> Result<Db> {
+    let client = connect(url, WRITER_SETUP)?;
     let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
     migrate(&db, |tx| crate::catalogue::write_countries(tx, countries))?;
     Ok(db)
 }
 
+/// A read-write session on a database Minutely need not have migrated (for tests).
+#[cfg(test)]
+pub(crate) fn open_read_write(url: &str) -> Result<Db> {
+    let client = connect(url, WRITER_SETUP)?;
+    Ok(Db::Pg(Box::new(RefCell::new(PgConn::new(client)))))
+}
+
 /// Opens a session whose transactions are all read-only, on a database at this program's
 /// schema version (an older one is refused: a reader cannot migrate).
 pub(crate) fn open_read_only(url: &str) -> Result<Db> {
-    let client = connect(
-        url,
-        "SET default_transaction_read_only = on; SET TIME ZONE 'UTC'",
-    )?;
+    let client = connect(url, READER_SETUP)?;
     let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
     let found = schema_version(&db)?;
     let known = crate::schema::known_version();
