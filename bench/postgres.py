@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -327,8 +328,9 @@ def backend_cluster(workdir: str, max_connections: int):
             name = f"minutely_bench_{len(made)}"
             cluster.psql(f"CREATE DATABASE {name}")
             made.append(name)
-            return (f"postgresql://postgres@localhost/{name}"
-                    f"?host={cluster.sock}&port={cluster.port}")
+            # The socket's directory as the host, percent-encoded (the cluster has no TCP).
+            host = urllib.parse.quote(str(cluster.sock), safe="")
+            return f"postgresql://postgres@{host}:{cluster.port}/{name}"
 
         yield new_database
 

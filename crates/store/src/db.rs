@@ -541,6 +541,7 @@ impl tokio_postgres::types::ToSql for PgArg<'_> {
                 Type::INT4 => put(i32::try_from(i)?, ty, out),
                 Type::INT2 => put(i16::try_from(i)?, ty, out),
                 Type::BOOL => put(i != 0, ty, out),
+                Type::FLOAT8 => put(i as f64, ty, out),
                 Type::TEXT | Type::VARCHAR => put(i.to_string(), ty, out),
                 _ => put(i, ty, out),
             },

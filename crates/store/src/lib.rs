@@ -14,6 +14,7 @@ mod codec;
 mod db;
 mod directory;
 mod integrity;
+mod lease;
 mod ledger;
 mod migrate;
 mod outbox;
@@ -29,6 +30,7 @@ pub use access::ApiKey;
 pub use audit::{ActorKind, AuditEntry, AuditRecord};
 pub use backup::{VerifyReport, restore, verify};
 pub use integrity::{Sidecar, read_sidecar, sidecar_path};
+pub use lease::LeaseRow;
 pub use migrate::MigrationReport;
 pub use pg::{is_postgres, redacted};
 
@@ -119,6 +121,12 @@ pub enum StoreError {
     /// back instead of committed.
     #[error("a statement of the transaction failed, so nothing of it was committed")]
     Aborted,
+    /// A fenced commit found that this node no longer holds the tenant's lease under the epoch
+    /// it loaded the tenant with (another node took it over): nothing was written.
+    #[error(
+        "this node no longer owns tenant {tenant} (its lease was taken over); nothing was written"
+    )]
+    Fenced { tenant: String },
     /// A PostgreSQL store location that cannot be used as given.
     #[error("{0}")]
     Location(String),
@@ -313,6 +321,8 @@ pub struct Store {
     /// The commit sequence written by `in_write` inside `atomically`, published once the
     /// enclosing transaction commits.
     pending_seq: Option<u64>,
+    /// This node and its tenants' lease epochs, which every batch commit checks (`lease`).
+    fencing: Option<lease::Fencing>,
 }
 
 impl Store {
@@ -363,6 +373,7 @@ impl Store {
             conn,
             watermark,
             pending_seq: None,
+            fencing: None,
         }
     }
 
@@ -690,13 +701,19 @@ impl Store {
         changes: &[TenantChanges],
         audit: &[AuditEntry],
     ) -> Result<()> {
-        self.in_write(|tx| {
+        let fencing = self.fencing.take();
+        let out = self.in_write(|tx| {
             for change in changes {
+                if let Some(fencing) = &fencing {
+                    lease::check(tx, fencing, &change.tenant_id)?;
+                }
                 // On an error the tenants already written are rolled back.
                 write_changes(tx, change)?;
             }
             audit::append(tx, audit)
-        })
+        });
+        self.fencing = fencing;
+        out
     }
 
     /// Adds an API key; an id already used, a kind other than `operator`, `tenant_admin` and

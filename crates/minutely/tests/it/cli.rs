@@ -593,6 +593,7 @@ fn the_product_lists_its_commands_in_order_and_the_tools_are_apart() {
             "audit",
             "backup",
             "restore",
+            "migrate",
             "help",
         ]
     );

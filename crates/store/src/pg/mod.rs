@@ -82,6 +82,7 @@ pub(crate) fn open(url: &str, countries: &CountryTable) -> Result<Db> {
     let client = connect(url, WRITER_SETUP)?;
     let db = Db::Pg(Box::new(RefCell::new(PgConn::new(client))));
     migrate(&db, |tx| crate::catalogue::write_countries(tx, countries))?;
+    db.execute_batch(crate::lease::DDL)?;
     Ok(db)
 }
 

@@ -54,7 +54,7 @@ fn tenant(id: &str) -> Tenant {
 }
 
 /// A tenant that appears: its whole directory and an empty wallet.
-fn new_tenant(id: &str) -> TenantChanges {
+pub(crate) fn new_tenant(id: &str) -> TenantChanges {
     TenantChanges {
         tenant_id: id.into(),
         directory: Some(tenant(id)),

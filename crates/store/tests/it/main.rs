@@ -15,5 +15,6 @@ mod audit;
 mod backup;
 mod checkpoint;
 mod integrity;
+mod leases;
 mod server_tables;
 mod store;

@@ -1,0 +1,187 @@
+//! Tenant leases on PostgreSQL: which node owns a tenant, under which epoch, until when.
+//!
+//! - A node takes a tenant with a compare-and-set that succeeds only when no lease exists or the
+//!   current one has expired by the database's clock (`now()`); taking it bumps the epoch.
+//! - The owner renews before expiry; a renewal names its epoch, so a node that lost the lease
+//!   cannot renew it back.
+//! - Every batch commit of a fenced store checks, in its own transaction, that each tenant it
+//!   writes is still leased to this node under the epoch it was loaded with, holding the lease
+//!   row with `FOR SHARE` until the commit: a takeover (which updates the row) waits for the
+//!   commit, or the commit sees the new epoch and writes nothing (`StoreError::Fenced`).
+//!
+//! Timing (how long a lease lasts, when an owner stops granting by its own monotonic clock) is
+//! the caller's; the store only keeps the rows and the checks.
+
+use crate::{Result, Store, StoreError};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The leases table, made on every read-write open of a PostgreSQL store (it is not part of
+/// the embedded store's schema: one process owns a SQLite file).
+pub(crate) const DDL: &str = "
+CREATE TABLE IF NOT EXISTS tenant_leases (
+    tenant TEXT COLLATE \"C\" PRIMARY KEY REFERENCES tenants (id),
+    owner TEXT COLLATE \"C\" NOT NULL,
+    epoch BIGINT NOT NULL CHECK (epoch >= 1),
+    expires_at TIMESTAMPTZ NOT NULL
+);";
+
+/// One lease as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub tenant: String,
+    pub owner: String,
+    pub epoch: u64,
+    /// Milliseconds until it expires by the database's clock (negative: expired).
+    pub remaining_ms: i64,
+}
+
+/// The identity a fenced store's commits are checked against: this node, and the epoch under
+/// which it holds each tenant it writes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fencing {
+    pub node: String,
+    pub epochs: HashMap<String, u64>,
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    fn pg_only(&self, what: &str) -> Result<()> {
+        if self.conn.is_pg() {
+            Ok(())
+        } else {
+            Err(StoreError::Location(format!(
+                "{what} needs a PostgreSQL store: an embedded store has one owner, its process"
+            )))
+        }
+    }
+
+    /// Takes the tenant for `node` when nobody holds a live lease on it (by the database's
+    /// clock), or renews it when `node` already does; returns the epoch held, or `None` when
+    /// another node's lease is live.
+    pub fn acquire_lease(
+        &mut self,
+        tenant: &str,
+        node: &str,
+        ttl: Duration,
+    ) -> Result<Option<u64>> {
+        self.pg_only("a tenant lease")?;
+        let epoch: Option<i64> = self
+            .conn
+            .query_row(
+                "INSERT INTO tenant_leases (tenant, owner, epoch, expires_at)
+                 VALUES (?1, ?2, 1, now() + ?3 * interval '1 millisecond')
+                 ON CONFLICT (tenant) DO UPDATE SET owner = excluded.owner,
+                     epoch = CASE WHEN tenant_leases.owner = excluded.owner
+                                   AND tenant_leases.expires_at > now()
+                              THEN tenant_leases.epoch ELSE tenant_leases.epoch + 1 END,
+                     expires_at = excluded.expires_at
+                 WHERE tenant_leases.expires_at <= now() OR tenant_leases.owner = excluded.owner
+                 RETURNING epoch",
+                rusqlite::params![tenant, node, millis(ttl)],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(no_row)?;
+        Ok(epoch.map(|e| e as u64))
+    }
+
+    /// Extends the lease `node` holds on `tenant` under `epoch`; false when it no longer does
+    /// (taken over, or released).
+    pub fn renew_lease(
+        &mut self,
+        tenant: &str,
+        node: &str,
+        epoch: u64,
+        ttl: Duration,
+    ) -> Result<bool> {
+        self.pg_only("a tenant lease")?;
+        let n = self.conn.execute(
+            "UPDATE tenant_leases SET expires_at = now() + ?4 * interval '1 millisecond'
+             WHERE tenant = ?1 AND owner = ?2 AND epoch = ?3",
+            rusqlite::params![tenant, node, epoch as i64, millis(ttl)],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Gives the lease up at once (a draining node): another node may take the tenant without
+    /// waiting for it to expire. False when `node` did not hold it under `epoch`.
+    pub fn release_lease(&mut self, tenant: &str, node: &str, epoch: u64) -> Result<bool> {
+        self.pg_only("a tenant lease")?;
+        let n = self.conn.execute(
+            "UPDATE tenant_leases SET expires_at = now() - interval '1 millisecond'
+             WHERE tenant = ?1 AND owner = ?2 AND epoch = ?3",
+            rusqlite::params![tenant, node, epoch as i64],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Every lease, by tenant.
+    pub fn leases(&self) -> Result<Vec<LeaseRow>> {
+        self.pg_only("a tenant lease")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tenant, owner, epoch,
+                 CAST(EXTRACT(EPOCH FROM (expires_at - now())) * 1000 AS BIGINT)
+             FROM tenant_leases ORDER BY tenant",
+        )?;
+        let rows = stmt.query_map((), |row| {
+            Ok(LeaseRow {
+                tenant: row.get(0)?,
+                owner: row.get(1)?,
+                epoch: row.get(2)?,
+                remaining_ms: row.get(3)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// From now on every batch commit checks that this node holds each tenant it writes under
+    /// the epoch given here (`fence_tenant`); a tenant without one is refused.
+    pub fn fence_as(&mut self, node: &str) -> Result<()> {
+        self.pg_only("fencing")?;
+        self.fencing = Some(Fencing {
+            node: node.to_string(),
+            epochs: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// The epoch under which this node now holds `tenant` (`None`: it no longer does).
+    pub fn fence_tenant(&mut self, tenant: &str, epoch: Option<u64>) {
+        if let Some(fencing) = &mut self.fencing {
+            match epoch {
+                Some(epoch) => fencing.epochs.insert(tenant.to_string(), epoch),
+                None => fencing.epochs.remove(tenant),
+            };
+        }
+    }
+}
+
+fn no_row<T>(e: StoreError) -> Result<Option<T>> {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        e => Err(e),
+    }
+}
+
+/// Inside a batch's transaction: `tenant` is still this node's under the epoch it holds, and
+/// stays so until the commit (the row is held `FOR SHARE`).
+pub(crate) fn check(db: &crate::db::Db, fencing: &Fencing, tenant: &str) -> Result<()> {
+    let fenced = || StoreError::Fenced {
+        tenant: tenant.to_string(),
+    };
+    let epoch = *fencing.epochs.get(tenant).ok_or_else(fenced)?;
+    let held: Option<i64> = db
+        .query_row(
+            "SELECT epoch FROM tenant_leases WHERE tenant = ?1 AND owner = ?2 AND epoch = ?3
+             FOR SHARE",
+            rusqlite::params![tenant, fencing.node, epoch as i64],
+            |row| row.get(0),
+        )
+        .map(Some)
+        .or_else(no_row)?;
+    held.map(|_| ()).ok_or_else(fenced)
+}
