@@ -109,16 +109,16 @@ pub enum Command {
     ///
     /// Example: minutely backup --to minutely-2026-11-23.db
     Backup(backup::BackupArgs),
+    /// Replace the store by a verified backup; refused while a server runs.
+    ///
+    /// Example: minutely restore --from minutely-2026-11-23.db --force
+    Restore(backup::RestoreArgs),
     /// Copy an embedded store into a new PostgreSQL database, verified (every table's rows,
     /// every tenant's journal and wallet); the embedded store is left as it was. Stop the
     /// server first.
     ///
     /// Example: minutely migrate --from minutely.db --to postgres://minutely@127.0.0.1:5432/minutely
     Migrate(migrate::MigrateArgs),
-    /// Replace the store by a verified backup; refused while a server runs.
-    ///
-    /// Example: minutely restore --from minutely-2026-11-23.db --force
-    Restore(backup::RestoreArgs),
 }
 
 /// Runs one command on the store at `db` (some commands touch no store).
