@@ -46,7 +46,7 @@ pub struct OwnerLock {
 /// What holds an owner lock: the lock file, or the PostgreSQL session holding the advisory lock.
 enum Held {
     File(#[allow(dead_code)] std::fs::File),
-    Session(#[allow(dead_code)] Box<crate::pg::PgClient>),
+    Session(#[allow(dead_code)] Box<pg::OwnerSession>),
 }
 
 impl std::fmt::Debug for Held {

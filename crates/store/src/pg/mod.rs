@@ -217,15 +217,31 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
 }
 
 /// The owner lock of a PostgreSQL store: a session-level advisory lock held by a session of
-/// its own, released when it is dropped or the process dies (the server ends the session).
-pub(crate) fn claim(location: &Path) -> Result<PgClient> {
+/// its own. Dropping it releases the lock before the session closes: closing alone frees it
+/// only once the server has noticed the connection ended, which a process starting right after
+/// (a restart) must not have to wait for. A process that dies loses it with its connection.
+pub(crate) struct OwnerSession(PgClient);
+
+impl Drop for OwnerSession {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .0
+            .query_one("SELECT pg_advisory_unlock($1)", &[&OWNER_LOCK])
+        {
+            tracing::warn!(error = %e, "the owner lock could not be released; it ends with its session");
+        }
+    }
+}
+
+/// Takes the owner lock of the PostgreSQL store at `location`, without waiting.
+pub(crate) fn claim(location: &Path) -> Result<OwnerSession> {
     let url = url_of(location).expect("a PostgreSQL location");
     let client = connect(url, "")?;
     let held: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&OWNER_LOCK])?
         .get(0);
     if held {
-        Ok(client)
+        Ok(OwnerSession(client))
     } else {
         Err(StoreError::InUse(location.to_path_buf()))
     }
