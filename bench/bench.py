@@ -209,12 +209,15 @@ def control_failures(part: str, x: dict) -> list[str]:
     return out
 
 
+ALL_PARTS = "rating,tenantfile,control,pgbackend,ingest,memory,curve"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True, help="the release minutely binary (minutely-tools beside it)")
     parser.add_argument("--python", required=True, help="a Python that has duckdb")
     parser.add_argument("--quick", action="store_true", help="small sizes; tables printed only")
-    parser.add_argument("--only", default="rating,tenantfile,control,pgbackend,ingest,memory,curve",
+    parser.add_argument("--only", default=ALL_PARTS,
                         help="comma-separated parts to run")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
                                                           "minutely-bench"))
@@ -418,6 +421,15 @@ def main() -> int:
         ["disk", f"{num(facts['fsyncs_per_s'])} write + fdatasync rounds a second (4 KiB)"],
         *[[k, v] for k, v in versions.items()],
     ])
+
+    if parts != set(ALL_PARTS.split(",")):
+        # A part run alone: its tables say when and where; the machine table stays the full
+        # run's, which the other tables were measured with.
+        del tables["machine"]
+        where = (f"\n\nMeasured {when} by `{command} --only {args.only}` on {facts['cpu']}, "
+                 f"{facts['cores']} cores, {num(facts['fsyncs_per_s'])} write + fdatasync "
+                 f"rounds a second (4 KiB).")
+        tables = {name: body + where for name, body in tables.items()}
 
     results = work / "results.json"
     results.write_text(json.dumps({"machine": facts, "versions": versions, "tables": tables},
