@@ -206,7 +206,8 @@ impl StoreError {
 
     /// True when the store could not be reached: a PostgreSQL connection that ended or could
     /// not be made, or a server shutting down or starting up (SQLSTATE classes 08 and 57P).
-    /// Waiting and trying again may succeed; nothing of the failed call was committed.
+    /// Waiting and trying again may succeed. A connection lost during `COMMIT` leaves the
+    /// outcome unknown: the caller must read the state back before trusting its memory.
     pub fn is_unreachable(&self) -> bool {
         match self {
             StoreError::Postgres(e) => match e.code() {
