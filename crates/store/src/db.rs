@@ -416,38 +416,23 @@ fn conversion(i: usize, value: &Value, e: FromSqlError) -> rusqlite::Error {
 /// A PostgreSQL cell as the SQLite value it stands for.
 fn pg_cell(row: &tokio_postgres::Row, i: usize) -> rusqlite::Result<Value> {
     let ty = row.columns()[i].type_().clone();
-    let fail = |e: tokio_postgres::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Null, Box::new(e))
-    };
+    // The cell as `T`, NULL as `None`.
+    fn cell<'r, T: tokio_postgres::types::FromSql<'r>>(
+        row: &'r tokio_postgres::Row,
+        i: usize,
+    ) -> rusqlite::Result<Option<T>> {
+        row.try_get::<_, Option<T>>(i).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Null, Box::new(e))
+        })
+    }
     let value = match ty {
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(i)
-            .map_err(fail)?
-            .map(Value::Integer),
-        Type::INT4 => row
-            .try_get::<_, Option<i32>>(i)
-            .map_err(fail)?
-            .map(|v| Value::Integer(v.into())),
-        Type::INT2 => row
-            .try_get::<_, Option<i16>>(i)
-            .map_err(fail)?
-            .map(|v| Value::Integer(v.into())),
-        Type::BOOL => row
-            .try_get::<_, Option<bool>>(i)
-            .map_err(fail)?
-            .map(|v| Value::Integer(v.into())),
-        Type::FLOAT8 => row
-            .try_get::<_, Option<f64>>(i)
-            .map_err(fail)?
-            .map(Value::Real),
-        Type::BYTEA => row
-            .try_get::<_, Option<Vec<u8>>>(i)
-            .map_err(fail)?
-            .map(Value::Blob),
-        _ => row
-            .try_get::<_, Option<String>>(i)
-            .map_err(fail)?
-            .map(Value::Text),
+        Type::INT8 => cell::<i64>(row, i)?.map(Value::Integer),
+        Type::INT4 => cell::<i32>(row, i)?.map(|v| Value::Integer(v.into())),
+        Type::INT2 => cell::<i16>(row, i)?.map(|v| Value::Integer(v.into())),
+        Type::BOOL => cell::<bool>(row, i)?.map(|v| Value::Integer(v.into())),
+        Type::FLOAT8 => cell::<f64>(row, i)?.map(Value::Real),
+        Type::BYTEA => cell::<Vec<u8>>(row, i)?.map(Value::Blob),
+        _ => cell::<String>(row, i)?.map(Value::Text),
     };
     Ok(value.unwrap_or(Value::Null))
 }

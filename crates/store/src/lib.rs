@@ -151,7 +151,8 @@ pub enum StoreError {
     Lock(String),
     /// Another process owns the store's state (a running server).
     #[error(
-        "{0} is in use by a running minutely server; stop it, or make the change through its API"
+        "{} is in use by a running minutely server; stop it, or make the change through its API",
+        pg::redacted(.0)
     )]
     InUse(PathBuf),
     /// A rate-card version with this `effective_from` already exists with other content.

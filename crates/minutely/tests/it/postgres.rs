@@ -75,15 +75,7 @@ async fn postgres_serve_charges_and_a_killed_server_restarts_with_every_charge_o
     let client = Client::new(&served.url, Arc::clone(&keys));
     let before = balance(&client, &keys).await;
     let calls: Vec<_> = (0..20).map(|i| record(&format!("pg-{i}"), 125)).collect();
-    let (status, answer) = client
-        .post(
-            "/v1/tenants/acme/calls",
-            &keys.bridge,
-            &json!({"calls": calls}),
-        )
-        .await
-        .expect("the calls are sent");
-    assert_eq!(status, 200, "{answer}");
+    let answer = post_calls(&client, &keys, &calls).await;
     let charged = charged_total(&answer, false);
     assert!(charged > Decimal::ZERO, "{answer}");
     served.kill();
@@ -91,15 +83,7 @@ async fn postgres_serve_charges_and_a_killed_server_restarts_with_every_charge_o
     // charge acknowledged, once: the same calls again are replays (C23).
     let again = start(&url, &log);
     let client = Client::new(&again.url, Arc::clone(&keys));
-    let (status, replay) = client
-        .post(
-            "/v1/tenants/acme/calls",
-            &keys.bridge,
-            &json!({"calls": calls}),
-        )
-        .await
-        .expect("the calls are sent again");
-    assert_eq!(status, 200, "{replay}");
+    let replay = post_calls(&client, &keys, &calls).await;
     assert_eq!(
         charged_total(&replay, true),
         charged,
@@ -133,6 +117,21 @@ async fn postgres_serve_charges_and_a_killed_server_restarts_with_every_charge_o
         stderr.contains("in use by a running minutely server"),
         "{stderr}"
     );
+}
+
+/// Sends calls for acme and requires them acknowledged; returns the answer.
+async fn post_calls(
+    client: &Client,
+    keys: &Keys,
+    calls: &[serde_json::Value],
+) -> serde_json::Value {
+    let body = json!({ "calls": calls });
+    let (status, answer) = client
+        .post("/v1/tenants/acme/calls", &keys.bridge, &body)
+        .await
+        .expect("the calls are sent");
+    assert_eq!(status, 200, "{answer}");
+    answer
 }
 
 /// The sum of the charged amounts of an ingestion answer, every result a replay or none.
