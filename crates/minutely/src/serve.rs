@@ -17,6 +17,7 @@ use minutely_server::ratelimit::RateLimit;
 use minutely_server::stream::{ServerAddr, StreamConfig};
 use minutely_server::webhooks::{AllowRule, WebhookAllow};
 use minutely_server::{Config, Server};
+use minutely_server::cluster::NodeConfig;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -120,6 +121,43 @@ pub struct ServeArgs {
         value_name = "NAME"
     )]
     events_stream: String,
+    /// Run as one node of several on a PostgreSQL store (`--store postgres://...`), under this
+    /// name: each tenant is served by the node that holds its lease, and a request for another
+    /// node's tenant is forwarded there. Without it, the server is the only one of its store.
+    #[arg(long, env = "MINUTELY_NODE", value_name = "NAME")]
+    node: Option<String>,
+    /// With --node: the address other nodes forward this node's tenants' requests to
+    /// (`http://host:port`); by default `http://` and the address listened on.
+    #[arg(long, env = "MINUTELY_ADVERTISE", value_name = "URL", requires = "node")]
+    advertise: Option<String>,
+    /// With --node: how long a tenant's lease lasts after each renewal (renewed every fifth of
+    /// it). A node stops granting a fifth of it before its lease can have expired; a dead
+    /// node's tenants are taken over once it has.
+    #[arg(long, default_value_t = 5_000, requires = "node",
+          value_parser = clap::value_parser!(u64).range(500..=600_000))]
+    lease_ms: u64,
+}
+
+/// The node of several the flags ask for, checked.
+fn node_config(db: &Path, args: &ServeArgs) -> Result<Option<NodeConfig>> {
+    let Some(name) = args.node.clone() else {
+        return Ok(None);
+    };
+    if !minutely_store::is_postgres(db) {
+        anyhow::bail!(
+            "--node: several nodes share a PostgreSQL store; give --store postgres://..."
+        );
+    }
+    minutely_core::ident::tenant_id("--node", &name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let address = args.advertise.clone().unwrap_or_default();
+    if !address.is_empty() && !address.starts_with("http://") {
+        anyhow::bail!("--advertise: {address:?} is not an http:// address");
+    }
+    Ok(Some(NodeConfig {
+        name,
+        address: address.trim_end_matches('/').to_string(),
+        lease: Duration::from_millis(args.lease_ms),
+    }))
 }
 
 /// Logs go to stderr: JSON lines when it is not a terminal, readable text otherwise;
@@ -184,6 +222,7 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<()> {
         None
     };
     let mut config = Config::new(db.clone(), args.listen);
+    config.node = node_config(&db, &args)?;
     config.writer.control.window_s = args.window_s;
     config.writer.control.grace_s = args.grace_s;
     config.writer.max_batch = args.max_batch.max(1);

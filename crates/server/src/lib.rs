@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 mod background;
 pub mod body;
+pub mod cluster;
 pub mod console;
 pub mod error;
 pub mod i18n;

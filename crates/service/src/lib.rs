@@ -6,6 +6,7 @@
 pub mod advice;
 pub mod audit;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod ingest;

@@ -6,6 +6,7 @@
 //! every caller of the batch gets an error: memory never runs ahead of the disk.
 
 use crate::clock::Clock;
+use crate::cluster::Ownership;
 use crate::commands::{Answer, Command, FromAnswer, expect_answer};
 use crate::error::{ServiceError, ServiceResult, unknown_tenant};
 use crate::written::{Stored, Written};
@@ -92,6 +93,10 @@ pub struct Ctx<'a> {
     /// (tenant, call id) pairs this batch already looked up in the store and did not find:
     /// whatever happens to them later in the batch is in memory (`seen`, `reservations`).
     absent: &'a mut HashSet<(String, String)>,
+    /// On a node of several: which tenants this node may answer for now.
+    cluster: Option<&'a Ownership>,
+    /// The monotonic instant the batch started, against which leases are checked.
+    started: Instant,
 }
 
 /// What a batch gathers until its commit: the changes of each tenant, the audit rows and the
@@ -121,6 +126,8 @@ impl BatchWork {
             audit: &mut self.audit,
             outside_batch: false,
             absent: &mut self.absent,
+            cluster: state.cluster.as_deref(),
+            started: Instant::now(),
         }
     }
 }
@@ -259,11 +266,21 @@ impl Ctx<'_> {
         &mut self,
         tenant: &str,
     ) -> Result<(&mut TenantBook, &mut Catalogue), ServiceError> {
+        self.may_serve(tenant)?;
         let book = self
             .books
             .get_mut(tenant)
             .ok_or_else(|| unknown_tenant(tenant))?;
         Ok((book, &mut *self.catalogue))
+    }
+
+    /// On a node of several, `unavailable` when this node held `tenant` and may not answer
+    /// for it now (its lease could not be renewed in time, or another node took it).
+    pub fn may_serve(&self, tenant: &str) -> Result<(), ServiceError> {
+        match self.cluster.map(|c| c.may_serve(tenant, self.started)) {
+            Some(Err(why)) => Err(ServiceError::unavailable(why)),
+            _ => Ok(()),
+        }
     }
 
     /// Makes sure `book.seen` knows these call ids' first results (C23): the ids of a batch at
@@ -297,6 +314,14 @@ impl Ctx<'_> {
 }
 
 type Reply = Box<dyn FnOnce(Option<ServiceError>) + Send>;
+
+/// A change of the tenants this node's writer holds (a node of several).
+enum Own {
+    /// Load the tenant (taken under `epoch`) and fence its commits at that epoch.
+    Adopt { tenant: String, epoch: u64 },
+    /// Drop the tenant: this node no longer holds it.
+    Release { tenant: String },
+}
 type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> Reply + Send>;
 
 // A command travels by value, inline in its queue slot: boxing it would cost an allocation per
@@ -308,6 +333,8 @@ enum Message {
     Job(Job),
     /// Lapse reservations due (sent by a timer).
     Tick,
+    /// Take or drop a tenant, once the batch it joined is committed.
+    Own(Own, oneshot::Sender<ServiceResult<()>>),
     /// Commit what is applied and stop (graceful shutdown).
     Stop,
 }
@@ -376,6 +403,32 @@ impl Writer {
         self.run(move |ctx| f(ctx.book(&tenant)?)).await
     }
 
+    /// From a thread outside any runtime: loads `tenant`, taken under `epoch`, once the
+    /// commands queued before are committed, and fences its commits at that epoch.
+    pub fn adopt_blocking(&self, tenant: &str, epoch: u64) -> ServiceResult<()> {
+        self.own_blocking(Own::Adopt {
+            tenant: tenant.to_string(),
+            epoch,
+        })
+    }
+
+    /// From a thread outside any runtime: drops `tenant` once the commands queued before are
+    /// committed (or refused, when its lease was lost).
+    pub fn release_blocking(&self, tenant: &str) -> ServiceResult<()> {
+        self.own_blocking(Own::Release {
+            tenant: tenant.to_string(),
+        })
+    }
+
+    fn own_blocking(&self, own: Own) -> ServiceResult<()> {
+        let (tx, rx) = oneshot::channel();
+        let stopping = || ServiceError::unavailable("the server is shutting down");
+        self.tx
+            .blocking_send(Message::Own(own, tx))
+            .map_err(|_| stopping())?;
+        rx.blocking_recv().map_err(|_| stopping())?
+    }
+
     /// Asks the writer to lapse the reservations that are due.
     pub fn tick(&self) {
         let _ = self.tx.try_send(Message::Tick);
@@ -397,6 +450,8 @@ pub struct State {
     live_gauge_at: Option<Instant>,
     /// What the store holds of each tenant's wallet, as this writer committed it.
     written: Written,
+    /// On a node of several: the leases it holds (the writer holds only those tenants).
+    cluster: Option<std::sync::Arc<Ownership>>,
 }
 
 /// How often the live-reservations gauge is brought up to date while batches commit.
@@ -406,12 +461,7 @@ impl State {
     /// Loads every tenant from the store, checking C24 for each against its journal (the
     /// store refuses to load a tenant whose ledger does not add up).
     pub fn load(store: Store) -> anyhow::Result<State> {
-        let countries = store.countries()?;
-        let mut cards = HashMap::new();
-        for currency in store.currencies()? {
-            cards.insert(currency, store.rate_card(currency)?);
-        }
-        let rules = store.amount_rules()?;
+        let catalogue = Catalogue::load(&store)?;
         let mut books = BTreeMap::new();
         for id in store.tenant_ids()? {
             let book = store
@@ -424,17 +474,52 @@ impl State {
         }
         Ok(State {
             books,
-            catalogue: Catalogue {
-                countries,
-                cards,
-                rules,
-                plan: None,
-            },
+            catalogue,
             store,
             live_gauge_at: None,
             written: Written::default(),
+            cluster: None,
         })
     }
+
+    /// The state of a node of several: the catalogue, and no tenant until the node takes its
+    /// lease (`Writer::adopt_blocking`); every commit fenced by the tenants' epochs.
+    pub fn for_node(mut store: Store, ownership: std::sync::Arc<Ownership>) -> anyhow::Result<State> {
+        store.fence_as(&ownership.incarnation)?;
+        let quarter = ownership.config.lease / 4;
+        store.bound_session(quarter, quarter, std::time::Duration::ZERO)?;
+        Ok(State {
+            books: BTreeMap::new(),
+            catalogue: Catalogue::load(&store)?,
+            store,
+            live_gauge_at: None,
+            written: Written::default(),
+            cluster: Some(ownership),
+        })
+    }
+}
+
+impl Catalogue {
+    /// The catalogue as stored: countries, every currency's rate card, the amount rules.
+    pub fn load(store: &Store) -> Result<Catalogue, minutely_store::StoreError> {
+        let countries = store.countries()?;
+        let mut cards = HashMap::new();
+        for currency in store.currencies()? {
+            cards.insert(currency, store.rate_card(currency)?);
+        }
+        Ok(Catalogue {
+            countries,
+            cards,
+            rules: store.amount_rules()?,
+            plan: None,
+        })
+    }
+}
+
+/// Reads the catalogue again (another node changed it).
+pub fn reload_catalogue(ctx: &mut Ctx<'_>) -> ServiceResult<()> {
+    *ctx.catalogue = Catalogue::load(ctx.store)?;
+    Ok(())
 }
 
 /// Starts the writer thread. It stops once every `Writer` handle is dropped and the queue is
@@ -533,6 +618,7 @@ fn writer_loop(
 fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfig, clock: &Clock) {
     let mut work = BatchWork::default();
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+    let mut owns = Vec::new();
     let mut ctx = work.ctx(state, config, clock);
     for message in batch.drain(..) {
         match message {
@@ -547,6 +633,7 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
             }
             Message::Job(job) => replies.push(guarded(|| job(&mut ctx))),
             Message::Tick => expire_all(&mut ctx),
+            Message::Own(own, tx) => owns.push((own, tx)),
             Message::Stop => {}
         }
     }
@@ -571,6 +658,44 @@ fn apply_batch(state: &mut State, batch: &mut Vec<Message>, config: &WriterConfi
         reply(failure.clone());
     }
     publish(state, &tenant_changes);
+    for (own, tx) in owns {
+        let _ = tx.send(apply_own(state, own));
+    }
+}
+
+/// Takes or drops a tenant on a node of several (after the batch's commit).
+fn apply_own(state: &mut State, own: Own) -> ServiceResult<()> {
+    match own {
+        Own::Adopt { tenant, epoch } => {
+            state.written.forget(&tenant);
+            state.store.fence_tenant(&tenant, Some(epoch));
+            let loaded = state.store.load_book(&tenant).map_err(ServiceError::from);
+            match loaded {
+                Ok(Some(book)) => {
+                    if let Err(e) = book.wallet.check_invariant() {
+                        state.store.fence_tenant(&tenant, None);
+                        return Err(ServiceError::internal(format!("tenant {tenant}: {e}")));
+                    }
+                    state.books.insert(tenant, book);
+                }
+                Ok(None) => {
+                    state.books.remove(&tenant);
+                }
+                Err(e) => {
+                    state.store.fence_tenant(&tenant, None);
+                    state.books.remove(&tenant);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        }
+        Own::Release { tenant } => {
+            state.store.fence_tenant(&tenant, None);
+            state.written.forget(&tenant);
+            state.books.remove(&tenant);
+            Ok(())
+        }
+    }
 }
 
 /// What the batch changed, tenant by tenant, as the store writes it, with the fingerprints of
@@ -630,7 +755,20 @@ fn commit(
         .commit_batch_audited(tenant_changes, audit)
         .err()?;
     tracing::error!(%error, "batch commit failed; reloading the tenants it touched");
-    for c in tenant_changes {
+    if let minutely_store::StoreError::Fenced { tenant } = &error {
+        // Another node took the tenant: this node drops it and stops answering for it.
+        state.store.fence_tenant(tenant, None);
+        state.written.forget(tenant);
+        state.books.remove(tenant);
+        if let Some(cluster) = &state.cluster {
+            cluster.let_go(tenant, true);
+        }
+    }
+    let fenced = match &error {
+        minutely_store::StoreError::Fenced { tenant } => Some(tenant.clone()),
+        _ => None,
+    };
+    for c in tenant_changes.iter().filter(|c| Some(&c.tenant_id) != fenced.as_ref()) {
         state.written.forget(&c.tenant_id);
         match reload(&state.store, &c.tenant_id) {
             Some(book) => {
@@ -716,6 +854,10 @@ fn expire_all(ctx: &mut Ctx<'_>) {
     let now = ctx.now;
     let ids: Vec<String> = ctx.books.keys().cloned().collect();
     for id in ids {
+        if ctx.may_serve(&id).is_err() {
+            // A tenant whose lease is in doubt is left to the node that holds it.
+            continue;
+        }
         let changes = ctx.books.get_mut(&id).expect("listed").expire(now);
         if !changes.is_empty() {
             ctx.holds(&id, changes);

@@ -16,15 +16,61 @@ use crate::{Result, Store, StoreError};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The leases table, made on every read-write open of a PostgreSQL store (it is not part of
-/// the embedded store's schema: one process owns a SQLite file).
+/// The tables of several nodes, made on every read-write open of a PostgreSQL store (they are
+/// not part of the embedded store's schema: one process owns a SQLite file):
+/// - `tenant_leases`: a lease may name a tenant not yet created (a node takes the lease of a
+///   tenant before creating it, so that its creation is fenced like any write);
+/// - `cluster_nodes`: each node's address for forwarded requests and its last heartbeat;
+/// - a trigger on each catalogue table that notifies channel `minutely_catalogue` when a
+///   transaction changed it, so that every node reloads its copy (`pg::listen`).
 pub(crate) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS tenant_leases (
-    tenant TEXT COLLATE \"C\" PRIMARY KEY REFERENCES tenants (id),
+    tenant TEXT COLLATE \"C\" PRIMARY KEY,
     owner TEXT COLLATE \"C\" NOT NULL,
     epoch BIGINT NOT NULL CHECK (epoch >= 1),
     expires_at TIMESTAMPTZ NOT NULL
-);";
+);
+ALTER TABLE tenant_leases DROP CONSTRAINT IF EXISTS tenant_leases_tenant_fkey;
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+    node TEXT COLLATE \"C\" PRIMARY KEY,
+    address TEXT COLLATE \"C\" NOT NULL,
+    draining BOOLEAN NOT NULL,
+    seen_at TIMESTAMPTZ NOT NULL
+);
+CREATE OR REPLACE FUNCTION minutely_catalogue_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('minutely_catalogue', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+DO $$
+DECLARE t TEXT;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['countries', 'rate_versions', 'rate_entries', 'license_prices',
+                             'settings'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                       WHERE tgname = 'minutely_catalogue_' || t) THEN
+            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                            ON %I FOR EACH STATEMENT EXECUTE FUNCTION
+                            minutely_catalogue_changed()', 'minutely_catalogue_' || t, t);
+        END IF;
+    END LOOP;
+END
+$$;";
+
+/// The channel the catalogue's triggers notify.
+pub const CATALOGUE_CHANNEL: &str = "minutely_catalogue";
+
+/// One node as registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub node: String,
+    /// Where other nodes forward its tenants' requests (`http://host:port`).
+    pub address: String,
+    pub draining: bool,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub silent_ms: i64,
+}
 
 /// One lease as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +153,30 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Extends every lease `node` holds, in one statement; returns each tenant with its epoch.
+    pub fn renew_leases(&mut self, node: &str, ttl: Duration) -> Result<Vec<(String, u64)>> {
+        self.pg_only("a tenant lease")?;
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE tenant_leases SET expires_at = now() + ?2 * interval '1 millisecond'
+             WHERE owner = ?1 RETURNING tenant, epoch",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![node, millis(ttl)], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        rows.collect()
+    }
+
+    /// The stored tenants no live lease covers (none taken yet, or expired), by id.
+    pub fn orphans(&self) -> Result<Vec<String>> {
+        self.pg_only("a tenant lease")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.id FROM tenants t LEFT JOIN tenant_leases l ON l.tenant = t.id
+             WHERE l.tenant IS NULL OR l.expires_at <= now() ORDER BY t.id",
+        )?;
+        let rows = stmt.query_map((), |row| row.get(0))?;
+        rows.collect()
+    }
+
     /// Gives the lease up at once (a draining node): another node may take the tenant without
     /// waiting for it to expire. False when `node` did not hold it under `epoch`.
     pub fn release_lease(&mut self, tenant: &str, node: &str, epoch: u64) -> Result<bool> {
@@ -136,6 +206,98 @@ impl Store {
             })
         })?;
         rows.collect()
+    }
+
+    /// Registers `node` (or renews its registration): its address and whether it is draining.
+    pub fn heartbeat(&mut self, node: &str, address: &str, draining: bool) -> Result<()> {
+        self.pg_only("a node's registration")?;
+        self.conn.execute(
+            "INSERT INTO cluster_nodes (node, address, draining, seen_at)
+             VALUES (?1, ?2, ?3, now())
+             ON CONFLICT (node) DO UPDATE SET address = excluded.address,
+                 draining = excluded.draining, seen_at = excluded.seen_at",
+            rusqlite::params![node, address, draining],
+        )?;
+        Ok(())
+    }
+
+    /// Every registered node, by name.
+    pub fn nodes(&self) -> Result<Vec<NodeRow>> {
+        self.pg_only("a node's registration")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT node, address, draining,
+                 CAST(EXTRACT(EPOCH FROM (now() - seen_at)) * 1000 AS BIGINT)
+             FROM cluster_nodes ORDER BY node",
+        )?;
+        let rows = stmt.query_map((), |row| {
+            Ok(NodeRow {
+                node: row.get(0)?,
+                address: row.get(1)?,
+                draining: row.get(2)?,
+                silent_ms: row.get(3)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// The lease of one tenant, if any.
+    pub fn lease(&self, tenant: &str) -> Result<Option<LeaseRow>> {
+        self.pg_only("a tenant lease")?;
+        self.conn
+            .query_row(
+                "SELECT tenant, owner, epoch,
+                     CAST(EXTRACT(EPOCH FROM (expires_at - now())) * 1000 AS BIGINT)
+                 FROM tenant_leases WHERE tenant = ?1",
+                [tenant],
+                |row| {
+                    Ok(LeaseRow {
+                        tenant: row.get(0)?,
+                        owner: row.get(1)?,
+                        epoch: row.get(2)?,
+                        remaining_ms: row.get(3)?,
+                    })
+                },
+            )
+            .map(Some)
+            .or_else(no_row)
+    }
+
+    /// True when the tenant is stored.
+    pub fn tenant_exists(&self, tenant: &str) -> Result<bool> {
+        let found: Option<i64> = self
+            .conn
+            .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant], |row| {
+                row.get(0)
+            })
+            .map(Some)
+            .or_else(no_row)?;
+        Ok(found.is_some())
+    }
+
+    /// The session settings of a node of several, kept across reconnections, so that a node
+    /// that stops mid-way (paused, cut off) cannot hold a tenant's rows locked past its lease:
+    /// a transaction left idle for `idle` is ended by the server (its locks released), and a
+    /// statement waits at most `lock_wait` for a lock and runs at most `statement` (zero: no
+    /// bound).
+    pub fn bound_session(
+        &mut self,
+        idle: Duration,
+        lock_wait: Duration,
+        statement: Duration,
+    ) -> Result<()> {
+        self.pg_only("a node's session settings")?;
+        let settings = format!(
+            "SET idle_in_transaction_session_timeout = {}; SET lock_timeout = {}; \
+             SET statement_timeout = {}",
+            millis(idle),
+            millis(lock_wait),
+            millis(statement)
+        );
+        let crate::db::Db::Pg(conn) = &self.conn else {
+            unreachable!("checked by pg_only");
+        };
+        conn.borrow_mut().client.add_setup(&settings)?;
+        Ok(())
     }
 
     /// From now on every batch commit checks that this node holds each tenant it writes under

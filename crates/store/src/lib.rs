@@ -30,9 +30,9 @@ pub use access::ApiKey;
 pub use audit::{ActorKind, AuditEntry, AuditRecord};
 pub use backup::{VerifyReport, restore, verify};
 pub use integrity::{Sidecar, read_sidecar, sidecar_path};
-pub use lease::LeaseRow;
+pub use lease::{CATALOGUE_CHANNEL, LeaseRow, NodeRow};
 pub use migrate::MigrationReport;
-pub use pg::{is_postgres, redacted};
+pub use pg::{is_postgres, listen, redacted};
 
 /// Held by the one process whose memory holds a store's tenants (the server), and briefly by
 /// each command that changes them: while a server runs, the command line cannot change what the
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Held {
 /// advisory lock held by a session of its own.
 pub fn claim(db: &Path) -> Result<OwnerLock> {
     if pg::is_postgres(db) {
-        let session = pg::claim(db)?;
+        let session = pg::claim(db, false)?;
         return Ok(OwnerLock {
             _held: Held::Session(Box::new(session)),
         });
@@ -91,6 +91,21 @@ pub fn claim(db: &Path) -> Result<OwnerLock> {
         ))),
     }
 }
+/// Takes the owner lock of a PostgreSQL store shared, as each node of a cluster does: the
+/// nodes write side by side (each write fenced by its tenant's lease), and a command that
+/// needs the store alone (`claim`) is refused while any node runs.
+pub fn claim_shared(db: &Path) -> Result<OwnerLock> {
+    if !pg::is_postgres(db) {
+        return Err(StoreError::Location(
+            "several nodes need a PostgreSQL store: an embedded store has one owner".into(),
+        ));
+    }
+    let session = pg::claim(db, true)?;
+    Ok(OwnerLock {
+        _held: Held::Session(Box::new(session)),
+    })
+}
+
 pub use rerate::{FundedLot, RerateRow, RerateRun};
 pub use stream::StreamPosition;
 pub use webhooks::{Delivery, StoredEvent, WebhookEndpoint};

@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod cgrates;
 mod cli;
+mod cluster;
 mod crash;
 mod deck;
 mod events_nats;

@@ -162,6 +162,11 @@ pub struct Refusal {
 /// Starts the binary on port 0 and reads its address from the first line of stdout; stderr is
 /// appended to `log`. A server that exits instead is a `Refusal`.
 pub fn try_start(db: &Path, log: &Path) -> Result<Server, Refusal> {
+    try_start_with(db, log, &[])
+}
+
+/// `try_start` with more flags of `serve`.
+pub fn try_start_with(db: &Path, log: &Path, flags: &[&str]) -> Result<Server, Refusal> {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -173,6 +178,7 @@ pub fn try_start(db: &Path, log: &Path) -> Result<Server, Refusal> {
         .arg(WINDOW_S.to_string())
         .arg("--db")
         .arg(db)
+        .args(flags)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -20,6 +20,7 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Public, __path_healthz, healthz),
         Route::documented(Public, __path_readyz, readyz),
         Route::undocumented(Method::GET, "/metrics", Operator, metrics),
+        Route::undocumented(Method::POST, "/drain", Operator, drain),
         Route::undocumented(Method::GET, "/openapi.json", Public, openapi),
     ]
 }
@@ -41,11 +42,51 @@ pub async fn healthz() -> &'static str {
     tag = "operations"
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::SeqCst) {
+    let draining = state.cluster.as_ref().is_some_and(|c| c.draining());
+    let (status, first) = if draining {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else if state.ready.load(Ordering::SeqCst) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    };
+    let Some(cluster) = &state.cluster else {
+        return (status, first.to_string());
+    };
+    // A node of several also says who it is and what it holds.
+    let counters = &cluster.counters;
+    let held = cluster.held();
+    let mut text = format!(
+        "{first}node {}\nleases {}\ntakeovers {}\nlost {}\nforwarded {}\n",
+        cluster.incarnation,
+        held.len(),
+        counters.takeovers.load(Ordering::Relaxed),
+        counters.lost.load(Ordering::Relaxed),
+        counters.forwarded.load(Ordering::Relaxed),
+    );
+    for (tenant, epoch) in held {
+        text.push_str(&format!("lease {tenant} {epoch}\n"));
     }
+    (status, text)
+}
+
+/// Drains a node of several: it stops granting, gives every lease back so that the other
+/// nodes take its tenants at once, and takes none; it still forwards requests. For a rolling
+/// upgrade: drain, wait for `leases 0` in /readyz, stop. Operator key only.
+pub async fn drain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<impl IntoResponse> {
+    caller.operator()?;
+    let Some(cluster) = &state.cluster else {
+        return Err(crate::error::ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "this server is the only one of its store (started without --node): there is nothing to drain to",
+        ));
+    };
+    cluster.drain();
+    Ok((StatusCode::ACCEPTED, "draining\n"))
 }
 
 /// Prometheus text format. Operator key only: it names tenants and their balances.

@@ -245,14 +245,19 @@ async fn gate(
         return ApiError::invalid("this operation takes no request body; send none")
             .into_response();
     }
-    match admit(&principal, policy, params.get("tenant").map(String::as_str)) {
-        Ok(()) => {
-            let mut request = request;
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        Err(e) => e.into_response(),
+    let tenant = params.get("tenant").map(String::as_str);
+    if let Err(e) = admit(&principal, policy, tenant) {
+        return e.into_response();
     }
+    let mut request = request;
+    request.extensions_mut().insert(principal);
+    if let Some(tenant) = tenant {
+        request = match crate::cluster::route(&state, tenant, matched.as_str(), request).await {
+            Ok(request) => request,
+            Err(answer) => return answer,
+        };
+    }
+    next.run(request).await
 }
 
 /// Whether a request carries a body: a non-zero Content-Length, or a chunked one.

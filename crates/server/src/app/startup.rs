@@ -6,6 +6,7 @@ use crate::auth::Keys;
 use crate::ratelimit::Limiter;
 use crate::writer;
 use minutely_core::catalogue::CountryTable;
+use minutely_service::cluster::Ownership;
 use minutely_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,28 +73,113 @@ async fn listen(
 
 /// What start-up reads from the store before anything is served.
 struct Opened {
-    /// This process's claim on the store: no other process may change the tenants now.
+    /// This process's claim on the store: no other process may change the tenants now (on a
+    /// node of several, the claim is shared with the other nodes).
     lock: minutely_store::OwnerLock,
-    /// Every tenant, loaded and checked (C24), for the writer.
+    /// Every tenant, loaded and checked (C24), for the writer (none yet on a node of several).
     loaded: writer::State,
     /// The secret API keys are digested with, and the keys.
     keys: Keys,
+    /// On a node of several: its leases, and the lease thread's own session.
+    node: Option<(Arc<Ownership>, Store)>,
 }
 
 /// Claims the store, checks it and loads every tenant (off the async threads).
 async fn open(config: &Config) -> anyhow::Result<Opened> {
     let countries: CountryTable = minutely_formats::countries::shipped();
     let db = config.db.clone();
+    let node = config.node.clone();
     tokio::task::spawn_blocking(move || {
-        // This process's memory becomes the tenants' state: no other may change them now.
-        let lock = minutely_store::claim(&db)?;
-        // Refused when committed transactions are missing or a page is damaged.
+        let Some(node) = node else {
+            // This process's memory becomes the tenants' state: no other may change them now.
+            let lock = minutely_store::claim(&db)?;
+            // Refused when committed transactions are missing or a page is damaged.
+            let mut store = Store::open_checked(&db, &countries)?;
+            let keys = Keys::new(store.key_secret()?, store.keys()?);
+            let loaded = writer::State::load(store)?;
+            return anyhow::Ok(Opened {
+                lock,
+                loaded,
+                keys,
+                node: None,
+            });
+        };
+        let lock = minutely_store::claim_shared(&db)?;
         let mut store = Store::open_checked(&db, &countries)?;
         let keys = Keys::new(store.key_secret()?, store.keys()?);
-        let loaded = writer::State::load(store)?;
-        anyhow::Ok(Opened { lock, loaded, keys })
+        let ownership = Arc::new(Ownership::new(node));
+        let loaded = writer::State::for_node(store, ownership.clone())?;
+        let lease_store = Store::open(&db, &countries)?;
+        anyhow::Ok(Opened {
+            lock,
+            loaded,
+            keys,
+            node: Some((ownership, lease_store)),
+        })
     })
     .await?
+}
+
+/// The lease thread and the catalogue's listener of a node of several.
+struct NodeThreads {
+    ownership: Arc<Ownership>,
+    leases: std::thread::JoinHandle<()>,
+    listener_stop: Arc<AtomicBool>,
+    listener: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NodeThreads {
+    fn start(
+        config: &Config,
+        ownership: Arc<Ownership>,
+        lease_store: Store,
+        writer: &writer::Writer,
+    ) -> anyhow::Result<NodeThreads> {
+        let leases = minutely_service::cluster::leases::start(
+            lease_store,
+            writer.0.clone(),
+            ownership.clone(),
+        )?;
+        let listener_stop = Arc::new(AtomicBool::new(false));
+        let (runtime, reloading) = (tokio::runtime::Handle::current(), writer.clone());
+        let heard = move || {
+            let writer = reloading.clone();
+            runtime.spawn(async move {
+                let reloaded = writer
+                    .run(|ctx| Ok(minutely_service::writer::reload_catalogue(ctx)))
+                    .await;
+                if !matches!(reloaded, Ok(Ok(()))) {
+                    tracing::warn!("the catalogue could not be read again after a change");
+                }
+            });
+        };
+        let listener = minutely_store::listen(
+            &config.db,
+            minutely_store::CATALOGUE_CHANNEL,
+            heard,
+            listener_stop.clone(),
+        )?;
+        Ok(NodeThreads {
+            ownership,
+            leases,
+            listener_stop,
+            listener: Some(listener),
+        })
+    }
+
+    /// Stops the lease thread and the listener (after the writer stopped).
+    async fn stop(mut self) {
+        minutely_service::cluster::leases::stop(&self.ownership);
+        self.listener_stop.store(true, Ordering::SeqCst);
+        let (leases, listener) = (self.leases, self.listener.take());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = leases.join();
+            if let Some(listener) = listener {
+                let _ = listener.join();
+            }
+        })
+        .await;
+    }
 }
 
 /// What the serving task owns until the server has stopped.
@@ -110,6 +196,7 @@ struct Serving {
     writer: writer::Writer,
     writer_thread: std::thread::JoinHandle<()>,
     lock: minutely_store::OwnerLock,
+    node: Option<NodeThreads>,
 }
 
 impl Serving {
@@ -127,13 +214,18 @@ impl Serving {
             writer,
             writer_thread,
             lock,
+            node,
         } = self;
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
         // On the signal the listening socket closes, each connection finishes the request it
         // is answering and closes; `serve` returns once every connection is closed.
+        let ownership = node.as_ref().map(|n| n.ownership.clone());
         let serve = crate::listener::serve(listener, app, limits, async move {
             let _ = shutdown.await;
             ready.store(false, Ordering::SeqCst);
+            if let Some(ownership) = ownership {
+                drain_leases(&ownership).await;
+            }
             let _ = draining_tx.send(());
         });
         // A client that stalls half-way through a request must not hold the shutdown forever:
@@ -161,6 +253,9 @@ impl Serving {
         tokio::task::spawn_blocking(move || writer_thread.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        if let Some(node) = node {
+            node.stop().await;
+        }
         drop(lock);
         tracing::info!("stopped: everything acknowledged is committed");
         anyhow::Ok(())
@@ -170,8 +265,21 @@ impl Serving {
 impl Server {
     /// Opens the store, loads every tenant (checking C24), starts the writer, the webhook
     /// deliverer and the listener. Returns once the server accepts connections.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let Opened { lock, loaded, keys } = open(&config).await?;
+    pub async fn start(mut config: Config) -> anyhow::Result<Server> {
+        // Bound first: a node of several gives other nodes its address before it serves, and
+        // a client connecting during the load waits in the queue.
+        let (listener, addr, limits) = listen(&config).await?;
+        if let Some(node) = &mut config.node
+            && node.address.is_empty()
+        {
+            node.address = format!("http://{addr}");
+        }
+        let Opened {
+            lock,
+            loaded,
+            keys,
+            node,
+        } = open(&config).await?;
         let tenants = loaded.books.len();
         let (committed_tx, committed_rx) = tokio::sync::watch::channel(0u64);
         let (writer, writer_thread) = writer::start(
@@ -180,7 +288,15 @@ impl Server {
             config.clock.clone(),
             Some(committed_tx),
         );
-        let (listener, addr, limits) = listen(&config).await?;
+        let node = match node {
+            Some((ownership, lease_store)) => Some(NodeThreads::start(
+                &config,
+                ownership,
+                lease_store,
+                &writer,
+            )?),
+            None => None,
+        };
         let limiter = config
             .rate_limit
             .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
@@ -194,6 +310,8 @@ impl Server {
             committed: committed_rx,
             limiter,
             route_metrics: Default::default(),
+            cluster: node.as_ref().map(|n| n.ownership.clone()),
+            forwarder: crate::cluster::forwarder(),
         });
         tracing::info!(%addr, tenants, "serving");
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -212,6 +330,7 @@ impl Server {
             writer: state.writer.clone(),
             writer_thread,
             lock,
+            node,
         };
         let task = tokio::spawn(serving.run());
         return_freed_memory();
@@ -242,6 +361,16 @@ impl Server {
         wait_for_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
         self.shutdown().await
+    }
+}
+
+/// Gives every lease back before the node stops serving: other nodes take its tenants at once,
+/// and this node forwards their requests meanwhile. Waits at most two leases.
+async fn drain_leases(ownership: &Ownership) {
+    ownership.drain();
+    let deadline = std::time::Instant::now() + ownership.config.lease * 2;
+    while !ownership.held().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Config {
     /// between scrapes of /metrics.
     pub metrics_upkeep_every: Duration,
     pub clock: Clock,
+    /// A node of several on a PostgreSQL store (`None`: the one server of its store).
+    pub node: Option<minutely_service::cluster::NodeConfig>,
 }
 
 impl Config {
@@ -92,6 +94,7 @@ impl Config {
             key_refresh_every: Duration::from_secs(1),
             metrics_upkeep_every: Duration::from_secs(5),
             clock: Clock::System,
+            node: None,
         }
     }
 }
@@ -162,6 +165,10 @@ pub struct Shared {
     pub limiter: Option<Arc<Limiter>>,
     /// The metrics of each route, registered once.
     pub route_metrics: super::middleware::RouteMetrics,
+    /// On a node of several: the leases it holds and what it knows of the others.
+    pub cluster: Option<Arc<minutely_service::cluster::Ownership>>,
+    /// The client requests for another node's tenants are forwarded with.
+    pub forwarder: reqwest::Client,
 }
 
 impl AppState {

@@ -65,6 +65,13 @@ impl PgClient {
         Ok(true)
     }
 
+    /// Runs `settings` now and on every new connection of this session.
+    pub fn add_setup(&mut self, settings: &str) -> Result<(), tokio_postgres::Error> {
+        wait(self.client.batch_execute(settings))?;
+        self.setup = format!("{}; {settings}", self.setup);
+        Ok(())
+    }
+
     pub fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
         wait(self.client.prepare(sql))
     }
@@ -96,6 +103,65 @@ impl PgClient {
     pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         wait(self.client.batch_execute(sql))
     }
+}
+
+/// The listener thread of `super::listen`: connects, runs `listen`, and calls `heard` after
+/// each connection and each notification, until `stop`.
+pub(super) fn listen_loop(
+    config: Config,
+    listen: String,
+    mut heard: impl FnMut(),
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("a runtime for the listener");
+    while !stop.load(Ordering::SeqCst) {
+        let outcome = runtime.block_on(listen_once(&config, &listen, &mut heard, &stop));
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "the notification listener lost its connection");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// One connection of the listener, until it ends or `stop` is set.
+async fn listen_once(
+    config: &Config,
+    listen: &str,
+    heard: &mut impl FnMut(),
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(), tokio_postgres::Error> {
+    use std::future::poll_fn;
+    use std::sync::atomic::Ordering;
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let mut listening = std::pin::pin!(client.batch_execute(listen));
+    // The LISTEN completes while the connection is driven.
+    loop {
+        tokio::select! {
+            done = &mut listening => { done?; break; }
+            message = poll_fn(|cx| connection.poll_message(cx)) => match message {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    }
+    heard();
+    while !stop.load(Ordering::SeqCst) {
+        let next = poll_fn(|cx| connection.poll_message(cx));
+        match tokio::time::timeout(Duration::from_millis(500), next).await {
+            Err(_) => {}
+            Ok(Some(Ok(tokio_postgres::AsyncMessage::Notification(_)))) => heard(),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(None) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Connects on `runtime`, which then drives the connection, and runs `setup`.

@@ -220,31 +220,68 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
 /// its own. Dropping it releases the lock before the session closes: closing alone frees it
 /// only once the server has noticed the connection ended, which a process starting right after
 /// (a restart) must not have to wait for. A process that dies loses it with its connection.
-pub(crate) struct OwnerSession(PgClient);
+pub(crate) struct OwnerSession {
+    client: PgClient,
+    /// Held shared (the nodes of a cluster, each fenced per tenant) rather than exclusive.
+    shared: bool,
+}
 
 impl Drop for OwnerSession {
     fn drop(&mut self) {
-        if let Err(e) = self
-            .0
-            .query_one("SELECT pg_advisory_unlock($1)", &[&OWNER_LOCK])
-        {
+        let unlock = if self.shared {
+            "SELECT pg_advisory_unlock_shared($1)"
+        } else {
+            "SELECT pg_advisory_unlock($1)"
+        };
+        if let Err(e) = self.client.query_one(unlock, &[&OWNER_LOCK]) {
             tracing::warn!(error = %e, "the owner lock could not be released; it ends with its session");
         }
     }
 }
 
-/// Takes the owner lock of the PostgreSQL store at `location`, without waiting.
-pub(crate) fn claim(location: &Path) -> Result<OwnerSession> {
+/// Takes the owner lock of the PostgreSQL store at `location`, without waiting: exclusive
+/// (one server, or a command that changes tenants), or `shared` (the nodes of a cluster, which
+/// fence every write by tenant; a command that needs it exclusive is then refused).
+pub(crate) fn claim(location: &Path, shared: bool) -> Result<OwnerSession> {
     let url = url_of(location).expect("a PostgreSQL location");
     let client = connect(url, "")?;
-    let held: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&OWNER_LOCK])?
-        .get(0);
+    let take = if shared {
+        "SELECT pg_try_advisory_lock_shared($1)"
+    } else {
+        "SELECT pg_try_advisory_lock($1)"
+    };
+    let held: bool = client.query_one(take, &[&OWNER_LOCK])?.get(0);
     if held {
-        Ok(OwnerSession(client))
+        Ok(OwnerSession { client, shared })
     } else {
         Err(StoreError::InUse(location.to_path_buf()))
     }
+}
+
+/// Listens on `channel` of the PostgreSQL store at `location` in a thread of its own, and calls
+/// `heard` for each notification, and once after each new connection (notifications sent
+/// while no connection listened are lost, so the listener must assume it missed one). The
+/// connection is opened again after a pause when it ends; the thread stops once `stop` is set
+/// (seen within half a second).
+pub fn listen(
+    location: &Path,
+    channel: &str,
+    heard: impl FnMut() + Send + 'static,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let url = url_of(location)
+        .ok_or_else(|| StoreError::Location("only a PostgreSQL store notifies".into()))?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Location(format!("{}: {e}", redacted(location))))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let listen = format!("LISTEN {channel}");
+    std::thread::Builder::new()
+        .name("minutely-listen".into())
+        .spawn(move || client::listen_loop(config, listen, heard, stop))
+        .map_err(|e| StoreError::Location(format!("cannot start the listener thread: {e}")))
 }
 
 #[cfg(test)]
