@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cluster  # noqa: E402
 import minutely as server_bench  # noqa: E402
 import postgres  # noqa: E402
 import rating  # noqa: E402
@@ -45,6 +46,9 @@ SIZES = {
         "pg_seconds": 15,
         "pgbackend_clients": [1, 64],
         "pgbackend_tenants": [1, 10_000],
+        "cluster_clients": [64],
+        "cluster_tenants": [1, 100],
+        "takeovers": 20,
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
         "control_batch": 256,
@@ -64,6 +68,9 @@ SIZES = {
         "pg_seconds": 3,
         "pgbackend_clients": [1, 64],
         "pgbackend_tenants": [1],
+        "cluster_clients": [64],
+        "cluster_tenants": [1],
+        "takeovers": 3,
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
         "control_batch": 64,
@@ -209,7 +216,7 @@ def control_failures(part: str, x: dict) -> list[str]:
     return out
 
 
-ALL_PARTS = "rating,tenantfile,control,pgbackend,ingest,memory,curve"
+ALL_PARTS = "rating,tenantfile,control,pgbackend,cluster,ingest,memory,curve"
 
 
 def main() -> int:
@@ -224,8 +231,8 @@ def main() -> int:
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     parts = set(args.only.split(","))
-    unknown = parts - {"rating", "tenantfile", "control", "pgbackend", "ingest", "memory",
-                       "curve"}
+    unknown = parts - {"rating", "tenantfile", "control", "pgbackend", "cluster", "ingest",
+                       "memory", "curve"}
     if unknown:
         parser.error(f"--only: unknown parts {sorted(unknown)}")
     work = Path(args.workdir)
@@ -350,6 +357,43 @@ def main() -> int:
                      "(durable commits), one after the other on the same machine; the single "
                      "routes, one authorize and one end request a pair.")
         print(tables["pgbackend"], flush=True)
+
+    if "cluster" in parts:
+        print("== several nodes on PostgreSQL", flush=True)
+        clients, tenants = size["cluster_clients"], size["cluster_tenants"]
+        with postgres.backend_cluster(str(work), 3 * max(clients) + 80) as new_database:
+            by_nodes = cluster.throughput(bin, str(rates), new_database, [1, 3], clients,
+                                          tenants, size["seconds"], size["warmup"])
+            moves = cluster.takeovers(bin, str(rates), new_database, size["takeovers"], 5_000)
+        reference = postgres.run(str(rates), str(work), clients, tenants, size["pg_seconds"])
+        ref_by = {(p["clients"], p["tenants"]): p for p in reference}
+        rows = []
+        for x in by_nodes:
+            p = ref_by.get((x["clients"], x["tenants"]), {})
+            ratio = x["pairs_per_s"] / p["pairs_per_s"] if p.get("pairs_per_s") else 0
+            rows.append([x["nodes"], x["clients"], num(x["tenants"]), num(x["pairs_per_s"]),
+                         x["p50_ms"], x["p99_ms"], num(p.get("pairs_per_s", 0)),
+                         p.get("p50_ms", "?"), p.get("p99_ms", "?"), f"{ratio:.2f}x"])
+            if not x["agree"] or x["denied"] or x["failed"]:
+                failures.append(f"cluster: {x['nodes']} nodes: {x['problems']}, "
+                                f"{x['denied']} denied, {x['failed']} failed")
+        failures += [f"cluster: the reference's answers are wrong: {p.get('problems')}"
+                     for p in reference if not p.get("agree")]
+        tables["cluster"] = table(
+            ["Minutely nodes", "clients", "tenants", "pairs/s", "p50 ms", "p99 ms",
+             "PL/pgSQL reference pairs/s", "p50 ms", "p99 ms", "ratio"], rows) + (
+            "\n\nThe clients are shared out over the nodes' addresses; each tenant is held by "
+            "the node that created it (tenants created through the nodes in turn), and a "
+            "request that reaches another node is forwarded to it. The pair's latencies are "
+            "the worst of the parts'.\n\n" + table(
+                ["takeovers", "lease", "p50 s", "p99 s", "min s", "max s"],
+                [[moves["count"], f"{moves['lease_ms']} ms", moves["p50_s"], moves["p99_s"],
+                  moves["min_s"], moves["max_s"]]]) +
+            "\n\nA takeover: the node that holds the tenant is killed (SIGKILL); the time "
+            "runs until another node grants an authorization for it (asked every 5 ms through "
+            "the two others). It is bounded below by what was left of the dead node's lease "
+            "(renewed every fifth of it) and above by a lease and the reload of the tenant.")
+        print(tables["cluster"], flush=True)
 
     if "ingest" in parts or "curve" in parts:
         print("== ingestion and batch sizes", flush=True)

@@ -13,11 +13,11 @@ use minutely_formats::calls::CallFile;
 use minutely_formats::tenant_file::EXAMPLE;
 use minutely_formats::{instant, ratecard};
 use minutely_server::auth::{self, KeyKind};
+use minutely_server::cluster::NodeConfig;
 use minutely_server::ratelimit::RateLimit;
 use minutely_server::stream::{ServerAddr, StreamConfig};
 use minutely_server::webhooks::{AllowRule, WebhookAllow};
 use minutely_server::{Config, Server};
-use minutely_server::cluster::NodeConfig;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,12 @@ pub struct ServeArgs {
     node: Option<String>,
     /// With --node: the address other nodes forward this node's tenants' requests to
     /// (`http://host:port`); by default `http://` and the address listened on.
-    #[arg(long, env = "MINUTELY_ADVERTISE", value_name = "URL", requires = "node")]
+    #[arg(
+        long,
+        env = "MINUTELY_ADVERTISE",
+        value_name = "URL",
+        requires = "node"
+    )]
     advertise: Option<String>,
     /// With --node: how long a tenant's lease lasts after each renewal (renewed every fifth of
     /// it). A node stops granting a fifth of it before its lease can have expired; a dead

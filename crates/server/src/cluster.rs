@@ -14,8 +14,8 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use minutely_service::cluster::Route;
 pub use minutely_service::cluster::NodeConfig;
+use minutely_service::cluster::Route;
 use std::time::Duration;
 
 /// Marks a forwarded request, with the incarnation of the node that forwarded it.
@@ -84,7 +84,16 @@ pub async fn route(
                 }
             };
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            Err(forward(state, &node, &address, parts.method, path, &parts.headers, body).await)
+            Err(forward(
+                state,
+                &node,
+                &address,
+                parts.method,
+                path,
+                &parts.headers,
+                body,
+            )
+            .await)
         }
     }
 }
@@ -144,7 +153,14 @@ pub async fn forward(
 fn hop_by_hop(name: &header::HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "host" | "connection" | "keep-alive" | "transfer-encoding" | "content-length" | "te"
-            | "upgrade" | "proxy-connection" | "trailer"
+        "host"
+            | "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "content-length"
+            | "te"
+            | "upgrade"
+            | "proxy-connection"
+            | "trailer"
     ) || name.as_str() == FORWARDED
 }

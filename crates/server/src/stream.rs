@@ -273,12 +273,15 @@ impl Pending {
     /// cursor; sets the lag gauge.
     async fn refill(&mut self, state: &AppState, prefix: &str) -> Result<(), String> {
         let (prefix, after) = (prefix.to_string(), self.last_start.clone());
+        // On a node of several, only the tenants it holds are published from it.
+        let cluster = state.cluster.clone();
         let (queues, lag) = state
             .read(move |store| {
                 let mut behind: Vec<_> = store
                     .stream_positions(&prefix)?
                     .into_iter()
                     .filter(|(_, p)| p.last_event > p.published_through)
+                    .filter(|(t, _)| cluster.as_ref().is_none_or(|c| c.holds(t)))
                     .collect();
                 let lag: u64 = behind
                     .iter()

@@ -385,6 +385,16 @@ impl Deliverer {
             if *stopped.borrow() {
                 return;
             }
+            // On a node of several, a tenant's events are delivered by the node that holds it
+            // (from the delivery cursor in the store, wherever the last owner left it).
+            if let Some(cluster) = &self.state.cluster
+                && !cluster.holds(&tenant)
+            {
+                if idle(&mut stopped, &mut committed).await {
+                    return;
+                }
+                continue;
+            }
             let batch = match self.next_batch(&id, &tenant).await {
                 Ok(Some(batch)) => batch,
                 Ok(None) => return,

@@ -247,13 +247,10 @@ impl Ownership {
 
     /// The lease of `tenant` is held from now on under `epoch`, valid until `valid_until`.
     pub(crate) fn hold(&self, tenant: &str, epoch: u64, valid_until: Instant) {
-        self.held.write().expect("never poisoned").insert(
-            tenant.to_string(),
-            Held {
-                epoch,
-                valid_until,
-            },
-        );
+        self.held
+            .write()
+            .expect("never poisoned")
+            .insert(tenant.to_string(), Held { epoch, valid_until });
         self.once_held
             .write()
             .expect("never poisoned")
@@ -293,7 +290,11 @@ impl Ownership {
     }
 
     /// Replaces what is known of the other nodes' leases and addresses.
-    pub(crate) fn saw(&self, leases: HashMap<String, (String, Instant)>, nodes: HashMap<String, String>) {
+    pub(crate) fn saw(
+        &self,
+        leases: HashMap<String, (String, Instant)>,
+        nodes: HashMap<String, String>,
+    ) {
         *self.seen.write().expect("never poisoned") = Seen { leases, nodes };
     }
 

@@ -484,7 +484,10 @@ impl State {
 
     /// The state of a node of several: the catalogue, and no tenant until the node takes its
     /// lease (`Writer::adopt_blocking`); every commit fenced by the tenants' epochs.
-    pub fn for_node(mut store: Store, ownership: std::sync::Arc<Ownership>) -> anyhow::Result<State> {
+    pub fn for_node(
+        mut store: Store,
+        ownership: std::sync::Arc<Ownership>,
+    ) -> anyhow::Result<State> {
         store.fence_as(&ownership.incarnation)?;
         let quarter = ownership.config.lease / 4;
         store.bound_session(quarter, quarter, std::time::Duration::ZERO)?;
@@ -768,7 +771,10 @@ fn commit(
         minutely_store::StoreError::Fenced { tenant } => Some(tenant.clone()),
         _ => None,
     };
-    for c in tenant_changes.iter().filter(|c| Some(&c.tenant_id) != fenced.as_ref()) {
+    for c in tenant_changes
+        .iter()
+        .filter(|c| Some(&c.tenant_id) != fenced.as_ref())
+    {
         state.written.forget(&c.tenant_id);
         match reload(&state.store, &c.tenant_id) {
             Some(book) => {

@@ -132,6 +132,22 @@ pub(crate) fn tenant_ids(conn: &Db) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Up to `limit` tenants after `after` (by id), each its row alone (no users, numbers or
+/// purchases): a listing's page.
+pub(crate) fn tenant_rows(conn: &Db, after: Option<&str>, limit: usize) -> Result<Vec<Tenant>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM tenants WHERE CAST(?1 AS TEXT) IS NULL OR id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let ids = stmt
+        .query_map(rusqlite::params![after, limit as i64], |row| row.get(0))?
+        .collect::<Result<Vec<String>>>()?;
+    let mut tenants = Vec::with_capacity(ids.len());
+    for id in ids {
+        tenants.extend(read_tenant_row(conn, &id)?);
+    }
+    Ok(tenants)
+}
+
 /// The tenant with its whole directory, or `None` when there is no such tenant.
 pub(crate) fn read(conn: &Db, id: &str) -> Result<Option<Tenant>> {
     let Some(mut tenant) = read_tenant_row(conn, id)? else {
@@ -145,7 +161,7 @@ pub(crate) fn read(conn: &Db, id: &str) -> Result<Option<Tenant>> {
     Ok(Some(tenant))
 }
 
-fn read_tenant_row(conn: &Db, id: &str) -> Result<Option<Tenant>> {
+pub(crate) fn read_tenant_row(conn: &Db, id: &str) -> Result<Option<Tenant>> {
     let mut stmt = conn.prepare(
         "SELECT id, name, country, currency, timezone, agreement, default_policy FROM tenants WHERE id = ?1",
     )?;

@@ -6,8 +6,9 @@
 //!   cannot renew it back.
 //! - Every batch commit of a fenced store checks, in its own transaction, that each tenant it
 //!   writes is still leased to this node under the epoch it was loaded with, holding the lease
-//!   row with `FOR SHARE` until the commit: a takeover (which updates the row) waits for the
-//!   commit, or the commit sees the new epoch and writes nothing (`StoreError::Fenced`).
+//!   row with `FOR KEY SHARE` until the commit: a takeover (which changes the epoch, a key
+//!   column) waits for the commit, or the commit sees the new epoch and writes nothing
+//!   (`StoreError::Fenced`); renewals, which change only the expiry, never wait for commits.
 //!
 //! Timing (how long a lease lasts, when an owner stops granting by its own monotonic clock) is
 //! the caller's; the store only keeps the rows and the checks.
@@ -21,6 +22,9 @@ use std::time::Duration;
 /// - `tenant_leases`: a lease may name a tenant not yet created (a node takes the lease of a
 ///   tenant before creating it, so that its creation is fenced like any write);
 /// - `cluster_nodes`: each node's address for forwarded requests and its last heartbeat;
+/// - the index on (tenant, epoch) makes the epoch a key column: a takeover, which changes it,
+///   locks the row as a key update and waits for the commits holding it `FOR KEY SHARE`,
+///   while a renewal or a release, which change only `expires_at`, do not;
 /// - a trigger on each catalogue table that notifies channel `minutely_catalogue` when a
 ///   transaction changed it, so that every node reloads its copy (`pg::listen`).
 pub(crate) const DDL: &str = "
@@ -31,6 +35,7 @@ CREATE TABLE IF NOT EXISTS tenant_leases (
     expires_at TIMESTAMPTZ NOT NULL
 );
 ALTER TABLE tenant_leases DROP CONSTRAINT IF EXISTS tenant_leases_tenant_fkey;
+CREATE UNIQUE INDEX IF NOT EXISTS tenant_leases_epoch ON tenant_leases (tenant, epoch);
 CREATE TABLE IF NOT EXISTS cluster_nodes (
     node TEXT COLLATE \"C\" PRIMARY KEY,
     address TEXT COLLATE \"C\" NOT NULL,
@@ -330,7 +335,8 @@ fn no_row<T>(e: StoreError) -> Result<Option<T>> {
 }
 
 /// Inside a batch's transaction: `tenant` is still this node's under the epoch it holds, and
-/// stays so until the commit (the row is held `FOR SHARE`).
+/// stays so until the commit (the row is held `FOR KEY SHARE`: a takeover, which changes the
+/// epoch, a key column, waits for the commit; a renewal does not).
 pub(crate) fn check(db: &crate::db::Db, fencing: &Fencing, tenant: &str) -> Result<()> {
     let fenced = || StoreError::Fenced {
         tenant: tenant.to_string(),
@@ -339,7 +345,7 @@ pub(crate) fn check(db: &crate::db::Db, fencing: &Fencing, tenant: &str) -> Resu
     let held: Option<i64> = db
         .query_row(
             "SELECT epoch FROM tenant_leases WHERE tenant = ?1 AND owner = ?2 AND epoch = ?3
-             FOR SHARE",
+             FOR KEY SHARE",
             rusqlite::params![tenant, fencing.node, epoch as i64],
             |row| row.get(0),
         )

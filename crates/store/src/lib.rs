@@ -642,6 +642,17 @@ impl Store {
         catalogue::currencies(&self.conn)
     }
 
+    /// Up to `limit` tenants after `after`, by id, each as its row alone (name, country,
+    /// currency, time zone, agreement, default policy): a listing's page.
+    pub fn tenant_rows(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tenant>> {
+        directory::tenant_rows(&self.conn, after, limit)
+    }
+
+    /// One tenant's row alone, or `None` when there is no such tenant.
+    pub fn tenant_row(&self, id: &str) -> Result<Option<Tenant>> {
+        directory::read_tenant_row(&self.conn, id)
+    }
+
     /// Ids of every tenant, sorted.
     pub fn tenant_ids(&self) -> Result<Vec<String>> {
         directory::tenant_ids(&self.conn)

@@ -34,7 +34,14 @@ impl Node {
     fn start(db: &Path, dir: &Path, name: &str) -> Node {
         let log = dir.join(format!("{name}.log"));
         let lease = LEASE_MS.to_string();
-        let flags = ["--node", name, "--lease-ms", &lease, "--rate-limit-per-s", "0"];
+        let flags = [
+            "--node",
+            name,
+            "--lease-ms",
+            &lease,
+            "--rate-limit-per-s",
+            "0",
+        ];
         let server = try_start_with(db, &log, &flags)
             .unwrap_or_else(|r| panic!("node {name} did not start ({}):\n{}", r.status, r.stderr));
         Node {
@@ -48,7 +55,12 @@ impl Node {
     }
 
     fn pid(&self) -> String {
-        self.server.as_ref().expect("running").child.id().to_string()
+        self.server
+            .as_ref()
+            .expect("running")
+            .child
+            .id()
+            .to_string()
     }
 
     fn signal(&self, signal: &str) {
@@ -68,7 +80,11 @@ impl Node {
     fn terminate(&mut self) {
         if let Some(server) = self.server.take() {
             let status = server.terminate();
-            assert!(status.success(), "{} stopped gracefully: {status}", self.name);
+            assert!(
+                status.success(),
+                "{} stopped gracefully: {status}",
+                self.name
+            );
         }
     }
 }
@@ -135,7 +151,12 @@ async fn owner_of(nodes: &[Node], tenant: &str) -> usize {
 }
 
 /// Sends one batch of calls for acme to `url`; the charge of each when acknowledged.
-async fn send(client: &reqwest::Client, url: &str, keys: &Keys, calls: &[serde_json::Value]) -> Option<Vec<Decimal>> {
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    keys: &Keys,
+    calls: &[serde_json::Value],
+) -> Option<Vec<Decimal>> {
     let answer = client
         .post(format!("{url}/v1/tenants/acme/calls"))
         .bearer_auth(&keys.bridge)
@@ -174,7 +195,10 @@ async fn balance(url: &str, keys: &Arc<Keys>) -> Decimal {
         if status == 200 {
             return dec(&wallet["balance"]);
         }
-        assert!(Instant::now() < deadline, "the wallet is never served: {wallet}");
+        assert!(
+            Instant::now() < deadline,
+            "the wallet is never served: {wallet}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -188,7 +212,11 @@ async fn settle(
     batches: &[Vec<serde_json::Value>],
     first: &[Option<Vec<Decimal>>],
 ) -> Decimal {
-    let urls: Vec<String> = nodes.iter().filter(|n| n.server.is_some()).map(Node::url).collect();
+    let urls: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.server.is_some())
+        .map(Node::url)
+        .collect();
     let mut total = Decimal::ZERO;
     for (n, calls) in batches.iter().enumerate() {
         let mut again = None;
@@ -201,7 +229,10 @@ async fn settle(
         }
         let again = again.unwrap_or_else(|| panic!("batch {n} is never answered again"));
         if let Some(first) = &first[n] {
-            assert_eq!(first, &again, "batch {n}: an acknowledged charge is kept as it was");
+            assert_eq!(
+                first, &again,
+                "batch {n}: an acknowledged charge is kept as it was"
+            );
         }
         total += again.iter().copied().sum::<Decimal>();
     }
@@ -210,7 +241,11 @@ async fn settle(
 
 fn batches(prefix: &str, count: usize) -> Vec<Vec<serde_json::Value>> {
     (0..count)
-        .map(|b| (0..4).map(|i| record(&format!("{prefix}-{b}-{i}"), 65)).collect())
+        .map(|b| {
+            (0..4)
+                .map(|i| record(&format!("{prefix}-{b}-{i}"), 65))
+                .collect()
+        })
         .collect()
 }
 
@@ -234,7 +269,10 @@ async fn postgres_cluster_the_owner_killed_under_load_loses_and_doubles_nothing(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let acknowledged = first.iter().flatten().count();
-    assert!(acknowledged >= 20, "the tenant moved: {acknowledged} of 40 answered");
+    assert!(
+        acknowledged >= 20,
+        "the tenant moved: {acknowledged} of 40 answered"
+    );
     let total = settle(&client, &nodes, &keys, &work, &first).await;
     let survivor = nodes.iter().find(|n| n.server.is_some()).expect("two left");
     assert_eq!(
@@ -291,7 +329,10 @@ async fn postgres_cluster_an_owner_stopped_past_its_lease_writes_nothing_once_re
         "C24: each call charged once, whichever node answered"
     );
     let said = readyz(&nodes[owner].url()).await;
-    assert!(!said.contains("lease acme "), "the old owner let acme go: {said}");
+    assert!(
+        !said.contains("lease acme "),
+        "the old owner let acme go: {said}"
+    );
 }
 
 /// Tenant `tiny`, a copy of acme with a wallet of 50 EUR (the smallest funding); its bridge
@@ -303,7 +344,16 @@ fn tiny(db: &Path, dir: &Path) -> String {
         .replace("+33 1 86 95 00 00", "+33 1 86 95 00 01");
     std::fs::write(&file, text).expect("write the tenant file");
     minutely(db, &["apply", "-f", file.to_str().expect("UTF-8")]);
-    let fund = ["wallet", "fund", "--tenant", "tiny", "--amount", "50", "--reference", "t"];
+    let fund = [
+        "wallet",
+        "fund",
+        "--tenant",
+        "tiny",
+        "--amount",
+        "50",
+        "--reference",
+        "t",
+    ];
     minutely(db, &fund);
     let key = ["keys", "create", "--kind", "bridge", "--tenant", "tiny"];
     minutely(db, &key).trim().to_string()
@@ -370,7 +420,11 @@ async fn postgres_cluster_an_authorization_storm_through_every_node_never_over_h
         let (status, wallet) = client.get("/v1/tenants/tiny/wallet", &keys.operator).await;
         assert_eq!(status, 200, "{wallet}");
         assert_eq!(dec(&wallet["balance"]), balance, "C24: nothing charged yet");
-        assert_eq!(dec(&wallet["reserved"]), held, "every node sees the owner's holds");
+        assert_eq!(
+            dec(&wallet["reserved"]),
+            held,
+            "every node sees the owner's holds"
+        );
         assert_eq!(dec(&wallet["available"]), balance - held, "{wallet}");
     }
 }
@@ -397,25 +451,290 @@ async fn postgres_cluster_a_rolling_restart_under_load_loses_nothing() {
             first
         })
     };
-    for i in 0..nodes.len() {
+    for slot in nodes.iter_mut() {
         tokio::time::sleep(Duration::from_millis(1_000)).await;
-        let leaving = nodes[i].url();
+        let leaving = slot.url();
         up.lock().expect("never poisoned").retain(|u| u != &leaving);
-        let mut node = std::mem::replace(&mut nodes[i], Node { name: String::new(), server: None });
+        let mut node = std::mem::replace(
+            slot,
+            Node {
+                name: String::new(),
+                server: None,
+            },
+        );
         let name = node.name.clone();
         tokio::task::spawn_blocking(move || node.terminate())
             .await
             .expect("the node stops");
-        nodes[i] = Node::start(&url, dir.path(), &name);
-        up.lock().expect("never poisoned").push(nodes[i].url());
+        *slot = Node::start(&url, dir.path(), &name);
+        up.lock().expect("never poisoned").push(slot.url());
     }
     let first = load.await.expect("the load");
     let refused = first.iter().filter(|f| f.is_none()).count();
-    assert!(refused <= 6, "a drained node hands over at once: {refused} of 60 refused");
+    assert!(
+        refused <= 6,
+        "a drained node hands over at once: {refused} of 60 refused"
+    );
     let total = settle(&reqwest::Client::new(), &nodes, &keys, &work, &first).await;
     assert_eq!(
         balance(&nodes[0].url(), &keys).await,
         before - total,
         "C24: each call charged once"
     );
+}
+
+/// A dial-out authorization of acme through `url` with `key` on the edge route: its reserved
+/// credit.
+async fn edge_authorize(url: &str, key: &str, call: &str) -> Decimal {
+    let body = json!({
+        "tenant": "acme",
+        "conference_id": "edge",
+        "organizer": crate::support::PPM,
+        "direction": "dial_out",
+        "destination_number": "+33 1 23 45 67 89",
+    });
+    let answer = reqwest::Client::new()
+        .post(format!("{url}/v1/edge/calls/{call}/authorize"))
+        .bearer_auth(key)
+        .json(&body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the authorization is answered");
+    assert_eq!(answer.status(), 200);
+    let answer: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(answer["tenant"], "acme", "{answer}");
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    dec(&answer["reserved"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_any_node_answers_for_any_tenant_and_sees_the_catalogue_change() {
+    let Some(server) = on_postgres() else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut edge = String::new();
+    let (_, keys, nodes) = cluster_with(&server, dir.path(), |db| {
+        edge = minutely(db, &["keys", "create", "--kind", "edge"])
+            .trim()
+            .to_string();
+    });
+    let owner = owner_of_after_a_request(&nodes, &keys).await;
+    // The edge's authorization, the listing of tenants: the same through every node.
+    let mut first = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        first.push(edge_authorize(&node.url(), &edge, &format!("edge-{i}")).await);
+        let client = Client::new(&node.url(), Arc::clone(&keys));
+        let (status, page) = client.get("/v1/tenants", &keys.operator).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["tenants"][0]["id"], "acme", "{page}");
+    }
+    assert!(first.iter().all(|r| *r == first[0]), "{first:?}");
+    // The proxy's records of those calls, with one of a tenant that does not exist, sent to a
+    // node that does not hold acme: acme's are settled by its owner, in the order given.
+    let other = &nodes[(owner + 1) % nodes.len()];
+    let record = |tenant: &str, call: &str| json!({"tenant": tenant, "call_id": call, "duration_s": 0, "ended": "failed"});
+    let records = json!({"records": [record("acme", "edge-0"), record("nobody", "x"),
+                                     record("acme", "edge-1"), record("acme", "edge-2")]});
+    let client = Client::new(&other.url(), Arc::clone(&keys));
+    let (status, report) = client
+        .post("/v1/edge/reconcile", &keys.operator, &records)
+        .await
+        .expect("the reconciliation is answered");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["settled"].as_u64(), report["not_found"].as_u64()),
+        (Some(3), Some(1)),
+        "{report}"
+    );
+    let calls: Vec<&str> = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["call_id"].as_str().expect("a call id"))
+        .collect();
+    assert_eq!(calls, ["edge-0", "x", "edge-1", "edge-2"], "{report}");
+    // France at twice the rate, imported through a node that does not hold acme: the owner
+    // hears of it (LISTEN/NOTIFY) and grants at the new rate.
+    let card = minutely_testkit::rate_card!(
+        "dial_out,+33,,France,FR,false,0.0480,0,60,60,2026-06-01T00:00:00Z\n"
+    );
+    let imported = reqwest::Client::new()
+        .post(format!("{}/v1/rate-cards/EUR", other.url()))
+        .bearer_auth(&keys.operator)
+        .header("content-type", "text/csv")
+        .body(card)
+        .send()
+        .await
+        .expect("the import is answered");
+    assert_eq!(imported.status(), 200, "{:?}", imported.text().await);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let reserved = edge_authorize(&other.url(), &edge, &format!("after-{n}")).await;
+        if reserved == first[0] * Decimal::TWO {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the owner still grants at the old rate: {reserved}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The node that holds acme, once a request through the first node made one take it.
+async fn owner_of_after_a_request(nodes: &[Node], keys: &Arc<Keys>) -> usize {
+    balance(&nodes[0].url(), keys).await;
+    owner_of(nodes, "acme").await
+}
+
+/// A TCP relay on loopback between one node and PostgreSQL that the test can cut: while cut,
+/// nothing passes either way and new connections wait (as behind a partition that drops
+/// packets); once healed, everything flows again.
+struct Relay {
+    port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("an address").port();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&cut);
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (flag, upstream) = (Arc::clone(&flag), upstream.clone());
+                tokio::spawn(async move {
+                    while flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let Ok(outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    tokio::spawn(pipe(ri, wo, Arc::clone(&flag)));
+                    pipe(ro, wi, flag).await;
+                });
+            }
+        });
+        Relay { port, cut, task }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies one direction, holding everything back while `cut` is set.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if cut.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_millis(50), from.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => {
+                while cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `url` with its host and port replaced by 127.0.0.1:`port`.
+fn through(url: &Path, port: u16) -> PathBuf {
+    let text = url.to_str().expect("UTF-8");
+    let (scheme, rest) = text.split_once("://").expect("a URL");
+    let (auth, rest) = rest.rsplit_once('@').map_or(("", rest), |(a, r)| (a, r));
+    let path = &rest[rest.find('/').expect("a database")..];
+    let at = if auth.is_empty() {
+        String::new()
+    } else {
+        format!("{auth}@")
+    };
+    PathBuf::from(format!("{scheme}://{at}127.0.0.1:{port}{path}"))
+}
+
+/// host:port of a PostgreSQL URL.
+fn host_port(url: &Path) -> String {
+    let text = url.to_str().expect("UTF-8");
+    let rest = text.split_once("://").expect("a URL").1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest[..rest.find('/').expect("a database")].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_an_owner_cut_off_from_the_database_stops_granting_and_is_replaced() {
+    let Some(server) = on_postgres() else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = PathBuf::from(new_database(&server));
+    let keys = Arc::new(seed(dir.path(), &url));
+    let relay = Relay::start(host_port(&url)).await;
+    // n1 reaches the database through the relay, and takes acme before the others start.
+    let mut nodes = vec![Node::start(&through(&url, relay.port), dir.path(), "n1")];
+    let before = balance(&nodes[0].url(), &keys).await;
+    nodes.push(Node::start(&url, dir.path(), "n2"));
+    nodes.push(Node::start(&url, dir.path(), "n3"));
+    assert_eq!(owner_of(&nodes, "acme").await, 0);
+    let client = reqwest::Client::new();
+    let work = batches("cut", 12);
+    let mut first = Vec::new();
+    for calls in &work[..3] {
+        first.push(send(&client, &nodes[1].url(), &keys, calls).await);
+    }
+    relay.set_cut(true);
+    let cut_at = Instant::now();
+    // Past its lease, n1 grants nothing (its requests time out or are refused) ...
+    tokio::time::sleep(Duration::from_millis(LEASE_MS)).await;
+    first.push(send(&client, &nodes[0].url(), &keys, &work[3]).await);
+    assert_eq!(first[3], None, "n1 granted after its lease while cut off");
+    // ... and another node takes acme over and charges.
+    for calls in &work[4..8] {
+        let mut answered = None;
+        while answered.is_none() && cut_at.elapsed() < Duration::from_secs(30) {
+            answered = send(&client, &nodes[2].url(), &keys, calls).await;
+        }
+        assert!(
+            answered.is_some(),
+            "acme is served again while n1 is cut off"
+        );
+        first.push(answered);
+    }
+    let owner = owner_of(&nodes[1..], "acme").await;
+    assert!(owner < 2, "n2 or n3 holds acme");
+    relay.set_cut(false);
+    for calls in &work[8..] {
+        first.push(send(&client, &nodes[0].url(), &keys, calls).await);
+    }
+    let total = settle(&client, &nodes, &keys, &work, &first).await;
+    assert_eq!(
+        balance(&nodes[0].url(), &keys).await,
+        before - total,
+        "C24: each call charged once"
+    );
+    nodes.clear();
 }

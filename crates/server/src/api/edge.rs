@@ -131,11 +131,70 @@ pub async fn edge_authorize(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(call_id): Path<String>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     Json(body): Json<AuthorizeRequest>,
-) -> ApiResult<Json<EdgeAuthorizeResponse>> {
+) -> ApiResult<axum::response::Response> {
     caller.edge()?;
     let tenant = tenant_of(&state, body.tenant.clone(), &body).await?;
     caller.check(&tenant, Access::Control)?;
+    use axum::response::IntoResponse;
+    match owner(&state, &tenant, uri.path(), &headers, &body).await? {
+        Some(answer) => Ok(answer),
+        None => Ok(authorize_here(&state, tenant, call_id, body)
+            .await?
+            .into_response()),
+    }
+}
+
+/// On a node of several, the answer of the node that holds `tenant` (the request forwarded,
+/// with the tenant named so that the owner does not look the number up again), or 503 while
+/// it moves; `None` when it is served here.
+async fn owner(
+    state: &AppState,
+    tenant: &str,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    body: &AuthorizeRequest,
+) -> ApiResult<Option<axum::response::Response>> {
+    use minutely_service::cluster::Route as Owner;
+    let Some(cluster) = &state.cluster else {
+        return Ok(None);
+    };
+    match cluster.route(tenant, false).await {
+        Owner::Local => Ok(None),
+        Owner::Moving(why) => Ok(Some(crate::cluster::try_again(why))),
+        Owner::Remote { .. } if headers.contains_key(crate::cluster::FORWARDED) => {
+            Ok(Some(crate::cluster::try_again(format!(
+                "tenant {tenant} is held by another node; try again"
+            ))))
+        }
+        Owner::Remote { node, address } => {
+            let mut named = serde_json::to_value(body).map_err(ApiError::internal)?;
+            named["tenant"] = serde_json::Value::String(tenant.to_string());
+            let bytes = serde_json::to_vec(&named).map_err(ApiError::internal)?;
+            let method = axum::http::Method::POST;
+            let answer = crate::cluster::forward(
+                state,
+                &node,
+                &address,
+                method,
+                path,
+                headers,
+                bytes.into(),
+            );
+            Ok(Some(answer.await))
+        }
+    }
+}
+
+/// The authorization in this node's writer.
+async fn authorize_here(
+    state: &AppState,
+    tenant: String,
+    call_id: String,
+    body: AuthorizeRequest,
+) -> ApiResult<Json<EdgeAuthorizeResponse>> {
     let step = authorize_step(&tenant, call_id, body)?;
     let answer: Authorized = state
         .writer

@@ -93,6 +93,10 @@ pub async fn list_tenants(
 ) -> ApiResult<Json<TenantsPage>> {
     let (limit, after) = page.checked(state.config.max_page)?;
     let own = caller.tenant().map(str::to_string);
+    if state.cluster.is_some() {
+        // A node of several holds only some tenants: the listing is the store's.
+        return Ok(Json(stored_tenants(&state, own, after, limit).await?));
+    }
     let page = state
         .writer
         .run(move |ctx| {
@@ -124,6 +128,29 @@ pub async fn list_tenants(
         })
         .await?;
     Ok(Json(page))
+}
+
+/// A page of the stored tenants (a tenant key sees only its own).
+async fn stored_tenants(
+    state: &AppState,
+    own: Option<String>,
+    after: Option<String>,
+    limit: usize,
+) -> ApiResult<TenantsPage> {
+    state
+        .read(move |store| {
+            let rows = match &own {
+                Some(own) if after.as_deref().is_none_or(|a| a < own.as_str()) => {
+                    store.tenant_row(own)?.into_iter().collect()
+                }
+                Some(_) => Vec::new(),
+                None => store.tenant_rows(after.as_deref(), limit + 1)?,
+            };
+            let tenants = rows.iter().map(TenantSummaryJson::new).collect();
+            let (tenants, next) = paged(tenants, limit, |t| t.id.clone());
+            Ok(TenantsPage { tenants, next })
+        })
+        .await
 }
 
 /// A tenant's facts, license counts, wallet set-up flag and default policy.

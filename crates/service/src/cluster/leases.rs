@@ -166,10 +166,8 @@ impl LeaseThread {
         let free = self.store.orphans()?;
         let total = self.ownership.held().len() + free.len();
         let share = total.div_ceil(live_nodes);
-        let mut free: Vec<(u64, String)> = free
-            .into_iter()
-            .map(|t| (self.preference(&t), t))
-            .collect();
+        let mut free: Vec<(u64, String)> =
+            free.into_iter().map(|t| (self.preference(&t), t)).collect();
         free.sort();
         let still_free: HashSet<String> = free.iter().map(|(_, t)| t.clone()).collect();
         self.free_rounds.retain(|t, _| still_free.contains(t));
@@ -229,17 +227,21 @@ impl LeaseThread {
     /// Where a tenant another node holds is served.
     fn owner_route(&mut self, tenant: &str) -> Result<Route, StoreError> {
         let Some(lease) = self.store.lease(tenant)? else {
-            return Ok(Route::Moving(format!("tenant {tenant} has no owner yet; try again")));
+            return Ok(Route::Moving(format!(
+                "tenant {tenant} has no owner yet; try again"
+            )));
         };
-        let node = self.store.nodes()?.into_iter().find(|n| n.node == lease.owner);
+        let node = self
+            .store
+            .nodes()?
+            .into_iter()
+            .find(|n| n.node == lease.owner);
         Ok(match node {
             Some(n) if !n.draining => Route::Remote {
                 node: n.node,
                 address: n.address,
             },
-            _ => Route::Moving(format!(
-                "tenant {tenant}'s owner is changing; try again"
-            )),
+            _ => Route::Moving(format!("tenant {tenant}'s owner is changing; try again")),
         })
     }
 

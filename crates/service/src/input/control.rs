@@ -112,8 +112,8 @@ impl CallRecordJson {
     }
 }
 
-/// A call about to connect.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A call about to connect. (Serialized to forward it to the node that holds its tenant.)
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     /// The tenant of the call, for the edge route (`/v1/edge/calls/{call_id}/authorize`): when
