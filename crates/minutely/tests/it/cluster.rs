@@ -583,6 +583,66 @@ async fn postgres_cluster_any_node_answers_for_any_tenant_and_sees_the_catalogue
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_a_drained_node_gives_its_tenants_back_and_still_forwards() {
+    let Some(server) = on_postgres() else { return };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (_, keys, nodes) = cluster(&server, dir.path());
+    let before = balance(&nodes[0].url(), &keys).await;
+    let owner = owner_of_after_a_request(&nodes, &keys).await;
+    let url = nodes[owner].url();
+    let client = Client::new(&url, Arc::clone(&keys));
+    let body = json!({"reason": "upgrade"});
+    let (status, _) = client
+        .post("/v1/node/drain", &keys.admin, &body)
+        .await
+        .expect("answered");
+    assert_eq!(status, 403, "an operator key only");
+    let drained = reqwest::Client::new()
+        .post(format!("{url}/v1/node/drain"))
+        .bearer_auth(&keys.operator)
+        .json(&body)
+        .send()
+        .await
+        .expect("the drain is answered");
+    assert_eq!(drained.status(), 202);
+    // Within two rounds the node holds nothing and says so; another node holds acme.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let said = readyz(&url).await;
+        if said.starts_with("draining\n") && said.contains("\nleases 0\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{said}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let others: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != owner)
+        .map(|(_, n)| n)
+        .collect();
+    let calls = batches("drained", 1).remove(0);
+    // Until another node has taken acme, the drained node answers 503 (try again); then it
+    // forwards.
+    let mut charged = None;
+    for _ in 0..40 {
+        charged = send(&reqwest::Client::new(), &url, &keys, &calls).await;
+        if charged.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let charged = charged.expect("the drained node forwards to the new owner");
+    let total: Decimal = charged.iter().copied().sum();
+    assert_eq!(balance(&others[0].url(), &keys).await, before - total);
+    let status = reqwest::get(format!("{url}/readyz"))
+        .await
+        .expect("answered")
+        .status();
+    assert_eq!(status, 503, "a drained node is not ready for new traffic");
+}
+
 /// The node that holds acme, once a request through the first node made one take it.
 async fn owner_of_after_a_request(nodes: &[Node], keys: &Arc<Keys>) -> usize {
     balance(&nodes[0].url(), keys).await;

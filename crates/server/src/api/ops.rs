@@ -10,7 +10,17 @@ use std::sync::atomic::Ordering;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
+#[openapi(components(schemas(DrainRequest)))]
 pub struct Doc;
+
+/// Why a node is drained, for its log (optional).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrainRequest {
+    /// Written to the node's log with the drain, e.g. "upgrade to 0.2".
+    #[serde(default)]
+    pub reason: Option<String>,
+}
 
 /// The routes of this module, each with its access class (`crate::access`). The document
 /// itself and the Prometheus text are not operations of the document.
@@ -20,7 +30,7 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Public, __path_healthz, healthz),
         Route::documented(Public, __path_readyz, readyz),
         Route::undocumented(Method::GET, "/metrics", Operator, metrics),
-        Route::undocumented(Method::POST, "/drain", Operator, drain),
+        Route::documented(Operator, __path_drain, drain),
         Route::undocumented(Method::GET, "/openapi.json", Public, openapi),
     ]
 }
@@ -70,14 +80,30 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, text)
 }
 
-/// Drains a node of several: it stops granting, gives every lease back so that the other
-/// nodes take its tenants at once, and takes none; it still forwards requests. For a rolling
-/// upgrade: drain, wait for `leases 0` in /readyz, stop. Operator key only.
+/// Drains this node (of several on one PostgreSQL store): it stops granting, gives every lease
+/// back so that the other nodes take its tenants at once, and takes none; it still forwards
+/// requests. For a rolling upgrade: drain, wait for `leases 0` in /readyz, stop. A server
+/// started without `--node` has nothing to drain to (409).
+#[utoipa::path(
+    post,
+    path = "/v1/node/drain",
+    request_body = DrainRequest,
+    responses(
+        (status = 202, description = "Draining: the leases are given back within a round"),
+        (status = 403, description = "Not an operator key", body = crate::app::ErrorBody),
+        (status = 409, description = "Not a node of several (`conflict`)", body = crate::app::ErrorBody)
+    ),
+    tag = "operations",
+    security(("key" = []))
+)]
 pub async fn drain(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    crate::app::JsonOrEmpty(body): crate::app::JsonOrEmpty<DrainRequest>,
 ) -> ApiResult<impl IntoResponse> {
     caller.operator()?;
+    let reason = body.reason.unwrap_or_default();
+    minutely_service::input::bounded("reason", &reason)?;
     let Some(cluster) = &state.cluster else {
         return Err(crate::error::ApiError::new(
             StatusCode::CONFLICT,
@@ -85,6 +111,7 @@ pub async fn drain(
             "this server is the only one of its store (started without --node): there is nothing to drain to",
         ));
     };
+    tracing::warn!(reason, "drain asked: giving every lease back");
     cluster.drain();
     Ok((StatusCode::ACCEPTED, "draining\n"))
 }

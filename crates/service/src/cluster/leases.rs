@@ -64,6 +64,12 @@ impl LeaseThread {
         log(self.heartbeat());
         let mut next = Instant::now() + every;
         loop {
+            // A round is never put off by claims, however many arrive.
+            if Instant::now() >= next {
+                let result = self.round();
+                log(result);
+                next = Instant::now() + every;
+            }
             let wait = next.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(claim) if claim.tenant.is_empty() => next = Instant::now(),
@@ -71,11 +77,7 @@ impl LeaseThread {
                     let route = self.claim(&claim.tenant, claim.create);
                     let _ = claim.reply.send(route);
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    let result = self.round();
-                    log(result);
-                    next = Instant::now() + every;
-                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -164,7 +166,8 @@ impl LeaseThread {
     /// starting together reach for different ones), and any left free for two rounds.
     fn take_free(&mut self, live_nodes: usize) -> Result<(), StoreError> {
         let free = self.store.orphans()?;
-        let total = self.ownership.held().len() + free.len();
+        let mut held = self.ownership.held().len();
+        let total = held + free.len();
         let share = total.div_ceil(live_nodes);
         let mut free: Vec<(u64, String)> =
             free.into_iter().map(|t| (self.preference(&t), t)).collect();
@@ -175,8 +178,8 @@ impl LeaseThread {
             let rounds = self.free_rounds.entry(tenant.clone()).or_insert(0);
             *rounds += 1;
             let overdue = *rounds > 2;
-            if self.ownership.held().len() < share || overdue {
-                self.take(&tenant)?;
+            if (held < share || overdue) && self.take(&tenant)? == Route::Local {
+                held += 1;
             }
         }
         Ok(())

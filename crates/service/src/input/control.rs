@@ -112,7 +112,8 @@ impl CallRecordJson {
     }
 }
 
-/// A call about to connect. (Serialized to forward it to the node that holds its tenant.)
+/// A call about to connect.
+// Serialize: the edge's authorization is forwarded to the node that holds its tenant.
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
