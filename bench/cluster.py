@@ -61,17 +61,8 @@ class Node:
              "--node", self.name, "--lease-ms", str(self.lease_ms),
              "--rate-limit-per-s", "0", "--max-connections-per-address", "4096"],
             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"node {self.name} stopped at start: {self.log_tail()}")
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise BenchError(f"node {self.name} did not become ready within 60 s")
+        server_bench.wait_ready(self.proc, self.request, f"node {self.name}", self.log_tail)
+        return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

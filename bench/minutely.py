@@ -95,6 +95,22 @@ def stop(proc: subprocess.Popen | None, grace_s: float) -> None:
             proc.wait()
 
 
+def wait_ready(proc: subprocess.Popen, request, what: str, log_tail) -> None:
+    """Waits (60 s at most) until the server `proc` answers /readyz with 200 through
+    `request`; raises with its log's tail if it stops first."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{what} stopped at start: {log_tail()}")
+        try:
+            if request("GET", "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise BenchError(f"{what} did not become ready within 60 s")
+
+
 class Server:
     """`minutely serve` on a fresh store, stopped (and its directory removed) on exit: a new
     SQLite file, or the PostgreSQL database `store` names (new and empty)."""
@@ -133,17 +149,8 @@ class Server:
              "--max-connections-per-address", "4096",
              *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"the server stopped at start: {self.log_tail()}")
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise BenchError("the server did not become ready within 60 s")
+        wait_ready(self.proc, self.request, "the server", self.log_tail)
+        return self
 
     def __exit__(self, *exc) -> None:
         stop(self.proc, 60)

@@ -202,14 +202,7 @@ impl Store {
                  CAST(EXTRACT(EPOCH FROM (expires_at - now())) * 1000 AS BIGINT)
              FROM tenant_leases ORDER BY tenant",
         )?;
-        let rows = stmt.query_map((), |row| {
-            Ok(LeaseRow {
-                tenant: row.get(0)?,
-                owner: row.get(1)?,
-                epoch: row.get(2)?,
-                remaining_ms: row.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map((), lease_row)?;
         rows.collect()
     }
 
@@ -254,14 +247,7 @@ impl Store {
                      CAST(EXTRACT(EPOCH FROM (expires_at - now())) * 1000 AS BIGINT)
                  FROM tenant_leases WHERE tenant = ?1",
                 [tenant],
-                |row| {
-                    Ok(LeaseRow {
-                        tenant: row.get(0)?,
-                        owner: row.get(1)?,
-                        epoch: row.get(2)?,
-                        remaining_ms: row.get(3)?,
-                    })
-                },
+                lease_row,
             )
             .map(Some)
             .or_else(no_row)
@@ -325,6 +311,16 @@ impl Store {
             };
         }
     }
+}
+
+/// A lease read as `tenant, owner, epoch, milliseconds left`.
+fn lease_row(row: &crate::db::Row<'_>) -> rusqlite::Result<LeaseRow> {
+    Ok(LeaseRow {
+        tenant: row.get(0)?,
+        owner: row.get(1)?,
+        epoch: row.get(2)?,
+        remaining_ms: row.get(3)?,
+    })
 }
 
 fn no_row<T>(e: StoreError) -> Result<Option<T>> {

@@ -529,30 +529,8 @@ async fn postgres_cluster_any_node_answers_for_any_tenant_and_sees_the_catalogue
         assert_eq!(page["tenants"][0]["id"], "acme", "{page}");
     }
     assert!(first.iter().all(|r| *r == first[0]), "{first:?}");
-    // The proxy's records of those calls, with one of a tenant that does not exist, sent to a
-    // node that does not hold acme: acme's are settled by its owner, in the order given.
     let other = &nodes[(owner + 1) % nodes.len()];
-    let record = |tenant: &str, call: &str| json!({"tenant": tenant, "call_id": call, "duration_s": 0, "ended": "failed"});
-    let records = json!({"records": [record("acme", "edge-0"), record("nobody", "x"),
-                                     record("acme", "edge-1"), record("acme", "edge-2")]});
-    let client = Client::new(&other.url(), Arc::clone(&keys));
-    let (status, report) = client
-        .post("/v1/edge/reconcile", &keys.operator, &records)
-        .await
-        .expect("the reconciliation is answered");
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(
-        (report["settled"].as_u64(), report["not_found"].as_u64()),
-        (Some(3), Some(1)),
-        "{report}"
-    );
-    let calls: Vec<&str> = report["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["call_id"].as_str().expect("a call id"))
-        .collect();
-    assert_eq!(calls, ["edge-0", "x", "edge-1", "edge-2"], "{report}");
+    reconcile_through(other, &keys).await;
     // France at twice the rate, imported through a node that does not hold acme: the owner
     // hears of it (LISTEN/NOTIFY) and grants at the new rate.
     let card = minutely_testkit::rate_card!(
@@ -641,6 +619,33 @@ async fn postgres_cluster_a_drained_node_gives_its_tenants_back_and_still_forwar
         .expect("answered")
         .status();
     assert_eq!(status, 503, "a drained node is not ready for new traffic");
+}
+
+/// The proxy's records of calls edge-0..2 of acme (failed: nothing to charge), with one of a
+/// tenant that does not exist, sent through `node`, which does not hold acme: acme's are
+/// settled by its owner, and the answers come in the order given.
+async fn reconcile_through(node: &Node, keys: &Arc<Keys>) {
+    let record = |tenant: &str, call: &str| json!({"tenant": tenant, "call_id": call, "duration_s": 0, "ended": "failed"});
+    let records = json!({"records": [record("acme", "edge-0"), record("nobody", "x"),
+                                     record("acme", "edge-1"), record("acme", "edge-2")]});
+    let client = Client::new(&node.url(), Arc::clone(keys));
+    let (status, report) = client
+        .post("/v1/edge/reconcile", &keys.operator, &records)
+        .await
+        .expect("the reconciliation is answered");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["settled"].as_u64(), report["not_found"].as_u64()),
+        (Some(3), Some(1)),
+        "{report}"
+    );
+    let calls: Vec<&str> = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["call_id"].as_str().expect("a call id"))
+        .collect();
+    assert_eq!(calls, ["edge-0", "x", "edge-1", "edge-2"], "{report}");
 }
 
 /// The node that holds acme, once a request through the first node made one take it.

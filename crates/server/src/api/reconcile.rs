@@ -88,25 +88,10 @@ async fn across_nodes(
     headers: &HeaderMap,
     records: Vec<ProxyRecord>,
 ) -> ApiResult<Response> {
-    let cluster = state.cluster.as_ref().expect("a node of several");
-    let mut owners: BTreeMap<String, Owner> = BTreeMap::new();
-    for r in &records {
-        if !owners.contains_key(&r.tenant) {
-            owners.insert(r.tenant.clone(), cluster.route(&r.tenant, false).await);
-        }
-    }
-    let forwarded = headers.contains_key(crate::cluster::FORWARDED);
-    for (tenant, owner) in &owners {
-        match owner {
-            Owner::Moving(why) => return Ok(crate::cluster::try_again(why.clone())),
-            Owner::Remote { .. } if forwarded => {
-                return Ok(crate::cluster::try_again(format!(
-                    "tenant {tenant} is held by another node; try again"
-                )));
-            }
-            _ => {}
-        }
-    }
+    let owners = match owners_of(state, headers, &records).await {
+        Ok(owners) => owners,
+        Err(answer) => return Ok(answer),
+    };
     let mut items: Vec<Option<serde_json::Value>> = vec![None; records.len()];
     let here: Vec<usize> = (0..records.len())
         .filter(|&i| owners[&records[i].tenant] == Owner::Local)
@@ -126,28 +111,10 @@ async fn across_nodes(
         }
     }
     for ((node, address), at) in remote {
-        let body =
-            json!({ "records": at.iter().map(|&i| record_json(&records[i])).collect::<Vec<_>>() });
-        let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-        let answer = crate::cluster::forward(
-            state,
-            &node,
-            &address,
-            Method::POST,
-            "/v1/edge/reconcile",
-            headers,
-            bytes.into(),
-        )
-        .await;
-        if answer.status() != StatusCode::OK {
-            return Ok(answer);
+        match settle_there(state, headers, &node, &address, &at, &records).await? {
+            Ok(answer) => place(&mut items, &at, &records, answer)?,
+            Err(refusal) => return Ok(refusal),
         }
-        let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
-            .await
-            .map_err(ApiError::internal)?;
-        let answer: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-        place(&mut items, &at, &records, answer)?;
     }
     let items: Vec<serde_json::Value> = items.into_iter().map(|i| i.unwrap_or_default()).collect();
     let count = |action: &str| items.iter().filter(|i| i["action"] == action).count();
@@ -159,6 +126,69 @@ async fn across_nodes(
         "items": items,
     }))
     .into_response())
+}
+
+/// Where each tenant of the records is served; the answer to give instead (503) when one is
+/// moving, or held elsewhere for a request that was forwarded here.
+async fn owners_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    records: &[ProxyRecord],
+) -> Result<BTreeMap<String, Owner>, Response> {
+    let cluster = state.cluster.as_ref().expect("a node of several");
+    let mut owners: BTreeMap<String, Owner> = BTreeMap::new();
+    for r in records {
+        if !owners.contains_key(&r.tenant) {
+            owners.insert(r.tenant.clone(), cluster.route(&r.tenant, false).await);
+        }
+    }
+    let forwarded = headers.contains_key(crate::cluster::FORWARDED);
+    for (tenant, owner) in &owners {
+        match owner {
+            Owner::Moving(why) => return Err(crate::cluster::try_again(why.clone())),
+            Owner::Remote { .. } if forwarded => {
+                return Err(crate::cluster::try_again(format!(
+                    "tenant {tenant} is held by another node; try again"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(owners)
+}
+
+/// The records at `at`, settled by the node at `address`: its answer as JSON, or its refusal
+/// to give back as it came.
+async fn settle_there(
+    state: &AppState,
+    headers: &HeaderMap,
+    node: &str,
+    address: &str,
+    at: &[usize],
+    records: &[ProxyRecord],
+) -> ApiResult<Result<serde_json::Value, Response>> {
+    let part: Vec<_> = at.iter().map(|&i| record_json(&records[i])).collect();
+    let bytes = serde_json::to_vec(&json!({ "records": part })).map_err(ApiError::internal)?;
+    let path = "/v1/edge/reconcile";
+    let answer = crate::cluster::forward(
+        state,
+        node,
+        address,
+        Method::POST,
+        path,
+        headers,
+        bytes.into(),
+    )
+    .await;
+    if answer.status() != StatusCode::OK {
+        return Ok(Err(answer));
+    }
+    let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Ok(
+        serde_json::from_slice(&bytes).map_err(ApiError::internal)?
+    ))
 }
 
 /// Puts a part's answer items at the indices `at` of the whole, each with its record's line.

@@ -297,22 +297,8 @@ impl Server {
             )?),
             None => None,
         };
-        let limiter = config
-            .rate_limit
-            .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
-        let state = AppState::new(Shared {
-            writer,
-            keys,
-            readers: Arc::new(Readers::new(config.db.clone())),
-            config: Arc::new(config),
-            ready: Arc::new(AtomicBool::new(true)),
-            metrics: metrics_handle(),
-            committed: committed_rx,
-            limiter,
-            route_metrics: Default::default(),
-            cluster: node.as_ref().map(|n| n.ownership.clone()),
-            forwarder: crate::cluster::forwarder(),
-        });
+        let cluster = node.as_ref().map(|n| n.ownership.clone());
+        let state = shared_state(config, writer, keys, committed_rx, cluster);
         tracing::info!(%addr, tenants, "serving");
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
@@ -362,6 +348,32 @@ impl Server {
         tracing::info!("shutting down: finishing requests in flight");
         self.shutdown().await
     }
+}
+
+/// What every request shares.
+fn shared_state(
+    config: Config,
+    writer: writer::Writer,
+    keys: Keys,
+    committed: tokio::sync::watch::Receiver<u64>,
+    cluster: Option<Arc<Ownership>>,
+) -> AppState {
+    let limiter = config
+        .rate_limit
+        .map(|limit| Arc::new(Limiter::new(limit, config.clock.clone())));
+    AppState::new(Shared {
+        writer,
+        keys,
+        readers: Arc::new(Readers::new(config.db.clone())),
+        config: Arc::new(config),
+        ready: Arc::new(AtomicBool::new(true)),
+        metrics: metrics_handle(),
+        committed,
+        limiter,
+        route_metrics: Default::default(),
+        cluster,
+        forwarder: crate::cluster::forwarder(),
+    })
 }
 
 /// Gives every lease back before the node stops serving: other nodes take its tenants at once,
