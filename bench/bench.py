@@ -49,6 +49,7 @@ SIZES = {
         "cluster_clients": [64],
         "cluster_tenants": [1, 100],
         "takeovers": 20,
+        "takeover_lease_ms": 5_000,
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
         "control_batch": 256,
@@ -71,6 +72,7 @@ SIZES = {
         "cluster_clients": [64],
         "cluster_tenants": [1],
         "takeovers": 3,
+        "takeover_lease_ms": 1_000,
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
         "control_batch": 64,
@@ -364,7 +366,8 @@ def main() -> int:
         with postgres.backend_cluster(str(work), 3 * max(clients) + 80) as new_database:
             by_nodes = cluster.throughput(bin, str(rates), new_database, [1, 3], clients,
                                           tenants, size["seconds"], size["warmup"])
-            moves = cluster.takeovers(bin, str(rates), new_database, size["takeovers"], 5_000)
+            moves = cluster.takeovers(bin, str(rates), new_database, size["takeovers"],
+                                      size["takeover_lease_ms"])
         reference = postgres.run(str(rates), str(work), clients, tenants, size["pg_seconds"])
         ref_by = {(p["clients"], p["tenants"]): p for p in reference}
         rows = []

@@ -127,8 +127,10 @@ impl From<Refusal> for ApiError {
 }
 
 impl From<minutely_store::StoreError> for ApiError {
+    /// As the service's: a store that cannot be reached is 503 (try again), any other store
+    /// error internal.
     fn from(e: minutely_store::StoreError) -> ApiError {
-        ApiError::internal(e)
+        ServiceError::from(e).into()
     }
 }
 

@@ -120,7 +120,13 @@ impl From<Refusal> for ServiceError {
 }
 
 impl From<minutely_store::StoreError> for ServiceError {
+    /// A store that cannot be reached (a database restarting) is `unavailable`: the caller
+    /// tries again; any other store error is internal.
     fn from(e: minutely_store::StoreError) -> ServiceError {
+        if e.is_unreachable() {
+            tracing::warn!(error = %e, "the store cannot be reached");
+            return ServiceError::unavailable("the store cannot be reached now; try again");
+        }
         ServiceError::internal(e)
     }
 }

@@ -803,3 +803,46 @@ async fn postgres_cluster_an_owner_cut_off_from_the_database_stops_granting_and_
     );
     nodes.clear();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_a_database_restart_under_load_loses_nothing_acknowledged() {
+    if on_postgres().is_none() {
+        return;
+    }
+    let database = crate::postgres::Cluster::start();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (_, keys, nodes) = cluster(&database.url, dir.path());
+    let before = balance(&nodes[0].url(), &keys).await;
+    let client = reqwest::Client::new();
+    let work = batches("pgr", 40);
+    let mut first = Vec::new();
+    let mut restart = None;
+    for (n, calls) in work.iter().enumerate() {
+        if n == 10 {
+            // Batches keep coming, through every node, while the database restarts.
+            let data = database.dir.clone();
+            restart = Some(tokio::task::spawn_blocking(move || {
+                crate::postgres::throwaway(&["restart", data.to_str().expect("UTF-8")]);
+            }));
+        }
+        first.push(send(&client, &nodes[n % nodes.len()].url(), &keys, calls).await);
+        if n == 14 {
+            let restart = restart.take().expect("started at batch 10");
+            restart.await.expect("the restart ran");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answered = first.iter().flatten().count();
+    assert!(
+        answered >= 20,
+        "the nodes recovered: {answered} of 40 batches answered"
+    );
+    let total = settle(&client, &nodes, &keys, &work, &first).await;
+    assert_eq!(
+        balance(&nodes[1].url(), &keys).await,
+        before - total,
+        "C24: each call charged once"
+    );
+    drop(nodes);
+    drop(database);
+}

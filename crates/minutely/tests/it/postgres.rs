@@ -155,13 +155,13 @@ async fn balance(client: &Client, keys: &Keys) -> Decimal {
 
 /// A throwaway PostgreSQL cluster of one test's own (`deploy/postgres-throwaway`), on a free
 /// loopback port: restarting it touches no other test. Stopped and deleted when dropped.
-struct Cluster {
-    dir: PathBuf,
-    url: String,
+pub(crate) struct Cluster {
+    pub(crate) dir: PathBuf,
+    pub(crate) url: String,
 }
 
 impl Cluster {
-    fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -188,7 +188,7 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/postgres-throwaway")
 }
 
-fn throwaway(args: &[&str]) -> Vec<u8> {
+pub(crate) fn throwaway(args: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new(script())
         .args(args)
         .output()
