@@ -394,8 +394,11 @@ def main() -> int:
                   moves["min_s"], moves["max_s"]]]) +
             "\n\nA takeover: the node that holds the tenant is killed (SIGKILL); the time "
             "runs until another node grants an authorization for it (asked every 5 ms through "
-            "the two others). It is bounded below by what was left of the dead node's lease "
-            "(renewed every fifth of it) and above by a lease and the reload of the tenant.")
+            "the two others). Each kill comes right after the previous takeover and the "
+            "restart of the node killed before, so the lease has just been taken: each figure "
+            "is the worst case, what was left of a fresh lease, plus the claim and the reload "
+            "of the tenant. A node killed at a random moment leaves between four fifths of a "
+            "lease and a whole one (leases are renewed every fifth).")
         print(tables["cluster"], flush=True)
 
     if "ingest" in parts or "curve" in parts:
