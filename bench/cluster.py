@@ -8,7 +8,6 @@ share the machine's cores.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import subprocess
@@ -80,16 +79,8 @@ class Node:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str = "application/json", timeout: float = 30) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            headers = {"Authorization": f"Bearer {self.key}"}
-            if body is not None:
-                headers["Content-Type"] = content_type
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return server_bench.http_request(self.port, self.key, method, path, body,
+                                         content_type, timeout)
 
     def holds(self, tenant: str) -> bool:
         try:

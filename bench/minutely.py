@@ -95,6 +95,21 @@ def stop(proc: subprocess.Popen | None, grace_s: float) -> None:
             proc.wait()
 
 
+def http_request(port: int, key: str, method: str, path: str, body: bytes | None,
+                 content_type: str, timeout: float) -> tuple[int, bytes]:
+    """One request to the server on 127.0.0.1:`port` with `key` (none when empty)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def wait_ready(proc: subprocess.Popen, request, what: str, log_tail) -> None:
     """Waits (60 s at most) until the server `proc` answers /readyz with 200 through
     `request`; raises with its log's tail if it stops first."""
@@ -170,16 +185,7 @@ class Server:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str = "application/json") -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-            if body is not None:
-                headers["Content-Type"] = content_type
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, self.key, method, path, body, content_type, 60)
 
     def add_tenants(self, names: list[str]) -> float:
         """Creates the tenants through the API, a few requests at a time; returns seconds."""

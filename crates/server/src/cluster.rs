@@ -139,14 +139,29 @@ pub async fn forward(
             response = response.header(name, value);
         }
     }
-    match answer.bytes().await {
-        Ok(bytes) => response
+    match bounded_body(answer).await {
+        Some(bytes) => response
             .body(Body::from(bytes))
             .unwrap_or_else(|_| try_again("the owner's answer could not be passed on")),
-        Err(_) => try_again(format!(
-            "the answer of the node that holds this tenant ({node}) was cut; try again"
+        None => try_again(format!(
+            "the answer of the node that holds this tenant ({node}) was cut or too large; try again"
         )),
     }
+}
+
+/// The largest answer passed on from another node.
+pub const MAX_FORWARDED_ANSWER: usize = 64 << 20;
+
+/// An answer's body, read up to `MAX_FORWARDED_ANSWER` bytes (`None`: cut, or larger).
+async fn bounded_body(mut answer: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_FORWARDED_ANSWER {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 /// Headers that belong to one connection, not to the request.

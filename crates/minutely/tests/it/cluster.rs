@@ -820,10 +820,7 @@ async fn postgres_cluster_a_database_restart_under_load_loses_nothing_acknowledg
     for (n, calls) in work.iter().enumerate() {
         if n == 10 {
             // Batches keep coming, through every node, while the database restarts.
-            let data = database.dir.clone();
-            restart = Some(tokio::task::spawn_blocking(move || {
-                crate::postgres::throwaway(&["restart", data.to_str().expect("UTF-8")]);
-            }));
+            restart = Some(database.restart_in_background());
         }
         first.push(send(&client, &nodes[n % nodes.len()].url(), &keys, calls).await);
         if n == 14 {

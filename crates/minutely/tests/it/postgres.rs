@@ -176,6 +176,16 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// `pg_ctl restart -m immediate` of this cluster, on a blocking thread.
+    pub(crate) fn restart_in_background(&self) -> tokio::task::JoinHandle<()> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            throwaway(&["restart", dir.to_str().expect("a UTF-8 path")]);
+        })
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = std::process::Command::new(script())
@@ -243,10 +253,7 @@ async fn postgres_a_database_restart_under_load_loses_nothing_acknowledged() {
     for (n, calls) in batches.iter().enumerate() {
         if n == 10 {
             // Batches keep coming while the database restarts.
-            let dir = cluster.dir.clone();
-            restart = Some(tokio::task::spawn_blocking(move || {
-                throwaway(&["restart", dir.to_str().unwrap()]);
-            }));
+            restart = Some(cluster.restart_in_background());
         }
         acknowledged.push(send(&client, &keys, calls).await);
         if n == 14 {

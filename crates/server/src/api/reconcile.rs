@@ -183,7 +183,8 @@ async fn settle_there(
     if answer.status() != StatusCode::OK {
         return Ok(Err(answer));
     }
-    let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+    let limit = crate::cluster::MAX_FORWARDED_ANSWER;
+    let bytes = axum::body::to_bytes(answer.into_body(), limit)
         .await
         .map_err(ApiError::internal)?;
     Ok(Ok(
