@@ -14,13 +14,14 @@ use minutely_formats::{calls, countries, instant};
 use std::io::Write;
 
 /// SplitMix64: small, fast, and the same on every platform.
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -41,7 +42,7 @@ impl Rng {
 }
 
 /// The country calling code of a region.
-fn calling_code(country: Country) -> Option<u16> {
+pub fn calling_code(country: Country) -> Option<u16> {
     region_facts(country).map(|r| r.calling_code)
 }
 
@@ -51,7 +52,7 @@ fn examples(country: Country) -> (Option<String>, Option<String>) {
 }
 
 /// A valid number of `country`, varying the last digits of an example number.
-fn random_number(rng: &mut Rng, country: Country, mobile: bool) -> Option<E164> {
+pub fn random_number(rng: &mut Rng, country: Country, mobile: bool) -> Option<E164> {
     let code = calling_code(country)?;
     let (fixed, mobile_example) = examples(country);
     let example = if mobile {

@@ -6,6 +6,7 @@
 //! step with the reservations; `engine` and `live` never import this module.
 
 use crate::engine::{Charge, Funding, Mode, Outcome, Processed, TenantBook};
+use crate::guard;
 use crate::ledger::{Effects, Event};
 use crate::live::later;
 pub use crate::live::{HoldChanges, Holds, LAPSED_RETENTION_DAYS};
@@ -77,6 +78,8 @@ pub enum Extension {
     Extended(Grant),
     /// C26: no more credit: the bridge ends the call at the granted limit.
     Exhausted(Grant),
+    /// C43: the toll-fraud guard refused more: the bridge ends the call at the granted limit.
+    Stopped(Grant, Reason),
 }
 
 /// Why a call-control command about an existing call was not carried out.
@@ -182,7 +185,15 @@ impl TenantBook {
     /// C27: reservations whose grant and grace have passed by `now` lapse and their funds
     /// return; lapsed ones past their retention are forgotten.
     pub fn expire(&mut self, now: Timestamp) -> HoldChanges {
-        self.live.expire(now, &self.tenant.timezone)
+        let changes = self.live.expire(now, &self.tenant.timezone);
+        // A lapsed hold no longer counts in the guard's exposure (C44).
+        for r in changes.put.iter().filter(|r| !r.live) {
+            self.guard.release(&r.call.call_id);
+        }
+        for id in &changes.dropped {
+            self.guard.release(id);
+        }
+        changes
     }
 
     /// What a grant of `seconds` for this assessed call takes, with `pool_left` minutes of pool.
@@ -268,7 +279,11 @@ impl TenantBook {
         }
         self.settle(now, &mut effects);
         self.wallet.advance(now, &mut effects);
-        let decision = match self.decide(rater, call, policy) {
+        // The guard is taken out while the book decides (a move, not a copy of its maps).
+        let mut guard = std::mem::take(&mut self.guard);
+        let decided = self.decide(&mut guard, rater, call, policy, &mut effects);
+        self.guard = guard;
+        let decision = match decided {
             Ok(mut r) => {
                 let short = r.granted_s.is_some_and(|g| g < policy.window_s.max(1));
                 let last = short || self.nothing_left_after(&r, None);
@@ -295,14 +310,47 @@ impl TenantBook {
 
     fn decide(
         &self,
+        guard: &mut guard::Guard,
         rater: &mut Rater<'_>,
         call: &CallRecord,
         policy: &ControlPolicy,
+        effects: &mut Effects,
     ) -> Result<Reservation, Reason> {
         if call.end != call.start {
             return Err(Reason::InvalidRecord);
         }
         let a = rater.assess(&self.tenant, call)?;
+        // C43: the guard, after the policy and eligibility checks of C30, before credit.
+        let digits = guard::digits_of(&call.destination_number);
+        let guarded = guard::dial_out(&self.tenant, call, &a, &digits, call.start);
+        let mut cap_s = None;
+        if let Some(d) = &guarded {
+            let v = guard.authorize(d, policy.window_s.max(1), &self.tenant.timezone);
+            effects
+                .events
+                .extend(v.alerts.into_iter().map(|x| x.event(call.start)));
+            if let Some(reason) = v.refuse {
+                return Err(reason);
+            }
+            cap_s = v.cap_s;
+        }
+        let r = self.reservation(&a, call, policy, cap_s)?;
+        if let (Some(d), Some(granted)) = (&guarded, r.granted_s) {
+            guard.granted(d, granted, cap_s, &self.tenant.timezone);
+        }
+        Ok(r)
+    }
+
+    /// What an assessed call about to connect is granted and holds (C25, C14, C32), at most
+    /// `cap_s` seconds when the guard caps it.
+    fn reservation(
+        &self,
+        a: &Assessment<'_>,
+        call: &CallRecord,
+        policy: &ControlPolicy,
+        cap_s: Option<u64>,
+    ) -> Result<Reservation, Reason> {
+        let a = a.clone();
         let pool_left = self.pool_remaining(call.start);
         let window = policy.window_s.max(1);
         let unmetered = |funding| Reservation {
@@ -363,6 +411,10 @@ impl TenantBook {
                 }
             }
         };
+        let (seconds, need) = match cap_s {
+            Some(cap) if seconds > cap => (cap, self.need(&a, cap, pool_left)?),
+            _ => (seconds, need),
+        };
         Ok(Reservation {
             call: call.clone(),
             granted_s: Some(seconds),
@@ -389,7 +441,9 @@ impl TenantBook {
         duration_s: u64,
         policy: &ControlPolicy,
     ) -> (Result<Reservation, Reason>, Outcome) {
-        let decision = self.decide(rater, call, policy);
+        // The guard's decision too (on a copy of its counters: nothing changes).
+        let mut guard = self.guard.clone();
+        let decision = self.decide(&mut guard, rater, call, policy, &mut Effects::default());
         let mut copy = TenantBook::new(self.tenant.clone());
         copy.wallet = self.wallet.clone();
         copy.scheduled = self.scheduled.clone();
@@ -450,13 +504,44 @@ impl TenantBook {
         }
         self.settle(now, &mut effects);
         self.wallet.advance(now, &mut effects);
-        let next = match rater.assess(&self.tenant, &r.call) {
-            Ok(a) => self.next_grant(&a, &r, granted, policy),
-            Err(_) => None,
-        };
         let window = policy.window_s.max(1);
+        let (next, stopped) = match rater.assess(&self.tenant, &r.call) {
+            Ok(a) => {
+                // C43 again: a refusal ends the call at its current window.
+                let digits = guard::digits_of(&r.call.destination_number);
+                let verdict = guard::dial_out(&self.tenant, &r.call, &a, &digits, now)
+                    .map(|d| {
+                        let target = granted.saturating_add(window);
+                        self.guard
+                            .extend(&d, granted, target, &self.tenant.timezone)
+                    })
+                    .unwrap_or_default();
+                effects
+                    .events
+                    .extend(verdict.alerts.into_iter().map(|x| x.event(now)));
+                match (verdict.refuse, verdict.cap_s) {
+                    (Some(reason), _) => (None, Some(reason)),
+                    (None, cap) => {
+                        let room = cap.map_or(window, |c| c.saturating_sub(granted).min(window));
+                        let capped = ControlPolicy {
+                            window_s: room,
+                            ..*policy
+                        };
+                        let next = (room > 0)
+                            .then(|| self.next_grant(&a, &r, granted, &capped))
+                            .flatten();
+                        (next, None)
+                    }
+                }
+            }
+            Err(_) => (None, None),
+        };
         let (mut next, extended) = match next {
-            Some(next) => (next, true),
+            Some(next) => {
+                self.guard
+                    .regranted(call_id, next.granted_s.unwrap_or(granted));
+                (next, true)
+            }
             None => (r.clone(), false),
         };
         let grew = next.granted_s.unwrap_or(granted).saturating_sub(granted);
@@ -466,10 +551,10 @@ impl TenantBook {
         if next != r {
             self.live.regrant(next, &self.tenant.timezone, &mut changes);
         }
-        let answer = if extended {
-            Extension::Extended(grant)
-        } else {
-            Extension::Exhausted(grant)
+        let answer = match (extended, stopped) {
+            (true, _) => Extension::Extended(grant),
+            (false, Some(reason)) => Extension::Stopped(grant, reason),
+            (false, None) => Extension::Exhausted(grant),
         };
         (Ok(answer), effects, changes)
     }
@@ -654,7 +739,22 @@ impl TenantBook {
             return (Err(ControlError::Refused(Reason::InvalidRecord)), changes);
         }
         self.live.end(call_id, &self.tenant.timezone, &mut changes);
-        let processed = self.process_call(rater, &call, Mode::Ended);
+        let digits = guard::digits_of(&call.destination_number);
+        let duration_s = call
+            .end
+            .duration_since(call.start)
+            .as_secs()
+            .max(0)
+            .unsigned_abs();
+        let tz = &self.tenant.timezone;
+        let found = self
+            .guard
+            .ended(call_id, &call.organizer, &digits, duration_s, call.end, tz);
+        let mut processed = self.process_call(rater, &call, Mode::Ended);
+        processed
+            .effects
+            .events
+            .extend(found.map(|x| x.event(call.end)));
         let record = (!processed.replay).then_some(call);
         (Ok((record, processed)), changes)
     }

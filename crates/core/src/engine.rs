@@ -129,6 +129,8 @@ pub struct TenantBook {
     /// Calls authorized and not yet ended, and what they hold (C25 to C27). Changed only by
     /// the call-control commands (module `control`), read through `live`.
     pub(crate) live: LiveCalls,
+    /// The toll-fraud guard's settings and counters (C43 to C46).
+    pub guard: crate::guard::Guard,
 }
 
 /// A funding made when the ledger reaches its instant.
@@ -147,6 +149,7 @@ impl TenantBook {
             seen: HashMap::new(),
             scheduled: Vec::new(),
             live: LiveCalls::new(&tenant.timezone),
+            guard: crate::guard::Guard::default(),
             tenant,
         }
     }
@@ -403,9 +406,24 @@ impl TenantBook {
         self.settle(dated, &mut effects);
         // C14/C28: what is available is what the wallet holds at the call's instant.
         self.wallet.advance(dated, &mut effects);
-        let plan = rater
-            .assess(&self.tenant, call)
-            .and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
+        let assessed = rater.assess(&self.tenant, call);
+        if mode == Mode::Bulk
+            && self.guard.is_on()
+            && let Ok(a) = &assessed
+        {
+            // C43: a call that already happened is only flagged.
+            let digits = crate::guard::digits_of(&call.destination_number);
+            if let Some(d) = crate::guard::dial_out(&self.tenant, call, a, &digits, call.start) {
+                let duration_s = call.end.duration_since(call.start).as_secs().max(0);
+                let v = self
+                    .guard
+                    .record(&d, duration_s.unsigned_abs(), &self.tenant.timezone);
+                effects
+                    .events
+                    .extend(v.alerts.into_iter().map(|x| x.event(call.start)));
+            }
+        }
+        let plan = assessed.and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
         let outcome = match plan.and_then(|plan| self.charge(plan, call, mode, &mut effects)) {
             Ok(charge) => Outcome::Charged(Box::new(charge)),
             Err(reason) => Outcome::Refused(reason),
@@ -500,15 +518,24 @@ impl TenantBook {
             // The tenant is read and the wallet changed: two fields, borrowed apart.
             let tenant = &self.tenant;
             let settings = tenant.wallet().expect("a credit charge has a wallet");
+            // The guard's rule 10: no auto-recharge while dial-out is suspended, a few a day
+            // while an alert is open.
+            let recharge = settings
+                .auto_recharge
+                .as_ref()
+                .filter(|_| self.guard.recharge_allowed(at));
             let policy = crate::ledger::DebitPolicy {
                 tz: &tenant.timezone,
-                auto_recharge: settings.auto_recharge.as_ref(),
+                auto_recharge: recharge,
                 low_thresholds: &settings.low_balance_thresholds,
             };
             let debit = self
                 .wallet
                 .debit(charge.amount, at, &call.call_id, &policy, effects)
                 .map_err(|_| Reason::AmountOutOfRange)?;
+            if debit.recharge_lot.is_some() {
+                self.guard.recharged(at);
+            }
             charge.lots = debit.lots;
             charge.balance_after = Some(debit.balance_after);
             charge.recharge_lot = debit.recharge_lot;

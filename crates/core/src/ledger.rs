@@ -206,6 +206,36 @@ pub enum Event {
         /// When the grant ends: the call is cut then.
         ends_at: Timestamp,
     },
+    /// C46: a rule of the toll-fraud guard found a dial-out (`enforced`: it was refused or
+    /// cut; otherwise only recorded, in monitor mode or while learning). `hour` and `day`:
+    /// the tenant's exposure (C44) of the rolling hour and day with this call.
+    FraudAlert {
+        at: Timestamp,
+        reason: crate::reason::Reason,
+        enforced: bool,
+        organizer: String,
+        country: crate::numbers::Country,
+        hour: Decimal,
+        day: Decimal,
+    },
+    /// A first call to a country the tenant has not called recently.
+    FraudNewCountry {
+        at: Timestamp,
+        country: crate::numbers::Country,
+        organizer: String,
+    },
+    /// Dial-out suspended for one organizer, or the whole tenant (`organizer` `None`).
+    FraudSuspended {
+        at: Timestamp,
+        organizer: Option<String>,
+        reason: crate::reason::Reason,
+    },
+    /// A suspension lifted (C46), by whom (the key's role).
+    FraudLifted {
+        at: Timestamp,
+        organizer: Option<String>,
+        by: String,
+    },
 }
 
 impl Event {
@@ -219,6 +249,10 @@ impl Event {
             Event::LotExpiringSoon { .. } => "wallet.lot_expiring",
             Event::PoolThreshold { .. } => "pool.threshold",
             Event::CallLastWindow { .. } => "call.last_window",
+            Event::FraudAlert { .. } => "fraud.alert",
+            Event::FraudNewCountry { .. } => "fraud.new_country",
+            Event::FraudSuspended { .. } => "fraud.suspended",
+            Event::FraudLifted { .. } => "fraud.lifted",
         }
     }
 
@@ -230,7 +264,11 @@ impl Event {
             | Event::LowBalance { at, .. }
             | Event::LotExpiringSoon { at, .. }
             | Event::PoolThreshold { at, .. }
-            | Event::CallLastWindow { at, .. } => *at,
+            | Event::CallLastWindow { at, .. }
+            | Event::FraudAlert { at, .. }
+            | Event::FraudNewCountry { at, .. }
+            | Event::FraudSuspended { at, .. }
+            | Event::FraudLifted { at, .. } => *at,
         }
     }
 }

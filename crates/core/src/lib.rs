@@ -15,6 +15,7 @@ pub mod directory;
 pub mod engine;
 pub mod explain;
 pub mod funding;
+pub mod guard;
 pub mod ident;
 pub mod lang;
 pub mod ledger;

@@ -71,6 +71,15 @@ reasons! {
     InvalidPolicy => "invalid_policy", "C41", "unknown dial-out policy name";
     UnknownTenant => "unknown_tenant", "C41", "no such tenant";
     UnknownUser => "unknown_user", "C41", "no such user";
+    FraudDestinationBlocked => "fraud_destination_blocked", "C45", "the destination is on the operator's high-risk list";
+    FraudPremiumNotEnabled => "fraud_premium_not_enabled", "C45", "premium destinations are not enabled for the tenant";
+    FraudConcurrencyLimit => "fraud_concurrency_limit", "C45", "too many live dial-outs for the organizer, the conference or the tenant";
+    FraudCallRateLimit => "fraud_call_rate_limit", "C45", "too many dial-out attempts in the last minute";
+    FraudSpendLimit => "fraud_spend_limit", "C45", "dial-out spending is far above the tenant's usual level";
+    FraudCountryNotApproved => "fraud_country_not_approved", "C45", "calls to this country need the tenant admin's approval";
+    FraudTestCallPattern => "fraud_test_call_pattern", "C45", "short test calls to this country were detected; it is blocked for a day";
+    FraudDurationCap => "fraud_duration_cap", "C45", "the call reached the longest duration allowed for its destination";
+    FraudDialoutSuspended => "fraud_dialout_suspended", "C45", "dial-out is suspended until the tenant admin or the operator lifts it";
 }
 
 impl fmt::Display for Reason {
@@ -94,6 +103,6 @@ mod tests {
             );
             assert_eq!(Reason::from_code(reason.code()), Some(*reason));
         }
-        assert_eq!(Reason::ALL.len(), 29);
+        assert_eq!(Reason::ALL.len(), 38);
     }
 }

@@ -10,6 +10,7 @@ pub mod deck;
 pub mod export;
 pub mod instant;
 pub mod ratecard;
+pub mod risk_list;
 pub mod tenant_file;
 
 pub use minutely_core::catalogue::RowError;

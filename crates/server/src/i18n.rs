@@ -323,6 +323,69 @@ catalogue! {
         fr: "Cet utilisateur n’existe pas.",
         de: "Dieser Benutzer existiert nicht.",
     }
+    "fraud_destination_blocked" => {
+        en: "The destination is on the operator's list of high-risk destinations.",
+        ja: "この通話先は、オペレーターの高リスク通話先リストに含まれています。",
+        zh_cn: "该目的地在运营商的高风险目的地列表中。",
+        fr: "La destination figure sur la liste des destinations à haut risque de l’opérateur.",
+        de: "Das Ziel steht auf der Liste der Hochrisikoziele des Betreibers.",
+    }
+    "fraud_premium_not_enabled" => {
+        en: "Premium destinations are not enabled for the tenant.",
+        ja: "テナントでは、プレミアム料金の通話先が有効になっていません。",
+        zh_cn: "该租户未启用高费率目的地。",
+        fr: "Les destinations surtaxées ne sont pas activées pour le locataire.",
+        de: "Premium-Ziele sind für den Mandanten nicht aktiviert.",
+    }
+    "fraud_concurrency_limit" => {
+        en: "Too many dial-out calls are live at once for the organizer, the conference or the tenant.",
+        ja: "開催者、会議、またはテナントで同時に進行中のダイヤルアウト通話が多すぎます。",
+        zh_cn: "组织者、会议或租户同时进行的拨出呼叫过多。",
+        fr: "Trop d’appels sortants sont en cours simultanément pour l’organisateur, la conférence ou le locataire.",
+        de: "Für den Organisator, die Konferenz oder den Mandanten laufen zu viele Dial-Out-Anrufe gleichzeitig.",
+    }
+    "fraud_call_rate_limit" => {
+        en: "Too many dial-out attempts were made in the last minute.",
+        ja: "直近 1 分間のダイヤルアウトの試行回数が多すぎます。",
+        zh_cn: "过去一分钟内的拨出尝试次数过多。",
+        fr: "Trop de tentatives d’appels sortants ont été faites au cours de la dernière minute.",
+        de: "In der letzten Minute gab es zu viele Dial-Out-Versuche.",
+    }
+    "fraud_spend_limit" => {
+        en: "Dial-out spending is far above the tenant's usual level.",
+        ja: "ダイヤルアウトの利用額が、テナントの通常の水準を大幅に上回っています。",
+        zh_cn: "拨出支出远高于租户的正常水平。",
+        fr: "Les dépenses d’appels sortants sont très supérieures au niveau habituel du locataire.",
+        de: "Die Dial-Out-Ausgaben liegen weit über dem üblichen Niveau des Mandanten.",
+    }
+    "fraud_country_not_approved" => {
+        en: "Calls to this country need the tenant admin's approval.",
+        ja: "この国/地域への通話には、テナント管理者の承認が必要です。",
+        zh_cn: "拨打此国家/地区需要租户管理员的批准。",
+        fr: "Les appels vers ce pays nécessitent l’approbation de l’administrateur du locataire.",
+        de: "Anrufe in dieses Land erfordern die Genehmigung des Mandantenadministrators.",
+    }
+    "fraud_test_call_pattern" => {
+        en: "Short test calls to this country were detected, so it is blocked for a day.",
+        ja: "この国/地域への短いテスト通話が検出されたため、1 日間ブロックされています。",
+        zh_cn: "检测到拨往此国家/地区的短时测试呼叫，该国家/地区已被阻止一天。",
+        fr: "Des appels de test courts vers ce pays ont été détectés, il est donc bloqué pendant une journée.",
+        de: "Es wurden kurze Testanrufe in dieses Land erkannt, daher ist es für einen Tag gesperrt.",
+    }
+    "fraud_duration_cap" => {
+        en: "The call reached the longest duration allowed for its destination.",
+        ja: "通話が、その通話先で許可されている最長の通話時間に達しました。",
+        zh_cn: "该呼叫已达到其目的地允许的最长时长。",
+        fr: "L’appel a atteint la durée maximale autorisée pour sa destination.",
+        de: "Der Anruf hat die für sein Ziel zulässige Höchstdauer erreicht.",
+    }
+    "fraud_dialout_suspended" => {
+        en: "Dial-out is suspended until the tenant admin or the operator lifts the suspension.",
+        ja: "テナント管理者またはオペレーターが解除するまで、ダイヤルアウトは停止されています。",
+        zh_cn: "拨出已暂停，直到租户管理员或运营商解除暂停。",
+        fr: "Les appels sortants sont suspendus jusqu’à ce que l’administrateur du locataire ou l’opérateur lève la suspension.",
+        de: "Dial-Out ist ausgesetzt, bis der Mandantenadministrator oder der Betreiber es wieder freigibt.",
+    }
 
     // Codes of the API itself (`API_CODES`).
     "invalid_request" => {

@@ -14,8 +14,12 @@
 //! `id` is the same for every attempt to deliver the event (derived from the tenant and the
 //! sequence), so a receiver drops duplicates by it; `sequence` grows by one per event of the
 //! tenant. `data` values are strings (amounts are exact decimals, instants RFC 3339). The types
-//! are the wallet's (`wallet.*`), the pool's (`pool.threshold`) and call control's
-//! `call.last_window` (data `call_id`, `max_duration_s`, `remaining_s`, `ends_at`). Headers:
+//! are the wallet's (`wallet.*`), the pool's (`pool.threshold`), call control's
+//! `call.last_window` (data `call_id`, `max_duration_s`, `remaining_s`, `ends_at`) and the
+//! toll-fraud guard's (C46): `fraud.alert` (`reason`, `enforced`, `organizer`, `country`,
+//! `hour_exposure`, `day_exposure`), `fraud.new_country` (`country`, `organizer`),
+//! `fraud.suspended` (`scope` organizer or tenant, `organizer`, `reason`) and `fraud.lifted`
+//! (`scope`, `organizer`, `by`). Headers:
 //!
 //! - `content-type: application/json`
 //! - `minutely-event-id: <id>` (the body's `id`)

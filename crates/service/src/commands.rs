@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod control;
 pub mod directory;
+pub mod guard;
 pub mod reconcile;
 pub mod rerate;
 pub mod settings;
@@ -20,6 +21,7 @@ use crate::writer::Ctx;
 use catalogue::{CatalogueAnswer, CatalogueCommand};
 use control::{ControlAnswer, ControlCommand};
 use directory::{DirectoryAnswer, DirectoryCommand};
+use guard::{GuardAnswer, GuardCommand};
 use minutely_core::money::Currency;
 use minutely_core::rating::CallRecord;
 use minutely_formats::tenant_file::TenantFile;
@@ -73,6 +75,8 @@ pub enum Command {
     Reconcile(Reconcile),
     /// Rate a tenant's calls of a period again after a rate-card fix (`rerate`).
     Rerate(Rerate),
+    /// The toll-fraud guard's settings, approvals and liftings (`guard`).
+    Guard(GuardCommand),
 }
 
 /// What a command did.
@@ -94,6 +98,7 @@ pub enum Answer {
     Settings(SettingsAnswer),
     Reconciled(Reconciled),
     Rerated(RerateReport),
+    Guard(GuardAnswer),
 }
 
 impl Command {
@@ -134,6 +139,7 @@ impl Command {
             Command::Settings(command) => command.execute(ctx).map(Answer::Settings),
             Command::Reconcile(command) => command.execute(ctx).map(Answer::Reconciled),
             Command::Rerate(command) => command.execute(ctx).map(Answer::Rerated),
+            Command::Guard(command) => command.execute(ctx).map(Answer::Guard),
         }
     }
 }
@@ -200,6 +206,7 @@ impl Answer {
             Answer::Settings(_) => "Settings",
             Answer::Reconciled(_) => "Reconciled",
             Answer::Rerated(_) => "Rerated",
+            Answer::Guard(_) => "Guard",
         }
     }
 }

@@ -741,6 +741,9 @@ fn changes_of(
                 c.scheduled = Some(book.scheduled.clone());
             }
             c.pool = book.pool_used.clone();
+            if book.guard.is_on() {
+                c.guard_state = Some(minutely_store::guard_image::to_bytes(&book.guard.state));
+            }
             Some((c, stored))
         })
         .unzip()

@@ -297,6 +297,32 @@ pub(crate) fn event_payload(event: &Event) -> String {
                 ts(*ends_at)
             )
         }
+        // A UPN holds no `;` (`ident::upn`).
+        Event::FraudAlert {
+            reason,
+            enforced,
+            organizer,
+            country,
+            hour,
+            day,
+            ..
+        } => format!(
+            "reason={reason};enforced={enforced};organizer={organizer};country={};hour_exposure={hour};day_exposure={day}",
+            country.as_str()
+        ),
+        Event::FraudNewCountry {
+            country, organizer, ..
+        } => format!("country={};organizer={organizer}", country.as_str()),
+        Event::FraudSuspended {
+            organizer, reason, ..
+        } => match organizer {
+            Some(upn) => format!("scope=organizer;organizer={upn};reason={reason}"),
+            None => format!("scope=tenant;reason={reason}"),
+        },
+        Event::FraudLifted { organizer, by, .. } => match organizer {
+            Some(upn) => format!("scope=organizer;organizer={upn};by={by}"),
+            None => format!("scope=tenant;by={by}"),
+        },
     }
 }
 
@@ -452,6 +478,59 @@ mod tests {
                     ("ends_at", ts(Timestamp::MAX)),
                 ],
             ),
+            (
+                Event::FraudAlert {
+                    at,
+                    reason: minutely_core::Reason::FraudSpendLimit,
+                    enforced: true,
+                    organizer: "ada@contoso.com".into(),
+                    country: minutely_core::numbers::Country::parse("LV").unwrap(),
+                    hour: "31.5".parse().unwrap(),
+                    day: "120".parse().unwrap(),
+                },
+                vec![
+                    ("reason", "fraud_spend_limit".into()),
+                    ("enforced", "true".into()),
+                    ("organizer", "ada@contoso.com".into()),
+                    ("country", "LV".into()),
+                    ("hour_exposure", "31.5".into()),
+                    ("day_exposure", "120".into()),
+                ],
+            ),
+            (
+                Event::FraudNewCountry {
+                    at,
+                    country: minutely_core::numbers::Country::parse("DE").unwrap(),
+                    organizer: "ada@contoso.com".into(),
+                },
+                vec![
+                    ("country", "DE".into()),
+                    ("organizer", "ada@contoso.com".into()),
+                ],
+            ),
+            (
+                Event::FraudSuspended {
+                    at,
+                    organizer: None,
+                    reason: minutely_core::Reason::FraudTestCallPattern,
+                },
+                vec![
+                    ("scope", "tenant".into()),
+                    ("reason", "fraud_test_call_pattern".into()),
+                ],
+            ),
+            (
+                Event::FraudLifted {
+                    at,
+                    organizer: Some("ada@contoso.com".into()),
+                    by: "operator".into(),
+                },
+                vec![
+                    ("scope", "organizer".into()),
+                    ("organizer", "ada@contoso.com".into()),
+                    ("by", "operator".into()),
+                ],
+            ),
         ]
     }
 
@@ -471,7 +550,7 @@ mod tests {
         }
         let kinds: std::collections::BTreeSet<_> =
             every_event().iter().map(|(e, _)| e.kind()).collect();
-        assert_eq!(kinds.len(), 7, "every kind of event: {kinds:?}");
+        assert_eq!(kinds.len(), 11, "every kind of event: {kinds:?}");
         assert_eq!(parse_payload(""), Some(vec![]));
         assert_eq!(parse_payload("a=1;b"), None);
         assert_eq!(parse_payload("=1"), None);

@@ -13,6 +13,8 @@ mod checkpoint;
 mod codec;
 mod db;
 mod directory;
+mod guard;
+pub mod guard_image;
 mod integrity;
 mod lease;
 mod ledger;
@@ -116,6 +118,7 @@ use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{AmountRules, Tenant};
 use minutely_core::engine::{Month, Outcome, ScheduledFunding, Seen, TenantBook};
+use minutely_core::guard::{Guard, GuardMode, OperatorGuard, RiskList, TenantGuard};
 use minutely_core::ledger::{Entry, Event, LotId, Wallet, WalletSnapshot};
 use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
@@ -123,6 +126,7 @@ use minutely_core::rating::CallRecord;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A store failure: the operation changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +329,8 @@ pub struct TenantChanges {
     /// Reservations to delete, by call id (applied after `reservations_put`, so an id in both is
     /// deleted; unknown ids are ignored).
     pub reservations_drop: Vec<String>,
+    /// The toll-fraud guard's counters (`GuardState::to_bytes`), when the guard is on.
+    pub guard_state: Option<Vec<u8>>,
 }
 
 /// The store.
@@ -340,6 +346,9 @@ pub struct Store {
     pending_seq: Option<u64>,
     /// This node and its tenants' lease epochs, which every batch commit checks (`lease`).
     fencing: Option<lease::Fencing>,
+    /// The toll-fraud guard's operator part as last read or written, shared by every book
+    /// loaded (`guard_operator`).
+    guard_operator: std::sync::Mutex<Option<std::sync::Arc<OperatorGuard>>>,
 }
 
 impl Store {
@@ -391,6 +400,7 @@ impl Store {
             watermark,
             pending_seq: None,
             fencing: None,
+            guard_operator: std::sync::Mutex::new(None),
         }
     }
 
@@ -691,7 +701,51 @@ impl Store {
             return Err(invariant(detail));
         }
         book.load_reservations(reservations);
+        let (settings, state) = guard::read_tenant(&tx, tenant_id)?;
+        book.guard = Guard::new(self.guard_operator()?, settings);
+        book.guard.state = state.unwrap_or_default();
         Ok(Some(book))
+    }
+
+    /// The toll-fraud guard's operator part (default mode, high-risk list), read once and then
+    /// kept until `set_guard_operator` or `forget_guard_operator`.
+    pub fn guard_operator(&self) -> Result<Arc<OperatorGuard>> {
+        let mut cached = self
+            .guard_operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(operator) = &*cached {
+            return Ok(Arc::clone(operator));
+        }
+        let operator = Arc::new(guard::read_operator(&self.conn)?);
+        *cached = Some(Arc::clone(&operator));
+        Ok(operator)
+    }
+
+    /// Forgets the cached operator part (another process may have changed it).
+    pub fn forget_guard_operator(&self) {
+        *self
+            .guard_operator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Writes the operator's default mode, and the high-risk list when given (replaced whole),
+    /// in one transaction; the operator part as now stored.
+    pub fn set_guard_operator(
+        &mut self,
+        default_mode: GuardMode,
+        list: Option<&RiskList>,
+        at: Timestamp,
+    ) -> Result<Arc<OperatorGuard>> {
+        self.in_write(|tx| guard::write_operator(tx, default_mode, list, at))?;
+        self.forget_guard_operator();
+        self.guard_operator()
+    }
+
+    /// Writes a tenant's guard settings (its counters kept).
+    pub fn set_guard_settings(&mut self, tenant: &str, settings: &TenantGuard) -> Result<()> {
+        self.in_write(|tx| guard::write_settings(tx, tenant, settings))
     }
 
     /// Writes the whole directory of `book.tenant` (tenant row, purchases, wallet settings,
@@ -1005,6 +1059,9 @@ fn write_changes(conn: &Db, c: &TenantChanges) -> Result<()> {
     rerate::insert_runs(conn, id, &c.commit.rerate_runs)?;
     reservations::put(conn, id, &c.reservations_put)?;
     reservations::delete(conn, id, &c.reservations_drop)?;
+    if let Some(state) = &c.guard_state {
+        guard::write_state(conn, id, state)?;
+    }
     Ok(())
 }
 

@@ -36,6 +36,9 @@ pub(crate) const TABLES: &[&str] = &[
     "rerate_runs",
     "rerate_items",
     "stream_cursors",
+    "guard_operator",
+    "guard_list",
+    "guard_tenants",
 ];
 
 /// Tables whose key the database numbers (SQLite's rowid, an identity on PostgreSQL): after

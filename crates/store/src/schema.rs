@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -532,5 +532,35 @@ CREATE TABLE stream_cursors (
     published_through INTEGER NOT NULL CHECK (published_through >= 0),
     updated_at TEXT NOT NULL,
     PRIMARY KEY (prefix, tenant)
+) STRICT;
+"#;
+
+/// V9: the toll-fraud guard (C43 to C46). `guard_operator` (one row) holds the mode of tenants
+/// without their own and the version of the high-risk list, whose entries are `guard_list`;
+/// `guard_tenants` holds a tenant's own settings (`key=value;...`, empty for none) and its
+/// counters (the core's image, rewritten by every commit that touched the tenant while its
+/// guard is on).
+const V9: &str = r#"
+CREATE TABLE guard_operator (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    default_mode TEXT NOT NULL CHECK (default_mode IN ('off', 'monitor', 'enforce')),
+    list_version INTEGER NOT NULL CHECK (list_version >= 0),
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE guard_list (
+    prefix TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('allow', 'block', 'step_up', 'monitor')),
+    category TEXT NOT NULL,
+    source TEXT NOT NULL,
+    expires TEXT,
+    note TEXT NOT NULL,
+    PRIMARY KEY (prefix, action)
+) STRICT;
+
+CREATE TABLE guard_tenants (
+    tenant TEXT PRIMARY KEY REFERENCES tenants (id),
+    settings TEXT NOT NULL,
+    state BLOB
 ) STRICT;
 "#;

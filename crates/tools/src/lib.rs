@@ -4,6 +4,7 @@
 //! `minutely`, carries none of it; `minutely-tools` is built beside it.
 
 pub mod floor;
+pub mod fraudsim;
 pub mod generate;
 pub mod load;
 pub mod soak;
@@ -55,6 +56,20 @@ enum Command {
     ///
     /// Example: minutely-tools floor --listen 127.0.0.1:8090 --dir /tmp/floor --seconds 60
     Floor(floor::FloorArgs),
+    /// The toll-fraud guard's simulation: seeded tenants over weeks of ordinary dial-outs with
+    /// five attacks in the last week, run with no guard, static lists only, a total-cost
+    /// threshold and the full guard; prints the losses, the time to the first alert and block,
+    /// and the false positives (FRAUD.md).
+    ///
+    /// Example: minutely-tools fraud-sim --seed 1 --tenants 300 --days 35
+    FraudSim {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=5000))]
+        tenants: u64,
+        #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u32).range(21..=120))]
+        days: u32,
+    },
 }
 
 /// Parses the command line of `minutely-tools`, runs the command and gives its exit code.
@@ -65,6 +80,11 @@ pub fn main() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Soak(args) => soak::run(&cli.db, args),
         Command::Floor(args) => floor::run(args),
+        Command::FraudSim {
+            seed,
+            tenants,
+            days,
+        } => fraudsim::main(seed, tenants as usize, days),
     };
     minutely_cli::exit_code(result)
 }

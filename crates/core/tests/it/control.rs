@@ -2408,6 +2408,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                     let kind = match &answer {
                         Extension::Extended(_) => "extended",
                         Extension::Exhausted(_) => "exhausted",
+                        Extension::Stopped(..) => panic!("{name}: the guard is off"),
                     };
                     *seen.entry(kind).or_default() += 1;
                     let (grant, grew) = match answer {
@@ -2420,6 +2421,7 @@ fn c25_c26_c27_random_live_traffic_never_spends_the_same_credit_twice() {
                             assert_eq!(g.max_duration_s, known, "{name}");
                             (g, false)
                         }
+                        Extension::Stopped(..) => unreachable!("the guard is off"),
                     };
                     assert!(
                         grant.credit - held <= before.max(Decimal::ZERO),

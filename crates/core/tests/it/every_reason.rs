@@ -5,9 +5,14 @@ use crate::common;
 
 use common::*;
 use minutely_core::Reason;
+use minutely_core::control::{ControlPolicy, Decision, Extension};
 use minutely_core::directory::{Agreement, AmountRules, NumberKind, Policy, Sku, UserSpec};
 use minutely_core::engine::{Mode, TenantBook};
+use minutely_core::guard::{
+    Guard, GuardLimits, GuardMode, OperatorGuard, RiskAction, RiskEntry, RiskList, TenantGuard,
+};
 use minutely_core::rating::{CallRecord, Rater};
+use std::sync::Arc;
 
 const T: &str = "2026-03-02T09:00:00Z";
 
@@ -37,6 +42,98 @@ fn fund_reason(book: &mut TenantBook, amount: &str, by_operator: bool) -> Option
     )
     .err()
     .map(|r| r.reason)
+}
+
+/// A standard book (funded with 100) whose guard enforces, past its learning period, with
+/// `tune` applied to the operator's limits and the tenant's settings, and `list` as the
+/// operator's high-risk list.
+fn guarded(
+    list: &[(&str, RiskAction)],
+    tune: fn(&mut GuardLimits, &mut TenantGuard),
+) -> TenantBook {
+    let mut book = std_fx().book();
+    fund(&mut book, "100", "2026-01-01T00:00:00Z");
+    let mut limits = GuardLimits {
+        learning_days: 0,
+        learning_dialouts: 0,
+        ..GuardLimits::default()
+    };
+    let mut settings = TenantGuard {
+        mode: Some(GuardMode::Enforce),
+        ..TenantGuard::default()
+    };
+    tune(&mut limits, &mut settings);
+    let entries = list
+        .iter()
+        .map(|(prefix, action)| RiskEntry {
+            prefix: prefix.to_string(),
+            action: *action,
+            category: "irsf".into(),
+            source: "test".into(),
+            expires: None,
+            note: String::new(),
+        })
+        .collect();
+    let list = RiskList::new(1, entries).expect("a list");
+    let operator = OperatorGuard {
+        limits,
+        list,
+        ..OperatorGuard::default()
+    };
+    book.guard = Guard::new(Arc::new(operator), settings);
+    book
+}
+
+/// The reason the last of `numbers`, dialled out by PPM a second apart (each call lasting
+/// `duration_s`, 0 for one left live), is refused with (C43, C45).
+fn guard_reason(mut book: TenantBook, numbers: &[&str], duration_s: i64) -> Option<Reason> {
+    let card = std_card();
+    let mut rater = Rater::new(countries(), &card);
+    let policy = ControlPolicy::default();
+    let mut last = None;
+    for (i, to) in numbers.iter().enumerate() {
+        let at = plus(ts(T), 60 * i as i64);
+        let call = CallRecord {
+            start: at,
+            end: at,
+            ..dial_out(&format!("g{i}"), PPM, to, T, 0)
+        };
+        let (decision, _, _) = book.authorize(&mut rater, &call, at, &policy);
+        last = match decision {
+            Decision::Deny(reason) => Some(reason),
+            Decision::Allow(_) => None,
+        };
+        if last.is_none() && duration_s > 0 {
+            let end = plus(at, duration_s);
+            book.end(&mut rater, &call.call_id, end, None, end)
+                .0
+                .expect("ended");
+        }
+    }
+    last
+}
+
+/// The reason an extension of a premium call granted `cap_s` at most is stopped with.
+fn capped_extension() -> Option<Reason> {
+    let mut book = guarded(&[], |l, s| {
+        l.high_risk_cap_s = 300;
+        s.premium_enabled = true;
+    });
+    let card = std_card();
+    let mut rater = Rater::new(countries(), &card);
+    let policy = ControlPolicy::default();
+    let at = ts(T);
+    let call = CallRecord {
+        end: at,
+        ..dial_out("p1", PPM, US_PREMIUM, T, 0)
+    };
+    let (decision, _, _) = book.authorize(&mut rater, &call, at, &policy);
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    let (answer, _, _) = book.extend(&mut rater, "p1", Some(300), plus(at, 280), &policy);
+    match answer.expect("live") {
+        Extension::Stopped(_, reason) => Some(reason),
+        _ => None,
+    }
 }
 
 type Scenario = (Reason, &'static str, fn() -> Option<Reason>);
@@ -265,6 +362,81 @@ fn scenarios() -> Vec<Scenario> {
                 t.assign("ghost@x.fr", Sku::Subscription, countries())
                     .err()
                     .map(|r| r.reason)
+            },
+        ),
+        (
+            Reason::FraudDestinationBlocked,
+            "C45 rule 1: a destination on the operator's list",
+            || {
+                guard_reason(
+                    guarded(&[("+4930", RiskAction::Block)], |_, _| {}),
+                    &[DE_NUM],
+                    0,
+                )
+            },
+        ),
+        (
+            Reason::FraudPremiumNotEnabled,
+            "C45 rule 2: a premium destination without the tenant's opt-in",
+            || guard_reason(guarded(&[], |_, _| {}), &[US_PREMIUM], 0),
+        ),
+        (
+            Reason::FraudConcurrencyLimit,
+            "C45 rule 3: a second live dial-out of an organizer allowed one",
+            || {
+                guard_reason(
+                    guarded(&[], |l, _| l.organizer_live = 1),
+                    &[FR_FIXED, FR_MOBILE],
+                    0,
+                )
+            },
+        ),
+        (
+            Reason::FraudCallRateLimit,
+            "C45 rule 4: a second attempt in a minute of an organizer allowed one",
+            || {
+                let book = guarded(&[], |l, _| l.organizer_per_minute = 1);
+                guard_reason(book, &[FR_FIXED, FR_MOBILE], 0)
+            },
+        ),
+        (
+            Reason::FraudSpendLimit,
+            "C44, C45 rule 5: a first window that exposes more than the hour's floor",
+            || {
+                let book = guarded(&[], |l, _| {
+                    l.floor_hour = d("0.01");
+                    l.seat_hour = d("0");
+                });
+                guard_reason(book, &[FR_FIXED], 0)
+            },
+        ),
+        (
+            Reason::FraudCountryNotApproved,
+            "C45 rule 7: a new country once its first calls are used",
+            || guard_reason(guarded(&[], |l, _| l.new_country_calls = 0), &[DE_NUM], 0),
+        ),
+        (
+            Reason::FraudTestCallPattern,
+            "C45 rule 8: short calls to two numbers of a new country, then another call",
+            || {
+                let numbers = [GB_NUM, "+44 20 7946 0019", "+44 20 7946 0020", GB_NUM];
+                guard_reason(guarded(&[], |l, _| l.new_country_calls = 9), &numbers, 8)
+            },
+        ),
+        (
+            Reason::FraudDurationCap,
+            "C43, C45 rule 9: an extension past a premium call's cap is stopped",
+            capped_extension,
+        ),
+        (
+            Reason::FraudDialoutSuspended,
+            "C46: an organizer suspended by a refusal (one strike) calls again",
+            || {
+                guard_reason(
+                    guarded(&[], |l, _| l.strikes = 1),
+                    &[US_PREMIUM, FR_FIXED],
+                    0,
+                )
             },
         ),
     ]

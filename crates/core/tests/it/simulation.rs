@@ -2000,6 +2000,7 @@ impl Sim {
                     self.model.count("extend exhausted");
                     assert_eq!(g.credit, h.credit);
                 }
+                Ok(Extension::Stopped(_, reason)) => panic!("{id}: the guard is off: {reason}"),
                 Err(e) => panic!("extend {id}: {e:?}"),
             }
             return effects;

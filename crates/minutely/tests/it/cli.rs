@@ -599,10 +599,10 @@ fn the_product_lists_its_commands_in_order_and_the_tools_are_apart() {
     );
     assert_eq!(
         command_names(&ws.tool(&["--help"])),
-        ["gen", "load", "soak", "floor", "help"]
+        ["gen", "load", "soak", "floor", "fraud-sim", "help"]
     );
     // A tool's command is not the product's: refused as a usage error, with clap's exit code.
-    for tool_command in ["gen", "load", "soak", "floor"] {
+    for tool_command in ["gen", "load", "soak", "floor", "fraud-sim"] {
         let out = ws.run(&[tool_command, "--help"]);
         assert_eq!(out.status.code(), Some(2), "minutely {tool_command}");
     }

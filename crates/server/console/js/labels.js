@@ -132,6 +132,15 @@ const REASONS = {
   invalid_policy: () => t("reason.invalid_policy"),
   unknown_tenant: () => t("reason.unknown_tenant"),
   unknown_user: () => t("reason.unknown_user"),
+  fraud_destination_blocked: () => t("reason.fraud_destination_blocked"),
+  fraud_premium_not_enabled: () => t("reason.fraud_premium_not_enabled"),
+  fraud_concurrency_limit: () => t("reason.fraud_concurrency_limit"),
+  fraud_call_rate_limit: () => t("reason.fraud_call_rate_limit"),
+  fraud_spend_limit: () => t("reason.fraud_spend_limit"),
+  fraud_country_not_approved: () => t("reason.fraud_country_not_approved"),
+  fraud_test_call_pattern: () => t("reason.fraud_test_call_pattern"),
+  fraud_duration_cap: () => t("reason.fraud_duration_cap"),
+  fraud_dialout_suspended: () => t("reason.fraud_dialout_suspended"),
 };
 
 export function reason(code) {

@@ -528,16 +528,17 @@ pub async fn rate_card_diff(
 ) -> ApiResult<Json<RateCardDiff>> {
     let currency = parse_currency("currency", &currency)?;
     let instant_of = |field: &str, text: Option<&str>| -> ApiResult<Option<Timestamp>> {
-        text.filter(|t| !t.trim().is_empty())
-            .map(|t| {
-                minutely_formats::instant::parse(t).map_err(|_| {
-                    let shown: String = t.chars().take(64).collect();
-                    ApiError::invalid(format!(
-                        "{field}: {shown:?} is not an RFC 3339 instant (a version's effective_from)"
-                    ))
-                })
+        // An empty value is refused like any other that is not an instant (leave the
+        // parameter out for its default).
+        text.map(|t| {
+            minutely_formats::instant::parse(t).map_err(|_| {
+                let shown: String = t.chars().take(64).collect();
+                ApiError::invalid(format!(
+                    "{field}: {shown:?} is not an RFC 3339 instant (a version's effective_from)"
+                ))
             })
-            .transpose()
+        })
+        .transpose()
     };
     let from = instant_of("from", query.from.as_deref())?;
     let to = instant_of("to", query.to.as_deref())?;

@@ -299,15 +299,16 @@ fn extend_step(call_id: String, body: ExtendRequest) -> ApiResult<ctl::Extend> {
 
 /// An extension's answer as JSON.
 fn extend_json(e: Extended) -> ExtendResponse {
-    let (extended, grant) = match e.extension {
-        Extension::Extended(g) => (true, g),
-        Extension::Exhausted(g) => (false, g),
+    let (extended, grant, reason) = match e.extension {
+        Extension::Extended(g) => (true, g, None),
+        Extension::Exhausted(g) => (false, g, Some("no_more_credit")),
+        Extension::Stopped(g, reason) => (false, g, Some(reason.code())),
     };
     let (reserved, pool, expires) = grant_fields(&grant, e.currency);
     ExtendResponse {
         call_id: e.call_id,
         extended,
-        reason: (!extended).then(|| "no_more_credit".to_string()),
+        reason: reason.map(str::to_string),
         max_duration_s: grant.max_duration_s,
         funding: grant.funding.as_str().to_string(),
         reserved,

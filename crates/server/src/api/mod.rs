@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod control;
 pub mod directory;
 pub mod edge;
+pub mod fraud;
 pub mod hooks;
 pub mod keys;
 pub mod licenses;
@@ -54,6 +55,7 @@ pub fn registry() -> Vec<Route> {
         me::routes(),
         simulate::routes(),
         advice::routes(),
+        fraud::routes(),
         audit::routes(),
         crate::console::routes(),
     ]

@@ -715,7 +715,8 @@ pub struct EventJson {
     pub seq: u64,
     /// The stable type: `wallet.recharge_succeeded`, `wallet.recharge_failed`,
     /// `wallet.balance_depleted`, `wallet.low_balance`, `wallet.lot_expiring`,
-    /// `pool.threshold` or `call.last_window`.
+    /// `pool.threshold`, `call.last_window`, `fraud.alert`, `fraud.new_country`,
+    /// `fraud.suspended` or `fraud.lifted`.
     #[serde(rename = "type")]
     pub kind: String,
     pub at: String,

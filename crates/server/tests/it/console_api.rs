@@ -309,6 +309,12 @@ dial_out,+44,,United Kingdom,GB,false,0.0200,0,60,60,2026-04-01T00:00:00Z
         .await;
     assert_eq!(r3.status, 404, "{}", r3.text);
     assert!(r3.text.contains("2026-02-01T00:00:00Z"), "{}", r3.text);
+    let empty = app.get("/v1/rate-cards/EUR/diff?from=&to=", &op).await;
+    assert_eq!(
+        empty.status, 400,
+        "an empty instant is not a default: {}",
+        empty.text
+    );
     let r4 = app.get("/v1/rate-cards/EUR/diff?from=soon", &op).await;
     assert_eq!(r4.status, 400, "{}", r4.text);
     app.stop().await;

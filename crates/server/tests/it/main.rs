@@ -13,6 +13,7 @@ mod control_batch;
 mod damaged_sums;
 mod directory;
 mod edge;
+mod fraud;
 mod fuzz_corpus;
 mod hardening;
 mod isolation;
