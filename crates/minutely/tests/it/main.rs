@@ -10,6 +10,7 @@ mod crash;
 mod deck;
 mod events_nats;
 mod floor;
+mod fraud;
 mod import_cdr;
 mod keys;
 mod offline_tenants;
