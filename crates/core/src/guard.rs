@@ -566,8 +566,7 @@ impl Guard {
             })
     }
 
-    /// The organizers whose dial-out is suspended are known only by digest; this says
-    /// whether any is.
+    /// How many organizers have their dial-out suspended (known only by digest).
     pub fn organizers_suspended(&self) -> usize {
         self.state
             .organizers

@@ -75,12 +75,6 @@ pub struct RiskList {
     len: usize,
 }
 
-/// The entry a destination matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RiskMatch<'a> {
-    pub entry: &'a RiskEntry,
-}
-
 /// `text` with an optional leading `+`, as digits, when it is 1 to 15 ASCII digits.
 pub fn prefix_digits(text: &str) -> Option<&str> {
     let digits = text.strip_prefix('+').unwrap_or(text);
@@ -131,14 +125,13 @@ impl RiskList {
 
     /// The entry `digits` (a number's digits, no `+`) matches at `at`: the longest prefix
     /// with an entry in force, and of its entries the strongest action. At most 15 lookups.
-    pub fn lookup(&self, digits: &str, at: Timestamp) -> Option<RiskMatch<'_>> {
+    pub fn lookup(&self, digits: &str, at: Timestamp) -> Option<&RiskEntry> {
         if self.by_prefix.is_empty() {
             return None;
         }
         (1..=digits.len().min(15)).rev().find_map(|len| {
             let entries = self.by_prefix.get(digits.get(..len)?)?;
-            let entry = entries.iter().find(|e| e.expires.is_none_or(|x| at < x))?;
-            Some(RiskMatch { entry })
+            entries.iter().find(|e| e.expires.is_none_or(|x| at < x))
         })
     }
 }
@@ -172,7 +165,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let action = |n: &str| list.lookup(n, at).map(|m| m.entry.action);
+        let action = |n: &str| list.lookup(n, at).map(|e| e.action);
         assert_eq!(action("447012345678"), Some(RiskAction::Block));
         assert_eq!(action("447010123456"), Some(RiskAction::Allow));
         assert_eq!(action("447112345678"), Some(RiskAction::Monitor), "expired");

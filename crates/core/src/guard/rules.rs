@@ -79,14 +79,14 @@ impl Guard {
 
     /// Rule 1: the operator's list; a tenant's allow-list prefix lifts `step_up` and `monitor`.
     fn check_destination(&self, call: &DialOut<'_>, f: &mut Findings) {
-        let Some(m) = self.operator.list.lookup(call.digits, call.at) else {
+        let Some(entry) = self.operator.list.lookup(call.digits, call.at) else {
             return;
         };
         let tenant_allows = self.settings.allow.iter().any(|(prefix, until)| {
             call.digits.starts_with(prefix.as_str()) && until.is_none_or(|u| call.at < u)
         });
         let cap = self.operator.limits.high_risk_cap_s;
-        match m.entry.action {
+        match entry.action {
             RiskAction::Allow => {}
             RiskAction::Block => f.add(Reason::FraudDestinationBlocked, true),
             RiskAction::StepUp if tenant_allows => f.cap(cap),

@@ -341,11 +341,6 @@ impl GuardState {
             + self.countries.len() * (2 + std::mem::size_of::<CountryState>())
     }
 
-    /// Bytes a live call adds (its id besides).
-    pub fn bytes_per_live_call() -> usize {
-        std::mem::size_of::<String>() + std::mem::size_of::<LiveDialOut>()
-    }
-
     /// Forgets organizers and conferences with nothing live and nothing recent, so that the
     /// maps hold only what is active (called once a new minute).
     pub fn prune(&mut self, at_s: i64) {
