@@ -10,6 +10,7 @@
 //! active organizer and conference, and country (module `state`; the store keeps them as
 //! bytes, `minutely_store::guard_image`).
 
+pub mod limits;
 pub mod list;
 mod rules;
 pub mod state;
@@ -23,6 +24,7 @@ use crate::rating::{Assessment, CallRecord, Category};
 use crate::reason::Reason;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+pub use limits::LimitValue;
 pub use list::{RiskAction, RiskEntry, RiskList};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;

@@ -519,9 +519,15 @@ impl Catalogue {
     }
 }
 
-/// Reads the catalogue again (another node changed it).
+/// Reads the catalogue and the guard's operator part again (another node changed them), and
+/// gives every tenant's guard the operator part as now stored.
 pub fn reload_catalogue(ctx: &mut Ctx<'_>) -> ServiceResult<()> {
     *ctx.catalogue = Catalogue::load(ctx.store)?;
+    ctx.store.forget_guard_operator();
+    let operator = ctx.store.guard_operator()?;
+    for book in ctx.books.values_mut() {
+        book.guard.operator = std::sync::Arc::clone(&operator);
+    }
     Ok(())
 }
 

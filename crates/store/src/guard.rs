@@ -1,5 +1,5 @@
-//! The toll-fraud guard on disk (V9): the operator's default mode and high-risk list
-//! (`guard_operator`, `guard_list`), and per tenant its settings and its counters
+//! The toll-fraud guard on disk (V9, V10): the operator's default mode, thresholds and
+//! high-risk list (`guard_operator`, `guard_list`), and per tenant its settings and its counters
 //! (`guard_tenants`). The counters are the core's image (`GuardState::to_bytes`), written in
 //! the batch transaction of every commit that touched a tenant whose guard is on: a restart
 //! resumes the very counters of the last commit.
@@ -9,8 +9,8 @@ use crate::db::Db;
 use crate::{Result, StoreError};
 use jiff::Timestamp;
 use minutely_core::guard::{
-    BusinessHours, GuardMode, GuardState, OperatorGuard, RiskAction, RiskEntry, RiskList,
-    TenantGuard,
+    BusinessHours, GuardLimits, GuardMode, GuardState, OperatorGuard, RiskAction, RiskEntry,
+    RiskList, TenantGuard,
 };
 use rust_decimal::Decimal;
 
@@ -135,10 +135,27 @@ pub(crate) fn write_state(conn: &Db, tenant: &str, state: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The operator's part: default mode and list (the defaults without a row).
+/// The thresholds as `name=value;...` (only those that differ from the defaults).
+pub(crate) fn limits_text(limits: &GuardLimits) -> String {
+    let parts: Vec<String> = limits
+        .changed()
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    parts.join(";")
+}
+
+/// The thresholds `limits_text` wrote, or `None`.
+pub(crate) fn parse_limits(text: &str) -> Option<GuardLimits> {
+    let pairs = parse_payload(text)?;
+    GuardLimits::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).ok()
+}
+
+/// The operator's part: default mode, thresholds and list (the defaults without a row).
 pub(crate) fn read_operator(conn: &Db) -> Result<OperatorGuard> {
-    let mut stmt =
-        conn.prepare_cached("SELECT default_mode, list_version FROM guard_operator WHERE id = 1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT default_mode, list_version, limits FROM guard_operator WHERE id = 1",
+    )?;
     let mut rows = stmt.query(rusqlite::params![])?;
     let Some(row) = rows.next()? else {
         return Ok(OperatorGuard::default());
@@ -149,13 +166,14 @@ pub(crate) fn read_operator(conn: &Db) -> Result<OperatorGuard> {
     };
     let default_mode = c.parse("default_mode", GuardMode::parse)?;
     let version = c.u32("list_version")?;
+    let limits = c.parse("limits", parse_limits)?;
     drop(rows);
     let list = RiskList::new(version, read_list(conn)?)
         .map_err(|(i, e)| StoreError::Corrupt(format!("guard_list: entry {i}: {e}")))?;
     Ok(OperatorGuard {
         default_mode,
+        limits,
         list,
-        ..OperatorGuard::default()
     })
 }
 
@@ -183,10 +201,12 @@ fn read_list(conn: &Db) -> Result<Vec<RiskEntry>> {
     Ok(entries)
 }
 
-/// Writes the operator's default mode, and the list when given (replaced whole).
+/// Writes the operator's default mode, and the thresholds and the list when given (the list
+/// replaced whole).
 pub(crate) fn write_operator(
     conn: &Db,
     default_mode: GuardMode,
+    limits: Option<&GuardLimits>,
     list: Option<&RiskList>,
     at: Timestamp,
 ) -> Result<()> {
@@ -197,6 +217,12 @@ pub(crate) fn write_operator(
              updated_at = excluded.updated_at",
         rusqlite::params![default_mode.as_str(), ts(at)],
     )?;
+    if let Some(limits) = limits {
+        conn.execute(
+            "UPDATE guard_operator SET limits = ?1 WHERE id = 1",
+            [limits_text(limits)],
+        )?;
+    }
     let Some(list) = list else {
         return Ok(());
     };
@@ -225,6 +251,23 @@ pub(crate) fn write_operator(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_read_back_as_written_and_the_defaults_are_empty() {
+        assert_eq!(limits_text(&GuardLimits::default()), "");
+        assert_eq!(parse_limits(""), Some(GuardLimits::default()));
+        let limits = GuardLimits::from_pairs([
+            ("strikes", "5"),
+            ("seat_day", "12.5"),
+            ("new_country_rule", "false"),
+        ])
+        .unwrap();
+        let text = limits_text(&limits);
+        assert_eq!(text, "strikes=5;seat_day=12.5;new_country_rule=false");
+        assert_eq!(parse_limits(&text), Some(limits));
+        assert_eq!(parse_limits("strikes=0"), None);
+        assert_eq!(parse_limits("volume=11"), None);
+    }
 
     #[test]
     fn settings_read_back_as_written() {

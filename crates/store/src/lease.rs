@@ -25,8 +25,9 @@ use std::time::Duration;
 /// - the index on (tenant, epoch) makes the epoch a key column: a takeover, which changes it,
 ///   locks the row as a key update and waits for the commits holding it `FOR KEY SHARE`,
 ///   while a renewal or a release, which change only `expires_at`, do not;
-/// - a trigger on each catalogue table that notifies channel `minutely_catalogue` when a
-///   transaction changed it, so that every node reloads its copy (`pg::listen`).
+/// - a trigger on each catalogue table, and on the guard's operator part, that notifies
+///   channel `minutely_catalogue` when a transaction changed it, so that every node reloads
+///   its copy (`pg::listen`).
 pub(crate) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS tenant_leases (
     tenant TEXT COLLATE \"C\" PRIMARY KEY,
@@ -52,7 +53,7 @@ DO $$
 DECLARE t TEXT;
 BEGIN
     FOREACH t IN ARRAY ARRAY['countries', 'rate_versions', 'rate_entries', 'license_prices',
-                             'settings'] LOOP
+                             'settings', 'guard_operator', 'guard_list'] LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_trigger
                        WHERE tgname = 'minutely_catalogue_' || t) THEN
             EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE

@@ -118,7 +118,7 @@ use minutely_core::catalogue::{CountryTable, RateCard};
 use minutely_core::control::Reservation;
 use minutely_core::directory::{AmountRules, Tenant};
 use minutely_core::engine::{Month, Outcome, ScheduledFunding, Seen, TenantBook};
-use minutely_core::guard::{Guard, GuardMode, OperatorGuard, RiskList, TenantGuard};
+use minutely_core::guard::{Guard, GuardLimits, GuardMode, OperatorGuard, RiskList, TenantGuard};
 use minutely_core::ledger::{Entry, Event, LotId, Wallet, WalletSnapshot};
 use minutely_core::live::check_grant;
 use minutely_core::money::Currency;
@@ -730,15 +730,16 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// Writes the operator's default mode, and the high-risk list when given (replaced whole),
-    /// in one transaction; the operator part as now stored.
+    /// Writes the operator's default mode, and the thresholds and the high-risk list when
+    /// given (each replaced whole), in one transaction; the operator part as now stored.
     pub fn set_guard_operator(
         &mut self,
         default_mode: GuardMode,
+        limits: Option<&GuardLimits>,
         list: Option<&RiskList>,
         at: Timestamp,
     ) -> Result<Arc<OperatorGuard>> {
-        self.in_write(|tx| guard::write_operator(tx, default_mode, list, at))?;
+        self.in_write(|tx| guard::write_operator(tx, default_mode, limits, list, at))?;
         self.forget_guard_operator();
         self.guard_operator()
     }

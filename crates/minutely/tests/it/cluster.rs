@@ -486,6 +486,13 @@ async fn postgres_cluster_a_rolling_restart_under_load_loses_nothing() {
 /// A dial-out authorization of acme through `url` with `key` on the edge route: its reserved
 /// credit.
 async fn edge_authorize(url: &str, key: &str, call: &str) -> Decimal {
+    let answer = edge_answer(url, key, call).await;
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    dec(&answer["reserved"])
+}
+
+/// The answer to a dial-out authorization of acme through `url` with `key` on the edge route.
+async fn edge_answer(url: &str, key: &str, call: &str) -> serde_json::Value {
     let body = json!({
         "tenant": "acme",
         "conference_id": "edge",
@@ -504,8 +511,7 @@ async fn edge_authorize(url: &str, key: &str, call: &str) -> Decimal {
     assert_eq!(answer.status(), 200);
     let answer: serde_json::Value = answer.json().await.expect("JSON");
     assert_eq!(answer["tenant"], "acme", "{answer}");
-    assert_eq!(answer["decision"], "allow", "{answer}");
-    dec(&answer["reserved"])
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,6 +565,32 @@ async fn postgres_cluster_any_node_answers_for_any_tenant_and_sees_the_catalogue
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The guard's thresholds, set through that node too: the owner hears of them and refuses
+    // a dial-out past one live call of the tenant (C45 rule 3; earlier calls are still live).
+    let set = reqwest::Client::new()
+        .put(format!("{}/v1/fraud", other.url()))
+        .bearer_auth(&keys.operator)
+        .json(&json!({"default_mode": "enforce", "limits": {"tenant_live": 1}}))
+        .send()
+        .await
+        .expect("the change is answered");
+    assert_eq!(set.status(), 200, "{:?}", set.text().await);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut refused = false;
+    for n in 0..100 {
+        let answer = edge_answer(&other.url(), &edge, &format!("guarded-{n}")).await;
+        if answer["reason"] == "fraud_concurrency_limit" {
+            refused = true;
+            break;
+        }
+        assert_eq!(answer["decision"], "allow", "{answer}");
+        assert!(
+            Instant::now() < deadline,
+            "the owner still grants: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the owner never heard of the guard's thresholds");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,13 +12,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use minutely_core::guard::{BusinessHours, GuardMode, OperatorGuard, TenantGuard};
+use minutely_core::guard::{
+    BusinessHours, GuardLimits, GuardMode, LimitValue, OperatorGuard, TenantGuard,
+};
 use minutely_core::money::{MAX_AMOUNT, parse_amount};
 use minutely_core::numbers::Country;
 use minutely_formats::{instant, risk_list};
 use minutely_service::Command;
 use minutely_service::commands::guard::{GuardAnswer, GuardCommand, GuardView};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -47,13 +50,29 @@ pub const MAX_ALLOW: usize = 1000;
 pub struct OperatorResponse {
     /// The mode of every tenant without its own: `off`, `monitor` or `enforce`.
     pub default_mode: String,
+    /// Every threshold of the guard by name (FRAUD.md): whole numbers as numbers, amounts (in
+    /// each tenant's currency) as decimal strings, switches as booleans.
+    #[schema(value_type = Object)]
+    pub limits: BTreeMap<String, serde_json::Value>,
     pub list_version: u32,
     pub list_entries: usize,
 }
 
 fn operator_json(o: &OperatorGuard) -> OperatorResponse {
+    let limits = GuardLimits::NAMES
+        .iter()
+        .filter_map(|&name| {
+            let value = match o.limits.get(name)? {
+                LimitValue::Whole(n) => serde_json::Value::from(n),
+                LimitValue::Amount(a) => serde_json::Value::from(a.to_string()),
+                LimitValue::Switch(b) => serde_json::Value::from(b),
+            };
+            Some((name.to_string(), value))
+        })
+        .collect();
     OperatorResponse {
         default_mode: o.default_mode.as_str().to_string(),
+        limits,
         list_version: o.list.version,
         list_entries: o.list.len(),
     }
@@ -63,6 +82,48 @@ fn operator_json(o: &OperatorGuard) -> OperatorResponse {
 #[serde(deny_unknown_fields)]
 pub struct OperatorRequest {
     pub default_mode: String,
+    /// The thresholds, replaced whole: those named take the value given, the others their
+    /// defaults. Absent: the thresholds are kept.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub limits: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The most thresholds a request may name (there are fewer; more is not a request).
+const MAX_LIMITS: usize = 64;
+
+/// The thresholds of a request, every bad one refused with its name.
+fn parse_limits(given: &BTreeMap<String, serde_json::Value>) -> ApiResult<GuardLimits> {
+    if given.len() > MAX_LIMITS {
+        return Err(ApiError::unprocessable(format!(
+            "limits: {} thresholds named; there are {}",
+            given.len(),
+            GuardLimits::NAMES.len()
+        )));
+    }
+    let mut pairs = Vec::with_capacity(given.len());
+    for (name, value) in given {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            other => {
+                return Err(ApiError::unprocessable(format!(
+                    "limits.{}: {} is not a whole number, an amount as a string, or a boolean",
+                    bounded_name(name),
+                    bounded_name(&other.to_string())
+                )));
+            }
+        };
+        pairs.push((name.as_str(), text));
+    }
+    GuardLimits::from_pairs(pairs.iter().map(|(n, t)| (*n, t.as_str())))
+        .map_err(|e| ApiError::unprocessable(format!("limits.{}", bounded_name(&e))))
+}
+
+/// At most 200 characters of a client's text, for an error message.
+fn bounded_name(text: &str) -> String {
+    text.chars().take(200).collect()
 }
 
 fn parse_mode(field: &str, text: &str) -> ApiResult<GuardMode> {
@@ -71,7 +132,7 @@ fn parse_mode(field: &str, text: &str) -> ApiResult<GuardMode> {
     })
 }
 
-/// The operator's default mode and the list's version.
+/// The operator's default mode, thresholds and the list's version.
 #[utoipa::path(get, path = "/v1/fraud",
     responses((status = 200, description = "The operator's part", body = OperatorResponse)),
     tag = "fraud", security(("key" = [])))]
@@ -93,7 +154,8 @@ async fn read_operator(state: &AppState) -> ApiResult<Arc<OperatorGuard>> {
         .await
 }
 
-/// Sets the mode of every tenant without its own (C46: `monitor` never refuses).
+/// Sets the mode of every tenant without its own (C46: `monitor` never refuses), and the
+/// thresholds when given; audited.
 #[utoipa::path(put, path = "/v1/fraud", request_body = OperatorRequest,
     responses((status = 200, description = "The operator's part now", body = OperatorResponse),
         (status = 422, description = "A bad mode, named", body = crate::app::ErrorBody)),
@@ -107,9 +169,11 @@ pub async fn set_operator(
     caller.operator()?;
     let Json(body) = body?;
     let default_mode = parse_mode("default_mode", &body.default_mode)?;
+    let limits = body.limits.as_ref().map(parse_limits).transpose()?;
     let command = GuardCommand::Operator {
         actor: actor.0,
-        default_mode,
+        default_mode: Some(default_mode),
+        limits,
         list: None,
     };
     operator_answer(&state, command).await
@@ -168,10 +232,10 @@ pub async fn set_list(
     require_content_type(&headers, &["text/csv"])?;
     let body = raw_body(body)?;
     let list = blocking(move || risk_list::parse(&body, 0).map_err(|e| file_refused(&e))).await?;
-    let default_mode = read_operator(&state).await?.default_mode;
     let command = GuardCommand::Operator {
         actor: actor.0,
-        default_mode,
+        default_mode: None,
+        limits: None,
         list: Some(list),
     };
     operator_answer(&state, command).await

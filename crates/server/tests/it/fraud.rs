@@ -336,3 +336,73 @@ async fn c46_incidents_are_the_guards_events_alone_in_order_and_paged() {
     let r = app.get("/v1/tenants/acme/fraud/incidents", &other).await;
     assert_eq!(r.status, 404, "{}", r.text);
 }
+
+#[tokio::test]
+async fn c45_rule3_the_operators_thresholds_are_set_named_kept_and_applied() {
+    let mut app = TestApp::start().await;
+    let (_, bridge) = app.seed_tenant("acme", Some("100")).await;
+    let operator = app.operator_key.clone();
+    let before = app.get("/v1/fraud", &operator).await;
+    assert_eq!(before.body["limits"]["tenant_live"], 100, "{}", before.text);
+    assert_eq!(before.body["limits"]["floor_hour"], "20", "{}", before.text);
+    assert_eq!(
+        before.body["limits"]["new_country_rule"], true,
+        "{}",
+        before.text
+    );
+    let set =
+        json!({"default_mode": "enforce", "limits": {"tenant_live": 2, "floor_day": "75.50"}});
+    let r = app.put("/v1/fraud", &operator, set).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["limits"]["tenant_live"], 2, "{}", r.text);
+    assert_eq!(r.body["limits"]["floor_day"], "75.50", "{}", r.text);
+    // Every bad threshold is named, and changes nothing.
+    for (limits, named) in [
+        (
+            json!({"tenant_live": 0}),
+            "limits.tenant_live: 0 is not between 1 and 65535",
+        ),
+        (
+            json!({"strikes": 1.5}),
+            "limits.strikes: 1.5 is not a whole number",
+        ),
+        (json!({"floor_hour": "ten"}), "limits.floor_hour"),
+        (
+            json!({"loudness": 3}),
+            "limits.\\\"loudness\\\" is not a threshold",
+        ),
+        (
+            json!({"warn_percent": 500}),
+            "limits.warn_percent: 500 is above act_percent 400",
+        ),
+    ] {
+        let body = json!({"default_mode": "off", "limits": limits});
+        let r = app.put("/v1/fraud", &operator, body).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains(named), "{named}: {}", r.text);
+    }
+    // A list or a mode alone keeps the thresholds; a restart keeps them too.
+    let r = app
+        .put("/v1/fraud", &operator, json!({"default_mode": "enforce"}))
+        .await;
+    assert_eq!(r.body["limits"]["tenant_live"], 2, "{}", r.text);
+    app.restart().await;
+    let kept = app.get("/v1/fraud", &operator).await;
+    assert_eq!(kept.body["limits"]["tenant_live"], 2, "{}", kept.text);
+    assert_eq!(kept.body["default_mode"], "enforce", "{}", kept.text);
+    // Two live dial-outs of the tenant, then a third is refused (C45 rule 3).
+    for id in ["l1", "l2"] {
+        let a = authorize(&app, &bridge, id, dial_out(PPM, FR)).await;
+        assert_eq!(a["decision"], "allow", "{a}");
+    }
+    denied(
+        &authorize(&app, &bridge, "l3", dial_out(PPM, DE)).await,
+        "fraud_concurrency_limit",
+    );
+    let audit = app.get("/v1/audit", &operator).await;
+    let row = audit.body["entries"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["action"] == "fraud.operator"))
+        .unwrap_or_else(|| panic!("a fraud.operator row: {}", audit.text));
+    assert!(row.to_string().contains("tenant_live"), "{row}");
+}

@@ -10,7 +10,7 @@ use crate::audit::{Actor, snapshot};
 use crate::commands::{Answer, FromAnswer};
 use crate::error::ServiceResult;
 use crate::writer::Ctx;
-use minutely_core::guard::{GuardMode, OperatorGuard, RiskList, TenantGuard};
+use minutely_core::guard::{GuardLimits, GuardMode, OperatorGuard, RiskList, TenantGuard};
 use minutely_core::ledger::{Effects, Event};
 use minutely_core::numbers::Country;
 use minutely_store::StoreError;
@@ -19,11 +19,13 @@ use std::sync::Arc;
 
 /// A write of the guard, or a look at a tenant's.
 pub enum GuardCommand {
-    /// The operator's default mode, and the list when given (replaced whole, its version one
-    /// more than the stored one's).
+    /// The operator's default mode, and the thresholds and the list when given (each
+    /// replaced whole; the list's version one more than the stored one's).
     Operator {
         actor: Actor,
-        default_mode: GuardMode,
+        /// `None`: kept.
+        default_mode: Option<GuardMode>,
+        limits: Option<GuardLimits>,
         list: Option<RiskList>,
     },
     /// A tenant's own settings, replaced whole.
@@ -85,8 +87,9 @@ impl GuardCommand {
             GuardCommand::Operator {
                 actor,
                 default_mode,
+                limits,
                 list,
-            } => set_operator(ctx, &actor, default_mode, list),
+            } => set_operator(ctx, &actor, default_mode, limits, list),
             GuardCommand::Tenant {
                 actor,
                 tenant,
@@ -124,20 +127,31 @@ impl GuardCommand {
 fn set_operator(
     ctx: &mut Ctx<'_>,
     actor: &Actor,
-    default_mode: GuardMode,
+    default_mode: Option<GuardMode>,
+    limits: Option<GuardLimits>,
     list: Option<RiskList>,
 ) -> ServiceResult<GuardAnswer> {
     let now = ctx.now;
     let operator = ctx.store.atomically(|store| {
+        // Read afresh: another node may have changed it since it was cached.
+        store.forget_guard_operator();
         let before = store.guard_operator()?;
         let list = list.map(|mut l| {
             l.version = before.list.version.saturating_add(1);
             l
         });
-        let after = store.set_guard_operator(default_mode, list.as_ref(), now)?;
+        let mode = default_mode.unwrap_or(before.default_mode);
+        let after = store.set_guard_operator(mode, limits.as_ref(), list.as_ref(), now)?;
         let picture = |o: &OperatorGuard| {
+            let limits: serde_json::Map<String, serde_json::Value> = o
+                .limits
+                .changed()
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value.to_string().into()))
+                .collect();
             Some(snapshot(&serde_json::json!({
                 "default_mode": o.default_mode.as_str(),
+                "limits": limits,
                 "list_version": o.list.version,
                 "list_entries": o.list.len(),
             })))
