@@ -7,6 +7,7 @@ mod audit;
 mod backup;
 mod catalogue;
 mod demo;
+mod fraud;
 /// Sample data, deterministic by seed: used by `demo`, `serve --demo` and `minutely-tools gen`.
 pub mod generate;
 mod import;
@@ -77,6 +78,12 @@ pub enum Command {
     /// Reports from the store.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// The toll-fraud guard: replay a tenant's past dial-outs through it (reads the store
+    /// only; works while a server runs).
+    ///
+    /// Example: minutely fraud simulate --tenant contoso --from 2026-01-01 --to 2026-03-31
+    #[command(subcommand)]
+    Fraud(fraud::FraudCommand),
     /// What the tenant's calls of past months would have cost with every organizer
     /// pay-per-minute, every organizer on the subscription, or the cheapest plan per organizer,
     /// at the operator's license prices; works while a server runs.
@@ -134,6 +141,7 @@ pub fn run(db: &Path, command: Command) -> Result<()> {
         Command::Rerate(args) => rerate::run(db, args),
         Command::Rate(args) => offline::run(args),
         Command::Report(c) => report::run(db, c),
+        Command::Fraud(c) => fraud::run(db, c),
         Command::Advise(args) => advise::run(db, args),
         Command::Prices(c) => advise::prices(db, c),
         Command::Statement(args) => statement::run(db, args),

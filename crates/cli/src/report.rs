@@ -47,7 +47,7 @@ fn bound(flag: &str, text: &str) -> Result<Bound> {
 }
 
 /// `[from, to)` read in the tenant's time zone and checked by the core's `DateRange`.
-fn range(from: &str, to: &str, tz: &TimeZone) -> Result<DateRange> {
+pub(crate) fn range(from: &str, to: &str, tz: &TimeZone) -> Result<DateRange> {
     let no_day = |flag: &str, text: &str| anyhow!("--{flag}: {text:?} is a day out of range");
     let from_at = bound("from", from)?
         .instant(tz, false)

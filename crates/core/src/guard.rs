@@ -12,6 +12,7 @@
 
 pub mod limits;
 pub mod list;
+pub mod replay;
 mod rules;
 pub mod state;
 

@@ -89,3 +89,119 @@ async fn a_sigkill_in_the_middle_of_an_attack_changes_no_later_decision() {
     );
     server.terminate();
 }
+
+/// `minutely fraud simulate`: 25 dial-outs of one organizer within a minute, after a quiet
+/// week: the guard would have let the first 20 through (C45 rule 4: 20 attempts a minute) and
+/// refused the rest; three refusals suspend the organizer (C46), so the 20 live calls would
+/// have been cut at their first extension (C43), their first window (300 s).
+#[test]
+fn c45_c46_simulate_replays_past_dial_outs_and_shows_what_would_have_been_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = dir.path().join("m.db");
+    seed(dir.path(), &db);
+    let mut calls = String::from(
+        "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end\n",
+    );
+    for day in 1..=7 {
+        calls.push_str(&format!(
+            "d{day},weekly,{PPM},dial_out,,,+33 1 44 55 66 77,2026-03-0{day}T09:00:00Z,2026-03-0{day}T09:30:00Z\n"
+        ));
+    }
+    for n in 0..25 {
+        calls.push_str(&format!(
+            "a{n:02},burst,{PPM},dial_out,,,+33 6 12 34 56 {n:02},2026-03-08T02:00:{:02}Z,2026-03-08T02:10:00Z\n",
+            n * 2
+        ));
+    }
+    let file = dir.path().join("calls.csv");
+    std::fs::write(&file, calls).expect("write the calls");
+    let path = file.to_str().expect("a UTF-8 path");
+    minutely(&db, &["ingest", path, "--tenant", "acme"]);
+    let args = [
+        "fraud",
+        "simulate",
+        "--tenant",
+        "acme",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-08",
+    ];
+    let out = run(&db, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let summary = String::from_utf8(out.stderr).expect("UTF-8");
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(lines.len(), 32, "{stdout}");
+    let fate = |id: &str| {
+        let l = lines
+            .iter()
+            .find(|l| l[0] == id)
+            .unwrap_or_else(|| panic!("{id}: {stdout}"));
+        (l[5], l[6], l[7])
+    };
+    for day in 1..=7 {
+        assert_eq!(fate(&format!("d{day}")), ("1800", "allow", ""), "{stdout}");
+    }
+    for n in 0..20 {
+        let cut = ("300", "cut", "fraud_dialout_suspended");
+        assert_eq!(fate(&format!("a{n:02}")), cut, "{stdout}");
+    }
+    for n in 20..25 {
+        let refused = ("0", "refuse", "fraud_call_rate_limit");
+        assert_eq!(fate(&format!("a{n:02}")), refused, "{stdout}");
+    }
+    // List prices: 7 calls of 30 minutes at 0.024 a minute and 25 of about 10 minutes at 0.11
+    // (32.54), against the 7 and 20 cut at 5 minutes (16.04).
+    assert!(
+        summary.contains(
+            "32 dial-outs replayed under the guard (enforce): 7 allowed, 5 refused, 20 cut"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("list price 32.5400 as they lasted, 16.0400 as the guard would have let them last (16.5000 kept from being spent)"), "{summary}");
+    assert!(summary.contains("fraud.suspended 1"), "{summary}");
+    // It changed nothing: the same replay twice gives the same bytes.
+    let again = run(&db, &args);
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
+    // Bad input is named.
+    let bad = run(
+        &db,
+        &[
+            "fraud",
+            "simulate",
+            "--tenant",
+            "acme",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-08",
+            "--mode",
+            "off",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--mode: \"off\""));
+    let bad = run(
+        &db,
+        &[
+            "fraud",
+            "simulate",
+            "--tenant",
+            "nobody",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-08",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown_tenant"));
+}
