@@ -60,6 +60,11 @@ pub struct RateArgs {
     /// Threads to rate on (default: one a core); the output is the same on any number.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run the toll-fraud guard over the records too, in canonical order, with the default
+    /// thresholds and each tenant's defaults (no premium opt-in): what it finds is only
+    /// flagged (C43), counted by reason in the summary; no charge changes.
+    #[arg(long)]
+    pub guard: bool,
 }
 
 /// What a run did, for the summary.
@@ -77,6 +82,8 @@ pub struct Summary {
     pub recharges: u64,
     pub recharge_failures: u64,
     pub forfeited: Decimal,
+    /// The guard's findings (`--guard`), by reason (C43: only flagged).
+    pub flagged: BTreeMap<Reason, u64>,
 }
 
 impl Summary {
@@ -114,10 +121,13 @@ impl Summary {
                 _ => {}
             }
         }
-        self.recharge_failures += events
-            .iter()
-            .filter(|e| matches!(e, Event::RechargeFailed { .. }))
-            .count() as u64;
+        for event in events {
+            match event {
+                Event::RechargeFailed { .. } => self.recharge_failures += 1,
+                Event::FraudAlert { reason, .. } => *self.flagged.entry(*reason).or_default() += 1,
+                _ => {}
+            }
+        }
     }
 
     /// Prints the summary to stderr (stdout may carry the export).
@@ -159,6 +169,13 @@ impl Summary {
         if let Some(balance) = balance {
             text += &format!("balance:    {} {currency}\n", currency.format(balance));
         }
+        if !self.flagged.is_empty() {
+            let flagged: u64 = self.flagged.values().sum();
+            text += &format!("flagged:    {flagged} (by the guard; charged as usual, C43)\n");
+            for (reason, n) in &self.flagged {
+                text += &format!("  {:<33} {n}\n", reason.code());
+            }
+        }
         text
     }
 
@@ -178,6 +195,9 @@ impl Summary {
         self.recharges += other.recharges;
         self.recharge_failures += other.recharge_failures;
         self.forfeited += other.forfeited;
+        for (reason, n) in &other.flagged {
+            *self.flagged.entry(*reason).or_default() += n;
+        }
     }
 }
 
@@ -550,6 +570,22 @@ fn run_rules(minimum_amount: &str, currency_minimums: &[String]) -> Result<Amoun
     Ok(rules)
 }
 
+/// Gives every tenant a guard that monitors (flags only) with the default thresholds.
+fn guard_in_monitor(books: &mut [TenantBook]) {
+    use minutely_core::guard::{Guard, GuardMode, OperatorGuard, TenantGuard};
+    let operator = std::sync::Arc::new(OperatorGuard {
+        default_mode: GuardMode::Monitor,
+        ..OperatorGuard::default()
+    });
+    for book in books {
+        let settings = TenantGuard {
+            mode: Some(GuardMode::Monitor),
+            ..TenantGuard::default()
+        };
+        book.guard = Guard::new(std::sync::Arc::clone(&operator), settings);
+    }
+}
+
 pub fn run(args: RateArgs) -> Result<()> {
     let started = Instant::now();
     let currency = Currency::parse(&args.currency)?;
@@ -561,7 +597,10 @@ pub fn run(args: RateArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.rates.display()))?;
     let rules = run_rules(&args.minimum_amount, &args.currency_minimum)?;
     let (paths, multi) = tenant_paths(&args.tenant_file)?;
-    let books = load_tenants(&paths, currency, &countries, &rules)?;
+    let mut books = load_tenants(&paths, currency, &countries, &rules)?;
+    if args.guard {
+        guard_in_monitor(&mut books);
+    }
     let file = std::fs::File::open(&args.calls)
         .with_context(|| format!("cannot read {}", args.calls.display()))?;
     let bar = progress(file.metadata().map(|m| m.len()).unwrap_or(0), "reading");

@@ -408,20 +408,9 @@ impl TenantBook {
         self.wallet.advance(dated, &mut effects);
         let assessed = rater.assess(&self.tenant, call);
         if mode == Mode::Bulk
-            && self.guard.is_on()
             && let Ok(a) = &assessed
         {
-            // C43: a call that already happened is only flagged.
-            let digits = crate::guard::digits_of(&call.destination_number);
-            if let Some(d) = crate::guard::dial_out(&self.tenant, call, a, &digits, call.start) {
-                let duration_s = call.end.duration_since(call.start).as_secs().max(0);
-                let v = self
-                    .guard
-                    .record(&d, duration_s.unsigned_abs(), &self.tenant.timezone);
-                effects
-                    .events
-                    .extend(v.alerts.into_iter().map(|x| x.event(call.start)));
-            }
+            flag(&mut self.guard, &self.tenant, call, a, &mut effects);
         }
         let plan = assessed.and_then(|a| self.plan_funding(&a, self.pool_left(&a, call.start)));
         let outcome = match plan.and_then(|plan| self.charge(plan, call, mode, &mut effects)) {
@@ -460,6 +449,9 @@ impl TenantBook {
         let mut effects = Effects::default();
         self.settle(call.start, &mut effects);
         self.wallet.advance(call.start, &mut effects);
+        if let Ok((a, _)) = &assessed {
+            flag(&mut self.guard, &self.tenant, call, a, &mut effects);
+        }
         let plan = assessed.and_then(|(a, ahead)| match ahead {
             Some(plan) => {
                 debug_assert_eq!(plan, self.plan_funding(&a, self.pool_left(&a, call.start)));
@@ -707,4 +699,26 @@ fn credit_funding_of(tenant: &Tenant, a: &Assessment<'_>) -> Result<(), Reason> 
         return Err(Reason::CreditsLicenseMissing);
     }
     Ok(())
+}
+
+/// C43 in bulk and offline processing: the guard (when on) checks and counts the record of a
+/// dial-out that already happened, in canonical order, and only flags it (its alerts).
+fn flag(
+    guard: &mut crate::guard::Guard,
+    tenant: &Tenant,
+    call: &CallRecord,
+    a: &Assessment<'_>,
+    effects: &mut Effects,
+) {
+    if !guard.is_on() {
+        return;
+    }
+    let digits = crate::guard::digits_of(&call.destination_number);
+    if let Some(d) = crate::guard::dial_out(tenant, call, a, &digits, call.start) {
+        let duration_s = call.end.duration_since(call.start).as_secs().max(0);
+        let v = guard.record(&d, duration_s.unsigned_abs(), &tenant.timezone);
+        effects
+            .events
+            .extend(v.alerts.into_iter().map(|x| x.event(call.start)));
+    }
 }

@@ -778,18 +778,16 @@ impl Guard {
         verdict.cap_s = None;
         self.granted(call, 0, None, tz);
         let night = self.release(call.call_id).is_some_and(|l| l.night);
-        let end = call
-            .at
-            .checked_add(jiff::SignedDuration::from_secs(duration_s as i64))
-            .unwrap_or(call.at);
-        self.roll(end, tz);
-        self.spend(end, call.price.cost_e4(duration_s), night);
+        // Dated at its start, as a bulk charge is (C28): records come in the order of their
+        // starts, and the guard's clock never runs ahead to an end that a later record's start
+        // precedes (which would drop the counters of the minutes between).
+        self.spend(call.at, call.price.cost_e4(duration_s), night);
         let short = ShortCall {
             country: call.country,
             domestic: call.domestic,
             digits: call.digits,
             organizer: call.organizer,
-            at_s: seconds(end),
+            at_s: seconds(call.at),
         };
         verdict.alerts.extend(self.short_call(&short, duration_s));
         verdict

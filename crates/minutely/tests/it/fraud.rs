@@ -205,3 +205,67 @@ fn c45_c46_simulate_replays_past_dial_outs_and_shows_what_would_have_been_refuse
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown_tenant"));
 }
+
+/// C43 offline: `minutely rate --guard` runs the guard over the records in canonical order and
+/// only flags what it finds (the 5 dial-outs past 20 a minute); every charge is the same as
+/// without it, on one thread or two.
+#[test]
+fn c43_offline_rating_runs_the_guard_in_canonical_order_and_only_flags() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("a UTF-8 path").to_string()
+    };
+    let mut calls = String::from(
+        "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end\n",
+    );
+    // Written newest first: the guard must see them in canonical order all the same.
+    for n in (0..25).rev() {
+        calls.push_str(&format!(
+            "a{n:02},burst,{PPM},dial_out,,,+33 1 44 55 66 {n:02},2026-03-08T02:00:{:02}Z,2026-03-08T02:10:00Z\n",
+            n * 2
+        ));
+    }
+    let (rates, tenant, calls) = (
+        write("rates.csv", RATES),
+        write("tenant.toml", TENANT),
+        write("calls.csv", &calls),
+    );
+    let db = dir.path().join("unused.db");
+    let rate = |extra: &[&str]| {
+        let mut args = vec![
+            "rate",
+            "--rates",
+            &rates,
+            "--currency",
+            "EUR",
+            "--tenant-file",
+            &tenant,
+            "--calls",
+            &calls,
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&db, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).expect("UTF-8"),
+            String::from_utf8(out.stderr).expect("UTF-8"),
+        )
+    };
+    let (plain, plain_summary) = rate(&["--threads", "1"]);
+    assert!(!plain_summary.contains("flagged"), "{plain_summary}");
+    for threads in ["1", "2"] {
+        let (guarded, summary) = rate(&["--guard", "--threads", threads]);
+        assert_eq!(guarded, plain, "no charge changes");
+        assert!(summary.contains("flagged:    5 (by the guard"), "{summary}");
+        assert!(
+            summary.contains("fraud_call_rate_limit             5"),
+            "{summary}"
+        );
+    }
+}
