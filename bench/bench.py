@@ -53,6 +53,9 @@ SIZES = {
         "ingest_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_tenants": [1, 10, 100, 1000, 10_000],
         "control_batch": 256,
+        "guard_clients": [1, 64],
+        "guard_tenants": [1, 10_000],
+        "guard_rounds": 3,
         "curve_control_batches": [1, 4, 16, 64, 256, 1024, 4096],
         "curve_control_clients": 4,
         "memory_tenants": 10_000,
@@ -76,6 +79,9 @@ SIZES = {
         "ingest_batches": [1, 64, 1024],
         "curve_tenants": [1, 100],
         "control_batch": 64,
+        "guard_clients": [64],
+        "guard_tenants": [1],
+        "guard_rounds": 1,
         "curve_control_batches": [1, 64],
         "curve_control_clients": 4,
         "memory_tenants": 100,
@@ -218,7 +224,38 @@ def control_failures(part: str, x: dict) -> list[str]:
     return out
 
 
-ALL_PARTS = "rating,tenantfile,control,pgbackend,cluster,ingest,memory,curve"
+ALL_PARTS = "rating,tenantfile,control,guard,pgbackend,cluster,ingest,memory,curve"
+
+
+def guard_table(bin: str, rates: Path, size: dict) -> tuple[str, list[str]]:
+    """Authorize + end pairs with the guard off and on (every rule checked, no threshold
+    reached), one case after the other on fresh servers, `guard_rounds` times each; the
+    median of each side."""
+    rows, failures = [], []
+    for t in size["guard_tenants"]:
+        for c in size["guard_clients"]:
+            runs = {False: [], True: []}
+            for _ in range(size["guard_rounds"]):
+                for on in (False, True):
+                    x = server_bench.control(bin, str(rates), [c], [t], size["seconds"],
+                                             size["warmup"], guard=on)[0]
+                    failures += control_failures("guard", x)
+                    runs[on].append(x)
+            off, on = (sorted(runs[k], key=lambda x: x["p99_ms"])[len(runs[k]) // 2]
+                       for k in (False, True))
+            rows.append([c, num(t), num(off["pairs_per_s"]), off["p50_ms"], off["p99_ms"],
+                         num(on["pairs_per_s"]), on["p50_ms"], on["p99_ms"],
+                         f"{on['p99_ms'] / off['p99_ms']:.2f}" if off["p99_ms"] else "?",
+                         f"{on['pairs_per_s'] / off['pairs_per_s']:.2f}"
+                         if off["pairs_per_s"] else "?"])
+    body = table(["clients", "tenants", "off pairs/s", "off p50 ms", "off p99 ms",
+                  "on pairs/s", "on p50 ms", "on p99 ms", "p99 on/off", "pairs/s on/off"],
+                 rows)
+    return body + ("\n\nThe guard on: every tenant in `enforce` with thresholds no load here "
+                   "reaches (bench/minutely.py `GUARD_ON`), so both sides make the same calls; "
+                   "each pair is an authorization and an end on the single-call routes. "
+                   f"Median of {size['guard_rounds']} alternating runs a side. Target: p99 "
+                   "on/off at most 1.10."), failures
 
 
 def main() -> int:
@@ -233,8 +270,8 @@ def main() -> int:
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     parts = set(args.only.split(","))
-    unknown = parts - {"rating", "tenantfile", "control", "pgbackend", "cluster", "ingest",
-                       "memory", "curve"}
+    unknown = parts - {"rating", "tenantfile", "control", "guard", "pgbackend", "cluster",
+                       "ingest", "memory", "curve"}
     if unknown:
         parser.error(f"--only: unknown parts {sorted(unknown)}")
     work = Path(args.workdir)
@@ -333,6 +370,12 @@ def main() -> int:
              "floor pairs/s", "of floor", "target"], rows) + "\n\n" + fsync_bound(fsyncs)
             + "\n\n" + FLOOR_NOTE)
         print(tables["control"], flush=True)
+
+    if "guard" in parts:
+        print("== the toll-fraud guard in the authorize path", flush=True)
+        tables["guard"], more = guard_table(bin, rates, size)
+        failures += more
+        print(tables["guard"], flush=True)
 
     if "pgbackend" in parts:
         print("== real-time call control on the PostgreSQL backend", flush=True)

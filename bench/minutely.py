@@ -315,12 +315,25 @@ def tenant_names(tenants: int) -> list[str]:
     return ["hot"] if tenants == 1 else [f"hot-{i}" for i in range(tenants)]
 
 
+# The toll-fraud guard enforcing every rule, with thresholds no load of the benchmark reaches:
+# every check and counter runs, nothing is refused (so both sides do the same calls).
+GUARD_ON = {
+    "default_mode": "enforce",
+    "limits": {
+        "organizer_live": 10_000, "conference_live": 10_000, "tenant_live": 65_535,
+        "organizer_per_minute": 100_000, "tenant_per_minute": 100_000,
+        "floor_hour": "1000000000", "floor_day": "1000000000",
+    },
+}
+
+
 def control(bin: str, rates: str, clients: list[int], tenants: list[int], seconds: float,
-            warmup: float, batch: int = 1, new_store=None) -> list[dict]:
+            warmup: float, batch: int = 1, new_store=None, guard: bool = False) -> list[dict]:
     """Authorize + end pairs at each (clients, tenants), each case on a fresh server: one call
     per request on the single-call routes (`batch` 1), or `batch` calls per request on the
     batched route (the authorizations of a batch in one request, their ends in the next).
-    `new_store`, when given, makes each case's store (a PostgreSQL URL); else a SQLite file."""
+    `new_store`, when given, makes each case's store (a PostgreSQL URL); else a SQLite file.
+    `guard`: the toll-fraud guard on (`GUARD_ON`) before the load."""
     cost = postgres.expected_cost(postgres.read_dial_out_rates(rates),
                                   "+" + re.sub(r"\D", "", DESTINATION), DURATION_S)
     mode, unit = ("pairs", "pair") if batch == 1 else ("batch", "batch")
@@ -330,6 +343,11 @@ def control(bin: str, rates: str, clients: list[int], tenants: list[int], second
             with Server(bin, rates, store=new_store() if new_store else None) as server:
                 names = tenant_names(t)
                 server.add_tenants(names)
+                if guard:
+                    status, body = server.request("PUT", "/v1/fraud",
+                                                  json.dumps(GUARD_ON).encode())
+                    if status != 200:
+                        raise BenchError(f"the guard: {status} {body[:300]!r}")
                 tenant = "hot"
                 warm = 0
                 if warmup > 0:
