@@ -972,6 +972,18 @@ impl Store {
         webhooks::events_after(&self.conn, tenant, after_seq, limit)
     }
 
+    /// Up to `limit` events of the tenant of these kinds (1 to 8) after `after_seq`, oldest
+    /// first (the guard's incidents are its `fraud.*` events).
+    pub fn events_of_kinds(
+        &self,
+        tenant: &str,
+        kinds: &[&str],
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        webhooks::events_of_kinds(&self.conn, tenant, kinds, after_seq, limit)
+    }
+
     /// The stored outcomes of these call ids (C23).
     pub fn seen(&self, tenant_id: &str, call_ids: &[&str]) -> Result<HashMap<String, Seen>> {
         calls::seen(&self.conn, tenant_id, call_ids)

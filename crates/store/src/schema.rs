@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Migrations in order: migration `i` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this program writes.
 pub(crate) fn known_version() -> i64 {
@@ -563,4 +563,12 @@ CREATE TABLE guard_tenants (
     settings TEXT NOT NULL,
     state BLOB
 ) STRICT;
+"#;
+
+/// V10: the operator's thresholds of the guard (`limits`: `name=value;...`, only those that
+/// differ from the defaults), and an index that lists a tenant's events of one kind in order
+/// (the guard's incidents) without reading its other events.
+const V10: &str = r#"
+ALTER TABLE guard_operator ADD COLUMN limits TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_by_kind ON events (tenant, kind, seq);
 "#;

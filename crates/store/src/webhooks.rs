@@ -137,7 +137,42 @@ pub(crate) fn events_after(
         "SELECT seq, kind, at, payload FROM events
          WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let mut rows = stmt.query(params![tenant, int(after_seq)?, limit(limit_to)])?;
+    let rows = stmt.query(params![tenant, int(after_seq)?, limit(limit_to)])?;
+    read_events(rows)
+}
+
+/// Up to `limit_to` events of the tenant after `after_seq` of these kinds (1 to 8 of them),
+/// oldest first, read through the index on (tenant, kind, seq) so that the tenant's other
+/// events are never read.
+pub(crate) fn events_of_kinds(
+    conn: &Db,
+    tenant: &str,
+    kinds: &[&str],
+    after_seq: u64,
+    limit_to: usize,
+) -> Result<Vec<StoredEvent>> {
+    assert!(
+        (1..=8).contains(&kinds.len()),
+        "between one and eight kinds"
+    );
+    let marks: Vec<String> = (0..kinds.len()).map(|i| format!("?{}", i + 4)).collect();
+    let sql = format!(
+        "SELECT seq, kind, at, payload FROM events
+         WHERE tenant = ?1 AND seq > ?2 AND kind IN ({}) ORDER BY seq LIMIT ?3",
+        marks.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut args: Vec<rusqlite::types::Value> = vec![
+        tenant.to_string().into(),
+        int(after_seq)?.into(),
+        limit(limit_to).into(),
+    ];
+    args.extend(kinds.iter().map(|k| k.to_string().into()));
+    let rows = stmt.query(args)?;
+    read_events(rows)
+}
+
+fn read_events(mut rows: crate::db::Rows<'_>) -> Result<Vec<StoredEvent>> {
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
         let c = Cells {

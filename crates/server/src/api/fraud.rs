@@ -4,7 +4,8 @@
 use crate::access::Route;
 use crate::api::audit::Actor;
 use crate::api::catalogue::{blocking, file_refused, raw_body, require_content_type};
-use crate::app::{AppState, Caller, Json, Path};
+use crate::api::wallet::{EventsResponse, SeqPage, events_page};
+use crate::app::{AppState, Caller, Json, Path, Query};
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
 use axum::body::Bytes;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
         Route::documented(TenantAdmin, __path_set_tenant, set_tenant),
         Route::documented(TenantAdmin, __path_approve, approve),
         Route::documented(TenantAdmin, __path_lift, lift),
+        Route::documented(TenantAdmin, __path_incidents, incidents),
     ]
 }
 
@@ -530,4 +532,33 @@ pub async fn lift(
         organizer: body.organizer,
     };
     tenant_answer(&state, command).await
+}
+
+/// The kinds of event the guard raises: its incidents.
+pub const INCIDENT_KINDS: &[&str] = &[
+    "fraud.alert",
+    "fraud.new_country",
+    "fraud.suspended",
+    "fraud.lifted",
+];
+
+/// The guard's incidents (C46): the tenant's `fraud.alert`, `fraud.new_country`,
+/// `fraud.suspended` and `fraud.lifted` events, oldest first, paginated by `seq` like
+/// `/events`.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/fraud/incidents",
+    params(("tenant" = String, Path), SeqPage),
+    responses((status = 200, description = "A page of the incidents", body = EventsResponse),
+        (status = 400, description = "Bad limit or cursor", body = crate::app::ErrorBody),
+        (status = 404, description = "unknown_tenant", body = crate::app::ErrorBody)),
+    tag = "fraud", security(("key" = [])))]
+pub async fn incidents(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(tenant): Path<String>,
+    Query(page): Query<SeqPage>,
+) -> ApiResult<Json<EventsResponse>> {
+    caller.check(&tenant, Access::Admin)?;
+    events_page(&state, tenant, &page, INCIDENT_KINDS)
+        .await
+        .map(Json)
 }

@@ -734,7 +734,14 @@ pub struct EventsResponse {
 }
 
 /// Event fields that hold an amount of the tenant currency.
-const MONEY_FIELDS: [&str; 4] = ["amount", "balance", "threshold", "remaining"];
+const MONEY_FIELDS: [&str; 6] = [
+    "amount",
+    "balance",
+    "threshold",
+    "remaining",
+    "hour_exposure",
+    "day_exposure",
+];
 
 /// C15: the notification outbox (what webhooks deliver), oldest first, paginated by `seq`.
 #[utoipa::path(
@@ -756,11 +763,27 @@ pub async fn events(
     Query(page): Query<SeqPage>,
 ) -> ApiResult<Json<EventsResponse>> {
     caller.check(&tenant, Access::Admin)?;
+    events_page(&state, tenant, &page, &[]).await.map(Json)
+}
+
+/// A page of the tenant's outbox: every event, or only those of `kinds` (1 to 8 of them).
+pub(crate) async fn events_page(
+    state: &AppState,
+    tenant: String,
+    page: &SeqPage,
+    kinds: &'static [&'static str],
+) -> ApiResult<EventsResponse> {
     let (after, limit) = page.parse(state.config.max_page)?;
-    let currency = currency_of(&state, &tenant).await?;
+    let currency = currency_of(state, &tenant).await?;
     let id = tenant.clone();
     let stored = state
-        .read(move |store| Ok(store.events_page(&id, after, limit + 1)?))
+        .read(move |store| {
+            Ok(if kinds.is_empty() {
+                store.events_page(&id, after, limit + 1)?
+            } else {
+                store.events_of_kinds(&id, kinds, after, limit + 1)?
+            })
+        })
         .await?;
     let (stored, next) = paged(stored, limit, |e| e.seq.to_string());
     let events = stored
@@ -784,11 +807,11 @@ pub async fn events(
                 .collect(),
         })
         .collect();
-    Ok(Json(EventsResponse {
+    Ok(EventsResponse {
         tenant,
         events,
         next,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -246,3 +246,93 @@ async fn a_tenants_settings_read_back_and_a_bad_one_is_named() {
     let unchanged = app.get("/v1/tenants/acme/fraud", &admin).await;
     assert_eq!(unchanged.body["settings"], settings, "nothing else changed");
 }
+
+#[tokio::test]
+async fn c46_incidents_are_the_guards_events_alone_in_order_and_paged() {
+    let mut app = TestApp::start().await;
+    let (admin, bridge) = app.seed_tenant("acme", Some("100")).await;
+    let operator = app.operator_key.clone();
+    let r = app
+        .put("/v1/fraud", &operator, json!({"default_mode": "enforce"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A low balance warning first (not an incident), then three refusals and a suspension.
+    let r = app
+        .put(
+            "/v1/tenants/acme/wallet/settings",
+            &admin,
+            json!({"low_balance_thresholds": ["99.99"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = authorize(&app, &bridge, "fr0", dial_out(PPM, FR)).await;
+    assert_eq!(a["decision"], "allow", "{a}");
+    let r = app
+        .post(
+            "/v1/tenants/acme/calls/fr0/end",
+            &bridge,
+            json!({"duration_s": 600}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for id in ["p1", "p2", "p3"] {
+        denied(
+            &authorize(&app, &bridge, id, dial_out(PPM, PREMIUM)).await,
+            "fraud_premium_not_enabled",
+        );
+    }
+    let all = app.get("/v1/tenants/acme/events", &admin).await;
+    assert!(all.text.contains("wallet.low_balance"), "{}", all.text);
+    let of_guard: Vec<&Value> = all.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("fraud.")))
+        .collect();
+    let incidents = app.get("/v1/tenants/acme/fraud/incidents", &admin).await;
+    assert_eq!(incidents.status, 200, "{}", incidents.text);
+    let listed: Vec<&Value> = incidents.body["events"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .collect();
+    assert_eq!(listed, of_guard, "{}", incidents.text);
+    let types: Vec<&str> = listed.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.contains(&"fraud.alert"), "{types:?}");
+    assert!(types.contains(&"fraud.suspended"), "{types:?}");
+    let alert = listed
+        .iter()
+        .find(|e| e["type"] == "fraud.alert")
+        .expect("an alert");
+    assert_eq!(
+        alert["data"]["reason"], "fraud_premium_not_enabled",
+        "{alert}"
+    );
+    assert_eq!(alert["data"]["organizer"], PPM, "{alert}");
+    // One a page: the cursor walks the same list.
+    let mut walked = Vec::new();
+    let mut after = String::new();
+    for _ in 0..20 {
+        let page = app
+            .get(
+                &format!("/v1/tenants/acme/fraud/incidents?limit=1&after={after}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        walked.extend(page.body["events"].as_array().expect("page").clone());
+        match page.body["next"].as_str() {
+            Some(next) => after = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(walked.iter().collect::<Vec<_>>(), of_guard);
+    let bad = app
+        .get("/v1/tenants/acme/fraud/incidents?after=x", &admin)
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("after"), "{}", bad.text);
+    let other = app.seed_tenant("globex", None).await.0;
+    let r = app.get("/v1/tenants/acme/fraud/incidents", &other).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+}

@@ -263,14 +263,17 @@ fn a_version_2_file_gains_the_audit_table() {
     store.commit_batch(&[new_tenant("acme")]).unwrap();
     drop(store);
     raw(&path)
-        .execute_batch("DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window; ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 2;")
+        .execute_batch("DROP INDEX events_by_kind; DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window; ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 2;")
         .unwrap();
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 2, known: 9 }) => {}
+        Err(StoreError::NotMigrated {
+            found: 2,
+            known: 10,
+        }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert!(store.load_book("acme").unwrap().is_some());
     store
         .append_audit(&[entry(Some("acme"), "user.put", "ana")])

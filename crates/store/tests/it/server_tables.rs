@@ -360,18 +360,21 @@ fn a_v1_file_is_migrated_to_v2_and_keeps_its_data() {
     drop(store);
     let conn = raw(&path);
     conn.execute_batch(
-        "DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
+        "DROP INDEX events_by_kind; DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP TABLE license_prices; DROP TABLE key_preferences; DROP TABLE audit; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints;
          DROP TABLE api_keys; DROP TABLE reservations; DROP INDEX service_numbers_by_number; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     match Store::open_read_only(&path) {
-        Err(StoreError::NotMigrated { found: 1, known: 9 }) => {}
+        Err(StoreError::NotMigrated {
+            found: 1,
+            known: 10,
+        }) => {}
         other => panic!("a reader cannot migrate: {:?}", other.err()),
     }
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     let loaded = store.load_book("acme").unwrap().unwrap();
     assert_same_book(&loaded, &book);
     assert!(loaded.live().is_empty());
@@ -1185,7 +1188,7 @@ fn readers_open_read_only_next_to_a_writer() {
     let (mut writer, acme, ..) = two_tenants(&path);
     let reader = Store::open_read_only(&path).unwrap();
     let other_reader = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader.schema_version().unwrap(), 9);
+    assert_eq!(reader.schema_version().unwrap(), 10);
     assert_same_book(&reader.load_book("acme").unwrap().unwrap(), &acme);
 
     // The writer commits while the readers are open; they see each commit once it is made.
@@ -1218,11 +1221,11 @@ fn readers_open_read_only_next_to_a_writer() {
     );
     drop(alone);
 
-    raw(&path).pragma_update(None, "user_version", 10).unwrap();
+    raw(&path).pragma_update(None, "user_version", 11).unwrap();
     match Store::open_read_only(&path) {
         Err(StoreError::TooNew {
-            found: 10,
-            known: 9,
+            found: 11,
+            known: 10,
         }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
@@ -1300,13 +1303,13 @@ fn a_v5_file_gains_answers_edge_keys_and_the_number_index() {
     // What V6 added, taken away again: a version 5 file.
     raw(&path)
         .execute_batch(
-            "DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
+            "DROP INDEX events_by_kind; DROP TABLE guard_tenants; DROP TABLE guard_list; DROP TABLE guard_operator; DROP TABLE stream_cursors; DROP TABLE rerate_items; DROP TABLE rerate_runs; DROP INDEX service_numbers_by_number; ALTER TABLE reservations DROP COLUMN last_window;
              ALTER TABLE reservations DROP COLUMN authorized_at; PRAGMA user_version = 5;",
         )
         .unwrap();
 
     let mut store = Store::open(&path, &countries()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     // C25: a reservation written before answers were kept reads as not answered.
     let r = store.load_book("acme").unwrap().unwrap().live().get("r1");
     let r = r.expect("kept");

@@ -202,7 +202,7 @@ fn opening_twice_migrates_once_and_sets_durable_pragmas() {
         ("wal".to_string(), 2),
         "WAL and synchronous=FULL"
     );
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert_eq!(
         store.countries().unwrap(),
         countries(),
@@ -213,7 +213,7 @@ fn opening_twice_migrates_once_and_sets_durable_pragmas() {
     // Only a new file is seeded: reopening with another table keeps the operator's.
     let other = CountryTable::new([facts("JP", "Japan")]);
     let store = Store::open(&path, &other).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert_eq!(store.durability().unwrap(), ("wal".to_string(), 2));
     assert_eq!(store.countries().unwrap(), countries());
     let mode: String = raw(&path)
@@ -231,7 +231,7 @@ fn a_file_from_a_newer_minutely_is_refused() {
     match Store::open(&path, &countries()) {
         Err(StoreError::TooNew {
             found: 99,
-            known: 9,
+            known: 10,
         }) => {}
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
