@@ -249,7 +249,7 @@ function settingsForm(ctx, current, done) {
     { class: "card", id: "fraud-settings-form" },
     h("h2", { text: t("fraud.settings_title") }),
     h("p", { class: "subtle", text: t("fraud.settings_intro") }),
-    field(t("fraud.setting_mode"), mode, { name: "mode", hint: t("fraud.mode_hint") }),
+    h("div", { class: "inline-form" }, field(t("fraud.setting_mode"), mode, { name: "mode", hint: t("fraud.mode_hint") })),
     h("label", { class: "check" }, premium, " ", t("fraud.premium")),
     h("p", { class: "hint", text: t("fraud.premium_hint") }),
     h("h3", { text: t("fraud.hours") }),
@@ -305,32 +305,33 @@ function actor(by) {
   return role ? `${role}${id ? ` · ${id}` : ""}` : by;
 }
 
+/** The organizer (or the whole tenant) an incident is about, and who lifted a suspension. */
 function incidentOrganizer(e) {
   const d = e.data || {};
-  if (d.organizer) return d.organizer;
-  return d.scope === "tenant" ? t("fraud.whole_tenant") : "—";
+  const who = d.organizer || (d.scope === "tenant" ? t("fraud.whole_tenant") : "—");
+  if (!d.by) return who;
+  return h("span", {}, who, h("br"), h("small", { class: "subtle", text: t("fraud.lifted_by", { by: actor(d.by) }) }));
 }
 
 function enforcedCell(e) {
   const d = e.data || {};
   if (d.enforced === undefined) return "";
-  const enforced = d.enforced === true || d.enforced === "true";
-  return h("span", { class: enforced ? "tag warn" : "tag", text: enforced ? t("fraud.enforced_yes") : t("fraud.enforced_no") });
+  // Event data are strings.
+  const enforced = d.enforced === "true";
+  return h("span", { class: enforced ? "tag warn nowrap" : "tag nowrap", text: enforced ? t("fraud.enforced_yes") : t("fraud.enforced_no") });
 }
 
 function exposureCell(e, currency) {
   const d = e.data || {};
-  const hour = d.hour_exposure ?? d.hour;
-  const day = d.day_exposure ?? d.day;
-  if (hour === undefined && day === undefined) return "";
-  return `${money(hour, currency)} · ${money(day, currency)}`;
+  if (d.hour_exposure === undefined && d.day_exposure === undefined) return "";
+  return `${money(d.hour_exposure, currency)} · ${money(d.day_exposure, currency)}`;
 }
 
 function incidentsTable(events, currency, zone) {
   return table(
     [
       { label: "#", cell: (e) => String(e.seq) },
-      { label: t("fraud.at"), cell: (e) => dateTime(e.at, zone) },
+      { label: t("fraud.at"), cell: (e) => h("span", { class: "nowrap", text: dateTime(e.at, zone) }) },
       { label: t("fraud.incident"), cell: (e) => h("span", {}, labels.fraudEvent(e.type), " ", h("small", { class: "code", text: e.type })) },
       {
         label: t("refused.reason"),
@@ -340,7 +341,6 @@ function incidentsTable(events, currency, zone) {
       { label: t("fraud.country"), cell: (e) => (e.data && e.data.country ? countryName(e.data.country) : "") },
       { label: t("fraud.enforced"), cell: enforcedCell },
       { label: t("fraud.exposure"), num: true, cell: (e) => exposureCell(e, currency) },
-      { label: t("fraud.by"), cell: (e) => actor(e.data && e.data.by) },
     ],
     events,
     { empty: t("fraud.incidents_none"), rowClass: (e) => (e.type === "fraud.suspended" ? "warn" : null) },

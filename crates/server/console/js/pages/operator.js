@@ -468,7 +468,20 @@ function guardListForm(show) {
   const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
   const button = h("button", { type: "submit", text: t("guard.upload") });
   const output = h("div", { id: "guard-list-result", role: "status" });
-  const form = h("form", { class: "inline-form", id: "guard-list-form" }, field(t("rates.file"), file, { name: "file" }), button);
+  const download = h("button", {
+    type: "button",
+    class: "secondary",
+    text: t("guard.download"),
+    onclick: async () => {
+      try {
+        const f = await api.file("/v1/fraud/list", { accept: "text/csv" });
+        saveBlob(f.blob, f.name || "high-risk-list.csv");
+      } catch (e) {
+        clear(output, errorBox(e));
+      }
+    },
+  });
+  const form = h("form", { class: "inline-form", id: "guard-list-form" }, field(t("rates.file"), file, { name: "file" }), button, download);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!file.files[0]) return;
@@ -503,20 +516,7 @@ function guardListForm(show) {
       }
     });
   });
-  const download = h("button", {
-    type: "button",
-    class: "secondary",
-    text: t("guard.download"),
-    onclick: async () => {
-      try {
-        const f = await api.file("/v1/fraud/list", { accept: "text/csv" });
-        saveBlob(f.blob, f.name || "high-risk-list.csv");
-      } catch (e) {
-        clear(output, errorBox(e));
-      }
-    },
-  });
-  return section(t("guard.list_title"), h("p", { class: "note", text: t("guard.list_note") }), form, h("div", { class: "inline" }, download), output);
+  return section(t("guard.list_title"), h("p", { class: "note", text: t("guard.list_note") }), form, output);
 }
 
 // ---------------------------------------------------------------------------------------------
