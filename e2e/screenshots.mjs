@@ -5,8 +5,8 @@ import path from "node:path";
 import { ROOT, startServer, operatorKey, browser, signIn, openPage } from "./lib.mjs";
 
 const LANGS = ["en", "ja", "zh-CN", "fr", "de"];
-const TENANT_PAGES = ["overview", "usage", "calls", "refused", "wallet", "users", "simulator", "numbers", "reports"];
-const OPERATOR_PAGES = ["tenants", "rate-cards", "rate-lookup", "countries", "keys", "health"];
+const TENANT_PAGES = ["overview", "usage", "calls", "refused", "wallet", "users", "simulator", "fraud", "numbers", "reports"];
+const OPERATOR_PAGES = ["tenants", "rate-cards", "rate-lookup", "countries", "fraud-settings", "keys", "health"];
 const OUT = path.resolve(ROOT, process.env.CARGO_TARGET_DIR || "target", "console-screenshots");
 
 async function shoot(page, lang, id) {

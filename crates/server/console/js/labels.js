@@ -146,3 +146,26 @@ const REASONS = {
 export function reason(code) {
   return REASONS[code] ? REASONS[code]() : t("reason.other", { code });
 }
+
+const GUARD_MODES = {
+  off: () => t("fraud.mode_off"),
+  monitor: () => t("fraud.mode_monitor"),
+  enforce: () => t("fraud.mode_enforce"),
+};
+
+export const GUARD_MODE_IDS = Object.keys(GUARD_MODES);
+
+export function guardMode(id) {
+  return GUARD_MODES[id] ? GUARD_MODES[id]() : id;
+}
+
+const FRAUD_EVENTS = {
+  "fraud.alert": () => t("fraud.event_alert"),
+  "fraud.new_country": () => t("fraud.event_new_country"),
+  "fraud.suspended": () => t("fraud.event_suspended"),
+  "fraud.lifted": () => t("fraud.event_lifted"),
+};
+
+export function fraudEvent(type) {
+  return FRAUD_EVENTS[type] ? FRAUD_EVENTS[type]() : type;
+}

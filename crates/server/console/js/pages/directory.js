@@ -300,6 +300,9 @@ function simulationView(r, body) {
     "section",
     { class: `card verdict ${allow ? "allow" : "deny"}` },
     h("h2", { text: allow ? t("sim.allowed") : t("sim.denied") }),
+    !allow && r.reason && r.reason.startsWith("fraud_")
+      ? h("p", { class: "note", id: "sim-fraud-note" }, t("sim.fraud_note"), " ", h("a", { href: "#/fraud", text: t("nav.fraud") }))
+      : null,
     h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })])),
   );
 }

@@ -1,4 +1,5 @@
-// Operator: tenants, rate cards, rate lookup, the country table, license prices, keys, health.
+// Operator: tenants, rate cards, rate lookup, the country table, license prices, the toll-fraud
+// guard, keys, health.
 
 import * as api from "../api.js";
 import { t, money, rate, number, dateTime } from "../i18n.js";
@@ -420,6 +421,105 @@ function priceForm(entry, refresh) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Toll-fraud guard: the tenants' default mode and the high-risk list
+// ---------------------------------------------------------------------------------------------
+
+async function fraudSettings() {
+  // Only the fields shown are read: others the answer may carry are left alone.
+  const figures = h("div", { id: "guard-figures" });
+  const show = (o) => {
+    clear(
+      figures,
+      h(
+        "div",
+        { class: "stats" },
+        stat(t("guard.default_mode"), labels.guardMode(o.default_mode), { testid: "default-mode" }),
+        stat(t("guard.list_version"), number(o.list_version), { testid: "list-version" }),
+        stat(t("guard.list_entries"), number(o.list_entries), { testid: "list-entries" }),
+      ),
+    );
+    return o;
+  };
+  const current = show(await api.get("/v1/fraud"));
+  return h("div", { class: "stack" }, h("p", { class: "subtle", text: t("guard.intro") }), figures, guardModeForm(current, show), guardListForm(show));
+}
+
+function guardModeForm(current, show) {
+  const mode = select(labels.GUARD_MODE_IDS.map((m) => [m, labels.guardMode(m)]), current.default_mode, { name: "default_mode" });
+  const button = h("button", { type: "submit", text: t("common.save") });
+  const error = h("div", { class: "form-error", role: "alert" });
+  const form = h("form", { class: "inline-form", id: "guard-mode-form" }, field(t("guard.default_mode"), mode, { name: "default_mode" }), button, error);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    busy(button, async () => {
+      try {
+        const o = show(await api.put("/v1/fraud", { default_mode: mode.value }));
+        toast(t("guard.mode_saved", { mode: labels.guardMode(o.default_mode) }));
+      } catch (e) {
+        showError(error, e);
+      }
+    });
+  });
+  return section(t("guard.mode_title"), h("p", { class: "subtle", text: t("guard.mode_intro") }), form);
+}
+
+function guardListForm(show) {
+  const file = h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
+  const button = h("button", { type: "submit", text: t("guard.upload") });
+  const output = h("div", { id: "guard-list-result", role: "status" });
+  const download = h("button", {
+    type: "button",
+    class: "secondary",
+    text: t("guard.download"),
+    onclick: async () => {
+      try {
+        const f = await api.file("/v1/fraud/list", { accept: "text/csv" });
+        saveBlob(f.blob, f.name || "high-risk-list.csv");
+      } catch (e) {
+        clear(output, errorBox(e));
+      }
+    },
+  });
+  const form = h("form", { class: "inline-form", id: "guard-list-form" }, field(t("rates.file"), file, { name: "file" }), button, download);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!file.files[0]) return;
+    busy(button, async () => {
+      clear(output);
+      try {
+        const response = await api.raw("PUT", "/v1/fraud/list", { body: await file.files[0].text(), contentType: "text/csv", accept: "application/json" });
+        const body = await response.json().catch(() => null);
+        if (!response.ok) throw new api.ApiError(response.status, body);
+        show(body);
+        clear(output, h("p", { class: "ok-line", text: t("guard.uploaded", { version: number(body.list_version), n: number(body.list_entries) }) }));
+      } catch (e) {
+        const rows = rowErrors(e);
+        // A refusal without bad rows (no header, not CSV) is shown as it came.
+        if (!rows.length) {
+          clear(output, errorBox(e));
+          return;
+        }
+        clear(
+          output,
+          h("div", { class: "alert error", role: "alert" }, h("span", { class: "error-message", text: t("rates.refused", { n: number(rows.length) }) }), " ", h("small", { text: e.message })),
+          table(
+            [
+              { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
+              { label: t("rates.column"), cell: (r) => r.column },
+              { label: t("rates.problem"), cell: (r) => r.message },
+            ],
+            rows,
+            { caption: t("rates.row_errors") },
+          ),
+        );
+      }
+    });
+  });
+  return section(t("guard.list_title"), h("p", { class: "note", text: t("guard.list_note") }), form, output);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Keys
 // ---------------------------------------------------------------------------------------------
 
@@ -546,6 +646,7 @@ export const OPERATOR_PAGES = [
   { id: "rate-lookup", group: "operator", label: () => t("nav.rate_lookup"), render: lookup },
   { id: "countries", group: "operator", label: () => t("nav.countries"), render: countries },
   { id: "license-prices", group: "operator", label: () => t("nav.license_prices"), render: prices },
+  { id: "fraud-settings", group: "operator", label: () => t("nav.fraud_settings"), render: fraudSettings },
   { id: "keys", group: "operator", label: () => t("nav.keys"), render: keys },
   { id: "health", group: "operator", label: () => t("nav.health"), render: health },
 ];

@@ -6,6 +6,7 @@ import { wallet } from "./wallet.js";
 import { users, simulator, numbers, webhooks } from "./directory.js";
 import { reports } from "./reports.js";
 import { rerate } from "./rerate.js";
+import { fraud } from "./fraud.js";
 
 export const TENANT_PAGES = [
   { id: "overview", group: "tenant", label: () => t("nav.overview"), render: overview },
@@ -15,6 +16,7 @@ export const TENANT_PAGES = [
   { id: "wallet", group: "tenant", label: () => t("nav.wallet"), render: wallet },
   { id: "users", group: "tenant", label: () => t("nav.users"), render: users },
   { id: "simulator", group: "tenant", label: () => t("nav.simulator"), render: simulator },
+  { id: "fraud", group: "tenant", label: () => t("nav.fraud"), render: fraud },
   { id: "numbers", group: "tenant", label: () => t("nav.numbers"), render: numbers },
   { id: "reports", group: "tenant", label: () => t("nav.reports"), render: reports },
   { id: "webhooks", group: "tenant", label: () => t("nav.webhooks"), render: webhooks },
