@@ -274,13 +274,18 @@ impl Guard {
         let learning = self.learning(call.at);
         let l = &self.operator.limits;
         let (trials, cap) = (l.new_country_calls, l.new_country_cap_s);
+        // Alerted once: at the first attempt ever while learning (a refused attempt, which
+        // teaches nothing, does not alert again), at the first trial after.
+        let first = !self.state.countries.contains_key(&call.country);
         let c = self.state.countries.entry(call.country).or_default();
         let alert = Alert::NewCountry {
             country: call.country,
             organizer: call.organizer.to_string(),
         };
         if learning {
-            f.alerts.push(alert);
+            if first {
+                f.alerts.push(alert);
+            }
         } else if c.trial_calls < trials {
             if c.trial_calls == 0 {
                 f.alerts.push(alert);

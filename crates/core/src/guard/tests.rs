@@ -471,3 +471,31 @@ fn off_counts_nothing_and_the_state_stays_small() {
     );
     assert!(bytes < 2048, "{bytes} bytes");
 }
+
+#[test]
+fn rule7_while_learning_a_new_country_is_alerted_once_even_when_its_calls_are_refused() {
+    // Learning (the default limits), enforcing: premium calls to Austria are refused (rule 2)
+    // and so never teach the country; only the first attempt raises `fraud.new_country`.
+    let mut g = guard(
+        GuardMode::Enforce,
+        GuardLimits::default(),
+        RiskList::default(),
+    );
+    let mut alerts = 0;
+    for i in 0..4 {
+        let mut c = Call::new(&format!("p{i}"), "43900123456", "AT", at(i * 60));
+        c.premium = true;
+        let v = place(&mut g, &c);
+        assert_eq!(
+            v.refuse,
+            Some(Reason::FraudPremiumNotEnabled),
+            "attempt {i}"
+        );
+        alerts += v
+            .alerts
+            .iter()
+            .filter(|a| matches!(a, Alert::NewCountry { .. }))
+            .count();
+    }
+    assert_eq!(alerts, 1);
+}

@@ -554,6 +554,12 @@ pub async fn approve(
     let Json(body) = body?;
     let country = Country::parse(&body.country)
         .map_err(|e| ApiError::unprocessable(format!("country: {e}")))?;
+    if minutely_core::numbers::region_facts(country).is_none() {
+        return Err(ApiError::unprocessable(format!(
+            "country: {:?} is not a region of the numbering plan (ISO 3166-1 alpha-2, such as DE)",
+            country.as_str()
+        )));
+    }
     let command = GuardCommand::Approve {
         actor: actor.0,
         tenant,

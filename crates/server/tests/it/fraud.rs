@@ -232,6 +232,20 @@ async fn a_tenants_settings_read_back_and_a_bad_one_is_named() {
         .post(
             "/v1/tenants/acme/fraud/approve",
             &admin,
+            json!({"country": "XX"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let detail = r.body["error"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("country: \"XX\" is not a region"),
+        "{}",
+        r.text
+    );
+    let r = app
+        .post(
+            "/v1/tenants/acme/fraud/approve",
+            &admin,
             json!({"country": "de"}),
         )
         .await;
