@@ -315,14 +315,16 @@ def tenant_names(tenants: int) -> list[str]:
     return ["hot"] if tenants == 1 else [f"hot-{i}" for i in range(tenants)]
 
 
-# The toll-fraud guard enforcing every rule, with thresholds no load of the benchmark reaches:
-# every check and counter runs, nothing is refused (so both sides do the same calls).
+# The toll-fraud guard enforcing every rule from the first call (no learning period), with
+# thresholds no load of the benchmark reaches: every check and counter runs, nothing is
+# refused (so both sides do the same calls).
 GUARD_ON = {
     "default_mode": "enforce",
     "limits": {
         "organizer_live": 10_000, "conference_live": 10_000, "tenant_live": 65_535,
         "organizer_per_minute": 100_000, "tenant_per_minute": 100_000,
         "floor_hour": "1000000000", "floor_day": "1000000000",
+        "learning_days": 0, "learning_dialouts": 0,
     },
 }
 

@@ -6,10 +6,11 @@ use crate::output::{load_book, open_store};
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use minutely_core::control::ControlPolicy;
-use minutely_core::guard::replay::{Fate, Replayed, replay};
+use minutely_core::engine::Outcome;
+use minutely_core::guard::replay::{Fate, Past, Replayed, replay};
 use minutely_core::guard::{Guard, GuardMode};
 use minutely_core::ledger::Event;
-use minutely_core::rating::{CallRecord, Rater};
+use minutely_core::rating::Rater;
 use minutely_formats::instant;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -20,8 +21,10 @@ use std::path::Path;
 pub enum FraudCommand {
     /// Replay the tenant's dial-outs that started in [from, to) through the guard, as call
     /// control would have met them (authorized, extended a window at a time, ended; overlapping
-    /// as they did), with the operator's thresholds and list and the tenant's settings as
-    /// stored, from fresh counters (so the learning period starts at --from). Prints one CSV
+    /// as they did; an attempt call control refused as an attempt only), with the operator's
+    /// thresholds and list and the tenant's settings as stored, from fresh counters (so the
+    /// learning period, 14 days and 30 dial-outs by default, starts with the first dial-out
+    /// replayed: give --from a few weeks before the period that matters). Prints one CSV
     /// line per dial-out to stdout (what the guard would have done, the rules that applied,
     /// the list price as it lasted and as the guard would have let it last) and a summary to
     /// stderr; changes nothing. A range covers at most 366 days.
@@ -74,10 +77,14 @@ fn simulate(db: &Path, tenant: &str, range: (&str, &str), mode: &str, window_s: 
     let mut settings = book.guard.settings.clone();
     settings.mode = Some(mode);
     let mut guard = Guard::new(store.guard_operator()?, settings);
-    let calls: Vec<CallRecord> = store
-        .calls(tenant, from, to)?
-        .into_iter()
-        .map(|c| c.record)
+    let stored = store.calls(tenant, from, to)?;
+    // A call call control refused is stored with no duration: it was an attempt only.
+    let calls: Vec<Past<'_>> = stored
+        .iter()
+        .map(|c| Past {
+            record: &c.record,
+            connected: matches!(c.outcome, Outcome::Charged(_)) || c.record.end > c.record.start,
+        })
         .collect();
     let (countries, card) = (store.countries()?, store.rate_card(book.tenant.currency)?);
     let mut rater = Rater::new(&countries, &card);

@@ -62,7 +62,7 @@ pub struct RateArgs {
     pub threads: Option<usize>,
     /// Run the toll-fraud guard over the records too, in canonical order, with the default
     /// thresholds and each tenant's defaults (no premium opt-in): what it finds is only
-    /// flagged (C43), counted by reason in the summary; no charge changes.
+    /// flagged (C43), its alerts counted by reason in the summary; no charge changes.
     #[arg(long)]
     pub guard: bool,
 }
@@ -82,7 +82,8 @@ pub struct Summary {
     pub recharges: u64,
     pub recharge_failures: u64,
     pub forfeited: Decimal,
-    /// The guard's findings (`--guard`), by reason (C43: only flagged).
+    /// The guard's alerts (`--guard`; one a rule that applied to a record), by reason (C43:
+    /// only flagged).
     pub flagged: BTreeMap<Reason, u64>,
 }
 
@@ -171,7 +172,9 @@ impl Summary {
         }
         if !self.flagged.is_empty() {
             let flagged: u64 = self.flagged.values().sum();
-            text += &format!("flagged:    {flagged} (by the guard; charged as usual, C43)\n");
+            text += &format!(
+                "flagged:    {flagged} alerts of the guard (calls charged as usual, C43)\n"
+            );
             for (reason, n) in &self.flagged {
                 text += &format!("  {:<33} {n}\n", reason.code());
             }

@@ -766,7 +766,8 @@ impl Guard {
     }
 
     /// C43 in bulk and offline processing: the record of a call that already happened is
-    /// checked and counted as at its authorization and end, and only flagged.
+    /// checked and counted as at its authorization, its whole cost spent at its start (as a
+    /// bulk charge is dated, C28), and only flagged.
     pub fn record(&mut self, call: &DialOut<'_>, duration_s: u64, tz: &TimeZone) -> Verdict {
         if !self.is_on() {
             return Verdict::default();

@@ -707,8 +707,8 @@ impl Store {
         Ok(Some(book))
     }
 
-    /// The toll-fraud guard's operator part (default mode, high-risk list), read once and then
-    /// kept until `set_guard_operator` or `forget_guard_operator`.
+    /// The toll-fraud guard's operator part (default mode, thresholds, high-risk list), read
+    /// once and then kept until `set_guard_operator` or `forget_guard_operator`.
     pub fn guard_operator(&self) -> Result<Arc<OperatorGuard>> {
         let mut cached = self
             .guard_operator

@@ -142,8 +142,9 @@ pub(crate) fn events_after(
 }
 
 /// Up to `limit_to` events of the tenant after `after_seq` of these kinds (1 to 8 of them),
-/// oldest first, read through the index on (tenant, kind, seq) so that the tenant's other
-/// events are never read.
+/// oldest first. Each kind's first `limit_to` come from the index on (tenant, kind, seq) in
+/// order, so a page reads at most kinds x `limit_to` rows, never the tenant's other events nor
+/// the rest of these.
 pub(crate) fn events_of_kinds(
     conn: &Db,
     tenant: &str,
@@ -155,11 +156,18 @@ pub(crate) fn events_of_kinds(
         (1..=8).contains(&kinds.len()),
         "between one and eight kinds"
     );
-    let marks: Vec<String> = (0..kinds.len()).map(|i| format!("?{}", i + 4)).collect();
+    let parts: Vec<String> = (0..kinds.len())
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT seq, kind, at, payload FROM events
+                 WHERE tenant = ?1 AND kind = ?{} AND seq > ?2 ORDER BY seq LIMIT ?3) AS k{i}",
+                i + 4
+            )
+        })
+        .collect();
     let sql = format!(
-        "SELECT seq, kind, at, payload FROM events
-         WHERE tenant = ?1 AND seq > ?2 AND kind IN ({}) ORDER BY seq LIMIT ?3",
-        marks.join(", ")
+        "SELECT seq, kind, at, payload FROM ({}) AS u ORDER BY seq LIMIT ?3",
+        parts.join(" UNION ALL ")
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut args: Vec<rusqlite::types::Value> = vec![

@@ -60,11 +60,12 @@ macro_rules! limits {
                         self.$s = match text {
                             "true" => true,
                             "false" => false,
-                            _ => return Err(format!("{name}: {text:?} is not true or false")),
+                            _ => return Err(format!("{name}: {:?} is not true or false", shown(text))),
                         };
                     })*
                     _ => return Err(format!(
-                        "{name:?} is not a threshold of the guard (one of {})",
+                        "{:?} is not a threshold of the guard (one of {})",
+                        shown(name),
                         Self::NAMES.join(", ")
                     )),
                 }
@@ -113,11 +114,16 @@ limits! {
     }
 }
 
+/// At most 64 characters of a client's text, for an error message.
+fn shown(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
 fn whole<T: TryFrom<i64>>(name: &str, text: &str, min: i64, max: i64) -> Result<T, String> {
     let n: i64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("{name}: {text:?} is not a whole number"))?;
+        .map_err(|_| format!("{name}: {:?} is not a whole number", shown(text)))?;
     if !(min..=max).contains(&n) {
         return Err(format!("{name}: {n} is not between {min} and {max}"));
     }
@@ -125,7 +131,8 @@ fn whole<T: TryFrom<i64>>(name: &str, text: &str, min: i64, max: i64) -> Result<
 }
 
 fn amount(name: &str, text: &str) -> Result<Decimal, String> {
-    let a = parse_amount(text.trim()).map_err(|e| format!("{name}: {e}"))?;
+    let a = parse_amount(text.trim())
+        .map_err(|_| format!("{name}: {:?} is not an amount", shown(text)))?;
     if a.is_sign_negative() || a > MAX_AMOUNT {
         return Err(format!("{name}: {a} is not between 0 and {MAX_AMOUNT}"));
     }
@@ -153,6 +160,19 @@ impl GuardLimits {
         let mut limits = GuardLimits::default();
         for (name, text) in pairs {
             limits.set(name, text)?;
+        }
+        for (floor, seat, names) in [
+            (
+                limits.floor_hour,
+                limits.seat_hour,
+                "floor_hour and seat_hour",
+            ),
+            (limits.floor_day, limits.seat_day, "floor_day and seat_day"),
+        ] {
+            // Both nothing: every priced dial-out would be a critical breach.
+            if floor.is_zero() && seat.is_zero() {
+                return Err(format!("{names}: both 0; one of them must be more"));
+            }
         }
         if limits.warn_percent > limits.act_percent {
             return Err(format!(
@@ -199,6 +219,10 @@ mod tests {
                 "new_country_rule: \"yes\" is not true or false",
             ),
             (("floor_hour", "-1"), "floor_hour: -1 is not between 0"),
+            (
+                ("floor_hour", "ten"),
+                "floor_hour: \"ten\" is not an amount",
+            ),
             (("loudness", "3"), "\"loudness\" is not a threshold"),
             (
                 ("warn_percent", "900"),
@@ -209,5 +233,14 @@ mod tests {
             let e = GuardLimits::from_pairs([(name, text)]).expect_err(name);
             assert!(e.starts_with(expected), "{e}");
         }
+        let nothing = [("floor_day", "0"), ("seat_day", "0")];
+        let e = GuardLimits::from_pairs(nothing).expect_err("no day threshold");
+        assert_eq!(
+            e,
+            "floor_day and seat_day: both 0; one of them must be more"
+        );
+        let long = "x".repeat(10_000);
+        let e = GuardLimits::from_pairs([(long.as_str(), "1")]).expect_err("unknown");
+        assert!(e.len() < 1000, "{} characters", e.len());
     }
 }

@@ -1,8 +1,10 @@
 //! Past calls replayed through a guard as call control would have met them (`minutely fraud
 //! simulate`): each dial-out is authorized at its start, extended a window at a time while it
-//! lasts, and ended; starts, extensions and ends are taken in the order of their instants, so
-//! live calls overlap as they did. Funding is left out: the replay shows what the guard alone
-//! would have refused or cut, nothing else. Pure and deterministic, like the guard.
+//! lasts, and ended; starts, extensions and ends are taken in the order of their instants (at
+//! one instant: ends, then extensions, then starts, as a call is live over [start, end)), so
+//! live calls overlap as they did. An attempt that call control refused for another reason is
+//! replayed as an attempt only. Funding is left out: the replay shows what the guard alone
+//! would have refused or cut. Pure and deterministic, like the guard.
 
 use super::{Guard, ListPrice, dial_out, digits_of};
 use crate::directory::Tenant;
@@ -14,14 +16,23 @@ use jiff::{SignedDuration, Timestamp};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+/// A past call to replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Past<'a> {
+    pub record: &'a CallRecord,
+    /// Whether it connected: a call call control refused (for credit, or by the guard then)
+    /// is replayed as an attempt only.
+    pub connected: bool,
+}
+
 /// What the guard did to one dial-out of the replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
-    /// Allowed for as long as it lasted.
+    /// Allowed for as long as it lasted (or, for an attempt that did not connect, allowed).
     Allowed,
     /// Refused at its start.
     Refused(Reason),
-    /// Ended at a window by a refusal of its extension (C43), or at a duration cap.
+    /// Ended early: at a window by a refusal of its extension (C43), or at a duration cap.
     Cut(Reason),
 }
 
@@ -44,11 +55,12 @@ pub struct Replayed {
     pub allowed_cost_e4: i64,
 }
 
+/// A step of a call, in the order steps of one instant are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Step {
-    Start,
-    Extend,
     End,
+    Extend,
+    Start,
 }
 
 /// The replay of `calls` (in canonical order: start, then call id) through `guard`, with
@@ -58,13 +70,14 @@ pub fn replay(
     tenant: &Tenant,
     guard: &mut Guard,
     rater: &mut Rater<'_>,
-    calls: &[CallRecord],
+    calls: &[Past<'_>],
     window_s: u64,
 ) -> (Vec<Replayed>, Vec<Event>) {
+    let window_s = window_s.max(1);
     let mut run = Run {
         tenant,
         guard,
-        window_s: window_s.max(1),
+        window_s,
         lines: Vec::new(),
         line_of: vec![None; calls.len()],
         granted_s: vec![0; calls.len()],
@@ -72,36 +85,44 @@ pub fn replay(
         events: Vec::new(),
         queue: BinaryHeap::new(),
     };
+    // Each call is started once, extended at most once a window of its duration, and ended
+    // once: the loop below ends when the queue is empty, within this many steps.
+    let mut bound: u64 = 0;
     for (i, call) in calls.iter().enumerate() {
+        let duration_s = call.record.duration_s().unwrap_or(0);
+        bound = bound.saturating_add(duration_s.div_ceil(window_s).saturating_add(2));
         run.queue
-            .push(Reverse((call.start.as_second(), Step::Start, i)));
+            .push(Reverse((call.record.start.as_second(), Step::Start, i)));
     }
-    // Each call is started once, extended at most once per window of its duration (bounded
-    // by a day's worth of one-second windows) and ended once.
-    let bound = calls.len().saturating_mul(86_400 + 2);
     for _ in 0..bound {
         let Some(Reverse((at_s, step, i))) = run.queue.pop() else {
             break;
         };
-        let call = &calls[i];
+        let call = calls[i];
         match step {
             Step::Start => run.start(rater, call, i),
-            Step::Extend => run.extend(rater, call, i, at_s),
-            Step::End => run.end(call, i, at_s),
+            Step::Extend => run.extend(rater, call.record, i, at_s),
+            Step::End => run.end(call.record, i, at_s),
         }
     }
+    assert!(run.queue.is_empty(), "every call of the replay ended");
     (run.lines, run.events)
 }
 
+/// The replay in progress.
 struct Run<'g, 't> {
     tenant: &'t Tenant,
     guard: &'g mut Guard,
+    /// Seconds a grant or an extension adds.
     window_s: u64,
     lines: Vec<Replayed>,
+    /// The line of each call (by its index in the input), once started as a dial-out.
     line_of: Vec<Option<usize>>,
+    /// What each live call holds now, from its start.
     granted_s: Vec<u64>,
     prices: Vec<Option<ListPrice>>,
     events: Vec<Event>,
+    /// (instant in seconds, step, call index), earliest first.
     queue: BinaryHeap<Reverse<(i64, Step, usize)>>,
 }
 
@@ -113,45 +134,44 @@ fn later(at: Timestamp, seconds: u64) -> Timestamp {
 }
 
 impl Run<'_, '_> {
-    fn start(&mut self, rater: &mut Rater<'_>, call: &CallRecord, i: usize) {
-        let tz = &self.tenant.timezone;
-        let Ok(a) = rater.assess(self.tenant, call) else {
+    fn start(&mut self, rater: &mut Rater<'_>, call: Past<'_>, i: usize) {
+        let (record, tz) = (call.record, &self.tenant.timezone);
+        let Ok(a) = rater.assess(self.tenant, record) else {
             return;
         };
-        let digits = digits_of(&call.destination_number);
-        let Some(d) = dial_out(self.tenant, call, &a, &digits, call.start) else {
+        let digits = digits_of(&record.destination_number);
+        let Some(d) = dial_out(self.tenant, record, &a, &digits, record.start) else {
             return;
         };
-        let duration_s = call.duration_s().unwrap_or(0);
+        let duration_s = if call.connected {
+            record.duration_s().unwrap_or(0)
+        } else {
+            0
+        };
         let v = self.guard.authorize(&d, self.window_s, tz);
         self.events
-            .extend(v.alerts.into_iter().map(|x| x.event(call.start)));
-        let cost_e4 = d.price.cost_e4(duration_s);
+            .extend(v.alerts.into_iter().map(|x| x.event(record.start)));
         self.prices[i] = Some(d.price);
         self.line_of[i] = Some(self.lines.len());
         self.lines.push(Replayed {
-            call_id: call.call_id.clone(),
-            start: call.start,
+            call_id: record.call_id.clone(),
+            start: record.start,
             organizer: d.organizer.to_string(),
             country: d.country,
             duration_s,
             allowed_s: 0,
-            fate: Fate::Allowed,
+            fate: v.refuse.map_or(Fate::Allowed, Fate::Refused),
             found: v.found,
-            cost_e4,
+            cost_e4: d.price.cost_e4(duration_s),
             allowed_cost_e4: 0,
         });
-        if let Some(reason) = v.refuse {
-            self.lines.last_mut().expect("just pushed").fate = Fate::Refused(reason);
+        if v.refuse.is_some() || !call.connected {
             return;
         }
-        let granted = v.cap_s.map_or(self.window_s, |c| c.min(self.window_s));
-        self.guard.granted(&d, granted, v.cap_s, tz);
-        self.granted_s[i] = granted;
-        if v.cap_s.is_some_and(|c| c < duration_s) {
-            self.line_mut(i).fate = Fate::Cut(Reason::FraudDurationCap);
-        }
-        self.schedule(call, i, granted, v.cap_s);
+        let granted_s = v.cap_s.map_or(self.window_s, |c| c.min(self.window_s));
+        self.guard.granted(&d, granted_s, v.cap_s, tz);
+        self.granted_s[i] = granted_s;
+        self.schedule(record, i, granted_s, v.cap_s);
     }
 
     fn line_mut(&mut self, i: usize) -> &mut Replayed {
@@ -159,56 +179,62 @@ impl Run<'_, '_> {
         &mut self.lines[at]
     }
 
-    /// The next step of a live call granted `granted_s`: its end, or the extension asked 30 s
-    /// before its grant runs out.
+    /// The next step of a live call granted `granted_s`: its end (at most at `cap_s`), or the
+    /// extension asked 30 s before its grant runs out (at once for a grant that short).
     fn schedule(&mut self, call: &CallRecord, i: usize, granted_s: u64, cap_s: Option<u64>) {
         let duration_s = call.duration_s().unwrap_or(0);
-        let last = cap_s.map_or(duration_s, |c| c.min(duration_s));
-        let start = call.start.as_second();
-        if last <= granted_s {
-            self.queue
-                .push(Reverse((start.saturating_add(last as i64), Step::End, i)));
+        let last_s = cap_s.map_or(duration_s, |c| c.min(duration_s));
+        let start_s = call.start.as_second();
+        let offset_s = |s: u64| start_s.saturating_add(i64::try_from(s).unwrap_or(i64::MAX));
+        if last_s <= granted_s {
+            self.queue.push(Reverse((offset_s(last_s), Step::End, i)));
         } else {
-            let ask = start.saturating_add(granted_s.saturating_sub(30).max(1) as i64);
-            self.queue.push(Reverse((ask, Step::Extend, i)));
+            let ask_s = offset_s(granted_s.saturating_sub(30).max(1));
+            self.queue.push(Reverse((ask_s, Step::Extend, i)));
         }
     }
 
     fn extend(&mut self, rater: &mut Rater<'_>, call: &CallRecord, i: usize, at_s: i64) {
         let tz = &self.tenant.timezone;
-        let granted = self.granted_s[i];
+        let granted_s = self.granted_s[i];
         let at = Timestamp::from_second(at_s).unwrap_or(call.start);
-        let cut_at = call.start.as_second().saturating_add(granted as i64);
-        let Ok(a) = rater.assess(self.tenant, call) else {
-            return;
-        };
+        let cut_at_s = call
+            .start
+            .as_second()
+            .saturating_add(i64::try_from(granted_s).unwrap_or(i64::MAX))
+            .max(at_s);
         let digits = digits_of(&call.destination_number);
-        let Some(d) = dial_out(self.tenant, call, &a, &digits, at) else {
+        let assessed = rater.assess(self.tenant, call);
+        let Some(d) = assessed
+            .as_ref()
+            .ok()
+            .and_then(|a| dial_out(self.tenant, call, a, &digits, at))
+        else {
+            // Rated at its start, so rated now: were it not, it ends at its grant.
+            self.queue.push(Reverse((cut_at_s, Step::End, i)));
             return;
         };
-        let v = self
-            .guard
-            .extend(&d, granted, granted.saturating_add(self.window_s), tz);
+        let next_s = granted_s.saturating_add(self.window_s);
+        let v = self.guard.extend(&d, granted_s, next_s, tz);
         self.events
             .extend(v.alerts.into_iter().map(|x| x.event(at)));
         merge(&mut self.line_mut(i).found, &v.found);
         if let Some(reason) = v.refuse {
             self.line_mut(i).fate = Fate::Cut(reason);
-            self.queue.push(Reverse((cut_at.max(at_s), Step::End, i)));
+            self.queue.push(Reverse((cut_at_s, Step::End, i)));
             return;
         }
-        let room = v.cap_s.map_or(self.window_s, |c| {
-            c.saturating_sub(granted).min(self.window_s)
+        let room_s = v.cap_s.map_or(self.window_s, |c| {
+            c.saturating_sub(granted_s).min(self.window_s)
         });
-        if room == 0 {
-            self.line_mut(i).fate = Fate::Cut(Reason::FraudDurationCap);
-            self.queue.push(Reverse((cut_at.max(at_s), Step::End, i)));
+        if room_s == 0 {
+            self.queue.push(Reverse((cut_at_s, Step::End, i)));
             return;
         }
-        let granted = granted.saturating_add(room);
-        self.granted_s[i] = granted;
-        self.guard.regranted(&call.call_id, granted);
-        self.schedule(call, i, granted, v.cap_s);
+        let granted_s = granted_s.saturating_add(room_s);
+        self.granted_s[i] = granted_s;
+        self.guard.regranted(&call.call_id, granted_s);
+        self.schedule(call, i, granted_s, v.cap_s);
     }
 
     fn end(&mut self, call: &CallRecord, i: usize, at_s: i64) {
@@ -225,6 +251,11 @@ impl Run<'_, '_> {
         let line = self.line_mut(i);
         line.allowed_s = lasted_s;
         line.allowed_cost_e4 = allowed_cost_e4;
+        // Ended before it did, and not by a refusal: a cap (rule 1's or rule 9's) ended it.
+        if lasted_s < line.duration_s && line.fate == Fate::Allowed {
+            line.fate = Fate::Cut(Reason::FraudDurationCap);
+            merge(&mut line.found, &[Reason::FraudDurationCap]);
+        }
     }
 }
 

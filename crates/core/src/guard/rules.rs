@@ -274,9 +274,14 @@ impl Guard {
         let learning = self.learning(call.at);
         let l = &self.operator.limits;
         let (trials, cap) = (l.new_country_calls, l.new_country_cap_s);
-        // Alerted once: at the first attempt ever while learning (a refused attempt, which
-        // teaches nothing, does not alert again), at the first trial after.
-        let first = !self.state.countries.contains_key(&call.country);
+        // Alerted once: while learning, at the first attempt to a country never seen or not
+        // called for `known_country_days` (a refused attempt, which teaches nothing, does not
+        // alert again); after, at the first trial.
+        let first = self
+            .state
+            .countries
+            .get(&call.country)
+            .is_none_or(|c| c.last_known_day.is_some());
         let c = self.state.countries.entry(call.country).or_default();
         let alert = Alert::NewCountry {
             country: call.country,

@@ -5,6 +5,7 @@ mod advisor;
 mod control;
 mod directory;
 mod every_reason;
+mod guard_replay;
 mod idempotency;
 mod pool;
 mod properties;

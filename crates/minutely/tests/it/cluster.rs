@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod hooks;
+
 /// Each node's lease: short, so that a takeover happens within the test's bounds.
 const LEASE_MS: u64 = 1_500;
 
@@ -32,9 +34,14 @@ struct Node {
 
 impl Node {
     fn start(db: &Path, dir: &Path, name: &str) -> Node {
+        Node::start_with(db, dir, name, &[])
+    }
+
+    /// `start`, with `extra` flags of `serve`.
+    fn start_with(db: &Path, dir: &Path, name: &str, extra: &[&str]) -> Node {
         let log = dir.join(format!("{name}.log"));
         let lease = LEASE_MS.to_string();
-        let flags = [
+        let mut flags = vec![
             "--node",
             name,
             "--lease-ms",
@@ -42,6 +49,7 @@ impl Node {
             "--rate-limit-per-s",
             "0",
         ];
+        flags.extend_from_slice(extra);
         let server = try_start_with(db, &log, &flags)
             .unwrap_or_else(|r| panic!("node {name} did not start ({}):\n{}", r.status, r.stderr));
         Node {

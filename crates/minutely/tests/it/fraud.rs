@@ -262,7 +262,10 @@ fn c43_offline_rating_runs_the_guard_in_canonical_order_and_only_flags() {
     for threads in ["1", "2"] {
         let (guarded, summary) = rate(&["--guard", "--threads", threads]);
         assert_eq!(guarded, plain, "no charge changes");
-        assert!(summary.contains("flagged:    5 (by the guard"), "{summary}");
+        assert!(
+            summary.contains("flagged:    5 alerts of the guard"),
+            "{summary}"
+        );
         assert!(
             summary.contains("fraud_call_rate_limit             5"),
             "{summary}"

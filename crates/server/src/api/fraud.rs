@@ -118,7 +118,7 @@ fn parse_limits(given: &BTreeMap<String, serde_json::Value>) -> ApiResult<GuardL
         pairs.push((name.as_str(), text));
     }
     GuardLimits::from_pairs(pairs.iter().map(|(n, t)| (*n, t.as_str())))
-        .map_err(|e| ApiError::unprocessable(format!("limits.{}", bounded_name(&e))))
+        .map_err(|e| ApiError::unprocessable(format!("limits.{e}")))
 }
 
 /// At most 200 characters of a client's text, for an error message.
@@ -158,7 +158,7 @@ async fn read_operator(state: &AppState) -> ApiResult<Arc<OperatorGuard>> {
 /// thresholds when given; audited.
 #[utoipa::path(put, path = "/v1/fraud", request_body = OperatorRequest,
     responses((status = 200, description = "The operator's part now", body = OperatorResponse),
-        (status = 422, description = "A bad mode, named", body = crate::app::ErrorBody)),
+        (status = 422, description = "A bad mode or threshold, named", body = crate::app::ErrorBody)),
     tag = "fraud", security(("key" = [])))]
 pub async fn set_operator(
     State(state): State<AppState>,

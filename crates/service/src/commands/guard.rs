@@ -166,7 +166,9 @@ fn set_operator(
         );
         store.append_audit(&[entry])?;
         Ok::<_, StoreError>(after)
-    })?;
+    });
+    // A rolled-back change must not stay cached as the operator part.
+    let operator = operator.inspect_err(|_| ctx.store.forget_guard_operator())?;
     ctx.outside_batch = true;
     for book in ctx.books.values_mut() {
         book.guard.operator = Arc::clone(&operator);
