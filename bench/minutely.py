@@ -322,7 +322,7 @@ GUARD_ON = {
     "default_mode": "enforce",
     "limits": {
         "organizer_live": 10_000, "conference_live": 10_000, "tenant_live": 65_535,
-        "organizer_per_minute": 100_000, "tenant_per_minute": 100_000,
+        "organizer_per_minute": 10_000_000, "tenant_per_minute": 10_000_000,
         "floor_hour": "1000000000", "floor_day": "1000000000",
         "learning_days": 0, "learning_dialouts": 0,
     },

@@ -80,8 +80,8 @@ limits! {
         organizer_live: 1, 10_000;
         conference_live: 1, 10_000;
         tenant_live: 1, 65_535;
-        organizer_per_minute: 1, 100_000;
-        tenant_per_minute: 1, 100_000;
+        organizer_per_minute: 1, 10_000_000;
+        tenant_per_minute: 1, 10_000_000;
         warn_percent: 0, 100_000;
         act_percent: 100, 100_000;
         critical_percent: 100, 100_000;
