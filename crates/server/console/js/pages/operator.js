@@ -197,25 +197,7 @@ function importForm(refresh) {
         );
         await refresh();
       } catch (e) {
-        const rows = rowErrors(e);
-        // A refusal without bad rows (a version conflict, a bad currency) is shown as it came.
-        if (!rows.length) {
-          clear(output, errorBox(e));
-          return;
-        }
-        clear(
-          output,
-          h("div", { class: "alert error", role: "alert" }, h("span", { class: "error-message", text: t("rates.refused", { n: number(rows.length) }) }), " ", h("small", { text: e.message })),
-          table(
-            [
-              { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
-              { label: t("rates.column"), cell: (r) => r.column },
-              { label: t("rates.problem"), cell: (r) => r.message },
-            ],
-            rows,
-            { caption: t("rates.row_errors") },
-          ),
-        );
+        showRefusal(output, e);
       }
     });
   });
@@ -494,25 +476,7 @@ function guardListForm(show) {
         show(body);
         clear(output, h("p", { class: "ok-line", text: t("guard.uploaded", { version: number(body.list_version), n: number(body.list_entries) }) }));
       } catch (e) {
-        const rows = rowErrors(e);
-        // A refusal without bad rows (no header, not CSV) is shown as it came.
-        if (!rows.length) {
-          clear(output, errorBox(e));
-          return;
-        }
-        clear(
-          output,
-          h("div", { class: "alert error", role: "alert" }, h("span", { class: "error-message", text: t("rates.refused", { n: number(rows.length) }) }), " ", h("small", { text: e.message })),
-          table(
-            [
-              { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
-              { label: t("rates.column"), cell: (r) => r.column },
-              { label: t("rates.problem"), cell: (r) => r.message },
-            ],
-            rows,
-            { caption: t("rates.row_errors") },
-          ),
-        );
+        showRefusal(output, e);
       }
     });
   });
@@ -650,3 +614,26 @@ export const OPERATOR_PAGES = [
   { id: "keys", group: "operator", label: () => t("nav.keys"), render: keys },
   { id: "health", group: "operator", label: () => t("nav.health"), render: health },
 ];
+
+// A refused CSV file in `output`: its bad rows as a table, or the error as it came when the
+// refusal names no row (a version conflict, a bad currency, no header, not CSV).
+function showRefusal(output, e) {
+  const rows = rowErrors(e);
+  if (!rows.length) {
+    clear(output, errorBox(e));
+    return;
+  }
+  clear(
+    output,
+    h("div", { class: "alert error", role: "alert" }, h("span", { class: "error-message", text: t("rates.refused", { n: number(rows.length) }) }), " ", h("small", { text: e.message })),
+    table(
+      [
+        { label: t("rates.line"), num: true, cell: (r) => number(r.line) },
+        { label: t("rates.column"), cell: (r) => r.column },
+        { label: t("rates.problem"), cell: (r) => r.message },
+      ],
+      rows,
+      { caption: t("rates.row_errors") },
+    ),
+  );
+}
