@@ -583,6 +583,7 @@ fn the_product_lists_its_commands_in_order_and_the_tools_are_apart() {
             "rerate",
             "rate",
             "report",
+            "fraud",
             "advise",
             "prices",
             "statement",
