@@ -125,7 +125,7 @@ fn parameter_schema(path: &str, name: &str, max_page: usize) -> Option<Value> {
 
 /// A page cursor: a sequence number, or what the list's `next` holds.
 fn after_schema(path: &str) -> Value {
-    let sequence = ["/audit", "/ledger", "/events"];
+    let sequence = ["/audit", "/ledger", "/events", "/incidents"];
     let pattern = if sequence.iter().any(|end| path.ends_with(end)) {
         "^[0-9]{0,19}$"
     } else if path.ends_with("/wallet/lots") {

@@ -123,6 +123,13 @@ impl SeqPage {
         let limit = page_limit(self.limit, max)?;
         let after = match self.after.as_deref() {
             None | Some("") => 0,
+            // A sequence number has at most 19 digits (the store's signed 64 bits).
+            Some(text) if text.trim().len() > 19 => {
+                return Err(ApiError::invalid(format!(
+                    "after: a cursor of {} characters is not a sequence number (at most 19 digits)",
+                    text.len()
+                )));
+            }
             Some(text) => text.trim().parse::<u64>().map_err(|_| {
                 ApiError::invalid(format!(
                     "after: {text:?} is not a cursor (the `next` value of a previous page, a \
