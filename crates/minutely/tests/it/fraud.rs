@@ -90,6 +90,18 @@ async fn a_sigkill_in_the_middle_of_an_attack_changes_no_later_decision() {
     server.terminate();
 }
 
+/// The header of a call file.
+const CALLS_HEADER: &str = "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end\n";
+
+/// Dial-out `a{n}` of a burst: to `number` followed by `n`, starting 2n seconds into
+/// 2026-03-08T02:00Z and ending at 02:10Z.
+fn burst_call(n: u32, number: &str) -> String {
+    format!(
+        "a{n:02},burst,{PPM},dial_out,,,{number} {n:02},2026-03-08T02:00:{:02}Z,2026-03-08T02:10:00Z\n",
+        n * 2
+    )
+}
+
 /// `minutely fraud simulate`: 25 dial-outs of one organizer within a minute, after a quiet
 /// week: the guard would have let the first 20 through (C45 rule 4: 20 attempts a minute) and
 /// refused the rest; three refusals suspend the organizer (C46), so the 20 live calls would
@@ -99,19 +111,14 @@ fn c45_c46_simulate_replays_past_dial_outs_and_shows_what_would_have_been_refuse
     let dir = tempfile::tempdir().expect("a temp dir");
     let db = dir.path().join("m.db");
     seed(dir.path(), &db);
-    let mut calls = String::from(
-        "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end\n",
-    );
+    let mut calls = String::from(CALLS_HEADER);
     for day in 1..=7 {
         calls.push_str(&format!(
             "d{day},weekly,{PPM},dial_out,,,+33 1 44 55 66 77,2026-03-0{day}T09:00:00Z,2026-03-0{day}T09:30:00Z\n"
         ));
     }
     for n in 0..25 {
-        calls.push_str(&format!(
-            "a{n:02},burst,{PPM},dial_out,,,+33 6 12 34 56 {n:02},2026-03-08T02:00:{:02}Z,2026-03-08T02:10:00Z\n",
-            n * 2
-        ));
+        calls.push_str(&burst_call(n, "+33 6 12 34 56"));
     }
     let file = dir.path().join("calls.csv");
     std::fs::write(&file, calls).expect("write the calls");
@@ -217,15 +224,10 @@ fn c43_offline_rating_runs_the_guard_in_canonical_order_and_only_flags() {
         std::fs::write(&path, text).expect("write");
         path.to_str().expect("a UTF-8 path").to_string()
     };
-    let mut calls = String::from(
-        "call_id,conference_id,organizer,direction,service_number,caller_number,destination_number,start,end\n",
-    );
+    let mut calls = String::from(CALLS_HEADER);
     // Written newest first: the guard must see them in canonical order all the same.
     for n in (0..25).rev() {
-        calls.push_str(&format!(
-            "a{n:02},burst,{PPM},dial_out,,,+33 1 44 55 66 {n:02},2026-03-08T02:00:{:02}Z,2026-03-08T02:10:00Z\n",
-            n * 2
-        ));
+        calls.push_str(&burst_call(n, "+33 1 44 55 66"));
     }
     let (rates, tenant, calls) = (
         write("rates.csv", RATES),
