@@ -2,7 +2,9 @@
 //! restart (or another node taking the tenant over) resumes the very counters the last commit
 //! left, so that no later decision differs. Little-endian, maps in key order (the same counters
 //! always give the same bytes), a version byte first; `from_bytes` refuses anything it did not
-//! write.
+//! write. Version 2 writes the rings and the usual levels sparsely (a bit a slot, then the
+//! slots that are not zero): most are zero, and the counters are written at every commit that
+//! touched the tenant. Version 1 (every slot written) is still read.
 
 use minutely_core::guard::ListPrice;
 use minutely_core::guard::state::{
@@ -12,7 +14,9 @@ use minutely_core::guard::state::{
 use minutely_core::numbers::Country;
 use rust_decimal::Decimal;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The first version, every slot of the rings and the usual levels written.
+const DENSE: u8 = 1;
 
 /// Bytes being written.
 #[derive(Default)]
@@ -47,10 +51,40 @@ impl Out {
         self.u8(u8::from(v.is_some()));
         self.i64(v.unwrap_or(0));
     }
-    fn ring<const N: usize>(&mut self, r: &Ring<N>) {
+    /// A bit a slot (`N` at most 64), then the slots that are not zero (every slot in `DENSE`).
+    fn ring<const N: usize>(&mut self, r: &Ring<N>, version: u8) {
         let (newest, values) = r.parts();
         self.i64(newest);
-        values.iter().for_each(|v| self.i64(*v));
+        if version == DENSE {
+            values.iter().for_each(|v| self.i64(*v));
+            return;
+        }
+        let bits = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .fold(0u64, |b, (i, _)| b | (1 << i));
+        self.u64(bits);
+        values
+            .iter()
+            .filter(|v| **v != 0)
+            .for_each(|v| self.i64(*v));
+    }
+    /// The usual levels: a bit a slot in three words, then the slots that are not zero.
+    fn usual(&mut self, usual: &[u16; HOURS_A_WEEK], version: u8) {
+        if version == DENSE {
+            usual.iter().for_each(|u| self.u16(*u));
+            return;
+        }
+        for word in usual.chunks(64) {
+            let bits = word
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| **u != 0)
+                .fold(0u64, |b, (i, _)| b | (1 << i));
+            self.u64(bits);
+        }
+        usual.iter().filter(|u| **u != 0).for_each(|u| self.u16(*u));
     }
     fn minute(&mut self, m: &MinuteCount) {
         let (minute, current, previous) = m.parts();
@@ -111,13 +145,39 @@ impl In<'_> {
         let n = usize::try_from(self.u32()?).ok()?;
         (n <= self.0.len()).then_some(n)
     }
-    fn ring<const N: usize>(&mut self) -> Option<Ring<N>> {
+    fn ring<const N: usize>(&mut self, version: u8) -> Option<Ring<N>> {
         let newest = self.i64()?;
         let mut values = [0i64; N];
-        for v in &mut values {
-            *v = self.i64()?;
+        let bits = if version == DENSE {
+            u64::MAX
+        } else {
+            let bits = self.u64()?;
+            // No bit past the ring's slots.
+            (N >= 64 || bits >> N == 0).then_some(bits)?
+        };
+        for (i, v) in values.iter_mut().enumerate() {
+            if bits & (1 << i) != 0 {
+                *v = self.i64()?;
+            }
         }
         Some(Ring::from_parts(newest, values))
+    }
+    fn usual(&mut self, version: u8) -> Option<[u16; HOURS_A_WEEK]> {
+        let mut usual = [0u16; HOURS_A_WEEK];
+        let mut bits = [u64::MAX; HOURS_A_WEEK.div_ceil(64)];
+        if version != DENSE {
+            for word in &mut bits {
+                *word = self.u64()?;
+            }
+            // No bit past the last hour of the week.
+            (bits[bits.len() - 1] >> (HOURS_A_WEEK % 64) == 0).then_some(())?;
+        }
+        for (i, u) in usual.iter_mut().enumerate() {
+            if bits[i / 64] & (1 << (i % 64)) != 0 {
+                *u = self.u16()?;
+            }
+        }
+        Some(usual)
     }
     fn minute(&mut self) -> Option<MinuteCount> {
         Some(MinuteCount::from_parts(
@@ -238,15 +298,20 @@ fn read_country(i: &mut In<'_>) -> Option<(Country, CountryState)> {
 
 /// The counters as bytes (see the module's documentation).
 pub fn to_bytes(s: &GuardState) -> Vec<u8> {
+    image(s, VERSION)
+}
+
+/// The counters as bytes of `version`.
+fn image(s: &GuardState, version: u8) -> Vec<u8> {
     let mut o = Out::default();
-    o.u8(VERSION);
-    o.ring(&s.hour);
-    o.ring(&s.day);
-    o.ring(&s.night);
+    o.u8(version);
+    o.ring(&s.hour, version);
+    o.ring(&s.day, version);
+    o.ring(&s.night, version);
     o.i64(s.night_live_e4);
     let (hours, usual) = s.baseline.parts();
     o.u32(hours);
-    usual.iter().for_each(|u| o.u16(*u));
+    o.usual(usual, version);
     o.minute(&s.attempts);
     o.i64(s.live_e4);
     let mut live: Vec<_> = s.live.iter().collect();
@@ -291,21 +356,19 @@ fn write_scalars(s: &GuardState, o: &mut Out) {
 /// The counters `to_bytes` wrote, or `None` for bytes it did not write.
 pub fn from_bytes(bytes: &[u8]) -> Option<GuardState> {
     let mut i = In(bytes);
-    if i.u8()? != VERSION {
+    let version = i.u8()?;
+    if version != VERSION && version != DENSE {
         return None;
     }
     let mut s = GuardState {
-        hour: i.ring()?,
-        day: i.ring()?,
-        night: i.ring()?,
+        hour: i.ring(version)?,
+        day: i.ring(version)?,
+        night: i.ring(version)?,
         night_live_e4: i.i64()?,
         ..GuardState::default()
     };
     let hours = i.u32()?;
-    let mut usual = [0u16; HOURS_A_WEEK];
-    for u in &mut usual {
-        *u = i.u16()?;
-    }
+    let usual = i.usual(version)?;
     s.baseline = Baseline::from_parts(hours, usual);
     s.attempts = i.minute()?;
     s.live_e4 = i.i64()?;
@@ -406,8 +469,24 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(from_bytes(&longer), None);
+        let dense = image(&g.state, DENSE);
+        assert!(
+            dense.len() > bytes.len() + 500,
+            "{} {}",
+            dense.len(),
+            bytes.len()
+        );
+        assert_eq!(
+            from_bytes(&dense),
+            Some(g.state.clone()),
+            "version 1 is still read"
+        );
         let mut other = bytes;
-        other[0] = 2;
+        other[0] = 3;
         assert_eq!(from_bytes(&other), None, "another version");
+        let mut stray = image(&GuardState::default(), VERSION);
+        // The hour ring's bits (after the version and its newest bucket): one past its 12 slots.
+        stray[9 + 1] |= 0x10;
+        assert_eq!(from_bytes(&stray), None, "a bit past the ring's slots");
     }
 }
