@@ -18,6 +18,16 @@ const VERSION: u8 = 2;
 /// The first version, every slot of the rings and the usual levels written.
 const DENSE: u8 = 1;
 
+/// A bit for each of `slots` (64 at most) that is not zero, the first slot the lowest bit.
+fn bits_of<T: Copy + Default + PartialEq>(slots: &[T]) -> u64 {
+    debug_assert!(slots.len() <= 64);
+    slots
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v != T::default())
+        .fold(0u64, |b, (i, _)| b | (1 << i))
+}
+
 /// Bytes being written.
 #[derive(Default)]
 struct Out(Vec<u8>);
@@ -59,12 +69,7 @@ impl Out {
             values.iter().for_each(|v| self.i64(*v));
             return;
         }
-        let bits = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v != 0)
-            .fold(0u64, |b, (i, _)| b | (1 << i));
-        self.u64(bits);
+        self.u64(bits_of(values));
         values
             .iter()
             .filter(|v| **v != 0)
@@ -77,12 +82,7 @@ impl Out {
             return;
         }
         for word in usual.chunks(64) {
-            let bits = word
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| **u != 0)
-                .fold(0u64, |b, (i, _)| b | (1 << i));
-            self.u64(bits);
+            self.u64(bits_of(word));
         }
         usual.iter().filter(|u| **u != 0).for_each(|u| self.u16(*u));
     }
