@@ -180,36 +180,12 @@ fn c45_c46_simulate_replays_past_dial_outs_and_shows_what_would_have_been_refuse
     let again = run(&db, &args);
     assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
     // Bad input is named.
-    let bad = run(
-        &db,
-        &[
-            "fraud",
-            "simulate",
-            "--tenant",
-            "acme",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-03-08",
-            "--mode",
-            "off",
-        ],
-    );
+    let bad = run(&db, &[&args[..], &["--mode", "off"]].concat());
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--mode: \"off\""));
-    let bad = run(
-        &db,
-        &[
-            "fraud",
-            "simulate",
-            "--tenant",
-            "nobody",
-            "--from",
-            "2026-03-01",
-            "--to",
-            "2026-03-08",
-        ],
-    );
+    let mut nobody = args;
+    nobody[3] = "nobody";
+    let bad = run(&db, &nobody);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown_tenant"));
 }
 
